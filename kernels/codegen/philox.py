@@ -1,0 +1,81 @@
+"""Philox4x32-10 (Salmon et al., SC'11 / Random123) as plain scalar Python functions.
+
+No numba import and no decorators: each target compiles these itself (``numba.njit`` on the
+CPU, ``numba.cuda.jit(device=True)`` later), so every target draws the same numbers for the
+same (seed, counter). All integer work is done in ``np.uint64`` with ``np.uint64`` constants,
+so numba never promotes a mixed signed/unsigned expression to float; the 32x32 -> 64 bit
+product gives mulhi/mullo. The functions do not call each other (a compiled function cannot
+call a plain one), and they also run as plain Python (slowly), for tests.
+"""
+
+import math
+
+import numpy as np
+
+_MASK32 = np.uint64(0xFFFFFFFF)
+_M0 = np.uint64(0xD2511F53)
+_M1 = np.uint64(0xCD9E8D57)
+_W0 = np.uint64(0x9E3779B9)  # golden ratio
+_W1 = np.uint64(0xBB67AE85)  # sqrt(3) - 1
+_S8 = np.uint64(8)
+_S11 = np.uint64(11)
+_S32 = np.uint64(32)
+_TWO_M24 = np.float32(2.0**-24)
+_TWO_M24_F64 = 2.0**-24
+_TWO_M53 = 2.0**-53
+_TWO_PI = 2.0 * math.pi
+
+
+def philox4x32_10(c0, c1, c2, c3, k0, k1):
+    """Philox4x32 with 10 rounds: counter (c0..c3) and key (k0, k1) -> four np.uint32 words."""
+    c0 = np.uint64(c0) & _MASK32
+    c1 = np.uint64(c1) & _MASK32
+    c2 = np.uint64(c2) & _MASK32
+    c3 = np.uint64(c3) & _MASK32
+    k0 = np.uint64(k0) & _MASK32
+    k1 = np.uint64(k1) & _MASK32
+    for _ in range(10):
+        p0 = _M0 * c0  # hi = p0 >> 32, lo = p0 & mask
+        p1 = _M1 * c2
+        c0, c1, c2, c3 = (p1 >> _S32) ^ c1 ^ k0, p1 & _MASK32, (p0 >> _S32) ^ c3 ^ k1, p0 & _MASK32
+        k0 = (k0 + _W0) & _MASK32
+        k1 = (k1 + _W1) & _MASK32
+    return np.uint32(c0), np.uint32(c1), np.uint32(c2), np.uint32(c3)
+
+
+def u64_from_bits(lo, hi):
+    """Join two 32-bit words into one np.uint64: ``hi << 32 | lo``."""
+    return ((np.uint64(hi) & _MASK32) << _S32) | (np.uint64(lo) & _MASK32)
+
+
+def uniform32_from_bits(bits):
+    """np.float32 in [0, 1) from the top 24 bits of a 32-bit word (exact, 2**-24 steps)."""
+    return np.float32((np.uint64(bits) & _MASK32) >> _S8) * _TWO_M24
+
+
+def uniform64_from_bits(lo, hi):
+    """np.float64 in [0, 1) from the top 53 bits of the 64-bit word ``hi:lo`` (2**-53 steps)."""
+    x = ((np.uint64(hi) & _MASK32) << _S32) | (np.uint64(lo) & _MASK32)
+    return np.float64(x >> _S11) * _TWO_M53
+
+
+def normal32_from_bits(b0, b1):
+    """Standard normal (float64) by Box-Muller from 24-bit uniforms of two 32-bit words.
+
+    u1 = 1 - uniform32(b0) lies in (0, 1], so log(u1) is finite; z = sqrt(-2 ln u1) cos(2 pi u2).
+    """
+    u1 = 1.0 - np.float64((np.uint64(b0) & _MASK32) >> _S8) * _TWO_M24_F64
+    u2 = np.float64((np.uint64(b1) & _MASK32) >> _S8) * _TWO_M24_F64
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(_TWO_PI * u2)
+
+
+def normal64_from_bits(b0, b1, b2, b3):
+    """Standard normal (float64) by Box-Muller from 53-bit uniforms of words b0:b1 and b2:b3.
+
+    u1 = 1 - uniform64(b0, b1) lies in (0, 1], so log(u1) is finite.
+    """
+    x1 = ((np.uint64(b1) & _MASK32) << _S32) | (np.uint64(b0) & _MASK32)
+    x2 = ((np.uint64(b3) & _MASK32) << _S32) | (np.uint64(b2) & _MASK32)
+    u1 = 1.0 - np.float64(x1 >> _S11) * _TWO_M53
+    u2 = np.float64(x2 >> _S11) * _TWO_M53
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(_TWO_PI * u2)

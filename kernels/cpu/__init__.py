@@ -1,0 +1,93 @@
+"""CPU kernels: generated elementwise/reduction kernels plus hand-written ones.
+
+Kernels take numpy arrays (any strides; broadcast inputs as size-1 dims) and preallocated
+outputs. They know nothing of Tensor or autograd.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numba
+import numpy as np
+
+from ..codegen import Elementwise, Reduction, elementwise_source, reduction_source
+from .compiler import load
+
+# NOTE: the default workqueue layer aborts the process on nested or concurrent parallel
+# calls (DataLoader threads, notebooks); OpenMP raises nothing and nests safely.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "omp"
+
+# Below this many elements a parallel region costs more than the work (measured on 2 cores:
+# prange pays off from ~32K float32 elements; see benchmarks/ops.py).
+PARALLEL_MIN = 32768
+THREADS = numba.config.NUMBA_NUM_THREADS
+
+_elementwise: dict = {}
+_reduction: dict = {}
+
+
+def elementwise(exprs: tuple[str, ...], outs: list[np.ndarray], inputs: list) -> None:
+    """outs[k][...] = exprs[k](*inputs), broadcasting inputs to outs[0].shape.
+
+    inputs are arrays or plain numbers (numpy scalars of the compute dtype).
+    """
+    out = outs[0]
+    if out.size == 0:
+        return
+    scalars = tuple(not isinstance(x, np.ndarray) for x in inputs)
+    shape = out.shape
+    flat = out.flags.c_contiguous and all(
+        s or (x.shape == shape and x.flags.c_contiguous) for x, s in zip(inputs, scalars)
+    )
+    if flat:
+        outs = [o.reshape(-1) for o in outs]
+        inputs = [x if s else x.reshape(-1) for x, s in zip(inputs, scalars)]
+    parallel = out.size >= PARALLEL_MIN
+    key = (exprs, scalars, None if flat else out.ndim, parallel)
+    kernel = _elementwise.get(key)
+    if kernel is None:
+        kernel = _elementwise[key] = load(elementwise_source(Elementwise(*key)))
+    kernel(*outs, *inputs)
+
+
+def reduce(x: np.ndarray, start: int, stop: int, combine: str, init: str,
+           reassociate: bool, out_dtype) -> np.ndarray:
+    """Fold dims [start, stop) of x with `combine`; returns an array without those dims."""
+    shape = x.shape
+    outer = int(np.prod(shape[:start]))
+    red = int(np.prod(shape[start:stop]))
+    inner = int(np.prod(shape[stop:]))
+    out_shape = shape[:start] + shape[stop:]
+    if red == 0 or outer * inner == 0:
+        init_value = np.array(eval(init), dtype=out_dtype) if red == 0 else 0
+        return np.full(out_shape, init_value, dtype=out_dtype)
+    if inner == 1:
+        x2 = x.reshape(outer, red)
+        chunks = 1
+        if outer < 2 * THREADS and red >= PARALLEL_MIN:
+            chunks = 4 * THREADS
+        parts = np.empty((outer, chunks), dtype=out_dtype)
+        _reduction_kernel(combine, init, reassociate, True, outer * red)(parts, chunks, x2)
+        if chunks > 1:  # combine per-thread partial folds
+            out = np.empty((outer, 1), dtype=out_dtype)
+            _reduction_kernel(combine, init, reassociate, True, 0)(out, 1, parts)
+            parts = out
+        return parts.reshape(out_shape)
+    x3 = x.reshape(outer, red, inner)
+    out = np.empty((outer, inner), dtype=out_dtype)
+    chunks = 1
+    if outer < 2 * THREADS and inner >= 1024:
+        chunks = min(4 * THREADS, inner // 256)
+    _reduction_kernel(combine, init, reassociate, False, x.size)(out, chunks, x3)
+    return out.reshape(out_shape)
+
+
+def _reduction_kernel(combine: str, init: str, reassociate: bool, rows: bool, size: int):
+    parallel = size >= PARALLEL_MIN
+    key = ("{0}", combine, init, 1, rows, parallel, reassociate)
+    kernel = _reduction.get(key)
+    if kernel is None:
+        kernel = _reduction[key] = load(reduction_source(Reduction(*key)))
+    return kernel

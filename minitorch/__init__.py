@@ -1,0 +1,176 @@
+"""minitorch: a PyTorch-compatible deep-learning framework on Numba kernels.
+
+    import minitorch as torch
+    x = torch.randn(64, 784, requires_grad=True)
+"""
+
+from __future__ import annotations
+
+from . import autograd
+from .autograd import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from .backend import Device as device
+from .dtypes import (
+    bool_ as bool,  # noqa: A001  (torch.bool)
+    dtype,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int8,
+    int16,
+    int32,
+    int64,
+    result_type as _result_type,
+    set_default_dtype,
+    uint8,
+)
+from .functional import (
+    arange,
+    as_tensor,
+    asarray,
+    broadcast_tensors,
+    cat,
+    concat,
+    concatenate,
+    einsum,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    hstack,
+    is_tensor,
+    linspace,
+    logspace,
+    matmul,
+    meshgrid,
+    numel,
+    ones,
+    ones_like,
+    scalar_tensor,
+    stack,
+    tensor,
+    tril,
+    triu,
+    vstack,
+    where,
+    zeros,
+    zeros_like,
+)
+from .random import (
+    Generator,
+    bernoulli,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    multinomial,
+    normal,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+    seed,
+    set_rng_state,
+)
+from .random import default_generator
+from .tensor import Size, Tensor
+
+float = float32  # noqa: A001
+double = float64
+half = float16
+long = int64
+int = int32  # noqa: A001
+short = int16
+
+__version__ = "0.1.0"
+
+
+def _method(name):
+    method = getattr(Tensor, name)
+
+    def fn(input, *args, **kwargs):
+        return method(input, *args, **kwargs)
+
+    fn.__name__ = name
+    fn.__qualname__ = name
+    fn.__doc__ = f"minitorch.{name}(input, ...) is input.{name}(...); see Tensor.{name}."
+    return fn
+
+
+# Functions that are exactly the Tensor method of the same name (one definition, in tensor.py).
+for _name in (
+    "add sub subtract mul multiply div divide true_divide floor_divide remainder fmod pow neg "
+    "negative exp exp2 log log2 log10 log1p expm1 sqrt rsqrt reciprocal square abs absolute "
+    "sign sin cos tan tanh sigmoid relu erf floor ceil round trunc frac clamp clip maximum "
+    "minimum lerp addcmul addcdiv isnan isinf isfinite nan_to_num logical_not logical_and "
+    "logical_or logical_xor eq ne lt le gt ge greater greater_equal less less_equal not_equal "
+    "equal allclose isclose mm bmm dot outer sum nansum mean prod amax amin max min argmax "
+    "argmin var std logsumexp norm all any count_nonzero cumsum cumprod sort argsort topk "
+    "softmax log_softmax reshape flatten unflatten permute transpose swapaxes swapdims t "
+    "squeeze unsqueeze narrow split chunk unbind select flip roll gather scatter scatter_add "
+    "index_select masked_fill masked_select nonzero clone detach repeat_interleave tile"
+).split():
+    if hasattr(Tensor, _name):
+        globals()[_name] = _method(_name)
+
+
+def FloatTensor(*args) -> Tensor:  # noqa: N802  (PyTorch's legacy constructor names)
+    return _legacy(args, float32)
+
+
+def DoubleTensor(*args) -> Tensor:  # noqa: N802
+    return _legacy(args, float64)
+
+
+def LongTensor(*args) -> Tensor:  # noqa: N802
+    return _legacy(args, int64)
+
+
+def IntTensor(*args) -> Tensor:  # noqa: N802
+    return _legacy(args, int32)
+
+
+def BoolTensor(*args) -> Tensor:  # noqa: N802
+    return _legacy(args, bool)
+
+
+def ByteTensor(*args) -> Tensor:  # noqa: N802
+    return _legacy(args, uint8)
+
+
+def _legacy(args, dt) -> Tensor:
+    import numbers  # noqa: PLC0415
+
+    if len(args) == 1 and not isinstance(args[0], numbers.Integral):
+        return tensor(args[0], dtype=dt)
+    return empty(*args, dtype=dt)
+
+
+def promote_types(a: dtype, b: dtype) -> dtype:
+    return _result_type(empty(1, dtype=a), empty(1, dtype=b))
+
+
+def result_type(a, b) -> dtype:
+    return _result_type(a, b)
+
+
+def is_floating_point(t: Tensor) -> bool:
+    return t.dtype.is_floating_point
+
+
+def clamp_min(input, min):
+    return input.clamp(min=min)
+
+
+def get_default_device() -> device:
+    return device("cpu")

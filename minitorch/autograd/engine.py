@@ -1,0 +1,192 @@
+"""Tape nodes and the backward walk.
+
+Every differentiable op call records a Node on its output (`tensor.grad_fn`). backward()
+orders the reachable nodes topologically (iteratively: long RNN unrolls exceed Python's
+recursion limit), runs each op's backward rule (written with Tensor ops, so create_graph
+gives higher-order gradients), sums each gradient back to its input's shape once, here,
+and accumulates into leaves' `.grad`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .grad_mode import no_grad, set_grad_enabled, state
+
+
+class Node:
+    """One recorded op application: what backward needs to send gradients to the inputs."""
+
+    __slots__ = ("op", "inputs", "params", "out", "saved", "versions", "hooks", "freed",
+                 "needs_input_grad", "__weakref__")
+
+    def __init__(self, op, inputs, params, out, saved=None):
+        self.op = op
+        self.inputs = inputs
+        self.params = params
+        self.out = out if op.save_out else None
+        self.saved = saved
+        self.hooks = None
+        self.freed = False
+        self.needs_input_grad = tuple(getattr(x, "requires_grad", False) for x in inputs)
+        watched = [inputs[i] for i in op.save]
+        if op.save_out:
+            watched.append(out)
+        self.versions = tuple((t._version, t._version[0]) for t in watched)
+
+    def name(self) -> str:
+        return self.op.backward_name
+
+    @property
+    def next_functions(self):
+        return tuple((getattr(x, "grad_fn", None), 0) for x in self.inputs)
+
+    def register_hook(self, fn):
+        raise RuntimeError("register_hook on a grad_fn is not supported; use Tensor.register_hook")
+
+    def run(self, grad):
+        if self.freed:
+            raise RuntimeError(
+                f"{self.name()}: trying to backward through the graph a second time (or to "
+                "access saved tensors after they were freed). Saved intermediate values are "
+                "freed when you call .backward() or autograd.grad(). Specify "
+                "retain_graph=True the first time you call backward."
+            )
+        self._check_versions()
+        return self.op.backward(self, grad)
+
+    def _check_versions(self):
+        for box, seen in self.versions:
+            if box[0] != seen:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified "
+                    f"by an inplace operation: it is used by {self.name()} and is at version "
+                    f"{box[0]}; expected version {seen} instead. Hint: replace the in-place "
+                    "op (e.g. x += y, x.relu_()) by its out-of-place form (x = x + y)."
+                )
+
+    def release(self):
+        # only nodes that keep saved values refuse a second backward (as in PyTorch)
+        self.freed = bool(self.op.save or self.op.save_out or self.saved is not None)
+        self.out = None
+        self.saved = None
+
+
+def _topological(roots):
+    """Nodes reachable from roots, each before every node it feeds gradients to."""
+    order, seen = [], set()
+    stack = [(n, False) for n in roots if n is not None]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for x in node.inputs:
+            parent = getattr(x, "grad_fn", None)
+            if parent is not None and id(parent) not in seen:
+                stack.append((parent, False))
+    order.reverse()
+    return order
+
+
+def run_backward(tensors, grads, retain_graph=False, create_graph=False, inputs=None,
+                 accumulate=True, allow_unused=True):
+    """Propagate `grads` from `tensors`; accumulate into leaves or return grads of `inputs`."""
+    from ..tensor import Tensor  # noqa: PLC0415  (engine sits below tensor in the layers)
+
+    node_grads: dict[int, Tensor] = {}
+    leaf_grads: dict[int, tuple[Tensor, Tensor]] = {}
+    wanted = {id(t): t for t in inputs} if inputs is not None else None
+    wanted_nodes = {id(t.grad_fn): id(t) for t in inputs or () if t.grad_fn is not None}
+    captured: dict[int, Tensor] = {}
+    roots = []
+    for t, g in zip(tensors, grads):
+        if t.grad_fn is None:
+            _add_leaf(leaf_grads, t, g)
+        else:
+            _accumulate(node_grads, t.grad_fn, g)
+            roots.append(t.grad_fn)
+    with set_grad_enabled(create_graph):
+        for node in _topological(roots):
+            grad = node_grads.pop(id(node), None)
+            if grad is None:
+                continue
+            if node.hooks:
+                grad = _run_hooks(node.hooks, grad)
+            if id(node) in wanted_nodes:
+                captured[wanted_nodes[id(node)]] = grad
+            input_grads = node.run(grad)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            if state.anomaly:
+                _check_nan(node, input_grads)
+            for x, g in zip(node.inputs, input_grads):
+                if g is None or not isinstance(x, Tensor) or not x.requires_grad:
+                    continue
+                g = _fit(g, x)
+                if x.grad_fn is None:
+                    _add_leaf(leaf_grads, x, g)
+                else:
+                    _accumulate(node_grads, x.grad_fn, g)
+            if not retain_graph:
+                node.release()
+        return _finish_leaves(leaf_grads, wanted, captured, accumulate, create_graph)
+
+
+def _finish_leaves(leaf_grads, wanted, captured, accumulate, create_graph):
+    for key, (leaf, g) in leaf_grads.items():
+        if leaf._hooks:
+            g = _run_hooks(leaf._hooks, g)
+        if wanted is not None:
+            if key in wanted:
+                captured[key] = g
+            continue
+        if accumulate:
+            if not create_graph:
+                g = g.detach()
+            leaf.grad = g if leaf.grad is None else leaf.grad + g
+    return captured
+
+
+def _fit(g, x):
+    """Sum a broadcast gradient back to x's shape and cast it to x's dtype."""
+    if g.shape != x.shape:
+        g = g.sum_to_size(x.shape)
+    if g.dtype is not x.dtype:
+        g = g.to(x.dtype)
+    return g
+
+
+def _accumulate(store, node, g):
+    prev = store.get(id(node))
+    store[id(node)] = g if prev is None else prev + g
+
+
+def _add_leaf(store, leaf, g):
+    prev = store.get(id(leaf))
+    store[id(leaf)] = (leaf, g if prev is None else prev[1] + g)
+
+
+def _run_hooks(hooks, grad):
+    for hook in list(hooks.values()):
+        result = hook(grad)
+        if result is not None:
+            grad = result
+    return grad
+
+
+def _check_nan(node, grads):
+    with no_grad():
+        for i, g in enumerate(grads):
+            if g is not None and g.dtype.is_floating_point and bool(g.isnan().any()):
+                raise RuntimeError(
+                    f"Function '{node.name()}' returned nan values in its {i}th output."
+                )
+
+
+def numel(shape) -> int:
+    return math.prod(shape)

@@ -1,0 +1,319 @@
+"""Tensor creation and the torch-level functions that are not Tensor methods."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from . import dtypes
+from .ops import elementwise as E
+from .ops import movement as M
+from .ops.reduce import normalize_dim
+from .ops.registry import apply
+from .tensor import Tensor, _shape_arg, wrap
+
+__all__ = [
+    "tensor", "as_tensor", "from_numpy", "asarray", "zeros", "ones", "full", "empty",
+    "zeros_like", "ones_like", "full_like", "empty_like", "arange", "linspace", "eye",
+    "cat", "concat", "concatenate", "stack", "hstack", "vstack", "where", "matmul",
+    "einsum", "is_tensor", "numel", "broadcast_tensors", "meshgrid", "tril", "triu",
+    "scalar_tensor", "logspace",
+]
+
+
+def _infer_dtype(data) -> dtypes.dtype:
+    """dtype PyTorch gives a tensor built from Python data: bool, int64 or the default float."""
+    arr = data if isinstance(data, np.ndarray) else None
+    if arr is not None:
+        return dtypes.from_numpy_dtype(arr.dtype)
+    flat = _flatten(data)
+    if any(isinstance(v, Tensor) for v in flat):
+        return dtypes.result_type(*[v for v in flat if isinstance(v, Tensor)])
+    if flat and all(isinstance(v, (bool, np.bool_)) for v in flat):
+        return dtypes.bool_
+    if flat and all(isinstance(v, (numbers.Integral, np.integer)) for v in flat):
+        return dtypes.int64
+    return dtypes.get_default_dtype()
+
+
+def _flatten(data):
+    if isinstance(data, (list, tuple)):
+        out = []
+        for v in data:
+            out.extend(_flatten(v))
+        return out
+    return [data]
+
+
+def _to_array(data, dtype: dtypes.dtype) -> np.ndarray:
+    if isinstance(data, Tensor):
+        return np.array(data._data, dtype=dtype.np)
+    if isinstance(data, (list, tuple)):
+        data = _unpack_tensors(data)
+    try:
+        return np.array(data, dtype=dtype.np)
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"tensor: could not build a tensor from {type(data).__name__}: {e}") \
+            from None
+
+
+def _unpack_tensors(data):
+    if isinstance(data, (list, tuple)):
+        return [_unpack_tensors(v) for v in data]
+    if isinstance(data, Tensor):
+        return data._data
+    return data
+
+
+def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
+           pin_memory: bool = False) -> Tensor:
+    """A new tensor holding a copy of data (nested lists, numbers, arrays, tensors)."""
+    from .backend import to_device  # noqa: PLC0415
+
+    to_device(device)
+    dt = _infer_dtype(data) if dtype is None else dtypes.to_dtype(dtype)
+    t = wrap(_to_array(data, dt), dt)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def scalar_tensor(value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return tensor(value, dtype=dtype or dtypes.get_default_dtype(), requires_grad=requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """Like tensor(), but shares memory with a tensor or ndarray when no conversion is needed."""
+    if isinstance(data, Tensor):
+        return data if dtype is None else data.to(dtype)
+    if isinstance(data, np.ndarray):
+        dt = dtypes.from_numpy_dtype(data.dtype) if dtype is None else dtypes.to_dtype(dtype)
+        return wrap(data if data.dtype == dt.np else data.astype(dt.np), dt)
+    return tensor(data, dtype=dtype, device=device)
+
+
+asarray = as_tensor
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with a numpy array (writes show through both ways)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    return wrap(array, dtypes.from_numpy_dtype(array.dtype))
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:
+    return input.numel()
+
+
+def _creation(shape, fill, dtype, requires_grad, device=None):
+    from .backend import to_device  # noqa: PLC0415
+
+    to_device(device)
+    dt = dtypes.get_default_dtype() if dtype is None else dtypes.to_dtype(dtype)
+    arr = np.empty(shape, dt.np) if fill is None else np.full(shape, fill, dt.np)
+    t = wrap(arr, dt)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False, **_) -> Tensor:
+    return _creation(_shape_arg(size), 0, dtype, requires_grad, device)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False, **_) -> Tensor:
+    return _creation(_shape_arg(size), 1, dtype, requires_grad, device)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False, **_) -> Tensor:
+    return _creation(_shape_arg(size), None, dtype, requires_grad, device)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if dtype is None:
+        dtype = dtypes.scalar_dtype(fill_value)
+    return _creation(tuple(size), fill_value, dtype, requires_grad, device)
+
+
+def _like(input, fill, dtype, requires_grad):
+    return _creation(tuple(input.shape), fill, dtype or input.dtype, requires_grad)
+
+
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False, **_) -> Tensor:
+    return _like(input, 0, dtype, requires_grad)
+
+
+def ones_like(input, *, dtype=None, device=None, requires_grad=False, **_) -> Tensor:
+    return _like(input, 1, dtype, requires_grad)
+
+
+def empty_like(input, *, dtype=None, device=None, requires_grad=False, **_) -> Tensor:
+    return _like(input, None, dtype, requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(input, fill_value, dtype, requires_grad)
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Values from start (default 0) to end, exclusive, by step."""
+    if end is None:
+        start, end = 0, start
+    values = [_num(v) for v in (start, end, step)]
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if dtype is None:
+        integral = all(isinstance(v, numbers.Integral) for v in values)
+        dtype = dtypes.int64 if integral else dtypes.get_default_dtype()
+    dt = dtypes.to_dtype(dtype)
+    n = max(math.ceil((values[1] - values[0]) / values[2]), 0)
+    arr = (values[0] + np.arange(n, dtype=np.float64) * values[2]).astype(dt.np) \
+        if dt.is_floating_point else np.arange(values[0], values[1], values[2], dtype=dt.np)
+    t = wrap(arr, dt)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def _num(v):
+    return v.item() if isinstance(v, Tensor) else v
+
+
+def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad=False):
+    dt = dtypes.get_default_dtype() if dtype is None else dtypes.to_dtype(dtype)
+    t = wrap(np.linspace(_num(start), _num(end), steps).astype(dt.np), dt)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None):
+    dt = dtypes.get_default_dtype() if dtype is None else dtypes.to_dtype(dtype)
+    return wrap(np.logspace(start, end, steps, base=base).astype(dt.np), dt)
+
+
+def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad=False):
+    dt = dtypes.get_default_dtype() if dtype is None else dtypes.to_dtype(dtype)
+    t = wrap(np.eye(n, m, dtype=dt.np), dt)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
+    """Concatenate along an existing dim."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("cat(): expected a non-empty list of Tensors")
+    return apply(M.cat, *tensors, dim=dim)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim: int = 0, *, out=None) -> Tensor:
+    """Join tensors of equal shape along a new dim."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shape = tensors[0].shape
+    for i, t in enumerate(tensors):
+        if t.shape != shape:
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 "
+                f"and {list(t.shape)} at entry {i}"
+            )
+    d = normalize_dim(dim, len(shape) + 1, "stack")
+    return cat([t.unsqueeze(d) for t in tensors], d)
+
+
+def hstack(tensors) -> Tensor:
+    tensors = list(tensors)
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors) -> Tensor:
+    return cat([t.reshape(1, -1) if t.ndim == 1 else t for t in tensors], 0)
+
+
+def where(condition: Tensor, input=None, other=None) -> Tensor:
+    """where(cond, a, b) picks elementwise; where(cond) is cond.nonzero(as_tuple=True)."""
+    if input is None and other is None:
+        return condition.nonzero(as_tuple=True)
+    return apply(E.where, condition, input, other)
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """torch.matmul: 1-D operands are promoted to matrices and the added dim removed after."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(
+            f"matmul: both arguments need at least 1 dimension, but got {a.ndim}D and {b.ndim}D"
+        )
+    a2 = a.unsqueeze(0) if a.ndim == 1 else a
+    b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+    out = apply(M.matmul, a2, b2)
+    if a.ndim == 1:
+        out = out.squeeze(-2)
+    if b.ndim == 1:
+        out = out.squeeze(-1)
+    return out
+
+
+def einsum(equation: str, *operands) -> Tensor:
+    """Einstein summation over one or two operands (forward by numpy, backward by einsum)."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    from .ops.linalg import einsum_op  # noqa: PLC0415
+
+    return apply(einsum_op, *operands, equation=equation.replace(" ", ""))
+
+
+def broadcast_tensors(*tensors) -> tuple:
+    shape = E.broadcast_shapes(*[t.shape for t in tensors], op="broadcast_tensors")
+    return tuple(t.expand(shape) for t in tensors)
+
+
+def meshgrid(*tensors, indexing: str = "ij") -> tuple:
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    n = len(tensors)
+    shape = [t.numel() for t in tensors]
+    if indexing == "xy" and n >= 2:
+        shape[0], shape[1] = shape[1], shape[0]
+    out = []
+    for i, t in enumerate(tensors):
+        view = [1] * n
+        pos = i
+        if indexing == "xy" and n >= 2 and i < 2:
+            pos = 1 - i
+        view[pos] = -1
+        out.append(t.reshape(view).expand(shape))
+    return tuple(out)
+
+
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    rows, cols = input.shape[-2:]
+    keep = np.tril(np.ones((rows, cols), bool), diagonal)
+    return input.masked_fill(wrap(~keep, dtypes.bool_), 0)
+
+
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    rows, cols = input.shape[-2:]
+    keep = np.triu(np.ones((rows, cols), bool), diagonal)
+    return input.masked_fill(wrap(~keep, dtypes.bool_), 0)
+
+
+def _legacy_constructor(cls, args, kwargs):
+    """minitorch.Tensor(2, 3) (uninitialised float) or minitorch.Tensor([1, 2]) (data)."""
+    if len(args) == 1 and not isinstance(args[0], numbers.Integral):
+        if isinstance(args[0], Tensor):
+            return args[0]
+        return tensor(args[0], dtype=dtypes.get_default_dtype())
+    return empty(*args, dtype=kwargs.get("dtype"))

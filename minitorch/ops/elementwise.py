@@ -1,0 +1,306 @@
+"""Elementwise ops: one registry entry each, a scalar template for kernels/codegen and a
+backward rule written with Tensor ops.
+
+Templates are Python expressions over placeholders {0}, {1}, ...; names they call live in
+kernels/cpu/scalar.py. `kind` picks the dtype rule:
+  ARITH   promote inputs, compute and return in the promoted dtype (add, mul, ...)
+  FLOAT   like ARITH but integers become the default float dtype (exp, div, ...)
+  COMPARE promote inputs, return bool (lt, eq, ...)
+  LOGICAL inputs keep their dtypes, return bool (logical_and, ...)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import dtypes
+from ..kernels import cpu
+from .registry import Meta, Op, apply, register
+
+ARITH, FLOAT, COMPARE, LOGICAL = "arith", "float", "compare", "logical"
+
+
+def broadcast_shapes(*shapes: tuple, op: str = "broadcast") -> tuple:
+    """NumPy/PyTorch broadcasting of shapes, with an error naming the op and the dim."""
+    ndim = max(len(s) for s in shapes)
+    out = [1] * ndim
+    for s in shapes:
+        for i, n in enumerate(s, ndim - len(s)):
+            if n != out[i]:
+                if out[i] == 1:
+                    out[i] = n
+                elif n != 1:
+                    dim = i - ndim
+                    raise RuntimeError(
+                        f"{op}: the size of tensor a ({out[i]}) must match the size of tensor b "
+                        f"({n}) at non-singleton dimension {dim}; cannot broadcast shapes "
+                        + " and ".join(str(tuple(x)) for x in shapes)
+                    )
+    return tuple(out)
+
+
+class Elementwise(Op):
+    """out = template(*inputs) elementwise, with broadcasting and PyTorch type promotion."""
+
+    def __init__(self, name, template, kind, backward=None, *, int_template=None, save=(),
+                 save_out=False):
+        self.name = name
+        self.template = template
+        self.int_template = int_template or template
+        self.kind = kind
+        self.save = save
+        self.save_out = save_out
+        self._backward = backward
+        self.differentiable = backward is not None
+
+    def infer(self, *xs) -> Meta:
+        shapes = [x.shape for x in xs if hasattr(x, "shape")]
+        shape = shapes[0]
+        for s in shapes[1:]:
+            if s != shape:
+                shape = broadcast_shapes(*shapes, op=self.name)
+                break
+        return Meta(shape, self.out_dtype(self.compute_dtype(xs)))
+
+    def compute_dtype(self, xs) -> dtypes.dtype:
+        if self.kind == LOGICAL:
+            return dtypes.bool_
+        dt = xs[0].dtype if len(xs) == 1 else dtypes.result_type(*xs)
+        if self.kind == FLOAT and not dt.is_floating_point:
+            return dtypes.get_default_dtype()
+        return dt
+
+    def out_dtype(self, compute: dtypes.dtype) -> dtypes.dtype:
+        return dtypes.bool_ if self.kind in (COMPARE, LOGICAL) else compute
+
+    def forward(self, meta, *arrays):
+        if self.kind == COMPARE or (self.kind == FLOAT and not meta.dtype.is_floating_point):
+            compute = dtypes.result_type(*[_as_operand(a) for a in arrays])
+            if self.kind == FLOAT:
+                compute = dtypes.get_default_dtype()
+        else:
+            compute = meta.dtype
+        operands = [_cast(a, compute, self.kind) for a in arrays]
+        out = np.empty(meta.shape, dtype=meta.dtype.np)
+        template = self.template if compute.is_floating_point else self.int_template
+        cpu.elementwise((template,), [out], operands)
+        return out
+
+    def backward(self, ctx, grad):
+        return self._backward(ctx, grad)
+
+
+class _Operand:
+    """Shape/dtype view of a raw array or number for result_type inside forward."""
+
+    __slots__ = ("dtype", "ndim")
+
+    def __init__(self, a):
+        self.dtype = dtypes.from_numpy_dtype(a.dtype)
+        self.ndim = a.ndim
+
+
+def _as_operand(a):
+    return _Operand(a) if isinstance(a, np.ndarray) else a
+
+
+def _cast(a, compute: dtypes.dtype, kind: str):
+    if kind == LOGICAL:
+        return a if isinstance(a, np.ndarray) else bool(a)
+    if isinstance(a, np.ndarray):
+        return a if a.dtype == compute.np else a.astype(compute.np)
+    return compute.np.type(a)
+
+
+def _elementwise(name, template, kind, backward=None, **kw):
+    return register(Elementwise(name, template, kind, backward, **kw))
+
+
+# ---- arithmetic ------------------------------------------------------------------------------
+add = _elementwise("add", "({0} + {1})", ARITH, lambda c, g: (g, g))
+sub = _elementwise("sub", "({0} - {1})", ARITH, lambda c, g: (g, -g))
+mul = _elementwise("mul", "({0} * {1})", ARITH, lambda c, g: (g * c.inputs[1], g * c.inputs[0]),
+             save=(0, 1))
+div = _elementwise("div", "({0} / {1})", FLOAT,
+             lambda c, g: (g / c.inputs[1], -g * c.inputs[0] / (c.inputs[1] * c.inputs[1])),
+             save=(0, 1))
+floor_divide = _elementwise("floor_divide", "floor_div({0}, {1})", ARITH,
+                      lambda c, g: (g * 0, g * 0), int_template="int_floor_div({0}, {1})")
+trunc_divide = _elementwise("trunc_divide", "trunc_div({0}, {1})", ARITH,
+                      lambda c, g: (g * 0, g * 0), int_template="int_trunc_div({0}, {1})")
+remainder = _elementwise(
+    "remainder", "remainder({0}, {1})", ARITH,
+    lambda c, g: (g, -g * floor_divide_(c.inputs[0], c.inputs[1])),
+    int_template="int_remainder({0}, {1})", save=(0, 1),
+)
+neg = _elementwise("neg", "(-{0})", ARITH, lambda c, g: -g)
+maximum = _elementwise(
+    "maximum", "maximum({0}, {1})", ARITH,
+    lambda c, g: _split_grad(g, c.inputs[0], c.inputs[1]), save=(0, 1))
+minimum = _elementwise(
+    "minimum", "minimum({0}, {1})", ARITH,
+    lambda c, g: _split_grad(g, c.inputs[1], c.inputs[0]), save=(0, 1))
+
+
+def _pow_backward(c, g):
+    a, b = c.inputs
+    ga = g * b * pow_(a, b - 1)
+    gb = None
+    if getattr(b, "requires_grad", False):
+        # NOTE: d/db a^b = a^b log a; at a == 0 PyTorch defines it as 0 (not nan).
+        gb = g * where_(eq_(a, 0), 0.0, c.out * log_(a))
+    return ga, gb
+
+
+pow = _elementwise("pow", "({0} ** {1})", ARITH, _pow_backward, save=(0, 1), save_out=True)
+
+
+def _split_grad(g, winner, other):
+    """Gradient of max(winner, other): all to the larger, halves on ties (as PyTorch)."""
+    w = (gt_(winner, other).to(g.dtype) + eq_(winner, other).to(g.dtype) * 0.5)
+    return g * w, g * (1 - w)
+
+
+# ---- float functions -------------------------------------------------------------------------
+exp = _elementwise("exp", "exp({0})", FLOAT, lambda c, g: g * c.out, save_out=True)
+log = _elementwise("log", "math.log({0})", FLOAT, lambda c, g: g / c.inputs[0], save=(0,))
+log1p = _elementwise("log1p", "math.log1p({0})", FLOAT, lambda c, g: g / (c.inputs[0] + 1), save=(0,))
+expm1 = _elementwise("expm1", "math.expm1({0})", FLOAT, lambda c, g: g * (c.out + 1), save_out=True)
+sqrt = _elementwise("sqrt", "math.sqrt({0})", FLOAT, lambda c, g: g / (c.out * 2), save_out=True)
+rsqrt = _elementwise("rsqrt", "(1 / math.sqrt({0}))", FLOAT,
+               lambda c, g: g * c.out * c.out * c.out * -0.5, save_out=True)
+reciprocal = _elementwise("reciprocal", "(1 / {0})", FLOAT, lambda c, g: -g * c.out * c.out,
+                    save_out=True)
+sin = _elementwise("sin", "math.sin({0})", FLOAT, lambda c, g: g * cos_(c.inputs[0]), save=(0,))
+cos = _elementwise("cos", "math.cos({0})", FLOAT, lambda c, g: -g * sin_(c.inputs[0]), save=(0,))
+tanh = _elementwise("tanh", "math.tanh({0})", FLOAT, lambda c, g: g * (1 - c.out * c.out),
+              save_out=True)
+sigmoid = _elementwise("sigmoid", "sigmoid({0})", FLOAT, lambda c, g: g * c.out * (1 - c.out),
+                 save_out=True)
+erf = _elementwise("erf", "math.erf({0})", FLOAT,
+             lambda c, g: g * exp_(-c.inputs[0] * c.inputs[0]) * (2 / math.sqrt(math.pi)),
+             save=(0,))
+relu = _elementwise("relu", "relu({0})", ARITH, lambda c, g: g * gt_(c.out, 0).to(g.dtype),
+              save_out=True)
+abs = _elementwise("abs", "abs({0})", ARITH, lambda c, g: g * sign_(c.inputs[0]), save=(0,))
+sign = _elementwise("sign", "sign({0})", ARITH, lambda c, g: g * 0)
+floor = _elementwise("floor", "math.floor({0})", ARITH, lambda c, g: g * 0, int_template="{0}")
+ceil = _elementwise("ceil", "math.ceil({0})", ARITH, lambda c, g: g * 0, int_template="{0}")
+round = _elementwise("round", "round_half_even({0})", ARITH, lambda c, g: g * 0, int_template="{0}")
+trunc = _elementwise("trunc", "math.trunc({0})", ARITH, lambda c, g: g * 0, int_template="{0}")
+isnan = _elementwise("isnan", "({0} != {0})", COMPARE)
+isinf = _elementwise("isinf", "(abs({0}) == np.inf)", COMPARE)
+isfinite = _elementwise("isfinite", "(abs({0}) < np.inf)", COMPARE)
+
+# ---- comparisons and logic (not differentiable) ----------------------------------------------
+lt = _elementwise("lt", "({0} < {1})", COMPARE)
+le = _elementwise("le", "({0} <= {1})", COMPARE)
+gt = _elementwise("gt", "({0} > {1})", COMPARE)
+ge = _elementwise("ge", "({0} >= {1})", COMPARE)
+eq = _elementwise("eq", "({0} == {1})", COMPARE)
+ne = _elementwise("ne", "({0} != {1})", COMPARE)
+logical_not = _elementwise("logical_not", "({0} == 0)", LOGICAL)
+logical_and = _elementwise("logical_and", "(({0} != 0) and ({1} != 0))", LOGICAL)
+logical_or = _elementwise("logical_or", "(({0} != 0) or ({1} != 0))", LOGICAL)
+logical_xor = _elementwise("logical_xor", "(({0} != 0) != ({1} != 0))", LOGICAL)
+bitwise_and = _elementwise("bitwise_and", "({0} & {1})", ARITH)
+bitwise_or = _elementwise("bitwise_or", "({0} | {1})", ARITH)
+bitwise_xor = _elementwise("bitwise_xor", "({0} ^ {1})", ARITH)
+bitwise_not = _elementwise("bitwise_not", "(~{0})", ARITH)
+
+
+class Where(Elementwise):
+    """out = a if cond else b; cond keeps its dtype, a and b promote."""
+
+    def __init__(self):
+        super().__init__("where", "({1} if {0} else {2})", ARITH,
+                         lambda c, g: (None, where_(c.inputs[0], g, 0.0),
+                                       where_(c.inputs[0], 0.0, g)))
+
+    def compute_dtype(self, xs):
+        return dtypes.result_type(xs[1], xs[2])
+
+    def forward(self, meta, cond, a, b):
+        out = np.empty(meta.shape, dtype=meta.dtype.np)
+        cond = cond if isinstance(cond, np.ndarray) else np.bool_(cond)
+        if isinstance(cond, np.ndarray) and cond.dtype != np.bool_:
+            cond = cond != 0
+        ops = [cond, _cast(a, meta.dtype, ARITH), _cast(b, meta.dtype, ARITH)]
+        cpu.elementwise((self.template,), [out], ops)
+        return out
+
+
+where = register(Where())
+
+
+class Cast(Op):
+    """Convert to another dtype (float -> int truncates toward zero, like PyTorch)."""
+
+    name = "to_dtype"
+
+    def infer(self, x, *, dtype):
+        return Meta(x.shape, dtype)
+
+    def forward(self, meta, a, *, dtype):
+        out = np.empty(a.shape, dtype=dtype.np)
+        template = "({0} != 0)" if dtype is dtypes.bool_ else "{0}"
+        cpu.elementwise((template,), [out], [a])
+        return out
+
+    def backward(self, ctx, grad):
+        return (grad,)
+
+
+cast = register(Cast())
+
+
+class Clamp(Elementwise):
+    """min(max(x, lo), hi) with number bounds; the gradient passes where lo <= x <= hi."""
+
+    def __init__(self):
+        super().__init__("clamp", "", ARITH, self._grad, save=(0,))
+
+    def infer(self, x, *, min=None, max=None):
+        dt = dtypes.result_type(x, *[v for v in (min, max) if v is not None])
+        return Meta(x.shape, dt)
+
+    def forward(self, meta, a, *, min=None, max=None):
+        dt = meta.dtype
+        expr, operands = "{0}", [_cast(a, dt, ARITH)]
+        if min is not None:
+            expr = f"maximum({expr}, {{{len(operands)}}})"
+            operands.append(dt.np.type(min))
+        if max is not None:
+            expr = f"minimum({expr}, {{{len(operands)}}})"
+            operands.append(dt.np.type(max))
+        out = np.empty(a.shape, dtype=dt.np)
+        cpu.elementwise((expr,), [out], operands)
+        return out
+
+    @staticmethod
+    def _grad(c, g):
+        x = c.inputs[0]
+        lo, hi = c.params.get("min"), c.params.get("max")
+        mask = None
+        if lo is not None:
+            mask = ge_(x, lo)
+        if hi is not None:
+            m = le_(x, hi)
+            mask = m if mask is None else logical_and_(mask, m)
+        return g if mask is None else g * mask.to(g.dtype)
+
+
+clamp = register(Clamp())
+
+
+# Tensor-level shorthands the backward rules use (each call goes through apply: taped,
+# traced, differentiable again under create_graph).
+def _fn(op):
+    return lambda *xs: apply(op, *xs)
+
+
+(exp_, log_, sin_, cos_, sign_, pow_, where_, eq_, gt_, ge_, le_, logical_and_,
+ floor_divide_) = map(_fn, (exp, log, sin, cos, sign, pow, where, eq, gt, ge, le, logical_and,
+                            floor_divide))

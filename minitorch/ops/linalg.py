@@ -1,0 +1,70 @@
+"""einsum: forward by numpy's optimised einsum, backward by einsum with swapped roles."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes
+from .registry import Meta, Op, apply, register
+
+
+def _parse(equation: str, n: int):
+    lhs, _, rhs = equation.partition("->")
+    subs = lhs.split(",")
+    if len(subs) != n:
+        raise RuntimeError(f"einsum(): {len(subs)} operand subscripts for {n} operands")
+    if "..." in equation:
+        raise RuntimeError("einsum(): ellipsis is not supported by minitorch; spell out dims")
+    if not _ and not rhs:  # implicit output: letters appearing once, sorted
+        letters = "".join(subs)
+        rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return subs, rhs
+
+
+class Einsum(Op):
+    name = "einsum"
+    save = (0, 1)
+
+    def infer(self, *xs, equation):
+        subs, rhs = _parse(equation, len(xs))
+        sizes = {}
+        for s, x in zip(subs, xs):
+            if len(s) != x.ndim:
+                raise RuntimeError(
+                    f"einsum(): the number of subscripts in the equation ({len(s)}) does not "
+                    f"match the number of dimensions ({x.ndim}) for operand {subs.index(s)}"
+                )
+            for c, n in zip(s, x.shape):
+                if sizes.setdefault(c, n) != n and n != 1:
+                    raise RuntimeError(f"einsum(): operands do not broadcast for subscript {c}")
+        return Meta(tuple(sizes[c] for c in rhs), dtypes.result_type(*xs))
+
+    def forward(self, meta, *arrays, equation):
+        subs, rhs = _parse(equation, len(arrays))
+        arrays = [a.astype(meta.dtype.np, copy=False) for a in arrays]
+        return np.asarray(np.einsum(f"{','.join(subs)}->{rhs}", *arrays, optimize=True))
+
+    def backward(self, ctx, grad):
+        subs, rhs = _parse(ctx.params["equation"], len(ctx.inputs))
+        grads = []
+        for i, (s, x) in enumerate(zip(subs, ctx.inputs)):
+            others = [(subs[j], ctx.inputs[j]) for j in range(len(subs)) if j != i]
+            eq = ",".join([rhs] + [o for o, _ in others]) + "->" + s
+            missing = [c for c in s if c not in rhs and all(c not in o for o, _ in others)]
+            g = apply(self, grad, *[t for _, t in others], equation=_fill(eq, missing))
+            if missing:  # re-insert the dims only this operand summed over, then broadcast
+                g = g.reshape([1 if c in missing else n for c, n in zip(s, x.shape)])
+                g = g.expand(x.shape)
+            grads.append(g)
+        return tuple(grads)
+
+
+def _fill(eq, missing):
+    # a letter summed away in only this operand gets its gradient by broadcasting (expand)
+    if not missing:
+        return eq
+    lhs, rhs = eq.split("->")
+    return lhs + "->" + "".join(c for c in rhs if c not in missing)
+
+
+einsum_op = register(Einsum())

@@ -1,0 +1,372 @@
+"""Movement, indexing and matrix ops: views share storage; the rest copy once."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import dtypes
+from .reduce import normalize_dim
+from .registry import Meta, Op, apply, register
+
+
+def infer_size(shape, numel: int, op: str) -> tuple:
+    """Resolve one -1 in a requested shape, checking the element count."""
+    shape = tuple(int(s) for s in shape)
+    if shape.count(-1) > 1:
+        raise RuntimeError(f"{op}: only one dimension can be inferred; got shape {shape}")
+    known = math.prod(s for s in shape if s != -1)
+    if -1 in shape:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"{op}: shape '{list(shape)}' is invalid for input of size {numel}")
+        shape = tuple(numel // known if s == -1 else s for s in shape)
+    elif known != numel:
+        raise RuntimeError(f"{op}: shape '{list(shape)}' is invalid for input of size {numel}")
+    return shape
+
+
+class Reshape(Op):
+    """view (never copies; errors when impossible) and reshape (copies only when needed)."""
+
+    def __init__(self, name, copy_ok):
+        self.name = name
+        self.copy_ok = copy_ok
+
+    def infer(self, x, *, shape):
+        return Meta(infer_size(shape, math.prod(x.shape), self.name), x.dtype)
+
+    def forward(self, meta, a, *, shape):
+        if self.copy_ok:
+            return a.reshape(meta.shape)
+        try:
+            return np.reshape(a, meta.shape, copy=False)
+        except ValueError:
+            raise RuntimeError(
+                "view size is not compatible with input tensor's size and stride (at least one "
+                "dimension spans across two contiguous subspaces). Use .reshape(...) instead."
+                f" (view of shape {a.shape} as {meta.shape})"
+            ) from None
+
+    def backward(self, ctx, grad):
+        return grad.reshape(ctx.inputs[0].shape)
+
+
+view = register(Reshape("view", False))
+reshape = register(Reshape("reshape", True))
+
+
+class Permute(Op):
+    name = "permute"
+
+    def infer(self, x, *, dims):
+        if sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)) or len(dims) != x.ndim:
+            raise RuntimeError(
+                f"permute(sparse_coo): number of dimensions in the tensor input does not match "
+                f"the length of the desired ordering of dimensions i.e. input.dim() = {x.ndim} is "
+                f"not equal to len(dims) = {len(dims)}" if len(dims) != x.ndim else
+                f"permute: repeated dim in {tuple(dims)}"
+            )
+        return Meta(tuple(x.shape[d] for d in dims), x.dtype)
+
+    def forward(self, meta, a, *, dims):
+        return a.transpose([d % a.ndim for d in dims]) if a.ndim else a
+
+    def backward(self, ctx, grad):
+        dims = [d % grad.ndim for d in ctx.params["dims"]] if grad.ndim else []
+        return grad.permute(*np.argsort(dims).tolist())
+
+
+permute = register(Permute())
+
+
+class Expand(Op):
+    """Broadcast size-1 dims to larger sizes as a stride-0 view (read-only, like PyTorch)."""
+
+    name = "expand"
+
+    def infer(self, x, *, shape):
+        shape = tuple(shape)
+        if len(shape) < x.ndim:
+            raise RuntimeError(
+                f"expand: the number of sizes provided ({len(shape)}) must be greater or equal "
+                f"to the number of dimensions in the tensor ({x.ndim})"
+            )
+        lead = len(shape) - x.ndim
+        out = list(shape)
+        for i, n in enumerate(x.shape):
+            want = shape[lead + i]
+            if want == -1:
+                out[lead + i] = n
+            elif n != want and n != 1:
+                raise RuntimeError(
+                    f"expand: the expanded size of the tensor ({want}) must match the existing "
+                    f"size ({n}) at non-singleton dimension {lead + i}.  Target sizes: "
+                    f"{list(shape)}.  Tensor sizes: {list(x.shape)}"
+                )
+        return Meta(tuple(out), x.dtype)
+
+    def forward(self, meta, a, *, shape):
+        return np.broadcast_to(a, meta.shape)
+
+    def backward(self, ctx, grad):
+        return grad  # the engine sums it back to the input's shape
+
+
+expand = register(Expand())
+
+
+class GetItem(Op):
+    """x[index]: basic indexing makes a view, integer/bool index arrays make a copy."""
+
+    name = "getitem"
+
+    def infer(self, x, *, index):
+        shape = _index_shape(x.shape, index)
+        return Meta(shape, x.dtype)
+
+    def forward(self, meta, a, *, index):
+        return a[index]
+
+    def backward(self, ctx, grad):
+        x = ctx.inputs[0]
+        zeros = grad.new_zeros(x.shape)
+        return apply(index_put, zeros, grad, index=ctx.params["index"], accumulate=True)
+
+
+def _index_shape(shape, index):
+    """Result shape of numpy-style indexing, validating bounds with PyTorch's errors."""
+    try:  # index a zero-stride stand-in: numpy's rules, no data touched
+        return np.broadcast_to(_FALSE, shape)[index].shape
+    except IndexError as e:
+        raise IndexError(f"index: {e} (tensor of shape {tuple(shape)})") from None
+
+
+getitem = register(GetItem())
+
+
+_FALSE = np.zeros((), np.bool_)
+
+
+class IndexPut(Op):
+    """out = copy of base with out[index] = values (or += with accumulate, summing repeats)."""
+
+    name = "index_put"
+
+    def infer(self, base, values, *, index, accumulate=False):
+        return Meta(base.shape, base.dtype)
+
+    def forward(self, meta, base, values, *, index, accumulate=False):
+        out = base.copy()
+        values = np.asarray(values, dtype=out.dtype) if not isinstance(values, np.ndarray) \
+            else values.astype(out.dtype, copy=False)
+        if accumulate:
+            np.add.at(out, index, values)
+        else:
+            out[index] = values
+        return out
+
+    def backward(self, ctx, grad):
+        index = ctx.params["index"]
+        g_base = grad
+        if not ctx.params.get("accumulate"):
+            g_base = apply(index_put, grad, 0.0, index=index, accumulate=False)
+        g_values = apply(getitem, grad, index=index)
+        return g_base, g_values
+
+
+index_put = register(IndexPut())
+
+
+class Copy(Op):
+    """A contiguous copy (clone, contiguous, flip, ...): forward copies, backward is identity."""
+
+    def __init__(self, name, fn, back=None):
+        self.name = name
+        self.fn = fn
+        self.back = back
+
+    def infer(self, x, **params):
+        return Meta(tuple(x.shape), x.dtype)
+
+    def forward(self, meta, a, **params):
+        return self.fn(a, **params)
+
+    def backward(self, ctx, grad):
+        return self.back(grad, **ctx.params) if self.back else grad
+
+
+clone = register(Copy("clone", lambda a: np.array(a, copy=True)))
+contiguous = register(Copy("contiguous", lambda a: np.ascontiguousarray(a)))
+flip = register(Copy("flip", lambda a, dims: np.ascontiguousarray(np.flip(a, dims)),
+                     lambda g, dims: g.flip(dims)))
+
+
+class Cat(Op):
+    """Concatenate tensors along an existing dim."""
+
+    name = "cat"
+
+    def infer(self, *xs, dim=0):
+        if not xs:
+            raise RuntimeError("cat: expected a non-empty list of Tensors")
+        ref = max(xs, key=lambda t: t.ndim)
+        d = normalize_dim(dim, ref.ndim, "cat")
+        total = 0
+        dt = dtypes.result_type(*xs)
+        for i, x in enumerate(xs):
+            if x.ndim == 1 and x.shape[0] == 0:
+                continue  # PyTorch skips legacy empty tensors
+            if x.ndim != ref.ndim or any(
+                a != b for j, (a, b) in enumerate(zip(x.shape, ref.shape)) if j != d
+            ):
+                raise RuntimeError(
+                    f"cat: sizes of tensors must match except in dimension {d}. Expected size "
+                    f"{tuple(ref.shape)} but got size {tuple(x.shape)} for tensor number {i} in "
+                    "the list."
+                )
+            total += x.shape[d]
+        shape = list(ref.shape)
+        shape[d] = total
+        return Meta(tuple(shape), dt)
+
+    def forward(self, meta, *arrays, dim=0):
+        keep = [a for a in arrays if not (a.ndim == 1 and a.shape[0] == 0 and meta.ndim != 1)]
+        d = dim % meta.ndim
+        return np.concatenate([a.astype(meta.dtype.np, copy=False) for a in keep], axis=d)
+
+    def backward(self, ctx, grad):
+        d = ctx.params.get("dim", 0) % grad.ndim
+        grads, start = [], 0
+        for x in ctx.inputs:
+            if x.ndim == 1 and x.shape[0] == 0 and grad.ndim != 1:
+                grads.append(None)
+                continue
+            n = x.shape[d]
+            grads.append(grad.narrow(d, start, n))
+            start += n
+        return tuple(grads)
+
+
+cat = register(Cat())
+
+
+def _gather_index(shape, index, dim):
+    """Full numpy index tuple addressing out[i][j][k] = x[i][index[i][j][k]][k] style."""
+    grids = np.indices(index.shape, sparse=True)
+    return tuple(index if d == dim else grids[d] for d in range(index.ndim))
+
+
+class Gather(Op):
+    """out[i][j] = x[i][index[i][j]] along dim (index smaller than x elsewhere is allowed)."""
+
+    name = "gather"
+    save = ()
+
+    def infer(self, x, index, *, dim):
+        d = normalize_dim(dim, x.ndim, "gather")
+        if index.dtype is not dtypes.int64:
+            raise RuntimeError(f"gather(): Expected dtype int64 for index, got {index.dtype}")
+        if index.ndim != x.ndim or any(
+            i != d and index.shape[i] > x.shape[i] for i in range(x.ndim)
+        ):
+            raise RuntimeError(
+                f"gather: index {tuple(index.shape)} must have the same number of dims as input "
+                f"{tuple(x.shape)} and be no larger in dims other than {d}"
+            )
+        return Meta(tuple(index.shape), x.dtype)
+
+    def forward(self, meta, a, index, *, dim):
+        d = dim % max(a.ndim, 1)
+        _check_bounds(index, a.shape[d] if a.ndim else 1, "gather")
+        return a[_gather_index(a.shape, index, d)] if a.ndim else a.copy()
+
+    def backward(self, ctx, grad):
+        x, index = ctx.inputs
+        return grad.new_zeros(x.shape).scatter_add(ctx.params["dim"], index, grad), None
+
+
+gather = register(Gather())
+
+
+def _check_bounds(index, size, op):
+    if index.size and (index.min() < -size or index.max() >= size):
+        bad = index.max() if index.max() >= size else index.min()
+        raise IndexError(f"{op}: index {bad} is out of bounds for dimension with size {size}")
+
+
+class Scatter(Op):
+    """out = copy of x with out[i][index[i][j]] = src[i][j] (or += with scatter_add)."""
+
+    def __init__(self, name, accumulate):
+        self.name = name
+        self.accumulate = accumulate
+
+    def infer(self, x, index, src, *, dim):
+        normalize_dim(dim, x.ndim, self.name)
+        if index.dtype is not dtypes.int64:
+            raise RuntimeError(f"{self.name}(): Expected dtype int64 for index, got {index.dtype}")
+        return Meta(tuple(x.shape), x.dtype)
+
+    def forward(self, meta, a, index, src, *, dim):
+        d = dim % max(a.ndim, 1)
+        _check_bounds(index, a.shape[d] if a.ndim else 1, self.name)
+        out = a.copy()
+        where = _gather_index(a.shape, index, d)
+        if isinstance(src, np.ndarray):
+            src = src[tuple(slice(0, n) for n in index.shape)]
+        if self.accumulate:
+            np.add.at(out, where, src)
+        else:
+            out[where] = src
+        return out
+
+    def backward(self, ctx, grad):
+        _, index, src = ctx.inputs
+        d = ctx.params["dim"]
+        g_src = grad.gather(d, index) if hasattr(src, "shape") else None
+        g_x = grad if self.accumulate else grad.scatter(d, index, 0.0)
+        return g_x, None, g_src
+
+
+scatter = register(Scatter("scatter", False))
+scatter_add = register(Scatter("scatter_add", True))
+
+
+class Matmul(Op):
+    """Batched matrix product of >=2-D operands with broadcast batch dims (BLAS)."""
+
+    name = "matmul"
+    save = (0, 1)
+
+    def infer(self, a, b):
+        if a.shape[-1] != b.shape[-2]:
+            hint = " Did you mean b.T?" if a.shape[-1] == b.shape[-1] else ""
+            raise RuntimeError(
+                f"matmul: mat1 and mat2 shapes cannot be multiplied ({_mat(a.shape)} and "
+                f"{_mat(b.shape)}): a.shape[-1]={a.shape[-1]} does not match "
+                f"b.shape[-2]={b.shape[-2]}.{hint}"
+            )
+        if a.dtype is not b.dtype:
+            raise RuntimeError(
+                f"matmul: expected both operands to have the same dtype, but got {a.dtype} and "
+                f"{b.dtype}. Convert one with .to({a.dtype})."
+            )
+        from .elementwise import broadcast_shapes  # noqa: PLC0415
+
+        batch = broadcast_shapes(a.shape[:-2], b.shape[:-2], op="matmul")
+        return Meta(batch + (a.shape[-2], b.shape[-1]), a.dtype)
+
+    def forward(self, meta, a, b):
+        return np.matmul(a, b)
+
+    def backward(self, ctx, grad):
+        a, b = ctx.inputs
+        return grad @ b.mT, a.mT @ grad
+
+
+def _mat(shape):
+    return "x".join(str(n) for n in shape)
+
+
+matmul = register(Matmul())

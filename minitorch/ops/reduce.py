@@ -1,0 +1,224 @@
+"""Reductions over dims: sum, amax, amin, prod (generated kernels), argmax/argmin, cumsum,
+sort, and the fused softmax / log_softmax kernels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes
+from ..kernels import cpu
+from ..kernels.cpu import nn as nn_kernels
+from .registry import Meta, Op, register
+
+
+def normalize_dim(dim: int, ndim: int, op: str = "") -> int:
+    """Map a possibly negative dim into range, with PyTorch's IndexError otherwise."""
+    lo, hi = (-ndim, ndim - 1) if ndim else (-1, 0)
+    if not lo <= dim <= hi:
+        raise IndexError(
+            f"{op + ': ' if op else ''}Dimension out of range (expected to be in range of "
+            f"[{lo}, {hi}], but got {dim})"
+        )
+    return dim % ndim if ndim else 0
+
+
+def normalize_dims(dim, ndim: int, op: str = "") -> tuple[int, ...]:
+    """None -> all dims; int or sequence -> sorted unique non-negative dims."""
+    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
+        return tuple(range(ndim))
+    if isinstance(dim, int):
+        dim = (dim,)
+    dims = sorted({normalize_dim(d, ndim, op) for d in dim})
+    return tuple(dims)
+
+
+def reduced_shape(shape: tuple, dims: tuple, keepdim: bool) -> tuple:
+    if keepdim:
+        return tuple(1 if i in dims else n for i, n in enumerate(shape))
+    return tuple(n for i, n in enumerate(shape) if i not in dims)
+
+
+def fold(a: np.ndarray, dims: tuple, combine: str, init: str, reassociate: bool, out_dtype):
+    """Fold `dims` of `a` with the generated reduction kernel; returns keepdim=False shape."""
+    if a.ndim == 0:
+        return a.astype(out_dtype, copy=True)
+    if dims and dims[-1] - dims[0] + 1 != len(dims):  # not one run: move them to the end
+        rest = [d for d in range(a.ndim) if d not in dims]
+        a = a.transpose(rest + list(dims))
+        dims = tuple(range(len(rest), a.ndim))
+    if a.dtype != out_dtype:
+        a = a.astype(out_dtype)
+    return cpu.reduce(a, dims[0], dims[-1] + 1, combine, init, reassociate, out_dtype)
+
+
+class Reduce(Op):
+    """out = fold of `combine` over `dim` (None = all), keepdim like PyTorch."""
+
+    def __init__(self, name, combine, init, reassociate, backward, promote_ints=False):
+        self.name = name
+        self.combine = combine
+        self.init = init
+        self.reassociate = reassociate
+        self._backward = backward
+        self.promote_ints = promote_ints
+        self.save = (0,) if name != "sum" else ()
+        self.save_out = name != "sum"
+
+    def infer(self, x, *, dim=None, keepdim=False):
+        dims = normalize_dims(dim, x.ndim, self.name)
+        dt = x.dtype
+        if self.promote_ints and not dt.is_floating_point:
+            dt = dtypes.int64
+        if self.name in ("amax", "amin") and x.ndim and any(x.shape[d] == 0 for d in dims):
+            raise IndexError(
+                f"{self.name}: expected reduction dim {dims} to have non-zero size; got "
+                f"input shape {tuple(x.shape)}. Specify a dim that is not empty."
+            )
+        return Meta(reduced_shape(x.shape, dims, keepdim), dt)
+
+    def forward(self, meta, a, *, dim=None, keepdim=False):
+        dims = normalize_dims(dim, a.ndim)
+        out = fold(a, dims, self.combine, self.init, self.reassociate, meta.dtype.np)
+        return out.reshape(meta.shape)
+
+    def backward(self, ctx, grad):
+        x = ctx.inputs[0]
+        dims = normalize_dims(ctx.params.get("dim"), x.ndim)
+        keep = reduced_shape(x.shape, dims, True)
+        return self._backward(ctx, grad.reshape(keep), keep)
+
+
+def _expand_back(ctx, g, keep):
+    return g.expand(ctx.inputs[0].shape)
+
+
+def _extreme_back(ctx, g, keep):
+    # NOTE: ties share the gradient evenly, as PyTorch's amax/amin do.
+    x = ctx.inputs[0]
+    mask = (x == ctx.out.reshape(keep)).to(g.dtype)
+    return g * mask / mask.sum(dim=ctx.params.get("dim"), keepdim=True)
+
+
+def _prod_back(ctx, g, keep):
+    # NOTE: out / x is undefined where x == 0; PyTorch special-cases zeros, we do not (yet).
+    return g * ctx.out.reshape(keep) / ctx.inputs[0]
+
+
+sum = register(Reduce("sum", "({0} + {1})", "0", True, _expand_back, promote_ints=True))
+prod = register(Reduce("prod", "({0} * {1})", "1", True, _prod_back, promote_ints=True))
+amax = register(Reduce("amax", "maximum({0}, {1})", "-np.inf", False, _extreme_back))
+amin = register(Reduce("amin", "minimum({0}, {1})", "np.inf", False, _extreme_back))
+
+
+class ArgReduce(Op):
+    """Index of the max/min along dim (first on ties; NaN counts as the largest)."""
+
+    differentiable = False
+
+    def __init__(self, name, fn):
+        self.name = name
+        self.fn = fn
+
+    def infer(self, x, *, dim=None, keepdim=False):
+        if 0 in tuple(x.shape):
+            raise RuntimeError(f"{self.name}: expected a non-empty tensor; got shape {x.shape}")
+        if dim is None:
+            return Meta((1,) * x.ndim if keepdim else (), dtypes.int64)
+        d = normalize_dim(dim, x.ndim, self.name)
+        return Meta(reduced_shape(x.shape, (d,), keepdim), dtypes.int64)
+
+    def forward(self, meta, a, *, dim=None, keepdim=False):
+        if dim is None or a.ndim == 0:
+            return np.asarray(self.fn(a.reshape(-1)), dtype=np.int64).reshape(meta.shape)
+        return self.fn(a, axis=dim % a.ndim).astype(np.int64).reshape(meta.shape)
+
+
+argmax = register(ArgReduce("argmax", np.argmax))
+argmin = register(ArgReduce("argmin", np.argmin))
+
+
+class Cumsum(Op):
+    name = "cumsum"
+
+    def infer(self, x, *, dim):
+        normalize_dim(dim, x.ndim, self.name)
+        dt = x.dtype if x.dtype.is_floating_point else dtypes.int64
+        return Meta(x.shape, dt)
+
+    def forward(self, meta, a, *, dim):
+        if a.ndim == 0:
+            return a.astype(meta.dtype.np)
+        return np.cumsum(a, axis=dim % a.ndim, dtype=meta.dtype.np)
+
+    def backward(self, ctx, grad):
+        d = ctx.params["dim"]
+        return grad.flip(d).cumsum(d).flip(d)
+
+
+cumsum = register(Cumsum())
+
+
+class Argsort(Op):
+    """Stable argsort along dim (sort and topk gather values with these indices)."""
+
+    name = "argsort"
+    differentiable = False
+
+    def infer(self, x, *, dim=-1, descending=False):
+        normalize_dim(dim, x.ndim, self.name)
+        return Meta(x.shape, dtypes.int64)
+
+    def forward(self, meta, a, *, dim=-1, descending=False):
+        if a.ndim == 0:
+            return np.zeros((), np.int64)
+        axis = dim % a.ndim
+        if descending:
+            # stable descending: sort the reversed array ascending, map indices back
+            n = a.shape[axis]
+            rev = np.flip(a, axis)
+            idx = np.argsort(rev, axis=axis, kind="stable")
+            idx = np.flip(n - 1 - idx, axis)
+            # NOTE: flipping a stable ascending order gives a descending order whose ties
+            # are in original order, like torch.sort(stable=True, descending=True).
+            return np.ascontiguousarray(idx)
+        return np.argsort(a, axis=axis, kind="stable")
+
+
+argsort = register(Argsort())
+
+
+class Softmax(Op):
+    """softmax / log_softmax over one dim, fused: one pass per row for max, sum and output."""
+
+    save_out = True
+
+    def __init__(self, name, log):
+        self.name = name
+        self.log = log
+
+    def infer(self, x, *, dim):
+        normalize_dim(dim, x.ndim, self.name)
+        dt = x.dtype if x.dtype.is_floating_point else dtypes.get_default_dtype()
+        return Meta(x.shape, dt)
+
+    def forward(self, meta, a, *, dim):
+        if a.ndim == 0:
+            return np.zeros((), meta.dtype.np) if self.log else np.ones((), meta.dtype.np)
+        a = a.astype(meta.dtype.np, copy=False)
+        axis = dim % a.ndim
+        moved = np.moveaxis(a, axis, -1)
+        rows = np.ascontiguousarray(moved).reshape(-1, a.shape[axis])
+        out = np.empty_like(rows)
+        nn_kernels.softmax_rows(out, rows, self.log)
+        return np.moveaxis(out.reshape(moved.shape), -1, axis)
+
+    def backward(self, ctx, grad):
+        d = ctx.params["dim"]
+        y = ctx.out
+        if self.log:  # d log_softmax: g - softmax * sum(g)
+            return grad - y.exp() * grad.sum(dim=d, keepdim=True)
+        return y * (grad - (grad * y).sum(dim=d, keepdim=True))
+
+
+softmax = register(Softmax("softmax", False))
+log_softmax = register(Softmax("log_softmax", True))

@@ -1,0 +1,94 @@
+"""The op registry: one entry per op, holding everything the op means.
+
+An op has
+- `infer(*inputs, **params) -> Meta`: output shape and dtype, with every check and error
+  message. It reads only `.shape`, `.dtype`, `.ndim` of its inputs, so it runs on Tensors
+  in eager mode and on Metas in the tracer;
+- `forward(meta, *arrays, **params)`: the kernel call for the device arrays;
+- `backward(ctx, grad)`: gradients for each input, written with Tensor ops (so they are
+  differentiable and traceable). Shapes may be broadcast: the engine sums them back.
+
+`apply` is the only path from Tensor code to kernels: infer, forward, tape node, and the
+tracer hook all happen there.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..autograd.engine import Node
+from ..autograd.grad_mode import state
+
+REGISTRY: dict[str, Op] = {}
+
+# The tracer (later) installs a callable here; eager mode leaves it None.
+recorder = [None]
+
+
+class Meta(NamedTuple):
+    """Shape and dtype of a value, without data."""
+
+    shape: tuple
+    dtype: object
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+
+class Op:
+    """Base of registry entries. Subclasses set `name` and override the three rules."""
+
+    name = ""
+    save: tuple[int, ...] = ()  # inputs backward reads: version-checked at backward
+    save_out = False  # backward reads the output (e.g. exp)
+    differentiable = True
+    n_outputs = 1  # extra outputs (e.g. max's indices) are never differentiable
+
+    @property
+    def backward_name(self) -> str:
+        return "".join(p.capitalize() for p in self.name.split("_")) + "Backward0"
+
+    def infer(self, *inputs, **params) -> Meta:
+        raise NotImplementedError
+
+    def forward(self, meta: Meta, *arrays, **params):
+        raise NotImplementedError
+
+    def backward(self, ctx: Node, grad):
+        raise RuntimeError(f"{self.name}: this op is not differentiable")
+
+    def __repr__(self) -> str:
+        return f"<op {self.name}>"
+
+
+def register(op: Op) -> Op:
+    """Add an op instance to the registry (names are unique)."""
+    if op.name in REGISTRY:
+        raise AssertionError(f"op {op.name!r} registered twice")
+    REGISTRY[op.name] = op
+    return op
+
+
+def apply(op: Op, *inputs, **params):
+    """Run op eagerly on Tensors (and plain numbers), recording a tape node if needed."""
+    from ..tensor import Tensor, wrap  # noqa: PLC0415
+
+    meta = op.infer(*inputs, **params)
+    arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
+    result = op.forward(meta, *arrays, **params)
+    if op.n_outputs == 1:
+        out = wrap(result, meta.dtype)
+        outs = (out,)
+    else:
+        outs = tuple(wrap(r, m.dtype) for r, m in zip(result, meta))
+        out = outs[0]
+    if state.enabled and op.differentiable and any(
+        isinstance(x, Tensor) and x.requires_grad for x in inputs
+    ):
+        saved = result[1:] if op.n_outputs > 1 else None
+        out.grad_fn = Node(op, inputs, params, out, saved)
+        out.requires_grad = True
+    if recorder[0] is not None:
+        recorder[0](op, inputs, params, outs)
+    return out if op.n_outputs == 1 else outs

@@ -1,0 +1,230 @@
+"""Counter-based random numbers (Philox4x32-10): a Generator is a (seed, offset) pair.
+
+Every draw of n numbers uses counters offset .. offset+n-1 and advances the offset by n, so
+the same seed and offset give the same numbers in eager, traced and (later) CUDA code.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import dtypes
+from .kernels.cpu import random as K
+from .tensor import Tensor, _shape_arg, wrap
+
+__all__ = ["Generator", "manual_seed", "seed", "initial_seed", "get_rng_state", "set_rng_state",
+           "rand", "randn", "randint", "randperm", "normal", "bernoulli", "rand_like",
+           "randn_like", "randint_like", "multinomial"]
+
+
+class Generator:
+    """torch.Generator: manual_seed, seed, initial_seed, get_state/set_state."""
+
+    def __init__(self, device="cpu"):
+        self._seed = 67280421310721
+        self.offset = 0
+        self.device = device
+
+    def manual_seed(self, seed: int) -> Generator:
+        self._seed = int(seed) % 2**64
+        self.offset = 0
+        return self
+
+    def seed(self) -> int:
+        self.manual_seed(int.from_bytes(np.random.default_rng().bytes(8), "little"))
+        return self._seed
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def get_state(self) -> Tensor:
+        state = np.array([self._seed, self.offset], dtype=np.uint64).view(np.uint8)
+        return wrap(state.copy(), dtypes.uint8)
+
+    def set_state(self, state: Tensor) -> None:
+        seed, offset = np.asarray(state._data, np.uint8).view(np.uint64)
+        self._seed, self.offset = int(seed), int(offset)
+
+    def draw(self, n: int) -> tuple[int, int]:
+        """Reserve n counters: returns (seed, offset) for them and advances the offset."""
+        start = self.offset
+        self.offset += n
+        return self._seed, start
+
+
+default_generator = Generator()
+
+
+def manual_seed(seed: int) -> Generator:
+    """Seed the default generator (and return it), like torch.manual_seed."""
+    return default_generator.manual_seed(seed)
+
+
+def seed() -> int:
+    return default_generator.seed()
+
+
+def initial_seed() -> int:
+    return default_generator.initial_seed()
+
+
+def get_rng_state() -> Tensor:
+    return default_generator.get_state()
+
+
+def set_rng_state(state: Tensor) -> None:
+    default_generator.set_state(state)
+
+
+def _float_dtype(dtype, op: str) -> dtypes.dtype:
+    dtype = dtypes.get_default_dtype() if dtype is None else dtypes.to_dtype(dtype)
+    if not dtype.is_floating_point or dtype is dtypes.float16:
+        raise RuntimeError(f"{op}: expected a float32 or float64 dtype, got {dtype}")
+    return dtype
+
+
+def _finish(out: np.ndarray, dtype, requires_grad: bool) -> Tensor:
+    t = wrap(out, dtype)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Uniform numbers in [0, 1)."""
+    dtype = _float_dtype(dtype, "rand")
+    out = np.empty(_shape_arg(size), dtype.np)
+    K.fill_uniform(out, *(generator or default_generator).draw(out.size))
+    return _finish(out, dtype, requires_grad)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Standard normal numbers."""
+    dtype = _float_dtype(dtype, "randn")
+    out = np.empty(_shape_arg(size), dtype.np)
+    K.fill_normal(out, *(generator or default_generator).draw(out.size))
+    return _finish(out, dtype, requires_grad)
+
+
+def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None,
+            requires_grad=False) -> Tensor:
+    """Integers uniform in [low, high); randint(high, size) starts at 0."""
+    if high is None or (size is None and isinstance(high, (tuple, list))):
+        low, high, size = 0, low, high
+    if size is None:
+        raise TypeError("randint() missing required argument 'size'")
+    if high <= low:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} "
+                           f">= to={high}")
+    dtype = dtypes.int64 if dtype is None else dtypes.to_dtype(dtype)
+    out = np.empty(tuple(size), np.int64)
+    seed_, offset = (generator or default_generator).draw(out.size)
+    K.fill_randint(out, seed_, offset, int(low), int(high))
+    return _finish(out.astype(dtype.np, copy=False), dtype, requires_grad)
+
+
+def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A random permutation of 0..n-1 (argsort of random 62-bit keys)."""
+    keys = np.empty(n, np.int64)
+    seed_, offset = (generator or default_generator).draw(n)
+    K.fill_randint(keys, seed_, offset, 0, 2**62)
+    dtype = dtypes.int64 if dtype is None else dtypes.to_dtype(dtype)
+    return wrap(np.argsort(keys, kind="stable").astype(dtype.np), dtype)
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
+           requires_grad=False) -> Tensor:
+    """Normal numbers; mean/std may be tensors (broadcast) or numbers with a size."""
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        ref = mean if isinstance(mean, Tensor) else std
+        shape = np.broadcast_shapes(np.shape(mean._data if isinstance(mean, Tensor) else mean),
+                                    np.shape(std._data if isinstance(std, Tensor) else std))
+        z = randn(shape, generator=generator, dtype=ref.dtype)
+        return z * std + mean
+    if size is None:
+        raise TypeError("normal() with number mean and std needs a size")
+    dtype = _float_dtype(dtype, "normal")
+    out = np.empty(tuple(size), dtype.np)
+    seed_, offset = (generator or default_generator).draw(out.size)
+    K.fill_normal(out, seed_, offset, float(mean), float(std))
+    return _finish(out, dtype, requires_grad)
+
+
+def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
+    """1 with probability input (elementwise, or p), else 0; same dtype as input."""
+    probs = input if p is None else input.new_full(input.shape, p)
+    pa = np.ascontiguousarray(probs._data, dtype=probs.dtype.np if
+                              probs.dtype.is_floating_point else np.float64)
+    if pa.size and (pa.min() < 0 or pa.max() > 1):
+        raise RuntimeError("bernoulli: all probabilities must be in [0, 1]")
+    out = np.empty(pa.shape, pa.dtype)
+    seed_, offset = (generator or default_generator).draw(out.size)
+    K.fill_bernoulli(out, pa, seed_, offset)
+    return wrap(out.astype(input.dtype.np, copy=False), input.dtype)
+
+
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
+                generator=None) -> Tensor:
+    """Sample category indices by weight (rows of a 2-D input are independent)."""
+    probs = np.atleast_2d(np.asarray(input._data, np.float64))
+    if not replacement and num_samples > probs.shape[1]:
+        raise RuntimeError("multinomial: cannot sample n_sample > prob_dist.size(-1) samples "
+                           "without replacement")
+    rows = []
+    for row in probs:
+        u = rand(num_samples, generator=generator, dtype=dtypes.float64)._data
+        picked, weights = [], row.copy()
+        for k in range(num_samples):
+            cdf = np.cumsum(weights)
+            j = int(np.searchsorted(cdf, u[k] * cdf[-1], side="right"))
+            j = min(j, len(row) - 1)
+            picked.append(j)
+            if not replacement:
+                weights[j] = 0.0
+        rows.append(picked)
+    out = np.asarray(rows, np.int64)
+    return wrap(out if input.ndim == 2 else out[0], dtypes.int64)
+
+
+def rand_like(input: Tensor, *, dtype=None, **kw) -> Tensor:
+    return rand(input.shape, dtype=dtype or input.dtype, **kw)
+
+
+def randn_like(input: Tensor, *, dtype=None, **kw) -> Tensor:
+    return randn(input.shape, dtype=dtype or input.dtype, **kw)
+
+
+def randint_like(input: Tensor, low=0, high=None, *, dtype=None, **kw) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, input.shape, dtype=dtype or input.dtype, **kw)
+
+
+def fill_uniform_(t: Tensor, a: float, b: float, generator=None) -> Tensor:
+    """In-place uniform fill (used by nn.init): no autograd history, version bumped."""
+    out = np.empty(t.shape, _float_dtype(t.dtype, "uniform_").np)
+    K.fill_uniform(out, *(generator or default_generator).draw(out.size), float(a), float(b))
+    return _fill_into(t, out)
+
+
+def fill_normal_(t: Tensor, mean: float, std: float, generator=None) -> Tensor:
+    out = np.empty(t.shape, _float_dtype(t.dtype, "normal_").np)
+    K.fill_normal(out, *(generator or default_generator).draw(out.size), float(mean),
+                  float(std))
+    return _fill_into(t, out)
+
+
+def _fill_into(t: Tensor, values: np.ndarray) -> Tensor:
+    from .tensor import _check_inplace_allowed  # noqa: PLC0415
+    from .autograd.grad_mode import state  # noqa: PLC0415
+
+    if state.enabled and t.requires_grad:
+        _check_inplace_allowed(t)
+    t._write(values)
+    return t
+
+
+def _numel(shape) -> int:
+    return math.prod(shape)

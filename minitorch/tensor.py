@@ -1,0 +1,1469 @@
+"""Tensor: a device array plus autograd fields; methods forward to registered ops.
+
+The array is a numpy ndarray on the CPU (it carries shape, strides and offset itself).
+View ops return tensors sharing that storage and its version counter.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import numbers
+from collections import namedtuple
+
+import numpy as np
+
+from . import dtypes
+from .autograd import engine
+from .autograd.grad_mode import state
+from .backend import Device, cpu_device, to_device
+from .ops import elementwise as E
+from .ops import movement as M
+from .ops import reduce as R
+from .ops.registry import apply
+
+__all__ = ["Tensor", "wrap"]
+
+_VIEW_OPS = (M.view, M.reshape, M.permute, M.expand, M.getitem)
+_return_types = {}
+
+
+def _named(name, fields):
+    if name not in _return_types:
+        _return_types[name] = namedtuple(name, fields)
+    return _return_types[name]
+
+
+def wrap(array: np.ndarray, dtype: dtypes.dtype) -> Tensor:
+    """Make a Tensor around an array without copying (no autograd history)."""
+    t = object.__new__(Tensor)
+    t._data = array
+    t.dtype = dtype
+    t._version = [0]
+    return t
+
+
+def _view_result(op, x, *args, **params):
+    """Apply a movement op; when the result shares x's storage it shares its version too."""
+    out = apply(op, x, *args, **params)
+    if np.may_share_memory(out._data, x._data):
+        out._version = x._version
+        out._base = x._base if x._base is not None else x
+    return out
+
+
+def _shape_arg(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list, Size)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+class Size(tuple):
+    """torch.Size: a tuple of ints with numel()."""
+
+    def numel(self) -> int:
+        return math.prod(self)
+
+    def __repr__(self) -> str:
+        return f"minitorch.Size({list(self)})"
+
+
+class _HookHandle:
+    def __init__(self, hooks, key):
+        self.hooks, self.key = hooks, key
+
+    def remove(self):
+        self.hooks.pop(self.key, None)
+
+
+class Tensor:
+    """An n-dimensional array with autograd. Create with minitorch.tensor(...), zeros, ..."""
+
+    # class-level defaults keep construction cheap (only _data, dtype, _version are set)
+    grad = None
+    grad_fn = None
+    _requires_grad = False
+    _hooks = None
+    _base = None
+    _retains_grad = False
+    __array_priority__ = 1000  # numpy scalars defer to Tensor's reflected operators
+
+    def __new__(cls, *args, **kwargs):
+        from .functional import _legacy_constructor  # noqa: PLC0415
+
+        return _legacy_constructor(cls, args, kwargs)
+
+    # ---- basic properties --------------------------------------------------------------------
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    def size(self, dim: int | None = None):
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[R.normalize_dim(dim, self.ndim, "size")]
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    ndimension = dim
+
+    def numel(self) -> int:
+        return self._data.size
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self.dtype.itemsize
+
+    @property
+    def device(self) -> Device:
+        return cpu_device
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value and not self.dtype.is_floating_point:
+            raise RuntimeError(
+                f"only Tensors of floating point dtype can require gradients; got {self.dtype}"
+            )
+        if not value and self.grad_fn is not None:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use "
+                "a computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach()."
+            )
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def data(self) -> Tensor:
+        return wrap(self._data, self.dtype)
+
+    @data.setter
+    def data(self, other: Tensor) -> None:
+        self._data = other._data
+        self.dtype = other.dtype
+
+    @property
+    def _version_value(self) -> int:
+        return self._version[0]
+
+    @property
+    def is_contiguous_(self) -> bool:
+        return self._data.flags.c_contiguous
+
+    def is_contiguous(self) -> bool:
+        return self._data.flags.c_contiguous
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.is_floating_point
+
+    def stride(self, dim: int | None = None):
+        strides = tuple(s // self.dtype.itemsize for s in self._data.strides)
+        return strides if dim is None else strides[R.normalize_dim(dim, self.ndim, "stride")]
+
+    def storage_offset(self) -> int:
+        base = self._base._data if self._base is not None else self._data
+        start = self._data.__array_interface__["data"][0]
+        return (start - base.__array_interface__["data"][0]) // self.dtype.itemsize
+
+    def data_ptr(self) -> int:
+        return self._data.__array_interface__["data"][0]
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self) -> str:
+        from .printing import tensor_repr  # noqa: PLC0415
+
+        return tensor_repr(self)
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return repr(self)
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild, (np.array(self._data), self.dtype.name, self.requires_grad))
+
+    # ---- conversion ----------------------------------------------------------------------------
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        from .jit_guard import check_host_sync  # noqa: PLC0415
+
+        check_host_sync("numpy")
+        if self.requires_grad and not force:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                "instead."
+            )
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        a = self._data
+        return a if dtype is None else a.astype(dtype)
+
+    def tolist(self):
+        from .jit_guard import check_host_sync  # noqa: PLC0415
+
+        check_host_sync("tolist")
+        return self._data.tolist()
+
+    def item(self):
+        from .jit_guard import check_host_sync  # noqa: PLC0415
+
+        check_host_sync("item")
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar; "
+                "use .tolist() for all values, or index one element first"
+            )
+        return self._data.reshape(()).item()
+
+    def __bool__(self) -> bool:
+        from .jit_guard import check_host_sync  # noqa: PLC0415
+
+        check_host_sync("bool")
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with more than one value is ambiguous (shape "
+                f"{tuple(self.shape)}); use .any() or .all()"
+            )
+        return bool(self._data.reshape(()))
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.dtype.is_floating_point or self.numel() != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def to(self, *args, **kwargs) -> Tensor:
+        """to(dtype) / to(device) / to(device, dtype) / to(other): a converted tensor."""
+        dtype, device = kwargs.get("dtype"), kwargs.get("device")
+        copy = kwargs.get("copy", False)
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype, device = a.dtype, a.device
+            elif isinstance(a, (dtypes.dtype, type)) or (
+                isinstance(a, np.dtype)
+            ):
+                dtype = a
+            else:
+                device = a
+        out = self
+        if device is not None:
+            to_device(device)
+        if dtype is not None:
+            dtype = dtypes.to_dtype(dtype)
+            if dtype is not self.dtype:
+                out = apply(E.cast, self, dtype=dtype)
+        if copy and out is self:
+            out = self.clone()
+        return out
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return f"minitorch.{_legacy_type_name(self.dtype)}"
+        if isinstance(dtype, str):
+            dtype = _type_from_name(dtype)
+        return self.to(dtype)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def cuda(self, device=None) -> Tensor:
+        to_device("cuda" if device is None else device)
+        return self
+
+    def float(self) -> Tensor:
+        return self.to(dtypes.float32)
+
+    def double(self) -> Tensor:
+        return self.to(dtypes.float64)
+
+    def half(self) -> Tensor:
+        return self.to(dtypes.float16)
+
+    def long(self) -> Tensor:
+        return self.to(dtypes.int64)
+
+    def int(self) -> Tensor:
+        return self.to(dtypes.int32)
+
+    def short(self) -> Tensor:
+        return self.to(dtypes.int16)
+
+    def bool(self) -> Tensor:
+        return self.to(dtypes.bool_)
+
+    def byte(self) -> Tensor:
+        return self.to(dtypes.uint8)
+
+    def clone(self, *, memory_format=None) -> Tensor:
+        return apply(M.clone, self)
+
+    def detach(self) -> Tensor:
+        out = wrap(self._data, self.dtype)
+        out._version = self._version
+        return out
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def contiguous(self, memory_format=None) -> Tensor:
+        return self if self._data.flags.c_contiguous else apply(M.contiguous, self)
+
+    # ---- autograd ------------------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into every leaf's .grad (see minitorch.autograd)."""
+        from .autograd import backward  # noqa: PLC0415
+
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    def register_hook(self, hook):
+        """Call hook(grad) when this tensor's gradient is computed; it may return a new grad."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._hooks is None:
+            self._hooks = {}
+            if self.grad_fn is not None:
+                self.grad_fn.hooks = self._hooks
+        key = object()
+        self._hooks[key] = hook
+        return _HookHandle(self._hooks, key)
+
+    def retain_grad(self) -> None:
+        if self.grad_fn is None or self._retains_grad:
+            return
+        import weakref  # noqa: PLC0415
+
+        ref = weakref.ref(self)
+
+        def keep(grad):
+            t = ref()
+            if t is not None:
+                t.grad = grad.detach() if t.grad is None else t.grad + grad.detach()
+
+        self._retains_grad = True
+        self.register_hook(keep)
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def sum_to_size(self, *shape) -> Tensor:
+        """Sum broadcast dims away so the result has `shape` (used for gradients)."""
+        shape = _shape_arg(shape)
+        lead = self.ndim - len(shape)
+        dims = tuple(range(lead)) + tuple(
+            lead + i for i, n in enumerate(shape) if n == 1 and self.shape[lead + i] != 1
+        )
+        out = self.sum(dim=dims, keepdim=True) if dims else self
+        return out.reshape(shape) if out.shape != shape else out
+
+    # ---- in-place machinery --------------------------------------------------------------------
+    def _shell(self) -> Tensor:
+        """Another Tensor object for this tensor's current value and history."""
+        t = wrap(self._data, self.dtype)
+        t._version = self._version
+        t.grad_fn = self.grad_fn
+        t._requires_grad = self._requires_grad
+        return t
+
+    def _inplace(self, fn, *args, **kwargs) -> Tensor:
+        """Compute fn(self, *args) out of place, write it into self, and take over its history."""
+        tracking = state.enabled and (
+            self._requires_grad or any(getattr(a, "requires_grad", False) for a in args)
+        )
+        if tracking:
+            _check_inplace_allowed(self)
+        src = self._shell() if tracking else self
+        result = fn(src, *args, **kwargs)
+        if result.shape != self.shape:
+            raise RuntimeError(
+                f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                f"{list(result.shape)}"
+            )
+        if result.dtype is not self.dtype and (
+            result.dtype.category > self.dtype.category
+        ):
+            raise RuntimeError(
+                f"result type {result.dtype} can't be cast to the desired output type "
+                f"{self.dtype}"
+            )
+        self._write(result._data)
+        if tracking:
+            if result.grad_fn is not None:
+                _rebase(self, result)
+            else:  # overwritten by a constant: no history left
+                self.grad_fn, self._requires_grad = None, False
+        return self
+
+    def _write(self, array) -> None:
+        try:
+            np.copyto(self._data, array, casting="unsafe")
+        except ValueError as e:
+            if "read-only" not in str(e):
+                raise
+            raise RuntimeError(
+                "unsupported operation: more than one element of the written-to tensor refers "
+                "to a single memory location (an expanded tensor). Please clone() the tensor "
+                "before performing the operation."
+            ) from None
+        self._version[0] += 1
+
+    # ---- shape and views -----------------------------------------------------------------------
+    def view(self, *shape) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], (dtypes.dtype, type, np.dtype)):
+            return self._view_dtype(dtypes.to_dtype(shape[0]))
+        return _view_result(M.view, self, shape=_shape_arg(shape))
+
+    def _view_dtype(self, dtype) -> Tensor:
+        out = wrap(self._data.view(dtype.np), dtype)
+        out._version = self._version
+        return out
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return self.view(other.shape)
+
+    def reshape(self, *shape) -> Tensor:
+        shape = _shape_arg(shape)
+        if shape == self._data.shape:
+            return self
+        return _view_result(M.reshape, self, shape=shape)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        if self.ndim == 0:
+            return self.reshape(1)
+        s = R.normalize_dim(start_dim, self.ndim, "flatten")
+        e = R.normalize_dim(end_dim, self.ndim, "flatten")
+        if s > e:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        shape = self.shape
+        return self.reshape(shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :])
+
+    def unflatten(self, dim: int, sizes) -> Tensor:
+        d = R.normalize_dim(dim, self.ndim, "unflatten")
+        sizes = tuple(sizes)
+        if -1 in sizes:
+            known = math.prod(s for s in sizes if s != -1)
+            sizes = tuple(self.shape[d] // known if s == -1 else s for s in sizes)
+        if math.prod(sizes) != self.shape[d]:
+            raise RuntimeError(
+                f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim "
+                f"{dim} ({self.shape[d]}) in the input tensor"
+            )
+        return self.view(self.shape[:d] + sizes + self.shape[d + 1 :])
+
+    def permute(self, *dims) -> Tensor:
+        return _view_result(M.permute, self, dims=_shape_arg(dims))
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        if self.ndim == 0:
+            return self
+        d0 = R.normalize_dim(dim0, self.ndim, "transpose")
+        d1 = R.normalize_dim(dim1, self.ndim, "transpose")
+        dims = list(range(self.ndim))
+        dims[d0], dims[d1] = dims[d1], dims[d0]
+        return self.permute(*dims)
+
+    swapaxes = transpose
+    swapdims = transpose
+
+    def t(self) -> Tensor:
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    @property
+    def T(self) -> Tensor:
+        return self.permute(*reversed(range(self.ndim)))
+
+    @property
+    def mT(self) -> Tensor:
+        if self.ndim < 2:
+            raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. "
+                               f"Got {self.ndim}-D tensor.")
+        return self.transpose(-2, -1)
+
+    def squeeze(self, dim=None) -> Tensor:
+        if dim is None:
+            shape = tuple(n for n in self.shape if n != 1)
+        else:
+            dims = R.normalize_dims(dim, self.ndim, "squeeze") if self.ndim else ()
+            shape = tuple(n for i, n in enumerate(self.shape) if not (i in dims and n == 1))
+        return self.reshape(shape)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        d = R.normalize_dim(dim, self.ndim + 1, "unsqueeze")
+        shape = self.shape
+        return self.reshape(shape[:d] + (1,) + shape[d:])
+
+    def expand(self, *shape) -> Tensor:
+        shape = _shape_arg(shape)
+        if shape == self._data.shape:
+            return self
+        return _view_result(M.expand, self, shape=shape)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.expand(other.shape)
+
+    def broadcast_to(self, shape) -> Tensor:
+        return self.expand(tuple(shape))
+
+    def repeat(self, *sizes) -> Tensor:
+        sizes = _shape_arg(sizes)
+        if len(sizes) < self.ndim:
+            raise RuntimeError(
+                "Number of dimensions of repeat dims can not be smaller than number of "
+                "dimensions of tensor"
+            )
+        x = self.reshape((1,) * (len(sizes) - self.ndim) + tuple(self.shape))
+        # interleave a new size-r dim before each dim, expand it, and merge: no Python loop
+        inter = []
+        for n in x.shape:
+            inter += [1, n]
+        big = []
+        for r, n in zip(sizes, x.shape):
+            big += [r, n]
+        out = x.reshape(inter).expand(big)
+        return out.reshape([r * n for r, n in zip(sizes, x.shape)])
+
+    def tile(self, *dims) -> Tensor:
+        dims = _shape_arg(dims)
+        dims = (1,) * (self.ndim - len(dims)) + dims
+        return self.repeat(*dims)
+
+    def narrow(self, dim: int, start: int, length: int) -> Tensor:
+        d = R.normalize_dim(dim, self.ndim, "narrow")
+        if start < 0:
+            start += self.shape[d]
+        if not (0 <= start and start + length <= self.shape[d]):
+            raise RuntimeError(
+                f"narrow: start ({start}) + length ({length}) exceeds dimension size "
+                f"({self.shape[d]})."
+            )
+        index = (slice(None),) * d + (slice(start, start + length),)
+        return self[index]
+
+    def split(self, split_size_or_sections, dim: int = 0):
+        d = R.normalize_dim(dim, self.ndim, "split")
+        n = self.shape[d]
+        if isinstance(split_size_or_sections, int):
+            step = split_size_or_sections
+            sizes = [min(step, n - i) for i in range(0, n, step)] if n else [0]
+        else:
+            sizes = list(split_size_or_sections)
+            if sum(sizes) != n:
+                raise RuntimeError(
+                    f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's "
+                    f"size at dimension {d}), but got split_sizes={sizes}"
+                )
+        out, start = [], 0
+        for s in sizes:
+            out.append(self.narrow(d, start, s))
+            start += s
+        return tuple(out)
+
+    def chunk(self, chunks: int, dim: int = 0):
+        d = R.normalize_dim(dim, self.ndim, "chunk")
+        step = -(-self.shape[d] // chunks) if self.shape[d] else 1
+        return self.split(max(step, 1), d)
+
+    def unbind(self, dim: int = 0):
+        d = R.normalize_dim(dim, self.ndim, "unbind")
+        return tuple(self.select(d, i) for i in range(self.shape[d]))
+
+    def select(self, dim: int, index: int) -> Tensor:
+        d = R.normalize_dim(dim, self.ndim, "select")
+        return self[(slice(None),) * d + (index,)]
+
+    def flip(self, *dims) -> Tensor:
+        dims = _shape_arg(dims)
+        dims = tuple(R.normalize_dim(d, self.ndim, "flip") for d in dims)
+        return apply(M.flip, self, dims=dims)
+
+    def roll(self, shifts, dims=None) -> Tensor:
+        if dims is None:
+            return self.flatten().roll(shifts, 0).view(self.shape)
+        shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+        dims = (dims,) if isinstance(dims, int) else tuple(dims)
+        out = self
+        for s, d in zip(shifts, dims):
+            n = out.shape[d]
+            if n == 0:
+                continue
+            s %= n
+            if s:
+                out = _cat([out.narrow(d, n - s, s), out.narrow(d, 0, n - s)], d)
+        return out
+
+    # ---- indexing ------------------------------------------------------------------------------
+    def __getitem__(self, index) -> Tensor:
+        return _view_result(M.getitem, self, index=_convert_index(index))
+
+    def __setitem__(self, index, value) -> None:
+        index = _convert_index(index)
+        tracking = state.enabled and (
+            self._requires_grad or getattr(value, "requires_grad", False)
+        )
+        if not tracking:
+            data = value._data if isinstance(value, Tensor) else value
+            try:
+                self._data[index] = data
+            except ValueError as e:
+                if "read-only" in str(e):
+                    self._write(self._data)  # raises the PyTorch-style error
+                raise RuntimeError(f"setitem: {e} (tensor shape {tuple(self.shape)})") from None
+            self._version[0] += 1
+            return
+        _check_inplace_allowed(self)
+        value = value if isinstance(value, Tensor) else _scalar_tensor(value, self.dtype)
+        result = apply(M.index_put, self._shell(), value, index=index, accumulate=False)
+        self._write(result._data)
+        _rebase(self, result)
+
+    def index_put_(self, indices, values, accumulate: bool = False) -> Tensor:
+        index = _convert_index(tuple(indices))
+        return self._inplace(lambda s, v: apply(M.index_put, s, v, index=index,
+                                                accumulate=accumulate), values)
+
+    def index_put(self, indices, values, accumulate: bool = False) -> Tensor:
+        index = _convert_index(tuple(indices))
+        return apply(M.index_put, self, values, index=index, accumulate=accumulate)
+
+    def gather(self, dim: int, index: Tensor) -> Tensor:
+        return apply(M.gather, self, index, dim=dim)
+
+    def scatter(self, dim: int, index: Tensor, src=None, value=None, *, reduce=None) -> Tensor:
+        src = value if src is None else src
+        op = M.scatter_add if reduce == "add" else M.scatter
+        return apply(op, self, index, src, dim=dim)
+
+    def scatter_(self, dim: int, index: Tensor, src=None, value=None, *, reduce=None) -> Tensor:
+        return self._inplace(lambda s, i, v: s.scatter(dim, i, v, reduce=reduce), index,
+                             value if src is None else src)
+
+    def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
+        return apply(M.scatter_add, self, index, src, dim=dim)
+
+    def scatter_add_(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
+        return self._inplace(lambda s, i, v: s.scatter_add(dim, i, v), index, src)
+
+    def index_select(self, dim: int, index: Tensor) -> Tensor:
+        d = R.normalize_dim(dim, self.ndim, "index_select")
+        if index.ndim > 1:
+            raise IndexError("index_select(): Index is supposed to be a vector")
+        return self[(slice(None),) * d + (index.reshape(-1),)]
+
+    def masked_fill(self, mask: Tensor, value) -> Tensor:
+        if mask.dtype is not dtypes.bool_:
+            raise RuntimeError(
+                f"masked_fill only supports boolean masks, but got mask with dtype {mask.dtype}"
+            )
+        if isinstance(value, Tensor):
+            value = value.to(self.dtype)
+        else:
+            value = _scalar_tensor(value, self.dtype)
+        return apply(E.where, mask, value, self)
+
+    def masked_fill_(self, mask: Tensor, value) -> Tensor:
+        return self._inplace(lambda s, m: s.masked_fill(m, value), mask)
+
+    def masked_select(self, mask: Tensor) -> Tensor:
+        return self[mask.expand(self.shape) if mask.shape != self.shape else mask]
+
+    def nonzero(self, *, as_tuple: bool = False):
+        idx = np.nonzero(self._data)
+        if as_tuple:
+            return tuple(wrap(i.astype(np.int64), dtypes.int64) for i in idx)
+        return wrap(np.stack(idx, axis=1).astype(np.int64) if idx else
+                    np.zeros((int(bool(self._data)), 0), np.int64), dtypes.int64)
+
+    def where(self, condition: Tensor, other) -> Tensor:
+        return apply(E.where, condition, self, other)
+
+    # ---- math ----------------------------------------------------------------------------------
+    def add(self, other, *, alpha=1) -> Tensor:
+        return apply(E.add, self, other if alpha == 1 else other * alpha)
+
+    def sub(self, other, *, alpha=1) -> Tensor:
+        return apply(E.sub, self, other if alpha == 1 else other * alpha)
+
+    subtract = sub
+
+    def mul(self, other) -> Tensor:
+        return apply(E.mul, self, other)
+
+    multiply = mul
+
+    def div(self, other, *, rounding_mode=None) -> Tensor:
+        if rounding_mode is None:
+            return apply(E.div, self, other)
+        if rounding_mode == "floor":
+            return apply(E.floor_divide, self, other)
+        if rounding_mode == "trunc":
+            return apply(E.trunc_divide, self, other)
+        raise RuntimeError(
+            f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+            f"'{rounding_mode}'"
+        )
+
+    divide = div
+    true_divide = div
+
+    def floor_divide(self, other) -> Tensor:
+        return apply(E.floor_divide, self, other)
+
+    def remainder(self, other) -> Tensor:
+        return apply(E.remainder, self, other)
+
+    def fmod(self, other) -> Tensor:
+        return self - (self / other).trunc() * other
+
+    def pow(self, exponent) -> Tensor:
+        if isinstance(exponent, numbers.Number) and not isinstance(exponent, bool):
+            if exponent == 2:
+                return apply(E.mul, self, self)
+            if exponent == 1:
+                return self.clone() if not self.requires_grad else apply(E.mul, self, 1)
+            if exponent == 0.5:
+                return self.sqrt()
+        return apply(E.pow, self, exponent)
+
+    def neg(self) -> Tensor:
+        return apply(E.neg, self)
+
+    negative = neg
+
+    def exp(self) -> Tensor:
+        return apply(E.exp, self)
+
+    def exp2(self) -> Tensor:
+        return apply(E.exp, self * math.log(2))
+
+    def log(self) -> Tensor:
+        return apply(E.log, self)
+
+    def log2(self) -> Tensor:
+        return apply(E.log, self) * (1 / math.log(2))
+
+    def log10(self) -> Tensor:
+        return apply(E.log, self) * (1 / math.log(10))
+
+    def log1p(self) -> Tensor:
+        return apply(E.log1p, self)
+
+    def expm1(self) -> Tensor:
+        return apply(E.expm1, self)
+
+    def sqrt(self) -> Tensor:
+        return apply(E.sqrt, self)
+
+    def rsqrt(self) -> Tensor:
+        return apply(E.rsqrt, self)
+
+    def reciprocal(self) -> Tensor:
+        return apply(E.reciprocal, self)
+
+    def square(self) -> Tensor:
+        return apply(E.mul, self, self)
+
+    def abs(self) -> Tensor:
+        return apply(E.abs, self)
+
+    absolute = abs
+
+    def sign(self) -> Tensor:
+        return apply(E.sign, self)
+
+    def sin(self) -> Tensor:
+        return apply(E.sin, self)
+
+    def cos(self) -> Tensor:
+        return apply(E.cos, self)
+
+    def tan(self) -> Tensor:
+        return self.sin() / self.cos()
+
+    def tanh(self) -> Tensor:
+        return apply(E.tanh, self)
+
+    def sigmoid(self) -> Tensor:
+        return apply(E.sigmoid, self)
+
+    def relu(self) -> Tensor:
+        return apply(E.relu, self)
+
+    def erf(self) -> Tensor:
+        return apply(E.erf, self)
+
+    def floor(self) -> Tensor:
+        return apply(E.floor, self)
+
+    def ceil(self) -> Tensor:
+        return apply(E.ceil, self)
+
+    def round(self, decimals: int = 0) -> Tensor:
+        if decimals:
+            scale = 10.0**decimals
+            return apply(E.round, self * scale) / scale
+        return apply(E.round, self)
+
+    def trunc(self) -> Tensor:
+        return apply(E.trunc, self)
+
+    def frac(self) -> Tensor:
+        return self - self.trunc()
+
+    def clamp(self, min=None, max=None) -> Tensor:
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            out = self
+            if min is not None:
+                out = out.maximum(min)
+            if max is not None:
+                out = out.minimum(max)
+            return out
+        if min is None and max is None:
+            raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
+        return apply(E.clamp, self, min=min, max=max)
+
+    clip = clamp
+
+    def clamp_min(self, min) -> Tensor:
+        return self.clamp(min=min)
+
+    def clamp_max(self, max) -> Tensor:
+        return self.clamp(max=max)
+
+    def maximum(self, other) -> Tensor:
+        return apply(E.maximum, self, other)
+
+    def minimum(self, other) -> Tensor:
+        return apply(E.minimum, self, other)
+
+    def lerp(self, end, weight) -> Tensor:
+        return self + (end - self) * weight
+
+    def addcmul(self, t1, t2, *, value=1) -> Tensor:
+        return self + t1 * t2 * value
+
+    def addcdiv(self, t1, t2, *, value=1) -> Tensor:
+        return self + t1 / t2 * value
+
+    def isnan(self) -> Tensor:
+        return apply(E.isnan, self)
+
+    def isinf(self) -> Tensor:
+        return apply(E.isinf, self)
+
+    def isfinite(self) -> Tensor:
+        return apply(E.isfinite, self)
+
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None) -> Tensor:
+        info = np.finfo(self.dtype.np) if self.dtype.is_floating_point else None
+        out = self.masked_fill(self.isnan(), nan)
+        if info is not None:
+            out = out.masked_fill(out == math.inf, info.max if posinf is None else posinf)
+            out = out.masked_fill(out == -math.inf, info.min if neginf is None else neginf)
+        return out
+
+    def logical_not(self) -> Tensor:
+        return apply(E.logical_not, self)
+
+    def logical_and(self, other) -> Tensor:
+        return apply(E.logical_and, self, other)
+
+    def logical_or(self, other) -> Tensor:
+        return apply(E.logical_or, self, other)
+
+    def logical_xor(self, other) -> Tensor:
+        return apply(E.logical_xor, self, other)
+
+    def eq(self, other) -> Tensor:
+        return apply(E.eq, self, other)
+
+    def ne(self, other) -> Tensor:
+        return apply(E.ne, self, other)
+
+    def lt(self, other) -> Tensor:
+        return apply(E.lt, self, other)
+
+    def le(self, other) -> Tensor:
+        return apply(E.le, self, other)
+
+    def gt(self, other) -> Tensor:
+        return apply(E.gt, self, other)
+
+    def ge(self, other) -> Tensor:
+        return apply(E.ge, self, other)
+
+    greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+
+    def equal(self, other: Tensor) -> bool:
+        return self.shape == other.shape and bool((self == other).all())
+
+    def allclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
+        return bool(np.allclose(self._data, _data_of(other), rtol, atol, equal_nan))
+
+    def isclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False) -> Tensor:
+        return wrap(np.isclose(self._data, _data_of(other), rtol, atol, equal_nan), dtypes.bool_)
+
+    def matmul(self, other: Tensor) -> Tensor:
+        from .functional import matmul  # noqa: PLC0415
+
+        return matmul(self, other)
+
+    def mm(self, other: Tensor) -> Tensor:
+        if self.ndim != 2 or other.ndim != 2:
+            raise RuntimeError(
+                f"mm: expected 2-D tensors, got {self.ndim}-D and {other.ndim}-D; use matmul for "
+                "batches"
+            )
+        return apply(M.matmul, self, other)
+
+    def bmm(self, other: Tensor) -> Tensor:
+        if self.ndim != 3 or other.ndim != 3 or self.shape[0] != other.shape[0]:
+            raise RuntimeError(
+                f"bmm: expected two 3-D tensors with the same batch size, got shapes "
+                f"{tuple(self.shape)} and {tuple(other.shape)}"
+            )
+        return apply(M.matmul, self, other)
+
+    def dot(self, other: Tensor) -> Tensor:
+        if self.ndim != 1 or other.ndim != 1:
+            raise RuntimeError("1D tensors expected, but got "
+                               f"{self.ndim}D and {other.ndim}D tensors")
+        return self.matmul(other)
+
+    def outer(self, other: Tensor) -> Tensor:
+        return self.reshape(-1, 1) * other.reshape(1, -1)
+
+    # ---- reductions ----------------------------------------------------------------------------
+    def sum(self, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+        x = self if dtype is None else self.to(dtype)
+        return apply(R.sum, x, dim=_dims(dim), keepdim=keepdim)
+
+    def nansum(self, dim=None, keepdim=False) -> Tensor:
+        return self.masked_fill(self.isnan(), 0).sum(dim, keepdim)
+
+    def mean(self, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+        x = self if dtype is None else self.to(dtype)
+        if not x.dtype.is_floating_point:
+            raise RuntimeError(
+                f"mean(): could not infer output dtype. Input dtype must be either a floating "
+                f"point or complex dtype. Got: {x.dtype}"
+            )
+        dims = R.normalize_dims(_dims(dim), x.ndim, "mean")
+        count = math.prod(x.shape[d] for d in dims) if x.ndim else 1
+        return x.sum(dim, keepdim) * (1.0 / count if count else math.nan)
+
+    def prod(self, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+        x = self if dtype is None else self.to(dtype)
+        return apply(R.prod, x, dim=_dims(dim), keepdim=keepdim)
+
+    def amax(self, dim=(), keepdim: bool = False) -> Tensor:
+        return apply(R.amax, self, dim=_dims(dim), keepdim=keepdim)
+
+    def amin(self, dim=(), keepdim: bool = False) -> Tensor:
+        return apply(R.amin, self, dim=_dims(dim), keepdim=keepdim)
+
+    def max(self, dim=None, keepdim: bool = False):
+        """max() -> value; max(dim) -> (values, indices); max(other) -> maximum."""
+        return self._extreme(dim, keepdim, R.amax, R.argmax, E.maximum, "max")
+
+    def min(self, dim=None, keepdim: bool = False):
+        return self._extreme(dim, keepdim, R.amin, R.argmin, E.minimum, "min")
+
+    def _extreme(self, dim, keepdim, reduce_op, arg_op, binary_op, name):
+        if isinstance(dim, Tensor):
+            return apply(binary_op, self, dim)
+        if dim is None:
+            if self.numel() == 0:
+                raise RuntimeError(
+                    f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                    "Specify the reduction dim with the 'dim' argument."
+                )
+            return apply(reduce_op, self, dim=None, keepdim=False)
+        idx = apply(arg_op, self, dim=dim, keepdim=True)
+        values = self.gather(dim, idx) if self.ndim else self.clone()
+        if not keepdim and self.ndim:
+            values, idx = values.squeeze(dim), idx.squeeze(dim)
+        return _named(f"{name}_return", ["values", "indices"])(values, idx)
+
+    def argmax(self, dim=None, keepdim: bool = False) -> Tensor:
+        return apply(R.argmax, self, dim=dim, keepdim=keepdim)
+
+    def argmin(self, dim=None, keepdim: bool = False) -> Tensor:
+        return apply(R.argmin, self, dim=dim, keepdim=keepdim)
+
+    def var(self, dim=None, *, correction=1, keepdim: bool = False, unbiased=None) -> Tensor:
+        if unbiased is not None:
+            correction = 1 if unbiased else 0
+        dims = R.normalize_dims(_dims(dim), self.ndim, "var")
+        n = math.prod(self.shape[d] for d in dims) if self.ndim else 1
+        centered = self - self.mean(dim=dims, keepdim=True)
+        return (centered * centered).sum(dim=dims, keepdim=keepdim) / builtins.max(
+            n - correction, 0)
+
+    def std(self, dim=None, *, correction=1, keepdim: bool = False, unbiased=None) -> Tensor:
+        return self.var(dim, correction=correction, keepdim=keepdim, unbiased=unbiased).sqrt()
+
+    def logsumexp(self, dim, keepdim: bool = False) -> Tensor:
+        m = self.amax(dim=dim, keepdim=True).detach()
+        m = m.masked_fill(m.isinf(), 0.0)
+        out = (self - m).exp().sum(dim=dim, keepdim=True).log() + m
+        return out if keepdim else out.squeeze(dim)
+
+    def norm(self, p="fro", dim=None, keepdim: bool = False) -> Tensor:
+        if p in ("fro", 2, 2.0):
+            return (self * self).sum(dim=_dims(dim), keepdim=keepdim).sqrt()
+        if p in (math.inf, "inf"):
+            return self.abs().amax(dim=_dims(dim), keepdim=keepdim)
+        if p == 1:
+            return self.abs().sum(dim=_dims(dim), keepdim=keepdim)
+        if p == 0:
+            return (self != 0).to(self.dtype).sum(dim=_dims(dim), keepdim=keepdim)
+        return (self.abs() ** p).sum(dim=_dims(dim), keepdim=keepdim) ** (1.0 / p)
+
+    def all(self, dim=None, keepdim: bool = False) -> Tensor:
+        return apply(R.amin, self.bool().to(dtypes.uint8), dim=_dims(dim), keepdim=keepdim).bool()
+
+    def any(self, dim=None, keepdim: bool = False) -> Tensor:
+        return apply(R.amax, self.bool().to(dtypes.uint8), dim=_dims(dim), keepdim=keepdim).bool()
+
+    def count_nonzero(self, dim=None) -> Tensor:
+        return (self != 0).sum(dim)
+
+    def cumsum(self, dim: int, *, dtype=None) -> Tensor:
+        x = self if dtype is None else self.to(dtype)
+        return apply(R.cumsum, x, dim=dim)
+
+    def cumprod(self, dim: int) -> Tensor:
+        # NOTE: exp(cumsum(log|x|)) with signs would lose exact integers; use numpy, no grad
+        if self.requires_grad:
+            raise RuntimeError("cumprod: autograd is not supported; use cumsum of log instead")
+        return wrap(np.cumprod(self._data, axis=dim % builtins.max(self.ndim, 1)), self.dtype)
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+        idx = apply(R.argsort, self, dim=dim, descending=descending)
+        values = self.gather(dim, idx) if self.ndim else self.clone()
+        return _named("sort_return", ["values", "indices"])(values, idx)
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+        return apply(R.argsort, self, dim=dim, descending=descending)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+        d = R.normalize_dim(dim, self.ndim, "topk") if self.ndim else 0
+        n = self.shape[d] if self.ndim else 1
+        if not 0 <= k <= n:
+            raise RuntimeError(f"topk: selected index k={k} out of range for dimension of "
+                               f"size {n}")
+        idx = apply(R.argsort, self, dim=d, descending=largest).narrow(d, 0, k) \
+            if self.ndim else apply(R.argsort, self, dim=0)
+        values = self.gather(d, idx) if self.ndim else self.clone()
+        return _named("topk_return", ["values", "indices"])(values, idx)
+
+    def softmax(self, dim: int, dtype=None) -> Tensor:
+        x = self if dtype is None else self.to(dtype)
+        return apply(R.softmax, x, dim=dim)
+
+    def log_softmax(self, dim: int, dtype=None) -> Tensor:
+        x = self if dtype is None else self.to(dtype)
+        return apply(R.log_softmax, x, dim=dim)
+
+    # ---- new tensors like self -----------------------------------------------------------------
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return _filled(_shape_arg(size), 0, dtype or self.dtype, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return _filled(_shape_arg(size), 1, dtype or self.dtype, requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        return _filled(tuple(size), fill_value, dtype or self.dtype, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return _filled(_shape_arg(size), None, dtype or self.dtype, requires_grad)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
+        from .functional import tensor  # noqa: PLC0415
+
+        return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    # ---- in-place ops --------------------------------------------------------------------------
+    def add_(self, other, *, alpha=1) -> Tensor:
+        return self._inplace(lambda s, o: s.add(o, alpha=alpha), other)
+
+    def sub_(self, other, *, alpha=1) -> Tensor:
+        return self._inplace(lambda s, o: s.sub(o, alpha=alpha), other)
+
+    def mul_(self, other) -> Tensor:
+        return self._inplace(Tensor.mul, other)
+
+    def div_(self, other, *, rounding_mode=None) -> Tensor:
+        return self._inplace(lambda s, o: s.div(o, rounding_mode=rounding_mode), other)
+
+    def pow_(self, exponent) -> Tensor:
+        return self._inplace(Tensor.pow, exponent)
+
+    def neg_(self) -> Tensor:
+        return self._inplace(Tensor.neg)
+
+    def exp_(self) -> Tensor:
+        return self._inplace(Tensor.exp)
+
+    def log_(self) -> Tensor:
+        return self._inplace(Tensor.log)
+
+    def sqrt_(self) -> Tensor:
+        return self._inplace(Tensor.sqrt)
+
+    def abs_(self) -> Tensor:
+        return self._inplace(Tensor.abs)
+
+    def relu_(self) -> Tensor:
+        return self._inplace(Tensor.relu)
+
+    def sigmoid_(self) -> Tensor:
+        return self._inplace(Tensor.sigmoid)
+
+    def tanh_(self) -> Tensor:
+        return self._inplace(Tensor.tanh)
+
+    def clamp_(self, min=None, max=None) -> Tensor:
+        return self._inplace(lambda s: s.clamp(min, max))
+
+    clip_ = clamp_
+
+    def floor_(self) -> Tensor:
+        return self._inplace(Tensor.floor)
+
+    def round_(self) -> Tensor:
+        return self._inplace(Tensor.round)
+
+    def addcmul_(self, t1, t2, *, value=1) -> Tensor:
+        return self._inplace(lambda s, a, b: s.addcmul(a, b, value=value), t1, t2)
+
+    def addcdiv_(self, t1, t2, *, value=1) -> Tensor:
+        return self._inplace(lambda s, a, b: s.addcdiv(a, b, value=value), t1, t2)
+
+    def lerp_(self, end, weight) -> Tensor:
+        return self._inplace(lambda s, e: s.lerp(e, weight), end)
+
+    def copy_(self, src) -> Tensor:
+        src = src if isinstance(src, Tensor) else _scalar_tensor(src, self.dtype)
+        return self._inplace(lambda s, o: o.to(s.dtype).expand(s.shape), src)
+
+    def fill_(self, value) -> Tensor:
+        if isinstance(value, Tensor):
+            value = value.item()
+        if state.enabled and self._requires_grad:
+            _check_inplace_allowed(self)
+        self._data[...] = value
+        self._version[0] += 1
+        if self.grad_fn is not None:
+            self.grad_fn = None  # a constant now: no history
+        return self
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def masked_scatter_(self, mask, source):
+        raise NotImplementedError("masked_scatter_ is not supported")
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
+        from .random import fill_uniform_  # noqa: PLC0415
+
+        return fill_uniform_(self, a, b, generator)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
+        from .random import fill_normal_  # noqa: PLC0415
+
+        return fill_normal_(self, mean, std, generator)
+
+    def bernoulli_(self, p: float = 0.5, *, generator=None) -> Tensor:
+        from .random import bernoulli  # noqa: PLC0415
+
+        return self.copy_(bernoulli(self.new_full(self.shape, p), generator=generator))
+
+    def random_(self, low: int = 0, high: int | None = None, *, generator=None) -> Tensor:
+        from .random import randint  # noqa: PLC0415
+
+        if high is None:
+            low, high = 0, low if low else 2**24
+        return self.copy_(randint(low, high, self.shape, generator=generator))
+
+    # ---- operators -----------------------------------------------------------------------------
+    def __add__(self, other):
+        return apply(E.add, self, other)
+
+    def __radd__(self, other):
+        return apply(E.add, other, self)
+
+    def __sub__(self, other):
+        return apply(E.sub, self, other)
+
+    def __rsub__(self, other):
+        return apply(E.sub, other, self)
+
+    def __mul__(self, other):
+        return apply(E.mul, self, other)
+
+    def __rmul__(self, other):
+        return apply(E.mul, other, self)
+
+    def __truediv__(self, other):
+        return apply(E.div, self, other)
+
+    def __rtruediv__(self, other):
+        return apply(E.div, other, self)
+
+    def __floordiv__(self, other):
+        return apply(E.floor_divide, self, other)
+
+    def __rfloordiv__(self, other):
+        return apply(E.floor_divide, other, self)
+
+    def __mod__(self, other):
+        return apply(E.remainder, self, other)
+
+    def __rmod__(self, other):
+        return apply(E.remainder, other, self)
+
+    def __pow__(self, other):
+        return self.pow(other)
+
+    def __rpow__(self, other):
+        return apply(E.pow, other, self)
+
+    def __matmul__(self, other):
+        return self.matmul(other)
+
+    def __rmatmul__(self, other):
+        from .functional import matmul  # noqa: PLC0415
+
+        return matmul(other, self)
+
+    def __neg__(self):
+        return apply(E.neg, self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return apply(E.abs, self)
+
+    def __invert__(self):
+        if self.dtype is dtypes.bool_:
+            return apply(E.logical_not, self)
+        return apply(E.bitwise_not, self)
+
+    def __and__(self, other):
+        return apply(_bitwise_or_logical(self, other, E.bitwise_and, E.logical_and), self, other)
+
+    __rand__ = __and__
+
+    def __or__(self, other):
+        return apply(_bitwise_or_logical(self, other, E.bitwise_or, E.logical_or), self, other)
+
+    __ror__ = __or__
+
+    def __xor__(self, other):
+        return apply(_bitwise_or_logical(self, other, E.bitwise_xor, E.logical_xor), self, other)
+
+    __rxor__ = __xor__
+
+    def __eq__(self, other):
+        return apply(E.eq, self, other)
+
+    def __ne__(self, other):
+        return apply(E.ne, self, other)
+
+    def __lt__(self, other):
+        return apply(E.lt, self, other)
+
+    def __le__(self, other):
+        return apply(E.le, self, other)
+
+    def __gt__(self, other):
+        return apply(E.gt, self, other)
+
+    def __ge__(self, other):
+        return apply(E.ge, self, other)
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def __ipow__(self, other):
+        return self.pow_(other)
+
+    def __imatmul__(self, other):
+        return self._inplace(Tensor.matmul, other)
+
+    def __iand__(self, other):
+        return self._inplace(Tensor.__and__, other)
+
+    def __ior__(self, other):
+        return self._inplace(Tensor.__or__, other)
+
+
+def _bitwise_or_logical(a, b, bitwise, logical):
+    bools = all(getattr(x, "dtype", None) is dtypes.bool_ or isinstance(x, bool) for x in (a, b))
+    return logical if bools else bitwise
+
+
+def _check_inplace_allowed(t: Tensor) -> None:
+    if t.grad_fn is None and t._requires_grad:
+        raise RuntimeError(
+            "a leaf Variable that requires grad is being used in an in-place operation. Wrap it "
+            "in `with minitorch.no_grad():` (e.g. for a parameter update) or use an "
+            "out-of-place op."
+        )
+    base = t._base
+    if base is not None and (base._requires_grad or t._requires_grad):
+        raise RuntimeError(
+            "in-place operation on a view of a tensor that requires grad is not supported by "
+            "minitorch; use an out-of-place op (e.g. torch.where or torch.cat) instead."
+        )
+
+
+def _rebase(t: Tensor, result: Tensor) -> None:
+    """Make t the output of result's node (t's storage already holds result's values)."""
+    node = result.grad_fn
+    t.grad_fn = node
+    t._requires_grad = True
+    if node.out is result:
+        node.out = t
+    node.versions = tuple(
+        (t._version, t._version[0]) if box is result._version else (box, v)
+        for box, v in node.versions
+    )
+    if t._hooks is not None:
+        node.hooks = t._hooks
+
+
+def _dims(dim):
+    if isinstance(dim, list):
+        return tuple(dim)
+    return dim
+
+
+def _data_of(x):
+    return x._data if isinstance(x, Tensor) else x
+
+
+def _scalar_tensor(value, dtype) -> Tensor:
+    return wrap(np.asarray(value, dtype=dtype.np), dtype)
+
+
+def _filled(shape, value, dtype, requires_grad) -> Tensor:
+    dtype = dtypes.to_dtype(dtype)
+    if value is None:
+        arr = np.empty(shape, dtype.np)
+    else:
+        arr = np.full(shape, value, dtype.np)
+    t = wrap(arr, dtype)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def _cat(tensors, dim):
+    return apply(M.cat, *tensors, dim=dim)
+
+
+def _convert_index(index):
+    """Tensors in an index become numpy arrays; Python lists become integer arrays."""
+    if isinstance(index, tuple):
+        return tuple(_convert_one(i) for i in index)
+    return _convert_one(index)
+
+
+def _convert_one(i):
+    if isinstance(i, Tensor):
+        if i.dtype.is_floating_point:
+            raise IndexError(
+                "tensors used as indices must be long, int, byte or bool tensors; got "
+                f"{i.dtype}"
+            )
+        return i._data
+    if isinstance(i, list):
+        arr = np.asarray([_data_of(v) for v in i])
+        if arr.dtype == object or arr.dtype.kind == "f":
+            raise IndexError(f"index: unsupported list index {i!r}; use integers or booleans")
+        return arr
+    return i
+
+
+def _rebuild(array, dtype_name, requires_grad):
+    t = wrap(array, dtypes.to_dtype(dtype_name))
+    t._requires_grad = requires_grad
+    return t
+
+
+def _legacy_type_name(d: dtypes.dtype) -> str:
+    return {
+        "float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+        "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+        "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor",
+    }[d.name]
+
+
+def _type_from_name(name: str) -> dtypes.dtype:
+    short = name.rsplit(".", 1)[-1]
+    for d in dtypes.ALL:
+        if _legacy_type_name(d) == short:
+            return d
+    raise ValueError(f"invalid type: {name!r}")
+
+
+engine.Tensor = Tensor
