@@ -17,6 +17,8 @@ from .autograd import (
 from .backend import Device as device
 from .dtypes import (
     bool_ as bool,  # noqa: A001  (torch.bool)
+)
+from .dtypes import (
     dtype,
     float16,
     float32,
@@ -26,9 +28,11 @@ from .dtypes import (
     int16,
     int32,
     int64,
-    result_type as _result_type,
     set_default_dtype,
     uint8,
+)
+from .dtypes import (
+    result_type as _result_type,
 )
 from .functional import (
     arange,
@@ -67,6 +71,7 @@ from .functional import (
 from .random import (
     Generator,
     bernoulli,
+    default_generator,
     get_rng_state,
     initial_seed,
     manual_seed,
@@ -82,7 +87,6 @@ from .random import (
     seed,
     set_rng_state,
 )
-from .random import default_generator
 from .tensor import Size, Tensor
 
 float = float32  # noqa: A001

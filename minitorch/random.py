@@ -217,8 +217,8 @@ def fill_normal_(t: Tensor, mean: float, std: float, generator=None) -> Tensor:
 
 
 def _fill_into(t: Tensor, values: np.ndarray) -> Tensor:
-    from .tensor import _check_inplace_allowed  # noqa: PLC0415
     from .autograd.grad_mode import state  # noqa: PLC0415
+    from .tensor import _check_inplace_allowed  # noqa: PLC0415
 
     if state.enabled and t.requires_grad:
         _check_inplace_allowed(t)

@@ -725,7 +725,7 @@ class Tensor:
 
     # ---- math ----------------------------------------------------------------------------------
     def add(self, other, *, alpha=1) -> Tensor:
-        return apply(E.add, self, other if alpha == 1 else other * alpha)
+        return E.add(self, other if alpha == 1 else other * alpha)
 
     def sub(self, other, *, alpha=1) -> Tensor:
         return apply(E.sub, self, other if alpha == 1 else other * alpha)
@@ -733,7 +733,7 @@ class Tensor:
     subtract = sub
 
     def mul(self, other) -> Tensor:
-        return apply(E.mul, self, other)
+        return E.mul(self, other)
 
     multiply = mul
 
@@ -772,18 +772,18 @@ class Tensor:
         return apply(E.pow, self, exponent)
 
     def neg(self) -> Tensor:
-        return apply(E.neg, self)
+        return E.neg(self)
 
     negative = neg
 
     def exp(self) -> Tensor:
-        return apply(E.exp, self)
+        return E.exp(self)
 
     def exp2(self) -> Tensor:
         return apply(E.exp, self * math.log(2))
 
     def log(self) -> Tensor:
-        return apply(E.log, self)
+        return E.log(self)
 
     def log2(self) -> Tensor:
         return apply(E.log, self) * (1 / math.log(2))
@@ -798,7 +798,7 @@ class Tensor:
         return apply(E.expm1, self)
 
     def sqrt(self) -> Tensor:
-        return apply(E.sqrt, self)
+        return E.sqrt(self)
 
     def rsqrt(self) -> Tensor:
         return apply(E.rsqrt, self)
@@ -827,13 +827,13 @@ class Tensor:
         return self.sin() / self.cos()
 
     def tanh(self) -> Tensor:
-        return apply(E.tanh, self)
+        return E.tanh(self)
 
     def sigmoid(self) -> Tensor:
-        return apply(E.sigmoid, self)
+        return E.sigmoid(self)
 
     def relu(self) -> Tensor:
-        return apply(E.relu, self)
+        return E.relu(self)
 
     def erf(self) -> Tensor:
         return apply(E.erf, self)
@@ -1235,25 +1235,25 @@ class Tensor:
 
     # ---- operators -----------------------------------------------------------------------------
     def __add__(self, other):
-        return apply(E.add, self, other)
+        return E.add(self, other)
 
     def __radd__(self, other):
         return apply(E.add, other, self)
 
     def __sub__(self, other):
-        return apply(E.sub, self, other)
+        return E.sub(self, other)
 
     def __rsub__(self, other):
         return apply(E.sub, other, self)
 
     def __mul__(self, other):
-        return apply(E.mul, self, other)
+        return E.mul(self, other)
 
     def __rmul__(self, other):
         return apply(E.mul, other, self)
 
     def __truediv__(self, other):
-        return apply(E.div, self, other)
+        return E.div(self, other)
 
     def __rtruediv__(self, other):
         return apply(E.div, other, self)
@@ -1285,7 +1285,7 @@ class Tensor:
         return matmul(other, self)
 
     def __neg__(self):
-        return apply(E.neg, self)
+        return E.neg(self)
 
     def __pos__(self):
         return self
@@ -1314,22 +1314,22 @@ class Tensor:
     __rxor__ = __xor__
 
     def __eq__(self, other):
-        return apply(E.eq, self, other)
+        return E.eq(self, other)
 
     def __ne__(self, other):
-        return apply(E.ne, self, other)
+        return E.ne(self, other)
 
     def __lt__(self, other):
-        return apply(E.lt, self, other)
+        return E.lt(self, other)
 
     def __le__(self, other):
-        return apply(E.le, self, other)
+        return E.le(self, other)
 
     def __gt__(self, other):
-        return apply(E.gt, self, other)
+        return E.gt(self, other)
 
     def __ge__(self, other):
-        return apply(E.ge, self, other)
+        return E.ge(self, other)
 
     def __iadd__(self, other):
         return self.add_(other)
@@ -1467,3 +1467,4 @@ def _type_from_name(name: str) -> dtypes.dtype:
 
 
 engine.Tensor = Tensor
+E.Tensor = Tensor

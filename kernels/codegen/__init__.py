@@ -72,7 +72,12 @@ def elementwise_source(spec: Elementwise) -> str:
         doc = " ; ".join(f"{o}[i] = {render(e, _access(ins, spec.scalars, 'i'))}"
                          for o, e in zip(outs, spec.exprs))
         lines.append(f'    """for i in {loop}(n): {doc}"""')
-        lines.append(f"    for i in {loop}(out0.shape[0]):")
+        lines.append("    n = out0.size")
+        # all operands are C-contiguous and equally shaped: flat views, no Python-side reshape
+        for name, is_scalar in zip(outs + ins, (False,) * len(outs) + spec.scalars):
+            if not is_scalar:
+                lines.append(f"    {name} = {name}.reshape(n)")
+        lines.append(f"    for i in {loop}(n):")
         depth = 2
     else:
         dims = [f"i{d}" for d in range(spec.ndim)]

@@ -41,15 +41,17 @@ def elementwise(exprs: tuple[str, ...], outs: list[np.ndarray], inputs: list) ->
     flat = out.flags.c_contiguous and all(
         s or (x.shape == shape and x.flags.c_contiguous) for x, s in zip(inputs, scalars)
     )
-    if flat:
-        outs = [o.reshape(-1) for o in outs]
-        inputs = [x if s else x.reshape(-1) for x, s in zip(inputs, scalars)]
     parallel = out.size >= PARALLEL_MIN
-    key = (exprs, scalars, None if flat else out.ndim, parallel)
+    elementwise_kernel(exprs, scalars, None if flat else out.ndim, parallel)(*outs, *inputs)
+
+
+def elementwise_kernel(exprs: tuple[str, ...], scalars: tuple[bool, ...], ndim, parallel: bool):
+    """The compiled kernel for an Elementwise spec (ndim None = flat contiguous path)."""
+    key = (exprs, scalars, ndim, parallel)
     kernel = _elementwise.get(key)
     if kernel is None:
         kernel = _elementwise[key] = load(elementwise_source(Elementwise(*key)))
-    kernel(*outs, *inputs)
+    return kernel
 
 
 def reduce(x: np.ndarray, start: int, stop: int, combine: str, init: str,

@@ -169,7 +169,7 @@ def _log_f32(x):
     low = m < _SQRTHF
     e = e - 1 if low else e
     f = (m + m - _ONE) if low else (m - _ONE)  # exact (Sterbenz)
-    fe = F(e)
+    fe = F(I(e))  # via int32: numba widens int arithmetic to int64, which halves the lanes
     z = f * f
     p = ((((((((_LP0 * f + _LP1) * f + _LP2) * f + _LP3) * f + _LP4) * f + _LP5) * f
             + _LP6) * f + _LP7) * f + _LP8)
@@ -188,6 +188,7 @@ def _tanh_f32(x):
     big = -big if x < 0 else big
     z = x * x
     small = ((((_TP0 * z + _TP1) * z + _TP2) * z + _TP3) * z + _TP4) * z * x + x
+    small = small if z != 0 else x  # keeps tanh(-0) = -0: -0 + (+0) rounds to +0
     return big if ax >= _TANH_SMALL else small  # NaN takes `small`, which is NaN
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .engine import Node, run_backward
 from .function import Function, FunctionCtx
-from .gradcheck import gradcheck, gradgradcheck
 from .grad_mode import (
     detect_anomaly,
     enable_grad,
@@ -15,6 +14,7 @@ from .grad_mode import (
     set_detect_anomaly,
     set_grad_enabled,
 )
+from .gradcheck import gradcheck, gradgradcheck
 
 __all__ = ["backward", "grad", "Function", "FunctionCtx", "gradcheck", "gradgradcheck",
            "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "detect_anomaly",

@@ -16,8 +16,11 @@ import math
 import numpy as np
 
 from .. import dtypes
+from ..autograd.grad_mode import state
 from ..kernels import cpu
-from .registry import Meta, Op, apply, register
+from .registry import Meta, Op, apply, recorder, register
+
+Tensor = None  # set by minitorch.tensor (it imports this module first)
 
 ARITH, FLOAT, COMPARE, LOGICAL = "arith", "float", "compare", "logical"
 
@@ -90,6 +93,75 @@ class Elementwise(Op):
 
     def backward(self, ctx, grad):
         return self._backward(ctx, grad)
+
+    def __call__(self, a, *rest):
+        """Eager entry of Tensor operators: a fast path for the common small case (contiguous,
+        same shape and dtype, no autograd, no tracer) that skips the general dispatch, whose
+        Python overhead would dominate ops on small tensors."""
+        if recorder[0] is None and not (state.enabled and (
+                a._requires_grad or getattr(rest[0] if rest else None, "_requires_grad", False))):
+            out = self._fast(a, rest[0]) if rest else self._fast_unary(a)
+            if out is not None:
+                return out
+        return apply(self, a, *rest)
+
+    def _fast_unary(self, a):
+        ad, dt = a._data, a.dtype
+        if self.kind == FLOAT and not dt.is_floating_point:
+            return None
+        if not ad.flags.c_contiguous or not 0 < ad.size < cpu.PARALLEL_MIN:
+            return None
+        out_dt = self.out_dtype(dt)
+        out = np.empty(ad.shape, out_dt.np)
+        kernel = self._flat.get((dt, False))
+        if kernel is None:
+            kernel = self._flat_kernel(dt, ())
+        kernel(out, ad)
+        return _wrap(out, out_dt)
+
+    def _fast(self, a, b):
+        ad, dt = a._data, a.dtype
+        if self.kind == FLOAT and not dt.is_floating_point:
+            return None
+        if isinstance(b, Tensor):
+            bd = b._data
+            if b.dtype is not dt or bd.shape != ad.shape or not bd.flags.c_contiguous:
+                return None
+            scalar = False
+        elif type(b) is float and dt.is_floating_point or type(b) is int:
+            bd, scalar = dt.np.type(b), True
+        else:
+            return None
+        if not ad.flags.c_contiguous or not 0 < ad.size < cpu.PARALLEL_MIN:
+            return None
+        out_dt = self.out_dtype(dt)
+        out = np.empty(ad.shape, out_dt.np)
+        kernel = self._flat.get((dt, scalar))
+        if kernel is None:
+            kernel = self._flat_kernel(dt, (False, scalar))
+        kernel(out, ad, bd)
+        return _wrap(out, out_dt)
+
+    @property
+    def _flat(self):
+        cache = self.__dict__.get("_flat_cache")
+        if cache is None:
+            cache = self.__dict__["_flat_cache"] = {}
+        return cache
+
+    def _flat_kernel(self, dt, scalars):
+        template = self.template if dt.is_floating_point else self.int_template
+        kernel = cpu.elementwise_kernel((template,), scalars or (False,), None, False)
+        self._flat[(dt, bool(scalars and scalars[1]))] = kernel
+        return kernel
+
+
+def _wrap(array, dtype):
+    t = object.__new__(Tensor)
+    t._data = array
+    t.dtype = dtype
+    t._version = [0]
+    return t
 
 
 class _Operand:

@@ -1,0 +1,1 @@
+"""minitorch.nn: modules, functional, init, utils."""
