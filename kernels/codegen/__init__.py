@@ -109,13 +109,13 @@ class Reduction:
 
     expr maps the inputs' elements to the value folded (the identity "{0}" for eager ops; a
     fused elementwise prologue in traced code). combine is a template over {0} (the
-    accumulator) and {1} (the new value); init is the identity literal. `rows` selects the
+    accumulator) and {1} (the new value). The fold starts from the kernel argument `init`,
+    a scalar of the output dtype, so float32 folds stay float32 (and vectorise). `rows` selects the
     inner == 1 layout, where inputs are 2-D (outer, R) and `chunks` splits R among threads.
     """
 
     expr: str
     combine: str
-    init: str
     n_inputs: int
     rows: bool
     parallel: bool
@@ -123,7 +123,7 @@ class Reduction:
 
 
 def reduction_source(spec: Reduction) -> str:
-    """Source of `kernel(out, chunk, a0, ...)` for a Reduction spec.
+    """Source of `kernel(out, chunks, init, a0, ...)` for a Reduction spec.
 
     rows:  for t in prange(outer * chunks): o, c = divmod(t, chunks)
                out[o, c] = fold(expr(a[o, r]) for r in chunk c of range(R))
@@ -137,35 +137,39 @@ def reduction_source(spec: Reduction) -> str:
         flags.append("parallel=True")
     if spec.reassociate:
         flags.append('fastmath={"reassoc", "nsz", "contract", "arcp"}')
+    # NOTE: loops run over slices from 0: with range(lo, hi) bounds Numba keeps negative-index
+    # wraparound checks and LLVM does not vectorise the fold (measured 6x slower).
     if spec.rows:
-        value = render(spec.expr, [f"{a}[o, r]" for a in ins])
+        value = render(spec.expr, [f"{a}r[r]" for a in ins])
         body = [
             "    n_outer, n_red = a0.shape",
             "    size = (n_red + chunks - 1) // chunks",
             f"    for t in {loop}(n_outer * chunks):",
             "        o = t // chunks",
-            "        c = t - o * chunks",
-            f"        acc = {spec.init}",
-            "        for r in range(c * size, min(n_red, (c + 1) * size)):",
+            "        lo = (t - o * chunks) * size",
+            "        hi = min(n_red, lo + size)",
+            *[f"        {a}r = {a}[o, lo:hi]" for a in ins],
+            "        acc = init",
+            "        for r in range(a0r.shape[0]):",
             f"            acc = {compose(spec.combine, 'acc', value)}",
-            "        out[o, c] = acc",
+            "        out[o, t - o * chunks] = acc",
         ]
     else:
-        value = render(spec.expr, [f"{a}[o, r, j]" for a in ins])
+        value = render(spec.expr, [f"{a}r[j]" for a in ins])
         body = [
             "    n_outer, n_red, n_inner = a0.shape",
             "    size = (n_inner + chunks - 1) // chunks",
             f"    for t in {loop}(n_outer * chunks):",
             "        o = t // chunks",
-            "        c = t - o * chunks",
-            "        lo = c * size",
+            "        lo = (t - o * chunks) * size",
             "        hi = min(n_inner, lo + size)",
-            "        for j in range(lo, hi):",
-            f"            out[o, j] = {spec.init}",
+            "        acc = out[o, lo:hi]",
+            "        acc[:] = init",
             "        for r in range(n_red):",
-            "            for j in range(lo, hi):",
-            f"                out[o, j] = {compose(spec.combine, 'out[o, j]', value)}",
+            *[f"            {a}r = {a}[o, r, lo:hi]" for a in ins],
+            "            for j in range(acc.shape[0]):",
+            f"                acc[j] = {compose(spec.combine, 'acc[j]', value)}",
         ]
-    head = f"@njit({', '.join(flags)})\ndef kernel(out, chunks, {', '.join(ins)}):\n"
+    head = f"@njit({', '.join(flags)})\ndef kernel(out, chunks, init, {', '.join(ins)}):\n"
     doc = f'    """{"rows" if spec.rows else "cols"} fold of {spec.combine} over {spec.expr}"""\n'
     return HEADER + "\n\n" + head + doc + "\n".join(body) + "\n"

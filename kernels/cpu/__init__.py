@@ -54,27 +54,27 @@ def elementwise_kernel(exprs: tuple[str, ...], scalars: tuple[bool, ...], ndim, 
     return kernel
 
 
-def reduce(x: np.ndarray, start: int, stop: int, combine: str, init: str,
-           reassociate: bool, out_dtype) -> np.ndarray:
-    """Fold dims [start, stop) of x with `combine`; returns an array without those dims."""
+def reduce(x: np.ndarray, start: int, stop: int, combine: str, init, reassociate: bool,
+           out_dtype) -> np.ndarray:
+    """Fold dims [start, stop) of x with `combine` from `init` (the fold's identity)."""
     shape = x.shape
     outer = int(np.prod(shape[:start]))
     red = int(np.prod(shape[start:stop]))
     inner = int(np.prod(shape[stop:]))
     out_shape = shape[:start] + shape[stop:]
+    init = np.dtype(out_dtype).type(init)
     if red == 0 or outer * inner == 0:
-        init_value = np.array(eval(init), dtype=out_dtype) if red == 0 else 0
-        return np.full(out_shape, init_value, dtype=out_dtype)
+        return np.full(out_shape, init, dtype=out_dtype)
     if inner == 1:
         x2 = x.reshape(outer, red)
         chunks = 1
         if outer < 2 * THREADS and red >= PARALLEL_MIN:
             chunks = 4 * THREADS
         parts = np.empty((outer, chunks), dtype=out_dtype)
-        _reduction_kernel(combine, init, reassociate, True, outer * red)(parts, chunks, x2)
+        _reduction_kernel(combine, reassociate, True, outer * red)(parts, chunks, init, x2)
         if chunks > 1:  # combine per-thread partial folds
             out = np.empty((outer, 1), dtype=out_dtype)
-            _reduction_kernel(combine, init, reassociate, True, 0)(out, 1, parts)
+            _reduction_kernel(combine, reassociate, True, 0)(out, 1, init, parts)
             parts = out
         return parts.reshape(out_shape)
     x3 = x.reshape(outer, red, inner)
@@ -82,13 +82,13 @@ def reduce(x: np.ndarray, start: int, stop: int, combine: str, init: str,
     chunks = 1
     if outer < 2 * THREADS and inner >= 1024:
         chunks = min(4 * THREADS, inner // 256)
-    _reduction_kernel(combine, init, reassociate, False, x.size)(out, chunks, x3)
+    _reduction_kernel(combine, reassociate, False, x.size)(out, chunks, init, x3)
     return out.reshape(out_shape)
 
 
-def _reduction_kernel(combine: str, init: str, reassociate: bool, rows: bool, size: int):
+def _reduction_kernel(combine: str, reassociate: bool, rows: bool, size: int):
     parallel = size >= PARALLEL_MIN
-    key = ("{0}", combine, init, 1, rows, parallel, reassociate)
+    key = ("{0}", combine, 1, rows, parallel, reassociate)
     kernel = _reduction.get(key)
     if kernel is None:
         kernel = _reduction[key] = load(reduction_source(Reduction(*key)))

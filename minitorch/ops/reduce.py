@@ -52,12 +52,15 @@ def fold(a: np.ndarray, dims: tuple, combine: str, init: str, reassociate: bool,
 
 
 class Reduce(Op):
-    """out = fold of `combine` over `dim` (None = all), keepdim like PyTorch."""
+    """out = fold of `combine` over `dim` (None = all), keepdim like PyTorch.
 
-    def __init__(self, name, combine, init, reassociate, backward, promote_ints=False):
+    identity(np_dtype) gives the value the fold starts from (0 for sum, -inf for amax, ...).
+    """
+
+    def __init__(self, name, combine, identity, reassociate, backward, promote_ints=False):
         self.name = name
         self.combine = combine
-        self.init = init
+        self.identity = identity
         self.reassociate = reassociate
         self._backward = backward
         self.promote_ints = promote_ints
@@ -78,7 +81,8 @@ class Reduce(Op):
 
     def forward(self, meta, a, *, dim=None, keepdim=False):
         dims = normalize_dims(dim, a.ndim)
-        out = fold(a, dims, self.combine, self.init, self.reassociate, meta.dtype.np)
+        init = self.identity(meta.dtype.np)
+        out = fold(a, dims, self.combine, init, self.reassociate, meta.dtype.np)
         return out.reshape(meta.shape)
 
     def backward(self, ctx, grad):
@@ -104,10 +108,19 @@ def _prod_back(ctx, g, keep):
     return g * ctx.out.reshape(keep) / ctx.inputs[0]
 
 
-sum = register(Reduce("sum", "({0} + {1})", "0", True, _expand_back, promote_ints=True))
-prod = register(Reduce("prod", "({0} * {1})", "1", True, _prod_back, promote_ints=True))
-amax = register(Reduce("amax", "maximum({0}, {1})", "-np.inf", False, _extreme_back))
-amin = register(Reduce("amin", "minimum({0}, {1})", "np.inf", False, _extreme_back))
+def _lowest(dt: np.dtype):
+    return -np.inf if dt.kind == "f" else (False if dt.kind == "b" else np.iinfo(dt).min)
+
+
+def _highest(dt: np.dtype):
+    return np.inf if dt.kind == "f" else (True if dt.kind == "b" else np.iinfo(dt).max)
+
+
+sum = register(Reduce("sum", "({0} + {1})", lambda dt: 0, True, _expand_back,
+                      promote_ints=True))
+prod = register(Reduce("prod", "({0} * {1})", lambda dt: 1, True, _prod_back, promote_ints=True))
+amax = register(Reduce("amax", "maximum({0}, {1})", _lowest, False, _extreme_back))
+amin = register(Reduce("amin", "minimum({0}, {1})", _highest, False, _extreme_back))
 
 
 class ArgReduce(Op):
