@@ -187,3 +187,15 @@ def test_float32_loop_is_vectorised(f):
     asm = serial.inspect_asm(next(s for s in serial.signatures if str(s[1].dtype) == "float32"))
     assert "expf" not in asm and "logf" not in asm and "tanhf" not in asm  # no libm call
     assert "mulps" in asm  # packed single-precision multiplies: the loop runs in SIMD lanes
+
+
+def test_bit_casts():
+    from minitorch.kernels.cpu.fastmath import _bits, _f32, _f64
+
+    @njit
+    def casts(x32, x64):
+        return _bits(x32), _bits(x64), _f32(_bits(x32)), _f64(_bits(x64)), _f32(np.int64(127 << 23))
+
+    b32, b64, back32, back64, one = casts(F32(-1.5), -1.5)
+    assert b32 == np.array(-1.5, F32).view(np.int32) and b64 == np.array(-1.5).view(np.int64)
+    assert back32 == -1.5 and back64 == -1.5 and one == 1.0

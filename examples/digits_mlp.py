@@ -1,0 +1,64 @@
+"""Train an MLP on scikit-learn's handwritten digits upscaled to 28x28 (an MNIST stand-in).
+
+    python examples/digits_mlp.py [--epochs 15]
+
+Plain PyTorch code: only the imports say minitorch. Reaches > 95% test accuracy.
+"""
+
+import argparse
+
+import minitorch as torch
+import minitorch.nn as nn
+import minitorch.optim as optim
+from minitorch.utils.data import DataLoader
+from minitorch.vision import datasets, transforms
+
+
+def main(epochs: int = 15, seed: int = 0) -> float:
+    torch.manual_seed(seed)
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+    train = datasets.Digits(train=True, upscale=True, transform=tf)
+    test = datasets.Digits(train=False, upscale=True, transform=tf)
+    train_loader = DataLoader(train, batch_size=64, shuffle=True)
+    test_loader = DataLoader(test, batch_size=256)
+
+    model = nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(28 * 28, 256), nn.ReLU(), nn.Dropout(0.2),
+        nn.Linear(256, 128), nn.ReLU(), nn.Dropout(0.2),
+        nn.Linear(128, 10),
+    )
+    criterion = nn.CrossEntropyLoss()
+    optimizer = optim.Adam(model.parameters(), lr=1e-3)
+
+    for epoch in range(epochs):
+        model.train()
+        total = 0.0
+        for images, labels in train_loader:
+            optimizer.zero_grad()
+            loss = criterion(model(images), labels)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * images.size(0)
+        accuracy = evaluate(model, test_loader)
+        print(f"epoch {epoch + 1:2d}  loss {total / len(train):.4f}  test acc {accuracy:.2%}")
+    return accuracy
+
+
+def evaluate(model, loader) -> float:
+    model.eval()
+    correct = 0
+    count = 0
+    with torch.no_grad():
+        for images, labels in loader:
+            outputs = model(images)
+            _, predicted = torch.max(outputs.data, 1)
+            correct += (predicted == labels).sum().item()
+            count += labels.size(0)
+    return correct / count
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=15)
+    main(parser.parse_args().epochs)
