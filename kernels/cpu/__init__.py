@@ -7,9 +7,11 @@ outputs. They know nothing of Tensor or autograd.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numba
 import numpy as np
+from numba.core.errors import NumbaIRAssumptionWarning
 
 from ..codegen import Elementwise, Reduction, elementwise_source, reduction_source
 from .compiler import load
@@ -18,6 +20,9 @@ from .compiler import load
 # calls (DataLoader threads, notebooks); OpenMP raises nothing and nests safely.
 if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "omp"
+# NOTE: Numba's pedantic SSA check warns about the select-based fastmath overloads; the
+# compiled code is verified exactly by tests/test_fastmath.py.
+warnings.filterwarnings("ignore", category=NumbaIRAssumptionWarning)
 
 # Below this many elements a parallel region costs more than the work (measured on 2 cores:
 # prange pays off from ~32K float32 elements; see benchmarks/ops.py).

@@ -18,6 +18,18 @@ from pathlib import Path
 import numba
 
 _loaded: dict[str, object] = {}
+# Generated kernels inline the scalar helpers; Numba's cache only watches the kernel's own file,
+# so the helpers' text is part of every kernel's name: editing a helper recompiles its users.
+_HELPERS = ("scalar.py", "fastmath.py")
+
+
+def _helpers_digest() -> str:
+    here = Path(__file__).parent
+    text = "".join((here / name).read_text() for name in _HELPERS)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+_HELPERS_DIGEST = _helpers_digest()
 
 
 def cache_dir() -> Path:
@@ -34,7 +46,8 @@ def load(source: str, name: str = "kernel"):
     fn = _loaded.get(source)
     if fn is not None:
         return fn
-    digest = hashlib.sha256((numba.__version__ + "\n" + source).encode()).hexdigest()[:20]
+    key = f"{numba.__version__}\n{_HELPERS_DIGEST}\n{source}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:20]
     # NOTE: content-hash names: identical source in any process maps to the same module and
     # Numba cache entry, and different sources never collide after fork (numba #10486).
     modname = f"minitorch_gen_{digest}"

@@ -7,17 +7,17 @@ import math
 
 from numba import njit
 
-inline = njit(inline="always", cache=True, error_model="numpy")
+from .fastmath import exp, log, tanh  # noqa: F401  (float32: vectorisable; else math.*)
 
-exp = math.exp  # replaced by a vectorisable float32 exp where kernels/cpu/fastmath provides one
+inline = njit(inline="always", cache=True, error_model="numpy")
 
 
 @inline
 def sigmoid(x):
     # NOTE: split by sign so exp never overflows: 1/(1+e^-x) for x>=0, e^x/(1+e^x) otherwise.
     if x >= 0:
-        return 1 / (1 + math.exp(-x))
-    z = math.exp(x)
+        return 1 / (1 + exp(-x))
+    z = exp(x)
     return z / (1 + z)
 
 

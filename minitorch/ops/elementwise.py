@@ -237,7 +237,7 @@ def _split_grad(g, winner, other):
 
 # ---- float functions -------------------------------------------------------------------------
 exp = _elementwise("exp", "exp({0})", FLOAT, lambda c, g: g * c.out, save_out=True)
-log = _elementwise("log", "math.log({0})", FLOAT, lambda c, g: g / c.inputs[0], save=(0,))
+log = _elementwise("log", "log({0})", FLOAT, lambda c, g: g / c.inputs[0], save=(0,))
 log1p = _elementwise("log1p", "math.log1p({0})", FLOAT, lambda c, g: g / (c.inputs[0] + 1), save=(0,))
 expm1 = _elementwise("expm1", "math.expm1({0})", FLOAT, lambda c, g: g * (c.out + 1), save_out=True)
 sqrt = _elementwise("sqrt", "math.sqrt({0})", FLOAT, lambda c, g: g / (c.out * 2), save_out=True)
@@ -247,7 +247,7 @@ reciprocal = _elementwise("reciprocal", "(1 / {0})", FLOAT, lambda c, g: -g * c.
                     save_out=True)
 sin = _elementwise("sin", "math.sin({0})", FLOAT, lambda c, g: g * cos_(c.inputs[0]), save=(0,))
 cos = _elementwise("cos", "math.cos({0})", FLOAT, lambda c, g: -g * sin_(c.inputs[0]), save=(0,))
-tanh = _elementwise("tanh", "math.tanh({0})", FLOAT, lambda c, g: g * (1 - c.out * c.out),
+tanh = _elementwise("tanh", "tanh({0})", FLOAT, lambda c, g: g * (1 - c.out * c.out),
               save_out=True)
 sigmoid = _elementwise("sigmoid", "sigmoid({0})", FLOAT, lambda c, g: g * c.out * (1 - c.out),
                  save_out=True)
