@@ -56,20 +56,25 @@ class Node:
         return self.op.backward(self, grad)
 
     def _check_versions(self):
-        for box, seen in self.versions:
-            if box[0] != seen:
-                raise RuntimeError(
-                    "one of the variables needed for gradient computation has been modified "
-                    f"by an inplace operation: it is used by {self.name()} and is at version "
-                    f"{box[0]}; expected version {seen} instead. Hint: replace the in-place "
-                    "op (e.g. x += y, x.relu_()) by its out-of-place form (x = x + y)."
-                )
+        check_versions(self.versions, self.name())
 
     def release(self):
         # only nodes that keep saved values refuse a second backward (as in PyTorch)
         self.freed = bool(self.op.save or self.op.save_out or self.saved is not None)
         self.out = None
         self.saved = None
+
+
+def check_versions(versions, user: str) -> None:
+    """Raise if a tensor saved for backward was modified in place since it was saved."""
+    for box, seen in versions:
+        if box[0] != seen:
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: it is used by {user} and is at version {box[0]}; expected "
+                f"version {seen} instead. Hint: replace the in-place op (e.g. x += y, "
+                "x.relu_()) by its out-of-place form (x = x + y)."
+            )
 
 
 def _topological(roots):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .engine import Node
+from .engine import Node, check_versions
 from .grad_mode import no_grad, state
 
 
@@ -24,13 +24,7 @@ class FunctionCtx:
 
     @property
     def saved_tensors(self) -> tuple:
-        for box, seen in self._saved_versions:
-            if box[0] != seen:
-                raise RuntimeError(
-                    "one of the variables needed for gradient computation has been modified by "
-                    f"an inplace operation: saved tensor is at version {box[0]}; expected "
-                    f"version {seen} instead."
-                )
+        check_versions(self._saved_versions, "a custom autograd.Function")
         return self._saved
 
     def mark_non_differentiable(self, *tensors) -> None:

@@ -100,60 +100,47 @@ class Elementwise(Op):
         Python overhead would dominate ops on small tensors."""
         if recorder[0] is None and not (state.enabled and (
                 a._requires_grad or getattr(rest[0] if rest else None, "_requires_grad", False))):
-            out = self._fast(a, rest[0]) if rest else self._fast_unary(a)
+            out = self._fast(a, rest)
             if out is not None:
                 return out
         return apply(self, a, *rest)
 
-    def _fast_unary(self, a):
+    def _fast(self, a, rest):
         ad, dt = a._data, a.dtype
         if self.kind == FLOAT and not dt.is_floating_point:
             return None
         if not ad.flags.c_contiguous or not 0 < ad.size < cpu.PARALLEL_MIN:
             return None
-        out_dt = self.out_dtype(dt)
-        out = np.empty(ad.shape, out_dt.np)
-        kernel = self._flat.get((dt, False))
-        if kernel is None:
-            kernel = self._flat_kernel(dt, ())
-        kernel(out, ad)
-        return _wrap(out, out_dt)
-
-    def _fast(self, a, b):
-        ad, dt = a._data, a.dtype
-        if self.kind == FLOAT and not dt.is_floating_point:
-            return None
-        if isinstance(b, Tensor):
-            bd = b._data
-            if b.dtype is not dt or bd.shape != ad.shape or not bd.flags.c_contiguous:
+        operands, scalars = [ad], (False,)
+        if rest:
+            b = rest[0]
+            if isinstance(b, Tensor):
+                bd = b._data
+                if b.dtype is not dt or bd.shape != ad.shape or not bd.flags.c_contiguous:
+                    return None
+                operands.append(bd)
+            elif type(b) is float and dt.is_floating_point or type(b) is int:
+                operands.append(dt.np.type(b))
+            else:
                 return None
-            scalar = False
-        elif type(b) is float and dt.is_floating_point or type(b) is int:
-            bd, scalar = dt.np.type(b), True
-        else:
-            return None
-        if not ad.flags.c_contiguous or not 0 < ad.size < cpu.PARALLEL_MIN:
-            return None
+            scalars = (False, not isinstance(b, Tensor))
         out_dt = self.out_dtype(dt)
         out = np.empty(ad.shape, out_dt.np)
-        kernel = self._flat.get((dt, scalar))
+        kernel = self._flat.get((dt, scalars))
         if kernel is None:
-            kernel = self._flat_kernel(dt, (False, scalar))
-        kernel(out, ad, bd)
+            template = self.template if dt.is_floating_point else self.int_template
+            kernel = cpu.elementwise_kernel((template,), scalars, None, False)
+            self._flat[(dt, scalars)] = kernel
+        kernel(out, *operands)
         return _wrap(out, out_dt)
 
     @property
     def _flat(self):
+        """Flat serial kernels by (dtype, which inputs are scalars), filled on first use."""
         cache = self.__dict__.get("_flat_cache")
         if cache is None:
             cache = self.__dict__["_flat_cache"] = {}
         return cache
-
-    def _flat_kernel(self, dt, scalars):
-        template = self.template if dt.is_floating_point else self.int_template
-        kernel = cpu.elementwise_kernel((template,), scalars or (False,), None, False)
-        self._flat[(dt, bool(scalars and scalars[1]))] = kernel
-        return kernel
 
 
 def _wrap(array, dtype):
@@ -238,7 +225,8 @@ def _split_grad(g, winner, other):
 # ---- float functions -------------------------------------------------------------------------
 exp = _elementwise("exp", "exp({0})", FLOAT, lambda c, g: g * c.out, save_out=True)
 log = _elementwise("log", "log({0})", FLOAT, lambda c, g: g / c.inputs[0], save=(0,))
-log1p = _elementwise("log1p", "math.log1p({0})", FLOAT, lambda c, g: g / (c.inputs[0] + 1), save=(0,))
+log1p = _elementwise("log1p", "math.log1p({0})", FLOAT, lambda c, g: g / (c.inputs[0] + 1),
+                     save=(0,))
 expm1 = _elementwise("expm1", "math.expm1({0})", FLOAT, lambda c, g: g * (c.out + 1), save_out=True)
 sqrt = _elementwise("sqrt", "math.sqrt({0})", FLOAT, lambda c, g: g / (c.out * 2), save_out=True)
 rsqrt = _elementwise("rsqrt", "(1 / math.sqrt({0}))", FLOAT,
