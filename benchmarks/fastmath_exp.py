@@ -17,8 +17,9 @@ from collections import Counter
 
 import numba
 import numpy as np
-from minitorch.kernels.cpu import fastmath
 from numba import njit, prange
+
+from minitorch.kernels.cpu import fastmath
 
 N = 1 << 24
 REPEATS = 7

@@ -122,11 +122,11 @@ def bench_reductions(rounds: int) -> list[dict]:
     return rows
 
 
-def _ratio(row) -> str:
-    """minitorch relative to numpy, oriented so that > 1 means minitorch is better."""
-    higher_better = row["unit"] in ("Melem/s", "GFLOP/s")
-    r = row["minitorch"] / row["numpy"] if higher_better else row["numpy"] / row["minitorch"]
-    return f"{r:.2f}"
+def _ratio(row, reference: str = "numpy") -> float:
+    """minitorch relative to reference, oriented so that > 1 means minitorch is better."""
+    if row["unit"] in ("Melem/s", "GFLOP/s"):
+        return row["minitorch"] / row[reference]
+    return row[reference] / row["minitorch"]
 
 
 def print_table(rows: list[dict]) -> None:
@@ -135,11 +135,8 @@ def print_table(rows: list[dict]) -> None:
           + f" {'mt/numpy':>9} {'mt/torch':>9}")
     for row in rows:
         vals = " ".join(f"{row[c]:10.2f}" if c in row else f"{'-':>10}" for c in cols)
-        vs_torch = "-"
-        if "torch" in row:
-            higher = row["unit"] in ("Melem/s", "GFLOP/s")
-            vs_torch = f"{(row['minitorch'] / row['torch'] if higher else row['torch'] / row['minitorch']):.2f}"
-        print(f"{row['op']:32} {row['unit']:>8} {vals} {_ratio(row):>9} {vs_torch:>9}")
+        vs_torch = f"{_ratio(row, 'torch'):.2f}" if "torch" in row else "-"
+        print(f"{row['op']:32} {row['unit']:>8} {vals} {_ratio(row):9.2f} {vs_torch:>9}")
     print("ratios: > 1 means minitorch is faster (higher throughput or lower time)")
 
 

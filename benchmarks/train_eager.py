@@ -18,7 +18,6 @@ import time
 import minitorch  # noqa: I001  (numba before torch: LLVM load order, see DESIGN.md)
 import minitorch.nn  # noqa: F401
 import minitorch.optim  # noqa: F401
-
 from workloads import WORKLOADS
 
 try:
