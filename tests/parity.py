@@ -14,11 +14,11 @@ minitorch first and torch only after it; test modules should import this module 
 minitorch) before `pytest.importorskip("torch")`.
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001  (minitorch must come before torch)
 
 import numbers
 
-import minitorch  # noqa: I001  (must come before torch)
+import minitorch
 import numba  # noqa: F401
 import numpy as np
 import pytest

@@ -208,6 +208,8 @@ def _pow_backward(c, g):
     ga = g * b * pow_(a, b - 1)
     gb = None
     if getattr(b, "requires_grad", False):
+        if not hasattr(a, "shape"):  # a Python number base (2.0 ** x)
+            a = c.out.new_tensor(a)
         # NOTE: d/db a^b = a^b log a; at a == 0 PyTorch defines it as 0 (not nan).
         gb = g * where_(eq_(a, 0), 0.0, c.out * log_(a))
     return ga, gb
