@@ -113,6 +113,14 @@ def compare(mt, th, atol, rtol, what="out"):
         for i, (a, b) in enumerate(zip(mt, th)):
             compare(a, b, atol, rtol, f"{what}[{i}]")
         return
+    if isinstance(th, np.ndarray):
+        assert isinstance(mt, np.ndarray), f"{what}: type mismatch: minitorch={type(mt)}"
+        assert mt.shape == th.shape and mt.dtype == th.dtype, (
+            f"{what}: array mismatch: minitorch={mt.shape} {mt.dtype} | torch={th.shape} "
+            f"{th.dtype}"
+        )
+        np.testing.assert_allclose(mt, th, atol=atol, rtol=rtol, err_msg=f"{what}: value")
+        return
     if isinstance(th, numbers.Number):
         assert type(mt) is type(th), (
             f"{what}: type mismatch: minitorch={type(mt).__name__} | torch={type(th).__name__}"
@@ -187,6 +195,6 @@ def _compare_errors(mt_err, th_err):
 
 def raises_like_torch(fn, *inputs, lib: bool = False) -> BaseException:
     """Both libraries must raise the same exception type; returns minitorch's exception."""
-    out = check(fn, *inputs, lib=lib, grad=False)
+    out = check(fn, *inputs, lib=lib)
     assert isinstance(out, BaseException), "expected both libraries to raise"
     return out

@@ -16,10 +16,28 @@ from numba.core.errors import NumbaIRAssumptionWarning
 from ..codegen import Elementwise, Reduction, elementwise_source, reduction_source
 from .compiler import load
 
-# NOTE: the default workqueue layer aborts the process on nested or concurrent parallel
-# calls (DataLoader threads, notebooks); OpenMP raises nothing and nests safely.
-if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "omp"
+
+
+def _select_threading_layer() -> None:
+    """TBB when the `tbb` package is installed, else OpenMP with passive waiting.
+
+    NOTE: the default workqueue layer aborts the process on nested or concurrent parallel
+    calls (DataLoader threads, notebooks); TBB and OpenMP do not. libgomp's threads spin after
+    each parallel region and starve BLAS's threads on a small machine: an MLP training step
+    measured 29 ms with spinning OpenMP, 5.1 ms with OMP_WAIT_POLICY=passive, 4.4 ms with TBB.
+    """
+    if "NUMBA_THREADING_LAYER" in os.environ:
+        return
+    try:
+        from numba.np.ufunc import tbbpool  # noqa: F401  (loads only if libtbb is installed)
+    except ImportError:
+        numba.config.THREADING_LAYER = "omp"
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    else:
+        numba.config.THREADING_LAYER = "tbb"
+
+
+_select_threading_layer()
 # NOTE: Numba's pedantic SSA check warns about the select-based fastmath overloads; the
 # compiled code is verified exactly by tests/test_fastmath.py.
 warnings.filterwarnings("ignore", category=NumbaIRAssumptionWarning)

@@ -5,6 +5,7 @@ Written once as plain arithmetic; a CUDA target compiles the same bodies as devi
 
 import math
 
+import numpy as np
 from numba import njit
 
 from .fastmath import exp, log, tanh  # noqa: F401  (float32: vectorisable; else math.*)
@@ -68,7 +69,7 @@ def int_trunc_div(a, b):
 
 @inline
 def remainder(a, b):
-    r = math.fmod(a, b)
+    r = np.fmod(a, b)  # NOTE: Numba's CPU target has no math.fmod
     return r + b if (r != 0 and ((r < 0) != (b < 0))) else r
 
 

@@ -29,7 +29,7 @@ class Node:
         self.hooks = None
         self.freed = False
         self.needs_input_grad = tuple(getattr(x, "requires_grad", False) for x in inputs)
-        watched = [inputs[i] for i in op.save if hasattr(inputs[i], "_version")]
+        watched = [inputs[i] for i in op.save if i < len(inputs) and hasattr(inputs[i], "_version")]
         if op.save_out:
             watched.append(out)
         self.versions = tuple((t._version, t._version[0]) for t in watched)

@@ -126,7 +126,11 @@ class GetItem(Op):
         return Meta(shape, x.dtype)
 
     def forward(self, meta, a, *, index):
-        return a[index]
+        out = a[index]
+        if not isinstance(out, np.ndarray):  # all-int index: a 0-d view, not a numpy scalar
+            index = index if isinstance(index, tuple) else (index,)
+            out = a[index + (Ellipsis,)]
+        return out
 
     def backward(self, ctx, grad):
         x = ctx.inputs[0]
@@ -265,8 +269,11 @@ class Gather(Op):
 
     def infer(self, x, index, *, dim):
         d = normalize_dim(dim, x.ndim, "gather")
-        if index.dtype is not dtypes.int64:
-            raise RuntimeError(f"gather(): Expected dtype int64 for index, got {index.dtype}")
+        if index.dtype not in (dtypes.int64, dtypes.int32):
+            raise RuntimeError(
+                f"gather(): Expected dtype int32/int64 for index, got {index.dtype}; convert "
+                "it with index.long()"
+            )
         if index.ndim != x.ndim or any(
             i != d and index.shape[i] > x.shape[i] for i in range(x.ndim)
         ):
@@ -292,7 +299,9 @@ gather = register(Gather())
 def _check_bounds(index, size, op):
     if index.size and (index.min() < -size or index.max() >= size):
         bad = index.max() if index.max() >= size else index.min()
-        raise IndexError(f"{op}: index {bad} is out of bounds for dimension with size {size}")
+        raise RuntimeError(  # PyTorch raises RuntimeError here (IndexError for x[i])
+            f"{op}: index {bad} is out of bounds for dimension with size {size}"
+        )
 
 
 class Scatter(Op):
@@ -304,8 +313,11 @@ class Scatter(Op):
 
     def infer(self, x, index, src, *, dim):
         normalize_dim(dim, x.ndim, self.name)
-        if index.dtype is not dtypes.int64:
-            raise RuntimeError(f"{self.name}(): Expected dtype int64 for index, got {index.dtype}")
+        if index.dtype not in (dtypes.int64, dtypes.int32):
+            raise RuntimeError(
+                f"{self.name}(): Expected dtype int32/int64 for index, got {index.dtype}; "
+                "convert it with index.long()"
+            )
         return Meta(tuple(x.shape), x.dtype)
 
     def forward(self, meta, a, index, src, *, dim):
