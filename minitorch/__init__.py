@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from . import autograd
+from . import autograd, metrics, utils
 from .autograd import (
     enable_grad,
     inference_mode,
@@ -87,6 +87,7 @@ from .random import (
     seed,
     set_rng_state,
 )
+from .serialization import load, save
 from .tensor import Size, Tensor
 
 float = float32  # noqa: A001

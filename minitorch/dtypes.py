@@ -45,8 +45,15 @@ ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
 _BY_NP = {d.np: d for d in ALL}
 _BY_NAME = {d.name: d for d in ALL}
 _BY_NAME.update(
-    {"float": float32, "double": float64, "half": float16, "long": int64, "int": int32,
-     "short": int16, "bool_": bool_}
+    {
+        "float": float32,
+        "double": float64,
+        "half": float16,
+        "long": int64,
+        "int": int32,
+        "short": int16,
+        "bool_": bool_,
+    }
 )
 
 _default = [float32]
@@ -104,9 +111,9 @@ def _promote_two(a: dtype, b: dtype) -> dtype:
 
 def scalar_dtype(value) -> dtype:
     """dtype a bare Python number takes when it is the only operand."""
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)):
         return bool_
-    if isinstance(value, int):
+    if isinstance(value, (int, np.integer)):
         return int64
     return get_default_dtype()
 
@@ -121,7 +128,7 @@ def result_type(*operands) -> dtype:
     tiers: list[list[dtype]] = [[], [], []]
     for x in operands:
         d = getattr(x, "dtype", None)
-        if d is None:
+        if not isinstance(d, dtype):  # Python and numpy scalars (np.float32(2) * t)
             tiers[2].append(scalar_dtype(x))
         elif x.ndim == 0:
             tiers[1].append(d)

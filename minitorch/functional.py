@@ -15,11 +15,38 @@ from .ops.registry import apply
 from .tensor import Tensor, _shape_arg, wrap
 
 __all__ = [
-    "tensor", "as_tensor", "from_numpy", "asarray", "zeros", "ones", "full", "empty",
-    "zeros_like", "ones_like", "full_like", "empty_like", "arange", "linspace", "eye",
-    "cat", "concat", "concatenate", "stack", "hstack", "vstack", "where", "matmul",
-    "einsum", "is_tensor", "numel", "broadcast_tensors", "meshgrid", "tril", "triu",
-    "scalar_tensor", "logspace",
+    "tensor",
+    "as_tensor",
+    "from_numpy",
+    "asarray",
+    "zeros",
+    "ones",
+    "full",
+    "empty",
+    "zeros_like",
+    "ones_like",
+    "full_like",
+    "empty_like",
+    "arange",
+    "linspace",
+    "eye",
+    "cat",
+    "concat",
+    "concatenate",
+    "stack",
+    "hstack",
+    "vstack",
+    "where",
+    "matmul",
+    "einsum",
+    "is_tensor",
+    "numel",
+    "broadcast_tensors",
+    "meshgrid",
+    "tril",
+    "triu",
+    "scalar_tensor",
+    "logspace",
 ]
 
 
@@ -29,6 +56,8 @@ def _infer_dtype(data) -> dtypes.dtype:
     if arr is not None:
         return dtypes.from_numpy_dtype(arr.dtype)
     flat = _flatten(data)
+    if any(v is None for v in flat):  # numpy would make None a nan
+        raise RuntimeError("tensor: Could not infer dtype of NoneType")
     if any(isinstance(v, Tensor) for v in flat):
         return dtypes.result_type(*[v for v in flat if isinstance(v, Tensor)])
     if flat and all(isinstance(v, (bool, np.bool_)) for v in flat):
@@ -54,9 +83,28 @@ def _to_array(data, dtype: dtypes.dtype) -> np.ndarray:
         data = _unpack_tensors(data)
     try:
         return np.array(data, dtype=dtype.np)
-    except (ValueError, TypeError) as e:
-        raise TypeError(f"tensor: could not build a tensor from {type(data).__name__}: {e}") \
-            from None
+    except (ValueError, TypeError) as e:  # PyTorch's classes: ragged -> ValueError, else Type
+        cls, why = _bad_data(data) or (type(e), str(e))
+        raise cls(f"tensor: could not build a tensor from {type(data).__name__}: {why}") from None
+
+
+def _bad_data(data, dim: int = 0) -> tuple[type, str] | None:
+    """PyTorch's error for nested data that is not a tensor: a non-number leaf (TypeError),
+    a scalar among sequences (TypeError) or sequences of different lengths (ValueError)."""
+    if not isinstance(data, (list, tuple)):
+        if isinstance(data, (numbers.Number, np.generic, np.ndarray)):
+            return None
+        if data is None:
+            return RuntimeError, "Could not infer dtype of NoneType"
+        return TypeError, f"invalid data type '{type(data).__name__}'"
+    lengths = [len(v) if isinstance(v, (list, tuple, np.ndarray)) else None for v in data]
+    if any(n is None for n in lengths) and any(n is not None for n in lengths):
+        return TypeError, f"not a sequence: mixes numbers and sequences at dim {dim + 1}"
+    for n in lengths[1:]:
+        if n != lengths[0]:
+            want = f"expected sequence of length {lengths[0]} at dim {dim + 1}"
+            return ValueError, f"{want} (got {n})"
+    return next((m for m in (_bad_data(v, dim + 1) for v in data) if m), None)
 
 
 def _unpack_tensors(data):
@@ -67,8 +115,9 @@ def _unpack_tensors(data):
     return data
 
 
-def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
-           pin_memory: bool = False) -> Tensor:
+def tensor(
+    data, *, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False
+) -> Tensor:
     """A new tensor holding a copy of data (nested lists, numbers, arrays, tensors)."""
     from .backend import to_device  # noqa: PLC0415
 
@@ -174,8 +223,11 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
         dtype = dtypes.int64 if integral else dtypes.get_default_dtype()
     dt = dtypes.to_dtype(dtype)
     n = max(math.ceil((values[1] - values[0]) / values[2]), 0)
-    arr = (values[0] + np.arange(n, dtype=np.float64) * values[2]).astype(dt.np) \
-        if dt.is_floating_point else np.arange(values[0], values[1], values[2], dtype=dt.np)
+    arr = (
+        (values[0] + np.arange(n, dtype=np.float64) * values[2]).astype(dt.np)
+        if dt.is_floating_point
+        else np.arange(values[0], values[1], values[2], dtype=dt.np)
+    )
     t = wrap(arr, dt)
     if requires_grad:
         t.requires_grad = True

@@ -15,11 +15,34 @@ def _formatter(a: np.ndarray):
     finite = a[np.isfinite(a)] if a.size else a
     mx = float(np.abs(finite).max()) if finite.size else 0.0
     mn = float(np.abs(finite[finite != 0]).min()) if np.any(finite != 0) else 0.0
-    if finite.size and np.all(finite == np.round(finite)) and mx < 1e8:
-        return lambda v: _special(v) or f"{v:.0f}."
-    if mx >= 1e8 or (mn and mn < 1e-4) or (mn and mx / mn > 1e3 and mx > 1e3):
-        return lambda v: _special(v) or f"{v:.4e}"
-    return lambda v: _special(v) or f"{v:.4f}"
+    # PyTorch's _Formatter rules: integers print as "1.", scientific notation when the
+    # nonzero magnitudes span more than 1e3, exceed 1e8 or (for non-integers) go below 1e-4
+    wide = mn and (mx / mn > 1e3 or mx > 1e8)
+    if finite.size and np.all(finite == np.round(finite)):
+        if not wide:
+            return lambda v: _special(v) or f"{v:.0f}."
+    elif not (wide or (mn and mn < 1e-4)):
+        return lambda v: _special(v) or f"{v:.4f}"
+    return lambda v: _special(v) or f"{v:.4e}"
+
+
+def _shown(a: np.ndarray, threshold: int = 1000, edge: int = 3) -> np.ndarray:
+    """The elements a summarised repr prints (edge items of every long dim)."""
+    if a.size <= threshold:
+        return a
+    for axis, n in enumerate(a.shape):
+        if n > 2 * edge:
+            a = np.take(a, np.r_[0:edge, n - edge : n], axis=axis)
+    return a
+
+
+def _padded(fmt, a: np.ndarray):
+    """PyTorch right-aligns every element to the widest one printed."""
+    shown = _shown(a)
+    if shown.dtype.kind == "f" and np.isfinite(shown).any():  # nan/inf do not widen columns
+        shown = shown[np.isfinite(shown)]
+    width = max((len(fmt(v)) for v in shown.flat), default=0)
+    return lambda v: fmt(v).rjust(width)
 
 
 def _special(v) -> str:
@@ -34,9 +57,17 @@ def tensor_repr(t) -> str:
     a = np.asarray(t._data)
     if a.dtype == np.float16:
         a = a.astype(np.float32)
-    fmt = _formatter(a)
-    body = np.array2string(a, separator=", ", formatter={"all": fmt}, prefix="tensor(",
-                           threshold=1000, edgeitems=3, max_line_width=80)
+    fmt = _padded(_formatter(_shown(a)), a)  # PyTorch picks the format from what it prints
+    body = np.array2string(
+        a,
+        separator=", ",
+        formatter={"all": fmt},
+        prefix="tensor(",
+        threshold=1000,
+        edgeitems=3,
+        max_line_width=80,
+    )
+    body = body.replace(", ..., ", ",  ..., ")  # PyTorch prints a skipped run as " ..."
     extras = []
     default_float = t.dtype is dtypes.get_default_dtype()
     if not (default_float or t.dtype in (dtypes.int64, dtypes.bool_)) or (

@@ -14,9 +14,24 @@ from . import dtypes
 from .kernels.cpu import random as K
 from .tensor import Tensor, _shape_arg, wrap
 
-__all__ = ["Generator", "manual_seed", "seed", "initial_seed", "get_rng_state", "set_rng_state",
-           "rand", "randn", "randint", "randperm", "normal", "bernoulli", "rand_like",
-           "randn_like", "randint_like", "multinomial"]
+__all__ = [
+    "Generator",
+    "manual_seed",
+    "seed",
+    "initial_seed",
+    "get_rng_state",
+    "set_rng_state",
+    "rand",
+    "randn",
+    "randint",
+    "randperm",
+    "normal",
+    "bernoulli",
+    "rand_like",
+    "randn_like",
+    "randint_like",
+    "multinomial",
+]
 
 
 class Generator:
@@ -108,16 +123,18 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -
     return _finish(out, dtype, requires_grad)
 
 
-def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None,
-            requires_grad=False) -> Tensor:
+def randint(
+    low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False
+) -> Tensor:
     """Integers uniform in [low, high); randint(high, size) starts at 0."""
     if high is None or (size is None and isinstance(high, (tuple, list))):
         low, high, size = 0, low, high
     if size is None:
         raise TypeError("randint() missing required argument 'size'")
     if high <= low:
-        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} "
-                           f">= to={high}")
+        raise RuntimeError(
+            f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
+        )
     dtype = dtypes.int64 if dtype is None else dtypes.to_dtype(dtype)
     out = np.empty(tuple(size), np.int64)
     seed_, offset = (generator or default_generator).draw(out.size)
@@ -134,13 +151,16 @@ def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad=F
     return wrap(np.argsort(keys, kind="stable").astype(dtype.np), dtype)
 
 
-def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
-           requires_grad=False) -> Tensor:
+def normal(
+    mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False
+) -> Tensor:
     """Normal numbers; mean/std may be tensors (broadcast) or numbers with a size."""
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         ref = mean if isinstance(mean, Tensor) else std
-        shape = np.broadcast_shapes(np.shape(mean._data if isinstance(mean, Tensor) else mean),
-                                    np.shape(std._data if isinstance(std, Tensor) else std))
+        shape = np.broadcast_shapes(
+            np.shape(mean._data if isinstance(mean, Tensor) else mean),
+            np.shape(std._data if isinstance(std, Tensor) else std),
+        )
         z = randn(shape, generator=generator, dtype=ref.dtype)
         return z * std + mean
     if size is None:
@@ -155,8 +175,9 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
 def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
     """1 with probability input (elementwise, or p), else 0; same dtype as input."""
     probs = input if p is None else input.new_full(input.shape, p)
-    pa = np.ascontiguousarray(probs._data, dtype=probs.dtype.np if
-                              probs.dtype.is_floating_point else np.float64)
+    pa = np.ascontiguousarray(
+        probs._data, dtype=probs.dtype.np if probs.dtype.is_floating_point else np.float64
+    )
     if pa.size and (pa.min() < 0 or pa.max() > 1):
         raise RuntimeError("bernoulli: all probabilities must be in [0, 1]")
     out = np.empty(pa.shape, pa.dtype)
@@ -165,13 +186,15 @@ def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
     return wrap(out.astype(input.dtype.np, copy=False), input.dtype)
 
 
-def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
-                generator=None) -> Tensor:
+def multinomial(
+    input: Tensor, num_samples: int, replacement: bool = False, *, generator=None
+) -> Tensor:
     """Sample category indices by weight (rows of a 2-D input are independent)."""
     probs = np.atleast_2d(np.asarray(input._data, np.float64))
     if not replacement and num_samples > probs.shape[1]:
-        raise RuntimeError("multinomial: cannot sample n_sample > prob_dist.size(-1) samples "
-                           "without replacement")
+        raise RuntimeError(
+            "multinomial: cannot sample n_sample > prob_dist.size(-1) samples without replacement"
+        )
     rows = []
     for row in probs:
         u = rand(num_samples, generator=generator, dtype=dtypes.float64)._data
@@ -211,8 +234,7 @@ def fill_uniform_(t: Tensor, a: float, b: float, generator=None) -> Tensor:
 
 def fill_normal_(t: Tensor, mean: float, std: float, generator=None) -> Tensor:
     out = np.empty(t.shape, _float_dtype(t.dtype, "normal_").np)
-    K.fill_normal(out, *(generator or default_generator).draw(out.size), float(mean),
-                  float(std))
+    K.fill_normal(out, *(generator or default_generator).draw(out.size), float(mean), float(std))
     return _fill_into(t, out)
 
 

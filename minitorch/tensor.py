@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import builtins
 import math
-import numbers
+import warnings
 from collections import namedtuple
 
 import numpy as np
 
 from . import dtypes
 from .autograd import engine
-from .autograd.grad_mode import state
+from .autograd.grad_mode import no_grad, state
 from .backend import Device, cpu_device, to_device
 from .ops import elementwise as E
 from .ops import movement as M
@@ -49,6 +49,8 @@ def _view_result(op, x, *args, **params):
     if np.may_share_memory(out._data, x._data):
         out._version = x._version
         out._base = x._base if x._base is not None else x
+        # how to make this view from its base again (in-place autograd through views)
+        out._view_chain = (x._view_chain if x._base is not None else ()) + ((op, params),)
     return out
 
 
@@ -85,6 +87,7 @@ class Tensor:
     _requires_grad = False
     _hooks = None
     _base = None
+    _view_chain = ()
     _retains_grad = False
     __array_priority__ = 1000  # numpy scalars defer to Tensor's reflected operators
 
@@ -279,9 +282,7 @@ class Tensor:
         for a in args:
             if isinstance(a, Tensor):
                 dtype, device = a.dtype, a.device
-            elif isinstance(a, (dtypes.dtype, type)) or (
-                isinstance(a, np.dtype)
-            ):
+            elif isinstance(a, (dtypes.dtype, type)) or (isinstance(a, np.dtype)):
                 dtype = a
             else:
                 device = a
@@ -399,10 +400,11 @@ class Tensor:
         return out.reshape(shape) if out.shape != shape else out
 
     # ---- in-place machinery --------------------------------------------------------------------
-    def _shell(self) -> Tensor:
+    def _shell(self, copy: bool = False) -> Tensor:
         """Another Tensor object for this tensor's current value and history."""
-        t = wrap(self._data, self.dtype)
-        t._version = self._version
+        t = wrap(self._data.copy() if copy else self._data, self.dtype)
+        if not copy:
+            t._version = self._version
         t.grad_fn = self.grad_fn
         t._requires_grad = self._requires_grad
         return t
@@ -414,24 +416,28 @@ class Tensor:
         )
         if tracking:
             _check_inplace_allowed(self)
-        src = self._shell() if tracking else self
+        # NOTE: the input is a copy, so a backward rule that saved it (mul_ saves self for
+        # other's gradient) still sees the value from before the write, as PyTorch's
+        # "original self" does.
+        src = self._shell(copy=True) if tracking else self
         result = fn(src, *args, **kwargs)
         if result.shape != self.shape:
             raise RuntimeError(
                 f"output with shape {list(self.shape)} doesn't match the broadcast shape "
                 f"{list(result.shape)}"
             )
-        if result.dtype is not self.dtype and (
-            result.dtype.category > self.dtype.category
-        ):
+        if result.dtype is not self.dtype and (result.dtype.category > self.dtype.category):
             raise RuntimeError(
                 f"result type {result.dtype} can't be cast to the desired output type "
-                f"{self.dtype}"
+                f"{self.dtype} of this in-place op; convert first (x = x.to({result.dtype})) "
+                "or use the out-of-place op"
             )
         self._write(result._data)
         if tracking:
             if result.grad_fn is not None:
                 _rebase(self, result)
+                if self._base is not None:
+                    _rebase_base(self)
             else:  # overwritten by a constant: no history left
                 self.grad_fn, self._requires_grad = None, False
         return self
@@ -524,8 +530,10 @@ class Tensor:
     @property
     def mT(self) -> Tensor:
         if self.ndim < 2:
-            raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. "
-                               f"Got {self.ndim}-D tensor.")
+            raise RuntimeError(
+                f"tensor.mT is only supported on matrices or batches of matrices. "
+                f"Got {self.ndim}-D tensor."
+            )
         return self.transpose(-2, -1)
 
     def squeeze(self, dim=None) -> Tensor:
@@ -593,6 +601,11 @@ class Tensor:
         n = self.shape[d]
         if isinstance(split_size_or_sections, int):
             step = split_size_or_sections
+            if step <= 0 and n:
+                raise RuntimeError(
+                    f"split: split_size can only be 0 if dimension size is 0, "
+                    f"but got split_size={step} for dimension {d} of size {n}"
+                )
             sizes = [min(step, n - i) for i in range(0, n, step)] if n else [0]
         else:
             sizes = list(split_size_or_sections)
@@ -646,9 +659,7 @@ class Tensor:
 
     def __setitem__(self, index, value) -> None:
         index = _convert_index(index)
-        tracking = state.enabled and (
-            self._requires_grad or getattr(value, "requires_grad", False)
-        )
+        tracking = state.enabled and (self._requires_grad or getattr(value, "requires_grad", False))
         if not tracking:
             data = value._data if isinstance(value, Tensor) else value
             try:
@@ -664,11 +675,14 @@ class Tensor:
         result = apply(M.index_put, self._shell(), value, index=index, accumulate=False)
         self._write(result._data)
         _rebase(self, result)
+        if self._base is not None:
+            _rebase_base(self)
 
     def index_put_(self, indices, values, accumulate: bool = False) -> Tensor:
         index = _convert_index(tuple(indices))
-        return self._inplace(lambda s, v: apply(M.index_put, s, v, index=index,
-                                                accumulate=accumulate), values)
+        return self._inplace(
+            lambda s, v: apply(M.index_put, s, v, index=index, accumulate=accumulate), values
+        )
 
     def index_put(self, indices, values, accumulate: bool = False) -> Tensor:
         index = _convert_index(tuple(indices))
@@ -683,8 +697,11 @@ class Tensor:
         return apply(op, self, index, src, dim=dim)
 
     def scatter_(self, dim: int, index: Tensor, src=None, value=None, *, reduce=None) -> Tensor:
-        return self._inplace(lambda s, i, v: s.scatter(dim, i, v, reduce=reduce), index,
-                             value if src is None else src)
+        return self._inplace(
+            lambda s, i, v: s.scatter(dim, i, v, reduce=reduce),
+            index,
+            value if src is None else src,
+        )
 
     def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
         return apply(M.scatter_add, self, index, src, dim=dim)
@@ -694,6 +711,10 @@ class Tensor:
 
     def index_select(self, dim: int, index: Tensor) -> Tensor:
         d = R.normalize_dim(dim, self.ndim, "index_select")
+        if index.dtype not in (dtypes.int64, dtypes.int32):
+            raise RuntimeError(
+                f"index_select(): Expected dtype int32 or int64 for index, got {index.dtype}"
+            )
         if index.ndim > 1:
             raise IndexError("index_select(): Index is supposed to be a vector")
         return self[(slice(None),) * d + (index.reshape(-1),)]
@@ -716,11 +737,17 @@ class Tensor:
         return self[mask.expand(self.shape) if mask.shape != self.shape else mask]
 
     def nonzero(self, *, as_tuple: bool = False):
-        idx = np.nonzero(self._data)
+        idx = np.nonzero(self._data if self.ndim else self._data.reshape(1))
+        if not self.ndim:  # a 0-d tensor has one element and no dims to index
+            idx = (idx[0],) if as_tuple else ()
         if as_tuple:
             return tuple(wrap(i.astype(np.int64), dtypes.int64) for i in idx)
-        return wrap(np.stack(idx, axis=1).astype(np.int64) if idx else
-                    np.zeros((int(bool(self._data)), 0), np.int64), dtypes.int64)
+        return wrap(
+            np.stack(idx, axis=1).astype(np.int64)
+            if idx
+            else np.zeros((int(bool(self._data)), 0), np.int64),
+            dtypes.int64,
+        )
 
     def where(self, condition: Tensor, other) -> Tensor:
         return apply(E.where, condition, self, other)
@@ -761,10 +788,16 @@ class Tensor:
         return apply(E.remainder, self, other)
 
     def fmod(self, other) -> Tensor:
-        return self - (self / other).trunc() * other
+        # trunc division keeps integer inputs integer (self / other would make them float)
+        return self - self.div(other, rounding_mode="trunc") * other
 
     def pow(self, exponent) -> Tensor:
-        if isinstance(exponent, numbers.Number) and not isinstance(exponent, bool):
+        # shortcuts only where they keep pow's dtype (int ** 2.0 is float, int * int is not)
+        if (
+            isinstance(exponent, (int, float))
+            and not isinstance(exponent, bool)
+            and (self.dtype.is_floating_point or isinstance(exponent, int))
+        ):
             if exponent == 2:
                 return apply(E.mul, self, self)
             if exponent == 1:
@@ -974,8 +1007,9 @@ class Tensor:
 
     def dot(self, other: Tensor) -> Tensor:
         if self.ndim != 1 or other.ndim != 1:
-            raise RuntimeError("1D tensors expected, but got "
-                               f"{self.ndim}D and {other.ndim}D tensors")
+            raise RuntimeError(
+                f"1D tensors expected, but got {self.ndim}D and {other.ndim}D tensors"
+            )
         return self.matmul(other)
 
     def outer(self, other: Tensor) -> Tensor:
@@ -1027,6 +1061,7 @@ class Tensor:
                     "Specify the reduction dim with the 'dim' argument."
                 )
             return apply(reduce_op, self, dim=None, keepdim=False)
+        R.normalize_dim(dim, self.ndim, name)  # a bad dim names max/min, not argmax/argmin
         idx = apply(arg_op, self, dim=dim, keepdim=True)
         values = self.gather(dim, idx) if self.ndim else self.clone()
         if not keepdim and self.ndim:
@@ -1046,14 +1081,19 @@ class Tensor:
         n = math.prod(self.shape[d] for d in dims) if self.ndim else 1
         centered = self - self.mean(dim=dims, keepdim=True)
         return (centered * centered).sum(dim=dims, keepdim=keepdim) / builtins.max(
-            n - correction, 0)
+            n - correction, 0
+        )
 
     def std(self, dim=None, *, correction=1, keepdim: bool = False, unbiased=None) -> Tensor:
         return self.var(dim, correction=correction, keepdim=keepdim, unbiased=unbiased).sqrt()
 
     def logsumexp(self, dim, keepdim: bool = False) -> Tensor:
-        m = self.amax(dim=dim, keepdim=True).detach()
-        m = m.masked_fill(m.isinf(), 0.0)
+        dims = R.normalize_dims(_dims(dim), self.ndim, "logsumexp")
+        if self.ndim and any(self.shape[d] == 0 for d in dims):  # amax of nothing: an error
+            m = self.new_zeros(R.reduced_shape(self.shape, dims, True))  # the result is -inf
+        else:
+            m = self.amax(dim=dim, keepdim=True).detach()
+            m = m.masked_fill(m.isinf(), 0.0)
         out = (self - m).exp().sum(dim=dim, keepdim=True).log() + m
         return out if keepdim else out.squeeze(dim)
 
@@ -1068,11 +1108,12 @@ class Tensor:
             return (self != 0).to(self.dtype).sum(dim=_dims(dim), keepdim=keepdim)
         return (self.abs() ** p).sum(dim=_dims(dim), keepdim=keepdim) ** (1.0 / p)
 
+    # NOTE: counts, not amin/amax: those refuse empty dims, where all() is True, any() False.
     def all(self, dim=None, keepdim: bool = False) -> Tensor:
-        return apply(R.amin, self.bool().to(dtypes.uint8), dim=_dims(dim), keepdim=keepdim).bool()
+        return (self == 0).sum(dim=_dims(dim), keepdim=keepdim) == 0
 
     def any(self, dim=None, keepdim: bool = False) -> Tensor:
-        return apply(R.amax, self.bool().to(dtypes.uint8), dim=_dims(dim), keepdim=keepdim).bool()
+        return (self != 0).sum(dim=_dims(dim), keepdim=keepdim) > 0
 
     def count_nonzero(self, dim=None) -> Tensor:
         return (self != 0).sum(dim)
@@ -1099,10 +1140,12 @@ class Tensor:
         d = R.normalize_dim(dim, self.ndim, "topk") if self.ndim else 0
         n = self.shape[d] if self.ndim else 1
         if not 0 <= k <= n:
-            raise RuntimeError(f"topk: selected index k={k} out of range for dimension of "
-                               f"size {n}")
-        idx = apply(R.argsort, self, dim=d, descending=largest).narrow(d, 0, k) \
-            if self.ndim else apply(R.argsort, self, dim=0)
+            raise RuntimeError(f"topk: selected index k={k} out of range for dimension of size {n}")
+        idx = (
+            apply(R.argsort, self, dim=d, descending=largest).narrow(d, 0, k)
+            if self.ndim
+            else apply(R.argsort, self, dim=0)
+        )
         values = self.gather(d, idx) if self.ndim else self.clone()
         return _named("topk_return", ["values", "indices"])(values, idx)
 
@@ -1192,19 +1235,24 @@ class Tensor:
     def lerp_(self, end, weight) -> Tensor:
         return self._inplace(lambda s, e: s.lerp(e, weight), end)
 
-    def copy_(self, src) -> Tensor:
+    def copy_(self, src, non_blocking: bool = False) -> Tensor:
         src = src if isinstance(src, Tensor) else _scalar_tensor(src, self.dtype)
-        return self._inplace(lambda s, o: o.to(s.dtype).expand(s.shape), src)
+
+        def copied(s, o):
+            if state.enabled and s.requires_grad:  # keep a (zero) gradient path to old self
+                return apply(E.where, _scalar_tensor(True, dtypes.bool_), o.to(s.dtype), s)
+            return o.to(s.dtype).expand(s.shape)
+
+        return self._inplace(copied, src)
 
     def fill_(self, value) -> Tensor:
         if isinstance(value, Tensor):
             value = value.item()
         if state.enabled and self._requires_grad:
-            _check_inplace_allowed(self)
-        self._data[...] = value
-        self._version[0] += 1
-        if self.grad_fn is not None:
-            self.grad_fn = None  # a constant now: no history
+            # recorded like PyTorch's fill_: the old value gets a zero gradient
+            every = _scalar_tensor(True, dtypes.bool_)
+            return self._inplace(lambda s: s.masked_fill(every, value))
+        self._write(value)
         return self
 
     def zero_(self) -> Tensor:
@@ -1316,9 +1364,13 @@ class Tensor:
     __rxor__ = __xor__
 
     def __eq__(self, other):
+        if other is None:  # `t == None` is a Python identity test, as in PyTorch
+            return False
         return E.eq(self, other)
 
     def __ne__(self, other):
+        if other is None:
+            return True
         return E.ne(self, other)
 
     def __lt__(self, other):
@@ -1371,10 +1423,10 @@ def _check_inplace_allowed(t: Tensor) -> None:
             "out-of-place op."
         )
     base = t._base
-    if base is not None and (base._requires_grad or t._requires_grad):
+    if base is not None and base.grad_fn is None and base._requires_grad:
         raise RuntimeError(
-            "in-place operation on a view of a tensor that requires grad is not supported by "
-            "minitorch; use an out-of-place op (e.g. torch.where or torch.cat) instead."
+            "a view of a leaf Variable that requires grad is being used in an in-place "
+            "operation. Wrap it in `with minitorch.no_grad():`, or clone() the leaf first."
         )
 
 
@@ -1391,6 +1443,23 @@ def _rebase(t: Tensor, result: Tensor) -> None:
     )
     if t._hooks is not None:
         node.hooks = t._hooks
+
+
+def _rebase_base(view: Tensor) -> None:
+    """After an in-place write through a view, record its base as "the old base with the
+    view's elements replaced by the view's new value" (PyTorch's CopySlices), so gradients
+    reach both the old base and whatever the new value came from.
+
+    NOTE: other views of the same base taken before the write keep their old history.
+    """
+    base = view._base
+    positions = wrap(np.arange(base.numel()).reshape(base.shape), dtypes.int64)
+    with no_grad():  # replay the view ops on element positions to find the view's elements
+        for op, params in view._view_chain:
+            positions = apply(M.reshape if op is M.view else op, positions, **params)
+    index = np.unravel_index(positions._data, base.shape)
+    result = apply(M.index_put, base._shell(), view, index=index, accumulate=False)
+    _rebase(base, result)
 
 
 def _dims(dim):
@@ -1431,12 +1500,23 @@ def _convert_index(index):
 
 
 def _convert_one(i):
+    if isinstance(i, slice) and i.step is not None and i.step <= 0:
+        raise ValueError(
+            f"index: step must be greater than zero, got {i.step}; use flip() to reverse a tensor"
+        )
     if isinstance(i, Tensor):
-        if i.dtype.is_floating_point:
+        if i.dtype not in (dtypes.int64, dtypes.int32, dtypes.uint8, dtypes.bool_):
             raise IndexError(
-                "tensors used as indices must be long, int, byte or bool tensors; got "
-                f"{i.dtype}"
+                f"tensors used as indices must be long, int, byte or bool tensors; got {i.dtype}"
             )
+        if i.dtype is dtypes.uint8:  # PyTorch (deprecated): a byte tensor index is a mask
+            warnings.warn(
+                "indexing with dtype minitorch.uint8 is now deprecated, please use a dtype "
+                "minitorch.bool instead.",
+                UserWarning,
+                stacklevel=4,
+            )
+            return i._data.astype(np.bool_)
         return i._data
     if isinstance(i, list):
         arr = np.asarray([_data_of(v) for v in i])
@@ -1454,9 +1534,15 @@ def _rebuild(array, dtype_name, requires_grad):
 
 def _legacy_type_name(d: dtypes.dtype) -> str:
     return {
-        "float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-        "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
-        "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor",
+        "float32": "FloatTensor",
+        "float64": "DoubleTensor",
+        "float16": "HalfTensor",
+        "int64": "LongTensor",
+        "int32": "IntTensor",
+        "int16": "ShortTensor",
+        "int8": "CharTensor",
+        "uint8": "ByteTensor",
+        "bool": "BoolTensor",
     }[d.name]
 
 

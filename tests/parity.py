@@ -93,8 +93,9 @@ def compare(mt, th, atol, rtol, what="out"):
         got = np.asarray(mt.detach()._data)
         want = th.detach().numpy()
         if want.dtype.kind in FLOAT_KINDS:
-            np.testing.assert_allclose(got, want, atol=atol, rtol=rtol,
-                                       err_msg=f"{what}: value mismatch")
+            np.testing.assert_allclose(
+                got, want, atol=atol, rtol=rtol, err_msg=f"{what}: value mismatch"
+            )
         else:
             np.testing.assert_array_equal(got, want, err_msg=f"{what}: value mismatch")
         return
@@ -116,8 +117,7 @@ def compare(mt, th, atol, rtol, what="out"):
     if isinstance(th, np.ndarray):
         assert isinstance(mt, np.ndarray), f"{what}: type mismatch: minitorch={type(mt)}"
         assert mt.shape == th.shape and mt.dtype == th.dtype, (
-            f"{what}: array mismatch: minitorch={mt.shape} {mt.dtype} | torch={th.shape} "
-            f"{th.dtype}"
+            f"{what}: array mismatch: minitorch={mt.shape} {mt.dtype} | torch={th.shape} {th.dtype}"
         )
         np.testing.assert_allclose(mt, th, atol=atol, rtol=rtol, err_msg=f"{what}: value")
         return
@@ -145,8 +145,17 @@ def _backward_both(mt_out, th_out, rng):
     return True
 
 
-def check(fn, *inputs, lib: bool = False, atol: float = 1e-6, rtol: float = 1e-5,
-          grad: bool = True, grad_atol: float = 1e-5, grad_rtol: float = 1e-4, seed: int = 0):
+def check(
+    fn,
+    *inputs,
+    lib: bool = False,
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+    grad: bool = True,
+    grad_atol: float = 1e-5,
+    grad_rtol: float = 1e-4,
+    seed: int = 0,
+):
     """Run fn on torch and on minitorch with the same inputs; assert they agree.
 
     inputs: numpy arrays, shape tuples (seeded float32 data) or plain Python values.

@@ -48,6 +48,27 @@ def noncontig(*shape):
     return f32(*reversed(shape)).T
 
 
+def test_parity_helper_reports_mismatches():
+    def on_mt(mt_fn, th_fn):
+        return lambda x: mt_fn(x) if isinstance(x, minitorch.Tensor) else th_fn(x)
+
+    same = lambda x: x  # noqa: E731
+    with pytest.raises(
+        AssertionError, match=r"shape mismatch: minitorch=\(3, 4\) \| torch=\(4, 3\)"
+    ):
+        check(on_mt(same, lambda x: x.t()), (3, 4))
+    with pytest.raises(AssertionError, match=r"dtype mismatch: minitorch=float32 \| torch=float64"):
+        check(on_mt(same, lambda x: x.double()), (3,))
+    with pytest.raises(AssertionError, match="value mismatch"):
+        check(on_mt(lambda x: x + 1e-3, same), (3,))
+    with pytest.raises(AssertionError, match="grad of input 0: value mismatch"):
+        check(on_mt(lambda x: x.detach() * 2 + x, lambda x: x * 3), (3,))
+    with pytest.raises(AssertionError, match="exception mismatch: minitorch raised IndexError"):
+        check(on_mt(lambda x: x[5], same), (3,))
+    with pytest.raises(AssertionError, match="exception mismatch: minitorch=IndexError"):
+        check(on_mt(lambda x: x[5], lambda x: x.view(5)), (3,))
+
+
 # ---- elementwise ---------------------------------------------------------------------------
 UNARY = {
     "neg": lambda x: -x,
@@ -485,6 +506,8 @@ INDEXING = {
     "int_list": lambda x: x[[0, 1, 1]],
     "two_int_tensors": lambda x: x[x.new_tensor([0, 1]).long(), x.new_tensor([2, 0]).long()],
     "int_tensor_neg": lambda x: x[:, x.new_tensor([-1, 0]).long()],
+    "int32_tensor": lambda x: x[x.new_tensor([1, 0]).int()],
+    "uint8_mask": lambda x: x[:, (x[0, :, 0] > 0).byte()],
     "mixed_slice_tensor": lambda x: x[1:, x.new_tensor([0, 2]).long(), ::2],
     "gather": lambda x: x.gather(2, x.new_tensor([[[0, 3], [1, 1], [2, 0]]] * 2).long()),
     "gather_dim0": lambda x: x[0].gather(0, x.new_tensor([[0, 1, 2, 0], [2, 2, 1, 0]]).long()),
@@ -511,8 +534,11 @@ def test_scatter():
     check(lambda x, i: x.scatter(1, i, 5.0), (2, 4), np.array([[0], [3]]))
     check(lambda x, s, i: x.clone().scatter_(0, i, s), (3, 4), (2, 4), idx)
     check(lambda x, s, i: x.clone().scatter_add_(0, i, s), (3, 4), (2, 4), idx)
-    check(lambda x, i: x.clone().index_put_((i,), x.new_tensor(1.0), accumulate=True),
-          (4,), np.array([0, 0, 2]))
+    check(
+        lambda x, i: x.clone().index_put_((i,), x.new_tensor(1.0), accumulate=True),
+        (4,),
+        np.array([0, 0, 2]),
+    )
 
 
 SETITEM = {
@@ -526,7 +552,8 @@ SETITEM = {
     "int_list": lambda y, v: y.__setitem__([1, 2], v[:2]),
     "tensor_value_bcast": lambda y, v: y.__setitem__(slice(0, 2), v[0]),
     "two_int_tensors": lambda y, v: y.__setitem__(
-        (y.new_tensor([0, 1]).long(), y.new_tensor([3, 0]).long()), v[0, :2]),
+        (y.new_tensor([0, 1]).long(), y.new_tensor([3, 0]).long()), v[0, :2]
+    ),
 }
 
 
@@ -595,8 +622,29 @@ def test_inplace_methods_non_leaf():
     check(lambda x: (x * 1).fill_(2.0), (3, 4))
     check(lambda x: (x * 1).zero_(), (3, 4))
     check(lambda x: (x * 1).masked_fill_(x > 0, 0.0), (3, 4))
-    check(lambda x: x.sigmoid().mul_(2).sum(), (3, 4))
-    check(lambda x: x.exp().add_(1).log(), (3, 4))
+    check(lambda x: x.sin().add_(2).sum(), (3, 4))  # sin's backward reads x, not its output
+    check(lambda x: x.log1p().mul_(x).log1p(), pos(3, 4))
+
+
+def test_inplace_views_of_non_leaf():
+    def fn(x, w):
+        y = x * w
+        y[:, 1] *= 3
+        y[0].add_(y[1])
+        y.t()[2:].mul_(w.t()[2:])
+        y.view(-1)[::5] = 0.0
+        y[1:, ::2][0, 1] = w[0, 0]
+        return y.sin()
+
+    check(fn, (3, 4), (3, 4), atol=1e-5)
+
+    def from_constant(w):
+        buf = w.new_zeros((2, 3))
+        buf[0] = w
+        buf[1, 1:].add_(w[:2] * 2)
+        return buf
+
+    check(from_constant, (3,))
 
 
 def test_inplace_integer_and_dtype_rules():
@@ -654,6 +702,109 @@ def test_misc_math():
     check(lambda x: x.abs(), np.array([-1.0, 0.5, 2.0], np.float32))
 
 
+# ---- edge cases: 0-d, empty, NaN, dtype corners, odd operands -----------------------------
+EDGE = {
+    "neg_step": (lambda x: x[::-1], [(3,)]),
+    "0d_add": (lambda x, y: x + y, [np.array(1.5, np.float32), np.array(2.0, np.float32)]),
+    "0d_sum_dim": (lambda x: x.sum(0), [np.array(1.5, np.float32)]),
+    "0d_unsqueeze": (lambda x: x.unsqueeze(0), [np.array(1.5, np.float32)]),
+    "empty_mul": (lambda x: x * 2, [np.zeros((0, 3), np.float32)]),
+    "empty_matmul": (lambda x, y: x @ y, [np.zeros((0, 3), np.float32), (3, 2)]),
+    "empty_softmax": (lambda x: x.softmax(1), [np.zeros((0, 3), np.float32)]),
+    "empty_max_dim": (lambda x: x.max(1), [np.zeros((0, 3), np.float32)]),
+    "empty_cat": (lambda t, x, y: t.cat([x, y]), [np.zeros((0,), np.float32), (2,)]),
+    "idx_0d_tensor": (lambda x, i: x[i], [(3, 4), np.array(1)]),
+    "mask_0d": (lambda x: x[x.sum() > 0], [(3,)]),
+    "int_pow_neg": (lambda x: x**2, [np.array([-2, 3])]),
+    "int_tensor_pow_tensor": (lambda x, y: x**y, [np.array([2, 3]), np.array([3, 2])]),
+    "float_pow_int_tensor": (lambda x, y: x**y, [(2,), np.array([3, 2])]),
+    "sum_keepdim_all": (lambda x: x.sum(dim=(0, 1), keepdim=True), [(2, 3)]),
+    "mean_int_dtype": (lambda t, x: x.mean(dtype=t.float64), [np.array([1, 2])]),
+    "std_single": (lambda x: x.std(), [(1,)]),
+    "prod_zero": (lambda x: x.prod(1), [np.array([[0.0, 2.0], [3.0, 4.0]], np.float32)]),
+    "div_zero": (lambda x: x / 0, [(3,)]),
+    "int_div_zero": (lambda x: x // 0, [np.array([1, 2])]),
+    "clamp_tensor": (lambda x, y: x.clamp(min=y), [(3,), (3,)]),
+    "maximum_nan": (lambda x: x.maximum(x * 0 + float("nan")), [(3,)]),
+    "amax_nan": (lambda x: (x / 0 * 0).amax(), [(3,)]),
+    "argmax_nan": (lambda x: x.argmax(), [np.array([1.0, np.nan, 3.0], np.float32)]),
+    "sort_nan": (lambda x: x.sort(), [np.array([1.0, np.nan, 3.0], np.float32)]),
+    "topk_ties": (lambda x: x.topk(2), [np.array([1.0, 3.0, 3.0], np.float32)]),
+    "where_scalar": (lambda t, x: t.where(x > 0, 1.0, 0), [(3,)]),
+    "where_int_scalar": (lambda t, x: t.where(x > 0, 1, 0), [(3,)]),
+    "masked_fill_int": (lambda x: x.masked_fill(x > 0, 2.5), [np.array([1, -1])]),
+    "index_neg_step": (lambda x: x.flip(0)[1:], [(3,)]),
+    "expand_0d": (lambda x: x.expand(3), [np.array(1.0, np.float32)]),
+    "repeat_0": (lambda x: x.repeat(0, 2), [(2,)]),
+    "reshape_0d": (lambda x: x.reshape(1, 1), [np.array(1.0, np.float32)]),
+    "squeeze_0d": (lambda x: x.squeeze(), [np.array(1.0, np.float32)]),
+    "t_0d": (lambda x: x.t(), [np.array(1.0, np.float32)]),
+    "log_softmax_int": (lambda x: x.float().log_softmax(0), [np.array([1, 2])]),
+    "cumsum_bool": (lambda x: (x > 0).cumsum(0), [(4,)]),
+    "bool_neg": (lambda x: -(x > 0), [(3,)]),
+    "bool_sub": (lambda x: (x > 0) - (x > 0), [(3,)]),
+    "uint8_neg": (lambda x: -x, [np.array([1, 2], np.uint8)]),
+    "abs_int": (lambda x: x.abs(), [np.array([-1, 2], np.int32)]),
+    "sign_bool": (lambda x: (x > 0).sign(), [(3,)]),
+    "round_int": (lambda x: x.round(), [np.array([1, 2])]),
+    "floor_int": (lambda x: x.floor(), [np.array([1, 2])]),
+    "sqrt_neg": (lambda x: x.sqrt(), [np.array([-1.0], np.float32)]),
+    "log_zero": (lambda x: x.log(), [np.array([0.0], np.float32)]),
+    "remainder_neg_div": (lambda x, y: x % y, [np.array([5, -5]), np.array([-3, 3])]),
+    "fmod_int": (lambda x, y: x.fmod(y), [np.array([5, -5]), np.array([-3, 3])]),
+    "pow_scalar_int": (lambda x: 2**x, [np.array([1, 2])]),
+    "gather_grad_dup": (lambda x, i: x.gather(0, i), [(3,), np.array([0, 0, 2])]),
+    "index_dup_grad": (lambda x, i: x[i], [(3,), np.array([0, 0, 2])]),
+    "index_put_dup": (
+        lambda x: (
+            x.detach().clone().index_put_((x.new_tensor([0, 0]).long(),), x.new_tensor([1.0, 2.0]))
+        ),
+        [(3,)],
+    ),
+    "norm_inf": (lambda x: x.norm(p=float("inf")), [(3,)]),
+    "var_correction0": (lambda x: x.var(correction=0), [(3,)]),
+    "addmm_like": (lambda x, y: x @ y + 1, [(2, 3), (3, 4)]),
+    "sum_int_dtype_keep": (lambda x: x.sum(0, keepdim=True), [np.array([[True, False]])]),
+    "mean_tuple_dims": (lambda x: x.mean((0, -1)), [(2, 3, 4)]),
+    "amax_list": (lambda x: x.amax([0, 1]), [(2, 3)]),
+    "max_0d_dim": (lambda x: x.max(0), [np.array(1.0, np.float32)]),
+    "argmax_0d": (lambda x: x.argmax(), [np.array(1.0, np.float32)]),
+    "split_0": (lambda x: x.split(0), [(3,)]),
+    "chunk_more": (lambda x: x.chunk(5), [(3,)]),
+    "unflatten_neg": (lambda x: x.unflatten(0, (-1, 2)), [(6,)]),
+    "float_index_scalar": (lambda x: x[1.0], [(3,)]),
+    "list_of_bools": (lambda x: x[[True, False, True]], [(3,)]),
+    "tensor_list_idx": (lambda x: x[[0, 2], [1, 0]], [(3, 2)]),
+    "slice_beyond": (lambda x: x[5:], [(3,)]),
+    "bool_0d_index": (lambda x: x[True], [(3,)]),
+    "bool_tensor_index_grad": (lambda x: x[x > 0] * 2, [(3, 4)]),
+    "nonzero_0d": (lambda x: x.nonzero(), [np.array(1.0, np.float32)]),
+    "sub_bool": (lambda x: x - True, [(3,)]),
+    "lerp_tensor_weight": (lambda x, y, w: x.lerp(y, w), [(3,), (3,), (3,)]),
+    "add_alpha_int": (lambda x, y: x.add(y, alpha=2), [np.array([1]), np.array([2])]),
+    "eq_scalar_bool": (lambda x: (x > 0) == True, [(3,)]),  # noqa: E712
+    "tensor_eq_none": (lambda x: x == None, [(3,)]),  # noqa: E711
+    "add_string": (lambda x: x + "a", [(3,)]),
+    "add_list": (lambda x: x + [1.0, 2.0, 3.0], [(3,)]),
+    "matmul_int": (lambda x, y: x @ y, [np.array([[1, 2]]), np.array([[3], [4]])]),
+    "matmul_1d_1d_bad": (lambda x, y: x @ y, [(3,), (4,)]),
+    "matmul_batch_bad": (lambda x, y: x @ y, [(2, 3, 4), (3, 4, 5)]),
+    "to_same_dtype_copy": (lambda x: x.to(x.dtype) is x, [(3,)]),
+    "contiguous_same": (lambda x: x.contiguous() is x, [(3,)]),
+    "view_neg1_0": (lambda x: x.view(-1, 0), [np.zeros((0,), np.float32)]),
+    "stride_expand": (lambda x: x.expand(2, 3).stride(), [(3,)]),
+    "is_contiguous_expand": (lambda x: x.expand(2, 3).is_contiguous(), [(3,)]),
+    "stride_unsqueeze": (lambda x: x.unsqueeze(1).stride(), [(3,)]),
+}
+
+
+@pytest.mark.parametrize("name", EDGE)
+def test_edge_cases(name):
+    fn, inputs = EDGE[name]
+    lib = fn.__code__.co_varnames[:1] == ("t",)
+    check(fn, *inputs, lib=lib)
+
+
 # ---- errors: same exception types as PyTorch -----------------------------------------------
 ERRORS = {
     "add_shape_mismatch": (lambda x, y: x + y, [(3, 4), (2, 4)]),
@@ -688,22 +839,51 @@ ERRORS = {
     "numpy_requires_grad": (lambda x: x.numpy(), [(3,)]),
     "int_requires_grad": (lambda t: t.ones(3, dtype=t.int64, requires_grad=True), []),
     "leaf_inplace": (lambda x: x.add_(1), [(3,)]),
-    "gather_index_dtype": (lambda x, i: x.gather(0, i), [(3,), np.array([0, 1], np.int32)]),
+    "leaf_view_inplace": (lambda x: x[0].mul_(2), [(3,)]),
+    "leaf_setitem": (lambda x: x.__setitem__(0, 1.0), [(3,)]),
+    "saved_output_modified": (lambda x: x.sigmoid().mul_(2).sum().backward(), [(3,)]),
+    "saved_input_modified": (lambda x: _mul_then_modify(x).sum().backward(), [(3,)]),
+    "second_backward": (lambda x: _backward_twice(x), [(3,)]),
+    "gather_index_dtype": (lambda x, i: x.gather(0, i), [(3,), np.array([0, 1], np.float32)]),
     "gather_out_of_range": (lambda x, i: x.gather(0, i), [(3,), np.array([0, 5])]),
+    "gather_bool_index": (lambda x, i: x.gather(0, i), [(3,), np.array([True, False])]),
+    "scatter_index_dtype": (lambda x, i: x.scatter(0, i, 1.0), [(3,), np.array([0.0], np.float32)]),
+    "index_select_float": (lambda x, i: x.index_select(0, i), [(3,), np.array([0.0], np.float32)]),
+    "index_select_int16": (lambda x, i: x.index_select(0, i), [(3,), np.array([0], np.int16)]),
+    "index_int16": (lambda x, i: x[i], [(3,), np.array([0], np.int16)]),
     "masked_fill_float_mask": (lambda x: x.masked_fill(x, 0.0), [(3,)]),
     "split_sizes": (lambda x: x.split([1, 1], 0), [(3,)]),
     "narrow_too_long": (lambda x: x.narrow(0, 2, 5), [(3,)]),
     "permute_wrong_len": (lambda x: x.permute(0, 1), [(2, 3, 4)]),
+    "permute_repeated": (lambda x: x.permute(0, 0), [(2, 3)]),
+    "permute_bad_dim": (lambda x: x.permute(0, 5), [(2, 3)]),
     "t_3d": (lambda x: x.t(), [(2, 3, 4)]),
     "squeeze_bad_dim": (lambda x: x.squeeze(4), [(2, 3)]),
     "randint_bad_range": (lambda t: t.randint(5, 3, (2,)), []),
     "arange_zero_step": (lambda t: t.arange(0, 5, 0), []),
     "len_0d": (lambda x: len(x), [np.array(1.0, np.float32)]),
     "tensor_ragged": (lambda t: t.tensor([[1, 2], [3]]), []),
+    "tensor_ragged_deep": (lambda t: t.tensor([[[1], [2]], [[1], [2, 3]]]), []),
+    "tensor_number_among_lists": (lambda t: t.tensor([[1, 2], 3]), []),
+    "tensor_string": (lambda t: t.tensor([1.0, "a"]), []),
+    "tensor_none": (lambda t: t.tensor([[1.0, 2.0], [3.0, None]]), []),
     "inplace_bcast_output": (lambda x, y: (x * 1).add_(y), [(3,), (2, 3)]),
     "where_shapes": (lambda x, y: x.where(x > 0, y), [(3,), (4,)]),
     "cross_entropy_style_index": (lambda x, i: x[i], [(3, 4), np.array([[0, 9]])]),
 }
+
+
+def _mul_then_modify(x):
+    y = x * 1
+    z = y * y  # saves y
+    y.add_(1)
+    return z
+
+
+def _backward_twice(x):
+    y = x.exp().sum()
+    y.backward()
+    y.backward()
 
 
 @pytest.mark.parametrize("name", ERRORS)
@@ -745,6 +925,14 @@ def test_inplace_non_leaf_gradient_matches_torch():
 
     check(fn, (3, 4), (3, 4), atol=1e-5)
 
+    def earlier_consumer(x):
+        y = x * 2
+        z = y + 1  # uses y before the in-place op: its gradient must not see the mul_
+        y.mul_(x)
+        return z + y
+
+    check(earlier_consumer, (3, 4))
+
 
 def test_retain_grad_and_hooks_match_torch():
     def fn(x):
@@ -766,3 +954,31 @@ def test_higher_order_grad_matches_torch():
         return g.detach(), g2
 
     check(fn, (4,), lib=True, grad=False, atol=1e-5)
+
+
+# ---- repr --------------------------------------------------------------------------------
+REPRS = [
+    f32(3, 4),
+    f32(2, 3) * 1000,
+    f32(5) * 1e-6,
+    np.array([1e10, 1.0], np.float32),
+    np.array([0.0, -0.5, 12.25], np.float32),
+    np.arange(12, dtype=np.float32).reshape(3, 4),
+    i64(2, 3) * 1000,
+    bools(4),
+    i32(3),
+    u8(3),
+    f64(2, 2),
+    np.arange(2000, dtype=np.float32),
+    np.arange(3000, dtype=np.float64).reshape(10, 300) / 7,
+    np.arange(5000).reshape(5, 10, 100),
+    np.zeros((0, 2), np.float32),
+    np.array(2.5, np.float32),
+    np.array([np.nan, -np.inf, 0.5], np.float32),
+]
+
+
+@pytest.mark.parametrize("data", REPRS, ids=lambda a: f"{a.dtype}{a.shape}")
+def test_repr_matches_torch(data):
+    want = repr(torch.from_numpy(data.copy())).replace("torch.", "minitorch.")
+    assert repr(minitorch.tensor(data)) == want

@@ -69,8 +69,10 @@ def elementwise_source(spec: Elementwise) -> str:
     lines = [f"def kernel({', '.join(outs + ins)}):"]
     if spec.ndim is None:
         idx = "i"
-        doc = " ; ".join(f"{o}[i] = {render(e, _access(ins, spec.scalars, 'i'))}"
-                         for o, e in zip(outs, spec.exprs))
+        doc = " ; ".join(
+            f"{o}[i] = {render(e, _access(ins, spec.scalars, 'i'))}"
+            for o, e in zip(outs, spec.exprs)
+        )
         lines.append(f'    """for i in {loop}(n): {doc}"""')
         lines.append("    n = out0.size")
         # all operands are C-contiguous and equally shaped: flat views, no Python-side reshape

@@ -17,7 +17,6 @@ from ..codegen import Elementwise, Reduction, elementwise_source, reduction_sour
 from .compiler import load
 
 
-
 def _select_threading_layer() -> None:
     """TBB when the `tbb` package is installed, else OpenMP with passive waiting.
 
@@ -29,12 +28,30 @@ def _select_threading_layer() -> None:
     if "NUMBA_THREADING_LAYER" in os.environ:
         return
     try:
+        _preload_pip_tbb()
         from numba.np.ufunc import tbbpool  # noqa: F401  (loads only if libtbb is installed)
     except ImportError:
         numba.config.THREADING_LAYER = "omp"
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     else:
         numba.config.THREADING_LAYER = "tbb"
+
+
+def _preload_pip_tbb() -> None:
+    """Load libtbb from `pip install tbb`, which puts it in <sys.prefix>/lib.
+
+    NOTE: that folder is not on the loader path of a pyenv or venv Python, so numba's tbbpool
+    fails with "libtbb.so.12: cannot open shared object file" although tbb is installed.
+    """
+    import ctypes  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    path = os.path.join(sys.prefix, "lib", "libtbb.so.12")
+    if os.path.isfile(path):
+        try:
+            ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+        except OSError:
+            pass
 
 
 _select_threading_layer()
@@ -77,8 +94,9 @@ def elementwise_kernel(exprs: tuple[str, ...], scalars: tuple[bool, ...], ndim, 
     return kernel
 
 
-def reduce(x: np.ndarray, start: int, stop: int, combine: str, init, reassociate: bool,
-           out_dtype) -> np.ndarray:
+def reduce(
+    x: np.ndarray, start: int, stop: int, combine: str, init, reassociate: bool, out_dtype
+) -> np.ndarray:
     """Fold dims [start, stop) of x with `combine` from `init` (the fold's identity)."""
     shape = x.shape
     outer = int(np.prod(shape[:start]))

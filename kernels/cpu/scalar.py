@@ -35,25 +35,38 @@ def minimum(a, b):
 
 @inline
 def sign(x):
-    return (x > 0) - (x < 0) if x == x else x
+    # NOTE: sign(nan) is 0 in PyTorch ((0 < x) - (x < 0)); numpy's is nan.
+    return (x > 0) - (x < 0)
 
 
 @inline
 def round_half_even(x):
-    r = math.floor(x + 0.5)
-    if r - x == 0.5 and r % 2 != 0:  # exactly halfway and rounded up to odd: go down
-        r -= 1
-    return r
+    # NOTE: not floor(x + 0.5): that rounds 0.49999997 up (x + 0.5 rounds to 1) and turns
+    # nan/inf into garbage integers. rint rounds half to even, like PyTorch.
+    return np.rint(x)
 
 
 @inline
 def floor_div(a, b):
-    return math.floor(a / b)
+    # NOTE: floor(a / b) is wrong when a / b rounds up to an integer (1.0 // 0.1 is 9, since
+    # 0.1 is slightly above 1/10); derive it from fmod, as PyTorch, numpy and Python do.
+    if b == 0:
+        return a / b
+    mod = np.fmod(a, b)
+    div = (a - mod) / b
+    if mod != 0 and (b < 0) != (mod < 0):
+        div -= 1
+    if div == 0:
+        return np.copysign(div * 0, a / b)
+    q = np.floor(div)
+    if div - q > 0.5:
+        q += 1
+    return q
 
 
 @inline
 def trunc_div(a, b):
-    return math.trunc(a / b)
+    return np.trunc(a / b)  # NOTE: math.trunc returns an int: nan/inf would become garbage
 
 
 @inline
@@ -80,7 +93,8 @@ def int_remainder(a, b):
 
 @inline
 def relu(x):
-    return x if x > 0 else x * 0
+    # NOTE: not `x * 0` below zero: -inf * 0 is nan. sign(x) - sign(x) is a zero of x's type.
+    return x if (x > 0 or x != x) else np.sign(x) - np.sign(x)
 
 
 @inline

@@ -16,9 +16,23 @@ from .grad_mode import (
 )
 from .gradcheck import gradcheck, gradgradcheck
 
-__all__ = ["backward", "grad", "Function", "FunctionCtx", "gradcheck", "gradgradcheck",
-           "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "detect_anomaly",
-           "set_detect_anomaly", "is_anomaly_enabled", "is_grad_enabled", "Node"]
+__all__ = [
+    "backward",
+    "grad",
+    "Function",
+    "FunctionCtx",
+    "gradcheck",
+    "gradgradcheck",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "inference_mode",
+    "detect_anomaly",
+    "set_detect_anomaly",
+    "is_anomaly_enabled",
+    "is_grad_enabled",
+    "Node",
+]
 
 
 def _seed_grads(tensors, grad_tensors, op: str):
@@ -72,8 +86,15 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
                 t.grad = g if t.grad is None else t.grad + g
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=None, materialize_grads=False):
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph=None,
+    create_graph=False,
+    allow_unused=None,
+    materialize_grads=False,
+):
     """Return d(outputs)/d(inputs) without touching .grad."""
     outputs = _as_list(outputs)
     inputs_list = _as_list(inputs)

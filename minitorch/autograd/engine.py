@@ -17,8 +17,19 @@ from .grad_mode import no_grad, set_grad_enabled, state
 class Node:
     """One recorded op application: what backward needs to send gradients to the inputs."""
 
-    __slots__ = ("op", "inputs", "params", "out", "saved", "versions", "hooks", "freed",
-                 "needs_input_grad", "__weakref__")
+    __slots__ = (
+        "op",
+        "inputs",
+        "params",
+        "out",
+        "saved",
+        "versions",
+        "hooks",
+        "freed",
+        "needs_input_grad",
+        "parents",
+        "__weakref__",
+    )
 
     def __init__(self, op, inputs, params, out, saved=None):
         self.op = op
@@ -29,6 +40,13 @@ class Node:
         self.hooks = None
         self.freed = False
         self.needs_input_grad = tuple(getattr(x, "requires_grad", False) for x in inputs)
+        # NOTE: each input's history as of now: an in-place op later gives the input tensor a
+        # new grad_fn, and gradients for this node must still go to the old one.
+        self.parents = tuple(
+            getattr(x, "grad_fn", None) if need else None
+            for x, need in zip(inputs, self.needs_input_grad)
+        )
+        # numbers (x * 2) have no version; a Function's op saves nothing here
         watched = [inputs[i] for i in op.save if i < len(inputs) and hasattr(inputs[i], "_version")]
         if op.save_out:
             watched.append(out)
@@ -39,7 +57,7 @@ class Node:
 
     @property
     def next_functions(self):
-        return tuple((getattr(x, "grad_fn", None), 0) for x in self.inputs)
+        return tuple((p, 0) for p in self.parents)
 
     def register_hook(self, fn):
         raise RuntimeError("register_hook on a grad_fn is not supported; use Tensor.register_hook")
@@ -90,16 +108,22 @@ def _topological(roots):
             continue
         seen.add(id(node))
         stack.append((node, True))
-        for x in node.inputs:
-            parent = getattr(x, "grad_fn", None)
+        for parent in node.parents:
             if parent is not None and id(parent) not in seen:
                 stack.append((parent, False))
     order.reverse()
     return order
 
 
-def run_backward(tensors, grads, retain_graph=False, create_graph=False, inputs=None,
-                 accumulate=True, allow_unused=True):
+def run_backward(
+    tensors,
+    grads,
+    retain_graph=False,
+    create_graph=False,
+    inputs=None,
+    accumulate=True,
+    allow_unused=True,
+):
     """Propagate `grads` from `tensors`; accumulate into leaves or return grads of `inputs`."""
     from ..tensor import Tensor  # noqa: PLC0415  (engine sits below tensor in the layers)
 
@@ -129,14 +153,16 @@ def run_backward(tensors, grads, retain_graph=False, create_graph=False, inputs=
                 input_grads = (input_grads,)
             if state.anomaly:
                 _check_nan(node, input_grads)
-            for x, g in zip(node.inputs, input_grads):
-                if g is None or not isinstance(x, Tensor) or not x.requires_grad:
+            for x, g, need, parent in zip(
+                node.inputs, input_grads, node.needs_input_grad, node.parents
+            ):
+                if g is None or not need or not isinstance(x, Tensor):
                     continue
                 g = _fit(g, x)
-                if x.grad_fn is None:
+                if parent is None:
                     _add_leaf(leaf_grads, x, g)
                 else:
-                    _accumulate(node_grads, x.grad_fn, g)
+                    _accumulate(node_grads, parent, g)
             if not retain_graph:
                 node.release()
         return _finish_leaves(leaf_grads, wanted, captured, accumulate, create_graph)

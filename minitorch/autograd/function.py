@@ -18,9 +18,7 @@ class FunctionCtx:
 
     def save_for_backward(self, *tensors) -> None:
         self._saved = tensors
-        self._saved_versions = tuple(
-            (t._version, t._version[0]) for t in tensors if t is not None
-        )
+        self._saved_versions = tuple((t._version, t._version[0]) for t in tensors if t is not None)
 
     @property
     def saved_tensors(self) -> tuple:
@@ -68,17 +66,16 @@ class Function:
         from ..tensor import Tensor  # noqa: PLC0415
 
         ctx = FunctionCtx()
-        ctx.needs_input_grad = tuple(
-            isinstance(a, Tensor) and a.requires_grad for a in args
-        )
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         with no_grad():
             out = cls.forward(ctx, *args, **kwargs)
         tracked = state.enabled and any(ctx.needs_input_grad)
         if not tracked:
             return out
         outs = out if isinstance(out, tuple) else (out,)
-        first = next(o for o in outs if isinstance(o, Tensor) and id(o) not in
-                     ctx.non_differentiable)
+        first = next(
+            o for o in outs if isinstance(o, Tensor) and id(o) not in ctx.non_differentiable
+        )
         op = _FunctionOp(cls)
         node = Node(op, args, {}, first, ctx)
         first.grad_fn = node

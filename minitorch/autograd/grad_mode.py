@@ -32,21 +32,36 @@ class _GradMode:
         return False
 
     def __call__(self, fn):
+        mode = self.mode  # this instance's mode (inference_mode(False), set_grad_enabled(x))
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self.__class__():
+            prev = state.enabled
+            state.enabled = mode
+            try:
                 return fn(*args, **kwargs)
+            finally:
+                state.enabled = prev
 
         return wrapper
 
 
-class no_grad(_GradMode):
+class _BareDecorator(_GradMode):
+    """Also usable without parentheses: `@no_grad` as well as `@no_grad()` (as PyTorch)."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_BareDecorator):
     """Disable gradient recording: ops inside produce tensors with requires_grad=False."""
 
     mode = False
 
 
-class enable_grad(_GradMode):
+class enable_grad(_BareDecorator):
     """Re-enable gradient recording inside a no_grad block."""
 
     mode = True
@@ -54,6 +69,11 @@ class enable_grad(_GradMode):
 
 class inference_mode(_GradMode):
     """Like no_grad (minitorch has no separate inference tensors)."""
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # bare @inference_mode
+            return cls()(mode)
+        return super().__new__(cls)
 
     def __init__(self, mode: bool = True):
         self.mode = not mode
@@ -78,6 +98,10 @@ class set_grad_enabled(_GradMode):
     def __exit__(self, *exc):
         state.enabled = self._prev
         return False
+
+    def __call__(self, fn):
+        state.enabled = self._prev  # used as a decorator: the mode applies inside fn only
+        return super().__call__(fn)
 
 
 class detect_anomaly:

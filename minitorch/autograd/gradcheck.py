@@ -44,13 +44,24 @@ def _analytic_jacobian(fn, inputs, i):
                 rows.append(np.zeros(inputs[i].numel()))
                 continue
             (g,) = grad(o, inputs[i], seed, retain_graph=True, allow_unused=True)
-            rows.append(np.zeros(inputs[i].numel()) if g is None
-                        else np.asarray(g._data, np.float64).reshape(-1))
+            rows.append(
+                np.zeros(inputs[i].numel())
+                if g is None
+                else np.asarray(g._data, np.float64).reshape(-1)
+            )
     return np.stack(rows, axis=1) if rows else np.zeros((inputs[i].numel(), 0))
 
 
-def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
-              raise_exception: bool = True, **_) -> bool:
+def gradcheck(
+    fn,
+    inputs,
+    *,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+    **_,
+) -> bool:
     """Compare autograd's Jacobian with central differences for every input requiring grad."""
     from ..tensor import Tensor  # noqa: PLC0415
 
@@ -83,11 +94,16 @@ def gradgradcheck(fn, inputs, grad_outputs=None, **kw) -> bool:
     diff = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
 
     def first_grad(*xs):
+        from .grad_mode import enable_grad  # noqa: PLC0415
+
+        with enable_grad():  # gradcheck evaluates this under no_grad for finite differences
+            return _first_grad(*xs)
+
+    def _first_grad(*xs):
         out = fn(*xs)
         seed = grad_outputs if grad_outputs is not None else out.new_ones(out.shape)
         wrt = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
-        return grad(out, wrt, seed, create_graph=True, allow_unused=True,
-                    materialize_grads=True)
+        return grad(out, wrt, seed, create_graph=True, allow_unused=True, materialize_grads=True)
 
     del diff
     return gradcheck(first_grad, inputs, **kw)

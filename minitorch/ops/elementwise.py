@@ -12,6 +12,7 @@ kernels/cpu/scalar.py. `kind` picks the dtype rule:
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -47,8 +48,9 @@ def broadcast_shapes(*shapes: tuple, op: str = "broadcast") -> tuple:
 class Elementwise(Op):
     """out = template(*inputs) elementwise, with broadcasting and PyTorch type promotion."""
 
-    def __init__(self, name, template, kind, backward=None, *, int_template=None, save=(),
-                 save_out=False):
+    def __init__(
+        self, name, template, kind, backward=None, *, int_template=None, save=(), save_out=False
+    ):
         self.name = name
         self.template = template
         self.int_template = int_template or template
@@ -59,6 +61,7 @@ class Elementwise(Op):
         self.differentiable = backward is not None
 
     def infer(self, *xs) -> Meta:
+        _check_operands(self.name, xs)
         shapes = [x.shape for x in xs if hasattr(x, "shape")]
         shape = shapes[0]
         for s in shapes[1:]:
@@ -86,6 +89,8 @@ class Elementwise(Op):
         else:
             compute = meta.dtype
         operands = [_cast(a, compute, self.kind) for a in arrays]
+        if self.name in _INT_DIVISION and not compute.is_floating_point:
+            _check_divisor(self.name, operands[1])
         out = np.empty(meta.shape, dtype=meta.dtype.np)
         template = self.template if compute.is_floating_point else self.int_template
         cpu.elementwise((template,), [out], operands)
@@ -98,8 +103,10 @@ class Elementwise(Op):
         """Eager entry of Tensor operators: a fast path for the common small case (contiguous,
         same shape and dtype, no autograd, no tracer) that skips the general dispatch, whose
         Python overhead would dominate ops on small tensors."""
-        if recorder[0] is None and not (state.enabled and (
-                a._requires_grad or getattr(rest[0] if rest else None, "_requires_grad", False))):
+        if recorder[0] is None and not (
+            state.enabled
+            and (a._requires_grad or getattr(rest[0] if rest else None, "_requires_grad", False))
+        ):
             out = self._fast(a, rest)
             if out is not None:
                 return out
@@ -108,6 +115,10 @@ class Elementwise(Op):
     def _fast(self, a, rest):
         ad, dt = a._data, a.dtype
         if self.kind == FLOAT and not dt.is_floating_point:
+            return None
+        if dt is dtypes.bool_ and self.name in ("neg", "sub"):  # infer raises the error
+            return None
+        if not dt.is_floating_point and self.name in _INT_DIVISION:  # forward checks for 0
             return None
         if not ad.flags.c_contiguous or not 0 < ad.size < cpu.PARALLEL_MIN:
             return None
@@ -119,8 +130,12 @@ class Elementwise(Op):
                 if b.dtype is not dt or bd.shape != ad.shape or not bd.flags.c_contiguous:
                     return None
                 operands.append(bd)
-            elif type(b) is float and dt.is_floating_point or type(b) is int:
-                operands.append(dt.np.type(b))
+            elif (
+                type(b) is float
+                and dt.is_floating_point
+                or (type(b) is int and dt is not dtypes.bool_ and _fits(b, dt))
+            ):
+                operands.append(dt.np.type(b))  # bool + 1 promotes: the general path
             else:
                 return None
             scalars = (False, not isinstance(b, Tensor))
@@ -141,6 +156,43 @@ class Elementwise(Op):
         if cache is None:
             cache = self.__dict__["_flat_cache"] = {}
         return cache
+
+
+_INT_DIVISION = ("floor_divide", "trunc_divide", "remainder")
+
+
+def _check_divisor(name: str, b) -> None:
+    """Integer division by zero has no value: PyTorch raises, numpy/Numba would return 0."""
+    if np.any(np.asarray(b) == 0):
+        raise RuntimeError(
+            f"{name}: ZeroDivisionError: integer division by zero; check the "
+            "divisor, or divide as floats (x.float())"
+        )
+
+
+def _check_operands(name: str, xs) -> None:
+    """Refuse what PyTorch refuses: non-numbers, and `-` on bools (a mask wants ~)."""
+    for x in xs:
+        if not (hasattr(x, "dtype") or isinstance(x, numbers.Number)):
+            raise TypeError(
+                f"{name}: unsupported operand type {type(x).__name__}; expected a "
+                "Tensor or a number (wrap lists with minitorch.tensor(...))"
+            )
+    if name in ("neg", "sub") and any(
+        getattr(x, "dtype", None) is dtypes.bool_ or isinstance(x, bool) for x in xs
+    ):
+        raise RuntimeError(
+            f"{name}: the `-` operator on a bool tensor is not supported; to invert a mask use "
+            "`~` or logical_not(), to compare masks use `^` or logical_xor()"
+        )
+
+
+def _fits(value: int, dt) -> bool:
+    """Whether a Python int is representable in dtype dt (else numpy raises OverflowError)."""
+    if dt.is_floating_point:
+        return True
+    info = np.iinfo(dt.np)
+    return info.min <= value <= info.max
 
 
 def _wrap(array, dtype):
@@ -170,6 +222,8 @@ def _cast(a, compute: dtypes.dtype, kind: str):
         return a if isinstance(a, np.ndarray) else bool(a)
     if isinstance(a, np.ndarray):
         return a if a.dtype == compute.np else a.astype(compute.np)
+    if isinstance(a, int) and not compute.is_floating_point and compute is not dtypes.bool_:
+        return np.array(a).astype(compute.np)[()]  # wraps like PyTorch: uint8 + 300
     return compute.np.type(a)
 
 
@@ -180,27 +234,53 @@ def _elementwise(name, template, kind, backward=None, **kw):
 # ---- arithmetic ------------------------------------------------------------------------------
 add = _elementwise("add", "({0} + {1})", ARITH, lambda c, g: (g, g))
 sub = _elementwise("sub", "({0} - {1})", ARITH, lambda c, g: (g, -g))
-mul = _elementwise("mul", "({0} * {1})", ARITH, lambda c, g: (g * c.inputs[1], g * c.inputs[0]),
-             save=(0, 1))
-div = _elementwise("div", "({0} / {1})", FLOAT,
-             lambda c, g: (g / c.inputs[1], -g * c.inputs[0] / (c.inputs[1] * c.inputs[1])),
-             save=(0, 1))
-floor_divide = _elementwise("floor_divide", "floor_div({0}, {1})", ARITH,
-                      lambda c, g: (g * 0, g * 0), int_template="int_floor_div({0}, {1})")
-trunc_divide = _elementwise("trunc_divide", "trunc_div({0}, {1})", ARITH,
-                      lambda c, g: (g * 0, g * 0), int_template="int_trunc_div({0}, {1})")
+mul = _elementwise(
+    "mul", "({0} * {1})", ARITH, lambda c, g: (g * c.inputs[1], g * c.inputs[0]), save=(0, 1)
+)
+div = _elementwise(
+    "div",
+    "({0} / {1})",
+    FLOAT,
+    lambda c, g: (g / c.inputs[1], -g * c.inputs[0] / (c.inputs[1] * c.inputs[1])),
+    save=(0, 1),
+)
+floor_divide = _elementwise(
+    "floor_divide",
+    "floor_div({0}, {1})",
+    ARITH,
+    lambda c, g: (g * 0, g * 0),
+    int_template="int_floor_div({0}, {1})",
+)
+trunc_divide = _elementwise(
+    "trunc_divide",
+    "trunc_div({0}, {1})",
+    ARITH,
+    lambda c, g: (g * 0, g * 0),
+    int_template="int_trunc_div({0}, {1})",
+)
 remainder = _elementwise(
-    "remainder", "remainder({0}, {1})", ARITH,
+    "remainder",
+    "remainder({0}, {1})",
+    ARITH,
     lambda c, g: (g, -g * floor_divide_(c.inputs[0], c.inputs[1])),
-    int_template="int_remainder({0}, {1})", save=(0, 1),
+    int_template="int_remainder({0}, {1})",
+    save=(0, 1),
 )
 neg = _elementwise("neg", "(-{0})", ARITH, lambda c, g: -g)
 maximum = _elementwise(
-    "maximum", "maximum({0}, {1})", ARITH,
-    lambda c, g: _split_grad(g, c.inputs[0], c.inputs[1]), save=(0, 1))
+    "maximum",
+    "maximum({0}, {1})",
+    ARITH,
+    lambda c, g: _split_grad(g, c.inputs[0], c.inputs[1]),
+    save=(0, 1),
+)
 minimum = _elementwise(
-    "minimum", "minimum({0}, {1})", ARITH,
-    lambda c, g: _split_grad(g, c.inputs[1], c.inputs[0]), save=(0, 1))
+    "minimum",
+    "minimum({0}, {1})",
+    ARITH,
+    lambda c, g: _split_grad(g, c.inputs[1], c.inputs[0]),
+    save=(0, 1),
+)
 
 
 def _pow_backward(c, g):
@@ -219,39 +299,55 @@ pow = _elementwise("pow", "({0} ** {1})", ARITH, _pow_backward, save=(0, 1), sav
 
 
 def _split_grad(g, winner, other):
-    """Gradient of max(winner, other): all to the larger, halves on ties (as PyTorch)."""
-    w = (gt_(winner, other).to(g.dtype) + eq_(winner, other).to(g.dtype) * 0.5)
-    return g * w, g * (1 - w)
+    """Gradient of max(winner, other): all to the larger, halves on ties (as PyTorch).
+
+    NOTE: written as "zero for the side that lost" so that with a NaN (no side lost) both
+    sides get the gradient, as PyTorch's masked_fill formula does.
+    """
+    half = where_(eq_(winner, other), g * 0.5, g)
+    return where_(gt_(other, winner), 0.0, half), where_(gt_(winner, other), 0.0, half)
 
 
 # ---- float functions -------------------------------------------------------------------------
 exp = _elementwise("exp", "exp({0})", FLOAT, lambda c, g: g * c.out, save_out=True)
 log = _elementwise("log", "log({0})", FLOAT, lambda c, g: g / c.inputs[0], save=(0,))
-log1p = _elementwise("log1p", "math.log1p({0})", FLOAT, lambda c, g: g / (c.inputs[0] + 1),
-                     save=(0,))
+log1p = _elementwise(
+    "log1p", "math.log1p({0})", FLOAT, lambda c, g: g / (c.inputs[0] + 1), save=(0,)
+)
 expm1 = _elementwise("expm1", "math.expm1({0})", FLOAT, lambda c, g: g * (c.out + 1), save_out=True)
 sqrt = _elementwise("sqrt", "math.sqrt({0})", FLOAT, lambda c, g: g / (c.out * 2), save_out=True)
-rsqrt = _elementwise("rsqrt", "(1 / math.sqrt({0}))", FLOAT,
-               lambda c, g: g * c.out * c.out * c.out * -0.5, save_out=True)
-reciprocal = _elementwise("reciprocal", "(1 / {0})", FLOAT, lambda c, g: -g * c.out * c.out,
-                    save_out=True)
+rsqrt = _elementwise(
+    "rsqrt",
+    "(1 / math.sqrt({0}))",
+    FLOAT,
+    lambda c, g: g * c.out * c.out * c.out * -0.5,
+    save_out=True,
+)
+reciprocal = _elementwise(
+    "reciprocal", "(1 / {0})", FLOAT, lambda c, g: -g * c.out * c.out, save_out=True
+)
 sin = _elementwise("sin", "math.sin({0})", FLOAT, lambda c, g: g * cos_(c.inputs[0]), save=(0,))
 cos = _elementwise("cos", "math.cos({0})", FLOAT, lambda c, g: -g * sin_(c.inputs[0]), save=(0,))
-tanh = _elementwise("tanh", "tanh({0})", FLOAT, lambda c, g: g * (1 - c.out * c.out),
-              save_out=True)
-sigmoid = _elementwise("sigmoid", "sigmoid({0})", FLOAT, lambda c, g: g * c.out * (1 - c.out),
-                 save_out=True)
-erf = _elementwise("erf", "math.erf({0})", FLOAT,
-             lambda c, g: g * exp_(-c.inputs[0] * c.inputs[0]) * (2 / math.sqrt(math.pi)),
-             save=(0,))
-relu = _elementwise("relu", "relu({0})", ARITH, lambda c, g: g * gt_(c.out, 0).to(g.dtype),
-              save_out=True)
+tanh = _elementwise("tanh", "tanh({0})", FLOAT, lambda c, g: g * (1 - c.out * c.out), save_out=True)
+sigmoid = _elementwise(
+    "sigmoid", "sigmoid({0})", FLOAT, lambda c, g: g * c.out * (1 - c.out), save_out=True
+)
+erf = _elementwise(
+    "erf",
+    "math.erf({0})",
+    FLOAT,
+    lambda c, g: g * exp_(-c.inputs[0] * c.inputs[0]) * (2 / math.sqrt(math.pi)),
+    save=(0,),
+)
+relu = _elementwise(
+    "relu", "relu({0})", ARITH, lambda c, g: g * gt_(c.out, 0).to(g.dtype), save_out=True
+)
 abs = _elementwise("abs", "abs({0})", ARITH, lambda c, g: g * sign_(c.inputs[0]), save=(0,))
 sign = _elementwise("sign", "sign({0})", ARITH, lambda c, g: g * 0)
-floor = _elementwise("floor", "math.floor({0})", ARITH, lambda c, g: g * 0, int_template="{0}")
-ceil = _elementwise("ceil", "math.ceil({0})", ARITH, lambda c, g: g * 0, int_template="{0}")
+floor = _elementwise("floor", "np.floor({0})", ARITH, lambda c, g: g * 0, int_template="{0}")
+ceil = _elementwise("ceil", "np.ceil({0})", ARITH, lambda c, g: g * 0, int_template="{0}")
 round = _elementwise("round", "round_half_even({0})", ARITH, lambda c, g: g * 0, int_template="{0}")
-trunc = _elementwise("trunc", "math.trunc({0})", ARITH, lambda c, g: g * 0, int_template="{0}")
+trunc = _elementwise("trunc", "np.trunc({0})", ARITH, lambda c, g: g * 0, int_template="{0}")
 isnan = _elementwise("isnan", "({0} != {0})", COMPARE)
 isinf = _elementwise("isinf", "(abs({0}) == np.inf)", COMPARE)
 isfinite = _elementwise("isfinite", "(abs({0}) < np.inf)", COMPARE)
@@ -277,9 +373,12 @@ class Where(Elementwise):
     """out = a if cond else b; cond keeps its dtype, a and b promote."""
 
     def __init__(self):
-        super().__init__("where", "({1} if {0} else {2})", ARITH,
-                         lambda c, g: (None, where_(c.inputs[0], g, 0.0),
-                                       where_(c.inputs[0], 0.0, g)))
+        super().__init__(
+            "where",
+            "({1} if {0} else {2})",
+            ARITH,
+            lambda c, g: (None, where_(c.inputs[0], g, 0.0), where_(c.inputs[0], 0.0, g)),
+        )
 
     def compute_dtype(self, xs):
         return dtypes.result_type(xs[1], xs[2])
@@ -363,6 +462,6 @@ def _fn(op):
     return lambda *xs: apply(op, *xs)
 
 
-(exp_, log_, sin_, cos_, sign_, pow_, where_, eq_, gt_, ge_, le_, logical_and_,
- floor_divide_) = map(_fn, (exp, log, sin, cos, sign, pow, where, eq, gt, ge, le, logical_and,
-                            floor_divide))
+(exp_, log_, sin_, cos_, sign_, pow_, where_, eq_, gt_, ge_, le_, logical_and_, floor_divide_) = (
+    map(_fn, (exp, log, sin, cos, sign, pow, where, eq, gt, ge, le, logical_and, floor_divide))
+)

@@ -48,15 +48,27 @@ class Einsum(Op):
         subs, rhs = _parse(ctx.params["equation"], len(ctx.inputs))
         grads = []
         for i, (s, x) in enumerate(zip(subs, ctx.inputs)):
+            size = dict(zip(s, x.shape))
+            u = "".join(dict.fromkeys(s))  # s without repeats ("ii" -> "i": a diagonal)
             others = [(subs[j], ctx.inputs[j]) for j in range(len(subs)) if j != i]
-            eq = ",".join([rhs] + [o for o, _ in others]) + "->" + s
-            missing = [c for c in s if c not in rhs and all(c not in o for o, _ in others)]
+            eq = ",".join([rhs] + [o for o, _ in others]) + "->" + u
+            missing = [c for c in u if c not in rhs and all(c not in o for o, _ in others)]
             g = apply(self, grad, *[t for _, t in others], equation=_fill(eq, missing))
             if missing:  # re-insert the dims only this operand summed over, then broadcast
-                g = g.reshape([1 if c in missing else n for c, n in zip(s, x.shape)])
-                g = g.expand(x.shape)
-            grads.append(g)
+                g = g.reshape([1 if c in missing else size[c] for c in u])
+                g = g.expand([size[c] for c in u])
+            grads.append(g if u == s else _on_diagonal(g, s, tuple(x.shape)))
         return tuple(grads)
+
+
+def _on_diagonal(g, s: str, shape: tuple):
+    """The gradient of an operand with repeated subscripts (e.g. "ii"): g (over the distinct
+    letters, in order of first occurrence) on the diagonal positions, zero elsewhere."""
+    first = [s.index(c) for c in s]
+    g = g.reshape([n if f == k else 1 for k, (n, f) in enumerate(zip(shape, first))])
+    idx = np.indices(shape)
+    on = np.logical_and.reduce([idx[k] == idx[f] for k, f in enumerate(first)])
+    return g.expand(shape) * g.new_tensor(on)
 
 
 def _fill(eq, missing):

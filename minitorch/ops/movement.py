@@ -60,13 +60,15 @@ class Permute(Op):
     name = "permute"
 
     def infer(self, x, *, dims):
-        if sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)) or len(dims) != x.ndim:
+        if len(dims) != x.ndim:
             raise RuntimeError(
-                f"permute(sparse_coo): number of dimensions in the tensor input does not match "
-                f"the length of the desired ordering of dimensions i.e. input.dim() = {x.ndim} is "
-                f"not equal to len(dims) = {len(dims)}" if len(dims) != x.ndim else
-                f"permute: repeated dim in {tuple(dims)}"
+                f"permute: number of dims don't match: the tensor has {x.ndim} dims "
+                f"(shape {tuple(x.shape)}) but got {len(dims)} dims {tuple(dims)}; pass one "
+                "entry per dim"
             )
+        normal = [normalize_dim(d, x.ndim, "permute") for d in dims] if x.ndim else []
+        if sorted(normal) != list(range(x.ndim)):
+            raise RuntimeError(f"permute: repeated dim in {tuple(dims)}; each dim must appear once")
         return Meta(tuple(x.shape[d] for d in dims), x.dtype)
 
     def forward(self, meta, a, *, dims):
@@ -162,8 +164,11 @@ class IndexPut(Op):
 
     def forward(self, meta, base, values, *, index, accumulate=False):
         out = base.copy()
-        values = np.asarray(values, dtype=out.dtype) if not isinstance(values, np.ndarray) \
+        values = (
+            np.asarray(values, dtype=out.dtype)
+            if not isinstance(values, np.ndarray)
             else values.astype(out.dtype, copy=False)
+        )
         if accumulate:
             np.add.at(out, index, values)
         else:
@@ -201,9 +206,15 @@ class Copy(Op):
 
 
 clone = register(Copy("clone", lambda a: np.array(a, copy=True)))
-contiguous = register(Copy("contiguous", lambda a: np.ascontiguousarray(a)))
-flip = register(Copy("flip", lambda a, dims: np.ascontiguousarray(np.flip(a, dims)),
-                     lambda g, dims: g.flip(dims)))
+# NOTE: np.array(order="C"), not np.ascontiguousarray, which turns 0-d arrays into 1-d ones.
+contiguous = register(Copy("contiguous", lambda a: np.array(a, order="C", copy=True)))
+flip = register(
+    Copy(
+        "flip",
+        lambda a, dims: np.array(np.flip(a, dims) if a.ndim else a, order="C", copy=True),
+        lambda g, dims: g.flip(dims),
+    )
+)
 
 
 class Cat(Op):
@@ -337,6 +348,11 @@ class Scatter(Op):
         _, index, src = ctx.inputs
         d = ctx.params["dim"]
         g_src = grad.gather(d, index) if hasattr(src, "shape") else None
+        if g_src is not None and tuple(g_src.shape) != tuple(src.shape):
+            # src may be larger than index: its unread elements get zero gradient
+            full = g_src.new_zeros(tuple(src.shape))
+            full[tuple(slice(0, n) for n in index.shape)] = g_src
+            g_src = full
         g_x = grad if self.accumulate else grad.scatter(d, index, 0.0)
         return g_x, None, g_src
 

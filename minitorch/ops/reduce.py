@@ -104,8 +104,14 @@ def _extreme_back(ctx, g, keep):
 
 
 def _prod_back(ctx, g, keep):
-    # NOTE: out / x is undefined where x == 0; PyTorch special-cases zeros, we do not (yet).
-    return g * ctx.out.reshape(keep) / ctx.inputs[0]
+    # NOTE: out / x is undefined where x == 0. There the gradient is the product of the other
+    # elements: nonzero only when x holds the single zero of its slice (as in PyTorch).
+    x = ctx.inputs[0]
+    dims = normalize_dims(ctx.params.get("dim"), x.ndim)
+    zero = x == 0
+    safe = x.masked_fill(zero, 1)
+    others = safe.prod(dim=dims, keepdim=True) * (zero.sum(dim=dims, keepdim=True) == 1)
+    return g * others.where(zero, ctx.out.reshape(keep) / safe)
 
 
 def _lowest(dt: np.dtype):
@@ -116,8 +122,7 @@ def _highest(dt: np.dtype):
     return np.inf if dt.kind == "f" else (True if dt.kind == "b" else np.iinfo(dt).max)
 
 
-sum = register(Reduce("sum", "({0} + {1})", lambda dt: 0, True, _expand_back,
-                      promote_ints=True))
+sum = register(Reduce("sum", "({0} + {1})", lambda dt: 0, True, _expand_back, promote_ints=True))
 prod = register(Reduce("prod", "({0} * {1})", lambda dt: 1, True, _prod_back, promote_ints=True))
 amax = register(Reduce("amax", "maximum({0}, {1})", _lowest, False, _extreme_back))
 amin = register(Reduce("amin", "minimum({0}, {1})", _highest, False, _extreme_back))
@@ -133,11 +138,19 @@ class ArgReduce(Op):
         self.fn = fn
 
     def infer(self, x, *, dim=None, keepdim=False):
-        if 0 in tuple(x.shape):
-            raise RuntimeError(f"{self.name}: expected a non-empty tensor; got shape {x.shape}")
         if dim is None:
+            if 0 in tuple(x.shape):
+                raise IndexError(
+                    f"{self.name}(): Expected reduction dim to be specified for "
+                    f"input.numel() == 0 (shape {tuple(x.shape)}); pass dim=..."
+                )
             return Meta((1,) * x.ndim if keepdim else (), dtypes.int64)
         d = normalize_dim(dim, x.ndim, self.name)
+        if x.ndim and x.shape[d] == 0:
+            raise IndexError(
+                f"{self.name}(): Expected reduction dim {d} to have non-zero size "
+                f"(shape {tuple(x.shape)}); reduce over a non-empty dim"
+            )
         return Meta(reduced_shape(x.shape, (d,), keepdim), dtypes.int64)
 
     def forward(self, meta, a, *, dim=None, keepdim=False):
@@ -217,6 +230,8 @@ class Softmax(Op):
     def forward(self, meta, a, *, dim):
         if a.ndim == 0:
             return np.zeros((), meta.dtype.np) if self.log else np.ones((), meta.dtype.np)
+        if a.size == 0:  # no rows (or empty rows): nothing to compute, nothing to reshape
+            return np.empty(a.shape, meta.dtype.np)
         a = a.astype(meta.dtype.np, copy=False)
         axis = dim % a.ndim
         moved = np.moveaxis(a, axis, -1)

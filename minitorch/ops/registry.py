@@ -83,8 +83,11 @@ def apply(op: Op, *inputs, **params):
     else:
         outs = tuple(wrap(r, m.dtype) for r, m in zip(result, meta))
         out = outs[0]
-    if state.enabled and op.differentiable and out.dtype.is_floating_point and any(
-        isinstance(x, Tensor) and x.requires_grad for x in inputs
+    if (
+        state.enabled
+        and op.differentiable
+        and out.dtype.is_floating_point
+        and any(isinstance(x, Tensor) and x.requires_grad for x in inputs)
     ):
         saved = result[1:] if op.n_outputs > 1 else None
         out.grad_fn = Node(op, inputs, params, out, saved)

@@ -1,1 +1,19 @@
-"""Placeholder: filled in by the nn/optim/data work."""
+"""minitorch.optim: optimizers and learning-rate schedulers (PyTorch's torch.optim).
+
+    import minitorch.optim as optim
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    sched = optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5)
+
+Every built-in optimizer updates each parameter with one fused kernel; the update rules live
+in kernels/cpu/optim.py. docs/custom_optimizer.md shows how to write your own.
+"""
+
+from . import lr_scheduler
+from .adadelta import Adadelta
+from .adagrad import Adagrad
+from .adam import Adam, AdamW
+from .optimizer import Optimizer
+from .rmsprop import RMSprop
+from .sgd import SGD
+
+__all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "SGD", "lr_scheduler"]

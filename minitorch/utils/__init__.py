@@ -1,1 +1,5 @@
-"""Placeholder: filled in by the nn/optim/data work."""
+"""minitorch.utils: data loading (`minitorch.utils.data`), as in torch.utils."""
+
+from . import data
+
+__all__ = ["data"]

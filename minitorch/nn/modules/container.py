@@ -62,7 +62,8 @@ class Sequential(Module):
             delattr(self, keys[_index(idx, len(self), "Sequential")])
         # renumber so indices stay 0..n-1, as PyTorch does
         self.__dict__["_modules"] = OrderedDict(
-            (str(i), m) for i, m in enumerate(self._modules.values()))
+            (str(i), m) for i, m in enumerate(self._modules.values())
+        )
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -167,7 +168,8 @@ class ModuleList(Module):
         else:
             delattr(self, str(_index(idx, len(self), "ModuleList")))
         self.__dict__["_modules"] = OrderedDict(
-            (str(i), m) for i, m in enumerate(self._modules.values()))
+            (str(i), m) for i, m in enumerate(self._modules.values())
+        )
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -227,8 +229,9 @@ class ModuleList(Module):
                 blocks.append([i, i, r])
         lines = []
         for start, end, r in blocks:
-            text = f"({start}): {r}" if start == end else \
-                f"({start}-{end}): {end - start + 1} x {r}"
+            text = (
+                f"({start}): {r}" if start == end else f"({start}-{end}): {end - start + 1} x {r}"
+            )
             lines.append(_addindent(text, 2))
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
@@ -282,11 +285,11 @@ class ModuleDict(Module):
                 "ModuleDict.update should be called with an iterable of key/value pairs, but "
                 "got " + type(modules).__name__
             )
-        items = modules.items() if isinstance(modules, Mapping) else modules
-        for j, m in enumerate(items):
-            if isinstance(modules, Mapping):
-                self[m[0]] = m[1]
-                continue
+        if isinstance(modules, (Mapping, ModuleDict)):
+            for key, module in modules.items():
+                self[key] = module
+            return
+        for j, m in enumerate(modules):
             if not isinstance(m, Iterable) or len(m) != 2:
                 raise ValueError(
                     f"ModuleDict update sequence element #{j} should be a key/value pair of "
@@ -400,17 +403,23 @@ class ParameterDict(Module):
             del self[k]
 
     def update(self, parameters) -> None:
-        items = parameters.items() if isinstance(parameters, Mapping) else parameters
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            items = parameters.items()
+        elif isinstance(parameters, Mapping):
+            items = sorted(parameters.items())  # NOTE: PyTorch sorts the keys of a plain dict
+        else:
+            items = parameters
         for key, value in items:
             self[key] = value
 
     def extra_repr(self) -> str:
-        return "\n".join(f"  ({k}): " + _param_str(p) for k, p in self.items())
+        # NOTE: PyTorch prints the legacy type name here (FloatTensor), dtype in ParameterList
+        return "\n".join(f"  ({k}): " + _param_str(p, typename=True) for k, p in self.items())
 
 
-def _param_str(p) -> str:
+def _param_str(p, typename: bool = False) -> str:
     if isinstance(p, Tensor):
         size = "x".join(str(s) for s in p.size())
         kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
-        return f"{kind} containing: [{p.dtype} of size {size}]"
+        return f"{kind} containing: [{p.type() if typename else p.dtype} of size {size}]"
     return "Object of type: " + type(p).__name__

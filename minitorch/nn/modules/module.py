@@ -13,7 +13,8 @@ from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator, Mapping
 
 from ... import dtypes
-from ...autograd.grad_mode import no_grad
+from ...autograd.function import Function
+from ...autograd.grad_mode import is_grad_enabled, no_grad
 from ...backend import to_device
 from ...tensor import Tensor
 from ..parameter import Buffer, Parameter
@@ -45,7 +46,7 @@ def _addindent(s: str, num_spaces: int) -> str:
 
 def _typename(value) -> str:
     if isinstance(value, Tensor):
-        return "minitorch." + type(value).__name__
+        return value.type()  # e.g. minitorch.FloatTensor, as torch.typename
     module = type(value).__module__
     name = type(value).__qualname__
     return name if module in (None, "builtins") else f"{module}.{name}"
@@ -119,7 +120,11 @@ class Module:
         d["_forward_hooks_always_called"] = _IdSet()
         d["_forward_pre_hooks"] = _HookDict()
         d["_forward_pre_hooks_with_kwargs"] = _IdSet()
+        d["_backward_hooks"] = _HookDict()
+        d["_backward_pre_hooks"] = _HookDict()
         d["_state_dict_hooks"] = _HookDict()
+        d["_state_dict_pre_hooks"] = _HookDict()
+        d["_load_state_dict_pre_hooks"] = _HookDict()
         d["_load_state_dict_post_hooks"] = _HookDict()
 
     forward: Callable
@@ -131,9 +136,55 @@ class Module:
 
     # ---- calling -------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        if self._backward_hooks or self._backward_pre_hooks:
+            return self._call_with_backward_hooks(args, kwargs)
         if not (self._forward_hooks or self._forward_pre_hooks):
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
+
+    def _call_with_backward_hooks(self, args, kwargs):
+        """Tap the gradients at the module's output and input with identity nodes.
+
+        Backward reaches the output tap first (pre-hooks, then grad_output is kept) and the
+        input tap last, where hook(module, grad_input, grad_output) runs, as in PyTorch.
+        """
+        grad_on = is_grad_enabled()
+        inputs = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
+        if len(inputs) > 1:
+            raise NotImplementedError(
+                f"{self._get_name()}: full backward hooks support one input tensor that requires "
+                f"grad; got {len(inputs)}. Hook the tensors instead (tensor.register_hook)."
+            )
+        kept = {}
+
+        def on_grad_output(grad):
+            grad_output = (grad,)
+            for hook in list(self._backward_pre_hooks.values()):
+                result = hook(self, grad_output)
+                if result is not None:
+                    grad_output = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+            kept["grad_output"] = grad_output
+            if not inputs:  # nothing upstream to wait for: call the hooks now, as PyTorch
+                _run_backward_hooks(self, (None,) * len(args), grad_output)
+            return grad_output[0]
+
+        def on_grad_input(grad):
+            grad_input = tuple(grad if i == inputs[0] else None for i in range(len(args)))
+            grad_input = _run_backward_hooks(self, grad_input, kept.get("grad_output", (None,)))
+            return grad_input[inputs[0]]
+
+        if inputs and grad_on:
+            args = list(args)
+            args[inputs[0]] = _GradTap.apply(args[inputs[0]], on_grad_input)
+        out = self._call_with_hooks(tuple(args), kwargs)
+        if isinstance(out, Tensor) and out.requires_grad and grad_on:
+            return _GradTap.apply(out, on_grad_output)
+        if isinstance(out, Tensor) or not grad_on:
+            return out
+        raise NotImplementedError(
+            f"{self._get_name()}: full backward hooks support modules that return one tensor; "
+            f"got {type(out).__name__}. Hook the output tensors instead (tensor.register_hook)."
+        )
 
     def _call_with_hooks(self, args, kwargs):
         for hook_id, hook in list(self._forward_pre_hooks.items()):
@@ -172,15 +223,17 @@ class Module:
             raise
         return output
 
-    def register_forward_pre_hook(self, hook, *, prepend: bool = False,
-                                  with_kwargs: bool = False) -> RemovableHandle:
+    def register_forward_pre_hook(
+        self, hook, *, prepend: bool = False, with_kwargs: bool = False
+    ) -> RemovableHandle:
         """Call hook(module, args) (or hook(module, args, kwargs)) before forward.
 
         A non-None result replaces the positional arguments (a single value is wrapped in
         a tuple); with `with_kwargs=True` it must be an (args, kwargs) pair.
         """
-        handle = RemovableHandle(self._forward_pre_hooks,
-                                 extra_dict=(self._forward_pre_hooks_with_kwargs,))
+        handle = RemovableHandle(
+            self._forward_pre_hooks, extra_dict=(self._forward_pre_hooks_with_kwargs,)
+        )
         self._forward_pre_hooks[handle.id] = hook
         if with_kwargs:
             self._forward_pre_hooks_with_kwargs.add(handle.id)
@@ -188,8 +241,33 @@ class Module:
             self._forward_pre_hooks.move_to_end(handle.id, last=False)
         return handle
 
-    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
-                              always_call: bool = False) -> RemovableHandle:
+    def register_full_backward_pre_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        """Call hook(module, grad_output) when the gradient reaches the module's output.
+
+        A non-None result replaces grad_output.
+        """
+        handle = RemovableHandle(self._backward_pre_hooks)
+        self._backward_pre_hooks[handle.id] = hook
+        if prepend:
+            self._backward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_full_backward_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        """Call hook(module, grad_input, grad_output) once the input gradients are computed.
+
+        grad_input has one entry per positional argument (None where there is no gradient);
+        a non-None result replaces it. Supported for modules with one tensor input that
+        requires grad and one tensor output (Linear, Conv2d, activations, ...).
+        """
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        if prepend:
+            self._backward_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_forward_hook(
+        self, hook, *, prepend: bool = False, with_kwargs: bool = False, always_call: bool = False
+    ) -> RemovableHandle:
         """Call hook(module, args, output) after forward; a non-None result replaces output."""
         handle = RemovableHandle(
             self._forward_hooks,
@@ -280,6 +358,20 @@ class Module:
                 raise AttributeError(f"`{item}` is not an nn.Module")
         return mod
 
+    def set_submodule(self, target: str, module: Module, strict: bool = False) -> None:
+        """Replace (or, unless strict, add) the module at dotted path `target`."""
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        if not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+        parent_path, _, name = target.rpartition(".")
+        parent = self.get_submodule(parent_path)
+        if strict and not hasattr(parent, name):
+            raise AttributeError(f"{parent._get_name()} has no attribute `{name}`")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+            raise AttributeError(f"`{name}` is not an nn.Module")
+        setattr(parent, name, module)
+
     def get_parameter(self, target: str) -> Parameter:
         module_path, _, name = target.rpartition(".")
         mod = self.get_submodule(module_path)
@@ -329,8 +421,7 @@ class Module:
         if isinstance(value, Module):
             if modules is None:
                 raise AttributeError("cannot assign module before Module.__init__() call")
-            _remove_from(name, d, self._parameters, self._buffers,
-                         self._non_persistent_buffers_set)
+            _remove_from(name, d, self._parameters, self._buffers, self._non_persistent_buffers_set)
             modules[name] = value
         elif modules is not None and name in modules:
             if value is not None:
@@ -347,8 +438,11 @@ class Module:
                         f"cannot assign '{_typename(value)}' as buffer '{name}' "
                         "(minitorch.nn.Buffer, minitorch.Tensor or None expected)"
                     )
-                persistent = value.persistent if isinstance(value, Buffer) else (
-                    name not in self._non_persistent_buffers_set)
+                persistent = (
+                    value.persistent
+                    if isinstance(value, Buffer)
+                    else (name not in self._non_persistent_buffers_set)
+                )
                 if isinstance(value, Buffer):
                     _remove_from(name, d, self._parameters, modules or {})
                 self.register_buffer(name, value, persistent)
@@ -377,8 +471,11 @@ class Module:
     # ---- traversal -----------------------------------------------------------------------------
     def _named_members(self, get_members, prefix="", recurse=True, remove_duplicate=True):
         memo = set()
-        modules = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
-                   if recurse else [(prefix, self)])
+        modules = (
+            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+            if recurse
+            else [(prefix, self)]
+        )
         for module_prefix, module in modules:
             for k, v in get_members(module):
                 if v is None or (remove_duplicate and id(v) in memo):
@@ -392,20 +489,24 @@ class Module:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True,
-                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, parameter) pairs in registration order: 'fc.weight', ..."""
-        yield from self._named_members(lambda m: m._parameters.items(), prefix, recurse,
-                                       remove_duplicate)
+        yield from self._named_members(
+            lambda m: m._parameters.items(), prefix, recurse, remove_duplicate
+        )
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True,
-                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
-        yield from self._named_members(lambda m: m._buffers.items(), prefix, recurse,
-                                       remove_duplicate)
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Tensor]]:
+        yield from self._named_members(
+            lambda m: m._buffers.items(), prefix, recurse, remove_duplicate
+        )
 
     def children(self) -> Iterator[Module]:
         for _, m in self.named_children():
@@ -422,8 +523,9 @@ class Module:
         for _, m in self.named_modules():
             yield m
 
-    def named_modules(self, memo: set | None = None, prefix: str = "",
-                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+    def named_modules(
+        self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
         """(dotted name, module) for self ('') and every descendant, depth first."""
         if memo is None:
             memo = set()
@@ -477,7 +579,7 @@ class Module:
         if recurse:
             for module in self.children():
                 module._apply(fn)
-        for key, param in self._parameters.items():
+        for param in self._parameters.values():
             if param is None:
                 continue
             with no_grad():
@@ -546,6 +648,21 @@ class Module:
         return self
 
     # ---- state dict ----------------------------------------------------------------------------
+    def get_extra_state(self):
+        """State beyond tensors to save in the state_dict (override with set_extra_state)."""
+        raise RuntimeError(
+            "Reached a code path in Module.get_extra_state() that should never be called."
+        )
+
+    def set_extra_state(self, state) -> None:
+        """Restore what get_extra_state returned (override together with it)."""
+        raise RuntimeError(
+            "Reached a code path in Module.set_extra_state() that should never be called."
+        )
+
+    def _has_extra_state(self) -> bool:
+        return type(self).get_extra_state is not Module.get_extra_state
+
     def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
         for name, param in self._parameters.items():
             if param is not None:
@@ -553,6 +670,8 @@ class Module:
         for name, buf in self._buffers.items():
             if buf is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = buf if keep_vars else buf.detach()
+        if self._has_extra_state():
+            destination[prefix + _EXTRA_STATE] = self.get_extra_state()
 
     def state_dict(self, *args, destination=None, prefix: str = "", keep_vars: bool = False):
         """An OrderedDict of every parameter and persistent buffer under its dotted name.
@@ -565,23 +684,31 @@ class Module:
             keep_vars = args[2] if len(args) > 2 else keep_vars
         if destination is None:
             destination = OrderedDict()
+        for hook in self._state_dict_pre_hooks.values():
+            hook(self, prefix, keep_vars)
         self._save_to_state_dict(destination, prefix, keep_vars)
         for name, module in self._modules.items():
             if module is not None:
-                module.state_dict(destination=destination, prefix=prefix + name + ".",
-                                  keep_vars=keep_vars)
+                module.state_dict(
+                    destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars
+                )
         for hook in self._state_dict_hooks.values():
             result = hook(self, destination, prefix, {})
             if result is not None:
                 destination = result
         return destination
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
-                              unexpected_keys, error_msgs) -> None:
-        persistent = {k: v for k, v in self._buffers.items()
-                      if k not in self._non_persistent_buffers_set}
-        local_state = {k: v for k, v in itertools.chain(self._parameters.items(),
-                                                        persistent.items()) if v is not None}
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ) -> None:
+        persistent = {
+            k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set
+        }
+        local_state = {
+            k: v
+            for k, v in itertools.chain(self._parameters.items(), persistent.items())
+            if v is not None
+        }
         for name, param in local_state.items():
             key = prefix + name
             if key not in state_dict:
@@ -589,11 +716,18 @@ class Module:
                     missing_keys.append(key)
                 continue
             _copy_into(param, state_dict[key], key, error_msgs)
+        if self._has_extra_state():
+            key = prefix + _EXTRA_STATE
+            if key in state_dict:
+                self.set_extra_state(state_dict[key])
+            elif strict:
+                missing_keys.append(key)
+            local_state[_EXTRA_STATE] = None
         if strict:
             for key in state_dict:
                 if not key.startswith(prefix):
                     continue
-                input_name = key[len(prefix):].split(".", 1)
+                input_name = key[len(prefix) :].split(".", 1)
                 if len(input_name) > 1:
                     if input_name[0] not in self._modules:
                         unexpected_keys.append(key)
@@ -612,12 +746,17 @@ class Module:
         state_dict = OrderedDict(state_dict)
 
         def load(module, local, prefix=""):
+            for hook in module._load_state_dict_pre_hooks.values():
+                hook(module, local, prefix, {}, True, missing, unexpected, errors)
             module._load_from_state_dict(local, prefix, {}, True, missing, unexpected, errors)
             for name, child in module._modules.items():
                 if child is not None:
                     child_prefix = prefix + name + "."
-                    load(child, {k: v for k, v in local.items() if k.startswith(child_prefix)},
-                         child_prefix)
+                    load(
+                        child,
+                        {k: v for k, v in local.items() if k.startswith(child_prefix)},
+                        child_prefix,
+                    )
             keys = _IncompatibleKeys(missing, unexpected)
             for hook in module._load_state_dict_post_hooks.values():
                 hook(module, keys)
@@ -625,15 +764,47 @@ class Module:
         load(self, state_dict)
         if strict:
             if unexpected:
-                errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
-                    ", ".join(f'"{k}"' for k in unexpected)))
+                errors.insert(
+                    0,
+                    "Unexpected key(s) in state_dict: {}. ".format(
+                        ", ".join(f'"{k}"' for k in unexpected)
+                    ),
+                )
             if missing:
-                errors.insert(0, "Missing key(s) in state_dict: {}. ".format(
-                    ", ".join(f'"{k}"' for k in missing)))
+                errors.insert(
+                    0,
+                    "Missing key(s) in state_dict: {}. ".format(
+                        ", ".join(f'"{k}"' for k in missing)
+                    ),
+                )
         if errors:
-            raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
-                type(self).__name__, "\n\t".join(errors)))
+            raise RuntimeError(
+                "Error(s) in loading state_dict for {}:\n\t{}".format(
+                    type(self).__name__, "\n\t".join(errors)
+                )
+            )
         return _IncompatibleKeys(missing, unexpected)
+
+    def register_state_dict_pre_hook(self, hook) -> RemovableHandle:
+        """Call hook(module, prefix, keep_vars) before state_dict() collects this module."""
+        handle = RemovableHandle(self._state_dict_pre_hooks)
+        self._state_dict_pre_hooks[handle.id] = hook
+        return handle
+
+    def register_state_dict_post_hook(self, hook) -> RemovableHandle:
+        """Call hook(module, state_dict, prefix, local_metadata) after state_dict()."""
+        handle = RemovableHandle(self._state_dict_hooks)
+        self._state_dict_hooks[handle.id] = hook
+        return handle
+
+    _register_state_dict_hook = register_state_dict_post_hook  # older name; may return a dict
+
+    def register_load_state_dict_pre_hook(self, hook) -> RemovableHandle:
+        """Call hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs) before this module loads its entries."""
+        handle = RemovableHandle(self._load_state_dict_pre_hooks)
+        self._load_state_dict_pre_hooks[handle.id] = hook
+        return handle
 
     def register_load_state_dict_post_hook(self, hook) -> RemovableHandle:
         handle = RemovableHandle(self._load_state_dict_post_hooks)
@@ -651,8 +822,9 @@ class Module:
     def __repr__(self) -> str:
         extra = self.extra_repr()
         extra_lines = extra.split("\n") if extra else []
-        child_lines = [f"({key}): " + _addindent(repr(module), 2)
-                       for key, module in self._modules.items()]
+        child_lines = [
+            f"({key}): " + _addindent(repr(module), 2) for key, module in self._modules.items()
+        ]
         lines = extra_lines + child_lines
         main = self._get_name() + "("
         if lines:
@@ -661,6 +833,30 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+class _GradTap(Function):
+    """Identity whose backward passes the gradient through a callback (which may replace it)."""
+
+    @staticmethod
+    def forward(ctx, x, on_grad):
+        ctx.on_grad = on_grad
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.on_grad(grad), None
+
+
+def _run_backward_hooks(module: Module, grad_input: tuple, grad_output: tuple) -> tuple:
+    for hook in list(module._backward_hooks.values()):
+        result = hook(module, grad_input, grad_output)
+        if result is not None:
+            grad_input = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+    return grad_input
+
+
+_EXTRA_STATE = "_extra_state"  # the state_dict key of get_extra_state(), as PyTorch
 
 
 def _check_name(name, kind: str) -> None:
@@ -705,4 +901,3 @@ def _copy_into(param: Tensor, value, key: str, errors: list) -> None:
             f"{param.size()} and whose dimensions in the checkpoint are {value.size()}, an "
             f"exception occurred : {ex.args}."
         )
-

@@ -1,0 +1,208 @@
+"""Fused layer-norm kernels: statistics, normalisation and affine in one pass per row.
+
+Rows are the N normalised elements of one sample, C-contiguous in a (rows, N) array. Row
+statistics are accumulated in float64 whatever the input dtype; rows are independent, so
+they run in parallel above PARALLEL_MIN elements.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from . import PARALLEL_MIN
+
+# NOTE: reassociation lets LLVM vectorise the row sums; no 'nnan'/'ninf', so nan and inf
+# propagate as in PyTorch.
+_FAST = {"reassoc", "contract", "nsz", "arcp"}
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=_FAST)
+def _row_stats(row, eps):
+    """(mean, 1 / sqrt(var + eps)) of one row, two passes (no cancellation)."""
+    n = row.shape[0]
+    s = 0.0
+    for j in range(n):
+        s += row[j]
+    mean = s / n
+    v = 0.0
+    for j in range(n):
+        d = row[j] - mean
+        v += d * d
+    return mean, 1.0 / math.sqrt(v / n + eps)
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=_FAST)
+def _forward_row(i, x, weight, bias, eps, out):
+    """for row i: out[i, j] = (x[i, j] - mean) * rstd * weight[j] + bias[j]."""
+    row = x[i]
+    mean, rstd = _row_stats(row, eps)
+    o = out[i]
+    for j in range(row.shape[0]):
+        o[j] = (row[j] - mean) * rstd * weight[j] + bias[j]
+
+
+@njit(cache=True, nogil=True, parallel=True, fastmath=_FAST)
+def _forward_parallel(x, weight, bias, eps, out):
+    for i in prange(x.shape[0]):
+        _forward_row(i, x, weight, bias, eps, out)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward_serial(x, weight, bias, eps, out):
+    for i in range(x.shape[0]):
+        _forward_row(i, x, weight, bias, eps, out)
+
+
+def layer_norm_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float):
+    """Normalised rows of x (rows, N), scaled by weight (N,) and shifted by bias (N,).
+
+    Pseudo-loop: for i: mean, rstd of x[i]; for j: out[i, j] = (x[i, j] - mean) * rstd
+    * weight[j] + bias[j].
+    """
+    out = np.empty(x.shape, x.dtype)
+    if x.size:
+        parallel = x.size >= PARALLEL_MIN and x.shape[0] > 1
+        (_forward_parallel if parallel else _forward_serial)(x, weight, bias, eps, out)
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=_FAST)
+def _backward_row(i, x, weight, grad, eps, grad_x, x_hat):
+    """gx = rstd * (gy - mean(gy) - x_hat * mean(gy * x_hat)), gy = grad * weight."""
+    row = x[i]
+    g = grad[i]
+    xh = x_hat[i]
+    gx = grad_x[i]
+    n = row.shape[0]
+    mean, rstd = _row_stats(row, eps)
+    sum_gy = 0.0
+    sum_gy_xhat = 0.0
+    for j in range(n):
+        xh[j] = (row[j] - mean) * rstd
+        gy = g[j] * weight[j]
+        sum_gy += gy
+        sum_gy_xhat += gy * xh[j]
+    a = sum_gy / n
+    c = sum_gy_xhat / n
+    for j in range(n):
+        gx[j] = rstd * (g[j] * weight[j] - a - xh[j] * c)
+
+
+@njit(cache=True, nogil=True, parallel=True, fastmath=_FAST)
+def _backward_parallel(x, weight, grad, eps, grad_x, x_hat):
+    for i in prange(x.shape[0]):
+        _backward_row(i, x, weight, grad, eps, grad_x, x_hat)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _backward_serial(x, weight, grad, eps, grad_x, x_hat):
+    for i in range(x.shape[0]):
+        _backward_row(i, x, weight, grad, eps, grad_x, x_hat)
+
+
+def layer_norm_backward(
+    x: np.ndarray, weight: np.ndarray, grad: np.ndarray, eps: float, affine: bool = True
+):
+    """(grad_x, grad_weight, grad_bias) of layer norm over the rows of x (rows, N).
+
+    With affine=False the weight and bias gradients are not computed (returned as None).
+
+    Pseudo-loop: for i: x_hat[i] = normalised x[i]; gy = grad[i] * weight;
+    grad_x[i] = rstd * (gy - mean(gy) - x_hat[i] * mean(gy * x_hat[i]));
+    then grad_weight = sum_i grad[i] * x_hat[i], grad_bias = sum_i grad[i].
+    """
+    grad_x = np.empty(x.shape, x.dtype)
+    x_hat = np.empty(x.shape, x.dtype)
+    if x.size:
+        parallel = x.size >= PARALLEL_MIN and x.shape[0] > 1
+        (_backward_parallel if parallel else _backward_serial)(x, weight, grad, eps, grad_x, x_hat)
+    if not affine:
+        return grad_x, None, None
+    return grad_x, (grad * x_hat).sum(0), grad.sum(0)
+
+
+# ---- batch norm (training): statistics per channel over (N, spatial) --------------------------
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=_FAST)
+def _channel_stats(x, c, eps):
+    """(mean, biased var, rstd) of channel c of x (N, C, S), two passes."""
+    n, s = x.shape[0], x.shape[2]
+    total = 0.0
+    for i in range(n):
+        for k in range(s):
+            total += x[i, c, k]
+    mean = total / (n * s)
+    v = 0.0
+    for i in range(n):
+        for k in range(s):
+            d = x[i, c, k] - mean
+            v += d * d
+    var = v / (n * s)
+    return mean, var, 1.0 / math.sqrt(var + eps)
+
+
+@njit(cache=True, nogil=True, parallel=True, fastmath=_FAST)
+def _bn_forward(x, weight, bias, eps, out, mean, var):
+    """for c: mean[c], var[c] over x[:, c, :]; out[:, c, :] = (x - mean) * rstd * w + b."""
+    n, s = x.shape[0], x.shape[2]
+    for c in prange(x.shape[1]):
+        m, v, rstd = _channel_stats(x, c, eps)
+        mean[c] = m
+        var[c] = v
+        scale = rstd * weight[c]
+        for i in range(n):
+            for k in range(s):
+                out[i, c, k] = (x[i, c, k] - m) * scale + bias[c]
+
+
+def batch_norm_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float):
+    """(out, mean, biased var) of training-mode batch norm of x (N, C, S).
+
+    Pseudo-loop: for c: mean, var of x[:, c, :]; out[:, c, :] = (x[:, c, :] - mean)
+    / sqrt(var + eps) * weight[c] + bias[c].
+    """
+    c = x.shape[1]
+    out = np.empty(x.shape, x.dtype)
+    mean = np.empty(c, np.float64)
+    var = np.empty(c, np.float64)
+    _bn_forward(x, weight, bias, eps, out, mean, var)
+    return out, mean, var
+
+
+@njit(cache=True, nogil=True, parallel=True, fastmath=_FAST)
+def _bn_backward(x, weight, grad, eps, grad_x, grad_w, grad_b):
+    """for c: gx = w * rstd * (g - mean(g) - x_hat * mean(g * x_hat)); gw, gb: sums."""
+    n, s = x.shape[0], x.shape[2]
+    count = n * s
+    for c in prange(x.shape[1]):
+        m, v, rstd = _channel_stats(x, c, eps)
+        sum_g = 0.0
+        sum_g_xhat = 0.0
+        for i in range(n):
+            for k in range(s):
+                g = grad[i, c, k]
+                sum_g += g
+                sum_g_xhat += g * (x[i, c, k] - m) * rstd
+        grad_w[c] = sum_g_xhat
+        grad_b[c] = sum_g
+        a = sum_g / count
+        b = sum_g_xhat / count
+        scale = weight[c] * rstd
+        for i in range(n):
+            for k in range(s):
+                x_hat = (x[i, c, k] - m) * rstd
+                grad_x[i, c, k] = scale * (grad[i, c, k] - a - x_hat * b)
+
+
+def batch_norm_backward(x: np.ndarray, weight: np.ndarray, grad: np.ndarray, eps: float):
+    """(grad_x, grad_weight, grad_bias) of training-mode batch norm of x (N, C, S)."""
+    c = x.shape[1]
+    grad_x = np.empty(x.shape, x.dtype)
+    grad_w = np.empty(c, x.dtype)
+    grad_b = np.empty(c, x.dtype)
+    _bn_backward(x, weight, grad, eps, grad_x, grad_w, grad_b)
+    return grad_x, grad_w, grad_b

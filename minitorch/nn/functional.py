@@ -1,0 +1,1081 @@
+"""nn.functional: the math behind the layers, as functions (PyTorch names and defaults).
+
+Most functions are short compositions of Tensor ops, so they get autograd and tracing for
+free; linear and cross_entropy are fused registry ops (minitorch/ops/linear.py, loss.py).
+Convolution, pooling, padding, interpolation, RNN and attention functions live in
+functional_conv.py and are re-exported here.
+
+    import minitorch.nn.functional as F
+    loss = F.cross_entropy(model(x), y)
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from .. import dtypes
+from ..autograd.grad_mode import is_grad_enabled, no_grad
+from ..functional import where
+from ..jit_guard import _guard
+from ..ops import linear as _linear_op
+from ..ops import loss as _loss_op
+from ..ops import norm as _norm_op
+from ..ops.reduce import normalize_dim
+from ..ops.registry import apply
+from ..random import bernoulli
+from ..tensor import Tensor, wrap
+
+# Convolution, pooling, padding, interpolation, RNN and attention (another engineer's file).
+from .functional_conv import *  # noqa: F403
+
+# ---- helpers -------------------------------------------------------------------------------
+
+
+def _legacy_reduction(size_average, reduce, reduction: str) -> str:
+    """Map the deprecated size_average/reduce flags onto `reduction`, like PyTorch."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if size_average and reduce:
+        return "mean"
+    return "sum" if reduce else "none"
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _arange(n: int, dtype=dtypes.int64) -> Tensor:
+    return wrap(np.arange(n, dtype=dtype.np), dtype)
+
+
+def _softplus(z: Tensor, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(z)), and z itself above threshold (where the two agree to float precision).
+
+    NOTE: exp is taken of min(z, threshold): exp(z) overflows to inf for large z, and the
+    unused branch's gradient 0 * inf would be nan. (max(z, 0) + log1p(exp(-|z|)) is also
+    overflow-free but has gradient 0 instead of 0.5 at z == 0.)
+    """
+    return where(z > threshold, z, z.clamp(max=threshold).exp().log1p())
+
+
+def _maybe_inplace(fn, input: Tensor, inplace: bool) -> Tensor:
+    """fn(input), written back into input when inplace=True.
+
+    The composite reads a clone when autograd is recording, so the values its backward
+    saved are not the ones the write-back overwrites.
+    """
+    if not inplace:
+        return fn(input)
+    src = input.clone() if (is_grad_enabled() and input.requires_grad) else input
+    return input.copy_(fn(src))
+
+
+# ---- activations ---------------------------------------------------------------------------
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0)."""
+    return input.relu_() if inplace else input.relu()
+
+
+def relu_(input: Tensor) -> Tensor:
+    return input.relu_()
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6)."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x if x > 0 else negative_slope * x."""
+    return _maybe_inplace(lambda x: where(x > 0, x, x * negative_slope), input, inplace)
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return leaky_relu(input, negative_slope, True)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x if x > 0 else alpha * (exp(x) - 1)."""
+    # NOTE: expm1 of min(x, 0), not exp(x) - 1 on all x: exp overflows to inf for large x
+    # and the unused branch's gradient 0 * inf would be nan.
+    return _maybe_inplace(
+        lambda x: where(x > 0, x, x.clamp(max=0.0).expm1() * alpha), input, inplace
+    )
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return elu(input, alpha, True)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    return _maybe_inplace(
+        lambda x: where(x > 0, x, (x.clamp(max=0.0) / alpha).expm1() * alpha), input, inplace
+    )
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """scale * elu(x, alpha) with the self-normalising constants."""
+    return _maybe_inplace(lambda x: elu(x, _SELU_ALPHA) * _SELU_SCALE, input, inplace)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x): exact with erf ('none') or the tanh approximation ('tanh')."""
+    if approximate == "none":
+        return input * ((input * (1 / math.sqrt(2.0))).erf() + 1.0) * 0.5
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
+        return input * (inner.tanh() + 1.0) * 0.5
+    raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate!r}")
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) (swish)."""
+    return _maybe_inplace(lambda x: x * x.sigmoid(), input, inplace)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * tanh(softplus(x))."""
+    return _maybe_inplace(lambda x: x * softplus(x).tanh(), input, inplace)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold."""
+    if beta == 1:
+        return _softplus(input, threshold)
+    bx = input * beta
+    return where(bx > threshold, input, _softplus(bx, threshold) / beta)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x), computed without overflow."""
+    return -_softplus(-input)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    return input.sigmoid()
+
+
+def tanh(input: Tensor) -> Tensor:
+    return input.tanh()
+
+
+def hardtanh(
+    input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> Tensor:
+    """x clamped to [min_val, max_val]."""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    if not (input.requires_grad and is_grad_enabled()):
+        return input.clamp_(min_val, max_val) if inplace else input.clamp(min_val, max_val)
+    return _maybe_inplace(lambda x: _strict_clamp(x, min_val, max_val), input, inplace)
+
+
+def _strict_clamp(x: Tensor, lo: float, hi: float) -> Tensor:
+    """clamp(x, lo, hi) whose gradient is 0 at x == lo or x == hi.
+
+    NOTE: PyTorch's hardtanh/relu6/hardsigmoid pass no gradient at the ends of the range;
+    clamp (like torch.clamp) passes it there, so the ends are selected explicitly.
+    """
+    return where((x > lo) & (x < hi), x, x.detach().clamp(lo, hi))
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    return hardtanh(input, min_val, max_val, True)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """relu6(x + 3) / 6."""
+    return _maybe_inplace(lambda x: _strict_clamp(x + 3.0, 0.0, 6.0) / 6.0, input, inplace)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * relu6(x + 3) / 6."""
+    return _maybe_inplace(lambda x: x * _strict_clamp(x + 3.0, 0.0, 6.0) / 6.0, input, inplace)
+
+
+def softsign(input: Tensor) -> Tensor:
+    """x / (1 + |x|)."""
+    return input / (input.abs() + 1.0)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    return input - input.tanh()
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    return where(input.abs() > lambd, input, 0.0)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, 0.0))
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """x if x > threshold else value."""
+    return _maybe_inplace(lambda x: where(x > threshold, x, value), input, inplace)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """x if x > 0 else weight * x, weight per channel (dim 1) or shared (one element)."""
+    w = weight
+    if weight.numel() != 1:
+        if input.ndim < 2 and input.ndim != 1:
+            raise RuntimeError("prelu: weight with more than one element needs a channel dim")
+        shape = [1] * input.ndim
+        shape[1 if input.ndim >= 2 else 0] = weight.numel()
+        w = weight.reshape(shape)
+    return where(input > 0, input, input * w)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """a * sigmoid(b) where a, b are the two halves of input along dim."""
+    n = input.shape[normalize_dim(dim, input.ndim, "glu")]
+    if n % 2:
+        raise RuntimeError(f"Halving dimension must be even, but dimension {dim} is size {n}")
+    a, b = input.split(n // 2, dim)
+    return a * b.sigmoid()
+
+
+def _softmax_dim(name: str, ndim: int) -> int:
+    warnings.warn(
+        f"Implicit dimension choice for {name} has been deprecated. Change the call to include "
+        "dim=X as an argument.",
+        stacklevel=3,
+    )
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """exp(x) / sum(exp(x)) along dim (fused, max-shifted)."""
+    if dim is None:
+        dim = _softmax_dim("softmax", input.ndim)
+    return input.softmax(dim, dtype=dtype)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """x - logsumexp(x) along dim (fused, max-shifted)."""
+    if dim is None:
+        dim = _softmax_dim("log_softmax", input.ndim)
+    return input.log_softmax(dim, dtype=dtype)
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    if dim is None:
+        dim = _softmax_dim("softmin", input.ndim)
+    return (-input).softmax(dim, dtype=dtype)
+
+
+# ---- linear, dropout, embedding ------------------------------------------------------------
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """input @ weight.T + bias, one fused op (weight: (out_features, in_features))."""
+    if bias is None:
+        return apply(_linear_op.linear, input, weight)
+    return apply(_linear_op.linear, input, weight, bias)
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """out[..., k] = x1[..., i] * weight[k, i, j] * x2[..., j] + bias[k]."""
+    if input1.shape[:-1] != input2.shape[:-1]:
+        raise RuntimeError(
+            f"bilinear(): input batch dimensions do not match: got {list(input1.shape[:-1])} "
+            f"and {list(input2.shape[:-1])}"
+        )
+    out_f, in1, in2 = weight.shape
+    lead = input1.shape[:-1]
+    x1 = input1.reshape(-1, in1)
+    x2 = input2.reshape(-1, in2)
+    # (B, in1) @ (in1, out*in2) -> (B, out, in2), then contract in2 with x2
+    t = x1.matmul(weight.permute(1, 0, 2).reshape(in1, out_f * in2)).reshape(-1, out_f, in2)
+    out = t.matmul(x2.unsqueeze(-1)).squeeze(-1)
+    if bias is not None:
+        out = out + bias
+    return out.reshape(tuple(lead) + (out_f,))
+
+
+def _check_p(p: float) -> None:
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _dropout_with_mask_shape(input: Tensor, p: float, mask_shape: tuple, inplace: bool):
+    if p == 1.0:
+        out = input * 0.0
+        return input.copy_(out) if inplace else out
+    with no_grad():
+        mask = bernoulli(input.new_empty(mask_shape), 1.0 - p)
+        mask = mask * (1.0 / (1.0 - p))
+    if inplace:
+        return input.mul_(mask)
+    return input * mask
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1 / (1 - p) (training only).
+
+    The mask comes from minitorch's counter-based generator: `manual_seed` reproduces it.
+    """
+    _check_p(p)
+    if not training or p == 0.0:
+        return input
+    return _dropout_with_mask_shape(input, p, tuple(input.shape), inplace)
+
+
+def _feature_dropout(
+    input: Tensor, p: float, training: bool, inplace: bool, batched_ndim: int, name: str
+) -> Tensor:
+    _check_p(p)
+    if input.ndim not in (batched_ndim - 1, batched_ndim):
+        raise RuntimeError(
+            f"{name}: Expected {batched_ndim - 1}D or {batched_ndim}D input, but received a "
+            f"{input.ndim}D input. Note that {name} exists to provide channel-wise dropout on "
+            "inputs with spatial dimensions; use dropout for plain feature dropout."
+        )
+    if not training or p == 0.0:
+        return input
+    feature_dims = 2 if input.ndim == batched_ndim else 1
+    shape = tuple(input.shape[:feature_dims]) + (1,) * (input.ndim - feature_dims)
+    return _dropout_with_mask_shape(input, p, shape, inplace)
+
+
+def dropout1d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:
+    """Zero whole channels of (N, C, L) or (C, L) input with probability p."""
+    return _feature_dropout(input, p, training, inplace, 3, "dropout1d")
+
+
+def dropout2d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:
+    """Zero whole channels of (N, C, H, W) input with probability p.
+
+    A 3-D input is treated as (N, C, L), as PyTorch does (with the same warning).
+    """
+    if input.ndim == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
+            "dropout behavior is desired - input is interpreted as shape (N, C, L), where C "
+            "is the channel dim. This behavior will change in a future release to interpret "
+            "the input as one without a batch dimension, i.e. shape (C, H, W). To maintain "
+            "the 1D channel-wise dropout behavior, please switch to using dropout1d instead.",
+            stacklevel=2,
+        )
+        return _feature_dropout(input, p, training, inplace, 3, "dropout2d")
+    return _feature_dropout(input, p, training, inplace, 4, "dropout2d")
+
+
+def dropout3d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:
+    return _feature_dropout(input, p, training, inplace, 5, "dropout3d")
+
+
+def alpha_dropout(
+    input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False
+) -> Tensor:
+    """Dropout that keeps SELU's self-normalising mean and variance."""
+    _check_p(p)
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    alpha = -_SELU_ALPHA * _SELU_SCALE
+    a = ((1 - p) * (1 + p * alpha * alpha)) ** -0.5
+    b = -a * alpha * p
+    with no_grad():
+        keep = bernoulli(input.new_empty(input.shape), 1.0 - p)
+    return _maybe_inplace(lambda x: (x * keep + (1 - keep) * alpha) * a + b, input, inplace)
+
+
+def embedding(
+    input: Tensor,
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
+    """Rows of weight picked by the integer indices in input: out[...] = weight[input[...]].
+
+    The row at padding_idx receives no gradient.
+    """
+    if input.dtype.is_floating_point:
+        raise RuntimeError(
+            "Expected tensor for argument #1 'indices' to have one of the following scalar "
+            f"types: Long, Int; but got {input.dtype} instead (while checking arguments for "
+            "embedding)"
+        )
+    num = weight.shape[0]
+    if padding_idx is not None:
+        if not -num <= padding_idx < num:
+            raise AssertionError("Padding_idx must be within num_embeddings")
+        padding_idx %= num
+    if max_norm is not None:
+        _embedding_renorm_(weight, input, max_norm, norm_type)
+    out = weight[input]
+    if padding_idx is not None and weight.requires_grad:
+        # same values, but positions holding padding_idx route their gradient to a
+        # detached copy, so weight[padding_idx] gets none
+        pad = (input == padding_idx).unsqueeze(-1)
+        out = where(pad, out.detach(), out)
+    if scale_grad_by_freq and out.requires_grad:
+        ids = input.detach().numpy().reshape(-1)
+        counts = np.bincount(ids, minlength=num)[ids].reshape(tuple(input.shape) + (1,))
+        scale = wrap((1.0 / counts).astype(weight.dtype.np), weight.dtype)
+        out.register_hook(lambda g: g * scale)
+    return out
+
+
+def _embedding_renorm_(weight: Tensor, input: Tensor, max_norm: float, norm_type: float) -> None:
+    """Rescale (in place) the rows of weight that input picks so their norm is <= max_norm."""
+    with no_grad():
+        rows = wrap(np.unique(input.detach().numpy()), dtypes.int64)
+        picked = weight[rows]
+        norms = picked.norm(norm_type, dim=1, keepdim=True)
+        scale = where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+        weight[rows] = picked * scale
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """(..., ) int64 class indices -> (..., num_classes) int64 one-hot rows."""
+    if tensor.dtype is not dtypes.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if num_classes == -1:
+        if tensor.numel() == 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(tensor.max().item()) + 1
+    if tensor.numel() and (int(tensor.min().item()) < 0):
+        raise RuntimeError("Class values must be non-negative.")
+    if tensor.numel() and int(tensor.max().item()) >= num_classes:
+        raise RuntimeError("Class values must be smaller than num_classes.")
+    return (tensor.unsqueeze(-1) == _arange(num_classes)).long()
+
+
+# ---- normalisation -------------------------------------------------------------------------
+
+
+def _norm_shape(c: int, ndim: int) -> tuple:
+    return (1, c) + (1,) * (ndim - 2)
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each channel (dim 1) by batch statistics (training) or running ones.
+
+    In training the running statistics are updated in place: running = (1 - momentum) *
+    running + momentum * batch, with the unbiased batch variance, as PyTorch does.
+    """
+    if input.ndim < 2:
+        raise ValueError(f"expected 2D or more input (got {input.ndim}D input)")
+    c = input.shape[1]
+    if training:
+        n = input.numel() // max(c, 1)
+        if n <= 1:
+            raise ValueError(
+                "Expected more than 1 value per channel when training, got input size "
+                f"{list(input.shape)}"
+            )
+        # one fused kernel: batch statistics, normalisation and affine (ops/norm.py)
+        out, mean, var = apply(_norm_op.batch_norm, input, weight, bias, eps=eps)
+        with no_grad():
+            if running_mean is not None:
+                running_mean.mul_(1 - momentum).add_(mean.to(running_mean.dtype) * momentum)
+            if running_var is not None:
+                unbiased = var.to(running_var.dtype) * (momentum * n / (n - 1))
+                running_var.mul_(1 - momentum).add_(unbiased)
+        return out
+    if running_mean is None or running_var is None:
+        raise RuntimeError(
+            "batch_norm: running_mean and running_var must be given when training=False"
+        )
+    shape = _norm_shape(c, input.ndim)
+    scale = (running_var.reshape(shape) + eps).rsqrt()
+    if weight is not None:
+        scale = scale * weight.reshape(shape)
+    out = (input - running_mean.reshape(shape)) * scale
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def instance_norm(
+    input: Tensor,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each (sample, channel) over its spatial dims."""
+    if not use_input_stats:
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    dims = tuple(range(2, input.ndim))
+    mean = input.mean(dims, keepdim=True)
+    centered = input - mean
+    var = (centered * centered).mean(dims, keepdim=True)
+    if running_mean is not None or running_var is not None:
+        n = math.prod(input.shape[2:])
+        with no_grad():
+            if running_mean is not None:
+                running_mean.mul_(1 - momentum).add_(mean.mean(0).reshape(-1) * momentum)
+            if running_var is not None:
+                unbiased = var.mean(0).reshape(-1) * (n / max(n - 1, 1))
+                running_var.mul_(1 - momentum).add_(unbiased * momentum)
+    out = centered * (var + eps).rsqrt()
+    shape = _norm_shape(input.shape[1], input.ndim)
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def _check_normalized_shape(input: Tensor, normalized_shape, op: str) -> tuple:
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or tuple(input.shape[input.ndim - k :]) != shape or input.ndim < k:
+        raise RuntimeError(
+            f"Given normalized_shape={list(shape)}, expected input with shape "
+            f"[*, {', '.join(str(s) for s in shape)}], but got input of size{list(input.shape)}"
+        )
+    return tuple(range(input.ndim - k, input.ndim))
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise over the trailing dims given by normalized_shape, then scale and shift.
+
+    One fused kernel forward and one backward (minitorch/ops/norm.py).
+    """
+    dims = _check_normalized_shape(input, normalized_shape, "layer_norm")
+    return apply(_norm_op.layer_norm, input, weight, bias, normalized_ndim=len(dims), eps=eps)
+
+
+def rms_norm(
+    input: Tensor, normalized_shape, weight: Tensor | None = None, eps: float | None = None
+) -> Tensor:
+    """x / sqrt(mean(x^2) + eps) over the trailing dims, times weight."""
+    dims = _check_normalized_shape(input, normalized_shape, "rms_norm")
+    if eps is None:
+        eps = float(np.finfo(input.dtype.np).eps)
+    out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
+    return out * weight if weight is not None else out
+
+
+def group_norm(
+    input: Tensor,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each group of C / num_groups channels over (channels, spatial dims)."""
+    if input.ndim < 2:
+        raise RuntimeError(
+            f"Expected at least 2 dimensions for input tensor but received {input.ndim}"
+        )
+    n, c = input.shape[0], input.shape[1]
+    if c % num_groups:
+        raise RuntimeError(
+            f"Expected number of channels in input to be divisible by num_groups, but got input "
+            f"of shape {list(input.shape)} and num_groups={num_groups}"
+        )
+    # each (sample, group) is one row of the fused layer-norm kernel, without its affine
+    x = input.reshape(n, num_groups, -1)
+    out = apply(_norm_op.layer_norm, x, None, None, normalized_ndim=1, eps=eps)
+    out = out.reshape(input.shape)
+    shape = _norm_shape(c, input.ndim)
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def local_response_norm(
+    input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0
+) -> Tensor:
+    """x / (k + alpha / size * sum of x^2 over `size` neighbouring channels) ** beta."""
+    from ..functional import cat  # noqa: PLC0415
+
+    sq = input * input
+    c = input.shape[1]
+    pad_front, pad_back = size // 2, (size - 1) // 2
+    zeros_f = sq.new_zeros((sq.shape[0], pad_front) + tuple(sq.shape[2:]))
+    zeros_b = sq.new_zeros((sq.shape[0], pad_back) + tuple(sq.shape[2:]))
+    padded = cat([zeros_f, sq, zeros_b], 1)
+    total = padded.narrow(1, 0, c)
+    for i in range(1, size):
+        total = total + padded.narrow(1, i, c)
+    return input / (total * (alpha / size) + k) ** beta
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:
+    """input / max(||input||_p along dim, eps)."""
+    norm = input.norm(p, dim, keepdim=True).clamp(min=eps)
+    return input / norm
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along dim."""
+    n1 = (x1 * x1).sum(dim).sqrt().clamp(min=eps)
+    n2 = (x2 * x2).sum(dim).sqrt().clamp(min=eps)
+    return (x1 * x2).sum(dim) / (n1 * n2)
+
+
+def pairwise_distance(
+    x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False
+) -> Tensor:
+    """||x1 - x2 + eps||_p along the last dim."""
+    return (x1 - x2 + eps).norm(p, -1, keepdim=keepdim)
+
+
+# ---- losses --------------------------------------------------------------------------------
+
+
+def _check_same_size(input: Tensor, target: Tensor, name: str) -> None:
+    if input.shape != target.shape:
+        warnings.warn(
+            f"Using a target size ({target.shape}) that is different to the input size "
+            f"({input.shape}). This will likely lead to incorrect results due to broadcasting. "
+            "Please ensure they have the same size.",
+            stacklevel=3,
+        )
+
+
+def _weighted(loss: Tensor, weight: Tensor | None) -> Tensor:
+    return loss if weight is None else loss * weight
+
+
+def mse_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    weight: Tensor | None = None,
+) -> Tensor:
+    """Mean squared error: (input - target)^2, reduced."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_same_size(input, target, "mse_loss")
+    d = input - target
+    return _reduce(_weighted(d * d, weight), reduction)
+
+
+def l1_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    weight: Tensor | None = None,
+) -> Tensor:
+    """Mean absolute error: |input - target|, reduced."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_same_size(input, target, "l1_loss")
+    return _reduce(_weighted((input - target).abs(), weight), reduction)
+
+
+def smooth_l1_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    beta: float = 1.0,
+) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_same_size(input, target, "smooth_l1_loss")
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    d = (input - target).abs()
+    if beta == 0.0:
+        return _reduce(d, reduction)
+    loss = where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta)
+    return _reduce(loss, reduction)
+
+
+def huber_loss(
+    input: Tensor,
+    target: Tensor,
+    reduction: str = "mean",
+    delta: float = 1.0,
+    weight: Tensor | None = None,
+) -> Tensor:
+    """0.5 d^2 where |d| < delta, else delta * (|d| - 0.5 delta)."""
+    _check_same_size(input, target, "huber_loss")
+    if delta <= 0:
+        raise RuntimeError(
+            f"huber_loss does not support non-positive values for delta; got {delta}"
+        )
+    d = (input - target).abs()
+    loss = where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
+    return _reduce(_weighted(loss, weight), reduction)
+
+
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    ignore_index: int = -100,
+    reduce=None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Cross entropy between logits and class indices (int64) or class probabilities (float).
+
+    Shape: input (C,), (N, C) or (N, C, d1, ...); target (), (N,), (N, d1, ...) of class
+    indices, or the input's shape of probabilities. Class-index targets run one fused,
+    log-sum-exp-stable kernel (forward and backward).
+
+    Example:
+        >>> import minitorch as torch
+        >>> import minitorch.nn.functional as F
+        >>> logits = torch.tensor([[2.0, 0.0, 0.0]])
+        >>> round(F.cross_entropy(logits, torch.tensor([0])).item(), 4)
+        0.2395
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if target.dtype.is_floating_point and input.dtype.is_floating_point:
+        return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
+    extra = () if weight is None else (weight,)
+    return apply(
+        _loss_op.cross_entropy,
+        input,
+        target,
+        *extra,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=float(label_smoothing),
+    )
+
+
+def _cross_entropy_probs(input, target, weight, reduction, label_smoothing) -> Tensor:
+    _loss_op.check_reduction(reduction)
+    if input.shape != target.shape:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    cdim = 0 if input.ndim == 1 else 1
+    classes = input.shape[cdim]
+    if label_smoothing > 0:
+        target = target * (1 - label_smoothing) + label_smoothing / classes
+    logp = input.log_softmax(cdim)
+    prod = logp * target
+    if weight is not None:
+        shape = [1] * input.ndim
+        shape[cdim] = classes
+        prod = prod * weight.reshape(shape)
+    loss = -prod.sum(cdim)
+    if reduction == "mean":
+        return (
+            loss.sum() / max(input.numel() // max(classes, 1), 1)
+            if input.numel()
+            else loss.sum() / 0.0
+        )
+    return _reduce(loss, reduction)
+
+
+def nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    ignore_index: int = -100,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Negative log likelihood of the target class, given log-probabilities input.
+
+    Shape: input (C,), (N, C) or (N, C, d1, ...); target (), (N,) or (N, d1, ...).
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _loss_op._check(input, target, weight, 0.0, reduction, "nll_loss")
+    cdim = 0 if input.ndim == 1 else 1
+    classes = input.shape[cdim]
+    valid = target != ignore_index
+    safe = target.masked_fill(~valid, 0)
+    bad = (safe < 0) | (safe >= classes)
+    if bool(bad.any()):
+        raise IndexError(f"Target {int(target[bad].reshape(-1)[0].item())} is out of bounds.")
+    picked = -input.gather(cdim, safe.unsqueeze(cdim)).squeeze(cdim)
+    w = weight.to(input.dtype)[safe] if weight is not None else None
+    mask = valid.to(input.dtype)
+    w = mask if w is None else w * mask
+    loss = picked * w
+    if reduction == "mean":
+        return loss.sum() / w.sum()
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """-(y log x + (1 - y) log(1 - x)) for probabilities x (logs clamped at -100)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(
+            f"Using a target size ({target.shape}) that is different to the input size "
+            f"({input.shape}) is deprecated. Please ensure they have the same size."
+        )
+    if _guard[0] is None:  # a value check, so eager only (a trace cannot read values)
+        a = input.detach().numpy()
+        if not ((a >= 0) & (a <= 1)).all():
+            raise RuntimeError("all elements of input should be between 0 and 1")
+    # NOTE: log(0) = -inf; PyTorch clamps the logs at -100 so the loss stays finite.
+    log_x = input.log().clamp(min=-100.0)
+    log_1mx = (1.0 - input).log().clamp(min=-100.0)
+    loss = -(target * log_x + (1.0 - target) * log_1mx)
+    return _reduce(_weighted(loss, weight), reduction)
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
+    """BCE on logits, stable for any x: (1 - y) x + lw * softplus(-x), lw = 1 + (pw - 1) y."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(
+            f"Target size ({target.shape}) must be the same as input size ({input.shape})"
+        )
+    softplus_neg = _softplus(-input)
+    if pos_weight is not None:
+        log_weight = (pos_weight - 1) * target + 1
+        loss = (1 - target) * input + log_weight * softplus_neg
+    else:
+        loss = (1 - target) * input + softplus_neg
+    return _reduce(_weighted(loss, weight), reduction)
+
+
+def kl_div(
+    input: Tensor,
+    target: Tensor,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    log_target: bool = False,
+) -> Tensor:
+    """KL(target || exp(input)) pointwise: target * (log target - input), reduced.
+
+    input is log-probabilities; target is probabilities (or log-probabilities with
+    log_target=True). reduction='batchmean' divides the sum by the batch size, which is
+    the mathematically correct KL divergence.
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if reduction == "mean":
+        warnings.warn(
+            "reduction: 'mean' divides the total loss by both the batch size and the support "
+            "size.'batchmean' divides only by the batch size, and aligns with the KL div math "
+            "definition.'mean' will be changed to behave the same as 'batchmean' in the next "
+            "major release.",
+            stacklevel=2,
+        )
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        # xlogy: 0 * log 0 = 0 (log of 1 where the target is 0 keeps the gradient finite)
+        positive = target > 0
+        loss = target * where(positive, target, 1.0).log() - target * input
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.ndim else loss.sum()
+    return _reduce(loss, reduction)
+
+
+def cosine_embedding_loss(
+    input1: Tensor,
+    input2: Tensor,
+    target: Tensor,
+    margin: float = 0,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """1 - cos(x1, x2) where target == 1; max(0, cos(x1, x2) - margin) where target == -1."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if input1.ndim not in (1, 2) or input1.shape != input2.shape:
+        raise RuntimeError(
+            f"cosine_embedding_loss: expected 1D or 2D inputs of equal shape, got "
+            f"{list(input1.shape)} and {list(input2.shape)}"
+        )
+    dim = input1.ndim - 1
+    eps = 1e-12
+    prod = (input1 * input2).sum(dim)
+    mag1 = (input1 * input1).sum(dim) + eps
+    mag2 = (input2 * input2).sum(dim) + eps
+    cos = prod / (mag1 * mag2).sqrt()
+    pos = where(target == 1, 1 - cos, 0.0)
+    neg = where(target == -1, (cos - margin).clamp(min=0.0), 0.0)
+    return _reduce(pos + neg, reduction)
+
+
+def margin_ranking_loss(
+    input1: Tensor,
+    input2: Tensor,
+    target: Tensor,
+    margin: float = 0,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """max(0, -target * (input1 - input2) + margin)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if input1.ndim != input2.ndim or input1.ndim != target.ndim:
+        raise RuntimeError(
+            f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
+            f"input1: {input1.shape}, input2: {input2.shape}, target: {target.shape} "
+        )
+    return _reduce((-target * (input1 - input2) + margin).clamp(min=0.0), reduction)
+
+
+def hinge_embedding_loss(
+    input: Tensor,
+    target: Tensor,
+    margin: float = 1.0,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """x where target == 1; max(0, margin - x) where target == -1."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    pos = where(target == 1, input, 0.0)
+    neg = where(target == -1, (margin - input).clamp(min=0.0), 0.0)
+    return _reduce(pos + neg, reduction)
+
+
+def soft_margin_loss(
+    input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean"
+) -> Tensor:
+    """log(1 + exp(-target * input))."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _reduce(_softplus(-target * input), reduction)
+
+
+def triplet_margin_loss(
+    anchor: Tensor,
+    positive: Tensor,
+    negative: Tensor,
+    margin: float = 1.0,
+    p: float = 2,
+    eps: float = 1e-6,
+    swap: bool = False,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """max(0, d(a, p) - d(a, n) + margin) with d the pairwise p-norm distance."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = d_neg.minimum(pairwise_distance(positive, negative, p, eps))
+    return _reduce((d_pos - d_neg + margin).clamp(min=0.0), reduction)
+
+
+def poisson_nll_loss(
+    input: Tensor,
+    target: Tensor,
+    log_input: bool = True,
+    full: bool = False,
+    size_average=None,
+    eps: float = 1e-8,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """exp(x) - y x (log_input) or x - y log(x + eps); full adds Stirling's term."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        safe = where(target > 1, target, 1.0)
+        stirling = safe * safe.log() - safe + (safe * (2 * math.pi)).log() * 0.5
+        loss = loss + where(target > 1, stirling, 0.0)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(
+    input: Tensor,
+    target: Tensor,
+    var,
+    full: bool = False,
+    eps: float = 1e-6,
+    reduction: str = "mean",
+) -> Tensor:
+    """0.5 * (log(max(var, eps)) + (input - target)^2 / max(var, eps)) (+ const if full)."""
+    if not isinstance(var, Tensor):
+        var = input.new_full(tuple(input.shape), float(var))
+    elif var.ndim == input.ndim - 1 or (var.shape != input.shape and var.shape[-1:] != (1,)):
+        var = var.unsqueeze(-1)
+    with no_grad():
+        clamped_min = var.detach().clamp(min=eps) - var.detach()
+    v = var + clamped_min  # clamps the value, keeps the gradient (as PyTorch)
+    loss = 0.5 * (v.log() + (input - target) ** 2 / v)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+def multilabel_soft_margin_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Mean over classes of the per-class binary cross entropy with logits."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    loss = _weighted(loss, weight)
+    loss = loss.sum(-1) / input.shape[-1]
+    return _reduce(loss, reduction)

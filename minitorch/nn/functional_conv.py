@@ -1,0 +1,772 @@
+"""nn.functional: convolution, pooling, padding, interpolation and attention.
+
+Each function normalizes PyTorch's argument forms (ints or tuples, 'same'/'valid', unbatched
+inputs, 1-D variants) and calls one registered op from minitorch/ops/conv.py, or composes ops
+(interpolate, scaled_dot_product_attention, multi_head_attention_forward).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import dtypes
+from ..functional import zeros
+from ..ops import conv as C
+from ..ops.registry import apply
+from ..tensor import Tensor, wrap
+
+__all__ = [
+    "conv1d",
+    "conv2d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "unfold",
+    "fold",
+    "max_pool1d",
+    "max_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "pad",
+    "interpolate",
+    "upsample",
+    "scaled_dot_product_attention",
+    "multi_head_attention_forward",
+]
+
+
+# ---- argument helpers ---------------------------------------------------------------------------
+def _ntuple(value, n: int, name: str) -> tuple:
+    """An int becomes (v,) * n; a sequence of length n becomes a tuple of ints."""
+    if isinstance(value, (tuple, list)):
+        if len(value) == 1:
+            value = tuple(value) * n
+        if len(value) != n:
+            raise RuntimeError(
+                f"expected {name} to be a single integer value or a list of {n} "
+                f"values to match the convolution dimensions, but got {name}="
+                f"{list(value)}"
+            )
+        return tuple(int(v) for v in value)
+    return (int(value),) * n
+
+
+def _batched(input: Tensor, spatial: int, op: str):
+    """(input with a batch dim, whether one was added): 'unbatched' inputs get one."""
+    if input.ndim == spatial + 2:
+        return input, False
+    if input.ndim == spatial + 1:
+        return input.unsqueeze(0), True
+    raise RuntimeError(
+        f"Expected {spatial + 1}D (unbatched) or {spatial + 2}D (batched) input to {op}, but got "
+        f"input of size: {list(input.shape)}"
+    )
+
+
+def _lift(value, neutral: int, name: str) -> tuple:
+    """A 1-D parameter as the 2-D one of a height-1 image: (neutral, value)."""
+    return (neutral,) + _ntuple(value, 1, name)
+
+
+def _stride_or_kernel(stride, kernel_size):
+    """Pooling's stride defaults to the kernel size (None or an empty list)."""
+    return (
+        kernel_size
+        if stride is None or (isinstance(stride, (tuple, list)) and not stride)
+        else stride
+    )
+
+
+def _conv_padding(padding, kernel, dilation, stride, n: int, op: str) -> tuple:
+    """(top, bottom, left, right) from an int, a tuple, 'valid' or 'same'."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0,) * (2 * n)
+        if padding != "same":
+            raise ValueError(
+                f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}"
+            )
+        if any(s != 1 for s in stride):
+            raise RuntimeError(f"{op}: padding='same' is not supported for strided convolutions")
+        pads = []
+        for k, d in zip(kernel, dilation):
+            total = d * (k - 1)
+            pads += [total // 2, total - total // 2]  # the odd extra goes right/bottom
+        return tuple(pads)
+    p = _ntuple(padding, n, "padding")
+    return tuple(v for v in p for _ in range(2))
+
+
+# ---- convolution --------------------------------------------------------------------------------
+def conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups: int = 1,
+) -> Tensor:
+    """2-D convolution (cross-correlation) over (N, C_in, H, W) or (C_in, H, W) input.
+
+    Args:
+        weight: (C_out, C_in / groups, kH, kW); bias: (C_out,) or None.
+        padding: int, (pH, pW), 'valid' or 'same' (stride 1 only).
+
+    Shape:
+        output (N, C_out, H_out, W_out), H_out = floor((H + 2p - d (k - 1) - 1) / s) + 1.
+
+    Example:
+        >>> import minitorch
+        >>> x = minitorch.ones(1, 1, 4, 4)
+        >>> conv2d(x, minitorch.ones(2, 1, 3, 3)).shape
+        minitorch.Size([1, 2, 2, 2])
+    """
+    x, added = _batched(input, 2, "conv2d")
+    if weight.ndim != 4:
+        raise RuntimeError(
+            f"conv2d: Expected 4-dimensional weight for 4-dimensional input {list(x.shape)}, "
+            f"but got {weight.ndim}-dimensional weight of size {list(weight.shape)} instead"
+        )
+    stride = _ntuple(stride, 2, "stride")
+    dilation = _ntuple(dilation, 2, "dilation")
+    pads = _conv_padding(padding, weight.shape[2:], dilation, stride, 2, "conv2d")
+    out, _ = apply(
+        C.conv2d,
+        x,
+        weight,
+        bias,
+        stride=stride,
+        padding=pads,
+        dilation=dilation,
+        groups=int(groups),
+    )
+    return out.squeeze(0) if added else out
+
+
+def conv1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups: int = 1,
+) -> Tensor:
+    """1-D convolution over (N, C_in, L) or (C_in, L) input; weight (C_out, C_in/groups, k).
+
+    Runs as conv2d over a height-1 image (the tracer sees one conv2d node).
+    """
+    _batched(input, 1, "conv1d")
+    if weight.ndim != 3:
+        raise RuntimeError(
+            f"conv1d: Expected 3-dimensional weight for 3-dimensional input {list(input.shape)}, "
+            f"but got {weight.ndim}-dimensional weight of size {list(weight.shape)} instead"
+        )
+    pads = padding if isinstance(padding, str) else _lift(padding, 0, "padding")
+    stride, dilation = _lift(stride, 1, "stride"), _lift(dilation, 1, "dilation")
+    out = conv2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias, stride, pads, dilation, groups)
+    return out.squeeze(-2)
+
+
+def conv_transpose2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups: int = 1,
+    dilation=1,
+) -> Tensor:
+    """Transposed 2-D convolution (the gradient of conv2d in its input).
+
+    Args:
+        weight: (C_in, C_out / groups, kH, kW).
+        output_padding: extra size added to one side of the output (< stride or dilation).
+
+    Shape:
+        H_out = (H - 1) s - 2 p + d (k - 1) + output_padding + 1.
+    """
+    x, added = _batched(input, 2, "conv_transpose2d")
+    if weight.ndim != 4:
+        raise RuntimeError(
+            f"conv_transpose2d: Expected 4-dimensional weight, but got weight of size "
+            f"{list(weight.shape)}"
+        )
+    stride, dilation = _ntuple(stride, 2, "stride"), _ntuple(dilation, 2, "dilation")
+    padding = _ntuple(padding, 2, "padding")
+    output_padding = _ntuple(output_padding, 2, "output_padding")
+    for extra, s, d in zip(output_padding, stride, dilation):
+        if extra >= s and extra >= d:
+            raise RuntimeError(
+                f"conv_transpose2d: output padding must be smaller than either stride or "
+                f"dilation, but got output_padding={output_padding}, stride={stride}, "
+                f"dilation={dilation}"
+            )
+    size = tuple(
+        (h - 1) * s - 2 * p + d * (k - 1) + o + 1
+        for h, s, p, d, k, o in zip(
+            x.shape[2:], stride, padding, dilation, weight.shape[2:], output_padding
+        )
+    )
+    out = apply(
+        C.conv_transpose2d,
+        x,
+        weight,
+        bias,
+        stride=stride,
+        padding=tuple(v for v in padding for _ in range(2)),
+        dilation=dilation,
+        groups=int(groups),
+        output_size=size,
+    )
+    return out.squeeze(0) if added else out
+
+
+def conv_transpose1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups: int = 1,
+    dilation=1,
+) -> Tensor:
+    """Transposed 1-D convolution; weight (C_in, C_out / groups, k) (2-D on height 1)."""
+    _batched(input, 1, "conv_transpose1d")
+    out = conv_transpose2d(
+        input.unsqueeze(-2),
+        weight.unsqueeze(-2),
+        bias,
+        _lift(stride, 1, "stride"),
+        _lift(padding, 0, "padding"),
+        _lift(output_padding, 0, "output_padding"),
+        groups,
+        _lift(dilation, 1, "dilation"),
+    )
+    return out.squeeze(-2)
+
+
+def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Sliding local blocks: (N, C, H, W) -> (N, C * kH * kW, L) (im2col)."""
+    x, added = _batched(input, 2, "unfold")
+    out = apply(
+        C.unfold,
+        x,
+        kernel_size=_ntuple(kernel_size, 2, "kernel_size"),
+        dilation=_ntuple(dilation, 2, "dilation"),
+        padding=_ntuple(padding, 2, "padding"),
+        stride=_ntuple(stride, 2, "stride"),
+    )
+    return out.squeeze(0) if added else out
+
+
+def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Sum sliding blocks back into an image: (N, C * kH * kW, L) -> (N, C, H, W) (col2im)."""
+    x, added = (input, False) if input.ndim == 3 else (input.unsqueeze(0), True)
+    out = apply(
+        C.fold,
+        x,
+        output_size=_ntuple(output_size, 2, "output_size"),
+        kernel_size=_ntuple(kernel_size, 2, "kernel_size"),
+        dilation=_ntuple(dilation, 2, "dilation"),
+        padding=_ntuple(padding, 2, "padding"),
+        stride=_ntuple(stride, 2, "stride"),
+    )
+    return out.squeeze(0) if added else out
+
+
+# ---- pooling ------------------------------------------------------------------------------------
+def max_pool2d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    """2-D max pooling; with return_indices also the flat (h * W + w) argmax of each window."""
+    x, added = _batched(input, 2, "max_pool2d")
+    kernel = _ntuple(kernel_size, 2, "kernel_size")
+    stride = _ntuple(_stride_or_kernel(stride, kernel), 2, "stride")
+    out, idx = apply(
+        C.max_pool2d,
+        x,
+        kernel_size=kernel,
+        stride=stride,
+        padding=_ntuple(padding, 2, "padding"),
+        dilation=_ntuple(dilation, 2, "dilation"),
+        ceil_mode=bool(ceil_mode),
+    )
+    if added:
+        out, idx = out.squeeze(0), idx.squeeze(0)
+    return (out, idx) if return_indices else out
+
+
+def max_pool1d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    """1-D max pooling over (N, C, L) or (C, L) (as 2-D pooling of a height-1 image)."""
+    _batched(input, 1, "max_pool1d")
+    out = max_pool2d(
+        input.unsqueeze(-2),
+        _lift(kernel_size, 1, "kernel_size"),
+        _lift(_stride_or_kernel(stride, kernel_size), 1, "stride"),
+        _lift(padding, 0, "padding"),
+        _lift(dilation, 1, "dilation"),
+        ceil_mode,
+        return_indices,
+    )
+    return tuple(o.squeeze(-2) for o in out) if return_indices else out.squeeze(-2)
+
+
+def avg_pool2d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override=None,
+) -> Tensor:
+    """2-D average pooling (PyTorch's divisor rules for padding and ceil_mode)."""
+    x, added = _batched(input, 2, "avg_pool2d")
+    kernel = _ntuple(kernel_size, 2, "kernel_size")
+    stride = _ntuple(_stride_or_kernel(stride, kernel), 2, "stride")
+    out = apply(
+        C.avg_pool2d,
+        x,
+        kernel_size=kernel,
+        stride=stride,
+        padding=_ntuple(padding, 2, "padding"),
+        ceil_mode=bool(ceil_mode),
+        count_include_pad=bool(count_include_pad),
+        divisor_override=divisor_override,
+    )
+    return out.squeeze(0) if added else out
+
+
+def avg_pool1d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
+    """1-D average pooling over (N, C, L) or (C, L)."""
+    _batched(input, 1, "avg_pool1d")
+    return avg_pool2d(
+        input.unsqueeze(-2),
+        _lift(kernel_size, 1, "kernel_size"),
+        _lift(_stride_or_kernel(stride, kernel_size), 1, "stride"),
+        _lift(padding, 0, "padding"),
+        ceil_mode,
+        count_include_pad,
+    ).squeeze(-2)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    """Average pooling to a fixed output size (None in output_size keeps that input size)."""
+    x, added = _batched(input, 2, "adaptive_avg_pool2d")
+    size = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 2
+    size = tuple(int(x.shape[2 + i]) if s is None else int(s) for i, s in enumerate(size))
+    out = apply(C.adaptive_avg_pool2d, x, output_size=size)
+    return out.squeeze(0) if added else out
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
+    """Average pooling over (N, C, L) or (C, L) to a fixed length."""
+    _batched(input, 1, "adaptive_avg_pool1d")
+    size = _lift(output_size, 1, "output_size")
+    return adaptive_avg_pool2d(input.unsqueeze(-2), size).squeeze(-2)
+
+
+# ---- padding ------------------------------------------------------------------------------------
+def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
+    """Pad the last len(pad) // 2 dims; pad lists (left, right) pairs from the last dim back.
+
+    mode: 'constant' (negative pads crop), 'reflect', 'replicate' or 'circular'.
+    """
+    pads = tuple(int(p) for p in pad)
+    if mode == "constant":
+        return apply(C.constant_pad_nd, input, pad=pads, value=0.0 if value is None else value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(
+            f"pad: unsupported mode {mode!r}; use 'constant', 'reflect', 'replicate' or 'circular'"
+        )
+    if value is not None and value != 0:
+        raise ValueError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    if len(pads) % 2 or len(pads) // 2 > input.ndim - 1:
+        raise NotImplementedError(
+            f"pad: mode {mode!r} pads at most input.dim() - 1 dims; got pad={pads} for input "
+            f"of size {list(input.shape)}"
+        )
+    n = len(pads) // 2
+    index = []
+    for k in range(n - 1, -1, -1):
+        d = input.ndim - 1 - k
+        index.append(_pad_index(input.shape[d], pads[2 * k], pads[2 * k + 1], mode, d, input))
+    lead = (slice(None),) * (input.ndim - n)
+    return input[lead + tuple(np.ix_(*index))]
+
+
+def _pad_index(size: int, lo: int, hi: int, mode: str, dim: int, input: Tensor) -> np.ndarray:
+    """Source positions of a padded dim of `size` (reflect excludes the edge, like PyTorch)."""
+    if mode == "reflect" and (lo >= size or hi >= size):
+        raise RuntimeError(
+            f"pad: Argument #4: Padding size should be less than the corresponding input "
+            f"dimension, but got: padding ({lo}, {hi}) at dimension {dim} of input "
+            f"{list(input.shape)}"
+        )
+    if mode == "circular" and (lo > size or hi > size):
+        raise RuntimeError(
+            f"pad: Padding value causes wrapping around more than once (padding ({lo}, {hi}) at "
+            f"dimension {dim} of input {list(input.shape)})"
+        )
+    if mode == "replicate" and size == 0:
+        raise RuntimeError(f"pad: cannot replicate-pad an empty dimension {dim}")
+    pos = np.arange(-lo, size + hi)
+    if mode == "replicate":
+        return np.clip(pos, 0, size - 1)
+    if mode == "circular":
+        return pos % size
+    pos = np.abs(pos)
+    return (size - 1) - np.abs((size - 1) - pos)
+
+
+# ---- interpolation ------------------------------------------------------------------------------
+def interpolate(
+    input: Tensor,
+    size=None,
+    scale_factor=None,
+    mode: str = "nearest",
+    align_corners=None,
+    recompute_scale_factor=None,
+    antialias: bool = False,
+):
+    """Resize the spatial dims of (N, C, L) or (N, C, H, W) input.
+
+    mode: 'nearest', 'nearest-exact', 'linear' (3-D), 'bilinear' (4-D) or 'area'. Linear modes
+    are products with constant interpolation matrices (A_h @ x @ A_w^T), so they are exact
+    adjoints and differentiable to any order.
+    """
+    spatial = input.ndim - 2
+    if spatial not in (1, 2):
+        raise NotImplementedError(
+            f"interpolate: input must be 3-D or 4-D (got {input.ndim}-D); 5-D is not supported"
+        )
+    if align_corners is not None and mode not in ("linear", "bilinear", "bicubic", "trilinear"):
+        raise ValueError(
+            "align_corners option can only be set with the interpolating modes: "
+            "linear | bilinear | bicubic | trilinear"
+        )
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported")
+    in_sizes = tuple(input.shape[2:])
+    out_sizes, scales = _resize_sizes(in_sizes, size, scale_factor, recompute_scale_factor)
+    if mode in ("nearest", "nearest-exact"):
+        idx = [
+            _nearest_index(i, o, s, mode == "nearest-exact")
+            for i, o, s in zip(in_sizes, out_sizes, scales)
+        ]
+        return input[(slice(None), slice(None)) + tuple(np.ix_(*idx))]
+    if mode == "area":
+        if spatial == 1:
+            return adaptive_avg_pool1d(input, out_sizes)
+        return adaptive_avg_pool2d(input, out_sizes)
+    expected = {"linear": 1, "bilinear": 2}.get(mode)
+    if expected is None:
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported")
+    if expected != spatial:
+        raise NotImplementedError(
+            f"Got {input.ndim}D input, but {mode} mode needs {expected + 2}D input"
+        )
+    out = input
+    for k, (i, o, s) in enumerate(zip(in_sizes, out_sizes, scales)):
+        m = _linear_matrix(i, o, s, bool(align_corners), input.dtype)
+        out = out.matmul(m.t()) if k == spatial - 1 else m.matmul(out)
+    return out
+
+
+def upsample(
+    input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None
+) -> Tensor:
+    """Deprecated alias of interpolate."""
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def _resize_sizes(in_sizes, size, scale_factor, recompute):
+    """Output sizes, and the scale (in / out) the source-index formulas use (None = sizes)."""
+    n = len(in_sizes)
+    if (size is None) == (scale_factor is None):
+        raise ValueError("only one of size or scale_factor should be defined")
+    if size is not None:
+        out = _ntuple(size, n, "size")
+        return out, (None,) * n
+    factors = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * n
+    if len(factors) != n:
+        raise ValueError(
+            f"Input and scale_factor must have the same number of spatial "
+            f"dimensions, but got input with spatial dimensions of {list(in_sizes)}"
+            f" and scale_factor of shape {list(factors)}."
+        )
+    out = tuple(int(math.floor(float(s) * float(f))) for s, f in zip(in_sizes, factors))
+    if recompute:
+        return out, (None,) * n
+    return out, tuple(1.0 / float(f) for f in factors)
+
+
+def _nearest_index(in_size, out_size, scale, exact) -> np.ndarray:
+    # NOTE: float32 arithmetic like PyTorch's CPU kernel, so rounding at the edges agrees.
+    s = np.float32(in_size / out_size if scale is None else scale)
+    dst = np.arange(out_size, dtype=np.float32)
+    src = np.floor(((dst + np.float32(0.5)) if exact else dst) * s).astype(np.int64)
+    return np.minimum(src, in_size - 1)
+
+
+def _linear_matrix(in_size, out_size, scale, align_corners, dtype) -> Tensor:
+    """A (out, in) with out = A @ x the 1-D linear interpolation of PyTorch's index rule."""
+    dst = np.arange(out_size, dtype=np.float64)
+    if align_corners:
+        src = dst * ((in_size - 1) / (out_size - 1) if out_size > 1 else 0.0)
+    else:
+        s = in_size / out_size if scale is None else scale
+        src = np.maximum(s * (dst + 0.5) - 0.5, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    i1 = np.minimum(i0 + 1, in_size - 1)
+    w1 = src - i0
+    a = np.zeros((out_size, in_size), np.float64)
+    rows = np.arange(out_size)
+    np.add.at(a, (rows, i0), 1.0 - w1)
+    np.add.at(a, (rows, i1), w1)
+    return wrap(a.astype(dtype.np), dtype)
+
+
+# ---- attention ----------------------------------------------------------------------------------
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask=None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale=None,
+    enable_gqa: bool = False,
+) -> Tensor:
+    """softmax(q @ k^T * scale + mask) @ v over (..., L, E) queries and (..., S, E) keys.
+
+    attn_mask: bool (True = may attend) or float (added to the scores), broadcastable to
+    (..., L, S). is_causal masks keys after each query. dropout_p drops attention weights.
+    """
+    if is_causal and attn_mask is not None:
+        raise RuntimeError(
+            "scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True"
+        )
+    if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
+        key, value = _repeat_heads(key, query.shape[-3]), _repeat_heads(value, query.shape[-3])
+    e = query.shape[-1]
+    scale = 1.0 / math.sqrt(e) if scale is None else scale
+    scores = (query * scale).matmul(key.transpose(-2, -1))
+    if is_causal:
+        n_q, n_k = scores.shape[-2:]
+        allowed = np.tril(np.ones((n_q, n_k), dtype=bool))
+        attn_mask = wrap(allowed, dtypes.bool_)
+    if attn_mask is not None:
+        scores = _add_mask(scores, attn_mask, allow_true=True)
+    attn = scores.softmax(dim=-1)
+    if dropout_p > 0.0:
+        attn = _dropout(attn, dropout_p)
+    return attn.matmul(value)
+
+
+def _repeat_heads(x: Tensor, heads: int) -> Tensor:
+    """(..., Hkv, S, E) -> (..., heads, S, E), each kv head repeated heads // Hkv times."""
+    *lead, hkv, s, e = x.shape
+    x = x.unsqueeze(-3).expand(*lead, hkv, heads // hkv, s, e)
+    return x.reshape(*lead, heads, s, e)
+
+
+def _add_mask(scores: Tensor, mask: Tensor, allow_true: bool) -> Tensor:
+    """scores + mask (float) or scores masked to -inf (bool; allow_true: True means keep)."""
+    if mask.dtype is dtypes.bool_:
+        return scores.masked_fill(~mask if allow_true else mask, -math.inf)
+    return scores + mask
+
+
+def _dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
+    from . import functional as F  # noqa: PLC0415  (functional imports this module)
+
+    return F.dropout(x, p=p, training=training)
+
+
+def _linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    from . import functional as F  # noqa: PLC0415
+
+    return F.linear(x, weight, bias)
+
+
+def _float_mask(mask, name: str, dtype) -> Tensor | None:
+    """PyTorch's _canonical_mask: bool True -> -inf, False -> 0; float masks unchanged."""
+    if mask is None:
+        return None
+    if mask.dtype is dtypes.bool_:
+        return zeros(mask.shape, dtype=dtype).masked_fill(mask, -math.inf)
+    if not mask.dtype.is_floating_point:
+        raise AssertionError(f"only bool and floating types of {name} are supported")
+    return mask
+
+
+def multi_head_attention_forward(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    embed_dim_to_check: int,
+    num_heads: int,
+    in_proj_weight,
+    in_proj_bias,
+    bias_k,
+    bias_v,
+    add_zero_attn: bool,
+    dropout_p: float,
+    out_proj_weight: Tensor,
+    out_proj_bias,
+    training: bool = True,
+    key_padding_mask=None,
+    need_weights: bool = True,
+    attn_mask=None,
+    use_separate_proj_weight: bool = False,
+    q_proj_weight=None,
+    k_proj_weight=None,
+    v_proj_weight=None,
+    static_k=None,
+    static_v=None,
+    average_attn_weights: bool = True,
+    is_causal: bool = False,
+):
+    """The math of nn.MultiheadAttention on (L, N, E) / unbatched (L, E) inputs.
+
+    Returns (output (L, N, E), weights (N, L, S) averaged over heads, or (N, heads, L, S),
+    or None when need_weights is False).
+    """
+    if static_k is not None or static_v is not None:
+        raise NotImplementedError("multi_head_attention_forward: static_k/static_v")
+    batched = query.ndim == 3
+    if not batched:
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        if key_padding_mask is not None:
+            key_padding_mask = key_padding_mask.unsqueeze(0)
+    tgt_len, bsz, embed_dim = query.shape
+    if embed_dim != embed_dim_to_check:
+        raise AssertionError(
+            f"was expecting embedding dimension of {embed_dim_to_check}, but got {embed_dim}"
+        )
+    head_dim = embed_dim // num_heads
+    if is_causal and attn_mask is None:
+        raise RuntimeError(
+            "Need attn_mask if specifying the is_causal hint. You may use the "
+            "Transformer module method `generate_square_subsequent_mask` to "
+            "create this mask."
+        )
+    q, k, v = _in_projection(
+        query,
+        key,
+        value,
+        in_proj_weight,
+        in_proj_bias,
+        use_separate_proj_weight,
+        q_proj_weight,
+        k_proj_weight,
+        v_proj_weight,
+        embed_dim,
+    )
+    attn_mask = _float_mask(attn_mask, "attn_mask", q.dtype)
+    key_padding_mask = _float_mask(key_padding_mask, "key_padding_mask", q.dtype)
+    if attn_mask is not None:
+        attn_mask = _check_attn_mask(attn_mask, tgt_len, key.shape[0], bsz * num_heads)
+    if bias_k is not None and bias_v is not None:
+        from ..functional import cat  # noqa: PLC0415
+
+        k = cat([k, bias_k.expand(1, bsz, embed_dim)])
+        v = cat([v, bias_v.expand(1, bsz, embed_dim)])
+        attn_mask = None if attn_mask is None else pad(attn_mask, (0, 1))
+        key_padding_mask = None if key_padding_mask is None else pad(key_padding_mask, (0, 1))
+    q = q.reshape(tgt_len, bsz * num_heads, head_dim).transpose(0, 1)
+    k = k.reshape(k.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
+    v = v.reshape(v.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
+    if add_zero_attn:
+        k = pad(k, (0, 0, 0, 1))
+        v = pad(v, (0, 0, 0, 1))
+        attn_mask = None if attn_mask is None else pad(attn_mask, (0, 1))
+        key_padding_mask = None if key_padding_mask is None else pad(key_padding_mask, (0, 1))
+    src_len = k.shape[1]
+    if key_padding_mask is not None:
+        if tuple(key_padding_mask.shape) != (bsz, src_len):
+            raise AssertionError(
+                f"expecting key_padding_mask shape of {(bsz, src_len)}, but "
+                f"got {tuple(key_padding_mask.shape)}"
+            )
+        kpm = key_padding_mask.reshape(bsz, 1, 1, src_len).expand(bsz, num_heads, 1, src_len)
+        kpm = kpm.reshape(bsz * num_heads, 1, src_len)
+        attn_mask = kpm if attn_mask is None else attn_mask + kpm
+    scores = (q * (1.0 / math.sqrt(head_dim))).matmul(k.transpose(-2, -1))
+    if attn_mask is not None:
+        scores = scores + attn_mask
+    attn = scores.softmax(dim=-1)
+    if dropout_p > 0.0 and training:
+        attn = _dropout(attn, dropout_p)
+    out = attn.matmul(v).transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
+    out = _linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, embed_dim)
+    weights = None
+    if need_weights:
+        weights = attn.reshape(bsz, num_heads, tgt_len, src_len)
+        if average_attn_weights:
+            weights = weights.mean(dim=1)
+        if not batched:
+            weights = weights.squeeze(0)
+    if not batched:
+        out = out.squeeze(1)
+    return out, weights
+
+
+def _in_projection(query, key, value, w, b, separate, w_q, w_k, w_v, embed_dim):
+    """q, k, v projections: one matmul when query, key and value are the same tensor."""
+    if not separate:
+        if query is key and key is value:
+            qkv = _linear(query, w, b)
+            return qkv.chunk(3, dim=-1)
+        w_q, w_k, w_v = w.chunk(3)
+    bq = bk = bv = None
+    if b is not None:
+        bq, bk, bv = b.chunk(3)
+    return _linear(query, w_q, bq), _linear(key, w_k, bk), _linear(value, w_v, bv)
+
+
+def _check_attn_mask(mask: Tensor, tgt_len: int, src_len: int, batch_heads: int) -> Tensor:
+    if mask.ndim == 2:
+        if tuple(mask.shape) != (tgt_len, src_len):
+            raise RuntimeError(
+                f"The shape of the 2D attn_mask is {tuple(mask.shape)}, but "
+                f"should be {(tgt_len, src_len)}."
+            )
+        return mask.unsqueeze(0)
+    if mask.ndim == 3:
+        if tuple(mask.shape) != (batch_heads, tgt_len, src_len):
+            raise RuntimeError(
+                f"The shape of the 3D attn_mask is {tuple(mask.shape)}, but "
+                f"should be {(batch_heads, tgt_len, src_len)}."
+            )
+        return mask
+    raise RuntimeError(f"attn_mask's dimension {mask.ndim} is not supported")

@@ -1,0 +1,645 @@
+"""Convolution, pooling and padding ops (registry entries; kernels in kernels/cpu/conv.py).
+
+conv2d is one op (so the tracer sees one node): im2col + one BLAS product per group. Its
+gradients are two more ops, and the three are closed under differentiation:
+
+    conv2d(x, w)            out = W @ im2col(x)
+    conv_transpose2d(g, w)  out = col2im(W^T @ g)           d conv2d / dx   (adjoint in x)
+    conv2d_weight(x, g)     dW  = g @ im2col(x)^T           d conv2d / dw   (adjoint in w)
+
+All spatial parameters arrive normalized by nn/functional_conv.py: stride, dilation
+(sh, sw); padding (top, bottom, left, right), so 'same' with an even kernel needs no copy.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from .. import dtypes
+from ..kernels.cpu import conv as K
+from .registry import Meta, Op, apply, register
+
+
+def _list(shape) -> list:
+    return list(shape)
+
+
+def conv_out_size(size: int, pad_total: int, kernel: int, stride: int, dilation: int) -> int:
+    """floor((size + pads - dilation * (kernel - 1) - 1) / stride) + 1."""
+    return (size + pad_total - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _check_same_dtype(op, x, w, b):
+    if x.dtype is not w.dtype:
+        raise RuntimeError(
+            f"{op}: Input type ({x.dtype.name}) and weight type ({w.dtype.name}) should be the "
+            f"same; convert one with .to({w.dtype})"
+        )
+    if b is not None and b.dtype is not x.dtype:
+        raise RuntimeError(
+            f"{op}: Input type ({x.dtype.name}) and bias type ({b.dtype.name}) should be the same"
+        )
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(f"{op}: expected a floating point input, got {x.dtype}")
+
+
+def _check_geometry(op, x, w, groups, channels_dim_name="input"):
+    if x.ndim != 4:
+        raise RuntimeError(
+            f"{op}: Expected 3D (unbatched) or 4D (batched) input, but got input of size: "
+            f"{_list(x.shape)}"
+        )
+    if w.ndim != 4:
+        raise RuntimeError(
+            f"{op}: Expected 4-dimensional weight for 4-dimensional input {_list(x.shape)}, but "
+            f"got {w.ndim}-dimensional weight of size {_list(w.shape)} instead"
+        )
+    if groups < 1:
+        raise RuntimeError(f"{op}: non-positive groups is not supported (groups={groups})")
+
+
+def _check_params(op, stride, padding, dilation):
+    if any(s <= 0 for s in stride):
+        raise RuntimeError(f"{op}: non-positive stride is not supported (stride={stride})")
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError(f"{op}: dilation should be greater than zero (dilation={dilation})")
+    if any(p < 0 for p in padding):
+        raise RuntimeError(f"{op}: negative padding is not supported (padding={padding})")
+
+
+def _conv_out_hw(op, x_hw, kernel, stride, padding, dilation):
+    pt, pb, pl, pr = padding
+    padded = (x_hw[0] + pt + pb, x_hw[1] + pl + pr)
+    eff = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if padded[0] < eff[0] or padded[1] < eff[1]:
+        raise RuntimeError(
+            f"{op}: Calculated padded input size per channel: ({padded[0]} x {padded[1]}). "
+            f"Kernel size: ({eff[0]} x {eff[1]}). Kernel size can't be greater than actual input "
+            "size"
+        )
+    return (
+        conv_out_size(x_hw[0], pt + pb, kernel[0], stride[0], dilation[0]),
+        conv_out_size(x_hw[1], pl + pr, kernel[1], stride[1], dilation[1]),
+    )
+
+
+# conv2d keeps its im2col columns for the weight gradient when they hold at most this many
+# elements (like PyTorch's former `finput`); larger ones are recomputed in backward.
+KEEP_COLS_MAX = 1 << 24
+
+
+class Conv2d(Op):
+    """out[n, o] = bias[o] + sum_{c, i, j} w[o, c, i, j] * x_pad[n, g*C/G + c, y*s + i*d, ...].
+
+    The second output holds the flattened im2col columns (or nothing when they are large):
+    backward reads them instead of recomputing im2col for the weight gradient.
+    """
+
+    name = "conv2d"
+    save = (0, 1)
+    n_outputs = 2
+
+    def infer(self, x, w, b=None, *, stride, padding, dilation, groups):
+        _check_geometry(self.name, x, w, groups)
+        _check_params(self.name, stride, padding, dilation)
+        _check_same_dtype(self.name, x, w, b)
+        out_ch, in_per_group = w.shape[0], w.shape[1]
+        if out_ch % groups:
+            raise RuntimeError(
+                f"{self.name}: Given groups={groups}, expected weight to be divisible by {groups} "
+                f"at dimension 0, but got weight of size {_list(w.shape)} instead"
+            )
+        if x.shape[1] != in_per_group * groups:
+            raise RuntimeError(
+                f"{self.name}: Given groups={groups}, weight of size {_list(w.shape)}, expected "
+                f"input{_list(x.shape)} to have {in_per_group * groups} channels, but got "
+                f"{x.shape[1]} channels instead"
+            )
+        if b is not None and (b.ndim != 1 or b.shape[0] != out_ch):
+            raise RuntimeError(
+                f"{self.name}: Given weight of size {_list(w.shape)}, expected bias to be "
+                f"1-dimensional with {out_ch} elements, but got bias of size {_list(b.shape)} "
+                "instead"
+            )
+        oh, ow = _conv_out_hw(self.name, x.shape[2:], w.shape[2:], stride, padding, dilation)
+        n_cols = x.shape[1] * w.shape[2] * w.shape[3] * x.shape[0] * oh * ow
+        cols = (n_cols,) if n_cols <= KEEP_COLS_MAX else (0,)
+        return Meta((x.shape[0], out_ch, oh, ow), x.dtype), Meta(cols, x.dtype)
+
+    def forward(self, meta, x, w, b=None, *, stride, padding, dilation, groups):
+        n, out_ch, oh, ow = meta[0].shape
+        cols = K.im2col(x, w.shape[2:], stride, padding[::2], dilation, (oh, ow))
+        prod = _group_matmul(w.reshape(groups, out_ch // groups, -1), cols, groups)
+        # (O, N, L) -> (N, O, L); the bias add rides along with the transposing copy
+        moved = prod.reshape(out_ch, n, oh * ow).transpose(1, 0, 2)
+        out = np.empty((n, out_ch, oh * ow), dtype=x.dtype)
+        if b is not None:
+            np.add(moved, b.reshape(1, out_ch, 1), out=out)
+        else:
+            out[...] = moved
+        kept = cols.reshape(-1) if meta[1].shape[0] else np.empty(0, x.dtype)
+        return out.reshape(meta[0].shape), kept
+
+    def backward(self, ctx, grad):
+        from ..tensor import wrap  # noqa: PLC0415
+
+        x, w, b = _three(ctx.inputs)
+        need = ctx.needs_input_grad + (False,) * 3
+        p = ctx.params
+        gx = gw = gb = None
+        if need[0]:
+            gx = apply(conv_transpose2d, grad, w, None, output_size=tuple(x.shape[2:]), **p)
+        if need[1]:
+            cols = ctx.saved[0] if ctx.saved and ctx.saved[0].size else None
+            hint = None if cols is None else wrap(cols, grad.dtype)
+            gw = apply(conv2d_weight, x, grad, hint, kernel_size=tuple(w.shape[2:]), **p)
+        if b is not None and need[2]:
+            gb = grad.sum(dim=(0, 2, 3))
+        return gx, gw, gb
+
+
+def _three(inputs):
+    return tuple(inputs) + (None,) * (3 - len(inputs))
+
+
+def _group_matmul(wm: np.ndarray, cols: np.ndarray, groups: int) -> np.ndarray:
+    """(G, O/G, K/G) @ (G, K/G, N*L) for cols (K, N, L): one BLAS call per group."""
+    return np.matmul(wm, _cols_by_group(cols, groups))
+
+
+def _grad_by_group(g: np.ndarray, groups: int) -> np.ndarray:
+    """(N, O, OH, OW) -> (G, O/G, N*L) contiguous: the layout the weight-side GEMMs read."""
+    n, out_ch = g.shape[:2]
+    plane = g.shape[2] * g.shape[3]  # NOTE: explicit sizes, not -1: N may be 0
+    moved = np.ascontiguousarray(g.reshape(n, out_ch, plane).transpose(1, 0, 2))
+    return moved.reshape(groups, out_ch // groups, n * plane)
+
+
+def _cols_by_group(cols: np.ndarray, groups: int) -> np.ndarray:
+    """(K, N, L) -> (G, K/G, N*L)."""
+    k, n, plane = cols.shape
+    return cols.reshape(groups, k // groups, n * plane)
+
+
+conv2d = register(Conv2d())
+
+
+class ConvTranspose2d(Op):
+    """The adjoint of conv2d in its input: out = col2im(W^T @ g) (+ bias), sized output_size."""
+
+    name = "conv_transpose2d"
+    save = (0, 1)
+
+    def infer(self, g, w, b=None, *, stride, padding, dilation, groups, output_size):
+        _check_geometry(self.name, g, w, groups)
+        _check_params(self.name, stride, padding, dilation)
+        _check_same_dtype(self.name, g, w, b)
+        if g.shape[1] != w.shape[0]:
+            raise RuntimeError(
+                f"{self.name}: Given transposed=1, weight of size {_list(w.shape)}, expected "
+                f"input{_list(g.shape)} to have {w.shape[0]} channels, but got {g.shape[1]} "
+                "channels instead"
+            )
+        if w.shape[0] % groups:
+            raise RuntimeError(
+                f"{self.name}: Given groups={groups}, expected weight to be divisible by {groups} "
+                f"at dimension 0, but got weight of size {_list(w.shape)} instead"
+            )
+        out_ch = w.shape[1] * groups
+        if b is not None and (b.ndim != 1 or b.shape[0] != out_ch):
+            raise RuntimeError(
+                f"{self.name}: Given transposed=1, weight of size {_list(w.shape)}, expected bias "
+                f"to be 1-dimensional with {out_ch} elements, but got bias of size "
+                f"{_list(b.shape)} instead"
+            )
+        back = tuple(
+            conv_out_size(s, pt + pb, k, st, d) if s + pt + pb >= d * (k - 1) + 1 else -1
+            for s, pt, pb, k, st, d in zip(
+                output_size, padding[::2], padding[1::2], w.shape[2:], stride, dilation
+            )
+        )
+        if back != tuple(g.shape[2:]) or min(output_size) < 0:
+            raise RuntimeError(
+                f"{self.name}: output size {tuple(output_size)} is not reachable from input "
+                f"{_list(g.shape)} with stride {stride}, padding {padding}, dilation {dilation} "
+                f"and kernel {tuple(w.shape[2:])}"
+            )
+        return Meta((g.shape[0], out_ch) + tuple(output_size), g.dtype)
+
+    def forward(self, meta, g, w, b=None, *, stride, padding, dilation, groups, output_size):
+        n, out_ch, h, wd = meta.shape
+        in_ch = w.shape[0]
+        kh, kw = w.shape[2:]
+        wm = w.reshape(groups, in_ch // groups, -1).transpose(0, 2, 1)  # (G, K/G, O/G)
+        cols = np.matmul(wm, _grad_by_group(g, groups))  # (G, K/G, N*L)
+        cols = cols.reshape(out_ch * kh * kw, n, g.shape[2] * g.shape[3])
+        out = K.col2im(cols, meta.shape, (kh, kw), stride, padding[::2], dilation, g.shape[2:])
+        if b is not None:
+            out += b.reshape(1, out_ch, 1, 1)
+        return out
+
+    def backward(self, ctx, grad):
+        g, w, b = _three(ctx.inputs)
+        need = ctx.needs_input_grad + (False,) * 3
+        p = {k: v for k, v in ctx.params.items() if k != "output_size"}
+        gg = gw = gb = None
+        if need[0]:
+            gg = apply(conv2d, grad, w, None, **p)[0]
+        if need[1]:
+            gw = apply(conv2d_weight, grad, g, kernel_size=tuple(w.shape[2:]), **p)
+        if b is not None and need[2]:
+            gb = grad.sum(dim=(0, 2, 3))
+        return gg, gw, gb
+
+
+conv_transpose2d = register(ConvTranspose2d())
+
+
+class Conv2dWeight(Op):
+    """dW = g @ im2col(x)^T: conv2d's gradient in its weight (bilinear in x and g)."""
+
+    name = "conv2d_weight"
+    save = (0, 1)
+
+    def infer(self, x, g, cols=None, *, kernel_size, stride, padding, dilation, groups):
+        shape = (g.shape[1], x.shape[1] // groups) + tuple(kernel_size)
+        return Meta(shape, x.dtype)
+
+    def forward(self, meta, x, g, cols=None, *, kernel_size, stride, padding, dilation, groups):
+        """cols, when given, is im2col(x) kept by the forward conv2d (saves recomputing it)."""
+        if cols is None:
+            cols = K.im2col(x, kernel_size, stride, padding[::2], dilation, g.shape[2:])
+        else:
+            k = x.shape[1] * kernel_size[0] * kernel_size[1]
+            cols = cols.reshape(k, x.shape[0], g.shape[2] * g.shape[3])
+        k = cols.shape[0]
+        cols_t = _cols_by_group(cols, groups).transpose(0, 2, 1)  # (G, N*L, K/G)
+        dw = np.matmul(_grad_by_group(g, groups), cols_t)  # (G, O/G, K/G)
+        return dw.reshape(meta.shape)
+
+    def backward(self, ctx, grad):
+        x, g = ctx.inputs[:2]
+        need = ctx.needs_input_grad
+        p = {k: v for k, v in ctx.params.items() if k != "kernel_size"}
+        gx = gg = None
+        if need[0]:
+            gx = apply(conv_transpose2d, g, grad, None, output_size=tuple(x.shape[2:]), **p)
+        if need[1]:
+            gg = apply(conv2d, x, grad, None, **p)[0]
+        return gx, gg
+
+
+conv2d_weight = register(Conv2dWeight())
+
+
+# ---- unfold / fold ------------------------------------------------------------------------------
+class Unfold(Op):
+    """F.unfold: (N, C, H, W) -> (N, C*kh*kw, L) sliding blocks (im2col per sample)."""
+
+    name = "im2col"
+
+    def infer(self, x, *, kernel_size, dilation, padding, stride):
+        if x.ndim != 4:
+            raise RuntimeError(
+                f"unfold: Expected 3D or 4D (batch mode) tensor for input with possibly 0 batch "
+                f"size and non-zero dimensions, but got input of size {_list(x.shape)}"
+            )
+        _check_params("unfold", stride, padding, dilation)
+        pads = (padding[0], padding[0], padding[1], padding[1])
+        oh, ow = _conv_out_hw("unfold", x.shape[2:], kernel_size, stride, pads, dilation)
+        return Meta((x.shape[0], x.shape[1] * kernel_size[0] * kernel_size[1], oh * ow), x.dtype)
+
+    def forward(self, meta, x, *, kernel_size, dilation, padding, stride):
+        h, w = x.shape[2:]
+        out_hw = _block_grid((h, w), kernel_size, dilation, padding, stride)
+        cols = K.im2col(np.ascontiguousarray(x), kernel_size, stride, padding, dilation, out_hw)
+        return np.ascontiguousarray(cols.transpose(1, 0, 2))
+
+    def backward(self, ctx, grad):
+        x = ctx.inputs[0]
+        return apply(fold, grad, output_size=tuple(x.shape[2:]), **ctx.params)
+
+
+def _block_grid(hw, kernel_size, dilation, padding, stride):
+    return tuple(
+        conv_out_size(s, 2 * p, k, st, d)
+        for s, k, d, p, st in zip(hw, kernel_size, dilation, padding, stride)
+    )
+
+
+unfold = register(Unfold())
+
+
+class Fold(Op):
+    """F.fold: (N, C*kh*kw, L) -> (N, C, H, W), summing overlapping blocks (col2im)."""
+
+    name = "col2im"
+
+    def infer(self, c, *, output_size, kernel_size, dilation, padding, stride):
+        if c.ndim != 3:
+            raise RuntimeError(
+                f"fold: Expected 2D or 3D (batch mode) input tensor with possibly 0 batch size "
+                f"and non-zero dimensions for input, but got: {_list(c.shape)}"
+            )
+        _check_params("fold", stride, padding, dilation)
+        k = kernel_size[0] * kernel_size[1]
+        if c.shape[1] % k:
+            raise RuntimeError(
+                f"fold: Expected size of input's dimension 1 to be divisible by the product of "
+                f"kernel_size, but got input.size(1)={c.shape[1]} and kernel_size={kernel_size}"
+            )
+        grid = _block_grid(output_size, kernel_size, dilation, padding, stride)
+        if grid[0] * grid[1] != c.shape[2] or min(grid) < 1:
+            raise RuntimeError(
+                f"fold: Given output_size={tuple(output_size)}, kernel_size={kernel_size}, "
+                f"dilation={dilation}, padding={padding}, stride={stride}, expected size of "
+                f"input's dimension 2 to match the calculated number of sliding blocks "
+                f"{grid[0]} * {grid[1]} = {grid[0] * grid[1]}, but got input.size(2)="
+                f"{c.shape[2]}."
+            )
+        return Meta((c.shape[0], c.shape[1] // k) + tuple(output_size), c.dtype)
+
+    def forward(self, meta, c, *, output_size, kernel_size, dilation, padding, stride):
+        grid = _block_grid(output_size, kernel_size, dilation, padding, stride)
+        return K.col2im(
+            c.transpose(1, 0, 2), meta.shape, kernel_size, stride, padding, dilation, grid
+        )
+
+    def backward(self, ctx, grad):
+        p = {k: v for k, v in ctx.params.items() if k != "output_size"}
+        return apply(unfold, grad, **p)
+
+
+fold = register(Fold())
+
+
+# ---- max pooling --------------------------------------------------------------------------------
+def pool_out_size(size, kernel, pad, stride, dilation, ceil_mode) -> int:
+    """PyTorch's pooling_output_shape: with ceil_mode the last window must start in bounds."""
+    span = size + 2 * pad - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)
+    out = span // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def _pool_out_hw(op, x, kernel, stride, padding, dilation, ceil_mode):
+    if x.ndim != 4:
+        raise RuntimeError(
+            f"{op}: Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for "
+            f"input, but got: {_list(x.shape)}"
+        )
+    if any(s <= 0 for s in stride) or any(k <= 0 for k in kernel) or any(d <= 0 for d in dilation):
+        raise RuntimeError(
+            f"{op}: kernel_size, stride and dilation must be greater than zero, but got "
+            f"kernel_size={kernel}, stride={stride}, dilation={dilation}"
+        )
+    for p, k, d in zip(padding, kernel, dilation):
+        if p < 0 or p > (d * (k - 1) + 1) // 2:
+            raise RuntimeError(
+                f"{op}: pad should be at most half of effective kernel size, but got pad={p}, "
+                f"kernel_size={k} and dilation={d}"
+            )
+    out = tuple(
+        pool_out_size(s, k, p, st, d, ceil_mode)
+        for s, k, p, st, d in zip(x.shape[2:], kernel, padding, stride, dilation)
+    )
+    if min(out) < 1:
+        raise RuntimeError(
+            f"{op}: Given input size: ({x.shape[1]}x{x.shape[2]}x{x.shape[3]}). Calculated "
+            f"output size: ({x.shape[1]}x{out[0]}x{out[1]}). Output size is too small"
+        )
+    return out
+
+
+class MaxPool2d(Op):
+    """(values, indices): max over each window; indices are flat h*W + w within the plane."""
+
+    name = "max_pool2d"
+    n_outputs = 2
+
+    def infer(self, x, *, kernel_size, stride, padding, dilation, ceil_mode):
+        oh, ow = _pool_out_hw(self.name, x, kernel_size, stride, padding, dilation, ceil_mode)
+        shape = (x.shape[0], x.shape[1], oh, ow)
+        return Meta(shape, x.dtype), Meta(shape, dtypes.int64)
+
+    def forward(self, meta, x, *, kernel_size, stride, padding, dilation, ceil_mode):
+        shape = meta[0].shape
+        n, c, h, w = x.shape
+        planes = np.ascontiguousarray(x).reshape(n * c, h, w)
+        out, idx = K.max_pool2d(planes, kernel_size, stride, padding, dilation, shape[2:])
+        return out.reshape(shape), idx.reshape(shape)
+
+    def backward(self, ctx, grad):
+        from ..tensor import wrap  # noqa: PLC0415
+
+        x = ctx.inputs[0]
+        idx = wrap(ctx.saved[0], dtypes.int64)
+        return apply(max_pool2d_backward, grad, idx, input_size=tuple(x.shape[2:]))
+
+
+max_pool2d = register(MaxPool2d())
+
+
+class MaxPool2dBackward(Op):
+    """out[n, c].flat[idx[n, c, k]] += grad[n, c].flat[k]: max pooling's input gradient."""
+
+    name = "max_pool2d_backward"
+
+    def infer(self, grad, idx, *, input_size):
+        return Meta(tuple(grad.shape[:2]) + tuple(input_size), grad.dtype)
+
+    def forward(self, meta, grad, idx, *, input_size):
+        n, c = grad.shape[:2]
+        size = input_size[0] * input_size[1]
+        planes = (n * c, grad.shape[2] * grad.shape[3])
+        g = np.ascontiguousarray(grad).reshape(planes)
+        out = K.plane_index_add(g, np.ascontiguousarray(idx).reshape(planes), size)
+        return out.reshape(meta.shape)
+
+    def backward(self, ctx, grad):
+        g, idx = ctx.inputs
+        n, c = g.shape[:2]
+        flat = grad.reshape(n, c, grad.shape[2] * grad.shape[3])
+        picked = flat.gather(2, idx.reshape(n, c, g.shape[2] * g.shape[3]))
+        return picked.reshape(g.shape), None
+
+
+max_pool2d_backward = register(MaxPool2dBackward())
+
+
+# ---- average pooling (plain and adaptive) as scaled window sums ------------------------------
+@functools.lru_cache(maxsize=256)
+def avg_windows(
+    in_hw, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+):
+    """(hs, he, ws, we, scale) of avg_pool2d, with PyTorch's divisor rules."""
+    out_hw = tuple(
+        pool_out_size(s, k, p, st, 1, ceil_mode)
+        for s, k, p, st in zip(in_hw, kernel_size, padding, stride)
+    )
+    bounds = []
+    pools = []
+    for size, k, st, p, n in zip(in_hw, kernel_size, stride, padding, out_hw):
+        start = np.arange(n, dtype=np.int64) * st - p
+        end = np.minimum(start + k, size + p)
+        pools.append(end - start)
+        bounds += [np.maximum(start, 0), np.minimum(end, size)]
+    hs, he, ws, we = bounds
+    if divisor_override:
+        count = np.full(out_hw, float(divisor_override))
+    elif count_include_pad:
+        count = np.outer(pools[0], pools[1]).astype(np.float64)
+    else:
+        count = np.outer(he - hs, we - ws).astype(np.float64)
+    return hs, he, ws, we, 1.0 / count
+
+
+@functools.lru_cache(maxsize=256)
+def adaptive_windows(in_hw, output_size):
+    """(hs, he, ws, we, scale): window o covers [floor(o*in/out), ceil((o+1)*in/out))."""
+    bounds = []
+    for size, n in zip(in_hw, output_size):
+        o = np.arange(n, dtype=np.int64)
+        bounds += [(o * size) // n, -((-(o + 1) * size) // n)]
+    hs, he, ws, we = bounds
+    return hs, he, ws, we, 1.0 / np.outer(he - hs, we - ws).astype(np.float64)
+
+
+class WindowPool(Op):
+    """out[n, c, y, x] = scale[y, x] * sum of x[n, c] over window (y, x): average pooling."""
+
+    def __init__(self, name, windows, check):
+        self.name = name
+        self.windows = windows
+        self.check = check
+
+    def infer(self, x, **params):
+        out_hw = self.check(x, **params)
+        return Meta(tuple(x.shape[:2]) + tuple(out_hw), x.dtype)
+
+    def forward(self, meta, x, **params):
+        n, c, h, w = x.shape
+        hs, he, ws, we, scale = self.windows((h, w), **params)
+        planes = np.ascontiguousarray(x).reshape(n * c, h, w)
+        return K.window_sum(planes, hs, he, ws, we, scale).reshape(meta.shape)
+
+    def backward(self, ctx, grad):
+        x = ctx.inputs[0]
+        return apply(self.spread, grad, input_size=tuple(x.shape[2:]), **ctx.params)
+
+
+class WindowSpread(Op):
+    """The adjoint of a WindowPool: each output gradient spreads scaled over its window."""
+
+    def __init__(self, pool):
+        self.name = pool.name + "_backward"
+        self.pool = pool
+
+    def infer(self, grad, *, input_size, **params):
+        return Meta(tuple(grad.shape[:2]) + tuple(input_size), grad.dtype)
+
+    def forward(self, meta, grad, *, input_size, **params):
+        n, c = grad.shape[:2]
+        hs, he, ws, we, scale = self.pool.windows(tuple(input_size), **params)
+        g = np.ascontiguousarray(grad).reshape(n * c, *grad.shape[2:])
+        return K.window_spread(g, input_size, hs, he, ws, we, scale).reshape(meta.shape)
+
+    def backward(self, ctx, grad):
+        p = {k: v for k, v in ctx.params.items() if k != "input_size"}
+        return apply(self.pool, grad, **p)
+
+
+def _check_avg(x, *, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("avg_pool2d: divisor must be not zero")
+    for p, k in zip(padding, kernel_size):
+        if p > k // 2:
+            raise RuntimeError(
+                f"avg_pool2d: pad should be smaller than or equal to half of kernel size, but "
+                f"got pad={p}, kernel_size={k}"
+            )
+    return _pool_out_hw("avg_pool2d", x, kernel_size, stride, padding, (1, 1), ceil_mode)
+
+
+def _check_adaptive(x, *, output_size):
+    if x.ndim != 4 or min(x.shape[2:], default=0) < 1:
+        raise RuntimeError(
+            f"adaptive_avg_pool2d(): Expected 3D or 4D tensor with non-zero spatial sizes, but "
+            f"got input of size {_list(x.shape)}"
+        )
+    if min(output_size) < 0:
+        raise RuntimeError(f"adaptive_avg_pool2d: invalid output_size {tuple(output_size)}")
+    return output_size
+
+
+def _avg_windows_of(
+    in_hw, *, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+):
+    return avg_windows(
+        tuple(in_hw),
+        tuple(kernel_size),
+        tuple(stride),
+        tuple(padding),
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+    )
+
+
+def _adaptive_windows_of(in_hw, *, output_size):
+    return adaptive_windows(tuple(in_hw), tuple(output_size))
+
+
+avg_pool2d = register(WindowPool("avg_pool2d", _avg_windows_of, _check_avg))
+adaptive_avg_pool2d = register(
+    WindowPool("adaptive_avg_pool2d", _adaptive_windows_of, _check_adaptive)
+)
+for _pool in (avg_pool2d, adaptive_avg_pool2d):
+    _pool.spread = register(WindowSpread(_pool))
+
+
+# ---- constant padding ---------------------------------------------------------------------------
+class ConstantPad(Op):
+    """F.pad(mode='constant'): pad (last dim first, PyTorch order); negative pads crop."""
+
+    name = "constant_pad_nd"
+
+    def infer(self, x, *, pad, value=0.0):
+        if len(pad) % 2 or len(pad) // 2 > x.ndim:
+            raise RuntimeError(
+                f"pad: Padding length must be divisible by 2 and at most twice the number of "
+                f"dimensions of the input; got pad={tuple(pad)} for input of size "
+                f"{_list(x.shape)}"
+            )
+        shape = list(x.shape)
+        for k in range(len(pad) // 2):
+            d = x.ndim - 1 - k
+            new = shape[d] + pad[2 * k] + pad[2 * k + 1]
+            if new < 0:
+                raise RuntimeError(
+                    f"pad: The input size {shape[d]}, plus negative padding {pad[2 * k]} and "
+                    f"{pad[2 * k + 1]} resulted in a negative output size, which is invalid. "
+                    f"Check dimension {d} of your input."
+                )
+            shape[d] = new
+        return Meta(tuple(shape), x.dtype)
+
+    def forward(self, meta, x, *, pad, value=0.0):
+        out = np.full(meta.shape, value, dtype=meta.dtype.np)
+        src, dst = [slice(None)] * x.ndim, [slice(None)] * x.ndim
+        for k in range(len(pad) // 2):
+            d = x.ndim - 1 - k
+            lo, hi = pad[2 * k], pad[2 * k + 1]
+            src[d] = slice(max(-lo, 0), x.shape[d] - max(-hi, 0))
+            dst[d] = slice(max(lo, 0), meta.shape[d] - max(hi, 0))
+        out[tuple(dst)] = x[tuple(src)]
+        return out
+
+    def backward(self, ctx, grad):
+        return apply(self, grad, pad=tuple(-p for p in ctx.params["pad"]), value=0.0)
+
+
+constant_pad_nd = register(ConstantPad())

@@ -1,0 +1,65 @@
+"""linear(x, weight[, bias]) = x @ weight.T + bias as one op.
+
+Composing it as matmul(x, weight.T) + bias gives weight a gradient that is a transposed
+view (non-contiguous), so every later op on `.grad` (accumulation, optimizer updates) takes
+the slow strided path. Here the weight gradient is computed directly in weight's layout,
+grad_out.T @ x, by BLAS on transposed views (no copies), and the bias is added in place.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .registry import Meta, Op, register
+
+
+class Linear(Op):
+    """out[..., o] = sum_i x[..., i] * weight[o, i] (+ bias[o])."""
+
+    name = "linear"
+    save = (0, 1)
+
+    def infer(self, x, weight, *bias):
+        if weight.ndim != 2 or x.ndim == 0:
+            raise RuntimeError(
+                f"linear: expected a 2-D weight and an input with at least 1 dim, got input "
+                f"{tuple(x.shape)} and weight {tuple(weight.shape)}"
+            )
+        if x.shape[-1] != weight.shape[1]:
+            rows = int(np.prod(x.shape[:-1])) if x.ndim > 1 else 1
+            raise RuntimeError(
+                f"mat1 and mat2 shapes cannot be multiplied ({rows}x{x.shape[-1]} and "
+                f"{weight.shape[1]}x{weight.shape[0]})"
+            )
+        if x.dtype is not weight.dtype or (bias and bias[0].dtype is not x.dtype):
+            raise RuntimeError(
+                f"linear: expected input, weight and bias to have the same dtype, but got "
+                f"input {x.dtype}, weight {weight.dtype}"
+                + (f", bias {bias[0].dtype}" if bias else "")
+                + f". Convert with .to({weight.dtype})."
+            )
+        if bias and tuple(bias[0].shape) not in ((weight.shape[0],), ()):
+            raise RuntimeError(
+                f"linear: bias of shape {tuple(bias[0].shape)} does not match "
+                f"out_features={weight.shape[0]}"
+            )
+        return Meta(tuple(x.shape[:-1]) + (weight.shape[0],), x.dtype)
+
+    def forward(self, meta, x, weight, *bias):
+        out = np.matmul(x, weight.T)
+        if bias:
+            out += bias[0]
+        return out
+
+    def backward(self, ctx, grad):
+        x, weight, *bias = ctx.inputs
+        need = ctx.needs_input_grad
+        out_f, in_f = weight.shape
+        g2 = grad.reshape(-1, out_f)
+        gx = grad.matmul(weight) if need[0] else None
+        gw = g2.mT.matmul(x.reshape(-1, in_f)) if need[1] else None
+        gb = g2.sum(0) if bias and need[2] else None
+        return (gx, gw, gb)[: 2 + len(bias)]
+
+
+linear = register(Linear())

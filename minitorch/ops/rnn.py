@@ -1,0 +1,178 @@
+"""The recurrent part of RNN / GRU / LSTM layers as one op per layer and direction.
+
+The input projection gi = x @ W_ih^T + b_ih is computed for all time steps by the caller (one
+matmul); `rnn_sequence` runs the recurrence: per step one BLAS product h @ W_hh^T and one gate
+kernel (kernels/cpu/rnn.py). It saves the gate activations, so its backward (`rnn_sequence
+_backward`) walks time in reverse with one gate kernel and one BLAS product per step, and
+finishes dW_hh with one large product over all steps.
+
+    inputs  gi (T, N, G), h0 (N, H), c0 (N, H) or None, w_hh (G, H), b_hh (G,) or None
+    output  hs (T, N, H): the hidden state after each step (step order is reversed when
+            reverse=True, but hs[t] always belongs to input t). LSTM appends c_T: (T+1, N, H).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.grad_mode import state
+from ..kernels.cpu import rnn as K
+from .registry import Meta, Op, apply, register
+
+GATES = {"rnn_tanh": 1, "rnn_relu": 1, "gru": 3, "lstm": 4}
+SAVED = {"rnn_tanh": 0, "rnn_relu": 0, "gru": 4, "lstm": 5}
+
+
+def _order(steps: int, reverse: bool):
+    return range(steps - 1, -1, -1) if reverse else range(steps)
+
+
+class RNNSequence(Op):
+    """Run a recurrent cell over all steps of gi; outputs (hs, saved activations)."""
+
+    name = "rnn_sequence"
+    n_outputs = 2
+    save = (0, 1, 2, 3)
+    save_out = True
+
+    def infer(self, gi, h0, c0, w_hh, b_hh, *, mode, reverse=False):
+        steps, n, g = gi.shape
+        hidden = h0.shape[-1]
+        if g != GATES[mode] * hidden or tuple(w_hh.shape) != (g, hidden):
+            raise RuntimeError(
+                f"{mode}: gate sizes do not match: input projection {tuple(gi.shape)}, "
+                f"h0 {tuple(h0.shape)}, weight_hh {tuple(w_hh.shape)}"
+            )
+        if tuple(h0.shape) != (n, hidden):
+            raise RuntimeError(f"{mode}: Expected hidden size {(n, hidden)}, got {list(h0.shape)}")
+        for t in (h0, c0, w_hh, b_hh):
+            if t is not None and t.dtype is not gi.dtype:
+                raise RuntimeError(
+                    f"{mode}: expected all tensors to have dtype {gi.dtype}, got {t.dtype}"
+                )
+        extra = 1 if mode == "lstm" else 0
+        return (
+            Meta((steps + extra, n, hidden), gi.dtype),
+            Meta((steps, SAVED[mode], n, hidden), gi.dtype),
+        )
+
+    def forward(self, meta, gi, h0, c0, w_hh, b_hh, *, mode, reverse=False):
+        steps, n, g = gi.shape
+        gi = np.ascontiguousarray(gi)
+        b = np.zeros(g, gi.dtype) if b_hh is None else np.ascontiguousarray(b_hh)
+        w_t = w_hh.T
+        out = np.empty(meta[0].shape, gi.dtype)
+        saved = np.empty(meta[1].shape, gi.dtype)
+        h = np.ascontiguousarray(h0)
+        c = None if c0 is None else np.ascontiguousarray(c0)
+        relu = mode == "rnn_relu"
+        for t in _order(steps, reverse):
+            gh = np.matmul(h, w_t)
+            if mode == "gru":
+                K.gru_forward(gi[t], gh, b, h, out[t], saved[t])
+            elif mode == "lstm":
+                K.lstm_forward(gi[t], gh, b, c, out[t], saved[t])
+                c = saved[t, 4]
+            else:
+                K.rnn_forward(gi[t], gh, b, out[t], relu)
+            h = out[t]
+        if mode == "lstm":
+            out[steps] = c if steps else c0
+        return out, saved
+
+    def backward(self, ctx, grad):
+        if state.enabled:
+            raise RuntimeError(
+                "rnn_sequence: double backward (create_graph=True) through RNN/GRU/LSTM layers "
+                "is not supported; write the recurrence with RNNCell-style tensor ops instead"
+            )
+        from ..tensor import wrap  # noqa: PLC0415
+
+        gi, h0, c0, w_hh, b_hh = ctx.inputs
+        saved = wrap(ctx.saved[0], gi.dtype)
+        needs = tuple(ctx.needs_input_grad)
+        grads = apply(
+            rnn_sequence_backward,
+            grad,
+            h0,
+            c0,
+            w_hh,
+            ctx.out,
+            saved,
+            needs=needs,
+            mode=ctx.params["mode"],
+            reverse=ctx.params.get("reverse", False),
+        )
+        return tuple(g if need else None for g, need in zip(grads, needs))
+
+
+rnn_sequence = register(RNNSequence())
+
+
+class RNNSequenceBackward(Op):
+    """Gradients of rnn_sequence: (d gi, d h0, d c0, d w_hh, d b_hh); unneeded ones empty."""
+
+    name = "rnn_sequence_backward"
+    n_outputs = 5
+    differentiable = False
+
+    def infer(self, grad, h0, c0, w_hh, out, saved, *, needs, mode, reverse=False):
+        steps, _, n, hidden = saved.shape
+        g = w_hh.shape[0]
+        dt = grad.dtype
+        shapes = (
+            (steps, n, g),
+            (n, hidden),
+            (n, hidden) if c0 is not None else (0,),
+            tuple(w_hh.shape),
+            (g,),
+        )
+        return tuple(Meta(s if need else (0,), dt) for s, need in zip(shapes, needs))
+
+    def forward(self, meta, grad, h0, c0, w_hh, out, saved, *, needs, mode, reverse=False):
+        steps, _, n, hidden = saved.shape
+        g = w_hh.shape[0]
+        dt = grad.dtype
+        grad = np.ascontiguousarray(grad)
+        h0 = np.ascontiguousarray(h0)
+        c0 = None if c0 is None else np.ascontiguousarray(c0)
+        w = np.ascontiguousarray(w_hh)
+        dgi = np.empty((steps, n, g), dt)
+        dgh = np.empty_like(dgi) if mode == "gru" else dgi
+        d_mm = np.zeros((n, hidden), dt)
+        carry = grad[steps].copy() if mode == "lstm" else np.zeros((n, hidden), dt)
+        relu = mode == "rnn_relu"
+        order = list(_order(steps, reverse))
+        for k in range(steps - 1, -1, -1):
+            t = order[k]
+            prev = order[k - 1] if k else -1
+            if mode == "gru":
+                h_prev = out[prev] if k else h0
+                K.gru_backward(grad[t], d_mm, carry, saved[t], h_prev, dgi[t], dgh[t])
+            elif mode == "lstm":
+                c_prev = saved[prev, 4] if k else c0
+                K.lstm_backward(grad[t], d_mm, carry, saved[t], c_prev, dgi[t])
+            else:
+                K.rnn_backward(grad[t], d_mm, out[t], dgi[t], relu)
+            d_mm = np.matmul(dgh[t], w)
+        empty = np.zeros((0,), dt)
+        dh0 = d_mm + carry if mode == "gru" else d_mm
+        dc0 = carry if mode == "lstm" and needs[2] else empty
+        dw = db = empty
+        if needs[3]:
+            dw = _weight_grad(dgh, out, h0, order, g, hidden)
+        if needs[4]:
+            db = dgh.reshape(-1, g).sum(axis=0)
+        return (dgi if needs[0] else empty, dh0 if needs[1] else empty, dc0, dw, db)
+
+
+def _weight_grad(dgh, out, h0, order, g, hidden):
+    """dW_hh = sum over steps of dgh[t]^T @ h_prev[t], as one (G, T*N) @ (T*N, H) product."""
+    steps = len(order)
+    h_prev = np.empty((steps,) + h0.shape, dgh.dtype)
+    for k, t in enumerate(order):
+        h_prev[t] = out[order[k - 1]] if k else h0
+    return np.matmul(dgh.reshape(-1, g).T, h_prev.reshape(-1, hidden))
+
+
+rnn_sequence_backward = register(RNNSequenceBackward())

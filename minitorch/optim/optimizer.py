@@ -1,0 +1,287 @@
+"""Optimizer: the base class every optimizer subclasses (PyTorch's torch.optim.Optimizer).
+
+An optimizer holds `param_groups` (a list of dicts: the group's "params" plus its
+hyperparameters, filled in from `defaults`), and `state`, a dict keyed by parameter with that
+parameter's buffers (created lazily on the first `step`). `state_dict()` replaces parameters by
+their position, with PyTorch's layout:
+
+    {"state": {0: {"step": tensor(3.), "exp_avg": ...}, ...},
+     "param_groups": [{"lr": 0.001, ..., "params": [0, 1]}]}
+
+The built-in optimizers update each parameter with one fused kernel (kernels/cpu/optim.py)
+through `_fused_update`; docs/custom_optimizer.md shows how to write your own.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from copy import deepcopy
+from itertools import chain
+from typing import Any
+
+import numpy as np
+
+from .. import dtypes
+from ..autograd import enable_grad
+from ..functional import tensor
+from ..kernels.cpu import optim as kernels
+from ..tensor import Tensor
+
+__all__ = ["Optimizer", "required"]
+
+
+class _Required:
+    """Marks a default with no value: each param group must then give one."""
+
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _Required()
+
+
+class Optimizer:
+    """Base class for optimizers.
+
+    Args:
+        params: an iterable of Tensors, of (name, Tensor) pairs, or of dicts each holding a
+            group's "params" and any hyperparameters that differ from `defaults`.
+        defaults: the hyperparameters of a group that does not set them.
+
+    Example:
+        >>> import minitorch as torch
+        >>> from minitorch.optim import SGD
+        >>> w = torch.nn.Parameter(torch.ones(2))
+        >>> opt = SGD([w], lr=0.5)
+        >>> w.grad = torch.ones(2)
+        >>> opt.step()
+        >>> w
+        Parameter containing:
+        tensor([0.5000, 0.5000], requires_grad=True)
+    """
+
+    def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        if isinstance(params, Tensor):
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors or "
+                f"dicts, but got {type(params).__name__}; pass model.parameters() or [tensor]."
+            )
+        groups = list(params)
+        if len(groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters (with its own hyperparameters) to optimize."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        params = _param_list(param_group["params"])
+        if params and isinstance(params[0], tuple):  # model.named_parameters()
+            param_group["param_names"] = [name for name, _ in params]
+            params = [p for _, p in params]
+        param_group["params"] = params
+        for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError(
+                    f"parameter group didn't specify a value of required optimization "
+                    f"parameter {name}"
+                )
+            param_group.setdefault(name, default)
+        if len(params) != len({id(p) for p in params}):
+            warnings.warn(
+                "optimizer contains a parameter group with duplicate parameters; the same "
+                "parameter would be updated twice per step.",
+                stacklevel=3,
+            )
+        seen = {id(p) for group in self.param_groups for p in group["params"]}
+        if any(id(p) in seen for p in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(param_group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of all parameters: drop them (default) or fill them with 0."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad = p.grad.detach() if p.grad.grad_fn is not None else p.grad
+                    p.grad.requires_grad_(False)
+                    p.grad.zero_()
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient; return closure()'s loss if given."""
+        raise NotImplementedError(
+            f"{type(self).__name__}.step is not implemented; subclasses of Optimizer define "
+            "step (see docs/custom_optimizer.md)."
+        )
+
+    @staticmethod
+    def _evaluate(closure: Callable[[], Any] | None) -> Any:
+        """Run the closure (which re-computes the loss and its gradients) with grad enabled."""
+        if closure is None:
+            return None
+        with enable_grad():
+            return closure()
+
+    # ---- state_dict ----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """{"state": {index: buffers}, "param_groups": [group with "params": [indices]]}.
+
+        Parameters are numbered in the order the groups list them. The buffers are the
+        optimizer's own tensors (not copies), as in PyTorch; save or deepcopy to keep a snapshot.
+        """
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+            packed["params"] = [index[id(p)] for p in group["params"]]
+            groups.append(packed)
+        state = {(index[id(k)] if isinstance(k, Tensor) else k): v for k, v in self.state.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load hyperparameters and buffers saved by state_dict() (of this or a PyTorch optimizer).
+
+        Buffers are copied, and floating-point ones cast to their parameter's dtype ("step" is
+        kept as it is).
+        """
+        saved_groups = deepcopy(state_dict["param_groups"])
+        if len(self.param_groups) != len(saved_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        for group, saved in zip(self.param_groups, saved_groups):
+            if len(group["params"]) != len(saved["params"]):
+                raise ValueError(
+                    "loaded state dict contains a parameter group that doesn't match the size "
+                    "of optimizer's group"
+                )
+        id_map = dict(
+            zip(
+                chain.from_iterable(g["params"] for g in saved_groups),
+                chain.from_iterable(g["params"] for g in self.param_groups),
+            )
+        )
+        self.state = defaultdict(dict)
+        for key, value in state_dict["state"].items():
+            if key in id_map:
+                param = id_map[key]
+                self.state[param] = {k: _copy_state(param, k, v) for k, v in value.items()}
+            else:
+                self.state[key] = deepcopy(value)
+        for group, saved in zip(self.param_groups, saved_groups):
+            saved["params"] = group["params"]
+            group.clear()
+            group.update(saved)
+
+    def __repr__(self) -> str:
+        text = type(self).__name__ + " ("
+        for i, group in enumerate(self.param_groups):
+            text += f"\nParameter Group {i}\n"
+            for key in sorted(group):
+                if key != "params":
+                    text += f"    {key}: {group[key]}\n"
+        return text + ")"
+
+
+def _param_list(params) -> list:
+    """A group's parameters as a list, checked to be leaf Tensors (or (name, Tensor) pairs)."""
+    if isinstance(params, Tensor):
+        return [params]
+    if isinstance(params, set):
+        raise TypeError(
+            "optimizer parameters need to be organized in ordered collections, but the "
+            "ordering of tensors in sets will change between runs. Please use a list instead."
+        )
+    params = list(params)
+    for p in params:
+        p = p[1] if isinstance(p, tuple) else p
+        if not isinstance(p, Tensor):
+            raise TypeError(
+                f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}"
+            )
+        if not p.is_leaf:
+            raise ValueError("can't optimize a non-leaf Tensor")
+    return params
+
+
+def _copy_state(param: Tensor, key: str, value: Any) -> Any:
+    """A contiguous copy of one saved buffer, cast to param's dtype unless it is "step"."""
+    if isinstance(value, np.ndarray):  # a state_dict exported from PyTorch as numpy arrays
+        value = tensor(value)
+    if not isinstance(value, Tensor):
+        return deepcopy(value)
+    dtype = value.dtype
+    if key != "step" and param.dtype.is_floating_point and dtype.is_floating_point:
+        dtype = param.dtype
+    return tensor(np.array(value._data, dtype=dtype.np, order="C"), dtype=dtype)
+
+
+# ---- helpers for the built-in optimizers ---------------------------------------------------------
+def _new_step() -> Tensor:
+    """The step counter, a 0-d float32 tensor as in PyTorch's state_dicts."""
+    return tensor(0.0, dtype=dtypes.float32)
+
+
+def _advance(state: dict[str, Any]) -> float:
+    """Add 1 to state["step"] in place and return the new count."""
+    step = state["step"]
+    if not isinstance(step, Tensor):  # a plain number from an old checkpoint
+        step = state["step"] = tensor(float(step), dtype=dtypes.float32)
+    step._data += 1
+    step._version[0] += 1
+    return float(step._data)
+
+
+def _fused_update(
+    rule: str,
+    param: Tensor,
+    buffers: list[Tensor | None],
+    coefficients: tuple,
+    flags: tuple[bool, ...],
+) -> None:
+    """Update param (and its state buffers) in place with one kernel call of `rule`.
+
+    param.grad is read (made contiguous and of param's dtype if it is not); buffers are the
+    rule's state tensors in its order (None where absent), contiguous and of param's dtype.
+    """
+    data = param._data
+    grad = param.grad._data
+    if grad.shape != data.shape:
+        raise RuntimeError(
+            f"optimizer step: the gradient of a parameter has shape {tuple(grad.shape)} but the "
+            f"parameter has shape {tuple(data.shape)}; assign a gradient of the parameter's shape."
+        )
+    if grad.dtype != data.dtype or not grad.flags.c_contiguous:
+        grad = np.ascontiguousarray(grad, dtype=data.dtype)
+    flat = data if data.flags.c_contiguous else np.ascontiguousarray(data)
+    arrays = [None if b is None else _flat(b._data, data) for b in buffers]
+    kernels.update(rule, flat.reshape(-1), grad.reshape(-1), arrays, coefficients, flags)
+    if flat is not data:  # a non-contiguous parameter: write the result back through its view
+        data[...] = flat
+    param._version[0] += 1
+
+
+def _flat(buffer: np.ndarray, like: np.ndarray) -> np.ndarray:
+    if buffer.shape != like.shape or buffer.dtype != like.dtype:
+        raise RuntimeError(
+            f"optimizer step: a state buffer has shape {tuple(buffer.shape)} and dtype "
+            f"{buffer.dtype} but its parameter has shape {tuple(like.shape)} and dtype "
+            f"{like.dtype}; was the state_dict saved for different parameters, or the model "
+            "converted (.double()) after the optimizer's first step?"
+        )
+    # NOTE: buffers come from zeros_like/full_like or _copy_state, both contiguous; a reshape of
+    # a non-contiguous array would copy and the update would be lost.
+    assert buffer.flags.c_contiguous
+    return buffer.reshape(-1)

@@ -1,0 +1,126 @@
+"""Random tensors: seeding, Generators, offsets, ranges, dtypes and rough distributions."""
+
+import numpy as np
+import pytest
+
+import minitorch as mt
+
+
+def arr(t):
+    return np.asarray(t._data)
+
+
+DRAWS = {
+    "rand": lambda g=None: mt.rand(4, 5, generator=g),
+    "randn": lambda g=None: mt.randn(20, generator=g),
+    "randint": lambda g=None: mt.randint(0, 100, (3, 3), generator=g),
+    "randperm": lambda g=None: mt.randperm(10, generator=g),
+    "normal": lambda g=None: mt.normal(2.0, 3.0, (6,), generator=g),
+    "bernoulli": lambda g=None: mt.bernoulli(mt.full((16,), 0.5), generator=g),
+    "uniform_": lambda g=None: mt.empty(7).uniform_(-1, 1, generator=g),
+    "normal_": lambda g=None: mt.empty(7).normal_(generator=g),
+}
+
+
+@pytest.mark.parametrize("name", DRAWS)
+def test_manual_seed_repeats_and_offsets_differ(name):
+    draw = DRAWS[name]
+    mt.manual_seed(123)
+    first, second = arr(draw()).copy(), arr(draw()).copy()
+    mt.manual_seed(123)
+    np.testing.assert_array_equal(arr(draw()), first)  # same seed: same numbers
+    np.testing.assert_array_equal(arr(draw()), second)
+    assert not np.array_equal(first, second)  # the offset moved on
+    mt.manual_seed(124)
+    assert not np.array_equal(arr(draw()), first)  # another seed: other numbers
+
+
+@pytest.mark.parametrize("name", DRAWS)
+def test_generator_is_independent_of_default(name):
+    draw = DRAWS[name]
+    g = mt.Generator().manual_seed(7)
+    a = arr(draw(g)).copy()
+    mt.manual_seed(0)
+    state = mt.get_rng_state()
+    b = arr(draw(mt.Generator().manual_seed(7)))
+    np.testing.assert_array_equal(a, b)
+    assert np.array_equal(arr(mt.get_rng_state()), arr(state))  # default untouched
+
+
+def test_rng_state_round_trip_and_initial_seed():
+    mt.manual_seed(5)
+    assert mt.initial_seed() == 5
+    mt.rand(3)
+    state = mt.get_rng_state()
+    a = arr(mt.rand(3)).copy()
+    mt.set_rng_state(state)
+    np.testing.assert_array_equal(arr(mt.rand(3)), a)
+    g = mt.Generator()
+    g.manual_seed(9)
+    s = g.get_state()
+    x = arr(mt.randn(4, generator=g)).copy()
+    g.set_state(s)
+    np.testing.assert_array_equal(arr(mt.randn(4, generator=g)), x)
+    assert isinstance(mt.manual_seed(1), mt.Generator)
+
+
+def test_ranges_shapes_and_dtypes():
+    mt.manual_seed(0)
+    u = mt.rand(1000)
+    assert u.dtype is mt.float32 and u.shape == (1000,)
+    assert 0 <= arr(u).min() and arr(u).max() < 1
+    assert mt.rand((2, 3)).shape == (2, 3)
+    assert mt.rand(2, dtype=mt.float64).dtype is mt.float64
+    assert mt.randn(2, 3, requires_grad=True).requires_grad
+    r = mt.randint(-3, 4, (500,))
+    assert r.dtype is mt.int64 and arr(r).min() == -3 and arr(r).max() == 3
+    assert mt.randint(5, (3,)).dtype is mt.int64  # randint(high, size)
+    assert arr(mt.randint(5, (100,))).max() <= 4
+    assert mt.randint(0, 2, (3,), dtype=mt.int32).dtype is mt.int32
+    p = mt.randperm(50)
+    assert p.dtype is mt.int64 and sorted(p.tolist()) == list(range(50))
+    b = mt.bernoulli(mt.tensor([0.0, 1.0, 0.0, 1.0]))
+    np.testing.assert_array_equal(arr(b), [0, 1, 0, 1])
+    assert b.dtype is mt.float32
+    assert set(np.unique(arr(mt.bernoulli(mt.full((100,), 0.5))))) <= {0.0, 1.0}
+    with mt.no_grad():
+        w = mt.empty(3, 4)
+        assert w.uniform_(-2, -1) is w
+    assert -2 <= arr(w).min() and arr(w).max() < -1
+    with pytest.raises(RuntimeError):
+        mt.rand(2, dtype=mt.int64)
+    with pytest.raises(RuntimeError):
+        mt.bernoulli(mt.tensor([1.5]))
+
+
+def test_rough_distributions():
+    mt.manual_seed(2024)
+    n = mt.randn(20000)
+    assert abs(arr(n).mean()) < 0.03 and abs(arr(n).std() - 1) < 0.03
+    m = mt.normal(2.0, 3.0, (20000,))
+    assert abs(arr(m).mean() - 2) < 0.1 and abs(arr(m).std() - 3) < 0.1
+    u = mt.rand(20000)
+    assert abs(arr(u).mean() - 0.5) < 0.01
+    b = mt.bernoulli(mt.full((20000,), 0.25))
+    assert abs(arr(b).mean() - 0.25) < 0.02
+    counts = np.bincount(arr(mt.randint(0, 4, (20000,))), minlength=4)
+    assert counts.min() > 4500
+
+
+def test_normal_with_tensor_arguments():
+    mt.manual_seed(0)
+    mean = mt.tensor([0.0, 100.0, -100.0])
+    out = mt.normal(mean, 0.01)
+    assert out.shape == (3,)
+    np.testing.assert_allclose(arr(out), arr(mean), atol=0.1)
+    out = mt.normal(0.0, mt.tensor([1e-6, 1e-6]))
+    assert out.shape == (2,) and np.abs(arr(out)).max() < 1e-4
+
+
+def test_uniform_on_parameter_requires_no_grad():
+    w = mt.zeros(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf"):
+        w.uniform_()
+    with mt.no_grad():
+        w.normal_()
+    assert w.requires_grad and w.is_leaf and w._version_value == 1

@@ -1,0 +1,127 @@
+"""RNN, LSTM, GRU and their cells against PyTorch: state_dict keys, values and gradients."""
+
+from __future__ import annotations  # noqa: I001  (minitorch must come before torch)
+
+import math
+
+import minitorch as mt
+import minitorch.nn as mnn
+import numpy as np
+import pytest
+from layer_parity import check_layer, load_from_torch
+from parity import torch
+
+tnn = torch.nn
+STATES = {"RNN": 1, "GRU": 1, "LSTM": 2}
+
+
+def _hx(cls, shape):
+    """The h0 argument: a shape for RNN/GRU, a (h0, c0) pair of shapes for LSTM."""
+    return shape if STATES[cls] == 1 else (shape, shape)
+
+
+@pytest.mark.parametrize("cls", ["RNN", "GRU", "LSTM"])
+@pytest.mark.parametrize(
+    "kwargs, x, h0",
+    [
+        ({}, (6, 3, 5), None),
+        (dict(num_layers=2, bidirectional=True, batch_first=True), (3, 6, 5), (4, 3, 7)),
+        (dict(num_layers=3, bias=False), (4, 2, 5), (3, 2, 7)),
+        (dict(bidirectional=True), (6, 5), (2, 7)),  # unbatched
+        ({}, (1, 1, 5), (1, 1, 7)),
+    ],
+)
+def test_recurrent_layers(cls, kwargs, x, h0):
+    m, t = getattr(mnn, cls)(5, 7, **kwargs), getattr(tnn, cls)(5, 7, **kwargs)
+    inputs = (x,) if h0 is None else (x, _hx(cls, h0))
+    check_layer(m, t, *inputs)
+
+
+def test_rnn_relu():
+    kw = dict(nonlinearity="relu", num_layers=2, bidirectional=True)
+    check_layer(mnn.RNN(4, 6, **kw), tnn.RNN(4, 6, **kw), (5, 3, 4), (4, 3, 6))
+
+
+@pytest.mark.parametrize("cls", ["RNN", "GRU", "LSTM"])
+def test_parameter_names_repr_and_init(cls):
+    kw = dict(num_layers=2, bidirectional=True, dropout=0.25, batch_first=True)
+    m, t = getattr(mnn, cls)(5, 16, **kw), getattr(tnn, cls)(5, 16, **kw)
+    assert [(n, tuple(p.shape)) for n, p in m.named_parameters()] == [
+        (n, tuple(p.shape)) for n, p in t.named_parameters()
+    ]
+    assert repr(m) == repr(t)
+    bound = 1 / math.sqrt(16)
+    values = np.concatenate([p.detach().numpy().ravel() for p in m.parameters()])
+    assert np.abs(values).max() <= bound and values.std() == pytest.approx(bound / 3**0.5, 0.1)
+
+
+@pytest.mark.parametrize("cls, chunks", [("RNNCell", 1), ("GRUCell", 3), ("LSTMCell", 4)])
+def test_cells(cls, chunks):
+    m, t = getattr(mnn, cls)(5, 7), getattr(tnn, cls)(5, 7)
+    assert tuple(m.weight_ih.shape) == (chunks * 7, 5)
+    check_layer(m, t, (3, 5))
+    h = (3, 7) if cls != "LSTMCell" else ((3, 7), (3, 7))
+    check_layer(m, t, (3, 5), h)
+    check_layer(m, t, (5,), (7,) if cls != "LSTMCell" else ((7,), (7,)))
+
+
+@pytest.mark.parametrize("cls", ["GRU", "LSTM"])
+def test_dropout_between_layers(cls):
+    m, t = (
+        getattr(mnn, cls)(4, 8, num_layers=2, dropout=0.5),
+        getattr(tnn, cls)(4, 8, 2, dropout=0.5),
+    )
+    load_from_torch(m, t)
+    x = np.random.default_rng(0).standard_normal((5, 3, 4)).astype(np.float32)
+    mt.manual_seed(0)
+    train = m(mt.tensor(x))[0].detach().numpy()
+    m.eval()
+    t.eval()
+    evald = m(mt.tensor(x))[0].detach().numpy()
+    np.testing.assert_allclose(evald, t(torch.tensor(x))[0].detach().numpy(), atol=1e-5)
+    assert not np.allclose(train, evald)
+
+
+def test_gru_sequence_model_with_carried_hidden_state():
+    """Truncated BPTT: the hidden state of one chunk (detached) starts the next."""
+    m, t = mnn.GRU(3, 6, batch_first=True), tnn.GRU(3, 6, batch_first=True)
+    load_from_torch(m, t)
+    rng = np.random.default_rng(0)
+    mh, th = mt.zeros(1, 2, 6), torch.zeros(1, 2, 6)
+    for _ in range(3):
+        x = rng.standard_normal((2, 4, 3)).astype(np.float32)
+        mo, mh = m(mt.tensor(x), mh.detach())
+        to, th = t(torch.tensor(x), th.detach())
+        mo[:, -1].sum().backward()
+        to[:, -1].sum().backward()
+        np.testing.assert_allclose(mh.detach().numpy(), th.detach().numpy(), atol=1e-5)
+    for (name, p), q in zip(m.named_parameters(), t.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-4, err_msg=name)
+
+
+def test_long_sequence():
+    check_layer(mnn.LSTM(2, 3), tnn.LSTM(2, 3), (400, 2, 2), atol=1e-4)
+
+
+def test_errors():
+    lstm = mnn.LSTM(5, 7)
+    with pytest.raises(RuntimeError, match="input_size"):
+        lstm(mt.randn(4, 2, 6))
+    with pytest.raises(RuntimeError, match=r"Expected hidden\[0\] size"):
+        lstm(mt.randn(4, 2, 5), (mt.zeros(1, 3, 7), mt.zeros(1, 2, 7)))
+    with pytest.raises(RuntimeError, match="Expected hidden size"):
+        mnn.GRU(5, 7)(mt.randn(4, 2, 5), mt.zeros(2, 2, 7))
+    with pytest.raises(ValueError, match="nonlinearity"):
+        mnn.RNN(5, 7, nonlinearity="sigmoid")
+    with pytest.warns(UserWarning, match="num_layers greater than 1"):
+        mnn.GRU(5, 7, dropout=0.5)
+
+
+@pytest.mark.parametrize("cls", ["RNN", "GRU", "LSTM"])
+def test_float64_gradcheck(cls):
+    m = getattr(mnn, cls)(3, 4, num_layers=2, bidirectional=True).double()
+    rng = np.random.default_rng(0)
+    x = mt.tensor(rng.standard_normal((5, 2, 3)), requires_grad=True)
+    h = mt.tensor(rng.standard_normal((4, 2, 4)), requires_grad=True)
+    hx = lambda h: (h, h * 0.5) if cls == "LSTM" else h
+    assert mt.autograd.gradcheck(lambda x, h: m(x, hx(h))[0], (x, h))
