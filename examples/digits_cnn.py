@@ -2,7 +2,8 @@
 
     python examples/digits_cnn.py [--epochs 8]
 
-Conv2d/MaxPool2d/ReLU/Dropout2d, SGD with momentum and weight decay, StepLR. > 95% test accuracy.
+Conv2d/MaxPool2d/ReLU/Dropout2d, SGD with momentum and weight decay, StepLR. About 88% test
+accuracy after 8 epochs on the last 360 digits.
 """
 
 import argparse

@@ -2,7 +2,8 @@
 
     python examples/digits_mlp.py [--epochs 15]
 
-Plain PyTorch code: only the imports say minitorch. Reaches > 95% test accuracy.
+Plain PyTorch code: only the imports say minitorch. Reaches about 92% test accuracy on the
+last 360 digits (the hardest writers; the same script under PyTorch lands within a point).
 """
 
 import argparse

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from . import autograd, metrics, utils
+from . import autograd, metrics, nn, optim, utils, vision
 from .autograd import (
     enable_grad,
     inference_mode,

@@ -663,7 +663,11 @@ class Tensor:
         if not tracking:
             data = value._data if isinstance(value, Tensor) else value
             try:
-                self._data[index] = data
+                basic, advanced = M.torch_order(index)
+                if advanced is None:
+                    self._data[index] = data
+                else:
+                    self._data[basic][advanced] = data
             except ValueError as e:
                 if "read-only" in str(e):
                     self._write(self._data)  # raises the PyTorch-style error

@@ -128,7 +128,7 @@ class GetItem(Op):
         return Meta(shape, x.dtype)
 
     def forward(self, meta, a, *, index):
-        out = a[index]
+        out = _take(a, index)
         if not isinstance(out, np.ndarray):  # all-int index: a 0-d view, not a numpy scalar
             index = index if isinstance(index, tuple) else (index,)
             out = a[index + (Ellipsis,)]
@@ -140,10 +140,40 @@ class GetItem(Op):
         return apply(index_put, zeros, grad, index=ctx.params["index"], accumulate=True)
 
 
+def torch_order(index):
+    """Split an index into (basic, advanced) parts applied one after the other, as PyTorch does:
+    it selects integer indices first, whereas numpy would count an int beside an index array as
+    one more array and could move the indexed dims to the front. `advanced` is None when the
+    index has no such mix."""
+    items = index if isinstance(index, tuple) else (index,)
+    arrays = [isinstance(i, np.ndarray) and i.ndim > 0 for i in items]
+    ints = [isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in items]
+    if not (any(arrays) and any(ints)):
+        return index, None
+    basic, advanced = [], []
+    for item, is_array, is_int in zip(items, arrays, ints):
+        if is_array:  # a k-dim mask spans k dims
+            span = item.ndim if item.dtype == np.bool_ else 1
+            basic += [slice(None)] * span
+            advanced.append(item)
+        elif is_int:
+            basic.append(item)
+        else:  # None, slice, Ellipsis: applied in the basic part, their dims kept after it
+            basic.append(item)
+            advanced.append(Ellipsis if item is Ellipsis else slice(None))
+    return tuple(basic), tuple(advanced)
+
+
+def _take(a, index):
+    basic, advanced = torch_order(index)
+    out = a[basic]
+    return out if advanced is None else out[advanced]
+
+
 def _index_shape(shape, index):
-    """Result shape of numpy-style indexing, validating bounds with PyTorch's errors."""
+    """Result shape of PyTorch indexing, validating bounds with PyTorch's errors."""
     try:  # index a zero-stride stand-in: numpy's rules, no data touched
-        return np.broadcast_to(_FALSE, shape)[index].shape
+        return _take(np.broadcast_to(_FALSE, shape), index).shape
     except IndexError as e:
         raise IndexError(f"index: {e} (tensor of shape {tuple(shape)})") from None
 
@@ -169,10 +199,12 @@ class IndexPut(Op):
             if not isinstance(values, np.ndarray)
             else values.astype(out.dtype, copy=False)
         )
+        basic, advanced = torch_order(index)
+        target, index = (out, basic) if advanced is None else (out[basic], advanced)
         if accumulate:
-            np.add.at(out, index, values)
+            np.add.at(target, index, values)
         else:
-            out[index] = values
+            target[index] = values
         return out
 
     def backward(self, ctx, grad):
