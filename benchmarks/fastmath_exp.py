@@ -77,8 +77,10 @@ def compare(name: str, np_func, libm, fast, x: np.ndarray) -> None:
 
 
 def main() -> None:
-    print(f"numba {numba.__version__}, threading layer {numba.config.THREADING_LAYER}, "
-          f"{numba.config.NUMBA_NUM_THREADS} threads")
+    print(
+        f"numba {numba.__version__}, threading layer {numba.config.THREADING_LAYER}, "
+        f"{numba.config.NUMBA_NUM_THREADS} threads"
+    )
     rng = np.random.default_rng(0)
     x = rng.uniform(-20, 20, N).astype(np.float32)
     compare("exp", np.exp, math.exp, fastmath.exp, x)

@@ -56,8 +56,11 @@ def bench_overhead(rounds: int) -> dict:
     ta = tb = None
     if torch is not None:
         ta, tb = torch.from_numpy(a_np), torch.from_numpy(b_np)
-    t = compare(_libs(lambda: a_np + b_np, lambda: a + b, ta is not None and (lambda: ta + tb)),
-                calls=20000, rounds=rounds)
+    t = compare(
+        _libs(lambda: a_np + b_np, lambda: a + b, ta is not None and (lambda: ta + tb)),
+        calls=20000,
+        rounds=rounds,
+    )
     return {"op": "a + b, 10 float32", "unit": "us/call", **{k: v * 1e6 for k, v in t.items()}}
 
 
@@ -76,8 +79,13 @@ def bench_elementwise(rounds: int, n: int) -> list[dict]:
     rows = []
     for name, (f_np, f_mt, f_t) in cases.items():
         t = compare(_libs(f_np, f_mt, f_t), calls=3, rounds=rounds)
-        rows.append({"op": f"{name}, {n // 2**20}M float32", "unit": "Melem/s",
-                     **{k: n / v / 1e6 for k, v in t.items()}})
+        rows.append(
+            {
+                "op": f"{name}, {n // 2**20}M float32",
+                "unit": "Melem/s",
+                **{k: n / v / 1e6 for k, v in t.items()},
+            }
+        )
     return rows
 
 
@@ -93,8 +101,13 @@ def bench_matmul(rounds: int, sizes) -> list[dict]:
             f_t = lambda: ta @ tb  # noqa: E731
         calls = max(1, int(2e9 / (2 * n**3)))
         t = compare(_libs(lambda: a_np @ b_np, lambda: a @ b, f_t), calls=calls, rounds=rounds)
-        rows.append({"op": f"matmul {n}x{n}", "unit": "GFLOP/s",
-                     **{k: 2 * n**3 / v / 1e9 for k, v in t.items()}})
+        rows.append(
+            {
+                "op": f"matmul {n}x{n}",
+                "unit": "GFLOP/s",
+                **{k: 2 * n**3 / v / 1e9 for k, v in t.items()},
+            }
+        )
     return rows
 
 
@@ -113,12 +126,15 @@ def bench_reductions(rounds: int) -> list[dict]:
         f_sum, f_soft = (lambda: tx.sum(1)), (lambda: ts.softmax(-1))
     rows = []
     t = compare(_libs(lambda: x_np.sum(1), lambda: x.sum(1), f_sum), calls=3, rounds=rounds)
-    rows.append({"op": "sum dim=1 of (4096, 4096)", "unit": "ms",
-                 **{k: v * 1e3 for k, v in t.items()}})
-    t = compare(_libs(lambda: _np_softmax(s_np), lambda: s.softmax(-1), f_soft), calls=5,
-                rounds=rounds)
-    rows.append({"op": "softmax(-1) of (256, 4096)", "unit": "ms",
-                 **{k: v * 1e3 for k, v in t.items()}})
+    rows.append(
+        {"op": "sum dim=1 of (4096, 4096)", "unit": "ms", **{k: v * 1e3 for k, v in t.items()}}
+    )
+    t = compare(
+        _libs(lambda: _np_softmax(s_np), lambda: s.softmax(-1), f_soft), calls=5, rounds=rounds
+    )
+    rows.append(
+        {"op": "softmax(-1) of (256, 4096)", "unit": "ms", **{k: v * 1e3 for k, v in t.items()}}
+    )
     return rows
 
 
@@ -131,8 +147,11 @@ def _ratio(row, reference: str = "numpy") -> float:
 
 def print_table(rows: list[dict]) -> None:
     cols = ["numpy", "minitorch", "torch"]
-    print(f"{'benchmark':32} {'unit':>8} " + " ".join(f"{c:>10}" for c in cols)
-          + f" {'mt/numpy':>9} {'mt/torch':>9}")
+    print(
+        f"{'benchmark':32} {'unit':>8} "
+        + " ".join(f"{c:>10}" for c in cols)
+        + f" {'mt/numpy':>9} {'mt/torch':>9}"
+    )
     for row in rows:
         vals = " ".join(f"{row[c]:10.2f}" if c in row else f"{'-':>10}" for c in cols)
         vs_torch = f"{_ratio(row, 'torch'):.2f}" if "torch" in row else "-"
@@ -152,9 +171,11 @@ def main() -> None:
     rows += bench_elementwise(rounds, n)
     rows += bench_matmul(rounds, sizes)
     rows += bench_reductions(rounds)
-    print(f"machine: {platform.machine()}, {minitorch.kernels.cpu.THREADS} threads, "
-          f"python {platform.python_version()}, numpy {np.__version__}"
-          + (f", torch {torch.__version__}" if torch is not None else ""))
+    print(
+        f"machine: {platform.machine()}, {minitorch.kernels.cpu.THREADS} threads, "
+        f"python {platform.python_version()}, numpy {np.__version__}"
+        + (f", torch {torch.__version__}" if torch is not None else "")
+    )
     print_table(rows)
     if args.json:
         with open(args.json, "w") as f:

@@ -61,8 +61,10 @@ def main() -> None:
     args = parser.parse_args()
     names = args.only.split(",") if args.only else list(WORKLOADS)
     rounds, steps = (3, 3) if args.quick else (7, 5)
-    print(f"machine: {platform.machine()}, {minitorch.kernels.cpu.THREADS} threads"
-          + (f", torch {torch.__version__}" if torch is not None else ""))
+    print(
+        f"machine: {platform.machine()}, {minitorch.kernels.cpu.THREADS} threads"
+        + (f", torch {torch.__version__}" if torch is not None else "")
+    )
     print(f"{'workload':12} {'minitorch ms':>13} {'torch ms':>9} {'ratio':>6}")
     rows = []
     for name in names:

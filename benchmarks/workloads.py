@@ -21,8 +21,12 @@ def mlp(lib):
     """784-512-256-10 MLP with dropout 0.2, batch 64, Adam, cross-entropy."""
     nn = lib.nn
     model = nn.Sequential(
-        nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2),
-        nn.Linear(512, 256), nn.ReLU(), nn.Dropout(0.2),
+        nn.Linear(784, 512),
+        nn.ReLU(),
+        nn.Dropout(0.2),
+        nn.Linear(512, 256),
+        nn.ReLU(),
+        nn.Dropout(0.2),
         nn.Linear(256, 10),
     )
     opt = lib.optim.Adam(model.parameters(), lr=1e-3)
@@ -125,8 +129,9 @@ def gru(lib):
 def transformer(lib):
     """Pre-norm transformer encoder block: batch 8, seq 64, dim 128, 4 heads, AdamW."""
     nn = lib.nn
-    block = nn.TransformerEncoderLayer(128, 4, dim_feedforward=512, dropout=0.1,
-                                       batch_first=True, norm_first=True)
+    block = nn.TransformerEncoderLayer(
+        128, 4, dim_feedforward=512, dropout=0.1, batch_first=True, norm_first=True
+    )
     opt = lib.optim.AdamW(block.parameters(), lr=1e-3)
     x, target = _data(lib, 8, 64, 128), _data(lib, 8, 64, 128, seed=1)
 
@@ -140,5 +145,10 @@ def transformer(lib):
     return step
 
 
-WORKLOADS = {"mlp": mlp, "lenet": lenet, "cifar_cnn": cifar_cnn, "gru": gru,
-             "transformer": transformer}
+WORKLOADS = {
+    "mlp": mlp,
+    "lenet": lenet,
+    "cifar_cnn": cifar_cnn,
+    "gru": gru,
+    "transformer": transformer,
+}

@@ -25,8 +25,12 @@ def main(epochs: int = 15, seed: int = 0) -> float:
 
     model = nn.Sequential(
         nn.Flatten(),
-        nn.Linear(28 * 28, 256), nn.ReLU(), nn.Dropout(0.2),
-        nn.Linear(256, 128), nn.ReLU(), nn.Dropout(0.2),
+        nn.Linear(28 * 28, 256),
+        nn.ReLU(),
+        nn.Dropout(0.2),
+        nn.Linear(256, 128),
+        nn.ReLU(),
+        nn.Dropout(0.2),
         nn.Linear(128, 10),
     )
     criterion = nn.CrossEntropyLoss()

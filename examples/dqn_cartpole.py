@@ -83,8 +83,15 @@ def main(episodes: int = 300, seed: int = 0) -> float:
             obs, reward, terminated, truncated, _ = env.step(action.item())
             total += reward
             next_state = torch.tensor(obs, dtype=torch.float32).unsqueeze(0)
-            memory.append(Transition(state, action, next_state, torch.tensor([reward]),
-                                     torch.tensor([float(terminated)])))
+            memory.append(
+                Transition(
+                    state,
+                    action,
+                    next_state,
+                    torch.tensor([reward]),
+                    torch.tensor([float(terminated)]),
+                )
+            )
             state = next_state
             optimize(policy_net, target_net, optimizer, memory, batch_size=64, gamma=0.99)
             # soft update of the target network: theta' <- tau theta + (1 - tau) theta'
@@ -96,8 +103,10 @@ def main(episodes: int = 300, seed: int = 0) -> float:
                 break
         rewards.append(total)
         if (episode + 1) % 20 == 0:
-            print(f"episode {episode + 1:4d}  mean reward (last 20) "
-                  f"{sum(rewards[-20:]) / 20:.1f}", flush=True)
+            print(
+                f"episode {episode + 1:4d}  mean reward (last 20) {sum(rewards[-20:]) / 20:.1f}",
+                flush=True,
+            )
     return sum(rewards[-20:]) / 20
 
 

@@ -1,7 +1,7 @@
 """minitorch: a PyTorch-compatible deep-learning framework on Numba kernels.
 
-    import minitorch as torch
-    x = torch.randn(64, 784, requires_grad=True)
+import minitorch as torch
+x = torch.randn(64, 784, requires_grad=True)
 """
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ import platform
 
 import numpy as np
 import pytest
-from minitorch.kernels.cpu.fastmath import exp, log, tanh
 from numba import njit, prange
+
+from minitorch.kernels.cpu.fastmath import exp, log, tanh
 
 F32 = np.float32
 MAX_ULP = 2
@@ -87,15 +88,29 @@ def _assert_exact(f, np_func, values) -> None:
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     ok = ~np.isnan(want)
     # bit equality, so the sign of zero and the exact denormal count too
-    np.testing.assert_array_equal(got[ok].view(np.int32), want[ok].view(np.int32),
-                                  err_msg=str(x[ok]))
+    np.testing.assert_array_equal(
+        got[ok].view(np.int32), want[ok].view(np.int32), err_msg=str(x[ok])
+    )
 
 
 # ---------------------------------------------------------------------------------- exp
 
 # x where exp's float32 result changes regime: last finite / inf, min normal, 2**-149 / 0.
-EXP_EDGES = [88.72283, 88.72284, -87.33654, -87.33655, -103.27893, -103.97208, -103.972084,
-             0.0, 1e-7, -1e-7, 0.34657359, -0.34657359, 0.6931472]
+EXP_EDGES = [
+    88.72283,
+    88.72284,
+    -87.33654,
+    -87.33655,
+    -103.27893,
+    -103.97208,
+    -103.972084,
+    0.0,
+    1e-7,
+    -1e-7,
+    0.34657359,
+    -0.34657359,
+    0.6931472,
+]
 
 
 def test_exp_dense_sweep():
@@ -110,9 +125,32 @@ def test_exp_random_bit_patterns():
 
 def test_exp_special_values():
     fmax, fmin = np.finfo(F32).max, np.finfo(F32).tiny
-    _assert_exact(exp, np.exp, [np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0, fmax, -fmax,
-                                fmin, -fmin, 1e-45, -1e-45, 88.72283, 88.72284, 89.0, 1000.0,
-                                -103.97208, -103.972084, -104.0, -1000.0])
+    _assert_exact(
+        exp,
+        np.exp,
+        [
+            np.nan,
+            -np.nan,
+            np.inf,
+            -np.inf,
+            0.0,
+            -0.0,
+            fmax,
+            -fmax,
+            fmin,
+            -fmin,
+            1e-45,
+            -1e-45,
+            88.72283,
+            88.72284,
+            89.0,
+            1000.0,
+            -103.97208,
+            -103.972084,
+            -104.0,
+            -1000.0,
+        ],
+    )
     got = _apply(exp, np.array([88.72283, 88.72284, -103.97208, -103.972084], F32))
     assert np.isfinite(got[0]) and got[1] == np.inf
     assert got[2] == np.float32(1e-45) and got[3] == 0  # smallest denormal, then zero
@@ -142,8 +180,11 @@ def test_log_dense_sweep():
 
 def test_log_special_values():
     fmax, fmin = np.finfo(F32).max, np.finfo(F32).tiny
-    _assert_exact(log, np.log, [np.nan, np.inf, -np.inf, 0.0, -0.0, -1.0, -1e-45, 1.0, fmax,
-                                fmin, 1e-45, 1e-40])
+    _assert_exact(
+        log,
+        np.log,
+        [np.nan, np.inf, -np.inf, 0.0, -0.0, -1.0, -1e-45, 1.0, fmax, fmin, 1e-45, 1e-40],
+    )
     got = _apply(log, np.array([0.0, -0.0, -1.0, np.inf], F32))
     assert got[0] == -np.inf and got[1] == -np.inf and np.isnan(got[2]) and got[3] == np.inf
 
@@ -152,15 +193,35 @@ def test_log_special_values():
 
 
 def test_tanh_dense_sweep():
-    x = np.concatenate([np.linspace(-12, 12, 2_000_001, dtype=F32),
-                        np.geomspace(1e-45, 12, 500_000).astype(F32),
-                        _around([0.625, -0.625, 9.010913, -9.010913])])
+    x = np.concatenate(
+        [
+            np.linspace(-12, 12, 2_000_001, dtype=F32),
+            np.geomspace(1e-45, 12, 500_000).astype(F32),
+            _around([0.625, -0.625, 9.010913, -9.010913]),
+        ]
+    )
     _assert_close(tanh, np.tanh, np.concatenate([x, -x]))
 
 
 def test_tanh_special_values():
-    _assert_exact(tanh, np.tanh, [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-45, -1e-45, 1e-20,
-                                  20.0, -20.0, 100.0, np.finfo(F32).max])
+    _assert_exact(
+        tanh,
+        np.tanh,
+        [
+            np.nan,
+            np.inf,
+            -np.inf,
+            0.0,
+            -0.0,
+            1e-45,
+            -1e-45,
+            1e-20,
+            20.0,
+            -20.0,
+            100.0,
+            np.finfo(F32).max,
+        ],
+    )
 
 
 # --------------------------------------------------------------------------- dispatch

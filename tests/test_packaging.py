@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,30 +29,63 @@ def test_package_list_matches_folders():
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(out), str(ROOT)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+    )
     (path,) = out.glob("minitorch-*.whl")
     return path
 
 
 def test_wheel_contains_kernels(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    for required in ("minitorch/kernels/__init__.py", "minitorch/kernels/codegen/__init__.py",
-                     "minitorch/kernels/cpu/__init__.py", "minitorch/kernels/cpu/scalar.py",
-                     "minitorch/tensor.py"):
+    for required in (
+        "minitorch/kernels/__init__.py",
+        "minitorch/kernels/codegen/__init__.py",
+        "minitorch/kernels/cpu/__init__.py",
+        "minitorch/kernels/cpu/scalar.py",
+        "minitorch/tensor.py",
+    ):
         assert required in names, f"{required} missing from {wheel.name}"
 
 
 def test_plain_install_imports_and_computes(wheel, tmp_path):
     """A non-editable install of the wheel (into its own folder) imports and computes."""
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
-                    "--target", str(target), str(wheel)], check=True)
-    code = ("import minitorch; print(minitorch.__file__); "
-            "x = minitorch.ones(3) * 2; print(x.sum().item())")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+    )
+    code = (
+        "import minitorch; print(minitorch.__file__); "
+        "x = minitorch.ones(3) * 2; print(x.sum().item())"
+    )
     env = dict(os.environ, MINITORCH_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(target))
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                            text=True, env=env)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env
+    )
     assert result.returncode == 0, result.stderr
     location, value = result.stdout.split()
     assert location.startswith(str(target)), location  # the installed copy, not the checkout
@@ -60,13 +93,13 @@ def test_plain_install_imports_and_computes(wheel, tmp_path):
 
 
 def test_import_is_fast_and_compiles_nothing(tmp_path):
-    code = ("import time; t = time.perf_counter(); import minitorch; "
-            "print(time.perf_counter() - t)")
+    code = "import time; t = time.perf_counter(); import minitorch; print(time.perf_counter() - t)"
     env = dict(os.environ, MINITORCH_CACHE_DIR=str(tmp_path / "cache"))
     times = []
     for _ in range(3):
-        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           env=env, check=True)
+        r = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+        )
         times.append(float(r.stdout))
     assert min(times) < 1.0, times
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.nbi"))
@@ -81,13 +114,15 @@ def test_second_process_reuses_compiled_kernels(tmp_path):
         "y = (x.exp() + x.T.T * 3).sum(1)\n"
         "print(y.tolist())\n"
     )
-    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           env=env, check=True)
+    first = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
     index_files = sorted(p.name for p in (tmp_path / "cache").rglob("*.nbi"))
     assert index_files, "no Numba cache index written"
     stamp = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").rglob("*.nbc")}
-    second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=env, check=True)
+    second = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
     assert first.stdout == second.stdout
     after = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").rglob("*.nbc")}
     assert after == stamp, "second process rewrote compiled kernels instead of loading them"

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+
 from minitorch.kernels.codegen import philox as P
 from minitorch.kernels.cpu import random as R
 

@@ -74,15 +74,18 @@ def digits_loaders(torch, shuffle):
     data = torch.utils.data
     train = data.TensorDataset(torch.from_numpy(x[:1500]), torch.from_numpy(y[:1500]))
     test = data.TensorDataset(torch.from_numpy(x[1500:]), torch.from_numpy(y[1500:]))
-    return (data.DataLoader(train, batch_size=64, shuffle=shuffle),
-            data.DataLoader(test, batch_size=100))
+    return (
+        data.DataLoader(train, batch_size=64, shuffle=shuffle),
+        data.DataLoader(test, batch_size=100),
+    )
 
 
 def mlp(torch, share, dropout=0.0, shuffle=False, epochs=2):
     nn = torch.nn
     train_loader, test_loader = digits_loaders(torch, shuffle)
-    model = share(nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Dropout(dropout),
-                                nn.Linear(128, 10)))
+    model = share(
+        nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Dropout(dropout), nn.Linear(128, 10))
+    )
     criterion = nn.CrossEntropyLoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     losses = []
@@ -112,8 +115,13 @@ def lenet(torch, share, steps=4):
         def __init__(self):
             super().__init__()
             self.features = nn.Sequential(
-                nn.Conv2d(1, 10, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),
-                nn.Conv2d(10, 20, kernel_size=5), nn.Dropout2d(0.0), nn.MaxPool2d(2), nn.ReLU(),
+                nn.Conv2d(1, 10, kernel_size=5),
+                nn.MaxPool2d(2),
+                nn.ReLU(),
+                nn.Conv2d(10, 20, kernel_size=5),
+                nn.Dropout2d(0.0),
+                nn.MaxPool2d(2),
+                nn.ReLU(),
             )
             self.fc1 = nn.Linear(320, 50)
             self.fc2 = nn.Linear(50, 10)
@@ -205,8 +213,9 @@ def dqn(torch, share, steps=5):
     nn, F = torch.nn, torch.nn.functional
 
     def q_network():
-        return nn.Sequential(nn.Linear(4, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(),
-                             nn.Linear(128, 2))
+        return nn.Sequential(
+            nn.Linear(4, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 2)
+        )
 
     policy = share(q_network())
     target = q_network()
@@ -278,8 +287,9 @@ def custom_function(torch, share, steps=5):
 # Tests
 
 
-@pytest.mark.parametrize("script", [linreg, lenet, cifar_cnn, gru, dqn, custom_function],
-                         ids=lambda s: s.__name__)
+@pytest.mark.parametrize(
+    "script", [linreg, lenet, cifar_cnn, gru, dqn, custom_function], ids=lambda s: s.__name__
+)
 def test_script_matches_pytorch(script):
     run_both(script)
 
@@ -322,8 +332,9 @@ def test_checkpoint_save_load_resume(tmp_path):
     model, optimizer = fresh()
     _train(model, optimizer, x, y, 3)
     path = tmp_path / "checkpoint.pt"
-    minitorch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "epoch": 3}, path)
+    minitorch.save(
+        {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": 3}, path
+    )
     model, optimizer = fresh()
     checkpoint = minitorch.load(path)
     model.load_state_dict(checkpoint["model"])

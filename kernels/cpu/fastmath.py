@@ -172,8 +172,10 @@ def _log_f32(x):
     f = (m + m - _ONE) if low else (m - _ONE)  # exact (Sterbenz)
     fe = F(I(e))  # via int32: numba widens int arithmetic to int64, which halves the lanes
     z = f * f
-    p = ((((((((_LP0 * f + _LP1) * f + _LP2) * f + _LP3) * f + _LP4) * f + _LP5) * f
-            + _LP6) * f + _LP7) * f + _LP8)
+    p = (
+        ((((((_LP0 * f + _LP1) * f + _LP2) * f + _LP3) * f + _LP4) * f + _LP5) * f + _LP6) * f
+        + _LP7
+    ) * f + _LP8
     y = p * f * z + fe * _LN2_LO - _HALF * z
     r = f + y + fe * _LN2_HI
     r = r if x < _INF else x  # +inf and NaN return themselves

@@ -8,7 +8,6 @@ from numba import njit, prange
 from . import PARALLEL_MIN
 from .fastmath import exp, log
 
-
 # Reductions may reorder their arithmetic ("reassoc") so that they vectorise; the rest may not:
 # reordering undoes the exact range reduction inside fastmath.exp (x - k*ln2_hi - k*ln2_lo),
 # costing whole percents of accuracy, and would fold (x - m) - log(sum) into x - (m + log(sum)).
