@@ -6,7 +6,7 @@ x = torch.randn(64, 784, requires_grad=True)
 
 from __future__ import annotations
 
-from . import autograd, metrics, nn, optim, utils, vision
+from . import autograd, jit, metrics, nn, optim, utils, vision
 from .autograd import (
     enable_grad,
     inference_mode,
@@ -87,6 +87,7 @@ from .random import (
     seed,
     set_rng_state,
 )
+from .jit import compile  # noqa: A004
 from .serialization import load, save
 from .tensor import Size, Tensor
 

@@ -1,11 +1,50 @@
-"""Host-sync guard: the tracer installs a check that rejects .item()/.numpy()/bool()."""
+"""Hook points the tracer (minitorch.jit) installs into eager code; all no-ops outside a trace.
+
+- `check_host_sync`: Tensor methods that move data to Python (.item(), .numpy(), bool()) call
+  it, so a trace can reject them with a clear error.
+- `capture`: the active capture, or None. Eager code reports the effects a trace must replay
+  that are not registry ops: gradients assigned to tensors, in-place writes.
+- `opaque`: marks a method (optimizer.step, zero_grad) that a trace records as one call and
+  replays by calling it again, so the Python numbers it reads (learning rates, step counts)
+  stay live instead of being frozen into the trace.
+"""
 
 from __future__ import annotations
 
+import functools
+
 _guard = [None]
+capture = [None]
 
 
 def check_host_sync(what: str) -> None:
     """Called by Tensor methods that move data to Python; a no-op outside a trace."""
     if _guard[0] is not None:
         _guard[0](what)
+
+
+def set_grad(tensor, grad) -> None:
+    """tensor.grad = grad, reported to an active capture."""
+    tensor.grad = grad
+    if capture[0] is not None:
+        capture[0].on_set_grad(tensor, grad)
+
+
+def wrote(tensor, array) -> None:
+    """Report that `array` was copied into tensor's storage (an in-place op)."""
+    if capture[0] is not None:
+        capture[0].on_write(tensor, array)
+
+
+def opaque(method):
+    """Record calls of `method` made during a capture as one replayable call."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        active = capture[0]
+        if active is None:
+            return method(self, *args, **kwargs)
+        return active.on_call(method, self, args, kwargs)
+
+    wrapper.__opaque__ = True
+    return wrapper

@@ -12,6 +12,8 @@ import numpy as np
 
 from . import dtypes
 from .kernels.cpu import random as K
+from .ops import random as RandomOps
+from .ops.registry import apply
 from .tensor import Tensor, _shape_arg, wrap
 
 __all__ = [
@@ -110,17 +112,13 @@ def _finish(out: np.ndarray, dtype, requires_grad: bool) -> Tensor:
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform numbers in [0, 1)."""
     dtype = _float_dtype(dtype, "rand")
-    out = np.empty(_shape_arg(size), dtype.np)
-    K.fill_uniform(out, *(generator or default_generator).draw(out.size))
-    return _finish(out, dtype, requires_grad)
+    return _draw("uniform", _shape_arg(size), dtype, generator, requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Standard normal numbers."""
     dtype = _float_dtype(dtype, "randn")
-    out = np.empty(_shape_arg(size), dtype.np)
-    K.fill_normal(out, *(generator or default_generator).draw(out.size))
-    return _finish(out, dtype, requires_grad)
+    return _draw("normal", _shape_arg(size), dtype, generator, requires_grad)
 
 
 def randint(
@@ -166,10 +164,8 @@ def normal(
     if size is None:
         raise TypeError("normal() with number mean and std needs a size")
     dtype = _float_dtype(dtype, "normal")
-    out = np.empty(tuple(size), dtype.np)
-    seed_, offset = (generator or default_generator).draw(out.size)
-    K.fill_normal(out, seed_, offset, float(mean), float(std))
-    return _finish(out, dtype, requires_grad)
+    args = (float(mean), float(std))
+    return _draw("normal", tuple(size), dtype, generator, requires_grad, args=args)
 
 
 def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
@@ -180,10 +176,29 @@ def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
     )
     if pa.size and (pa.min() < 0 or pa.max() > 1):
         raise RuntimeError("bernoulli: all probabilities must be in [0, 1]")
-    out = np.empty(pa.shape, pa.dtype)
-    seed_, offset = (generator or default_generator).draw(out.size)
-    K.fill_bernoulli(out, pa, seed_, offset)
-    return wrap(out.astype(input.dtype.np, copy=False), input.dtype)
+    return apply(
+        RandomOps.draw,
+        wrap(pa, dtypes.to_dtype(pa.dtype)),
+        kind="bernoulli",
+        shape=pa.shape,
+        dtype=input.dtype,
+        generator=generator or default_generator,
+    )
+
+
+def _draw(kind, shape, dtype, generator, requires_grad, args=()) -> Tensor:
+    """A tensor of random numbers from the registry's draw op (a trace replays it)."""
+    out = apply(
+        RandomOps.draw,
+        kind=kind,
+        shape=shape,
+        dtype=dtype,
+        generator=generator or default_generator,
+        args=args,
+    )
+    if requires_grad:
+        out.requires_grad = True
+    return out
 
 
 def multinomial(

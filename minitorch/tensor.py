@@ -13,7 +13,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from . import dtypes
+from . import dtypes, jit_guard
 from .autograd import engine
 from .autograd.grad_mode import no_grad, state
 from .backend import Device, cpu_device, to_device
@@ -380,7 +380,7 @@ class Tensor:
         def keep(grad):
             t = ref()
             if t is not None:
-                t.grad = grad.detach() if t.grad is None else t.grad + grad.detach()
+                jit_guard.set_grad(t, grad.detach() if t.grad is None else t.grad + grad.detach())
 
         self._retains_grad = True
         self.register_hook(keep)
@@ -402,7 +402,10 @@ class Tensor:
     # ---- in-place machinery --------------------------------------------------------------------
     def _shell(self, copy: bool = False) -> Tensor:
         """Another Tensor object for this tensor's current value and history."""
-        t = wrap(self._data.copy() if copy else self._data, self.dtype)
+        if copy and jit_guard.capture[0] is not None:  # a copy a trace must make again
+            t = apply(M.clone, self.detach())
+        else:
+            t = wrap(self._data.copy() if copy else self._data, self.dtype)
         if not copy:
             t._version = self._version
         t.grad_fn = self.grad_fn
@@ -454,6 +457,8 @@ class Tensor:
                 "before performing the operation."
             ) from None
         self._version[0] += 1
+        if jit_guard.capture[0] is not None:
+            jit_guard.wrote(self, array)
 
     # ---- shape and views -----------------------------------------------------------------------
     def view(self, *shape) -> Tensor:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import dtypes
+from .. import dtypes, jit_guard
 from ..autograd import enable_grad
 from ..functional import tensor
 from ..kernels.cpu import optim as kernels
@@ -106,6 +106,14 @@ class Optimizer:
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # A trace (minitorch.compile) replays step() as one call, so the learning rates and
+        # step counts it reads stay live instead of being frozen into the trace.
+        if "step" in cls.__dict__:
+            cls.step = jit_guard.opaque(cls.__dict__["step"])
+
+    @jit_guard.opaque
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all parameters: drop them (default) or fill them with 0."""
         for group in self.param_groups:
@@ -119,6 +127,7 @@ class Optimizer:
                     p.grad.requires_grad_(False)
                     p.grad.zero_()
 
+    @jit_guard.opaque
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; return closure()'s loss if given."""
         raise NotImplementedError(

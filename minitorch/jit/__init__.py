@@ -1,0 +1,59 @@
+"""minitorch.compile: trace a step once, replay it without eager dispatch.
+
+    step = minitorch.compile(train_step)     # or @minitorch.compile
+    loss = step(x, y)                        # 1st call eager, 2nd traced, then replayed
+
+A trace records every registry op the step runs (forward and backward), the gradients it
+assigns, its in-place writes, and calls of optimizer.step()/zero_grad(), which are replayed
+as calls so that learning rates and step counts stay live. Passes fold constants, merge
+repeated ops and drop dead ones; the result is one straight-line Python driver calling the
+ops' kernels directly (`explain()` shows it).
+"""
+
+from __future__ import annotations
+
+from .compiled import CompiledFunction, Stats
+from .trace import TraceError
+
+__all__ = ["compile", "CompiledFunction", "Stats", "TraceError"]
+
+
+def compile(fn=None, *, fallback: str = "error", check: bool = False, cache: bool = True):  # noqa: A001
+    """Compile a training or inference step (a function or an nn.Module); usable as decorator.
+
+    Args:
+        fn: the step. An nn.Module compiles its forward.
+        fallback: "error" (default) raises on what a trace cannot hold (.item() inside the
+            step); "eager" runs such a function eagerly, with one warning.
+        check: compare the first replay with an eager run and raise naming the first op
+            whose values differ.
+        cache: accepted for API compatibility; traces are kept in memory for the process.
+    """
+    if fn is None:
+        return lambda f: compile(f, fallback=fallback, check=check, cache=cache)
+    from ..nn.modules.module import Module  # noqa: PLC0415
+
+    if isinstance(fn, Module):
+        return _CompiledModule(fn, fallback=fallback, check=check)
+    return CompiledFunction(fn, fallback=fallback, check=check)
+
+
+class _CompiledModule:
+    """module(...) through a compiled forward; attributes pass through to the module."""
+
+    def __init__(self, module, **options):
+        self._module = module
+        self._forward = CompiledFunction(module.__call__, **options)
+
+    def __call__(self, *args, **kwargs):
+        return self._forward(*args, **kwargs)
+
+    def explain(self) -> str:
+        return self._forward.explain()
+
+    @property
+    def stats(self) -> Stats:
+        return self._forward.stats
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)

@@ -1,0 +1,85 @@
+"""check=True: run a replay and the eager step from the same state and compare op by op."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..random import default_generator
+from ..tensor import Tensor
+from .replay import interpret
+from .trace import Call, Capture, OpNode, Ref, SetGrad, Write
+
+
+class CheckError(AssertionError):
+    """A replayed op computed something else than the same op run eagerly."""
+
+
+def check_replay(replayer, call, args, rtol: float = 1e-5, atol: float = 1e-6):
+    """Replay, restore the state, rerun eagerly (recorded), compare; keep the eager result."""
+    snapshot = _snapshot(replayer.nodes)
+    traced = interpret(replayer.nodes, args)
+    _restore(snapshot)
+    with Capture(args, keep_values=True) as capture:
+        result = call(*args)
+    capture.finish(result)
+    for node in replayer.nodes:
+        if not isinstance(node, OpNode):
+            continue
+        for slot in node.outputs:
+            want, got = capture.values.get(slot), traced.get(slot)
+            if want is None or got is None:
+                continue
+            if want.shape != got.shape or not np.allclose(got, want, rtol, atol, equal_nan=True):
+                raise CheckError(_describe(node, slot, got, want))
+    return result
+
+
+def _describe(node, slot, got, want) -> str:
+    if got.shape != want.shape:
+        diff = f"shape {got.shape} where eager has {want.shape}"
+    else:
+        diff = f"max abs difference {np.max(np.abs(got.astype(np.float64) - want)):.3g}"
+    return (
+        f"minitorch.compile(check=True): the replayed op {node.op.name!r} (output slot {slot}) "
+        f"differs from eager: {diff}. Rerun with fallback='eager' or report it with the "
+        "step that produced it."
+    )
+
+
+def _state_tensors(nodes) -> list[Tensor]:
+    """Every tensor a replay may change: those it reads or writes, their gradients, and the
+    state of objects whose methods it calls (an optimizer's buffers and step counts)."""
+    found: dict[int, Tensor] = {}
+    for node in nodes:
+        refs = []
+        if isinstance(node, OpNode):
+            refs = [x for x in node.inputs if isinstance(x, Ref)]
+        elif isinstance(node, Write):
+            refs = [node.target]
+        elif isinstance(node, SetGrad):
+            found[id(node.tensor)] = node.tensor
+        elif isinstance(node, Call):
+            for per_param in getattr(node.owner, "state", {}).values():
+                for v in getattr(per_param, "values", lambda: ())():
+                    if isinstance(v, Tensor):
+                        found[id(v)] = v
+        for r in refs:
+            if r.kind == "tensor":
+                found[id(r.key)] = r.key
+    return list(found.values())
+
+
+def _snapshot(nodes):
+    tensors = _state_tensors(nodes)
+    return (
+        [(t, t._data.copy(), t.grad) for t in tensors],
+        (default_generator, default_generator.offset),
+    )
+
+
+def _restore(snapshot) -> None:
+    tensors, (generator, offset) = snapshot
+    for t, data, grad in tensors:
+        np.copyto(t._data, data)
+        t.grad = grad
+    generator.offset = offset

@@ -1,0 +1,205 @@
+"""CompiledFunction: guards, warm-up, capture, replay, statistics and explain()."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+from ..autograd.grad_mode import state
+from ..tensor import Tensor
+from .check import check_replay
+from .replay import Replayer
+from .trace import Capture, TraceError, closure_numbers
+
+# A step whose guards keep changing would retrace forever; past this many traces of one
+# function it runs eagerly, with a warning that says why (never silently).
+RETRACE_LIMIT = 8
+
+
+@dataclass
+class Stats:
+    """What the benchmarks read: counts and seconds, updated as the function runs."""
+
+    calls: int = 0
+    eager_calls: int = 0
+    replays: int = 0
+    traces: int = 0
+    trace_seconds: float = 0.0
+    ops_captured: int = 0  # registry ops in the last trace
+    ops_replayed: int = 0  # after folding, merging and dead-code removal
+    retraces: list = field(default_factory=list)  # one reason per retrace
+
+
+class CompiledFunction:
+    """A step function that runs eagerly once, is traced on its second call, then replays.
+
+    The trace is keyed by the guards of its inputs (shapes, dtypes, requires_grad of tensor
+    arguments; values of other arguments; grad mode) and checked against the values it read
+    (module training flags, numbers in the function's closure and globals, the shapes of the
+    tensors it reads). A failed check retraces, with the reason logged in `stats.retraces`.
+    """
+
+    def __init__(self, fn, *, fallback: str = "error", check: bool = False, warmup: int = 1):
+        if fallback not in ("error", "eager"):
+            raise ValueError(
+                f'minitorch.compile: fallback must be "error" or "eager", got {fallback!r}'
+            )
+        self.fn = fn
+        self.fallback = fallback
+        self.check = check
+        self.warmup = warmup
+        self.stats = Stats()
+        self._traces: dict = {}  # guard key -> (Replayer, dynamic checks)
+        self._seen: dict = {}  # guard key -> eager calls so far
+        self._eager_reason: str | None = None
+        self._last_key = None
+        self.__wrapped__ = fn
+        self.__doc__ = getattr(fn, "__doc__", None)
+
+    def __call__(self, *args, **kwargs):
+        self.stats.calls += 1
+        if kwargs:
+            args = args + tuple(kwargs.values())
+            fn, names = self.fn, tuple(kwargs)
+            call = lambda *a: fn(*a[: len(a) - len(names)], **dict(zip(names, a[-len(names) :])))  # noqa: E731
+        else:
+            call = self.fn
+        if self._eager_reason is not None:
+            return self._eager(call, args)
+        key = _guard_key(args, kwargs)
+        entry = self._traces.get(key)
+        if entry is not None:
+            reason = _stale(entry)
+            if reason is None and self.check and not entry[2]:
+                entry[2] = True  # checked once, then replayed at full speed
+                self.stats.replays += 1
+                return check_replay(entry[0], call, args)
+            if reason is None:
+                self.stats.replays += 1
+                return entry[0](args)
+            self._retrace(reason)
+            del self._traces[key]
+        elif self._traces and self._last_key is not None:
+            self._retrace(_key_change(self._last_key, key))
+        self._last_key = key
+        if self._seen.get(key, 0) < self.warmup:
+            self._seen[key] = self._seen.get(key, 0) + 1
+            return self._eager(call, args)
+        return self._trace(call, args, key)
+
+    # ---- the three ways to run ---------------------------------------------------------------
+    def _eager(self, call, args):
+        self.stats.eager_calls += 1
+        return call(*args)
+
+    def _trace(self, call, args, key):
+        if len(self.stats.retraces) >= RETRACE_LIMIT:
+            self._eager_reason = (
+                f"traced {self.stats.traces} times; last reason: {self.stats.retraces[-1]}"
+            )
+            warnings.warn(
+                f"minitorch.compile({_name(self.fn)}): {self._eager_reason}; running it "
+                "eagerly from now on",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return self._eager(call, args)
+        start = time.perf_counter()
+        try:
+            with Capture(args) as capture:
+                result = call(*args)
+            program = capture.finish(result)
+        except TraceError as e:
+            if self.fallback == "error":
+                raise
+            self._eager_reason = str(e)
+            warnings.warn(f"{e} Running {_name(self.fn)} eagerly.", RuntimeWarning, stacklevel=3)
+            return self._eager(call, args)  # the failed capture ran part of the step: see below
+        replayer = Replayer(program)
+        self._traces[key] = [replayer, _dynamic_checks(self.fn, program), False]
+        self.stats.traces += 1
+        self.stats.trace_seconds += time.perf_counter() - start
+        self.stats.ops_captured = replayer.ops_captured
+        self.stats.ops_replayed = replayer.ops
+        return result
+
+    def _retrace(self, reason: str) -> None:
+        self.stats.retraces.append(reason)
+
+    # ---- reporting ----------------------------------------------------------------------------
+    def explain(self) -> str:
+        """Traces, their size after each pass, retrace reasons and the replayed driver."""
+        s = self.stats
+        lines = [
+            f"minitorch.compile({_name(self.fn)}): {s.calls} calls: {s.eager_calls} eager, "
+            f"{s.traces} traced ({s.trace_seconds * 1e3:.1f} ms), {s.replays} replayed",
+        ]
+        if self._eager_reason:
+            lines.append(f"running eagerly: {self._eager_reason}")
+        for reason in s.retraces:
+            lines.append(f"retraced: {reason}")
+        for key, (r, _, _) in self._traces.items():
+            lines.append(
+                f"trace for {_describe_key(key)}: {r.ops_captured} ops captured, "
+                f"{r.folded} folded to constants, {r.merged} merged as duplicates, {r.dead} dead, "
+                f"{r.ops} replayed, {len(r.nodes) - r.ops} effects"
+            )
+            lines.append("driver source:")
+            lines.append(r.source)
+        return "\n".join(lines)
+
+
+def _name(fn) -> str:
+    return getattr(fn, "__qualname__", type(fn).__name__)
+
+
+def _guard_key(args, kwargs) -> tuple:
+    """What a trace depends on in its arguments: a new key traces again."""
+    parts = [("grad mode", state.enabled), ("kwargs", tuple(kwargs))]
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor):
+            layout = "contiguous" if a._data.flags.c_contiguous else str(a._data.strides)
+            parts.append(
+                (f"argument {i}", "tensor", tuple(a.shape), a.dtype.name, a.requires_grad, layout)
+            )
+        else:
+            try:
+                hash(a)
+                parts.append((f"argument {i}", "value", type(a).__name__, a))
+            except TypeError:  # an object (a model, a list): its identity
+                parts.append((f"argument {i}", "object", id(a)))
+    return tuple(parts)
+
+
+def _key_change(old: tuple, new: tuple) -> str:
+    for a, b in zip(old, new):
+        if a != b:
+            return f"{a[0]} changed: {a[1:]} -> {b[1:]}"
+    return "the arguments changed"
+
+
+def _describe_key(key: tuple) -> str:
+    tensors = [f"{p[2]}" for p in key if len(p) > 2 and p[1] == "tensor"]
+    return ", ".join(tensors) or "no tensor arguments"
+
+
+def _dynamic_checks(fn, program) -> tuple:
+    return (program.modules, closure_numbers(fn), fn)
+
+
+def _stale(entry) -> str | None:
+    """Why a trace no longer matches what its function would do, or None."""
+    replayer, (modules, numbers, fn), _ = entry
+    for module, training in modules:
+        if module.training != training:
+            return (
+                f"{type(module).__name__}.training changed from {training} to "
+                f"{module.training} (train()/eval())"
+            )
+    if numbers:
+        now = closure_numbers(fn)
+        for name, value in numbers.items():
+            if now.get(name, value) != value:
+                return f"{name} changed from {value!r} to {now.get(name)!r}"
+    return replayer.guard_failure()

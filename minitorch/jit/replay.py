@@ -1,0 +1,205 @@
+"""Replay: turn a Program into one straight-line Python function (the step's driver).
+
+The driver calls each op's forward on arrays directly: no shape inference, no Tensor objects,
+no tape, no dispatch, so a replayed step pays only for its kernels and one Python call per
+op. Its source is kept (`Replayer.source`) so `explain()` can show exactly what runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes
+from ..tensor import Tensor, wrap
+from . import passes
+from .trace import Call, OpNode, Program, Ref, SetGrad, Write
+
+
+class Replayer:
+    def __init__(self, program: Program):
+        self.ops_captured = sum(isinstance(n, OpNode) for n in program.nodes)
+        nodes, self.folded, folded_values = passes.fold_constants(program.nodes)
+        nodes, alias, self.merged = passes.eliminate_common(nodes)
+        output = _rename_output(program.output, alias, folded_values)
+        live = {r.key for r in _refs_in(output) if r.kind == "slot"}
+        nodes, self.dead = passes.eliminate_dead(nodes, live)
+        self.nodes = nodes
+        self.ops = sum(isinstance(n, OpNode) for n in nodes)
+        self.tensors = _tensor_guards(nodes)
+        self.source, self._run = _emit(nodes, output, _slot_dtypes(nodes))
+
+    def guard_failure(self) -> str | None:
+        """Why the tensors the trace reads no longer match it, or None."""
+        for t, shape, dtype in self.tensors:
+            if t._data.shape != shape or t.dtype is not dtype:
+                return (
+                    f"a tensor the step reads changed from {tuple(shape)} {dtype} to "
+                    f"{tuple(t._data.shape)} {t.dtype}"
+                )
+        return None
+
+    def __call__(self, args: tuple):
+        return self._run([a._data if isinstance(a, Tensor) else a for a in args], args)
+
+
+def _tensor_guards(nodes) -> list:
+    seen, guards = set(), []
+    for node in nodes:
+        refs = node.inputs if isinstance(node, OpNode) else passes._effect_refs(node)
+        for r in refs:
+            if isinstance(r, Ref) and r.kind == "tensor" and id(r.key) not in seen:
+                seen.add(id(r.key))
+                guards.append((r.key, r.key._data.shape, r.key.dtype))
+    return guards
+
+
+def _slot_dtypes(nodes) -> dict[int, object]:
+    found = {}
+    for node in nodes:
+        if isinstance(node, OpNode):
+            metas = node.meta if len(node.outputs) > 1 else (node.meta,)
+            found.update((s, m.dtype) for s, m in zip(node.outputs, metas))
+    return found
+
+
+def _refs_in(value):
+    if isinstance(value, Ref):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _refs_in(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _refs_in(v)
+
+
+def _rename_output(value, alias, folded):
+    if isinstance(value, Ref) and value.kind == "slot":
+        if value.key in folded:
+            return Ref("const", folded[value.key])
+        return Ref("slot", alias.get(value.key, value.key))
+    if isinstance(value, (tuple, list)):
+        items = [_rename_output(v, alias, folded) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
+    if isinstance(value, dict):
+        return {k: _rename_output(v, alias, folded) for k, v in value.items()}
+    return value
+
+
+class _Emitter:
+    """Writes the driver's source; objects it needs become names in its namespace."""
+
+    def __init__(self, slot_dtypes):
+        self.lines: list[str] = []
+        self.names: dict[str, object] = {"np": np, "wrap": wrap}
+        self.slot_dtypes = slot_dtypes
+        self._ids: dict[int, str] = {}
+
+    def name(self, obj, prefix: str) -> str:
+        key = id(obj)
+        if key not in self._ids:
+            self._ids[key] = f"{prefix}{len(self._ids)}"
+            self.names[self._ids[key]] = obj
+        return self._ids[key]
+
+    def value(self, x) -> str:
+        """Source for an array operand (or a plain number)."""
+        if not isinstance(x, Ref):
+            return self.name(x, "k")
+        if x.kind == "slot":
+            return f"s{x.key}"
+        if x.kind == "arg":
+            return f"args[{x.key}]"
+        if x.kind == "tensor":
+            return f"{self.name(x.key, 't')}._data"
+        return self.name(x.key, "c")
+
+    def tensor(self, x) -> str:
+        """Source for a fresh Tensor holding a Ref's current array."""
+        if x.kind == "tensor":
+            return self.name(x.key, "t")
+        if x.kind == "arg":  # an argument returned as is: the caller's tensor
+            return f"targs[{x.key}]"
+        if x.kind == "slot":
+            dtype = self.slot_dtypes[x.key]
+        else:
+            dtype = dtypes.to_dtype(np.asarray(x.key).dtype)
+        return f"wrap({self.value(x)}, {self.name(dtype, 'd')})"
+
+    def node(self, node) -> None:
+        if isinstance(node, OpNode):
+            outs = ", ".join(f"s{s}" for s in node.outputs)
+            operands = ", ".join(self.value(x) for x in node.inputs)
+            fn = self.name(node.op.forward, "f")
+            meta = self.name(node.meta, "m")
+            params = self.name(node.params, "p")
+            self.lines.append(
+                f"{outs} = {fn}({meta}, {', '.join(filter(None, [operands]))}"
+                f"{', ' if operands else ''}**{params})  # {node.op.name}"
+            )
+        elif isinstance(node, SetGrad):
+            value = "None" if node.value is None else self.tensor(node.value)
+            self.lines.append(f"{self.name(node.tensor, 't')}.grad = {value}")
+        elif isinstance(node, Write):
+            target = self.value(node.target)
+            self.lines.append(f"np.copyto({target}, {self.value(node.value)}, casting='unsafe')")
+        elif isinstance(node, Call):
+            method, owner = self.name(node.method, "call"), self.name(node.owner, "o")
+            args, kwargs = self.name(node.args, "a"), self.name(node.kwargs, "kw")
+            self.lines.append(f"{method}({owner}, *{args}, **{kwargs})")
+
+    def output(self, value) -> str:
+        if isinstance(value, Ref):
+            return self.tensor(value)
+        if isinstance(value, (tuple, list)) and not hasattr(value, "_fields"):
+            inner = ", ".join(self.output(v) for v in value)
+            return f"({inner},)" if isinstance(value, tuple) else f"[{inner}]"
+        if isinstance(value, dict):
+            return "{" + ", ".join(f"{k!r}: {self.output(v)}" for k, v in value.items()) + "}"
+        if isinstance(value, (tuple, list)):  # a named tuple
+            inner = ", ".join(self.output(v) for v in value)
+            return f"{self.name(type(value), 'T')}({inner})"
+        return self.name(value, "k")
+
+
+def _emit(nodes, output, slot_dtypes):
+    e = _Emitter(slot_dtypes)
+    for node in nodes:
+        e.node(node)
+    body = "\n".join(f"    {line}" for line in e.lines) or "    pass"
+    source = f"def replay(args, targs):\n{body}\n    return {e.output(output)}\n"
+    namespace = dict(e.names)
+    exec(compile(source, "<minitorch.compile replay>", "exec"), namespace)  # noqa: S102
+    return source, namespace["replay"]
+
+
+def interpret(nodes, args: tuple) -> dict[int, np.ndarray]:
+    """Run nodes one by one and return every slot's value as its op produced it (for
+    check=True: slow but plain)."""
+    slots: dict[int, np.ndarray] = {}
+    produced: dict[int, np.ndarray] = {}  # each slot's value when its op ran
+
+    def value(x):
+        if not isinstance(x, Ref):
+            return x
+        return {
+            "slot": lambda k: slots[k],
+            "arg": lambda k: args[k]._data,
+            "tensor": lambda k: k._data,
+            "const": lambda k: k,
+        }[x.kind](x.key)
+
+    for node in nodes:
+        if isinstance(node, OpNode):
+            result = node.op.forward(node.meta, *map(value, node.inputs), **node.params)
+            results = result if len(node.outputs) > 1 else (result,)
+            slots.update(zip(node.outputs, results))
+            produced.update((k, np.array(r, copy=True)) for k, r in zip(node.outputs, results))
+        elif isinstance(node, SetGrad):
+            v = None if node.value is None else value(node.value)
+            node.tensor.grad = None if v is None else wrap(v, dtypes.to_dtype(v.dtype))
+        elif isinstance(node, Write):
+            np.copyto(value(node.target), value(node.value), casting="unsafe")
+        elif isinstance(node, Call):
+            node.method(node.owner, *node.args, **node.kwargs)
+    return produced

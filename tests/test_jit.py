@@ -1,0 +1,327 @@
+"""minitorch.compile: a traced step computes exactly what the eager step computes, replays
+without the footguns (aliased outputs, frozen constants, repeated random numbers), and says
+why it retraces."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import minitorch as torch
+import minitorch.nn as nn
+import minitorch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+import workloads  # noqa: E402
+
+
+def _batch(n=16, features=8, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = torch.from_numpy(rng.standard_normal((n, features)).astype(np.float32))
+    y = torch.from_numpy(rng.integers(0, classes, n))
+    return x, y
+
+
+def _classifier(seed=0, dropout=0.2, optimizer="adam"):
+    torch.manual_seed(seed)
+    model = nn.Sequential(
+        nn.Linear(8, 16), nn.ReLU(), nn.Dropout(dropout), nn.BatchNorm1d(16), nn.Linear(16, 3)
+    )
+    if optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return model, opt, step
+
+
+def _run_both(n_steps=5, **kw):
+    """The same step eagerly and compiled, from the same seed, batch by batch."""
+    model_e, _, eager = _classifier(**kw)
+    model_c, _, step = _classifier(**kw)
+    compiled = torch.compile(step)
+    x, y = _batch()
+    for i in range(n_steps):
+        torch.manual_seed(100 + i)
+        a = eager(x, y)
+        torch.manual_seed(100 + i)
+        b = compiled(x, y)
+        assert a.item() == b.item(), f"step {i}: eager {a.item()} traced {b.item()}"
+    return model_e, model_c, compiled
+
+
+def _assert_same_state(m1, m2):
+    for (name, a), b in zip(m1.state_dict().items(), m2.state_dict().values()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_traced_step_is_bit_exact(optimizer):
+    m_eager, m_traced, compiled = _run_both(optimizer=optimizer)
+    _assert_same_state(m_eager, m_traced)  # weights and BatchNorm running stats
+    s = compiled.stats
+    assert (s.eager_calls, s.traces, s.replays) == (1, 1, 3)
+    assert not s.retraces
+
+
+@pytest.mark.parametrize("name", ["mlp", "lenet", "gru", "transformer"])
+def test_benchmark_workloads_match_eager(name):
+    build = getattr(workloads, name)
+    torch.manual_seed(0)
+    eager = build(torch)
+    torch.manual_seed(0)
+    compiled = torch.compile(build(torch))
+    for i in range(4):
+        torch.manual_seed(i)
+        a = eager()
+        torch.manual_seed(i)
+        b = compiled()
+        assert float(a) == float(b), f"{name} step {i}"
+    assert compiled.stats.replays == 2
+
+
+def test_replay_outputs_are_not_overwritten():
+    _, _, step = _classifier()
+    compiled = torch.compile(step)
+    x, y = _batch()
+    outs = [compiled(x, y) for _ in range(4)]
+    values = [o.item() for o in outs]
+    assert len(set(values)) == 4, values  # training moves the loss each step
+    assert [o.item() for o in outs] == values  # earlier results survive later replays
+
+
+def test_dropout_masks_differ_between_replays_like_eager():
+    compiled = torch.compile(lambda x: F.dropout(x, 0.5))
+    x = torch.ones(1000)
+    masks = [compiled(x).numpy().copy() for _ in range(4)]
+    for a, b in zip(masks, masks[1:]):
+        assert not np.array_equal(a, b)
+    torch.manual_seed(7)
+    eager = F.dropout(x, 0.5)
+    torch.manual_seed(7)
+    assert np.array_equal(compiled(x).numpy(), eager.numpy())
+
+
+def test_scheduler_lr_is_live_and_does_not_retrace():
+    results = []
+    for compile_it in (False, True):
+        torch.manual_seed(0)
+        w = nn.Parameter(torch.ones(4))
+        opt = torch.optim.SGD([w], lr=1.0)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+
+        def step(x):
+            opt.zero_grad()
+            loss = (w * x).sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = torch.compile(step) if compile_it else step
+        for _ in range(5):
+            fn(torch.ones(4))
+            sched.step()
+        results.append(w.detach().numpy().copy())
+    np.testing.assert_array_equal(results[0], results[1])
+    assert fn.stats.traces == 1 and not fn.stats.retraces
+
+
+def test_new_batch_size_retraces_with_a_reason():
+    _, _, step = _classifier()
+    compiled = torch.compile(step)
+    x, y = _batch(16)
+    for _ in range(3):
+        compiled(x, y)
+    x2, y2 = _batch(5, seed=1)
+    for _ in range(3):
+        compiled(x2, y2)
+    assert compiled.stats.traces == 2
+    assert "argument 0 changed" in compiled.stats.retraces[0]
+    assert "(16, 8)" in compiled.stats.retraces[0] and "(5, 8)" in compiled.stats.retraces[0]
+    compiled(x, y)  # the first trace is still there
+    assert compiled.stats.traces == 2
+
+
+def test_eval_mode_is_noticed():
+    model, _, _ = _classifier()
+    compiled = torch.compile(model)
+    x, _ = _batch()
+    with torch.no_grad():
+        for _ in range(3):
+            compiled(x)
+        model.eval()
+        out = compiled(x)
+        np.testing.assert_array_equal(out.numpy(), model(x).numpy())
+    assert "training changed from True to False" in compiled.stats.retraces[0]
+
+
+def test_changed_closure_number_is_noticed():
+    scale = 2.0
+
+    def f(x):
+        return x * scale
+
+    compiled = torch.compile(f)
+    x = torch.ones(3)
+    for _ in range(3):
+        compiled(x)
+    scale = 5.0
+    assert compiled(x).tolist() == [5.0, 5.0, 5.0]
+    assert "closure scale changed from 2.0 to 5.0" in compiled.stats.retraces[0]
+
+
+def test_item_inside_a_step_names_the_line():
+    def step(x):
+        y = x * 2
+        if y.sum().item() > 0:  # a Python branch on a value
+            return y
+        return -y
+
+    compiled = torch.compile(step)
+    compiled(torch.ones(2))  # eager warm-up
+    with pytest.raises(torch.jit.TraceError, match=r"\.item\(\) at .*test_jit\.py:\d+"):
+        compiled(torch.ones(2))
+
+
+def test_fallback_eager_warns_once_and_runs():
+    def step(x):
+        return x * (2 if x.sum().item() > 0 else 3)
+
+    compiled = torch.compile(step, fallback="eager")
+    compiled(torch.ones(2))
+    with pytest.warns(RuntimeWarning, match="eagerly"):
+        assert compiled(torch.ones(2)).tolist() == [2.0, 2.0]
+    assert compiled(-torch.ones(2)).tolist() == [-3.0, -3.0]  # really eager: the branch is live
+    assert "item" in compiled.explain()
+
+
+def test_in_place_ops_and_grad_clipping_are_replayed():
+    def build():
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(inplace=True), nn.Linear(8, 2))
+        opt = torch.optim.Adam(net.parameters(), lr=0.1)
+
+        def step(x, actions, target):
+            q = net(x).gather(1, actions).squeeze(1)
+            loss = F.smooth_l1_loss(q, target)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(net.parameters(), 0.1)
+            opt.step()
+            return loss
+
+        return net, step
+
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.standard_normal((8, 4)).astype(np.float32))
+    actions = torch.from_numpy(rng.integers(0, 2, (8, 1)))
+    target = torch.from_numpy(rng.standard_normal(8).astype(np.float32))
+    (n1, eager), (n2, step) = build(), build()
+    compiled = torch.compile(step)
+    for _ in range(4):
+        assert eager(x, actions, target).item() == compiled(x, actions, target).item()
+    _assert_same_state(n1, n2)
+
+
+def test_custom_optimizer_written_with_in_place_ops():
+    class PlainSGD(torch.optim.Optimizer):
+        def __init__(self, params, lr):
+            super().__init__(params, dict(lr=lr))
+
+        def step(self):
+            with torch.no_grad():
+                for group in self.param_groups:
+                    for p in group["params"]:
+                        p.add_(p.grad, alpha=-group["lr"])
+
+    def build():
+        torch.manual_seed(0)
+        w = nn.Parameter(torch.randn(5))
+        opt = PlainSGD([w], lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            loss = ((w - x) ** 2).sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return w, step
+
+    (w1, eager), (w2, step) = build(), build()
+    compiled = torch.compile(step)
+    x = torch.arange(5.0)
+    for _ in range(5):
+        assert eager(x).item() == compiled(x).item()
+    np.testing.assert_array_equal(w1.detach().numpy(), w2.detach().numpy())
+
+
+def test_passes_fold_merge_and_drop():
+
+    def f(x):
+        unused = x.exp()  # noqa: F841  (dead)
+        a = x * 2
+        b = x * 2  # a duplicate
+        return a + b + torch.arange(4.0) * 3  # a constant made in the step: folds
+
+    compiled = torch.compile(f)
+    x = torch.ones(4)
+    for _ in range(3):
+        out = compiled(x)
+    assert out.tolist() == [4.0, 7.0, 10.0, 13.0]
+    text = compiled.explain()
+    assert "1 folded to constants, 1 merged as duplicates, 1 dead" in text
+    assert "def replay" in text
+
+
+def test_compile_as_decorator_and_on_module():
+    @torch.compile
+    def double(x):
+        return x * 2
+
+    assert double(torch.ones(2)).tolist() == [2.0, 2.0]
+    model = nn.Linear(3, 2)
+    compiled = torch.compile(model)
+    x = torch.randn(4, 3)
+    with torch.no_grad():
+        for _ in range(3):
+            np.testing.assert_array_equal(compiled(x).numpy(), model(x).numpy())
+    assert compiled.weight is model.weight
+    assert compiled.stats.replays == 1
+
+
+def test_check_mode_passes_a_correct_trace():
+    _, _, step = _classifier()
+    compiled = torch.compile(step, check=True)
+    _, _, eager = _classifier()
+    x, y = _batch()
+    for i in range(4):
+        torch.manual_seed(i)
+        a = eager(x, y).item()
+        torch.manual_seed(i)
+        assert compiled(x, y).item() == a
+
+
+def test_check_mode_names_the_op_that_differs():
+    compiled = torch.compile(lambda x: (x * 3).exp(), check=True)
+    x = torch.ones(3)
+    compiled(x), compiled(x)
+
+    class MiscompiledExp:  # stands in for a wrong kernel in the replay only
+        name, random, n_outputs = "exp", False, 1
+
+        def forward(self, meta, a):
+            return np.zeros_like(a)
+
+    replayer = next(iter(compiled._traces.values()))[0]
+    replayer.nodes[-1].op = MiscompiledExp()
+    with pytest.raises(AssertionError, match="replayed op 'exp'.*max abs difference 20.1"):
+        compiled(x)
