@@ -68,6 +68,7 @@ from .functional import (
     zeros,
     zeros_like,
 )
+from .jit import compile  # noqa: A004
 from .random import (
     Generator,
     bernoulli,
@@ -87,7 +88,6 @@ from .random import (
     seed,
     set_rng_state,
 )
-from .jit import compile  # noqa: A004
 from .serialization import load, save
 from .tensor import Size, Tensor
 

@@ -12,7 +12,7 @@ import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator, Mapping
 
-from ... import dtypes
+from ... import dtypes, jit_guard
 from ...autograd.function import Function
 from ...autograd.grad_mode import is_grad_enabled, no_grad
 from ...backend import to_device
@@ -136,6 +136,8 @@ class Module:
 
     # ---- calling -------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        if jit_guard.capture[0] is not None:  # a trace guards on the training flags it read
+            jit_guard.capture[0].on_module_call(self)
         if self._backward_hooks or self._backward_pre_hooks:
             return self._call_with_backward_hooks(args, kwargs)
         if not (self._forward_hooks or self._forward_pre_hooks):
@@ -559,6 +561,7 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
+    @jit_guard.opaque
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all parameters (to None by default, like PyTorch 2)."""
         for p in self.parameters():
