@@ -318,10 +318,26 @@ def test_check_mode_names_the_op_that_differs():
     class MiscompiledExp:  # stands in for a wrong kernel in the replay only
         name, random, n_outputs = "exp", False, 1
 
-        def forward(self, meta, a):
-            return np.zeros_like(a)
+        def forward(self, meta, *arrays):  # the last node may be a fused x * 3 -> exp
+            return np.zeros(meta.shape, meta.dtype.np)
 
     replayer = next(iter(compiled._traces.values()))[0]
     replayer.nodes[-1].op = MiscompiledExp()
     with pytest.raises(AssertionError, match="replayed op 'exp'.*max abs difference 20.1"):
         compiled(x)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_elementwise_chains_fuse_and_stay_bit_exact(dtype):
+    def step(x, y):
+        shared = x * y  # read twice: must stay a separate result
+        return ((shared + 1).tanh() * 0.5).exp() - y.sigmoid() + shared.abs()
+
+    compiled = torch.compile(step)
+    x, y = torch.randn(64, 33, dtype=dtype), torch.randn(33, dtype=dtype)
+    for _ in range(3):
+        out = compiled(x, y)
+    assert np.array_equal(out.numpy(), step(x, y).numpy())
+    report = compiled.explain()
+    assert "fused[add,tanh,mul,exp,sub,abs,add]" in report
+    assert "6 fused into their neighbours" in report

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from ..autograd.grad_mode import state
 from ..tensor import Tensor
 from .check import check_replay
+from .passes import FusedElementwise
 from .replay import Replayer
 from .trace import Capture, TraceError, closure_numbers
 
@@ -143,8 +144,12 @@ class CompiledFunction:
             lines.append(
                 f"trace for {_describe_key(key)}: {r.ops_captured} ops captured, "
                 f"{r.folded} folded to constants, {r.merged} merged as duplicates, {r.dead} dead, "
-                f"{r.ops} replayed, {len(r.nodes) - r.ops} effects"
+                f"{r.fused} fused into their neighbours, {r.ops} replayed, "
+                f"{len(r.nodes) - r.ops} effects"
             )
+            for node in r.nodes:
+                if isinstance(getattr(node, "op", None), FusedElementwise):
+                    lines.append(f"  {node.op.name}: {node.op.expr}")
             lines.append("driver source:")
             lines.append(r.source)
         return "\n".join(lines)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels import cpu
+from ..kernels.codegen import compose
+from ..ops import elementwise as E
 from .trace import Call, OpNode, Ref, SetGrad, Write
 
 
@@ -129,3 +132,108 @@ def _cse_key(node: OpNode):
     except TypeError:
         return None
     return key
+
+
+# ---- fusion of elementwise chains ------------------------------------------------------------
+class FusedElementwise:
+    """One generated loop for a chain of elementwise ops (kernels/codegen composes their
+    templates into one expression). Each inner result is cast back to the chain's dtype, so
+    the loop rounds exactly where the separate ops did: fused and eager agree bit for bit."""
+
+    random = False
+    n_outputs = 1
+
+    def __init__(self, expr: str, names: list[str]):
+        self.expr = expr
+        self.names = names
+        self.name = "fused[" + ",".join(names) + "]"
+
+    def forward(self, meta, *arrays):
+        out = np.empty(meta.shape, meta.dtype.np)
+        cpu.elementwise((self.expr,), [out], list(arrays))
+        return out
+
+
+class _Chain:
+    def __init__(self, node: OpNode, expr: str, inputs: list, names: list[str]):
+        self.node, self.expr, self.inputs, self.names = node, expr, inputs, names
+
+
+def fuse_elementwise(nodes: list, uses: dict[int, int]) -> tuple[list, int]:
+    """Fuse chains of float elementwise ops of one shape and dtype whose inner results are
+    read once, by the next op of the chain. Returns the nodes and the number of fused ops."""
+    open_chains: dict[int, _Chain] = {}  # output slot -> chain ending there, not yet emitted
+    out: list = []
+    placed: dict[int, int] = {}  # id(chain) -> its index in out
+    fused = 0
+    for node in nodes:
+        if not isinstance(node, OpNode) or not _fusible(node):
+            if not isinstance(node, OpNode):
+                open_chains.clear()  # a write or call may change a chain's inputs
+            out.append(node)
+            continue
+        dtype = node.meta.dtype
+        expr_args, inputs, names = [], [], []
+        for x in node.inputs:
+            chain = _joinable(x, open_chains, uses, node.meta)
+            if chain is not None:
+                sub = chain.expr
+                shift = len(inputs)
+                sub = compose(sub, *(f"{{{k + shift}}}" for k in range(len(chain.inputs))))
+                expr_args.append(f"np.{dtype.np.name}({sub})")
+                inputs += chain.inputs
+                names += chain.names
+                out[placed.pop(id(chain))] = None
+                fused += 1
+            elif isinstance(x, Ref):
+                expr_args.append(f"{{{len(inputs)}}}")
+                inputs.append(x)
+            else:  # a Python number: the op's compute dtype, as eager casts it
+                expr_args.append(f"{{{len(inputs)}}}")
+                inputs.append(dtype.np.type(x))
+        names.append(node.op.name)
+        chain = _Chain(node, compose(node.op.template, *expr_args), inputs, names)
+        open_chains[node.outputs[0]] = chain
+        placed[id(chain)] = len(out)
+        out.append(chain)
+    return [_emit_chain(n) if isinstance(n, _Chain) else n for n in out if n is not None], fused
+
+
+def _fusible(node: OpNode) -> bool:
+    op = node.op
+    return (
+        type(op) is E.Elementwise
+        and op.kind in (E.ARITH, E.FLOAT)
+        and not node.params
+        and node.meta.dtype.is_floating_point
+        and all(d is None or d is node.meta.dtype for d in node.in_dtypes)
+    )
+
+
+def _joinable(x, open_chains, uses, meta):
+    if not (isinstance(x, Ref) and x.kind == "slot") or uses.get(x.key, 0) != 1:
+        return None
+    chain = open_chains.get(x.key)
+    if chain is None or chain.node.meta != meta:
+        return None
+    del open_chains[x.key]
+    return chain
+
+
+def _emit_chain(chain: _Chain) -> OpNode:
+    node = chain.node
+    if len(chain.names) == 1:
+        return node
+    op = FusedElementwise(chain.expr, chain.names)
+    return OpNode(op, node.meta, tuple(chain.inputs), {}, node.outputs, node.in_dtypes)
+
+
+def count_uses(nodes: list, output_slots) -> dict[int, int]:
+    uses: dict[int, int] = {}
+    for node in nodes:
+        refs = node.inputs if isinstance(node, OpNode) else _effect_refs(node)
+        for k in _slots(refs):
+            uses[k] = uses.get(k, 0) + 1
+    for k in output_slots:
+        uses[k] = uses.get(k, 0) + 1
+    return uses

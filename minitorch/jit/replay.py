@@ -16,13 +16,15 @@ from .trace import Call, OpNode, Program, Ref, SetGrad, Write
 
 
 class Replayer:
-    def __init__(self, program: Program):
+    def __init__(self, program: Program, fuse: bool = True):
         self.ops_captured = sum(isinstance(n, OpNode) for n in program.nodes)
         nodes, self.folded, folded_values = passes.fold_constants(program.nodes)
         nodes, alias, self.merged = passes.eliminate_common(nodes)
         output = _rename_output(program.output, alias, folded_values)
-        live = {r.key for r in _refs_in(output) if r.kind == "slot"}
-        nodes, self.dead = passes.eliminate_dead(nodes, live)
+        live = [r.key for r in _refs_in(output) if r.kind == "slot"]
+        nodes, self.dead = passes.eliminate_dead(nodes, set(live))
+        uses = passes.count_uses(nodes, live)
+        nodes, self.fused = passes.fuse_elementwise(nodes, uses) if fuse else (nodes, 0)
         self.nodes = nodes
         self.ops = sum(isinstance(n, OpNode) for n in nodes)
         self.tensors = _tensor_guards(nodes)

@@ -41,6 +41,7 @@ class OpNode:
     inputs: tuple  # Refs, or plain numbers
     params: dict
     outputs: tuple[int, ...]  # slot indices
+    in_dtypes: tuple = ()  # dtype of each tensor input (None for numbers)
 
 
 @dataclass
@@ -93,7 +94,8 @@ class Capture:
         slots = tuple(self._new_slot(o._data) for o in outs)
         if self.values is not None:
             self.values.update((k, np.array(o._data, copy=True)) for k, o in zip(slots, outs))
-        self.program.nodes.append(OpNode(op, meta, refs, dict(params), slots))
+        in_dtypes = tuple(x.dtype if isinstance(x, Tensor) else None for x in inputs)
+        self.program.nodes.append(OpNode(op, meta, refs, dict(params), slots, in_dtypes))
 
     def on_set_grad(self, tensor, grad) -> None:
         if not self._depth:

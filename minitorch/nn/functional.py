@@ -479,6 +479,16 @@ def _norm_shape(c: int, ndim: int) -> tuple:
     return (1, c) + (1,) * (ndim - 2)
 
 
+def _channel_affine(out: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+    """out * weight + bias with per-channel (dim 1) weight and bias; None skips either."""
+    shape = _norm_shape(out.shape[1], out.ndim)
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
 def batch_norm(
     input: Tensor,
     running_mean: Tensor | None,
@@ -552,13 +562,7 @@ def instance_norm(
             if running_var is not None:
                 unbiased = var.mean(0).reshape(-1) * (n / max(n - 1, 1))
                 running_var.mul_(1 - momentum).add_(unbiased * momentum)
-    out = centered * (var + eps).rsqrt()
-    shape = _norm_shape(input.shape[1], input.ndim)
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
-    return out
+    return _channel_affine(centered * (var + eps).rsqrt(), weight, bias)
 
 
 def _check_normalized_shape(input: Tensor, normalized_shape, op: str) -> tuple:
@@ -619,13 +623,7 @@ def group_norm(
     # each (sample, group) is one row of the fused layer-norm kernel, without its affine
     x = input.reshape(n, num_groups, -1)
     out = apply(_norm_op.layer_norm, x, None, None, normalized_ndim=1, eps=eps)
-    out = out.reshape(input.shape)
-    shape = _norm_shape(c, input.ndim)
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
-    return out
+    return _channel_affine(out.reshape(input.shape), weight, bias)
 
 
 def local_response_norm(

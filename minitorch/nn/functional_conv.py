@@ -80,6 +80,44 @@ def _stride_or_kernel(stride, kernel_size):
     )
 
 
+def _height_1(input: Tensor, op: str) -> Tensor:
+    """A 1-D op's (N, C, L) or (C, L) input as a height-1 image for its 2-D form.
+
+    The 1-D ops run as their 2-D forms, so the tracer sees one 2-D node.
+    """
+    _batched(input, 1, op)
+    return input.unsqueeze(-2)
+
+
+def _window2d(kernel_size, dilation, padding, stride) -> dict:
+    """unfold/fold's window arguments as 2-tuples (keywords of the registered op)."""
+    return dict(
+        kernel_size=_ntuple(kernel_size, 2, "kernel_size"),
+        dilation=_ntuple(dilation, 2, "dilation"),
+        padding=_ntuple(padding, 2, "padding"),
+        stride=_ntuple(stride, 2, "stride"),
+    )
+
+
+def _pool_window2d(kernel_size, stride, padding) -> dict:
+    """A 2-D pooling op's kernel_size, stride (default: the kernel) and padding as 2-tuples."""
+    kernel = _ntuple(kernel_size, 2, "kernel_size")
+    return dict(
+        kernel_size=kernel,
+        stride=_ntuple(_stride_or_kernel(stride, kernel), 2, "stride"),
+        padding=_ntuple(padding, 2, "padding"),
+    )
+
+
+def _pool_window1d(kernel_size, stride, padding) -> tuple:
+    """A 1-D pooling op's kernel_size, stride and padding, lifted to the 2-D op's."""
+    return (
+        _lift(kernel_size, 1, "kernel_size"),
+        _lift(_stride_or_kernel(stride, kernel_size), 1, "stride"),
+        _lift(padding, 0, "padding"),
+    )
+
+
 def _conv_padding(padding, kernel, dilation, stride, n: int, op: str) -> tuple:
     """(top, bottom, left, right) from an int, a tuple, 'valid' or 'same'."""
     if isinstance(padding, str):
@@ -160,7 +198,7 @@ def conv1d(
 
     Runs as conv2d over a height-1 image (the tracer sees one conv2d node).
     """
-    _batched(input, 1, "conv1d")
+    x = _height_1(input, "conv1d")
     if weight.ndim != 3:
         raise RuntimeError(
             f"conv1d: Expected 3-dimensional weight for 3-dimensional input {list(input.shape)}, "
@@ -168,8 +206,7 @@ def conv1d(
         )
     pads = padding if isinstance(padding, str) else _lift(padding, 0, "padding")
     stride, dilation = _lift(stride, 1, "stride"), _lift(dilation, 1, "dilation")
-    out = conv2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias, stride, pads, dilation, groups)
-    return out.squeeze(-2)
+    return conv2d(x, weight.unsqueeze(-2), bias, stride, pads, dilation, groups).squeeze(-2)
 
 
 def conv_transpose2d(
@@ -238,9 +275,8 @@ def conv_transpose1d(
     dilation=1,
 ) -> Tensor:
     """Transposed 1-D convolution; weight (C_in, C_out / groups, k) (2-D on height 1)."""
-    _batched(input, 1, "conv_transpose1d")
     out = conv_transpose2d(
-        input.unsqueeze(-2),
+        _height_1(input, "conv_transpose1d"),
         weight.unsqueeze(-2),
         bias,
         _lift(stride, 1, "stride"),
@@ -255,14 +291,7 @@ def conv_transpose1d(
 def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """Sliding local blocks: (N, C, H, W) -> (N, C * kH * kW, L) (im2col)."""
     x, added = _batched(input, 2, "unfold")
-    out = apply(
-        C.unfold,
-        x,
-        kernel_size=_ntuple(kernel_size, 2, "kernel_size"),
-        dilation=_ntuple(dilation, 2, "dilation"),
-        padding=_ntuple(padding, 2, "padding"),
-        stride=_ntuple(stride, 2, "stride"),
-    )
+    out = apply(C.unfold, x, **_window2d(kernel_size, dilation, padding, stride))
     return out.squeeze(0) if added else out
 
 
@@ -273,10 +302,7 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
         C.fold,
         x,
         output_size=_ntuple(output_size, 2, "output_size"),
-        kernel_size=_ntuple(kernel_size, 2, "kernel_size"),
-        dilation=_ntuple(dilation, 2, "dilation"),
-        padding=_ntuple(padding, 2, "padding"),
-        stride=_ntuple(stride, 2, "stride"),
+        **_window2d(kernel_size, dilation, padding, stride),
     )
     return out.squeeze(0) if added else out
 
@@ -293,14 +319,10 @@ def max_pool2d(
 ):
     """2-D max pooling; with return_indices also the flat (h * W + w) argmax of each window."""
     x, added = _batched(input, 2, "max_pool2d")
-    kernel = _ntuple(kernel_size, 2, "kernel_size")
-    stride = _ntuple(_stride_or_kernel(stride, kernel), 2, "stride")
     out, idx = apply(
         C.max_pool2d,
         x,
-        kernel_size=kernel,
-        stride=stride,
-        padding=_ntuple(padding, 2, "padding"),
+        **_pool_window2d(kernel_size, stride, padding),
         dilation=_ntuple(dilation, 2, "dilation"),
         ceil_mode=bool(ceil_mode),
     )
@@ -319,12 +341,9 @@ def max_pool1d(
     return_indices: bool = False,
 ):
     """1-D max pooling over (N, C, L) or (C, L) (as 2-D pooling of a height-1 image)."""
-    _batched(input, 1, "max_pool1d")
     out = max_pool2d(
-        input.unsqueeze(-2),
-        _lift(kernel_size, 1, "kernel_size"),
-        _lift(_stride_or_kernel(stride, kernel_size), 1, "stride"),
-        _lift(padding, 0, "padding"),
+        _height_1(input, "max_pool1d"),
+        *_pool_window1d(kernel_size, stride, padding),
         _lift(dilation, 1, "dilation"),
         ceil_mode,
         return_indices,
@@ -343,14 +362,10 @@ def avg_pool2d(
 ) -> Tensor:
     """2-D average pooling (PyTorch's divisor rules for padding and ceil_mode)."""
     x, added = _batched(input, 2, "avg_pool2d")
-    kernel = _ntuple(kernel_size, 2, "kernel_size")
-    stride = _ntuple(_stride_or_kernel(stride, kernel), 2, "stride")
     out = apply(
         C.avg_pool2d,
         x,
-        kernel_size=kernel,
-        stride=stride,
-        padding=_ntuple(padding, 2, "padding"),
+        **_pool_window2d(kernel_size, stride, padding),
         ceil_mode=bool(ceil_mode),
         count_include_pad=bool(count_include_pad),
         divisor_override=divisor_override,
@@ -367,12 +382,9 @@ def avg_pool1d(
     count_include_pad: bool = True,
 ) -> Tensor:
     """1-D average pooling over (N, C, L) or (C, L)."""
-    _batched(input, 1, "avg_pool1d")
     return avg_pool2d(
-        input.unsqueeze(-2),
-        _lift(kernel_size, 1, "kernel_size"),
-        _lift(_stride_or_kernel(stride, kernel_size), 1, "stride"),
-        _lift(padding, 0, "padding"),
+        _height_1(input, "avg_pool1d"),
+        *_pool_window1d(kernel_size, stride, padding),
         ceil_mode,
         count_include_pad,
     ).squeeze(-2)
@@ -389,9 +401,8 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
 
 def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
     """Average pooling over (N, C, L) or (C, L) to a fixed length."""
-    _batched(input, 1, "adaptive_avg_pool1d")
-    size = _lift(output_size, 1, "output_size")
-    return adaptive_avg_pool2d(input.unsqueeze(-2), size).squeeze(-2)
+    x = _height_1(input, "adaptive_avg_pool1d")
+    return adaptive_avg_pool2d(x, _lift(output_size, 1, "output_size")).squeeze(-2)
 
 
 # ---- padding ------------------------------------------------------------------------------------

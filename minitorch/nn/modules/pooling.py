@@ -5,6 +5,8 @@ Stateless wrappers over nn.functional; each call is one pooling op with a Numba 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ...tensor import Tensor
 from .. import functional as F
 from .module import Module
@@ -24,6 +26,10 @@ def _single(v) -> tuple:
 
 
 class _MaxPoolNd(Module):
+    """MaxPool1d and MaxPool2d: the subclass sets the functional to call."""
+
+    _functional: Callable
+
     def __init__(
         self,
         kernel_size,
@@ -47,6 +53,17 @@ class _MaxPoolNd(Module):
             f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
         )
 
+    def forward(self, input: Tensor):
+        return self._functional(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            ceil_mode=self.ceil_mode,
+            return_indices=self.return_indices,
+        )
+
 
 class MaxPool2d(_MaxPoolNd):
     """Max over k x k windows of (N, C, H, W) input; return_indices also gives flat argmaxes.
@@ -57,34 +74,31 @@ class MaxPool2d(_MaxPoolNd):
         minitorch.Size([1, 3, 4, 4])
     """
 
-    def forward(self, input: Tensor):
-        return F.max_pool2d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            ceil_mode=self.ceil_mode,
-            return_indices=self.return_indices,
-        )
+    _functional = staticmethod(F.max_pool2d)
 
 
 class MaxPool1d(_MaxPoolNd):
     """Max over windows of length k of (N, C, L) input."""
 
-    def forward(self, input: Tensor):
-        return F.max_pool1d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            ceil_mode=self.ceil_mode,
-            return_indices=self.return_indices,
-        )
+    _functional = staticmethod(F.max_pool1d)
 
 
-class AvgPool2d(Module):
+class _AvgPoolNd(Module):
+    """Options shared by AvgPool1d and AvgPool2d (stride defaults to kernel_size)."""
+
+    def __init__(self, kernel_size, stride, padding, ceil_mode: bool, count_include_pad: bool):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if (stride is not None) else kernel_size
+        self.padding = padding
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(_AvgPoolNd):
     """Mean over k x k windows of (N, C, H, W) input.
 
     count_include_pad counts zero padding in the divisor; divisor_override replaces it.
@@ -104,12 +118,7 @@ class AvgPool2d(Module):
         count_include_pad: bool = True,
         divisor_override=None,
     ) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if (stride is not None) else kernel_size
-        self.padding = padding
-        self.ceil_mode = ceil_mode
-        self.count_include_pad = count_include_pad
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
         self.divisor_override = divisor_override
 
     def forward(self, input: Tensor) -> Tensor:
@@ -123,11 +132,8 @@ class AvgPool2d(Module):
             self.divisor_override,
         )
 
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
-
-class AvgPool1d(Module):
+class AvgPool1d(_AvgPoolNd):
     """Mean over windows of length k of (N, C, L) input."""
 
     def __init__(
@@ -138,13 +144,11 @@ class AvgPool1d(Module):
         ceil_mode: bool = False,
         count_include_pad: bool = True,
     ) -> None:
-        super().__init__()
         # NOTE: PyTorch keeps AvgPool1d's sizes as 1-tuples (unlike the other pools): repr shows it.
-        self.kernel_size = _single(kernel_size)
-        self.stride = _single(stride if (stride is not None) else kernel_size)
-        self.padding = _single(padding)
-        self.ceil_mode = ceil_mode
-        self.count_include_pad = count_include_pad
+        stride = _single(stride if (stride is not None) else kernel_size)
+        super().__init__(
+            _single(kernel_size), stride, _single(padding), ceil_mode, count_include_pad
+        )
 
     def forward(self, input: Tensor) -> Tensor:
         return F.avg_pool1d(
@@ -155,9 +159,6 @@ class AvgPool1d(Module):
             self.ceil_mode,
             self.count_include_pad,
         )
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class AdaptiveAvgPool2d(Module):

@@ -33,6 +33,13 @@ def _gate_size(mode: str, hidden_size: int) -> int:
     return R.GATES[_OP_MODE[mode]] * hidden_size
 
 
+def _init_uniform(module: Module) -> None:
+    """PyTorch's init of recurrent layers and cells: every parameter U(-1/sqrt(H), 1/sqrt(H))."""
+    stdv = 1.0 / math.sqrt(module.hidden_size) if module.hidden_size > 0 else 0
+    for weight in module.parameters():
+        init.uniform_(weight, -stdv, stdv)
+
+
 class RNNBase(Module):
     """Shared parameters and forward of RNN, LSTM and GRU (PyTorch's RNNBase)."""
 
@@ -88,9 +95,7 @@ class RNNBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
-        for weight in self.parameters():
-            init.uniform_(weight, -stdv, stdv)
+        _init_uniform(self)
 
     def flatten_parameters(self) -> None:
         """Kept for PyTorch compatibility (cuDNN weight packing); nothing to do here."""
@@ -320,11 +325,8 @@ class GRU(RNNBase):
             dtype=dtype,
         )
 
-    def forward(self, input: Tensor, hx: Tensor | None = None):
-        x, batched, hx = self._prepare(input, hx)
-        h0 = self._initial(hx, x)
-        output, h_n, _ = self._run(x, h0, None)
-        return self._finish(output, batched, h_n)
+    # one hidden state and no cell state: the module-level steps are RNN's
+    forward = RNN.forward
 
 
 class LSTM(RNNBase):
@@ -411,9 +413,7 @@ class RNNCellBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
-        for weight in self.parameters():
-            init.uniform_(weight, -stdv, stdv)
+        _init_uniform(self)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
