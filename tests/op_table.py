@@ -356,6 +356,27 @@ unary(
     grad_domain=KINK_AT_ZERO,
     ops=("relu",),
 )
+def _threshold_backward(lib, grad, out):
+    if lib.__name__ == "torch":
+        return lib.ops.aten.threshold_backward(grad, out, 0)
+    from minitorch.ops.elementwise import threshold_backward_  # noqa: PLC0415
+
+    return threshold_backward_(grad, out)
+
+
+binary(
+    "threshold_backward",
+    _threshold_backward,
+    lambda g, y: np.where(np.asarray(y) <= 0, np.zeros((), np.asarray(g).dtype), g),
+    domains=(REAL, SPECIAL),
+    dtypes=FLOATS,
+    scalars=(),
+    mixed=False,
+    grad=True,
+    grad_domains=(REAL, KINK_AT_ZERO),
+    ops=("threshold_backward",),
+)
+
 for _name, _ref in [
     ("floor", np.floor),
     ("ceil", np.ceil),

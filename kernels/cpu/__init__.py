@@ -6,6 +6,7 @@ outputs. They know nothing of Tensor or autograd.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 
@@ -99,9 +100,9 @@ def reduce(
 ) -> np.ndarray:
     """Fold dims [start, stop) of x with `combine` from `init` (the fold's identity)."""
     shape = x.shape
-    outer = int(np.prod(shape[:start]))
-    red = int(np.prod(shape[start:stop]))
-    inner = int(np.prod(shape[stop:]))
+    outer = math.prod(shape[:start])
+    red = math.prod(shape[start:stop])
+    inner = math.prod(shape[stop:])
     out_shape = shape[:start] + shape[stop:]
     init = np.dtype(out_dtype).type(init)
     if red == 0 or outer * inner == 0:
@@ -112,7 +113,8 @@ def reduce(
         if outer < 2 * THREADS and red >= PARALLEL_MIN:
             chunks = 4 * THREADS
         parts = np.empty((outer, chunks), dtype=out_dtype)
-        _reduction_kernel(combine, reassociate, True, outer * red)(parts, chunks, init, x2)
+        size = outer * red if outer * chunks > 1 else 0  # one task: no parallel region
+        _reduction_kernel(combine, reassociate, True, size)(parts, chunks, init, x2)
         if chunks > 1:  # combine per-thread partial folds
             out = np.empty((outer, 1), dtype=out_dtype)
             _reduction_kernel(combine, reassociate, True, 0)(out, 1, init, parts)
@@ -123,7 +125,8 @@ def reduce(
     chunks = 1
     if outer < 2 * THREADS and inner >= 1024:
         chunks = min(4 * THREADS, inner // 256)
-    _reduction_kernel(combine, reassociate, False, x.size)(out, chunks, init, x3)
+    size = x.size if outer * chunks > 1 else 0  # one task: no parallel region
+    _reduction_kernel(combine, reassociate, False, size)(out, chunks, init, x3)
     return out.reshape(out_shape)
 
 

@@ -180,56 +180,86 @@ from numba import njit, prange
 def update_source(
     name: str, present: tuple[bool, ...], flags: tuple[bool, ...], parallel: bool
 ) -> str:
-    """Source of `kernel(param, grad, *state, *coefficients)` applying rule `name` in place.
+    """Source of `kernel(tasks, params, grads, *states, *coefficients)` applying rule `name` in
+    place to many parameters at once: params, grads and each present state are tuples of 1-D
+    arrays, and each row (k, lo, hi) of tasks is a slice [lo, hi) of parameter k. One parallel
+    loop over all tasks serves every parameter of an optimizer step.
 
     present[k] says state buffer k exists; a missing one is passed as nothing and reads as
     `g` inside the rule (whose flags then ignore it).
     """
     rule = RULES[name]
     state = [s for s, here in zip(rule.state, present) if here]
-    args = ["param", "grad", *state, *rule.coefficients]
-    reads = [f"{s}[i]" if here else "g" for s, here in zip(rule.state, present)]
+    args = ["tasks", "params", "grads", *state, *rule.coefficients]
+    reads = [f"{s}_[i]" if here else "g" for s, here in zip(rule.state, present)]
     outs = ["p", *(f"v{k}" if here else "_" for k, here in enumerate(present))]
     assert len(present) == len(rule.state) and len(flags) == len(rule.flags), name
     named_flags = [f"{n}={v}" for n, v in zip(rule.flags, flags)]
     call = ", ".join(["param[i]", "g", *reads, *rule.coefficients, *named_flags])
     loop = "prange" if parallel else "range"
     flags_kw = ", parallel=True" if parallel else ""
+    # NOTE: loops run over slices from 0: with range(lo, hi) bounds LLVM does not vectorise.
     lines = [
         f'@njit(cache=True, nogil=True, error_model="numpy"{flags_kw})',
         f"def kernel({', '.join(args)}):",
-        f'    """for i in {loop}(n): param[i], *state[i] = {name}(param[i], grad[i], ...)"""',
-        f"    for i in {loop}(param.shape[0]):",
-        "        g = grad[i]",
-        f"        {', '.join(outs)} = {name}({call})",
-        "        param[i] = p",
-        *[f"        {s}[i] = v{k}" for k, (s, here) in enumerate(zip(rule.state, present)) if here],
+        f'    """for (k, lo, hi) in tasks: params[k][lo:hi], *states = {name}(...) elementwise"""',
+        f"    for t in {loop}(tasks.shape[0]):",
+        "        k, lo, hi = tasks[t, 0], tasks[t, 1], tasks[t, 2]",
+        "        param = params[k][lo:hi]",
+        "        grad = grads[k][lo:hi]",
+        *[f"        {s}_ = {s}[k][lo:hi]" for s in state],
+        "        for i in range(param.shape[0]):",
+        "            g = grad[i]",
+        f"            {', '.join(outs)} = {name}({call})",
+        "            param[i] = p",
+        *[
+            f"            {s}_[i] = v{k}"
+            for k, (s, here) in enumerate(zip(rule.state, present))
+            if here
+        ],
     ]
     rule_source = inspect.getsource(rule.fn)
     return f'{HEADER}\n\n@njit(inline="always")\n{rule_source}\n\n' + "\n".join(lines) + "\n"
 
 
 _kernels: dict = {}
+_tasks: dict = {}
+TASK_SIZE = 16384  # elements per parallel task: large enough to amortise, small to balance
 
 
 def update(
     name: str,
-    param: np.ndarray,
-    grad: np.ndarray,
-    state: list,
+    params: list[np.ndarray],
+    grads: list[np.ndarray],
+    states: list,
     coefficients: tuple,
     flags: tuple[bool, ...],
 ) -> None:
-    """Apply rule `name` to every element of 1-D contiguous `param` and its `state` in place.
+    """Apply rule `name` in place to every element of each 1-D contiguous array in `params`
+    and its state, in one kernel call.
 
-    state holds one 1-D array (same size and dtype as param) or None per state buffer of the
-    rule; coefficients are numbers, cast here to param's dtype.
+    grads[k] belongs to params[k]; states holds, per state buffer of the rule, a list of
+    1-D arrays (one per parameter, same size and dtype) or None where the buffer is absent;
+    coefficients are numbers, cast here to the parameters' dtype (all share one dtype).
     """
-    present = tuple(s is not None for s in state)
-    parallel = param.shape[0] >= PARALLEL_MIN
+    sizes = tuple(p.shape[0] for p in params)
+    parallel = sum(sizes) >= PARALLEL_MIN
+    present = tuple(s is not None for s in states)
     key = (name, present, flags, parallel)
     kernel = _kernels.get(key)
     if kernel is None:
         kernel = _kernels[key] = load(update_source(name, present, flags, parallel))
-    scalars = np.array(coefficients, param.dtype)  # numpy scalars of param's dtype, as numba types
-    kernel(param, grad, *[s for s in state if s is not None], *scalars)
+    scalars = np.array(coefficients, params[0].dtype)  # numpy scalars of the params' dtype
+    buffers = [tuple(s) for s in states if s is not None]
+    kernel(_task_table(sizes, parallel), tuple(params), tuple(grads), *buffers, *scalars)
+
+
+def _task_table(sizes: tuple, parallel: bool) -> np.ndarray:
+    """Rows (k, lo, hi) covering every parameter; chunks of TASK_SIZE when parallel."""
+    key = (sizes, parallel)
+    table = _tasks.get(key)
+    if table is None:
+        step = TASK_SIZE if parallel else max(sizes, default=1) or 1
+        rows = [(k, lo, min(n, lo + step)) for k, n in enumerate(sizes) for lo in range(0, n, step)]
+        table = _tasks[key] = np.array(rows or [(0, 0, 0)], dtype=np.int64).reshape(-1, 3)
+    return table

@@ -340,7 +340,17 @@ erf = _elementwise(
     save=(0,),
 )
 relu = _elementwise(
-    "relu", "relu({0})", ARITH, lambda c, g: g * gt_(c.out, 0).to(g.dtype), save_out=True
+    "relu", "relu({0})", ARITH, lambda c, g: threshold_backward_(g, c.out), save_out=True
+)
+# grad where out > 0, else a zero (PyTorch's threshold_backward: NaN passes the gradient).
+# One op, not g * (out > 0): one pass over memory, and a fusible float op in traces.
+# NOTE: sign(y) - sign(y) is a zero of y's type (y <= 0 here: finite or -inf, never NaN).
+threshold_backward = _elementwise(
+    "threshold_backward",
+    "({0} if not ({1} <= 0) else np.sign({1}) - np.sign({1}))",
+    ARITH,
+    lambda c, gg: (threshold_backward_(gg, c.inputs[1]), None),
+    save=(1,),
 )
 abs = _elementwise("abs", "abs({0})", ARITH, lambda c, g: g * sign_(c.inputs[0]), save=(0,))
 sign = _elementwise("sign", "sign({0})", ARITH, lambda c, g: g * 0)
@@ -465,3 +475,4 @@ def _fn(op):
 (exp_, log_, sin_, cos_, sign_, pow_, where_, eq_, gt_, ge_, le_, logical_and_, floor_divide_) = (
     map(_fn, (exp, log, sin, cos, sign, pow, where, eq, gt, ge, le, logical_and, floor_divide))
 )
+threshold_backward_ = _fn(threshold_backward)

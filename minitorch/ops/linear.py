@@ -13,6 +13,24 @@ import numpy as np
 from .registry import Meta, Op, register
 
 
+def blas_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """np.matmul, shaped so that numpy hands the work to BLAS in as few calls as it can.
+
+    NOTE: numpy loops over the batch of an N-d @ 2-d product (one small GEMM per matrix) and
+    falls back to its own slow loop for matrices with no unit stride (a permuted view); an
+    (8, 64, 128) @ (128, 384) product measured 2.7 ms that way against 0.2 ms as one GEMM.
+    """
+    if b.ndim == 2 and a.ndim > 2:
+        return blas_matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + b.shape[-1:])
+    return np.matmul(_blasable(a), _blasable(b))
+
+
+def _blasable(m: np.ndarray) -> np.ndarray:
+    if m.ndim < 2 or m.itemsize in (abs(m.strides[-1]), abs(m.strides[-2])):
+        return m
+    return np.ascontiguousarray(m)
+
+
 class Linear(Op):
     """out[..., o] = sum_i x[..., i] * weight[o, i] (+ bias[o])."""
 
@@ -46,7 +64,7 @@ class Linear(Op):
         return Meta(tuple(x.shape[:-1]) + (weight.shape[0],), x.dtype)
 
     def forward(self, meta, x, weight, *bias):
-        out = np.matmul(x, weight.T)
+        out = blas_matmul(x, weight.T)
         if bias:
             out += bias[0]
         return out

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from .. import dtypes
+from .linear import blas_matmul
 from .reduce import normalize_dim
 from .registry import Meta, Op, apply, register
 
@@ -164,6 +165,11 @@ def torch_order(index):
     return tuple(basic), tuple(advanced)
 
 
+def _is_basic(index) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return not any(isinstance(i, (np.ndarray, list)) for i in items)
+
+
 def _take(a, index):
     basic, advanced = torch_order(index)
     out = a[basic]
@@ -201,7 +207,9 @@ class IndexPut(Op):
         )
         basic, advanced = torch_order(index)
         target, index = (out, basic) if advanced is None else (out[basic], advanced)
-        if accumulate:
+        if accumulate and _is_basic(index):  # slices and ints select each element once
+            target[index] += values
+        elif accumulate:  # np.add.at sums repeated indices (slow: only when needed)
             np.add.at(target, index, values)
         else:
             target[index] = values
@@ -418,7 +426,7 @@ class Matmul(Op):
         return Meta(batch + (a.shape[-2], b.shape[-1]), a.dtype)
 
     def forward(self, meta, a, b):
-        return np.matmul(a, b)
+        return blas_matmul(a, b)
 
     def backward(self, ctx, grad):
         a, b = ctx.inputs

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..functional import zeros_like
-from .optimizer import Optimizer, _advance, _fused_update, _new_step
+from .optimizer import Optimizer, _advance, _fused_update, _new_step, batched_updates
 from .sgd import _no_differentiable
 
 __all__ = ["Adadelta"]
@@ -65,6 +65,7 @@ class Adadelta(Optimizer):
         )
         super().__init__(params, defaults)
 
+    @batched_updates()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient."""
         loss = self._evaluate(closure)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..functional import full_like
-from .optimizer import Optimizer, _advance, _fused_update, _new_step
+from .optimizer import Optimizer, _advance, _fused_update, _new_step, batched_updates
 from .sgd import _no_differentiable
 
 __all__ = ["Adagrad"]
@@ -78,6 +78,7 @@ class Adagrad(Optimizer):
         state["step"] = _new_step()
         state["sum"] = full_like(p, group["initial_accumulator_value"])
 
+    @batched_updates()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient."""
         loss = self._evaluate(closure)

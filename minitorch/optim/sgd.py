@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..functional import zeros_like
-from .optimizer import Optimizer, _fused_update
+from .optimizer import Optimizer, _fused_update, batched_updates
 
 __all__ = ["SGD"]
 
@@ -72,6 +72,7 @@ class SGD(Optimizer):
         )
         super().__init__(params, defaults)
 
+    @batched_updates()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient."""
         loss = self._evaluate(closure)
