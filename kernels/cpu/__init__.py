@@ -77,13 +77,18 @@ def elementwise(exprs: tuple[str, ...], outs: list[np.ndarray], inputs: list) ->
     out = outs[0]
     if out.size == 0:
         return
-    scalars = tuple(not isinstance(x, np.ndarray) for x in inputs)
-    shape = out.shape
-    flat = out.flags.c_contiguous and all(
-        s or (x.shape == shape and x.flags.c_contiguous) for x, s in zip(inputs, scalars)
+    # NOTE: a plain loop, not generator expressions: this runs once per op, eager or replayed,
+    # and its Python cost is most of a small op's time.
+    shape, flat, scalars = out.shape, out.flags.c_contiguous, []
+    for x in inputs:
+        is_array = isinstance(x, np.ndarray)
+        scalars.append(not is_array)
+        if flat and is_array and (x.shape != shape or not x.flags.c_contiguous):
+            flat = False
+    kernel = elementwise_kernel(
+        exprs, tuple(scalars), None if flat else out.ndim, out.size >= PARALLEL_MIN
     )
-    parallel = out.size >= PARALLEL_MIN
-    elementwise_kernel(exprs, scalars, None if flat else out.ndim, parallel)(*outs, *inputs)
+    kernel(*outs, *inputs)
 
 
 def elementwise_kernel(exprs: tuple[str, ...], scalars: tuple[bool, ...], ndim, parallel: bool):
