@@ -4,6 +4,12 @@ Numba cannot cache exec()-generated functions, so each source is written to a re
 named by its content hash under the cache directory, registered in sys.modules, imported,
 and compiled lazily with `cache=True` on first call. A second process finds both the file
 and Numba's compiled code and does not compile again.
+
+`stats` counts what happened in this process (sources written, kernels loaded, Numba
+compilations and their seconds, damaged cache entries rebuilt) and `kernels()` lists the
+loaded kernels with their source files, so tests and `minitorch.compile(...).explain()` can
+tell "compiled" from "loaded from the cache". A damaged cache entry (a truncated source, a
+garbage `.pyc`, `.nbi` or `.nbc`) is deleted and rebuilt, never a crash.
 """
 
 from __future__ import annotations
@@ -13,9 +19,13 @@ import importlib.util
 import os
 import sys
 import tempfile
+import time
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numba
+from numba.core import event
 
 _loaded: dict[str, object] = {}
 # Generated kernels inline the scalar helpers; Numba's cache only watches the kernel's own file,
@@ -30,6 +40,73 @@ def _helpers_digest() -> str:
 
 
 _HELPERS_DIGEST = _helpers_digest()
+
+
+@dataclass
+class CompilerStats:
+    """What this process did; counters only grow (take differences around a region)."""
+
+    sources_written: int = 0  # generated source files written (new, or replacing a bad one)
+    kernels_loaded: int = 0  # generated modules imported
+    # Functions Numba compiled to machine code: any njit function, generated or hand-written.
+    # Loading from Numba's on-disk cache does not count.
+    numba_compiles: int = 0
+    compile_seconds: float = 0.0  # wall time of those compilations (outermost ones)
+    cache_repairs: int = 0  # unreadable cache entries deleted and rebuilt
+
+
+stats = CompilerStats()
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A generated kernel loaded in this process: its module, source file and dispatcher."""
+
+    module: str
+    path: Path
+    dispatcher: object
+
+    @property
+    def compiled(self) -> int:
+        """Signatures Numba compiled for this kernel in this process."""
+        stats = getattr(self.dispatcher, "stats", None)  # None under NUMBA_DISABLE_JIT=1
+        return sum(stats.cache_misses.values()) if stats else 0
+
+    @property
+    def cache_hits(self) -> int:
+        """Signatures loaded from Numba's on-disk cache in this process."""
+        stats = getattr(self.dispatcher, "stats", None)
+        return sum(stats.cache_hits.values()) if stats else 0
+
+
+_kernels: list[Kernel] = []
+
+
+def kernels() -> list[Kernel]:
+    """The generated kernels loaded in this process, in load order."""
+    return list(_kernels)
+
+
+class _CompileListener(event.Listener):
+    """Counts Numba's "numba:compile" events, which fire only for a real compilation."""
+
+    def __init__(self):
+        self._depth = 0  # a kernel's compile compiles the njit functions it calls, nested
+        self._start = 0.0
+
+    def on_start(self, ev) -> None:
+        stats.numba_compiles += 1
+        if self._depth == 0:
+            self._start = time.perf_counter()
+        self._depth += 1
+
+    def on_end(self, ev) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            stats.compile_seconds += time.perf_counter() - self._start
+
+
+event.register("numba:compile", _CompileListener())
 
 
 def cache_dir() -> Path:
@@ -52,22 +129,92 @@ def load(source: str, name: str = "kernel"):
     # Numba cache entry, and different sources never collide after fork (numba #10486).
     modname = f"minitorch_gen_{digest}"
     path = cache_dir() / f"{modname}.py"
-    if not path.exists() or path.read_text() != source:
-        _write_atomic(path, source)
     if os.environ.get("MINITORCH_DEBUG") == "1":
         print(f"# minitorch kernel {path}\n{source}", file=sys.stderr)
-    spec = importlib.util.spec_from_file_location(modname, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[modname] = module  # before compiling: the cache loader imports it by name
-    spec.loader.exec_module(module)
+    try:
+        module = _import(modname, path, source)
+    except Exception as e:  # noqa: BLE001  (a damaged .pyc: any error unmarshalling it)
+        _repair(modname, path, e)
+        module = _import(modname, path, source)
     fn = getattr(module, name)
+    if hasattr(fn, "_cache"):  # NUMBA_DISABLE_JIT=1 leaves a plain Python function
+        fn._cache = _RepairingCache(fn._cache, modname, path)
+    _kernels.append(Kernel(modname, path, fn))
     _loaded[source] = fn
     return fn
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _import(modname: str, path: Path, source: str):
+    # Compared as bytes: a file of garbage need not even decode.
+    text = source.encode()
+    if not path.exists() or path.read_bytes() != text:
+        _write_atomic(path, text)
+        stats.sources_written += 1
+    spec = importlib.util.spec_from_file_location(modname, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = module  # before compiling: the cache loader imports it by name
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[modname]
+        raise
+    stats.kernels_loaded += 1
+    return module
+
+
+def _repair(modname: str, path: Path, error: BaseException) -> None:
+    """Delete one generated module's source and .pyc so that both are written again."""
+    warnings.warn(
+        f"minitorch: the kernel cache entry {path} could not be loaded "
+        f"({type(error).__name__}: {error}); rebuilding it",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    stats.cache_repairs += 1
+    # Python's .pyc and Numba's files (unless NUMBA_CACHE_DIR moves those) live in __pycache__
+    # next to the source, named after the module.
+    for f in (path.parent / "__pycache__").glob(f"{modname}.*"):
+        f.unlink(missing_ok=True)
+    path.unlink(missing_ok=True)
+
+
+class _RepairingCache:
+    """Numba's on-disk cache of one generated kernel, with unreadable entries rebuilt.
+
+    NOTE: Numba reads its index (.nbi) and data (.nbc) files with pickle and lets any error
+    escape from the kernel's first call, so one truncated file in the cache directory would
+    break every later process. Here such a load deletes the module's cached files and reports
+    a miss: Numba then compiles and saves a fresh entry.
+    """
+
+    def __init__(self, cache, modname: str, path: Path):
+        self._cache = cache
+        self._modname = modname
+        self._path = path
+
+    def load_overload(self, sig, target_context):
+        try:
+            return self._cache.load_overload(sig, target_context)
+        except Exception as e:  # noqa: BLE001  (pickle, EOF, LLVM: anything a bad file raises)
+            folder = Path(self._cache.cache_path)
+            warnings.warn(
+                f"minitorch: Numba's cache of {self._path} in {folder} could not be loaded "
+                f"({type(e).__name__}: {e}); compiling it again",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            stats.cache_repairs += 1
+            for f in folder.glob(f"{self._modname}.*.nb[ic]"):
+                f.unlink(missing_ok=True)
+            return None
+
+    def __getattr__(self, name):
+        return getattr(self._cache, name)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
     os.replace(tmp, path)

@@ -7,7 +7,9 @@ A trace records every registry op the step runs (forward and backward), the grad
 assigns, its in-place writes, and calls of optimizer.step()/zero_grad(), which are replayed
 as calls so that learning rates and step counts stay live. Passes fold constants, merge
 repeated ops and drop dead ones; the result is one straight-line Python driver calling the
-ops' kernels directly (`explain()` shows it).
+ops' kernels directly. `explain()` shows it, with the fusion groups, the generated kernels
+(their source files under MINITORCH_CACHE_DIR, compiled or loaded from Numba's disk cache),
+compile times and every retrace with its reason.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import numpy as np
 from ..random import default_generator
 from ..tensor import Tensor
 from .replay import interpret
-from .trace import Call, Capture, OpNode, Ref, SetGrad, Write
+from .trace import Call, Capture, LiveGrad, OpNode, Ref, SetGrad, Write
 
 
 class CheckError(AssertionError):
@@ -64,7 +64,10 @@ def _state_tensors(nodes) -> list[Tensor]:
                     if isinstance(v, Tensor):
                         found[id(v)] = v
         for r in refs:
-            if r.kind == "tensor":
+            if r.kind == "tensor" and isinstance(r.key, LiveGrad):  # a gradient read live
+                if r.key.leaf.grad is not None:
+                    found[id(r.key.leaf.grad)] = r.key.leaf.grad
+            elif r.kind == "tensor":
                 found[id(r.key)] = r.key
     return list(found.values())
 

@@ -7,11 +7,12 @@ import warnings
 from dataclasses import dataclass, field
 
 from ..autograd.grad_mode import state
+from ..kernels.cpu import compiler
 from ..tensor import Tensor
 from .check import check_replay
 from .passes import FusedElementwise
 from .replay import Replayer
-from .trace import Capture, TraceError, closure_numbers
+from .trace import Capture, TraceError, read_watched, watched_numbers
 
 # A step whose guards keep changing would retrace forever; past this many traces of one
 # function it runs eagerly, with a warning that says why (never silently).
@@ -30,6 +31,33 @@ class Stats:
     ops_captured: int = 0  # registry ops in the last trace
     ops_replayed: int = 0  # after folding, merging and dead-code removal
     retraces: list = field(default_factory=list)  # one reason per retrace
+
+
+@dataclass
+class _Build:
+    """What one trace cost: Numba's work during its warm-up call, its capture and its first
+    replay (where fused kernels are first called), and the capture's seconds. Kernels that
+    were loaded in the process before are not counted again."""
+
+    trace_seconds: float = 0.0
+    numba_compiles: int = 0
+    numba_seconds: float = 0.0
+    kernels: list = field(default_factory=list)  # compiler.Kernel loaded for this trace
+    done: bool = False  # the first replay ran
+
+    @staticmethod
+    def start() -> tuple:
+        return (
+            compiler.stats.numba_compiles,
+            compiler.stats.compile_seconds,
+            len(compiler.kernels()),
+        )
+
+    def add(self, before: tuple) -> None:
+        compiles, seconds, n_kernels = before
+        self.numba_compiles += compiler.stats.numba_compiles - compiles
+        self.numba_seconds += compiler.stats.compile_seconds - seconds
+        self.kernels += compiler.kernels()[n_kernels:]
 
 
 class CompiledFunction:
@@ -55,6 +83,8 @@ class CompiledFunction:
         self._seen: dict = {}  # guard key -> eager calls so far
         self._eager_reason: str | None = None
         self._last_key = None
+        self._why: dict = {}  # guard key -> why it is (re)traced, logged when it is
+        self._warming: dict = {}  # guard key -> (_Build, counters when its warm-up began)
         self.__wrapped__ = fn
         self.__doc__ = getattr(fn, "__doc__", None)
 
@@ -69,6 +99,7 @@ class CompiledFunction:
         if self._eager_reason is not None:
             return self._eager(call, args)
         key = _guard_key(args, kwargs)
+        last_key, self._last_key = self._last_key, key
         entry = self._traces.get(key)
         if entry is not None:
             reason = _stale(entry)
@@ -78,15 +109,22 @@ class CompiledFunction:
                 return check_replay(entry[0], call, args)
             if reason is None:
                 self.stats.replays += 1
+                if not entry[3].done:
+                    return self._first_replay(entry, args)
                 return entry[0](args)
-            self._retrace(reason)
             del self._traces[key]
-        elif self._traces and self._last_key is not None:
-            self._retrace(_key_change(self._last_key, key))
-        self._last_key = key
+            self._why[key] = reason
+        elif self._traces and key not in self._why:
+            self._why[key] = _key_change(last_key, key)
         if self._seen.get(key, 0) < self.warmup:
             self._seen[key] = self._seen.get(key, 0) + 1
+            self._warming.setdefault(key, (_Build(), _Build.start()))
             return self._eager(call, args)
+        # NOTE: the reason is logged when the retrace happens, once: a new key's warm-up call
+        # and its traced call used to log it twice, which halved RETRACE_LIMIT.
+        reason = self._why.pop(key, None)
+        if reason is not None:
+            self._retrace(reason)
         return self._trace(call, args, key)
 
     # ---- the three ways to run ---------------------------------------------------------------
@@ -107,8 +145,13 @@ class CompiledFunction:
             )
             return self._eager(call, args)
         start = time.perf_counter()
+        build, before = self._warming.pop(key, None) or (_Build(), _Build.start())
+        # NOTE: with fallback="eager" the capture runs the step to its end even past what it
+        # cannot hold: rerunning the step after a failed capture ran part of it twice (an
+        # optimizer step before a .item() was applied twice).
+        capture = Capture(args, tolerate=self.fallback == "eager")
         try:
-            with Capture(args) as capture:
+            with capture:
                 result = call(*args)
             program = capture.finish(result)
         except TraceError as e:
@@ -116,14 +159,28 @@ class CompiledFunction:
                 raise
             self._eager_reason = str(e)
             warnings.warn(f"{e} Running {_name(self.fn)} eagerly.", RuntimeWarning, stacklevel=3)
-            return self._eager(call, args)  # the failed capture ran part of the step: see below
+            if e is capture.failure:  # the step ran eagerly to its end: its result stands
+                self.stats.eager_calls += 1
+                return result
+            return self._eager(call, args)  # refused before the step ran (a nested compile)
         replayer = Replayer(program)
-        self._traces[key] = [replayer, _dynamic_checks(self.fn, program), False]
+        build.trace_seconds = time.perf_counter() - start
+        build.add(before)
+        self._traces[key] = [replayer, _dynamic_checks(self.fn, program), False, build]
         self.stats.traces += 1
-        self.stats.trace_seconds += time.perf_counter() - start
+        self.stats.trace_seconds += build.trace_seconds
         self.stats.ops_captured = replayer.ops_captured
         self.stats.ops_replayed = replayer.ops
         return result
+
+    def _first_replay(self, entry, args):
+        build = entry[3]
+        before = build.start()
+        try:
+            return entry[0](args)
+        finally:
+            build.add(before)
+            build.done = True
 
     def _retrace(self, reason: str) -> None:
         self.stats.retraces.append(reason)
@@ -140,19 +197,48 @@ class CompiledFunction:
             lines.append(f"running eagerly: {self._eager_reason}")
         for reason in s.retraces:
             lines.append(f"retraced: {reason}")
-        for key, (r, _, _) in self._traces.items():
+        c = compiler.stats
+        hits = sum(k.cache_hits for k in compiler.kernels())
+        lines.append(
+            f"kernel cache: {compiler.cache_dir()}; this process loaded "
+            f"{len(compiler.kernels())} generated kernels ({hits} signatures from Numba's disk "
+            f"cache), Numba compiled {c.numba_compiles} functions in {c.compile_seconds:.2f} s, "
+            f"{c.cache_repairs} damaged cache entries rebuilt"
+        )
+        for key, (r, _, _, build) in self._traces.items():
             lines.append(
                 f"trace for {_describe_key(key)}: {r.ops_captured} ops captured, "
                 f"{r.folded} folded to constants, {r.merged} merged as duplicates, {r.dead} dead, "
                 f"{r.fused} fused into their neighbours, {r.ops} replayed, "
                 f"{len(r.nodes) - r.ops} effects"
             )
+            lines.append(
+                f"  compile: traced in {build.trace_seconds * 1e3:.1f} ms; Numba compiled "
+                f"{build.numba_compiles} functions in {build.numba_seconds:.2f} s during its "
+                "warm-up, capture and first replay" + ("" if build.done else " (not replayed yet)")
+            )
             for node in r.nodes:
                 if isinstance(getattr(node, "op", None), FusedElementwise):
-                    lines.append(f"  {node.op.name}: {node.op.expr}")
+                    lines.append(f"  fusion group {node.op.name}: {node.op.expr}")
+            lines.append(
+                f"  generated kernels first loaded for this trace: {len(build.kernels)} (those "
+                "loaded earlier in the process are listed under the trace that loaded them)"
+            )
+            for k in build.kernels:
+                lines.append(
+                    f"    {k.path} ({_summary(k.dispatcher)}): {k.compiled} compiled, "
+                    f"{k.cache_hits} from Numba's disk cache"
+                )
             lines.append("driver source:")
             lines.append(r.source)
         return "\n".join(lines)
+
+
+def _summary(kernel) -> str:
+    """The first line of a generated kernel's docstring: its pseudo-loop."""
+    doc = (getattr(kernel, "__doc__", None) or "").strip().splitlines()
+    line = doc[0] if doc else "kernel"
+    return line if len(line) <= 100 else line[:97] + "..."
 
 
 def _name(fn) -> str:
@@ -190,21 +276,27 @@ def _describe_key(key: tuple) -> str:
 
 
 def _dynamic_checks(fn, program) -> tuple:
-    return (program.modules, closure_numbers(fn), fn)
+    return (program.modules, watched_numbers(fn), program.grad_guards)
 
 
 def _stale(entry) -> str | None:
     """Why a trace no longer matches what its function would do, or None."""
-    replayer, (modules, numbers, fn), _ = entry
+    replayer, (modules, numbers, grads), _, _ = entry
+    for t in grads:
+        if t.grad is not None:
+            return (
+                f"the .grad of a {tuple(t.shape)} tensor was None when traced and is set now: "
+                "eager would add to it, the trace sets it (zero gradients inside the step, or "
+                "before every call)"
+            )
     for module, training in modules:
         if module.training != training:
             return (
                 f"{type(module).__name__}.training changed from {training} to "
                 f"{module.training} (train()/eval())"
             )
-    if numbers:
-        now = closure_numbers(fn)
-        for name, value in numbers.items():
-            if now.get(name, value) != value:
-                return f"{name} changed from {value!r} to {now.get(name)!r}"
+    for label, holder, name, value in numbers:
+        now = read_watched(holder, name, value)
+        if type(now) is not type(value) or now != value:
+            return f"{label} changed from {value!r} to {now!r}"
     return replayer.guard_failure()

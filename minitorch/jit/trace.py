@@ -13,12 +13,14 @@ from __future__ import annotations
 import inspect
 import os
 import sys
+import sysconfig
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .. import jit_guard
 from ..ops import registry
+from ..random import default_generator
 from ..tensor import Tensor
 
 
@@ -32,6 +34,34 @@ class Ref:
 
     kind: str
     key: object  # slot index, argument position, the Tensor, or the array
+
+
+class LiveGrad:
+    """Stands for `leaf.grad` as it is when the replay runs (the key of a Ref("tensor")).
+
+    A step that does not zero gradients first adds to the gradient left by earlier steps
+    (gradient accumulation). Autograd replaces `leaf.grad` by a new tensor on every backward,
+    so a trace that read the gradient tensor seen at capture would add to that stale value
+    on every replay instead of to the current gradient. A gradient zeroed (set to None) since
+    reads as zeros: adding to zeros is what eager's "set" computes.
+    """
+
+    __slots__ = ("leaf",)
+
+    def __init__(self, leaf: Tensor):
+        self.leaf = leaf
+
+    @property
+    def _data(self):
+        grad = self.leaf.grad
+        if grad is None:
+            return np.zeros(self.leaf.shape, self.leaf.dtype.np)
+        return grad._data
+
+    @property
+    def dtype(self):
+        grad = self.leaf.grad
+        return self.leaf.dtype if grad is None else grad.dtype
 
 
 @dataclass
@@ -72,23 +102,38 @@ class Program:
     n_slots: int = 0
     output: object = None  # the step's return value with Tensors replaced by Refs
     modules: list = field(default_factory=list)  # (module, training) read during capture
+    # tensors whose .grad was None when the step set it (so the trace sets, not adds): a
+    # replay is right only while it still is None
+    grad_guards: list = field(default_factory=list)
 
 
 class Capture:
     """Installed while a step runs eagerly; turns what it does into a Program."""
 
-    def __init__(self, args: tuple, keep_values: bool = False):
+    def __init__(self, args: tuple, keep_values: bool = False, tolerate: bool = False):
+        """tolerate: on what a trace cannot hold, keep running the step eagerly and keep the
+        first such error in `self.failure` instead of raising it (fallback="eager")."""
         self.program = Program()
         self.values: dict[int, np.ndarray] | None = {} if keep_values else None
+        self.tolerate = tolerate
+        self.failure: TraceError | None = None
         self._slot_of: dict[int, int] = {}  # id(array) -> slot
         self._keep: list = []  # arrays whose ids are in _slot_of stay alive
         self._args = {id(a._data): i for i, a in enumerate(args) if isinstance(a, Tensor)}
         self._depth = 0  # > 0 inside an opaque call: its inner ops are not recorded
+        self._first_grad: dict[int, tuple] = {}  # id(tensor) -> (tensor, .grad when first read)
+        self._grad_owner: dict[int, Tensor] = {}  # id(that grad) -> the tensor it belongs to
+        self._live: dict[int, LiveGrad] = {}  # id(leaf) -> its LiveGrad
+        self._grads_set: set[int] = set()  # ids of tensors whose .grad the step set
+        self._set_from_none: list[Tensor] = []  # of those, the ones whose .grad was None
+        self._calls = 0  # opaque calls recorded so far
+        self._rng = {default_generator: _rng_state(default_generator)}
 
     # ---- the hooks eager code calls ------------------------------------------------------
     def on_op(self, op, inputs, params, outs) -> None:
         if self._depth:
             return
+        self._check_random(op, params, outs)
         refs = tuple(self.ref(x) if isinstance(x, Tensor) else x for x in inputs)
         meta = tuple(_meta(o) for o in outs) if op.n_outputs > 1 else _meta(outs[0])
         slots = tuple(self._new_slot(o._data) for o in outs)
@@ -98,8 +143,19 @@ class Capture:
         self.program.nodes.append(OpNode(op, meta, refs, dict(params), slots, in_dtypes))
 
     def on_set_grad(self, tensor, grad) -> None:
-        if not self._depth:
-            self.program.nodes.append(SetGrad(tensor, None if grad is None else self.ref(grad)))
+        if self._depth:
+            return
+        if id(tensor) not in self._grads_set and id(tensor) in self._first_grad:
+            self._grads_set.add(id(tensor))
+            # Unless an opaque call (zero_grad) came first, the .grad the step found chose
+            # between set and add, so the trace depends on it being None.
+            # NOTE: arguments are left out: the replay sets gradients on the tensors the trace
+            # saw, not on the ones passed to it (tests/test_jit_contract.py), so a guard on
+            # those would retrace at every new batch.
+            was_none = self._first_grad[id(tensor)][1] is None
+            if was_none and not self._calls and id(tensor._data) not in self._args:
+                self._set_from_none.append(tensor)
+        self.program.nodes.append(SetGrad(tensor, None if grad is None else self.ref(grad)))
 
     def on_write(self, tensor, array) -> None:
         if not self._depth:
@@ -109,41 +165,94 @@ class Capture:
     def on_call(self, method, owner, args, kwargs):
         outer = not self._depth
         if outer:
+            self._check_random()
             self.program.nodes.append(Call(method, owner, args, kwargs))
+            self._calls += 1
         self._depth += 1
         try:
             return method(owner, *args, **kwargs)
         finally:
             self._depth -= 1
+            if outer:  # draws inside the call are replayed by calling it again
+                self._rng = {g: _rng_state(g) for g in self._rng}
 
     def on_host_sync(self, what: str) -> None:
         if self._depth:  # an opaque call (optimizer.step) may read numbers: it replays whole
             return
         where = _user_frame()
-        raise TraceError(
-            f"minitorch.compile: .{what}() at {where} reads a tensor's value into Python while "
-            "tracing a step; the trace cannot hold a Python value that changes each step. Move "
-            f"it out of the compiled function (return the tensor and call .{what}() on the "
-            'result), or compile with fallback="eager" to run this function eagerly.'
+        # bool(t) is Python's `if t:` / `while t:`; `t.bool()` would be a dtype conversion
+        call = "bool(tensor)" if what == "bool" else f".{what}()"
+        fix = (
+            "compute the branch with torch.where"
+            if what == "bool"
+            else f"return the tensor and call .{what}() on the result"
         )
+        self._fail(
+            f"minitorch.compile: {call} at {where} reads a tensor's value into Python while "
+            "tracing a step; the trace cannot hold a Python value that changes each step. Move "
+            f'it out of the compiled function ({fix}), or compile with fallback="eager" to '
+            "run this function eagerly."
+        )
+
+    def _fail(self, message: str) -> None:
+        if not self.tolerate:
+            raise TraceError(message)
+        if self.failure is None:  # the step runs on eagerly; its first problem is the reason
+            self.failure = TraceError(message)
+
+    def _check_random(self, op=None, params=None, outs=None, at_end: bool = False) -> None:
+        """Fail if a generator moved other than by the random ops recorded.
+
+        torch.randint, randperm and multinomial draw numbers without a registry op, and
+        manual_seed inside the step reseeds: a replay would repeat none of it, so every replay
+        would reuse the numbers of the traced call (or not reseed) where eager draws afresh.
+        """
+        drawn, n = None, 0
+        if getattr(op, "random", False):  # a Draw of n numbers advances its generator by n
+            drawn, n = params["generator"], outs[0]._data.size
+            self._rng.setdefault(drawn, (drawn.initial_seed(), drawn.offset - n))
+        for g, (seed, offset) in self._rng.items():
+            expected = (seed, offset + (n if g is drawn else 0))
+            if _rng_state(g) != expected:
+                self._rng = {g: _rng_state(g) for g in self._rng}
+                where = "in the step" if at_end else f"before {_user_frame()}"
+                self._fail(
+                    "minitorch.compile: random numbers were drawn outside an op the trace "
+                    f"records, or the generator was reseeded, {where} "
+                    "(torch.randint, randperm, multinomial and manual_seed are not replayed, so "
+                    "every replay would repeat the traced call's numbers). Draw them outside "
+                    "the compiled function and pass them in, use torch.rand/randn/dropout "
+                    '(which replay), or compile with fallback="eager".'
+                )
+                return
+        self._rng = {g: _rng_state(g) for g in self._rng}
 
     def on_module_call(self, module) -> None:
         self.program.modules.append((module, module.training))
 
     # ---- refs ------------------------------------------------------------------------------
-    def ref(self, t: Tensor) -> Ref:
-        return self._ref_array(t._data, t)
+    def ref(self, t: Tensor, live: bool = True) -> Ref:
+        if id(t) not in self._first_grad:
+            self._first_grad[id(t)] = (t, t.grad)  # what its .grad was before the step set it
+            if t.grad is not None:
+                self._grad_owner.setdefault(id(t.grad), t)
+        return self._ref_array(t._data, t, live)
 
-    def _ref_array(self, array, tensor) -> Ref:
+    def _ref_array(self, array, tensor, live: bool = True) -> Ref:
         slot = self._slot_of.get(id(array))
         if slot is not None:
             return Ref("slot", slot)
         arg = self._args.get(id(array))
         if arg is not None:
             return Ref("arg", arg)
-        if tensor is not None:
-            return Ref("tensor", tensor)
-        return Ref("const", array)
+        if tensor is None:
+            return Ref("const", array)
+        owner = self._grad_owner.get(id(tensor))
+        if live and owner is not None and owner.grad is tensor:  # a gradient from before the step
+            if id(owner) not in self._live:
+                self._live[id(owner)] = LiveGrad(owner)
+            return Ref("tensor", self._live[id(owner)])
+        return Ref("tensor", tensor)
 
     def _new_slot(self, array) -> int:
         slot = self.program.n_slots
@@ -153,9 +262,19 @@ class Capture:
         return slot
 
     def finish(self, result) -> Program:
-        self.program.output = _map_tensors(result, self.ref)
+        self._check_random(at_end=True)
+        if self.failure is not None:
+            raise self.failure
+        self._first_grad.clear()  # (their references would make every tensor look held)
+        self._grad_owner.clear()
+        nodes = self.program.nodes
+        # a tensor made inside the step gets a fresh None .grad in every eager call: no guard
+        self.program.grad_guards = [t for t in self._set_from_none if _held_outside(t, nodes, 2)]
+        self._set_from_none.clear()
+        # NOTE: a returned gradient stays the tensor itself (as eager returns it), not a LiveGrad
+        self.program.output = _map_tensors(result, lambda t: self.ref(t, live=False))
         self._keep.clear()
-        _freeze_temporaries(self.program.nodes)
+        _freeze_temporaries(nodes)
         return self.program
 
     # ---- install / remove ------------------------------------------------------------------
@@ -199,10 +318,24 @@ def _freeze_temporaries(nodes) -> None:
 def _frozen(x, holders, written):
     if not (isinstance(x, Ref) and x.kind == "tensor") or id(x.key) in written:
         return x
+    if isinstance(x.key, LiveGrad):  # read afresh at each replay by design
+        return x
     # getrefcount counts its own argument, then one per Ref holding the tensor
     if sys.getrefcount(x.key) - 1 <= holders[id(x.key)]:
         return Ref("const", x.key._data)
     return x
+
+
+def _held_outside(t: Tensor, nodes, extra: int) -> bool:
+    """Whether anything but the nodes and `extra` known holders (the caller's list and loop
+    variable) references t: a tensor from before the step (a parameter), not one it made."""
+    held = extra
+    for node in nodes:
+        if isinstance(node, SetGrad) and node.tensor is t:
+            held += 1
+        held += sum(r.kind == "tensor" and r.key is t for r in _node_refs(node))
+    # getrefcount counts its own argument and this function's parameter
+    return sys.getrefcount(t) - 2 > held
 
 
 def _node_refs(node) -> list:
@@ -213,6 +346,10 @@ def _node_refs(node) -> list:
     if isinstance(node, SetGrad):
         return [] if node.value is None else [node.value]
     return []
+
+
+def _rng_state(generator) -> tuple[int, int]:
+    return generator.initial_seed(), generator.offset
 
 
 def _meta(t: Tensor) -> registry.Meta:
@@ -246,19 +383,62 @@ def _user_frame() -> str:
 
 
 def closure_numbers(fn) -> dict:
-    """The Python numbers, strings and bools a function reads from its closure and globals:
+    """The Python numbers, strings and bools a function reads from its closure and globals,
+    and those read by the user's functions it reaches by such names (helpers, also followed):
     a trace freezes them, so the compiled function guards on their values."""
+    return {label: value for label, _, _, value in watched_numbers(fn)}
+
+
+def watched_numbers(fn, _seen: set | None = None, _where: str = "") -> list[tuple]:
+    """closure_numbers as (label, holder, name, value): holder is a closure cell (name None)
+    or the globals dict that holds `name`, so a guard rereads each value without walking the
+    code again."""
     fn = inspect.unwrap(fn)
     code = getattr(fn, "__code__", None)
-    if code is None:
-        return {}
-    values = {}
+    seen = set() if _seen is None else _seen
+    if code is None or code in seen or len(seen) >= _MAX_HELPERS:
+        return []
+    seen.add(code)
+    found = []  # (label, holder, name, value) of every value read, numbers or not
     for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
         try:
-            values[f"closure {name}"] = cell.cell_contents
+            found.append((f"closure {name}{_where}", cell, None, cell.cell_contents))
         except ValueError:  # an empty cell
             continue
-    for name in code.co_names:
+    for name in dict.fromkeys(_global_names(code)):
         if name in fn.__globals__:
-            values[f"global {name}"] = fn.__globals__[name]
-    return {k: v for k, v in values.items() if isinstance(v, (bool, int, float, str))}
+            found.append((f"global {name}{_where}", fn.__globals__, name, fn.__globals__[name]))
+    numbers = [w for w in found if isinstance(w[3], (bool, int, float, str))]
+    # NOTE: a branch on a flag inside a helper the step calls is frozen by the trace as surely
+    # as one in the step itself
+    for *_, v in found:
+        if inspect.isfunction(v) and _is_user_code(v.__code__.co_filename):
+            numbers += watched_numbers(v, seen, f" (read by {v.__qualname__})")
+    return numbers
+
+
+def read_watched(holder, name, value):
+    """The current value of a watched_numbers entry (`value` when it is gone)."""
+    if name is not None:
+        return holder.get(name, value)
+    try:
+        return holder.cell_contents
+    except ValueError:
+        return value
+
+
+_MAX_HELPERS = 32  # functions followed per step: bounds the guard's cost per call
+_LIBRARIES = (_PACKAGE, sysconfig.get_paths()["stdlib"], "site-packages", "dist-packages")
+
+
+def _is_user_code(path: str) -> bool:
+    return not any(part in path for part in _LIBRARIES)
+
+
+def _global_names(code) -> list[str]:
+    """Names that code and the functions defined inside it may read as globals."""
+    names = list(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names += _global_names(const)
+    return names
