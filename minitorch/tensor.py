@@ -40,6 +40,8 @@ def wrap(array: np.ndarray, dtype: dtypes.dtype) -> Tensor:
     t._data = array
     t.dtype = dtype
     t._version = [0]
+    if jit_guard.capture[0] is not None:  # a trace tells tensors the step made from older ones
+        jit_guard.capture[0].on_new_tensor(t)
     return t
 
 

@@ -85,10 +85,20 @@ def elementwise(exprs: tuple[str, ...], outs: list[np.ndarray], inputs: list) ->
         scalars.append(not is_array)
         if flat and is_array and (x.shape != shape or not x.flags.c_contiguous):
             flat = False
-    kernel = elementwise_kernel(
-        exprs, tuple(scalars), None if flat else out.ndim, out.size >= PARALLEL_MIN
-    )
+    spec = (exprs, tuple(scalars), None if flat else out.ndim)
+    kernel = _variant(_elementwise, spec, out.size, lambda key: elementwise_kernel(*key))
     kernel(*outs, *inputs)
+
+
+def _variant(table: dict, spec: tuple, size: int, build):
+    """The kernel of `spec` for `size` elements: its prange variant from PARALLEL_MIN on,
+    else its serial one. Near that threshold a variant already compiled serves instead (it
+    computes the same values): a short last batch of an epoch then compiles nothing new."""
+    parallel = size >= PARALLEL_MIN
+    kernel = table.get((*spec, parallel))
+    if kernel is None and PARALLEL_MIN // 8 <= size < PARALLEL_MIN * 8:
+        kernel = table.get((*spec, not parallel))
+    return kernel if kernel is not None else build((*spec, parallel))
 
 
 def elementwise_kernel(exprs: tuple[str, ...], scalars: tuple[bool, ...], ndim, parallel: bool):
@@ -136,9 +146,10 @@ def reduce(
 
 
 def _reduction_kernel(combine: str, reassociate: bool, rows: bool, size: int):
-    parallel = size >= PARALLEL_MIN
-    key = ("{0}", combine, 1, rows, parallel, reassociate)
-    kernel = _reduction.get(key)
-    if kernel is None:
-        kernel = _reduction[key] = load(reduction_source(Reduction(*key)))
+    return _variant(_reduction, (reassociate, "{0}", combine, 1, rows), size, _load_reduction)
+
+
+def _load_reduction(key: tuple):
+    reassociate, *spec, parallel = key
+    kernel = _reduction[key] = load(reduction_source(Reduction(*spec, parallel, reassociate)))
     return kernel

@@ -102,7 +102,7 @@ class CompiledFunction:
         last_key, self._last_key = self._last_key, key
         entry = self._traces.get(key)
         if entry is not None:
-            reason = _stale(entry)
+            reason = _stale(entry, args)
             if reason is None and self.check and not entry[2]:
                 entry[2] = True  # checked once, then replayed at full speed
                 self.stats.replays += 1
@@ -276,13 +276,13 @@ def _describe_key(key: tuple) -> str:
 
 
 def _dynamic_checks(fn, program) -> tuple:
-    return (program.modules, watched_numbers(fn), program.grad_guards)
+    return (program.modules, watched_numbers(fn), program.grad_guards, program.arg_grad_guards)
 
 
-def _stale(entry) -> str | None:
+def _stale(entry, args) -> str | None:
     """Why a trace no longer matches what its function would do, or None."""
-    replayer, (modules, numbers, grads), _, _ = entry
-    for t in grads:
+    replayer, (modules, numbers, grads, arg_grads), _, _ = entry
+    for t in list(grads) + [args[i] for i in arg_grads]:
         if t.grad is not None:
             return (
                 f"the .grad of a {tuple(t.shape)} tensor was None when traced and is set now: "

@@ -89,7 +89,9 @@ def eliminate_dead(nodes: list, live: set[int]) -> tuple[list, int]:
 
 # ---- helpers ---------------------------------------------------------------------------------
 def _pure(node: OpNode) -> bool:
-    return not getattr(node.op, "random", False)
+    """Whether running the node twice may be replaced by running it once (or ahead of time):
+    not for random draws, nor for fresh copies (each must be a buffer of its own)."""
+    return not (getattr(node.op, "random", False) or getattr(node.op, "fresh", False))
 
 
 def _slots(items) -> list[int]:

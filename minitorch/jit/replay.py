@@ -123,10 +123,9 @@ class _Emitter:
         if x.kind == "arg":  # an argument returned as is: the caller's tensor
             return f"targs[{x.key}]"
         if x.kind == "slot":
-            dtype = self.slot_dtypes[x.key]
-        else:
-            dtype = dtypes.to_dtype(np.asarray(x.key).dtype)
-        return f"wrap({self.value(x)}, {self.name(dtype, 'd')})"
+            return f"wrap({self.value(x)}, {self.name(self.slot_dtypes[x.key], 'd')})"
+        dtype = self.name(dtypes.to_dtype(np.asarray(x.key).dtype), "d")
+        return f"wrap(np.array({self.value(x)}, copy=True), {dtype})"  # a folded constant: fresh
 
     def node(self, node) -> None:
         if isinstance(node, OpNode):
@@ -141,7 +140,8 @@ class _Emitter:
             )
         elif isinstance(node, SetGrad):
             value = "None" if node.value is None else self.tensor(node.value)
-            self.lines.append(f"{self.name(node.tensor, 't')}.grad = {value}")
+            target = self.name(node.tensor, "t") if node.arg is None else f"targs[{node.arg}]"
+            self.lines.append(f"{target}.grad = {value}")
         elif isinstance(node, Write):
             target = self.value(node.target)
             self.lines.append(f"np.copyto({target}, {self.value(node.value)}, casting='unsafe')")
@@ -199,7 +199,8 @@ def interpret(nodes, args: tuple) -> dict[int, np.ndarray]:
             produced.update((k, np.array(r, copy=True)) for k, r in zip(node.outputs, results))
         elif isinstance(node, SetGrad):
             v = None if node.value is None else value(node.value)
-            node.tensor.grad = None if v is None else wrap(v, dtypes.to_dtype(v.dtype))
+            target = node.tensor if node.arg is None else args[node.arg]
+            target.grad = None if v is None else wrap(v, dtypes.to_dtype(v.dtype))
         elif isinstance(node, Write):
             np.copyto(value(node.target), value(node.value), casting="unsafe")
         elif isinstance(node, Call):

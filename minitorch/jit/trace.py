@@ -78,6 +78,7 @@ class OpNode:
 class SetGrad:
     tensor: Tensor
     value: Ref | None
+    arg: int | None = None  # the step's argument index when tensor is one: set on targs[arg]
 
 
 @dataclass
@@ -105,6 +106,7 @@ class Program:
     # tensors whose .grad was None when the step set it (so the trace sets, not adds): a
     # replay is right only while it still is None
     grad_guards: list = field(default_factory=list)
+    arg_grad_guards: list = field(default_factory=list)  # the same, for argument indices
 
 
 class Capture:
@@ -128,6 +130,8 @@ class Capture:
         self._set_from_none: list[Tensor] = []  # of those, the ones whose .grad was None
         self._calls = 0  # opaque calls recorded so far
         self._rng = {default_generator: _rng_state(default_generator)}
+        self._made: dict[int, Tensor] = {}  # id -> tensor made during the step (held: ids stay)
+        self._first_seen: dict[int, tuple] = {}  # id(made tensor) -> (node index, its value)
 
     # ---- the hooks eager code calls ------------------------------------------------------
     def on_op(self, op, inputs, params, outs) -> None:
@@ -149,13 +153,15 @@ class Capture:
             self._grads_set.add(id(tensor))
             # Unless an opaque call (zero_grad) came first, the .grad the step found chose
             # between set and add, so the trace depends on it being None.
-            # NOTE: arguments are left out: the replay sets gradients on the tensors the trace
-            # saw, not on the ones passed to it (tests/test_jit_contract.py), so a guard on
-            # those would retrace at every new batch.
             was_none = self._first_grad[id(tensor)][1] is None
-            if was_none and not self._calls and id(tensor._data) not in self._args:
-                self._set_from_none.append(tensor)
-        self.program.nodes.append(SetGrad(tensor, None if grad is None else self.ref(grad)))
+            if was_none and not self._calls:
+                arg = self._args.get(id(tensor._data))
+                if arg is not None:
+                    self.program.arg_grad_guards.append(arg)
+                else:
+                    self._set_from_none.append(tensor)
+        value = None if grad is None else self.ref(grad)
+        self.program.nodes.append(SetGrad(tensor, value, self._args.get(id(tensor._data))))
 
     def on_write(self, tensor, array) -> None:
         if not self._depth:
@@ -227,6 +233,10 @@ class Capture:
                 return
         self._rng = {g: _rng_state(g) for g in self._rng}
 
+    def on_new_tensor(self, t: Tensor) -> None:
+        if not self._depth:
+            self._made[id(t)] = t
+
     def on_module_call(self, module) -> None:
         self.program.modules.append((module, module.training))
 
@@ -252,6 +262,10 @@ class Capture:
             if id(owner) not in self._live:
                 self._live[id(owner)] = LiveGrad(owner)
             return Ref("tensor", self._live[id(owner)])
+        if id(tensor) in self._made and id(tensor) not in self._first_seen:
+            # made by a factory in the step (zeros, tensor(...)): remember its first value, in
+            # case the step writes to it or returns it (see _fresh_made_tensors)
+            self._first_seen[id(tensor)] = (len(self.program.nodes), np.array(array, copy=True))
         return Ref("tensor", tensor)
 
     def _new_slot(self, array) -> int:
@@ -269,13 +283,34 @@ class Capture:
         self._grad_owner.clear()
         nodes = self.program.nodes
         # a tensor made inside the step gets a fresh None .grad in every eager call: no guard
-        self.program.grad_guards = [t for t in self._set_from_none if _held_outside(t, nodes, 2)]
+        self.program.grad_guards = [
+            t for t in self._set_from_none if id(t) not in self._made and _held_outside(t, nodes, 2)
+        ]
         self._set_from_none.clear()
         # NOTE: a returned gradient stays the tensor itself (as eager returns it), not a LiveGrad
         self.program.output = _map_tensors(result, lambda t: self.ref(t, live=False))
+        self._fresh_made_tensors()
         self._keep.clear()
+        self._made.clear()
         _freeze_temporaries(nodes)
         return self.program
+
+    def _fresh_made_tensors(self) -> None:
+        """Give each tensor the step made outside the registry and then wrote to or returned
+        a fresh copy of its first value per replay: a replay must neither add to the previous
+        replay's buffer nor return the same tensor twice. (Ones it only read stay constants.)"""
+        nodes, program = self.program.nodes, self.program
+        targets = {id(n.target.key) for n in nodes if isinstance(n, Write)}
+        targets.update(id(r.key) for r in _refs(program.output) if r.kind == "tensor")
+        fresh = [k for k in self._first_seen if k in targets]
+        for key in sorted(fresh, key=lambda k: self._first_seen[k][0], reverse=True):
+            at, value = self._first_seen[key]
+            slot = program.n_slots
+            program.n_slots += 1
+            meta = registry.Meta(value.shape, self._made[key].dtype)
+            nodes.insert(at, OpNode(FRESH, meta, (Ref("const", value),), {}, (slot,), ()))
+            _rebind(nodes, program, key, Ref("slot", slot))
+        self._first_seen.clear()
 
     # ---- install / remove ------------------------------------------------------------------
     def __enter__(self):
@@ -336,6 +371,56 @@ def _held_outside(t: Tensor, nodes, extra: int) -> bool:
         held += sum(r.kind == "tensor" and r.key is t for r in _node_refs(node))
     # getrefcount counts its own argument and this function's parameter
     return sys.getrefcount(t) - 2 > held
+
+
+class _Fresh:
+    """A new buffer holding a copy of a constant (see Capture._fresh_made_tensors)."""
+
+    name, random, fresh, n_outputs = "fresh_copy", False, True, 1
+
+    def forward(self, meta, value):
+        return np.array(value, copy=True)
+
+
+FRESH = _Fresh()
+
+
+def _refs(value):
+    if isinstance(value, Ref):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _refs(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _refs(v)
+
+
+def _rebind(nodes, program, key: int, new: Ref) -> None:
+    """Replace every Ref("tensor") to the tensor with id `key` by `new`."""
+
+    def swap(x):
+        return new if isinstance(x, Ref) and x.kind == "tensor" and id(x.key) == key else x
+
+    for node in nodes:
+        if isinstance(node, OpNode):
+            node.inputs = tuple(map(swap, node.inputs))
+        elif isinstance(node, Write):
+            node.target, node.value = swap(node.target), swap(node.value)
+        elif isinstance(node, SetGrad) and node.value is not None:
+            node.value = swap(node.value)
+    program.output = _map_refs(program.output, swap)
+
+
+def _map_refs(value, fn):
+    if isinstance(value, Ref):
+        return fn(value)
+    if isinstance(value, (tuple, list)):
+        mapped = [_map_refs(v, fn) for v in value]
+        return type(value)(mapped) if not hasattr(value, "_fields") else type(value)(*mapped)
+    if isinstance(value, dict):
+        return {k: _map_refs(v, fn) for k, v in value.items()}
+    return value
 
 
 def _node_refs(node) -> list:
