@@ -1,8 +1,10 @@
-"""Training workloads written once against the PyTorch API, run on minitorch or torch.
+"""Workloads written once against the PyTorch API, run on minitorch or torch.
 
 Each builder takes the library module (`minitorch` or `torch`) and returns a `step()` closure
-doing one training step (zero_grad, forward, loss, backward, optimizer.step) on fixed data.
-The same code on both libraries is the point: it is what `import minitorch as torch` promises.
+on fixed data. Training builders do one training step (zero_grad, forward, loss, backward,
+optimizer.step) and return the loss; the `*_infer` builders run the same model in eval mode
+under `no_grad()` and return the logits. The same code on both libraries is the point: it is
+what `import minitorch as torch` promises.
 """
 
 from __future__ import annotations
@@ -17,10 +19,21 @@ def _data(lib, *shape, classes=None, seed=0):
     return lib.from_numpy(rng.standard_normal(shape).astype(np.float32))
 
 
-def mlp(lib):
-    """784-512-256-10 MLP with dropout 0.2, batch 64, Adam, cross-entropy."""
+def _inference(lib, model, x):
+    """step() = logits of `model` on `x`, in eval mode and without autograd."""
+    model.eval()
+
+    def step():
+        with lib.no_grad():
+            return model(x)
+
+    return step
+
+
+def _mlp_model(lib):
+    """784-512-256-10 MLP with dropout 0.2."""
     nn = lib.nn
-    model = nn.Sequential(
+    return nn.Sequential(
         nn.Linear(784, 512),
         nn.ReLU(),
         nn.Dropout(0.2),
@@ -29,8 +42,13 @@ def mlp(lib):
         nn.Dropout(0.2),
         nn.Linear(256, 10),
     )
+
+
+def mlp(lib):
+    """784-512-256-10 MLP with dropout 0.2, batch 64, Adam, cross-entropy."""
+    model = _mlp_model(lib)
     opt = lib.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = lib.nn.CrossEntropyLoss()
     x, y = _data(lib, 64, 784), _data(lib, 64, classes=10)
 
     def step():
@@ -50,7 +68,8 @@ class _LeNetSpec:
         self.channels, self.side, self.c1, self.c2, self.hidden = channels, side, c1, c2, hidden
 
 
-def _lenet(lib, spec: _LeNetSpec, batch: int):
+def _lenet_model(lib, spec: _LeNetSpec):
+    """Two (5x5 conv, 2x2 max pool, ReLU) stages with Dropout2d, then two linear layers."""
     nn = lib.nn
     F = lib.nn.functional
     side = ((spec.side - 4) // 2 - 4) // 2  # two (5x5 valid conv, 2x2 pool) stages
@@ -71,7 +90,12 @@ def _lenet(lib, spec: _LeNetSpec, batch: int):
             x = x.flatten(1)
             return self.fc2(F.relu(self.fc1(x)))
 
-    model = LeNet()
+    return LeNet()
+
+
+def _lenet(lib, spec: _LeNetSpec, batch: int):
+    F = lib.nn.functional
+    model = _lenet_model(lib, spec)
     opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     x = _data(lib, batch, spec.channels, spec.side, spec.side)
     y = _data(lib, batch, classes=10)
@@ -86,9 +110,12 @@ def _lenet(lib, spec: _LeNetSpec, batch: int):
     return step
 
 
+_MNIST_LENET = _LeNetSpec(1, 28, 10, 20, 50)
+
+
 def lenet(lib):
     """LeNet (conv 1-10-20, fc 320-50-10), batch 64, SGD momentum."""
-    return _lenet(lib, _LeNetSpec(1, 28, 10, 20, 50), 64)
+    return _lenet(lib, _MNIST_LENET, 64)
 
 
 def cifar_cnn(lib):
@@ -145,10 +172,74 @@ def transformer(lib):
     return step
 
 
+def linreg(lib):
+    """Linear regression: nn.Linear(5, 1) on 100 samples, Adam, MSE loss."""
+    model = lib.nn.Linear(5, 1)
+    opt = lib.optim.Adam(model.parameters(), lr=1e-2)
+    x = _data(lib, 100, 5)
+    true_w = lib.from_numpy(np.arange(1, 6, dtype=np.float32).reshape(5, 1))
+    y = x @ true_w + 0.1 * _data(lib, 100, 1, seed=1)
+
+    def step():
+        opt.zero_grad()
+        loss = lib.nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def _qnet(lib):
+    nn = lib.nn
+    return nn.Sequential(
+        nn.Linear(4, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 2)
+    )
+
+
+def dqn(lib, batch: int = 64, gamma: float = 0.99):
+    """DQN update: Q-net 4-128-128-2, target net under no_grad, batch 64, Adam, smooth L1."""
+    qnet, target = _qnet(lib), _qnet(lib)
+    target.load_state_dict(qnet.state_dict())
+    opt = lib.optim.Adam(qnet.parameters(), lr=1e-3)
+    states, next_states = _data(lib, batch, 4, seed=1), _data(lib, batch, 4, seed=2)
+    actions = _data(lib, batch, classes=2, seed=3)
+    rewards = _data(lib, batch, seed=4)
+    dones = (_data(lib, batch, seed=5) > 1.0).float()  # about 16% terminal transitions
+
+    def step():
+        opt.zero_grad()
+        with lib.no_grad():
+            next_q = target(next_states).max(1)[0]  # [0]: values of the (values, indices) pair
+            y = rewards + gamma * next_q * (1 - dones)
+        q = qnet(states).gather(1, actions.unsqueeze(1)).squeeze(1)
+        loss = lib.nn.functional.smooth_l1_loss(q, y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def mlp_infer(lib):
+    """Inference of the mlp workload's model (eval mode, no_grad), batch 64; returns logits."""
+    return _inference(lib, _mlp_model(lib), _data(lib, 64, 784))
+
+
+def lenet_infer(lib):
+    """Inference of the lenet workload's model (eval mode, no_grad), batch 64; returns logits."""
+    return _inference(lib, _lenet_model(lib, _MNIST_LENET), _data(lib, 64, 1, 28, 28))
+
+
+# Training steps (return the loss), then inference steps (return the logits).
 WORKLOADS = {
     "mlp": mlp,
     "lenet": lenet,
     "cifar_cnn": cifar_cnn,
     "gru": gru,
     "transformer": transformer,
+    "linreg": linreg,
+    "dqn": dqn,
+    "mlp_infer": mlp_infer,
+    "lenet_infer": lenet_infer,
 }

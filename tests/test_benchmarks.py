@@ -1,0 +1,100 @@
+"""The benchmark workloads and suite: they build, step and report (no timing thresholds; timing
+lives in benchmarks/)."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import minitorch
+
+BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+import suite  # noqa: E402
+import workloads  # noqa: E402
+
+NEW = ["linreg", "dqn", "mlp_infer", "lenet_infer"]
+OUTPUT_SHAPES = {"linreg": (), "dqn": (), "mlp_infer": (64, 10), "lenet_infer": (64, 10)}
+
+
+def _steps(lib, name, n=3):
+    lib.manual_seed(0)
+    step = workloads.WORKLOADS[name](lib)
+    return [step().detach().numpy().copy() for _ in range(n)]
+
+
+def test_registry_keeps_training_steps_and_adds_inference():
+    assert list(workloads.WORKLOADS)[:5] == ["mlp", "lenet", "cifar_cnn", "gru", "transformer"]
+    assert set(NEW) <= set(workloads.WORKLOADS)
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_new_workloads_step_on_minitorch(name):
+    outs = _steps(minitorch, name)
+    assert all(o.shape == OUTPUT_SHAPES[name] and np.isfinite(o).all() for o in outs)
+    if name.endswith("_infer"):  # eval mode, no dropout: the same logits every call
+        np.testing.assert_array_equal(outs[0], outs[-1])
+    else:  # the optimizer moves the loss
+        assert outs[0] != outs[-1]
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_new_workloads_step_on_torch_with_the_same_shapes(name):
+    torch = pytest.importorskip("torch")
+    outs = _steps(torch, name)
+    assert [o.shape for o in outs] == [o.shape for o in _steps(minitorch, name)]
+    assert all(np.isfinite(o).all() for o in outs)
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_new_workloads_trace_like_eager(name):
+    minitorch.manual_seed(0)
+    eager = workloads.WORKLOADS[name](minitorch)
+    minitorch.manual_seed(0)
+    traced = minitorch.compile(workloads.WORKLOADS[name](minitorch))
+    for i in range(4):
+        a, b = eager(), traced()
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy(), err_msg=f"step {i}")
+    assert traced.stats.replays == 2
+
+
+def test_inference_returns_logits_without_grad():
+    minitorch.manual_seed(0)
+    out = workloads.mlp_infer(minitorch)()
+    assert not out.requires_grad
+
+
+def test_suite_rejects_unknown_workloads():
+    with pytest.raises(SystemExit):
+        suite._parse(["--only", "linreg,nope"])
+
+
+def test_suite_quick_writes_json_and_png(tmp_path):
+    out = tmp_path / "suite.json"
+    cmd = [sys.executable, str(BENCHMARKS / "suite.py"), "--quick", "--only", "linreg"]
+    proc = subprocess.run(cmd + ["--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "linreg" in proc.stdout
+    result = json.loads(out.read_text())
+    assert {"machine", "settings", "skipped", "workloads", "seconds"} <= set(result)
+    row = result["workloads"]["linreg"]
+    assert set(row["modes"]) == set(suite.MODES)
+    for mode in ("minitorch", "minitorch.compile"):
+        assert row["modes"][mode]["status"] == "ok" and row["modes"][mode]["ms"] > 0
+    assert row["modes"]["torch.compile"]["status"].startswith("skipped")
+    assert set(row["ratios"]) == {"eager/traced", "torch/traced", "compile/traced"}
+    assert row["traced_matches_eager"] is True
+    assert "other_load_percent" in row and "torch" in result["machine"]
+    assert row["kernels_per_step"] > 0
+    assert row["compile"]["status"] == "ok"
+    assert row["compile"]["cold_s"] > 0 and row["compile"]["warm_s"] > 0
+    assert all(math.isfinite(v) and v > 0 for v in row["peak_mib"].values())
+    assert set(row["peak_mib"]) == {"minitorch", "minitorch.compile"}
+    if "torch" in row["outputs"]:
+        assert row["modes"]["torch"]["ms"] > 0
+    png = out.with_suffix(".png")
+    assert png.exists() or "png: skipped" in proc.stdout
