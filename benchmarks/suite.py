@@ -9,7 +9,8 @@ For each workload of benchmarks/workloads.py (the same code runs on both librari
 - ms per step of four modes: minitorch eager, minitorch traced (`minitorch.compile(step)`:
   eager on the 1st call, traced on the 2nd, replayed after), PyTorch eager and
   `torch.compile(step)`. The modes are timed round-robin, round after round, so that noise on
-  this shared machine hits them alike; the table shows the median of the rounds.
+  this shared machine hits them alike; the table shows the median of the rounds. A sample
+  times at least 5 steps and 50 ms, after 2 untimed steps.
 - speedups of the traced step: (mode ms) / (traced ms) for minitorch eager, torch eager and
   torch.compile; > 1 means the traced minitorch step is faster.
 - "same": the traced step gives exactly the eager step's outputs (4 steps, both built from
@@ -105,6 +106,9 @@ def _output(out) -> dict:
     return {"shape": list(out.shape), "sum": float(out.sum())}
 
 
+MIN_SAMPLE_S = 0.05  # a timed sample runs at least this long
+
+
 # ---- worker processes: one per library, each holding the current workload's steps ----------
 class _Bench:
     """The steps of one library for the current workload; requests are its methods."""
@@ -113,12 +117,17 @@ class _Bench:
         self.steps: dict = {}
 
     def time(self, mode: str, n: int) -> dict:
+        """ms per step over at least n steps and MIN_SAMPLE_S seconds, after two untimed steps:
+        the worker was idle while the other library ran, and its first steps after waking
+        (thread pools asleep, caches cold) would inflate a sample of a short step."""
         step = self.steps[mode]
         gc.collect()
-        start = time.perf_counter()
-        for _ in range(n):
+        step(), step()
+        count, start = 0, time.perf_counter()
+        while count < n or time.perf_counter() - start < MIN_SAMPLE_S:
             step()
-        return {"ms": (time.perf_counter() - start) / n * 1e3}
+            count += 1
+        return {"ms": (time.perf_counter() - start) / count * 1e3}
 
     def cpu(self) -> dict:
         """CPU seconds this worker has used (to tell its load from other processes')."""
@@ -561,8 +570,9 @@ def report(result: dict) -> str:
         f"torch {m.get('torch_threads', '-')} threads; each library in its own process",
         f"python {m['python']}, minitorch {m['minitorch']}, numpy {m['numpy']}, "
         f"numba {m['numba']}, torch {m['torch'] or 'not installed'}",
-        f"{result['settings']['rounds']} rounds x {result['settings']['steps']} steps, "
-        "median ms per step; x/tr = speedup of the traced step (> 1: traced is faster)",
+        f"{result['settings']['rounds']} rounds of >= {result['settings']['steps']} steps and "
+        f"{MIN_SAMPLE_S * 1e3:.0f} ms, median ms per step; x/tr = speedup of the traced step "
+        "(> 1: traced is faster)",
         "",
         *_time_table(rows),
         "",

@@ -72,20 +72,22 @@ def test_traced_step_is_bit_exact(optimizer):
     assert not s.retraces
 
 
-@pytest.mark.parametrize("name", ["mlp", "lenet", "gru", "transformer"])
-def test_benchmark_workloads_match_eager(name):
-    build = getattr(workloads, name)
+@pytest.mark.parametrize("name", sorted(workloads.WORKLOADS))
+def test_benchmark_workloads_match_eager_for_50_steps(name):
+    """Every suite workload, dropout on: traced and eager agree step by step for 50 steps
+    (within 1e-5 relative, the issue's bound; in practice bit for bit)."""
+    build = workloads.WORKLOADS[name]
     torch.manual_seed(0)
     eager = build(torch)
     torch.manual_seed(0)
     compiled = torch.compile(build(torch))
-    for i in range(4):
+    for i in range(50):
         torch.manual_seed(i)
-        a = eager()
+        a = eager().detach().numpy()
         torch.manual_seed(i)
-        b = compiled()
-        assert float(a) == float(b), f"{name} step {i}"
-    assert compiled.stats.replays == 2
+        b = compiled().detach().numpy()
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=0, err_msg=f"{name} step {i}")
+    assert compiled.stats.replays == 48 and not compiled.stats.retraces
 
 
 def test_replay_outputs_are_not_overwritten():

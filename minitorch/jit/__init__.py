@@ -29,7 +29,10 @@ def compile(fn=None, *, fallback: str = "error", check: bool = False, cache: boo
             step); "eager" runs such a function eagerly, with one warning.
         check: compare the first replay with an eager run and raise naming the first op
             whose values differ.
-        cache: accepted for API compatibility; traces are kept in memory for the process.
+        cache: accepted for API compatibility. Generated kernels always go through the disk
+            cache (MINITORCH_CACHE_DIR), so a new process compiles nothing it has compiled
+            before; the traces themselves live in memory (a new process traces again, which
+            costs one eager step).
     """
     if fn is None:
         return lambda f: compile(f, fallback=fallback, check=check, cache=cache)
