@@ -356,6 +356,8 @@ unary(
     grad_domain=KINK_AT_ZERO,
     ops=("relu",),
 )
+
+
 def _threshold_backward(lib, grad, out):
     if lib.__name__ == "torch":
         return lib.ops.aten.threshold_backward(grad, out, 0)
