@@ -12,7 +12,7 @@ import numpy as np
 from .. import dtypes
 from ..tensor import Tensor, wrap
 from . import passes
-from .trace import Call, OpNode, Program, Ref, SetGrad, Write
+from .trace import Call, OpNode, Program, Ref, SetGrad, Write, map_leaves, refs_in
 
 
 class Replayer:
@@ -21,7 +21,7 @@ class Replayer:
         nodes, self.folded, folded_values = passes.fold_constants(program.nodes)
         nodes, alias, self.merged = passes.eliminate_common(nodes)
         output = _rename_output(program.output, alias, folded_values)
-        live = [r.key for r in _refs_in(output) if r.kind == "slot"]
+        live = [r.key for r in refs_in(output) if r.kind == "slot"]
         nodes, self.dead = passes.eliminate_dead(nodes, set(live))
         uses = passes.count_uses(nodes, live)
         nodes, self.fused = passes.fuse_elementwise(nodes, uses) if fuse else (nodes, 0)
@@ -64,28 +64,15 @@ def _slot_dtypes(nodes) -> dict[int, object]:
     return found
 
 
-def _refs_in(value):
-    if isinstance(value, Ref):
-        yield value
-    elif isinstance(value, (tuple, list)):
-        for v in value:
-            yield from _refs_in(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _refs_in(v)
-
-
 def _rename_output(value, alias, folded):
-    if isinstance(value, Ref) and value.kind == "slot":
-        if value.key in folded:
-            return Ref("const", folded[value.key])
-        return Ref("slot", alias.get(value.key, value.key))
-    if isinstance(value, (tuple, list)):
-        items = [_rename_output(v, alias, folded) for v in value]
-        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
-    if isinstance(value, dict):
-        return {k: _rename_output(v, alias, folded) for k, v in value.items()}
-    return value
+    def rename(r: Ref) -> Ref:
+        if r.kind != "slot":
+            return r
+        if r.key in folded:
+            return Ref("const", folded[r.key])
+        return Ref("slot", alias.get(r.key, r.key))
+
+    return map_leaves(value, Ref, rename)
 
 
 class _Emitter:

@@ -301,7 +301,7 @@ class Capture:
         replay's buffer nor return the same tensor twice. (Ones it only read stay constants.)"""
         nodes, program = self.program.nodes, self.program
         targets = {id(n.target.key) for n in nodes if isinstance(n, Write)}
-        targets.update(id(r.key) for r in _refs(program.output) if r.kind == "tensor")
+        targets.update(id(r.key) for r in refs_in(program.output) if r.kind == "tensor")
         fresh = [k for k in self._first_seen if k in targets]
         for key in sorted(fresh, key=lambda k: self._first_seen[k][0], reverse=True):
             at, value = self._first_seen[key]
@@ -385,17 +385,6 @@ class _Fresh:
 FRESH = _Fresh()
 
 
-def _refs(value):
-    if isinstance(value, Ref):
-        yield value
-    elif isinstance(value, (tuple, list)):
-        for v in value:
-            yield from _refs(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _refs(v)
-
-
 def _rebind(nodes, program, key: int, new: Ref) -> None:
     """Replace every Ref("tensor") to the tensor with id `key` by `new`."""
 
@@ -409,18 +398,7 @@ def _rebind(nodes, program, key: int, new: Ref) -> None:
             node.target, node.value = swap(node.target), swap(node.value)
         elif isinstance(node, SetGrad) and node.value is not None:
             node.value = swap(node.value)
-    program.output = _map_refs(program.output, swap)
-
-
-def _map_refs(value, fn):
-    if isinstance(value, Ref):
-        return fn(value)
-    if isinstance(value, (tuple, list)):
-        mapped = [_map_refs(v, fn) for v in value]
-        return type(value)(mapped) if not hasattr(value, "_fields") else type(value)(*mapped)
-    if isinstance(value, dict):
-        return {k: _map_refs(v, fn) for k, v in value.items()}
-    return value
+    program.output = map_leaves(program.output, Ref, swap)
 
 
 def _node_refs(node) -> list:
@@ -443,14 +421,27 @@ def _meta(t: Tensor) -> registry.Meta:
 
 def _map_tensors(value, fn):
     """value with every Tensor replaced by fn(tensor), through tuples, lists and dicts."""
-    if isinstance(value, Tensor):
+    return map_leaves(value, Tensor, fn)
+
+
+def map_leaves(value, kind: type, fn):
+    """value with every instance of `kind` replaced by fn(it), through tuples (named ones
+    too), lists and dicts."""
+    if isinstance(value, kind):
         return fn(value)
     if isinstance(value, (tuple, list)):
-        mapped = [_map_tensors(v, fn) for v in value]
+        mapped = [map_leaves(v, kind, fn) for v in value]
         return type(value)(mapped) if not hasattr(value, "_fields") else type(value)(*mapped)
     if isinstance(value, dict):
-        return {k: _map_tensors(v, fn) for k, v in value.items()}
+        return {k: map_leaves(v, kind, fn) for k, v in value.items()}
     return value
+
+
+def refs_in(value) -> list:
+    """The Refs inside a step's output structure."""
+    found: list = []
+    map_leaves(value, Ref, found.append)
+    return found
 
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
