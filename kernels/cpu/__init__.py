@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import warnings
 
 import numba
@@ -45,7 +46,6 @@ def _preload_pip_tbb() -> None:
     fails with "libtbb.so.12: cannot open shared object file" although tbb is installed.
     """
     import ctypes  # noqa: PLC0415
-    import sys  # noqa: PLC0415
 
     path = os.path.join(sys.prefix, "lib", "libtbb.so.12")
     if os.path.isfile(path):
@@ -55,7 +55,34 @@ def _preload_pip_tbb() -> None:
             pass
 
 
+def _keep_freed_memory() -> None:
+    """Make glibc's malloc keep freed buffers for reuse instead of handing them back to the OS.
+
+    NOTE: by default glibc maps big arrays afresh (mmap) and trims freed heap memory, so a
+    training step's temporaries land on new pages each time and every page faults on first
+    touch; on this project's 2-core VM a fault measured ~13 us (a LeNet step spent 4.8 ms of
+    9 faulting in one 1.5 MB gradient). Raising the mmap threshold to its maximum (32 MiB) and
+    the trim threshold to 1 GiB keeps them in the heap: LeNet's eager step 17.5 -> 8.2 ms,
+    traced 12.4 -> 7.5 ms. The cost: the process keeps up to 1 GiB of freed memory. Set
+    MINITORCH_MALLOC_TUNING=0 to keep glibc's defaults (other platforms are left alone).
+    """
+    if os.environ.get("MINITORCH_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith(
+        "linux"
+    ):
+        return
+    import ctypes  # noqa: PLC0415
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (musl, ...)
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    libc.mallopt(m_mmap_threshold, 32 * 2**20)
+    libc.mallopt(m_trim_threshold, 2**30)
+
+
 _select_threading_layer()
+_keep_freed_memory()
 # NOTE: Numba's pedantic SSA check warns about the select-based fastmath overloads; the
 # compiled code is verified exactly by tests/test_fastmath.py.
 warnings.filterwarnings("ignore", category=NumbaIRAssumptionWarning)
