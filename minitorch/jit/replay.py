@@ -153,13 +153,40 @@ class _Emitter:
 
 def _emit(nodes, output, slot_dtypes):
     e = _Emitter(slot_dtypes)
-    for node in nodes:
+    last_use = _last_uses(nodes, output)
+    for i, node in enumerate(nodes):
         e.node(node)
+        dead = [f"s{k}" for k in _slots_of(node) if last_use.get(k, i) == i]
+        if dead:
+            # NOTE: free each intermediate after its last reader, as eager's autograd does when
+            # it releases saved tensors: a driver holding every local to the end doubled the
+            # transformer step's peak memory.
+            e.lines.append(f"del {', '.join(dead)}")
     body = "\n".join(f"    {line}" for line in e.lines) or "    pass"
     source = f"def replay(args, targs):\n{body}\n    return {e.output(output)}\n"
     namespace = dict(e.names)
     exec(compile(source, "<minitorch.compile replay>", "exec"), namespace)  # noqa: S102
     return source, namespace["replay"]
+
+
+def _slots_of(node) -> list[int]:
+    """The slots a node reads or produces."""
+    if isinstance(node, OpNode):
+        read = [x.key for x in node.inputs if isinstance(x, Ref) and x.kind == "slot"]
+        return list(dict.fromkeys(read + list(node.outputs)))
+    return list(dict.fromkeys(r.key for r in passes._effect_refs(node) if r.kind == "slot"))
+
+
+def _last_uses(nodes, output) -> dict[int, int]:
+    """Slot -> index of the last node that reads (or produces) it; output slots never die."""
+    last = {}
+    for i, node in enumerate(nodes):
+        for k in _slots_of(node):
+            last[k] = i
+    for r in refs_in(output):
+        if r.kind == "slot":
+            last[r.key] = len(nodes)
+    return last
 
 
 def interpret(nodes, args: tuple) -> dict[int, np.ndarray]:
