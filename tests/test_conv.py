@@ -402,3 +402,52 @@ def test_cnn_training_steps_match_torch():
         assert losses[0] == pytest.approx(losses[1], rel=1e-4)
     for (name, p), q in zip(m.named_parameters(), t.parameters()):
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), atol=1e-5, err_msg=name)
+
+
+# ---- the stride-1 shifted-run kernels (few output channels) against im2col + GEMM ---------------
+SHIFTED = [  # x shape, weight shape, padding (top, bottom, left, right), dilation, groups
+    ((3, 2, 9, 7), (4, 2, 3, 2), (0, 0, 0, 0), (1, 1), 1),
+    ((17, 4, 8, 9), (6, 2, 2, 3), (1, 2, 0, 1), (2, 1), 2),
+    ((2, 1, 5, 5), (1, 1, 5, 5), (0, 0, 0, 0), (1, 1), 1),
+    ((9, 6, 6, 11), (6, 2, 3, 1), (1, 1, 2, 2), (1, 3), 3),
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, padding, dilation, groups", SHIFTED)
+def test_shifted_conv_kernels_match_im2col(x_shape, w_shape, padding, dilation, groups):
+    from minitorch.kernels.cpu import conv as K  # noqa: PLC0415
+    from minitorch.ops.conv import conv_out_size  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0])
+    kernel = w_shape[2:]
+    pads = (sum(padding[:2]), sum(padding[2:]))
+    sizes = zip(x_shape[2:], pads, kernel, dilation)
+    out_hw = tuple(conv_out_size(s, p, k, 1, dl) for s, p, k, dl in sizes)
+    cols = K.im2col(x, kernel, (1, 1), padding[::2], dilation, out_hw)  # (C*kh*kw, N, L)
+    cols = cols.reshape(groups, -1, x_shape[0], out_hw[0] * out_hw[1])
+    wm = w.reshape(groups, w_shape[0] // groups, -1)
+    expected = np.einsum("gok,gknl->ngol", wm, cols).reshape(x_shape[0], w_shape[0], *out_hw)
+    out = K.shifted_conv2d(x, w, b, padding, dilation, groups, out_hw)
+    np.testing.assert_allclose(out, expected + b.reshape(1, -1, 1, 1), rtol=1e-12, atol=1e-12)
+
+    g = rng.standard_normal(out.shape).reshape(x_shape[0], groups, -1, out_hw[0] * out_hw[1])
+    expected_dw = np.einsum("ngol,gknl->gok", g, cols).reshape(w_shape)
+    dw = K.shifted_conv2d_weight(x, g.reshape(out.shape), kernel, padding, dilation, groups)
+    np.testing.assert_allclose(dw, expected_dw, rtol=1e-12, atol=1e-12)
+
+
+def test_conv2d_weight_grad_with_inf_input_matches_torch():
+    # the shifted kernel multiplies x outside the windows by zero: an inf there must not
+    # become a NaN in taps whose windows never see it (such inputs take im2col)
+    x = np.zeros((1, 1, 4, 6), np.float32)
+    x[0, 0, 1, 0] = np.inf
+    w = np.ones((2, 1, 2, 2), np.float32)
+    grads = []
+    for lib in (mt, torch):
+        xt = lib.from_numpy(x)
+        wt = lib.from_numpy(w).requires_grad_()
+        lib.nn.functional.conv2d(xt, wt).sum().backward()
+        grads.append(np.asarray(wt.grad.numpy()))
+    np.testing.assert_array_equal(grads[0], grads[1])

@@ -187,6 +187,210 @@ def col2im(cols: np.ndarray, image_shape, kernel, stride, padding, dilation, out
     return out
 
 
+# ---- stride-1 convolution by shifted runs -------------------------------------------------------
+# With stride 1 the window of tap (c, i, j) over a whole output plane is one contiguous run of
+# the (padded) input: x_flat[c*Hp*Wp + i*dh*Wp + j*dw + p] for p = y*Wp + xo, if the output is
+# laid out on the input's row pitch Wp (the columns xo >= ow of that layout are junk, never read
+# back). So a convolution is, per (sample, output channel), a sum of C*kh*kw long AXPYs, and its
+# weight gradient is long dot products (its input gradient stays col2im: measured faster). No
+# im2col columns are written, and the loops stay long and unit-stride at small channel counts,
+# where BLAS runs im2col's skinny products (6 x 75 against 78400 columns on CIFAR's first conv)
+# far from its peak. Runs are rounded up to RUN_ALIGN elements so the vectorized loops need no
+# scalar remainder; the input buffer carries RUN_ALIGN zeros of slack so no read leaves it.
+# Shapes: x (N, C, Hp, Wp) padded, w (O, C/G, kh, kw), g and out (N, O, oh, ow), C-contiguous;
+# geo = (C, Hp, Wp, O, oh, ow, kh, kw, dh, dw, G).
+RUN_ALIGN = 32
+WEIGHT_GRAD_CHUNKS = 8  # samples summed in this many fixed chunks: sums do not depend on threads
+
+
+@njit(inline="always")
+def _run_length(oh, ow, wp):
+    """Output positions on the input's pitch, rounded up to RUN_ALIGN."""
+    return ((oh - 1) * wp + ow + RUN_ALIGN - 1) // RUN_ALIGN * RUN_ALIGN
+
+
+@njit(inline="always")
+def _pitched(gf, gp, plane, oh, ow, wp):
+    """gp[y*wp + xo] = g[plane][y, xo]; 0 in the pitch's extra columns and past the last row."""
+    gp[:] = 0
+    for y in range(oh):
+        for xo in range(ow):
+            gp[uintp(y * wp + xo)] = gf[uintp(plane + y * ow + xo)]
+
+
+# NOTE: both kernels handle four taps per pass over a run: one load and store of the accumulator
+# (or one load of the gradient row) then serves four multiply-adds; with one tap per pass the
+# loops were load/store-bound (~1.6x slower).
+@njit(**_OPTS, fastmath={"contract"})
+def _shift_conv_plane(of, xf, wf, bf, t, geo, shifts):
+    """Output plane t = (n, o): the sum over taps (c, i, j) of w[o,c,i,j] * a shifted run."""
+    channels, hp, wp, out_ch, oh, ow, kh, kw, dh, dw, groups = geo
+    cg, og = channels // groups, out_ch // groups
+    n, o = t // out_ch, t % out_ch
+    run = _run_length(oh, ow, wp)
+    x0 = (n * channels + (o // og) * cg) * hp * wp
+    w0 = o * cg * kh * kw
+    taps = cg * kh * kw
+    acc = np.zeros(run, dtype=of.dtype)
+    q = 0
+    while q + 4 <= taps:
+        s0 = x0 + shifts[q]
+        s1 = x0 + shifts[q + 1]
+        s2 = x0 + shifts[q + 2]
+        s3 = x0 + shifts[q + 3]
+        a, b, c, d = wf[w0 + q], wf[w0 + q + 1], wf[w0 + q + 2], wf[w0 + q + 3]
+        for p in range(run):
+            acc[uintp(p)] += (
+                a * xf[uintp(s0 + p)]
+                + b * xf[uintp(s1 + p)]
+                + c * xf[uintp(s2 + p)]
+                + d * xf[uintp(s3 + p)]
+            )
+        q += 4
+    for r in range(q, taps):  # the last taps, one per pass
+        s0 = x0 + shifts[r]
+        a = wf[w0 + r]
+        for p in range(run):
+            acc[uintp(p)] += a * xf[uintp(s0 + p)]
+    for y in range(oh):
+        for xo in range(ow):
+            of[uintp((t * oh + y) * ow + xo)] = acc[uintp(y * wp + xo)] + bf[o]
+
+
+@njit(**_OPTS, fastmath={"contract", "reassoc"})
+def _shift_weight_grad_part(pf, xf, gf, t, n_batch, geo, shifts):
+    """Task t = (chunk, o): dW[o] summed over the chunk's samples into partial row t.
+
+    NOTE: "reassoc" lets LLVM vectorize the dot products; the chunking is fixed, so the sums do
+    not depend on the number of threads.
+    """
+    channels, hp, wp, out_ch, oh, ow, kh, kw, dh, dw, groups = geo
+    cg, og = channels // groups, out_ch // groups
+    chunk, o = t // out_ch, t % out_ch
+    per = (n_batch + WEIGHT_GRAD_CHUNKS - 1) // WEIGHT_GRAD_CHUNKS
+    run = _run_length(oh, ow, wp)
+    taps = cg * kh * kw
+    gp = np.empty(run, dtype=gf.dtype)
+    for n in range(chunk * per, min(n_batch, (chunk + 1) * per)):
+        _pitched(gf, gp, (n * out_ch + o) * oh * ow, oh, ow, wp)
+        x0 = (n * channels + (o // og) * cg) * hp * wp
+        q = 0
+        while q + 4 <= taps:
+            s0 = x0 + shifts[q]
+            s1 = x0 + shifts[q + 1]
+            s2 = x0 + shifts[q + 2]
+            s3 = x0 + shifts[q + 3]
+            a = b = c = d = gp[0] * 0
+            for p in range(run):
+                v = gp[uintp(p)]
+                a += v * xf[uintp(s0 + p)]
+                b += v * xf[uintp(s1 + p)]
+                c += v * xf[uintp(s2 + p)]
+                d += v * xf[uintp(s3 + p)]
+            row = t * taps + q
+            pf[row], pf[row + 1], pf[row + 2], pf[row + 3] = (
+                pf[row] + a,
+                pf[row + 1] + b,
+                pf[row + 2] + c,
+                pf[row + 3] + d,
+            )
+            q += 4
+        for r in range(q, taps):  # the last taps, one per pass
+            s0 = x0 + shifts[r]
+            a = gp[0] * 0
+            for p in range(run):
+                a += gp[uintp(p)] * xf[uintp(s0 + p)]
+            pf[t * taps + r] += a
+
+
+@njit(parallel=True, **_OPTS)
+def _shift_conv_parallel(of, xf, wf, bf, tasks, geo, shifts):
+    for t in prange(tasks):
+        _shift_conv_plane(of, xf, wf, bf, t, geo, shifts)
+
+
+@njit(**_OPTS)
+def _shift_conv_serial(of, xf, wf, bf, tasks, geo, shifts):
+    for t in range(tasks):
+        _shift_conv_plane(of, xf, wf, bf, t, geo, shifts)
+
+
+@njit(parallel=True, **_OPTS)
+def _shift_weight_grad_parallel(pf, xf, gf, tasks, n_batch, geo, shifts):
+    for t in prange(tasks):
+        _shift_weight_grad_part(pf, xf, gf, t, n_batch, geo, shifts)
+
+
+@njit(**_OPTS)
+def _shift_weight_grad_serial(pf, xf, gf, tasks, n_batch, geo, shifts):
+    for t in range(tasks):
+        _shift_weight_grad_part(pf, xf, gf, t, n_batch, geo, shifts)
+
+
+def _padded_flat(x: np.ndarray, padding) -> tuple[np.ndarray, tuple]:
+    """x (N, C, H, W) zero-padded by (top, bottom, left, right), flat, with RUN_ALIGN zeros of
+    slack after it; and the padded shape."""
+    n, c, h, w = x.shape
+    pt, pb, pl, pr = padding
+    shape = (n, c, h + pt + pb, w + pl + pr)
+    flat = np.empty(int(np.prod(shape)) + RUN_ALIGN, dtype=x.dtype)
+    padded = flat[: flat.size - RUN_ALIGN].reshape(shape)
+    if pt or pb or pl or pr:
+        padded.fill(0)
+    padded[:, :, pt : pt + h, pl : pl + w] = x
+    flat[flat.size - RUN_ALIGN :] = 0
+    return flat, shape
+
+
+def _geometry(x_shape, out_ch, out_hw, kernel, dilation, groups) -> tuple:
+    return (*x_shape[1:], out_ch, *out_hw, *kernel, *dilation, groups)
+
+
+def _tap_shifts(channels, padded_hw, kernel, dilation) -> np.ndarray:
+    """Where each tap (c, i, j) of a group's flattened (C/G, kh, kw) weights starts reading,
+    relative to the group's first input plane (a table: no divisions in the kernels)."""
+    hp, wp = padded_hw
+    c, i, j = np.meshgrid(*(np.arange(k) for k in (channels, *kernel)), indexing="ij")
+    return (c * hp * wp + i * dilation[0] * wp + j * dilation[1]).reshape(-1).astype(np.int64)
+
+
+def shifted_conv2d(x, w, b, padding, dilation, groups, out_hw) -> np.ndarray:
+    """conv2d with stride 1: out (N, O, oh, ow) from x (N, C, H, W) and w (O, C/G, kh, kw)."""
+    n, out_ch = x.shape[0], w.shape[0]
+    out = np.empty((n, out_ch, *out_hw), dtype=x.dtype)
+    if out.size == 0:
+        return out
+    xf, padded_shape = _padded_flat(x, padding)
+    bias = np.zeros(out_ch, x.dtype) if b is None else np.ascontiguousarray(b)
+    geo = _geometry(padded_shape, out_ch, out_hw, w.shape[2:], dilation, groups)
+    kernel_fn = _shift_conv_parallel if parallel(out.size * w[0].size) else _shift_conv_serial
+    shifts = _tap_shifts(w.shape[1], padded_shape[2:], w.shape[2:], dilation)
+    wf = np.ascontiguousarray(w).reshape(-1)
+    kernel_fn(out.reshape(-1), xf, wf, bias, n * out_ch, geo, shifts)
+    return out
+
+
+def shifted_conv2d_weight(x, g, kernel, padding, dilation, groups) -> np.ndarray:
+    """conv2d's weight gradient with stride 1: dW (O, C/G, kh, kw) from x and g (N, O, oh, ow).
+
+    The dot products also read x where the output pitch's junk columns sit (times a zero
+    gradient), so x must be finite: callers check (an inf there would give 0 * inf = NaN).
+    """
+    n, out_ch = g.shape[:2]
+    cg = x.shape[1] // groups
+    parts = np.zeros((WEIGHT_GRAD_CHUNKS, out_ch, cg, *kernel), dtype=x.dtype)
+    if g.size and parts[0].size:
+        xf, padded_shape = _padded_flat(x, padding)
+        geo = _geometry(padded_shape, out_ch, g.shape[2:], kernel, dilation, groups)
+        tasks = WEIGHT_GRAD_CHUNKS * out_ch
+        big = parallel(g.size * parts[0, 0].size)
+        kernel_fn = _shift_weight_grad_parallel if big else _shift_weight_grad_serial
+        shifts = _tap_shifts(cg, padded_shape[2:], kernel, dilation)
+        gf = np.ascontiguousarray(g).reshape(-1)
+        kernel_fn(parts.reshape(-1), xf, gf, tasks, n, geo, shifts)
+    return parts.sum(axis=0)
+
+
 # ---- max pooling --------------------------------------------------------------------------------
 @njit(inline="always")
 def _window_range(start, dilation, kernel, size):
