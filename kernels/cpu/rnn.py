@@ -14,19 +14,21 @@ of the gate pre-activations: dgi (input side) and dgh (hidden side; equal but fo
 
 from __future__ import annotations
 
-import math
-
 from numba import njit
 
+from .fastmath import exp, tanh
+
 _OPTS = dict(cache=True, nogil=True, error_model="numpy")
+# NOTE: the gate math stays in the arrays' dtype (`one` is typed like them) and uses fastmath's
+# exp/tanh, so float32 loops vectorise; with libm calls and float64 literals a GRU step of
+# (32, 100) took 41 us, ~10x the rest of its work.
 
 
 @njit(inline="always")
-def _sigmoid(v):
-    if v >= 0:
-        return 1.0 / (1.0 + math.exp(-v))
-    e = math.exp(v)
-    return e / (1.0 + e)
+def _sigmoid(v, one):
+    e = exp(-abs(v))  # in (0, 1]: never overflows
+    s = one / (one + e)
+    return s if v >= 0 else e * s
 
 
 # ---- forward ------------------------------------------------------------------------------------
@@ -34,26 +36,29 @@ def _sigmoid(v):
 def rnn_forward(gi, gh, b, h_out, relu):
     """h = act(gi + gh + b) with act = tanh or relu."""
     n_batch, hidden = h_out.shape
+    one = h_out.dtype.type(1)
+    zero = one - one
     for i in range(n_batch):
         for k in range(hidden):
             v = gi[i, k] + gh[i, k] + b[k]
             if relu:
-                h_out[i, k] = v if v > 0 else 0.0
+                h_out[i, k] = v if v > 0 else zero
             else:
-                h_out[i, k] = math.tanh(v)
+                h_out[i, k] = tanh(v)
 
 
 @njit(**_OPTS)
 def gru_forward(gi, gh, b, h_prev, h_out, saved):
     """r, z = sigmoid(gi + gh + b); n = tanh(gi_n + r * (gh_n + b_n)); h = (1-z) n + z h_prev."""
     n_batch, hidden = h_out.shape
+    one = h_out.dtype.type(1)
     for i in range(n_batch):
         for k in range(hidden):
-            r = _sigmoid(gi[i, k] + gh[i, k] + b[k])
-            z = _sigmoid(gi[i, hidden + k] + gh[i, hidden + k] + b[hidden + k])
+            r = _sigmoid(gi[i, k] + gh[i, k] + b[k], one)
+            z = _sigmoid(gi[i, hidden + k] + gh[i, hidden + k] + b[hidden + k], one)
             ghn = gh[i, 2 * hidden + k] + b[2 * hidden + k]
-            n = math.tanh(gi[i, 2 * hidden + k] + r * ghn)
-            h_out[i, k] = (1.0 - z) * n + z * h_prev[i, k]
+            n = tanh(gi[i, 2 * hidden + k] + r * ghn)
+            h_out[i, k] = (one - z) * n + z * h_prev[i, k]
             saved[0, i, k] = r
             saved[1, i, k] = z
             saved[2, i, k] = n
@@ -64,14 +69,15 @@ def gru_forward(gi, gh, b, h_prev, h_out, saved):
 def lstm_forward(gi, gh, b, c_prev, h_out, saved):
     """i, f, o = sigmoid(.), g = tanh(.); c = f c_prev + i g; h = o tanh(c)."""
     n_batch, hidden = h_out.shape
+    one = h_out.dtype.type(1)
     for i in range(n_batch):
         for k in range(hidden):
-            ig = _sigmoid(gi[i, k] + gh[i, k] + b[k])
-            fg = _sigmoid(gi[i, hidden + k] + gh[i, hidden + k] + b[hidden + k])
-            gg = math.tanh(gi[i, 2 * hidden + k] + gh[i, 2 * hidden + k] + b[2 * hidden + k])
-            og = _sigmoid(gi[i, 3 * hidden + k] + gh[i, 3 * hidden + k] + b[3 * hidden + k])
+            ig = _sigmoid(gi[i, k] + gh[i, k] + b[k], one)
+            fg = _sigmoid(gi[i, hidden + k] + gh[i, hidden + k] + b[hidden + k], one)
+            gg = tanh(gi[i, 2 * hidden + k] + gh[i, 2 * hidden + k] + b[2 * hidden + k])
+            og = _sigmoid(gi[i, 3 * hidden + k] + gh[i, 3 * hidden + k] + b[3 * hidden + k], one)
             c = fg * c_prev[i, k] + ig * gg
-            h_out[i, k] = og * math.tanh(c)
+            h_out[i, k] = og * tanh(c)
             saved[0, i, k] = ig
             saved[1, i, k] = fg
             saved[2, i, k] = gg
@@ -84,19 +90,22 @@ def lstm_forward(gi, gh, b, c_prev, h_out, saved):
 def rnn_backward(d_out, d_mm, h, dgi, relu):
     """dpre = (d_out + d_mm) * act'(pre), from the output h."""
     n_batch, hidden = h.shape
+    one = h.dtype.type(1)
+    zero = one - one
     for i in range(n_batch):
         for k in range(hidden):
             dh = d_out[i, k] + d_mm[i, k]
             if relu:
-                dgi[i, k] = dh if h[i, k] > 0 else 0.0
+                dgi[i, k] = dh if h[i, k] > 0 else zero
             else:
-                dgi[i, k] = dh * (1.0 - h[i, k] * h[i, k])
+                dgi[i, k] = dh * (one - h[i, k] * h[i, k])
 
 
 @njit(**_OPTS)
 def gru_backward(d_out, d_mm, carry, saved, h_prev, dgi, dgh):
     """GRU step backward; carry holds dh * z (the direct path to h_prev) in and out."""
     n_batch, hidden = h_prev.shape
+    one = h_prev.dtype.type(1)
     for i in range(n_batch):
         for k in range(hidden):
             dh = d_out[i, k] + d_mm[i, k] + carry[i, k]
@@ -104,9 +113,9 @@ def gru_backward(d_out, d_mm, carry, saved, h_prev, dgi, dgh):
             z = saved[1, i, k]
             n = saved[2, i, k]
             ghn = saved[3, i, k]
-            dpn = dh * (1.0 - z) * (1.0 - n * n)
-            dpr = dpn * ghn * r * (1.0 - r)
-            dpz = dh * (h_prev[i, k] - n) * z * (1.0 - z)
+            dpn = dh * (one - z) * (one - n * n)
+            dpr = dpn * ghn * r * (one - r)
+            dpz = dh * (h_prev[i, k] - n) * z * (one - z)
             dgi[i, k] = dpr
             dgi[i, hidden + k] = dpz
             dgi[i, 2 * hidden + k] = dpn
@@ -120,6 +129,7 @@ def gru_backward(d_out, d_mm, carry, saved, h_prev, dgi, dgh):
 def lstm_backward(d_out, d_mm, carry, saved, c_prev, dgi):
     """LSTM step backward; carry holds dc (the cell-state gradient) in and out."""
     n_batch, hidden = c_prev.shape
+    one = c_prev.dtype.type(1)
     for i in range(n_batch):
         for k in range(hidden):
             dh = d_out[i, k] + d_mm[i, k]
@@ -127,10 +137,10 @@ def lstm_backward(d_out, d_mm, carry, saved, c_prev, dgi):
             fg = saved[1, i, k]
             gg = saved[2, i, k]
             og = saved[3, i, k]
-            tc = math.tanh(saved[4, i, k])
-            dc = carry[i, k] + dh * og * (1.0 - tc * tc)
-            dgi[i, k] = dc * gg * ig * (1.0 - ig)
-            dgi[i, hidden + k] = dc * c_prev[i, k] * fg * (1.0 - fg)
-            dgi[i, 2 * hidden + k] = dc * ig * (1.0 - gg * gg)
-            dgi[i, 3 * hidden + k] = dh * tc * og * (1.0 - og)
+            tc = tanh(saved[4, i, k])
+            dc = carry[i, k] + dh * og * (one - tc * tc)
+            dgi[i, k] = dc * gg * ig * (one - ig)
+            dgi[i, hidden + k] = dc * c_prev[i, k] * fg * (one - fg)
+            dgi[i, 2 * hidden + k] = dc * ig * (one - gg * gg)
+            dgi[i, 3 * hidden + k] = dh * tc * og * (one - og)
             carry[i, k] = dc * fg
