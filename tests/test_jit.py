@@ -343,3 +343,42 @@ def test_elementwise_chains_fuse_and_stay_bit_exact(dtype):
     report = compiled.explain()
     assert "fused[add,tanh,mul,exp,sub,abs,add]" in report
     assert "6 fused into their neighbours" in report
+
+
+def test_elementwise_epilogues_run_in_place_on_products_and_stay_bit_exact():
+    F = torch.nn.functional
+    w1, b1 = torch.randn(32, 20), torch.randn(32)
+    w2, scale = torch.randn(6, 3, 3, 3), torch.randn(6, 1, 1)
+    image = torch.randn(2, 3, 8, 8)
+
+    def step(x):
+        hidden = F.relu(F.linear(x, w1, b1))  # linear -> relu: one node
+        kept = x @ w1.T  # read twice below: stays a separate product
+        feature = (F.conv2d(image, w2) * scale).tanh()  # conv -> fused chain, broadcast operand
+        return hidden.sum() + (kept + 1).sum() + kept.mean() + feature.sum()
+
+    compiled = torch.compile(step)
+    x = torch.randn(5, 20)
+    for _ in range(3):
+        out = compiled(x)
+    assert out.item() == step(x).item()
+    report = compiled.explain()
+    assert "linear+[relu]" in report and "conv2d+[mul,tanh]" in report
+    assert "2 run as epilogues" in report
+    assert "matmul+" not in report
+
+
+def test_epilogue_is_not_merged_across_a_write_to_the_products_input():
+    w = torch.randn(4, 4)
+
+    def step(x):
+        y = x @ w
+        x.add_(1.0)  # moving the product after this write would read the new x
+        return (y * 2).sum()
+
+    compiled = torch.compile(step)
+    x, eager_x = torch.randn(3, 4), torch.randn(3, 4)
+    eager_x.copy_(x)
+    for _ in range(3):
+        assert compiled(x).item() == step(eager_x).item()
+    assert "0 run as epilogues" in compiled.explain()

@@ -615,7 +615,7 @@ def test_second_process_compiles_nothing(populated_cache):
     assert f"kernel cache: {cache / 'kernels'}" in text
     assert re.search(r"Numba compiled 0 functions .*0 damaged", text)
     assert re.search(r"\d+ from Numba's disk cache", text)
-    assert "fusion group fused[" in text and "retraced: argument 0 changed" in text
+    assert "fusion group " in text and "retraced: argument 0 changed" in text
 
 
 def test_explain_lists_graph_fusion_kernels_compile_time_and_retraces():

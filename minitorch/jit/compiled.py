@@ -10,7 +10,7 @@ from ..autograd.grad_mode import state
 from ..kernels.cpu import compiler
 from ..tensor import Tensor
 from .check import check_replay
-from .passes import FusedElementwise
+from .passes import Epilogue, FusedElementwise
 from .replay import Replayer
 from .trace import Capture, TraceError, read_watched, watched_numbers
 
@@ -209,7 +209,8 @@ class CompiledFunction:
             lines.append(
                 f"trace for {_describe_key(key)}: {r.ops_captured} ops captured, "
                 f"{r.folded} folded to constants, {r.merged} merged as duplicates, {r.dead} dead, "
-                f"{r.fused} fused into their neighbours, {r.ops} replayed, "
+                f"{r.fused} fused into their neighbours, {r.epilogues} run as epilogues of "
+                f"matrix products or convolutions, {r.ops} replayed, "
                 f"{len(r.nodes) - r.ops} effects"
             )
             lines.append(
@@ -218,7 +219,7 @@ class CompiledFunction:
                 "warm-up, capture and first replay" + ("" if build.done else " (not replayed yet)")
             )
             for node in r.nodes:
-                if isinstance(getattr(node, "op", None), FusedElementwise):
+                if isinstance(getattr(node, "op", None), (FusedElementwise, Epilogue)):
                     lines.append(f"  fusion group {node.op.name}: {node.op.expr}")
             lines.append(
                 f"  generated kernels first loaded for this trace: {len(build.kernels)} (those "

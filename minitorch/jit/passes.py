@@ -230,6 +230,100 @@ def _emit_chain(chain: _Chain) -> OpNode:
     return OpNode(op, node.meta, tuple(chain.inputs), {}, node.outputs, node.in_dtypes)
 
 
+# ---- elementwise epilogues of matrix products and convolutions -------------------------------
+EPILOGUE_PRODUCERS = ("linear", "matmul", "conv2d")
+
+
+class Epilogue:
+    """A matrix product or convolution whose output an elementwise expression finishes in
+    place (bias adds, activations): the expression runs over the product's fresh output while
+    it is still in cache, and no second buffer is allocated. Placeholder {slot} of the
+    expression is the product's output; the other inputs follow the product's own."""
+
+    random = False
+
+    def __init__(self, producer, n_inputs: int, expr: str, slot: int, names: list[str]):
+        self.producer, self.n_inputs, self.expr, self.slot = producer, n_inputs, expr, slot
+        self.n_outputs = producer.n_outputs
+        self.names = [producer.name, *names]
+        self.name = f"{producer.name}+[{','.join(names)}]"
+
+    def forward(self, meta, *arrays, **params):
+        outs = self.producer.forward(meta, *arrays[: self.n_inputs], **params)
+        image = outs[0] if self.n_outputs > 1 else outs
+        operands = list(arrays[self.n_inputs :])
+        operands.insert(self.slot, image)
+        cpu.elementwise((self.expr,), [image], operands)  # in place: element i reads, then writes i
+        return outs
+
+
+def fuse_epilogues(nodes: list, uses: dict[int, int]) -> tuple[list, int]:
+    """Merge each elementwise node (plain or fused) into the matrix product or convolution
+    whose output it reads as its only reader, when it keeps that output's shape and dtype and
+    no write or call comes between them. Returns the nodes and the number merged."""
+    producers: dict[int, tuple] = {}  # first output slot -> (index in out, meta, outputs)
+    out: list = []
+    merged = 0
+    for node in nodes:
+        if not isinstance(node, OpNode):
+            producers.clear()  # a write or call may change what the product read
+            out.append(node)
+            continue
+        expr, operands = _elementwise_expr(node)
+        slot = _epilogue_input(node, producers, uses) if expr is not None else None
+        _close_read(node, producers, skip=slot)
+        if node.op.name in EPILOGUE_PRODUCERS:
+            meta = node.meta[0] if node.op.n_outputs > 1 else node.meta
+            producers[node.outputs[0]] = (len(out), meta, node.outputs)
+        if slot is None:
+            out.append(node)
+            continue
+        k = producers.pop(node.inputs[slot].key)[0]
+        product = out[k]
+        out[k] = None
+        names = node.op.names if isinstance(node.op, FusedElementwise) else [node.op.name]
+        op = Epilogue(product.op, len(product.inputs), expr, slot, names)
+        rest = tuple(x for i, x in enumerate(operands) if i != slot)
+        outputs = (node.outputs[0], *product.outputs[1:])
+        dtypes = product.in_dtypes + tuple(d for i, d in enumerate(node.in_dtypes) if i != slot)
+        out.append(OpNode(op, product.meta, product.inputs + rest, product.params, outputs, dtypes))
+        merged += 1
+    return [n for n in out if n is not None], merged
+
+
+def _close_read(node: OpNode, producers: dict[int, tuple], skip) -> None:
+    """Products whose outputs this node reads (but for input `skip`) must stay where they are."""
+    read = {
+        x.key
+        for i, x in enumerate(node.inputs)
+        if i != skip and isinstance(x, Ref) and x.kind == "slot"
+    }
+    for first, (_, _, outputs) in list(producers.items()):
+        if read.intersection(outputs):
+            del producers[first]
+
+
+def _elementwise_expr(node: OpNode) -> tuple[str | None, tuple]:
+    """The expression and operands of a fusible elementwise node (numbers cast as eager
+    casts them), or (None, ()) for any other node."""
+    if isinstance(node.op, FusedElementwise):
+        return node.op.expr, node.inputs
+    if not _fusible(node):
+        return None, ()
+    dtype = node.meta.dtype.np
+    operands = tuple(x if isinstance(x, Ref) else dtype.type(x) for x in node.inputs)
+    return node.op.template, operands
+
+
+def _epilogue_input(node: OpNode, producers: dict[int, tuple], uses: dict[int, int]):
+    """Index of the input that is an unfinished product's output read only here, or None."""
+    for i, x in enumerate(node.inputs):
+        if isinstance(x, Ref) and x.kind == "slot" and x.key in producers:
+            if uses.get(x.key, 0) == 1 and producers[x.key][1] == node.meta:
+                return i
+    return None
+
+
 def count_uses(nodes: list, output_slots) -> dict[int, int]:
     uses: dict[int, int] = {}
     for node in nodes:

@@ -25,6 +25,7 @@ class Replayer:
         nodes, self.dead = passes.eliminate_dead(nodes, set(live))
         uses = passes.count_uses(nodes, live)
         nodes, self.fused = passes.fuse_elementwise(nodes, uses) if fuse else (nodes, 0)
+        nodes, self.epilogues = passes.fuse_epilogues(nodes, uses) if fuse else (nodes, 0)
         self.nodes = nodes
         self.ops = sum(isinstance(n, OpNode) for n in nodes)
         self.tensors = _tensor_guards(nodes)
