@@ -3,6 +3,7 @@
     python benchmarks/suite.py                       # all workloads, all measurements
     python benchmarks/suite.py --quick               # under 2 minutes; see "--quick" below
     python benchmarks/suite.py --only mlp,dqn --json out.json --png out.png
+    python benchmarks/suite.py --device cuda         # on a GPU (benchmarks/gpu_check.py runs it)
 
 For each workload of benchmarks/workloads.py (the same code runs on both libraries):
 
@@ -23,7 +24,12 @@ For each workload of benchmarks/workloads.py (the same code runs on both librari
 - peak memory (tracemalloc, MiB) of an eager and of a traced step: the peak during 3 steps
   after warm-up, counting what is live then (parameters, optimizer state, data, the trace's
   buffers). numpy reports its allocations to tracemalloc; memory that Numba allocates inside
-  kernels is not seen.
+  kernels is not seen. With --device cuda: the device allocator's peak
+  (`minitorch.cuda.max_memory_allocated()`) over the same steps.
+
+--device cuda runs every step on the GPU (model and data moved there as a PyTorch script
+does; each timed sample ends with `cuda.synchronize()` in both libraries) and compares with
+PyTorch on the same GPU when its CUDA build is installed.
 
 Each library runs in its own worker process, and this process imports neither (so the LLVM
 load order of numba and torch does not arise). NOTE: in one process the libraries' thread
@@ -93,6 +99,7 @@ class Settings:
     torch_compile: bool
     compile_probes: tuple | None  # workload names to measure cold/warm compile for; None = all
     wait_idle: float  # seconds to wait at most for a quiet machine before each workload
+    device: str = "cpu"
 
 
 def _first_line(e: BaseException) -> str:
@@ -113,8 +120,18 @@ MIN_SAMPLE_S = 0.05  # a timed sample runs at least this long
 class _Bench:
     """The steps of one library for the current workload; requests are its methods."""
 
-    def __init__(self):
+    def __init__(self, device: str):
         self.steps: dict = {}
+        self.device = device
+        self.cuda = device.startswith("cuda")
+
+    def build(self, workload: str):
+        return WORKLOADS[workload](self.lib, self.device)
+
+    def sync(self) -> None:
+        """Wait for the device (both libraries spell it `cuda.synchronize()`)."""
+        if self.cuda:
+            self.lib.cuda.synchronize()
 
     def time(self, mode: str, n: int) -> dict:
         """ms per step over at least n steps and MIN_SAMPLE_S seconds, after two untimed steps:
@@ -123,10 +140,13 @@ class _Bench:
         step = self.steps[mode]
         gc.collect()
         step(), step()
+        self.sync()
         count, start = 0, time.perf_counter()
         while count < n or time.perf_counter() - start < MIN_SAMPLE_S:
             step()
             count += 1
+            if count >= n:  # NOTE: launches are asynchronous: the clock reads a finished GPU
+                self.sync()
         return {"ms": (time.perf_counter() - start) / count * 1e3}
 
     def cpu(self) -> dict:
@@ -139,8 +159,8 @@ class _Bench:
 
 
 class MinitorchBench(_Bench):
-    def __init__(self):
-        super().__init__()
+    def __init__(self, device: str):
+        super().__init__(device)
         import minitorch  # noqa: PLC0415
         import minitorch.nn  # noqa: F401, PLC0415
         import minitorch.optim  # noqa: F401, PLC0415
@@ -150,29 +170,37 @@ class MinitorchBench(_Bench):
     def info(self) -> dict:
         import numba  # noqa: PLC0415
 
-        return {
+        info = {
             "minitorch": self.lib.__version__,
             "numba": numba.__version__,
             "numba_threading_layer": numba.config.THREADING_LAYER,
             "minitorch_threads": self.lib.kernels.cpu.THREADS,
         }
+        if self.cuda and self.lib.cuda.is_available():
+            from numba import cuda  # noqa: PLC0415
+
+            name = getattr(cuda.get_current_device(), "name", "the CUDA simulator")
+            info["gpu"] = name.decode() if isinstance(name, bytes) else str(name)
+        elif self.cuda:
+            info["gpu"] = None
+        return info
 
     def setup(self, workload: str, torch_compile: bool) -> dict:
         """Eager and traced steps, compared step by step (which also warms both up)."""
         self.steps.clear()
         lib = self.lib
         lib.manual_seed(0)
-        eager = WORKLOADS[workload](lib)
+        eager = self.build(workload)
         lib.manual_seed(0)
-        traced = lib.compile(WORKLOADS[workload](lib))
+        traced = lib.compile(self.build(workload))
         self.steps["minitorch"] = eager
         check = {"same": True, "mismatch": None}
         for i in range(CHECK_STEPS):
             lib.manual_seed(i)
-            a = eager().detach().numpy()
+            a = eager().detach().cpu().numpy()
             lib.manual_seed(i)
             try:
-                b = traced().detach().numpy()
+                b = traced().detach().cpu().numpy()
             except Exception as e:  # noqa: BLE001  (reported, not fixed: the suite goes on)
                 check["same"] = None
                 status = {"minitorch": "ok", "minitorch.compile": f"failed: {_first_line(e)}"}
@@ -197,27 +225,37 @@ class MinitorchBench(_Bench):
         return reply
 
     def _peak_mib(self, workload: str, traced: bool) -> float:
-        """tracemalloc peak during MEMORY_STEPS warm steps, live state included."""
+        """Peak memory during MEMORY_STEPS warm steps, live state included: tracemalloc's on
+        the CPU, the caching allocator's on a GPU."""
         gc.collect()
-        tracemalloc.start()
+        if not self.cuda:
+            tracemalloc.start()
         try:
             self.lib.manual_seed(0)
-            step = WORKLOADS[workload](self.lib)
+            step = self.build(workload)
             if traced:
                 step = self.lib.compile(step)
             for _ in range(3):  # eager: warm; traced: eager call, trace, first replay
                 step()
-            tracemalloc.reset_peak()
+            self.sync()
+            if self.cuda:
+                self.lib.cuda.reset_peak_memory_stats()
+            else:
+                tracemalloc.reset_peak()
             for _ in range(MEMORY_STEPS):
                 step()
+            self.sync()
+            if self.cuda:
+                return self.lib.cuda.max_memory_allocated() / 2**20
             return tracemalloc.get_traced_memory()[1] / 2**20
         finally:
-            tracemalloc.stop()
+            if not self.cuda:
+                tracemalloc.stop()
 
 
 class TorchBench(_Bench):
-    def __init__(self, threads: int):
-        super().__init__()
+    def __init__(self, threads: int, device: str):
+        super().__init__(device)
         try:
             import torch  # noqa: PLC0415
         except ImportError:
@@ -237,8 +275,11 @@ class TorchBench(_Bench):
         torch = self.lib
         if torch is None:
             return {"status": {m: "n/a: torch not importable" for m in ("torch", "torch.compile")}}
+        if self.cuda and not torch.cuda.is_available():
+            why = "n/a: this torch build has no CUDA device"
+            return {"status": {m: why for m in ("torch", "torch.compile")}}
         torch.manual_seed(0)
-        self.steps["torch"] = WORKLOADS[workload](torch)
+        self.steps["torch"] = self.build(workload)
         for _ in range(2):
             self.steps["torch"]()
         status = {"torch": "ok", "torch.compile": self._compile(workload, torch_compile)}
@@ -251,7 +292,7 @@ class TorchBench(_Bench):
         torch._dynamo.reset()  # each workload compiles from scratch, not into the last one's cache
         torch.manual_seed(0)
         try:
-            compiled = torch.compile(WORKLOADS[workload](torch))
+            compiled = torch.compile(self.build(workload))
             start = time.perf_counter()
             compiled()
             first = time.perf_counter() - start
@@ -266,11 +307,11 @@ class TorchBench(_Bench):
         return {"outputs": self._outputs()}
 
 
-def serve(library: str, threads: int) -> None:
+def serve(library: str, threads: int, device: str) -> None:
     """Worker main loop: one JSON request per line on stdin, one JSON reply per line."""
     replies = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # stray prints (compiler logs) go to stderr, never into the replies
-    bench = MinitorchBench() if library == "minitorch" else TorchBench(threads)
+    bench = MinitorchBench(device) if library == "minitorch" else TorchBench(threads, device)
     for line in sys.stdin:
         request = json.loads(line)
         try:
@@ -288,10 +329,10 @@ class WorkerError(RuntimeError):
 class Worker:
     """A library's worker process (started on first use, again if it died), asked in turn."""
 
-    def __init__(self, library: str, threads: int = 0):
+    def __init__(self, library: str, device: str, threads: int = 0):
         self.library = library
         self.argv = [sys.executable, str(Path(__file__).resolve()), "--worker", library]
-        self.argv += ["--threads", str(threads)]
+        self.argv += ["--threads", str(threads), "--device", device]
         self.proc = None
 
     def ask(self, cmd: str, **kwargs) -> dict:
@@ -317,7 +358,7 @@ class Worker:
 
 
 # ---- cold and warm compile, each in a new process ---------------------------------------------
-def compile_probe(name: str) -> None:
+def compile_probe(name: str, device: str) -> None:
     """Child process: build the traced step, call it until it has replayed once; print JSON."""
     import minitorch  # noqa: PLC0415
     import minitorch.nn  # noqa: F401, PLC0415
@@ -326,7 +367,7 @@ def compile_probe(name: str) -> None:
 
     before = compiler.stats.numba_compiles
     start = time.perf_counter()
-    step = minitorch.compile(WORKLOADS[name](minitorch))
+    step = minitorch.compile(WORKLOADS[name](minitorch, device))
     while step.stats.replays < 1:
         step()
     seconds = time.perf_counter() - start
@@ -334,9 +375,10 @@ def compile_probe(name: str) -> None:
     print(json.dumps({"seconds": seconds, "numba_compiles": compiles}))
 
 
-def _run_probe(name: str, cache: str) -> dict:
+def _run_probe(name: str, cache: str, device: str) -> dict:
     env = dict(os.environ, MINITORCH_CACHE_DIR=cache, NUMBA_CACHE_DIR=os.path.join(cache, "numba"))
     cmd = [sys.executable, str(Path(__file__).resolve()), "--compile-probe", name]
+    cmd += ["--device", device]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines() or ["no output"]
@@ -344,12 +386,12 @@ def _run_probe(name: str, cache: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def compile_times(name: str) -> dict:
+def compile_times(name: str, device: str) -> dict:
     """Cold (empty caches) then warm (same caches, new process) compile of one workload."""
     with tempfile.TemporaryDirectory(prefix="minitorch-suite-") as cache:
         try:
-            cold = _run_probe(name, cache)
-            warm = _run_probe(name, cache)
+            cold = _run_probe(name, cache, device)
+            warm = _run_probe(name, cache, device)
         except (RuntimeError, subprocess.TimeoutExpired, ValueError) as e:
             return {"status": f"failed: {_first_line(e)}"}
     return {
@@ -482,7 +524,8 @@ def bench_workload(name: str, settings: Settings, workers: dict) -> dict:
             row["outputs"].update(reply.pop("outputs"))
             row.update(reply)
     probe = settings.compile_probes is None or name in settings.compile_probes
-    row["compile"] = compile_times(name) if probe else {"status": "skipped (--quick)"}
+    skipped = {"status": "skipped (--quick)"}
+    row["compile"] = compile_times(name, settings.device) if probe else skipped
     return row
 
 
@@ -565,11 +608,13 @@ def _notes(rows: dict) -> list[str]:
 def report(result: dict) -> str:
     m, rows = result["machine"], result["workloads"]
     lines = [
-        f"machine: {m['platform']}, {m['processor']}, {m['cpu_count']} CPUs; "
+        f"machine: {m['platform']}, {m['processor']}, {m['cpu_count']} CPUs"
+        f"{', GPU ' + m['gpu'] if m.get('gpu') else ''}; "
         f"minitorch {m['minitorch_threads']} threads ({m['numba_threading_layer']}), "
         f"torch {m.get('torch_threads', '-')} threads; each library in its own process",
         f"python {m['python']}, minitorch {m['minitorch']}, numpy {m['numpy']}, "
-        f"numba {m['numba']}, torch {m['torch'] or 'not installed'}",
+        f"numba {m['numba']}, torch {m['torch'] or 'not installed'}; device "
+        f"{result['settings'].get('device', 'cpu')}",
         f"{result['settings']['rounds']} rounds of >= {result['settings']['steps']} steps and "
         f"{MIN_SAMPLE_S * 1e3:.0f} ms, median ms per step; x/tr = speedup of the traced step "
         "(> 1: traced is faster)",
@@ -597,6 +642,8 @@ def write_png(result: dict, path: Path) -> str:
     except ImportError:
         return 'png: skipped (matplotlib not importable; pip install "minitorch[bench]")'
     names = list(result["workloads"])
+    if not any(r["modes"][m]["ms"] for r in result["workloads"].values() for m in MODES):
+        return "png: skipped (no mode was timed)"
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(names)), 4.5))
     width = 0.8 / len(MODES)
     for i, mode in enumerate(MODES):
@@ -622,8 +669,13 @@ def _parse(argv) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="under 2 minutes; see the docstring")
     parser.add_argument("--only", help=f"comma-separated names from: {', '.join(WORKLOADS)}")
-    parser.add_argument("--json", default=str(HERE / "results" / "suite.json"))
+    parser.add_argument(
+        "--json", help="results path (default benchmarks/results/suite.json, suite_cuda.json)"
+    )
     parser.add_argument("--png", help="bar chart path (default: the --json path with .png)")
+    parser.add_argument(
+        "--device", default="cpu", help='"cpu" (default) or "cuda": where every step runs'
+    )
     parser.add_argument(
         "--wait-idle",
         type=float,
@@ -643,23 +695,31 @@ def _parse(argv) -> argparse.Namespace:
     return args
 
 
-def _settings(quick: bool, wait_idle: float | None) -> tuple[Settings, list[str]]:
+def _settings(quick: bool, wait_idle: float | None, device: str) -> tuple[Settings, list[str]]:
     if not quick:
         wait = 60.0 if wait_idle is None else wait_idle
-        return Settings(7, 5, torch_compile=True, compile_probes=None, wait_idle=wait), []
+        return Settings(7, 5, True, compile_probes=None, wait_idle=wait, device=device), []
     skipped = [
         "--quick: 3 rounds x 2 steps; torch.compile skipped; cold/warm compile measured "
         f"only for {', '.join(QUICK_COMPILE_PROBES)}"
     ]
     wait = wait_idle or 0.0
-    return Settings(3, 2, False, compile_probes=QUICK_COMPILE_PROBES, wait_idle=wait), skipped
+    probes = QUICK_COMPILE_PROBES
+    return Settings(3, 2, False, compile_probes=probes, wait_idle=wait, device=device), skipped
 
 
 def run(names: list, settings: Settings, skipped: list) -> dict:
-    workers = {"minitorch": Worker("minitorch")}
+    workers = {"minitorch": Worker("minitorch", settings.device)}
     try:
-        threads = workers["minitorch"].ask("info")["minitorch_threads"]
-        workers["torch"] = Worker("torch", threads)
+        info = workers["minitorch"].ask("info")
+        if settings.device != "cpu" and not info.get("gpu"):
+            raise SystemExit(
+                f"suite: --device {settings.device} needs a CUDA GPU, and minitorch sees none "
+                "(minitorch.cuda.is_available() is False); run it on a GPU machine, e.g. through "
+                "benchmarks/gpu_check.py"
+            )
+        threads = info["minitorch_threads"]
+        workers["torch"] = Worker("torch", settings.device, threads)
         result = {"machine": machine(workers), "settings": vars(settings), "skipped": skipped}
         result["workloads"] = {}
         start = time.perf_counter()
@@ -676,16 +736,17 @@ def run(names: list, settings: Settings, skipped: list) -> dict:
 def main(argv=None) -> dict:
     args = _parse(argv)
     if args.worker:
-        serve(args.worker, args.threads)
+        serve(args.worker, args.threads, args.device)
         return {}
     if args.compile_probe:
-        compile_probe(args.compile_probe)
+        compile_probe(args.compile_probe, args.device)
         return {}
-    settings, skipped = _settings(args.quick, args.wait_idle)
+    settings, skipped = _settings(args.quick, args.wait_idle, args.device)
     result = run(args.names, settings, skipped)
     print()
     print(report(result))
-    json_path = Path(args.json)
+    default = "suite.json" if args.device == "cpu" else "suite_cuda.json"
+    json_path = Path(args.json or HERE / "results" / default)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\njson: {json_path}")

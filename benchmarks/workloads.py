@@ -1,6 +1,7 @@
 """Workloads written once against the PyTorch API, run on minitorch or torch.
 
-Each builder takes the library module (`minitorch` or `torch`) and returns a `step()` closure
+Each builder takes the library module (`minitorch` or `torch`) and a device ("cpu" or "cuda":
+the model and data are moved there, as a PyTorch script does) and returns a `step()` closure
 on fixed data. Training builders do one training step (zero_grad, forward, loss, backward,
 optimizer.step) and return the loss; the `*_infer` builders run the same model in eval mode
 under `no_grad()` and return the logits. The same code on both libraries is the point: it is
@@ -12,11 +13,11 @@ from __future__ import annotations
 import numpy as np
 
 
-def _data(lib, *shape, classes=None, seed=0):
+def _data(lib, *shape, classes=None, seed=0, device="cpu"):
     rng = np.random.default_rng(seed)
     if classes is not None:
-        return lib.from_numpy(rng.integers(0, classes, size=shape).astype(np.int64))
-    return lib.from_numpy(rng.standard_normal(shape).astype(np.float32))
+        return lib.from_numpy(rng.integers(0, classes, size=shape).astype(np.int64)).to(device)
+    return lib.from_numpy(rng.standard_normal(shape).astype(np.float32)).to(device)
 
 
 def _inference(lib, model, x):
@@ -44,12 +45,12 @@ def _mlp_model(lib):
     )
 
 
-def mlp(lib):
+def mlp(lib, device="cpu"):
     """784-512-256-10 MLP with dropout 0.2, batch 64, Adam, cross-entropy."""
-    model = _mlp_model(lib)
+    model = _mlp_model(lib).to(device)
     opt = lib.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = lib.nn.CrossEntropyLoss()
-    x, y = _data(lib, 64, 784), _data(lib, 64, classes=10)
+    x, y = _data(lib, 64, 784, device=device), _data(lib, 64, classes=10, device=device)
 
     def step():
         opt.zero_grad()
@@ -93,12 +94,12 @@ def _lenet_model(lib, spec: _LeNetSpec):
     return LeNet()
 
 
-def _lenet(lib, spec: _LeNetSpec, batch: int):
+def _lenet(lib, spec: _LeNetSpec, batch: int, device: str):
     F = lib.nn.functional
-    model = _lenet_model(lib, spec)
+    model = _lenet_model(lib, spec).to(device)
     opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-    x = _data(lib, batch, spec.channels, spec.side, spec.side)
-    y = _data(lib, batch, classes=10)
+    x = _data(lib, batch, spec.channels, spec.side, spec.side, device=device)
+    y = _data(lib, batch, classes=10, device=device)
 
     def step():
         opt.zero_grad()
@@ -113,17 +114,17 @@ def _lenet(lib, spec: _LeNetSpec, batch: int):
 _MNIST_LENET = _LeNetSpec(1, 28, 10, 20, 50)
 
 
-def lenet(lib):
+def lenet(lib, device="cpu"):
     """LeNet (conv 1-10-20, fc 320-50-10), batch 64, SGD momentum."""
-    return _lenet(lib, _MNIST_LENET, 64)
+    return _lenet(lib, _MNIST_LENET, 64, device)
 
 
-def cifar_cnn(lib):
+def cifar_cnn(lib, device="cpu"):
     """LeNet for 3x32x32 (conv 3-6-16, fc 400-120-10), batch 100, SGD momentum."""
-    return _lenet(lib, _LeNetSpec(3, 32, 6, 16, 120), 100)
+    return _lenet(lib, _LeNetSpec(3, 32, 6, 16, 120), 100, device)
 
 
-def gru(lib):
+def gru(lib, device="cpu"):
     """GRU sequence model: seq 32, batch 32, input 28, hidden 100, explicit h0, Adam."""
     nn = lib.nn
 
@@ -137,11 +138,11 @@ def gru(lib):
             out, h = self.gru(x, h0)
             return self.head(out[:, -1])
 
-    model = Model()
+    model = Model().to(device)
     opt = lib.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
-    x, y = _data(lib, 32, 32, 28), _data(lib, 32, classes=10)
-    h0 = lib.zeros(1, 32, 100)
+    x, y = _data(lib, 32, 32, 28, device=device), _data(lib, 32, classes=10, device=device)
+    h0 = lib.zeros(1, 32, 100, device=device)
 
     def step():
         opt.zero_grad()
@@ -153,14 +154,15 @@ def gru(lib):
     return step
 
 
-def transformer(lib):
+def transformer(lib, device="cpu"):
     """Pre-norm transformer encoder block: batch 8, seq 64, dim 128, 4 heads, AdamW."""
     nn = lib.nn
     block = nn.TransformerEncoderLayer(
         128, 4, dim_feedforward=512, dropout=0.1, batch_first=True, norm_first=True
-    )
+    ).to(device)
     opt = lib.optim.AdamW(block.parameters(), lr=1e-3)
-    x, target = _data(lib, 8, 64, 128), _data(lib, 8, 64, 128, seed=1)
+    x = _data(lib, 8, 64, 128, device=device)
+    target = _data(lib, 8, 64, 128, seed=1, device=device)
 
     def step():
         opt.zero_grad()
@@ -172,13 +174,13 @@ def transformer(lib):
     return step
 
 
-def linreg(lib):
+def linreg(lib, device="cpu"):
     """Linear regression: nn.Linear(5, 1) on 100 samples, Adam, MSE loss."""
-    model = lib.nn.Linear(5, 1)
+    model = lib.nn.Linear(5, 1).to(device)
     opt = lib.optim.Adam(model.parameters(), lr=1e-2)
-    x = _data(lib, 100, 5)
-    true_w = lib.from_numpy(np.arange(1, 6, dtype=np.float32).reshape(5, 1))
-    y = x @ true_w + 0.1 * _data(lib, 100, 1, seed=1)
+    x = _data(lib, 100, 5, device=device)
+    true_w = lib.from_numpy(np.arange(1, 6, dtype=np.float32).reshape(5, 1)).to(device)
+    y = x @ true_w + 0.1 * _data(lib, 100, 1, seed=1, device=device)
 
     def step():
         opt.zero_grad()
@@ -197,15 +199,17 @@ def _qnet(lib):
     )
 
 
-def dqn(lib, batch: int = 64, gamma: float = 0.99):
+def dqn(lib, device="cpu", batch: int = 64, gamma: float = 0.99):
     """DQN update: Q-net 4-128-128-2, target net under no_grad, batch 64, Adam, smooth L1."""
-    qnet, target = _qnet(lib), _qnet(lib)
+    qnet, target = _qnet(lib).to(device), _qnet(lib).to(device)
     target.load_state_dict(qnet.state_dict())
     opt = lib.optim.Adam(qnet.parameters(), lr=1e-3)
-    states, next_states = _data(lib, batch, 4, seed=1), _data(lib, batch, 4, seed=2)
-    actions = _data(lib, batch, classes=2, seed=3)
-    rewards = _data(lib, batch, seed=4)
-    dones = (_data(lib, batch, seed=5) > 1.0).float()  # about 16% terminal transitions
+    states = _data(lib, batch, 4, seed=1, device=device)
+    next_states = _data(lib, batch, 4, seed=2, device=device)
+    actions = _data(lib, batch, classes=2, seed=3, device=device)
+    rewards = _data(lib, batch, seed=4, device=device)
+    # about 16% of the transitions are terminal
+    dones = (_data(lib, batch, seed=5, device=device) > 1.0).float()
 
     def step():
         opt.zero_grad()
@@ -221,14 +225,16 @@ def dqn(lib, batch: int = 64, gamma: float = 0.99):
     return step
 
 
-def mlp_infer(lib):
+def mlp_infer(lib, device="cpu"):
     """Inference of the mlp workload's model (eval mode, no_grad), batch 64; returns logits."""
-    return _inference(lib, _mlp_model(lib), _data(lib, 64, 784))
+    model = _mlp_model(lib).to(device)
+    return _inference(lib, model, _data(lib, 64, 784, device=device))
 
 
-def lenet_infer(lib):
+def lenet_infer(lib, device="cpu"):
     """Inference of the lenet workload's model (eval mode, no_grad), batch 64; returns logits."""
-    return _inference(lib, _lenet_model(lib, _MNIST_LENET), _data(lib, 64, 1, 28, 28))
+    model = _lenet_model(lib, _MNIST_LENET).to(device)
+    return _inference(lib, model, _data(lib, 64, 1, 28, 28, device=device))
 
 
 # Training steps (return the loss), then inference steps (return the logits).

@@ -102,3 +102,20 @@ def test_suite_quick_writes_json_and_png(tmp_path):
         assert png.exists() and png.stat().st_size > 0
     else:
         assert "png: skipped" in proc.stdout
+
+
+def test_gpu_check_tables():
+    import gpu_check  # noqa: PLC0415
+
+    keys = ("sgemm_tflops", "add_gbs", "copy_gbs", "small_op_us")
+    figures = {
+        "minitorch": dict(zip(keys, (25.0, 2000.0, 2500.0, 12.0))),
+        "torch": dict(zip(keys, (50.0, 2800.0, 2900.0, 9.0))),
+    }
+    table = "\n".join(gpu_check._figures_table(figures))
+    assert "| SGEMM 4096 (TFLOP/s) | 25.0 | 50.0 |" in table
+    assert "add at 80% of minitorch's device copy; SGEMM at 50% of cuBLAS" in table
+    no_torch = "\n".join(gpu_check._figures_table({**figures, "torch": "not importable"}))
+    assert "| a + b on 10 elements (us) | 12.0 | - |" in no_torch
+    output = "[0 s] mlp ...\n\nmachine: x\nrow\n\njson: out.json\npng: p"
+    assert gpu_check._suite_table(output) == ["machine: x", "row", ""]

@@ -138,6 +138,14 @@ class Capture:
         if self._depth:
             return
         self._check_random(op, params, outs)
+        if outs and not isinstance(outs[0]._data, np.ndarray):
+            self._fail(
+                f"minitorch.compile: the step ran {op.name} on {outs[0].device} tensors; the "
+                "tracer emits CPU code only for now (its CUDA emitter is the next part of the "
+                'CUDA backend). Compile with fallback="eager" to run the step eagerly on the '
+                "GPU, or trace it on CPU tensors."
+            )
+            return
         refs = tuple(self.ref(x) if isinstance(x, Tensor) else x for x in inputs)
         meta = tuple(_meta(o) for o in outs) if op.n_outputs > 1 else _meta(outs[0])
         slots = tuple(self._new_slot(o._data) for o in outs)
