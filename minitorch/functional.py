@@ -121,9 +121,20 @@ def tensor(
     """A new tensor holding a copy of data (nested lists, numbers, arrays, tensors)."""
     from .backend import to_device  # noqa: PLC0415
 
-    to_device(device)
+    if isinstance(data, Tensor) and data.is_cuda:  # a copy on its device (or the one asked)
+        out = data.detach().to(device=device or data.device, dtype=dtype, copy=True)
+        t = wrap(out._data, out.dtype)
+        if requires_grad:
+            t.requires_grad = True
+        return t
+    device = to_device(device)
     dt = _infer_dtype(data) if dtype is None else dtypes.to_dtype(dtype)
-    t = wrap(_to_array(data, dt), dt)
+    array = _to_array(data, dt)
+    if device.type == "cuda":
+        from .backend import cuda  # noqa: PLC0415
+
+        array = cuda.from_host(array)
+    t = wrap(array, dt)
     if requires_grad:
         t.requires_grad = True
     return t
@@ -164,9 +175,14 @@ def numel(input: Tensor) -> int:
 def _creation(shape, fill, dtype, requires_grad, device=None):
     from .backend import to_device  # noqa: PLC0415
 
-    to_device(device)
+    device = to_device(device)
     dt = dtypes.get_default_dtype() if dtype is None else dtypes.to_dtype(dtype)
-    arr = np.empty(shape, dt.np) if fill is None else np.full(shape, fill, dt.np)
+    if device.type == "cuda":  # filled by a kernel on the device
+        from .backend import cuda  # noqa: PLC0415
+
+        arr = cuda.empty(shape, dt.np) if fill is None else cuda.full(shape, fill, dt.np)
+    else:
+        arr = np.empty(shape, dt.np) if fill is None else np.full(shape, fill, dt.np)
     t = wrap(arr, dt)
     if requires_grad:
         t.requires_grad = True
@@ -191,24 +207,25 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> T
     return _creation(tuple(size), fill_value, dtype, requires_grad, device)
 
 
-def _like(input, fill, dtype, requires_grad):
-    return _creation(tuple(input.shape), fill, dtype or input.dtype, requires_grad)
+def _like(input, fill, dtype, requires_grad, device=None):
+    device = input.device if device is None else device
+    return _creation(tuple(input.shape), fill, dtype or input.dtype, requires_grad, device)
 
 
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, **_) -> Tensor:
-    return _like(input, 0, dtype, requires_grad)
+    return _like(input, 0, dtype, requires_grad, device)
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False, **_) -> Tensor:
-    return _like(input, 1, dtype, requires_grad)
+    return _like(input, 1, dtype, requires_grad, device)
 
 
 def empty_like(input, *, dtype=None, device=None, requires_grad=False, **_) -> Tensor:
-    return _like(input, None, dtype, requires_grad)
+    return _like(input, None, dtype, requires_grad, device)
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _like(input, fill_value, dtype, requires_grad)
+    return _like(input, fill_value, dtype, requires_grad, device)
 
 
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False) -> Tensor:

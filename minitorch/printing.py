@@ -54,7 +54,7 @@ def _special(v) -> str:
 
 
 def tensor_repr(t) -> str:
-    a = np.asarray(t._data)
+    a = t._data if isinstance(t._data, np.ndarray) else t.detach().cpu()._data
     if a.dtype == np.float16:
         a = a.astype(np.float32)
     fmt = _padded(_formatter(_shown(a)), a)  # PyTorch picks the format from what it prints
@@ -76,6 +76,8 @@ def tensor_repr(t) -> str:
         extras.append(f"dtype={t.dtype!r}".replace("minitorch.", "minitorch."))
     if a.size == 0 and a.ndim != 1:
         extras.insert(0, f"size={tuple(a.shape)}")
+    if t.is_cuda:
+        extras.append(f"device='{t.device}'")
     if t.grad_fn is not None:
         extras.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t.requires_grad:

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from . import dtypes
+from .backend import to_device
 from .kernels.cpu import random as K
 from .ops import random as RandomOps
 from .ops.registry import apply
@@ -112,13 +113,13 @@ def _finish(out: np.ndarray, dtype, requires_grad: bool) -> Tensor:
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform numbers in [0, 1)."""
     dtype = _float_dtype(dtype, "rand")
-    return _draw("uniform", _shape_arg(size), dtype, generator, requires_grad)
+    return _draw("uniform", _shape_arg(size), dtype, generator, requires_grad, device=device)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Standard normal numbers."""
     dtype = _float_dtype(dtype, "randn")
-    return _draw("normal", _shape_arg(size), dtype, generator, requires_grad)
+    return _draw("normal", _shape_arg(size), dtype, generator, requires_grad, device=device)
 
 
 def randint(
@@ -165,12 +166,25 @@ def normal(
         raise TypeError("normal() with number mean and std needs a size")
     dtype = _float_dtype(dtype, "normal")
     args = (float(mean), float(std))
-    return _draw("normal", tuple(size), dtype, generator, requires_grad, args=args)
+    return _draw("normal", tuple(size), dtype, generator, requires_grad, args, device)
 
 
 def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
     """1 with probability input (elementwise, or p), else 0; same dtype as input."""
     probs = input if p is None else input.new_full(input.shape, p)
+    if probs.is_cuda:  # the kernel reads the probabilities on the device
+        # NOTE: a number p is checked here; probabilities in a cuda tensor are not (that would
+        # be a host synchronization; PyTorch checks them with a device-side assert).
+        if p is not None and not 0 <= p <= 1:
+            raise RuntimeError("bernoulli: all probabilities must be in [0, 1]")
+        return apply(
+            RandomOps.draw,
+            probs,
+            kind="bernoulli",
+            shape=tuple(probs.shape),
+            dtype=input.dtype,
+            generator=generator or default_generator,
+        )
     pa = np.ascontiguousarray(
         probs._data, dtype=probs.dtype.np if probs.dtype.is_floating_point else np.float64
     )
@@ -186,8 +200,9 @@ def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
     )
 
 
-def _draw(kind, shape, dtype, generator, requires_grad, args=()) -> Tensor:
+def _draw(kind, shape, dtype, generator, requires_grad, args=(), device=None) -> Tensor:
     """A tensor of random numbers from the registry's draw op (a trace replays it)."""
+    device = to_device(device)
     out = apply(
         RandomOps.draw,
         kind=kind,
@@ -195,6 +210,7 @@ def _draw(kind, shape, dtype, generator, requires_grad, args=()) -> Tensor:
         dtype=dtype,
         generator=generator or default_generator,
         args=args,
+        **({} if device.type == "cpu" else {"device": device}),
     )
     if requires_grad:
         out.requires_grad = True

@@ -16,7 +16,7 @@ import numpy as np
 from . import dtypes, jit_guard
 from .autograd import engine
 from .autograd.grad_mode import no_grad, state
-from .backend import Device, cpu_device, to_device
+from .backend import Device, device_of, to_device
 from .ops import elementwise as E
 from .ops import movement as M
 from .ops import reduce as R
@@ -48,12 +48,38 @@ def wrap(array: np.ndarray, dtype: dtypes.dtype) -> Tensor:
 def _view_result(op, x, *args, **params):
     """Apply a movement op; when the result shares x's storage it shares its version too."""
     out = apply(op, x, *args, **params)
-    if np.may_share_memory(out._data, x._data):
+    if _shares_memory(out._data, x._data):
         out._version = x._version
         out._base = x._base if x._base is not None else x
         # how to make this view from its base again (in-place autograd through views)
         out._view_chain = (x._view_chain if x._base is not None else ()) + ((op, params),)
     return out
+
+
+def _shares_memory(a, b) -> bool:
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return np.may_share_memory(a, b)
+    from .backend import cuda  # noqa: PLC0415
+
+    return cuda.is_device_array(a) and cuda.is_device_array(b) and cuda.shares_memory(a, b)
+
+
+def _host(array) -> np.ndarray:
+    """The array itself on the CPU; a host copy of a cuda array (for item, tolist, print)."""
+    if isinstance(array, np.ndarray):
+        return array
+    from .backend import cuda  # noqa: PLC0415
+
+    return cuda.to_host(array)
+
+
+def _copy(array):
+    """A contiguous copy on the array's own device."""
+    if isinstance(array, np.ndarray):
+        return array.copy()
+    from .backend import cuda  # noqa: PLC0415
+
+    return cuda.copy(array)
 
 
 def _shape_arg(shape) -> tuple:
@@ -127,11 +153,11 @@ class Tensor:
 
     @property
     def device(self) -> Device:
-        return cpu_device
+        return device_of(self._data)
 
     @property
     def is_cuda(self) -> bool:
-        return False
+        return not isinstance(self._data, np.ndarray)
 
     @property
     def is_leaf(self) -> bool:
@@ -172,12 +198,13 @@ class Tensor:
     def _version_value(self) -> int:
         return self._version[0]
 
+    # NOTE: flags["C_CONTIGUOUS"], not flags.c_contiguous: numba's DeviceNDArray has a dict
     @property
     def is_contiguous_(self) -> bool:
-        return self._data.flags.c_contiguous
+        return self._data.flags["C_CONTIGUOUS"]
 
     def is_contiguous(self) -> bool:
-        return self._data.flags.c_contiguous
+        return self._data.flags["C_CONTIGUOUS"]
 
     def is_floating_point(self) -> bool:
         return self.dtype.is_floating_point
@@ -227,6 +254,8 @@ class Tensor:
         from .jit_guard import check_host_sync  # noqa: PLC0415
 
         check_host_sync("numpy")
+        if self.is_cuda:
+            _refuse_numpy(self)
         if self.requires_grad and not force:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
@@ -235,6 +264,8 @@ class Tensor:
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        if self.is_cuda:
+            _refuse_numpy(self)
         a = self._data
         return a if dtype is None else a.astype(dtype)
 
@@ -242,7 +273,7 @@ class Tensor:
         from .jit_guard import check_host_sync  # noqa: PLC0415
 
         check_host_sync("tolist")
-        return self._data.tolist()
+        return _host(self._data).tolist()
 
     def item(self):
         from .jit_guard import check_host_sync  # noqa: PLC0415
@@ -253,7 +284,7 @@ class Tensor:
                 f"a Tensor with {self._data.size} elements cannot be converted to Scalar; "
                 "use .tolist() for all values, or index one element first"
             )
-        return self._data.reshape(()).item()
+        return _host(self._data).reshape(()).item()
 
     def __bool__(self) -> bool:
         from .jit_guard import check_host_sync  # noqa: PLC0415
@@ -264,7 +295,7 @@ class Tensor:
                 f"Boolean value of Tensor with more than one value is ambiguous (shape "
                 f"{tuple(self.shape)}); use .any() or .all()"
             )
-        return bool(self._data.reshape(()))
+        return bool(_host(self._data).reshape(()))
 
     def __float__(self):
         return float(self.item())
@@ -290,7 +321,9 @@ class Tensor:
                 device = a
         out = self
         if device is not None:
-            to_device(device)
+            device = to_device(device)
+            if device != self.device:
+                out = _to_device(self, device)
         if dtype is not None:
             dtype = dtypes.to_dtype(dtype)
             if dtype is not self.dtype:
@@ -307,11 +340,10 @@ class Tensor:
         return self.to(dtype)
 
     def cpu(self) -> Tensor:
-        return self
+        return self.to("cpu")
 
     def cuda(self, device=None) -> Tensor:
-        to_device("cuda" if device is None else device)
-        return self
+        return self.to("cuda" if device is None else device)
 
     def float(self) -> Tensor:
         return self.to(dtypes.float32)
@@ -351,7 +383,7 @@ class Tensor:
         return self
 
     def contiguous(self, memory_format=None) -> Tensor:
-        return self if self._data.flags.c_contiguous else apply(M.contiguous, self)
+        return self if self._data.flags["C_CONTIGUOUS"] else apply(M.contiguous, self)
 
     # ---- autograd ------------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
@@ -407,7 +439,7 @@ class Tensor:
         if copy and jit_guard.capture[0] is not None:  # a copy a trace must make again
             t = apply(M.clone, self.detach())
         else:
-            t = wrap(self._data.copy() if copy else self._data, self.dtype)
+            t = wrap(_copy(self._data) if copy else self._data, self.dtype)
         if not copy:
             t._version = self._version
         t.grad_fn = self.grad_fn
@@ -448,6 +480,12 @@ class Tensor:
         return self
 
     def _write(self, array) -> None:
+        if not isinstance(self._data, np.ndarray):  # a cuda tensor: a copy kernel on the device
+            from .backend import cuda  # noqa: PLC0415
+
+            cuda.write(self._data, array)
+            self._version[0] += 1
+            return
         try:
             np.copyto(self._data, array, casting="unsafe")
         except ValueError as e:
@@ -667,6 +705,10 @@ class Tensor:
     def __setitem__(self, index, value) -> None:
         index = _convert_index(index)
         tracking = state.enabled and (self._requires_grad or getattr(value, "requires_grad", False))
+        if not tracking and self.is_cuda:  # the index_put kernel, then a copy back in place
+            value = value if isinstance(value, Tensor) else _scalar_tensor(value, self.dtype)
+            self._write(apply(M.index_put, self.detach(), value, index=index)._data)
+            return
         if not tracking:
             data = value._data if isinstance(value, Tensor) else value
             try:
@@ -1170,16 +1212,24 @@ class Tensor:
 
     # ---- new tensors like self -----------------------------------------------------------------
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
-        return _filled(_shape_arg(size), 0, dtype or self.dtype, requires_grad)
+        return _filled(
+            _shape_arg(size), 0, dtype or self.dtype, requires_grad, device or self.device
+        )
 
     def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
-        return _filled(_shape_arg(size), 1, dtype or self.dtype, requires_grad)
+        return _filled(
+            _shape_arg(size), 1, dtype or self.dtype, requires_grad, device or self.device
+        )
 
     def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
-        return _filled(tuple(size), fill_value, dtype or self.dtype, requires_grad)
+        return _filled(
+            tuple(size), fill_value, dtype or self.dtype, requires_grad, device or self.device
+        )
 
     def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
-        return _filled(_shape_arg(size), None, dtype or self.dtype, requires_grad)
+        return _filled(
+            _shape_arg(size), None, dtype or self.dtype, requires_grad, device or self.device
+        )
 
     def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
         from .functional import tensor  # noqa: PLC0415
@@ -1487,7 +1537,31 @@ def _scalar_tensor(value, dtype) -> Tensor:
     return wrap(np.asarray(value, dtype=dtype.np), dtype)
 
 
-def _filled(shape, value, dtype, requires_grad) -> Tensor:
+def _refuse_numpy(t: Tensor):
+    raise TypeError(
+        f"can't convert {t.device} device type tensor to numpy. Use Tensor.cpu() to copy the "
+        "tensor to host memory first."
+    )
+
+
+def _to_device(t: Tensor, device: Device) -> Tensor:
+    """A copy of t on device, differentiable (its gradient is copied back), like PyTorch."""
+    from .ops import cuda as cuda_ops  # noqa: PLC0415
+
+    return apply(cuda_ops.to_copy, t, device=device)
+
+
+def _filled(shape, value, dtype, requires_grad, device=None) -> Tensor:
+    if device is not None and to_device(device).type == "cuda":
+        from .functional import full  # noqa: PLC0415
+
+        return full(
+            shape,
+            0 if value is None else value,
+            dtype=dtype,
+            device=device,
+            requires_grad=requires_grad,
+        )
     dtype = dtypes.to_dtype(dtype)
     if value is None:
         arr = np.empty(shape, dtype.np)

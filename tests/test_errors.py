@@ -227,6 +227,11 @@ def test_conversion_messages():
     has(msg, "0-d")
 
 
+@pytest.mark.skipif(
+    mt.cuda.is_available(),
+    reason="a CUDA device or the simulator is usable here; test_cuda.py checks this message "
+    "in a subprocess without them",
+)
 def test_cuda_device_message_says_what_to_do():
     msg = error(RuntimeError, lambda: mt.zeros(2, device="cuda"))
     has(msg, "cuda", "device='cpu'")

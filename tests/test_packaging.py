@@ -55,6 +55,9 @@ def test_wheel_contains_kernels(wheel):
         "minitorch/kernels/codegen/__init__.py",
         "minitorch/kernels/cpu/__init__.py",
         "minitorch/kernels/cpu/scalar.py",
+        "minitorch/kernels/cuda/__init__.py",
+        "minitorch/kernels/cuda/scalar.py",
+        "minitorch/backend/cuda.py",
         "minitorch/tensor.py",
     ):
         assert required in names, f"{required} missing from {wheel.name}"

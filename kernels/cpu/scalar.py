@@ -35,8 +35,9 @@ def minimum(a, b):
 
 @inline
 def sign(x):
-    # NOTE: sign(nan) is 0 in PyTorch ((0 < x) - (x < 0)); numpy's is nan.
-    return (x > 0) - (x < 0)
+    # NOTE: sign(nan) is 0 in PyTorch ((0 < x) - (x < 0)); numpy's is nan. int(): numpy
+    # refuses bool - bool when the body runs as Python (the CUDA simulator).
+    return int(x > 0) - int(x < 0)
 
 
 @inline

@@ -82,18 +82,22 @@ class Elementwise(Op):
         return dtypes.bool_ if self.kind in (COMPARE, LOGICAL) else compute
 
     def forward(self, meta, *arrays):
+        return self.run(CPU, meta, arrays)
+
+    def run(self, dev, meta, arrays):
+        """The forward on the device whose array kit `dev` is (CPU here, ops/cuda.py's CUDA)."""
         if self.kind == COMPARE or (self.kind == FLOAT and not meta.dtype.is_floating_point):
             compute = dtypes.result_type(*[_as_operand(a) for a in arrays])
             if self.kind == FLOAT:
                 compute = dtypes.get_default_dtype()
         else:
             compute = meta.dtype
-        operands = [_cast(a, compute, self.kind) for a in arrays]
-        if self.name in _INT_DIVISION and not compute.is_floating_point:
-            _check_divisor(self.name, operands[1])
-        out = np.empty(meta.shape, dtype=meta.dtype.np)
+        operands = [_cast(a, compute, self.kind, dev) for a in arrays]
+        if self.name in _INT_DIVISION and not compute.is_floating_point and dev is CPU:
+            _check_divisor(self.name, operands[1])  # NOTE: CUDA does not check, as PyTorch's
+        out = dev.empty(meta.shape, meta.dtype.np)
         template = self.template if compute.is_floating_point else self.int_template
-        cpu.elementwise((template,), [out], operands)
+        dev.elementwise((template,), [out], operands)
         return out
 
     def backward(self, ctx, grad):
@@ -120,6 +124,8 @@ class Elementwise(Op):
             return None
         if not dt.is_floating_point and self.name in _INT_DIVISION:  # forward checks for 0
             return None
+        if type(ad) is not np.ndarray:  # a device array: the general (per-device) path
+            return None
         if not ad.flags.c_contiguous or not 0 < ad.size < cpu.PARALLEL_MIN:
             return None
         operands, scalars = [ad], (False,)
@@ -127,7 +133,12 @@ class Elementwise(Op):
             b = rest[0]
             if isinstance(b, Tensor):
                 bd = b._data
-                if b.dtype is not dt or bd.shape != ad.shape or not bd.flags.c_contiguous:
+                if (
+                    b.dtype is not dt
+                    or type(bd) is not np.ndarray  # a cuda tensor: apply refuses the mix
+                    or bd.shape != ad.shape
+                    or not bd.flags.c_contiguous
+                ):
                     return None
                 operands.append(bd)
             elif (
@@ -214,14 +225,32 @@ class _Operand:
 
 
 def _as_operand(a):
-    return _Operand(a) if isinstance(a, np.ndarray) else a
+    return _Operand(a) if _is_array(a) else a
 
 
-def _cast(a, compute: dtypes.dtype, kind: str):
+def _is_array(a) -> bool:
+    """A host (numpy) or device (numba.cuda) array, as opposed to a number."""
+    return isinstance(a, np.ndarray) or hasattr(a, "__cuda_ndarray__")
+
+
+class CPU:
+    """The array kit Elementwise.run uses on the CPU; ops/cuda.py has the CUDA one."""
+
+    empty = staticmethod(np.empty)
+    elementwise = staticmethod(cpu.elementwise)
+
+    @staticmethod
+    def astype(a, np_dtype):
+        return a.astype(np_dtype)
+
+
+def _cast(a, compute: dtypes.dtype, kind: str, dev=CPU):
     if kind == LOGICAL:
-        return a if isinstance(a, np.ndarray) else bool(a)
-    if isinstance(a, np.ndarray):
-        return a if a.dtype == compute.np else a.astype(compute.np)
+        return a if _is_array(a) else bool(a)
+    if _is_array(a):
+        if a.dtype == compute.np:
+            return a
+        return a.astype(compute.np) if isinstance(a, np.ndarray) else dev.astype(a, compute.np)
     if isinstance(a, int) and not compute.is_floating_point and compute is not dtypes.bool_:
         return np.array(a).astype(compute.np)[()]  # wraps like PyTorch: uint8 + 300
     return compute.np.type(a)
@@ -394,12 +423,16 @@ class Where(Elementwise):
         return dtypes.result_type(xs[1], xs[2])
 
     def forward(self, meta, cond, a, b):
-        out = np.empty(meta.shape, dtype=meta.dtype.np)
-        cond = cond if isinstance(cond, np.ndarray) else np.bool_(cond)
-        if isinstance(cond, np.ndarray) and cond.dtype != np.bool_:
-            cond = cond != 0
-        ops = [cond, _cast(a, meta.dtype, ARITH), _cast(b, meta.dtype, ARITH)]
-        cpu.elementwise((self.template,), [out], ops)
+        return self.run(CPU, meta, (cond, a, b))
+
+    def run(self, dev, meta, arrays):
+        cond, a, b = arrays
+        out = dev.empty(meta.shape, meta.dtype.np)
+        cond = cond if _is_array(cond) else np.bool_(cond)
+        if _is_array(cond) and cond.dtype != np.bool_:
+            cond = cond != 0 if isinstance(cond, np.ndarray) else dev.astype(cond, np.bool_)
+        ops = [cond, _cast(a, meta.dtype, ARITH, dev), _cast(b, meta.dtype, ARITH, dev)]
+        dev.elementwise((self.template,), [out], ops)
         return out
 
 
@@ -415,9 +448,13 @@ class Cast(Op):
         return Meta(x.shape, dtype)
 
     def forward(self, meta, a, *, dtype):
-        out = np.empty(a.shape, dtype=dtype.np)
+        return self.run(CPU, meta, (a,), dtype=dtype)
+
+    def run(self, dev, meta, arrays, *, dtype):
+        (a,) = arrays
+        out = dev.empty(a.shape, dtype.np)
         template = "({0} != 0)" if dtype is dtypes.bool_ else "{0}"
-        cpu.elementwise((template,), [out], [a])
+        dev.elementwise((template,), [out], [a])
         return out
 
     def backward(self, ctx, grad):
@@ -438,16 +475,20 @@ class Clamp(Elementwise):
         return Meta(x.shape, dt)
 
     def forward(self, meta, a, *, min=None, max=None):
+        return self.run(CPU, meta, (a,), min=min, max=max)
+
+    def run(self, dev, meta, arrays, *, min=None, max=None):
+        (a,) = arrays
         dt = meta.dtype
-        expr, operands = "{0}", [_cast(a, dt, ARITH)]
+        expr, operands = "{0}", [_cast(a, dt, ARITH, dev)]
         if min is not None:
             expr = f"maximum({expr}, {{{len(operands)}}})"
             operands.append(dt.np.type(min))
         if max is not None:
             expr = f"minimum({expr}, {{{len(operands)}}})"
             operands.append(dt.np.type(max))
-        out = np.empty(a.shape, dtype=dt.np)
-        cpu.elementwise((expr,), [out], operands)
+        out = dev.empty(a.shape, dt.np)
+        dev.elementwise((expr,), [out], operands)
         return out
 
     @staticmethod

@@ -20,10 +20,10 @@ class Draw(Op):
     differentiable = False
     random = True  # the tracer must neither merge two draws nor fold one into a constant
 
-    def infer(self, *inputs, kind, shape, dtype, generator, args=()):
+    def infer(self, *inputs, kind, shape, dtype, generator, args=(), device=None):
         return Meta(tuple(shape), dtype)
 
-    def forward(self, meta, *arrays, kind, shape, dtype, generator, args=()):
+    def forward(self, meta, *arrays, kind, shape, dtype, generator, args=(), device=None):
         out = np.empty(meta.shape, meta.dtype.np)
         seed, offset = generator.draw(out.size)
         if kind == "bernoulli":

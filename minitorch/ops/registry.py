@@ -4,7 +4,9 @@ An op has
 - `infer(*inputs, **params) -> Meta`: output shape and dtype, with every check and error
   message. It reads only `.shape`, `.dtype`, `.ndim` of its inputs, so it runs on Tensors
   in eager mode and on Metas in the tracer;
-- `forward(meta, *arrays, **params)`: the kernel call for the device arrays;
+- `forward(meta, *arrays, **params)`: the kernel call for CPU arrays; the CUDA forward of
+  each op lives in ops/cuda.py's table (`apply` picks by the inputs' device, or by a
+  `device` param for ops without tensor inputs, and refuses mixed devices);
 - `backward(ctx, grad)`: gradients for each input, written with Tensor ops (so they are
   differentiable and traceable). Shapes may be broadcast: the engine sums them back.
 
@@ -18,6 +20,7 @@ from typing import NamedTuple
 
 from ..autograd.engine import Node
 from ..autograd.grad_mode import state
+from ..backend import common_device, cpu_device
 
 REGISTRY: dict[str, Op] = {}
 
@@ -44,6 +47,7 @@ class Op:
     save_out = False  # backward reads the output (e.g. exp)
     differentiable = True
     n_outputs = 1  # extra outputs (e.g. max's indices) are never differentiable
+    crosses_devices = False  # forward moves data between devices itself (only to_copy)
 
     @property
     def backward_name(self) -> str:
@@ -76,7 +80,12 @@ def apply(op: Op, *inputs, **params):
 
     meta = op.infer(*inputs, **params)
     arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
-    result = op.forward(meta, *arrays, **params)
+    if op.crosses_devices or common_device(op.name, inputs, params.get("device")) is cpu_device:
+        result = op.forward(meta, *arrays, **params)
+    else:  # the op's CUDA forward from ops/cuda.py's table (imported on first cuda use)
+        from . import cuda  # noqa: PLC0415
+
+        result = cuda.forward(op, meta, arrays, params)
     if op.n_outputs == 1:
         out = wrap(result, meta.dtype)
         outs = (out,)

@@ -275,6 +275,9 @@ def _fused_update(
             f"optimizer step: the gradient of a parameter has shape {tuple(grad.shape)} but the "
             f"parameter has shape {tuple(data.shape)}; assign a gradient of the parameter's shape."
         )
+    if not isinstance(data, np.ndarray):  # a cuda parameter: the same rule, a CUDA kernel
+        _cuda_update(rule, param, grad, buffers, coefficients, flags)
+        return
     if grad.dtype != data.dtype or not grad.flags.c_contiguous:
         grad = np.ascontiguousarray(grad, dtype=data.dtype)
     flat = data if data.flags.c_contiguous else np.ascontiguousarray(data)
@@ -286,6 +289,14 @@ def _fused_update(
         _run(key, [update])
     else:
         _queue.setdefault(key, []).append(update)
+
+
+def _cuda_update(rule, param, grad, buffers, coefficients, flags) -> None:
+    from ..ops import cuda  # noqa: PLC0415
+
+    arrays = [None if b is None else _flat(b._data, param._data) for b in buffers]
+    cuda.fused_update(rule, param._data, grad, arrays, coefficients, flags)
+    param._version[0] += 1
 
 
 _queue: dict | None = None  # rule key -> queued updates, inside batched_updates()
@@ -330,5 +341,5 @@ def _flat(buffer: np.ndarray, like: np.ndarray) -> np.ndarray:
         )
     # NOTE: buffers come from zeros_like/full_like or _copy_state, both contiguous; a reshape of
     # a non-contiguous array would copy and the update would be lost.
-    assert buffer.flags.c_contiguous
-    return buffer.reshape(-1)
+    assert buffer.flags["C_CONTIGUOUS"]
+    return buffer.reshape(-1) if isinstance(buffer, np.ndarray) else buffer

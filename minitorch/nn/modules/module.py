@@ -617,7 +617,9 @@ class Module:
                 dtype = a
             else:
                 device = a
-        to_device(device)
+        if device is not None:
+            device = to_device(device)
+            self._apply(lambda t: t.to(device))
         if dtype is None:
             return self
         dtype = dtypes.to_dtype(dtype)
@@ -628,11 +630,10 @@ class Module:
         return self._apply(lambda t: t.to(dtype) if t.dtype.is_floating_point else t)
 
     def cpu(self) -> Module:
-        return self
+        return self.to("cpu")
 
     def cuda(self, device=None) -> Module:
-        to_device("cuda" if device is None else device)
-        return self
+        return self.to("cuda" if device is None else device)
 
     def type(self, dst_type) -> Module:
         dst = dtypes.to_dtype(dst_type)

@@ -1,0 +1,402 @@
+"""CUDA forwards of the registry's ops: one table, `FORWARD[op name] -> fn(op, meta, *arrays,
+**params)`, read by `registry.apply` when the inputs live on a cuda device.
+
+An op's meta rule (infer) and backward rule are shared by both devices: only the kernel call
+differs, so autograd and the error messages are the same on cuda. Elementwise ops reuse their
+CPU forward logic through `Elementwise.run` with the CUDA array kit below; view ops reuse
+their numpy view logic through `backend.cuda.view`. An op with no entry raises
+NotImplementedError: nothing is silently copied to the host.
+
+This module imports numba.cuda (through kernels/cuda): registry.apply imports it on the first
+op on a cuda tensor.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..backend import Device, cuda_device
+from ..backend import cuda as B
+from ..kernels import cuda as K
+from ..kernels.cuda import matmul as K_matmul
+from ..kernels.cuda import nn as K_nn
+from ..kernels.cuda import optim as K_optim
+from ..kernels.cuda import random as K_random
+from . import elementwise as E
+from . import movement as M
+from . import reduce as R
+from .registry import REGISTRY, Meta, Op, register
+
+FORWARD: dict = {}
+
+
+def forward(op: Op, meta, arrays: list, params: dict):
+    """Run op's CUDA forward; NotImplementedError naming the op when it has none yet."""
+    fn = FORWARD.get(op.name)
+    if fn is None:
+        raise NotImplementedError(
+            f"{op.name}: no CUDA kernel for this op yet (inputs on {cuda_device}). Run it on the "
+            "CPU: move the inputs with .cpu(), and the result back with .cuda()."
+        )
+    return fn(op, meta, *arrays, **params)
+
+
+def cuda_forward(*names: str):
+    """Decorator: register fn as the CUDA forward of the named ops."""
+
+    def add(fn):
+        for name in names:
+            FORWARD[name] = fn
+        return fn
+
+    return add
+
+
+# ---- elementwise: the ops' own forward logic with device arrays -----------------------------
+class Kit:
+    """The array kit Elementwise.run calls (elementwise.CPU is the host one)."""
+
+    empty = staticmethod(B.empty)
+
+    @staticmethod
+    def elementwise(exprs, outs, inputs):
+        # NOTE: a 0-d CPU tensor mixed in (allowed, as PyTorch) enters as its number
+        inputs = [x[()] if isinstance(x, np.ndarray) else x for x in inputs]
+        K.elementwise(exprs, outs, inputs)
+
+    @staticmethod
+    def astype(a, np_dtype):
+        out = B.empty(a.shape, np_dtype)
+        K.copy(out, a)
+        return out
+
+
+def _elementwise(op, meta, *arrays, **params):
+    return op.run(Kit, meta, arrays, **params)
+
+
+for _op in list(REGISTRY.values()):
+    if isinstance(_op, E.Elementwise):
+        FORWARD[_op.name] = _elementwise
+FORWARD[E.cast.name] = _elementwise
+
+
+# ---- movement: views share device memory; copies run a kernel ------------------------------
+@cuda_forward("view", "permute", "expand")
+def _view(op, meta, a, **params):
+    return B.view(a, lambda host: op.forward(meta, host, **params))
+
+
+@cuda_forward("reshape")
+def _reshape(op, meta, a, *, shape):
+    if B.is_contiguous(a):
+        return B.view(a, lambda host: host.reshape(meta.shape))
+    try:
+        return B.view(a, lambda host: np.reshape(host, meta.shape, copy=False))
+    except ValueError:  # the strides do not allow a view: copy, as PyTorch's reshape does
+        return B.view(B.copy(a), lambda host: host.reshape(meta.shape))
+
+
+@cuda_forward("getitem")
+def _getitem(op, meta, a, *, index):
+    out = _basic_view(a, index)
+    if out is None:
+        raise NotImplementedError(
+            "getitem: indexing a cuda tensor with index tensors or lists has no CUDA kernel "
+            "yet; use basic indexing (ints, slices, None, ...) or run it on the CPU with .cpu()"
+        )
+    return out
+
+
+def _basic_view(a, index):
+    """The view a[index] of a basic index (ints, slices, None, Ellipsis): always an array."""
+    items = index if isinstance(index, tuple) else (index,)
+    if not M._is_basic(items):
+        return None
+    if not any(i is Ellipsis for i in items):
+        items = items + (Ellipsis,)  # all ints: a 0-d view, not a number
+    return B.view(a, lambda host: host[items])
+
+
+@cuda_forward("index_put")
+def _index_put(op, meta, base, values, *, index, accumulate=False):
+    out = B.copy(base)
+    target = _basic_view(out, index)
+    if target is None:
+        raise NotImplementedError(
+            "index_put: writing a cuda tensor through index tensors or lists has no CUDA kernel "
+            "yet; use basic indexing (ints, slices, None, ...) or run it on the CPU with .cpu()"
+        )
+    if not K.is_array(values):
+        values = out.dtype.type(values)
+    if accumulate:  # a basic index selects each element once: a plain add
+        K.elementwise(("({0} + {1})",), [target], [target, values])
+    else:
+        K.elementwise(("{0}",), [target], [values])
+    return out
+
+
+@cuda_forward("gather")
+def _gather(op, meta, a, index, *, dim):
+    if a.ndim == 0:
+        return B.copy(a)
+    d = dim % a.ndim
+    shape = tuple(index.shape)
+    # a cut to index's sizes on the other dims (a view), then (outer, A_d, inner) copies
+    a = B.view(
+        a,
+        lambda host: host[tuple(slice(n) if k != d else slice(None) for k, n in enumerate(shape))],
+    )
+    outer, inner = math.prod(shape[:d]), math.prod(shape[d + 1 :])
+    a3 = _contiguous_as(a, (outer, a.shape[d], inner))
+    i3 = _contiguous_as(index, (outer, shape[d], inner), np.int64)
+    out = B.empty(shape, a.dtype)
+    K.gather(B.view(out, lambda host: host.reshape(outer, shape[d], inner)), a3, i3)
+    return out
+
+
+def _contiguous_as(a, shape: tuple, np_dtype=None):
+    """a as a C-contiguous device array of the given shape (and dtype), copying if needed."""
+    np_dtype = a.dtype if np_dtype is None else np.dtype(np_dtype)
+    if not B.is_contiguous(a) or a.dtype != np_dtype:
+        a = Kit.astype(a, np_dtype)
+    return B.view(a, lambda host: host.reshape(shape))
+
+
+@cuda_forward("clone", "contiguous")
+def _copy(op, meta, a):
+    return B.copy(a)
+
+
+# ---- reductions -----------------------------------------------------------------------------
+def _rows(a, dims: tuple, np_dtype):
+    """A (outer, R) C-contiguous device array of a's values cast to np_dtype: the kept dims
+    first (C order), the reduced dims flattened last. Copies only when needed."""
+    keep = [d for d in range(a.ndim) if d not in dims]
+    order = keep + list(dims)
+    if order != list(range(a.ndim)):
+        a = B.view(a, lambda host: host.transpose(order))
+    if not B.is_contiguous(a) or a.dtype != np_dtype:
+        copied = B.empty(a.shape, np_dtype)
+        K.copy(copied, a)
+        a = copied
+    outer = math.prod(a.shape[: len(keep)])
+    return B.view(a, lambda host: host.reshape(outer, -1))
+
+
+@cuda_forward("sum", "prod", "amax", "amin")
+def _reduce(op, meta, a, *, dim=None, keepdim=False):
+    dims = R.normalize_dims(dim, a.ndim)
+    if a.ndim == 0:
+        return Kit.astype(a, meta.dtype.np)
+    np_dtype = meta.dtype.np
+    rows = _rows(a, dims, np_dtype)
+    out = B.empty((rows.shape[0],), np_dtype)
+    K.reduce_rows(out, rows, op.combine, op.identity(np_dtype))
+    return B.view(out, lambda host: host.reshape(meta.shape))
+
+
+@cuda_forward("argmax", "argmin")
+def _argreduce(op, meta, a, *, dim=None, keepdim=False):
+    dims = tuple(range(a.ndim)) if dim is None else (dim % max(a.ndim, 1),)
+    if a.ndim == 0:
+        return B.full((), 0, np.int64)
+    rows = _rows(a, dims, a.dtype)
+    out = B.empty((rows.shape[0],), np.int64)
+    K.argreduce_rows(out, rows, largest=op.name == "argmax")
+    return B.view(out, lambda host: host.reshape(meta.shape))
+
+
+@cuda_forward("softmax", "log_softmax")
+def _softmax(op, meta, a, *, dim):
+    """Rows along dim: m = max, e = exp(x - m), s = sum(e); out = e / s, or x - m - log(s).
+
+    # NOTE: four launches over rows (max, exp, sum, divide); phase 2 fuses them into one
+    # block-per-row kernel as the CPU does.
+    """
+    np_dtype = meta.dtype.np
+    if a.ndim == 0:
+        return B.full((), 0 if op.log else 1, np_dtype)
+    d = dim % a.ndim
+    order = [k for k in range(a.ndim) if k != d] + [d]
+    rows = _rows(a, (d,), np_dtype)
+    n = rows.shape[0]
+    m = B.empty((n,), np_dtype)
+    K.reduce_rows(m, rows, "maximum({0}, {1})", -np.inf)
+    m = B.view(m, lambda host: host.reshape(n, 1))
+    e = B.empty(rows.shape, np_dtype)
+    K.elementwise(("exp(({0} - {1}))",), [e], [rows, m])
+    s = B.empty((n,), np_dtype)
+    K.reduce_rows(s, e, "({0} + {1})", 0)
+    s = B.view(s, lambda host: host.reshape(n, 1))
+    if op.log:
+        K.elementwise(("(({0} - {1}) - log({2}))",), [e], [rows, m, s])
+    else:
+        K.elementwise(("({0} / {1})",), [e], [e, s])
+    moved = tuple(a.shape[k] for k in order)
+    back = list(np.argsort(order))
+    return B.view(e, lambda host: host.reshape(moved).transpose(back))
+
+
+# ---- matrix products ------------------------------------------------------------------------
+def _batched(a, batch: tuple):
+    """a (..., M, K) broadcast to batch + (M, K), as a 3-D (B, M, K) device array."""
+    shape = batch + tuple(a.shape[-2:])
+    a = B.view(a, lambda host: np.broadcast_to(host, shape))
+    if len(batch) == 0:
+        return B.view(a, lambda host: host[None])
+    if len(batch) > 1:  # several batch dims rarely flatten into one stride: copy
+        a = B.copy(a)
+    return B.view(a, lambda host: host.reshape((-1,) + shape[-2:]))
+
+
+@cuda_forward("matmul")
+def _matmul(op, meta, a, b):
+    batch = meta.shape[:-2]
+    out = B.empty(meta.shape, meta.dtype.np)
+    out3 = B.view(out, lambda host: host.reshape((-1,) + meta.shape[-2:]))
+    K_matmul.matmul(out3, _batched(a, batch), _batched(b, batch))
+    return out
+
+
+@cuda_forward("linear")
+def _linear(op, meta, x, weight, *bias):
+    rows = math.prod(x.shape[:-1])
+    x2 = x if B.is_contiguous(x) else B.copy(x)
+    x3 = B.view(x2, lambda host: host.reshape(1, rows, weight.shape[1]))
+    out = B.empty(meta.shape, meta.dtype.np)
+    out3 = B.view(out, lambda host: host.reshape(1, rows, weight.shape[0]))
+    w_t = B.view(weight, lambda host: host.T[None])
+    K_matmul.matmul(out3, x3, w_t)
+    if bias:  # in place: each element reads only itself
+        K.elementwise(("({0} + {1})",), [out], [out, bias[0]])
+    return out
+
+
+# ---- cross entropy (fused, as on the CPU) ---------------------------------------------------
+def _ce_inputs(op_name, x, target, weight, ignore_index):
+    """Logit rows (N, C), int64 targets (N,) and float64 class weights (or an empty array)."""
+    if x.ndim > 2 or getattr(target, "dtype", None) is None or target.dtype.kind not in "iu":
+        raise NotImplementedError(
+            f"{op_name}: the CUDA kernel takes (N, C) or (C,) logits and class-index targets; "
+            f"got logits {tuple(x.shape)} and target dtype {getattr(target, 'dtype', None)}. "
+            "Run it on the CPU with .cpu()."
+        )
+    rows = x if x.ndim == 2 else B.view(x, lambda host: host.reshape(1, -1))
+    t = Kit.astype(target, np.int64) if target.dtype != np.int64 else target
+    t = t if t.ndim == 1 else B.view(t, lambda host: host.reshape(1))
+    w = Kit.astype(weight[0], np.float64) if weight else B.empty((0,), np.float64)
+    return rows, t, w
+
+
+def _sum(a):
+    """The sum of a 1-D device array, as a 0-d device array of its dtype."""
+    out = B.empty((1,), a.dtype)
+    K.reduce_rows(out, B.view(a, lambda host: host.reshape(1, -1)), "({0} + {1})", 0)
+    return B.view(out, lambda host: host.reshape(()))
+
+
+@cuda_forward("cross_entropy")
+def _cross_entropy(
+    op, meta, x, target, *weight, ignore_index=-100, reduction="mean", label_smoothing=0.0
+):
+    rows, t, w = _ce_inputs(op.name, x, target, weight, ignore_index)
+    loss = B.empty((rows.shape[0],), np.float64)
+    row_weight = B.empty((rows.shape[0],), np.float64)
+    K_nn.cross_entropy_forward(rows, t, w, ignore_index, float(label_smoothing), loss, row_weight)
+    out = B.empty(meta.shape, meta.dtype.np)
+    if reduction == "none":
+        K.copy(out, B.view(loss, lambda host: host.reshape(meta.shape)))
+    elif reduction == "sum":
+        K.copy(out, _sum(loss))
+    else:  # all rows ignored: 0 / 0 = nan, as PyTorch
+        K.elementwise(("({0} / {1})",), [out], [_sum(loss), _sum(row_weight)])
+    return out
+
+
+@cuda_forward("cross_entropy_backward")
+def _cross_entropy_backward(
+    op, meta, x, target, *rest, ignore_index=-100, reduction="mean", label_smoothing=0.0
+):
+    *weight, grad = rest
+    rows, t, w = _ce_inputs(op.name, x, target, weight, ignore_index)
+    n = rows.shape[0]
+    grad = B.from_host(np.asarray(grad)) if not K.is_array(grad) else grad
+    scale = B.empty((n,), np.float64)
+    if reduction == "none":
+        K.copy(scale, B.view(grad, lambda host: host.reshape(n)))
+    elif reduction == "sum":
+        K.copy(scale, grad)
+    else:  # the normaliser is the total weight of the non-ignored rows, as in forward
+        loss, row_weight = B.empty((n,), np.float64), B.empty((n,), np.float64)
+        K_nn.cross_entropy_forward(rows, t, w, ignore_index, 0.0, loss, row_weight)
+        K.elementwise(("({0} / {1})",), [scale], [grad, _sum(row_weight)])
+    # NOTE: wsum (label smoothing's total class weight) is a host number in the CPU kernel's
+    # signature; read once here, it is the only host transfer, and only with class weights.
+    wsum = float(B.to_host(_sum(w))[0]) if w.shape[0] else float(rows.shape[1])
+    out = B.empty(rows.shape, rows.dtype)
+    K_nn.cross_entropy_backward(rows, t, w, wsum, ignore_index, float(label_smoothing), scale, out)
+    return B.view(out, lambda host: host.reshape(meta.shape))
+
+
+# ---- random numbers: the CPU's Philox stream, drawn on the device ---------------------------
+@cuda_forward("random")
+def _random(op, meta, *arrays, kind, shape, dtype, generator, args=(), device=None):
+    if kind not in ("bernoulli", "uniform", "normal"):
+        raise NotImplementedError(
+            f"random: no CUDA kernel for {kind} draws yet; draw on the CPU and move with .cuda()"
+        )
+    out = B.empty(meta.shape, meta.dtype.np)
+    seed, offset = generator.draw(out.size)
+    flat = K.flat(out)
+    if kind == "bernoulli":
+        p = arrays[0]
+        p = p if B.is_contiguous(p) and p.dtype.kind == "f" else Kit.astype(p, np.float64)
+        K_random.fill_bernoulli(flat, K.flat(p), seed, offset)
+    else:
+        getattr(K_random, f"fill_{kind}")(flat, seed, offset, *args)
+    return out
+
+
+# ---- moving between devices -----------------------------------------------------------------
+class ToCopy(Op):
+    """A copy of a tensor on another device (PyTorch's _to_copy): the one op whose input and
+    output devices differ. Differentiable: the gradient is copied back."""
+
+    name = "to_copy"
+    crosses_devices = True
+
+    def infer(self, x, *, device):
+        return Meta(tuple(x.shape), x.dtype)
+
+    def forward(self, meta, a, *, device: Device):
+        if device.type == "cuda":
+            return B.from_host(a) if isinstance(a, np.ndarray) else B.copy(a)
+        return B.to_host(a) if B.is_device_array(a) else np.array(a, copy=True)
+
+    def backward(self, ctx, grad):
+        return grad.to(ctx.inputs[0].device)
+
+
+to_copy = register(ToCopy())
+
+
+# ---- optimizer updates ----------------------------------------------------------------------
+def fused_update(rule: str, param, grad, buffers: list, coefficients: tuple, flags) -> None:
+    """Apply optimizer rule in place to device arrays param (and its state buffers), as
+    optim.optimizer._fused_update does on the CPU."""
+    if grad.dtype != param.dtype or not B.is_contiguous(grad):
+        grad = Kit.astype(grad, param.dtype)
+    flat = param if B.is_contiguous(param) else B.copy(param)
+    K_optim.update(
+        rule,
+        K.flat(flat),
+        K.flat(grad),
+        [None if b is None else K.flat(b) for b in buffers],
+        coefficients,
+        flags,
+    )
+    if flat is not param:  # a non-contiguous parameter: write back through its view
+        K.copy(param, flat)
