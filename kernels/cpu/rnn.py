@@ -14,7 +14,7 @@ of the gate pre-activations: dgi (input side) and dgh (hidden side; equal but fo
 
 from __future__ import annotations
 
-from numba import njit
+from numba import njit, uintp
 
 from .fastmath import exp, tanh
 
@@ -103,26 +103,35 @@ def rnn_backward(d_out, d_mm, h, dgi, relu):
 
 @njit(**_OPTS)
 def gru_backward(d_out, d_mm, carry, saved, h_prev, dgi, dgh):
-    """GRU step backward; carry holds dh * z (the direct path to h_prev) in and out."""
+    """GRU step backward; carry holds dh * z (the direct path to h_prev) in and out.
+
+    NOTE: flat arrays indexed with unsigned positions: with 2-D indexing LLVM kept this loop
+    scalar (17 us for a (32, 100) step; 11 us vectorised).
+    """
     n_batch, hidden = h_prev.shape
     one = h_prev.dtype.type(1)
+    d_out, d_mm, h_prev = d_out.reshape(-1), d_mm.reshape(-1), h_prev.reshape(-1)
+    carry, saved, dgi, dgh = carry.reshape(-1), saved.reshape(-1), dgi.reshape(-1), dgh.reshape(-1)
+    size = n_batch * hidden
     for i in range(n_batch):
         for k in range(hidden):
-            dh = d_out[i, k] + d_mm[i, k] + carry[i, k]
-            r = saved[0, i, k]
-            z = saved[1, i, k]
-            n = saved[2, i, k]
-            ghn = saved[3, i, k]
+            e = uintp(i * hidden + k)
+            dh = d_out[e] + d_mm[e] + carry[e]
+            r = saved[e]
+            z = saved[uintp(size + e)]
+            n = saved[uintp(2 * size + e)]
+            ghn = saved[uintp(3 * size + e)]
             dpn = dh * (one - z) * (one - n * n)
             dpr = dpn * ghn * r * (one - r)
-            dpz = dh * (h_prev[i, k] - n) * z * (one - z)
-            dgi[i, k] = dpr
-            dgi[i, hidden + k] = dpz
-            dgi[i, 2 * hidden + k] = dpn
-            dgh[i, k] = dpr
-            dgh[i, hidden + k] = dpz
-            dgh[i, 2 * hidden + k] = dpn * r
-            carry[i, k] = dh * z
+            dpz = dh * (h_prev[e] - n) * z * (one - z)
+            g = uintp(3 * hidden * i + k)  # gate r of row i; z and n follow at +H, +2H
+            dgi[g] = dpr
+            dgi[uintp(g + hidden)] = dpz
+            dgi[uintp(g + 2 * hidden)] = dpn
+            dgh[g] = dpr
+            dgh[uintp(g + hidden)] = dpz
+            dgh[uintp(g + 2 * hidden)] = dpn * r
+            carry[e] = dh * z
 
 
 @njit(**_OPTS)
