@@ -121,7 +121,8 @@ class _Encoder:
         if type(obj) is float:
             return obj if math.isfinite(obj) else {"$": "float", "v": repr(obj)}
         if isinstance(obj, Tensor):
-            return {"$": "tensor", "key": self._store(obj, np.asarray(obj.detach()), where)}
+            array = np.asarray(obj.detach().cpu())  # a cuda tensor is saved from a host copy
+            return {"$": "tensor", "key": self._store(obj, array, where)}
         if isinstance(obj, np.ndarray):
             return {"$": "ndarray", "key": self._store(obj, obj, where)}
         if isinstance(obj, np.generic) and obj.dtype.name in _DTYPES:

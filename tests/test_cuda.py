@@ -302,6 +302,26 @@ def test_module_to_cuda_moves_parameters_and_buffers():
     assert m.cpu() is m and not weight.is_cuda
 
 
+def test_copies_checkpoints_and_optimizer_state_of_a_cuda_model(tmp_path):
+    import copy  # noqa: PLC0415
+
+    m = nn.Linear(3, 2).cuda()
+    twin = copy.deepcopy(m)
+    assert twin.weight.is_cuda and twin.weight.tolist() == m.weight.tolist()
+    assert not runtime.shares_memory(twin.weight._data, m.weight._data)
+    mt.save(m.state_dict(), tmp_path / "m.pt")
+    loaded = mt.load(tmp_path / "m.pt")
+    assert loaded["weight"].tolist() == m.weight.tolist()
+    opt = mt.optim.Adam(m.parameters())
+    m(mt.ones(1, 3, device="cuda")).sum().backward()
+    opt.step()
+    again = mt.optim.Adam(m.parameters())
+    again.load_state_dict(opt.state_dict())
+    state = again.state[m.weight]
+    assert state["exp_avg"].is_cuda and not state["step"].is_cuda
+    again.step()  # the loaded buffers are on the parameters' device
+
+
 def test_numpy_of_a_cuda_tensor_says_cpu_first():
     x = mt.ones(2, device="cuda")
     with pytest.raises(TypeError) as info:

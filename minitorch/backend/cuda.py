@@ -127,10 +127,8 @@ def to_host(a) -> np.ndarray:
     """A host copy of a device array (C-contiguous); waits for the kernels writing it."""
     if SIM:
         return np.array(a._ary, order="C", copy=True)
-    if not a.is_c_contiguous():
-        from ..kernels import cuda as kernels  # noqa: PLC0415
-
-        a = kernels.contiguous(a)
+    if not is_contiguous(a):
+        a = copy(a)
     return a.copy_to_host()
 
 
@@ -139,30 +137,34 @@ def view(a, fn) -> object:
     (reshape without copy, transpose, broadcast_to, basic indexing) gives a host array.
 
     Raises ValueError when fn would have to copy (callers make a contiguous copy first)."""
+    shape, strides, offset = view_geometry(a.shape, a.strides, a.dtype, fn)
     if SIM:
         out = fn(a._ary)
-        if not np.may_share_memory(out, a._ary) and out.size:
-            raise ValueError("not a view")
+        # the simulator shadow-checks the geometry a real GPU builds its views from
+        start = out.__array_interface__["data"][0] - a._ary.__array_interface__["data"][0]
+        assert (out.shape, out.strides) == (shape, strides) and (start == offset or not out.size)
         return _fake(out, a._owner)
-    return _gpu_view(a, fn)
-
-
-def _gpu_view(a, fn):
-    """Apply fn to a host stand-in with a's strides (no data is read), then build the device
-    array with the resulting shape, strides and byte offset over a's memory."""
     from numba.cuda.cudadrv.devicearray import DeviceNDArray  # noqa: PLC0415
 
-    extent = 1 + sum((n - 1) * abs(s) for n, s in zip(a.shape, a.strides)) if a.size else 1
-    stand_in = np.lib.stride_tricks.as_strided(
-        np.empty(extent + a.dtype.itemsize, np.uint8).view(np.uint8), a.shape, a.strides
-    )
-    stand_in = stand_in.view(a.dtype) if stand_in.dtype != a.dtype else stand_in
-    out = fn(stand_in)
-    start = out.__array_interface__["data"][0] - stand_in.__array_interface__["data"][0]
-    if not np.may_share_memory(out, stand_in) and out.size:
+    data = a.gpu_data.view(offset) if offset else a.gpu_data
+    return DeviceNDArray(shape, strides, a.dtype, gpu_data=data)
+
+
+def view_geometry(shape: tuple, strides: tuple, dtype, fn) -> tuple:
+    """(shape, strides, byte offset) of fn(x) for an array x with this shape and these byte
+    strides: fn runs on a host stand-in of the same geometry, whose memory nobody reads.
+
+    Raises ValueError when fn's result does not share x's memory (fn copied)."""
+    dtype = np.dtype(dtype)
+    shape, strides = tuple(int(n) for n in shape), tuple(int(s) for s in strides)
+    extent = sum((n - 1) * s for n, s in zip(shape, strides)) if 0 not in shape else 0
+    # NOTE: np.empty maps pages lazily: a stand-in for a large tensor costs no host memory
+    base = np.empty(extent // dtype.itemsize + 1, dtype)
+    out = fn(np.lib.stride_tricks.as_strided(base, shape, strides))
+    if out.size and not np.may_share_memory(out, base):
         raise ValueError("not a view")
-    data = a.gpu_data.view(start) if start else a.gpu_data
-    return DeviceNDArray(out.shape, out.strides, a.dtype, gpu_data=data)
+    offset = out.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    return tuple(out.shape), tuple(out.strides), offset if out.size else 0
 
 
 def full(shape: tuple, value, dtype) -> object:

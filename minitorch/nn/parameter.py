@@ -47,12 +47,13 @@ class Parameter(Tensor):
     __str__ = __repr__
 
     def __reduce_ex__(self, protocol):
-        return (_rebuild_parameter, (self._data.copy(), self.dtype.name, self.requires_grad))
+        host = self.detach().cpu()._data  # pickles hold host arrays (a cuda one is copied)
+        return (_rebuild_parameter, (host.copy(), self.dtype.name, self.requires_grad))
 
     def __deepcopy__(self, memo):
         if id(self) in memo:
             return memo[id(self)]
-        out = _rebuild_parameter(self._data.copy(), self.dtype.name, self.requires_grad)
+        out = _rebuild_parameter(self.detach().clone()._data, self.dtype.name, self.requires_grad)
         if self.grad is not None:
             out.grad = self.grad.clone()
         memo[id(self)] = out

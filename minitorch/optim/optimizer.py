@@ -235,7 +235,10 @@ def _copy_state(param: Tensor, key: str, value: Any) -> Any:
     dtype = value.dtype
     if key != "step" and param.dtype.is_floating_point and dtype.is_floating_point:
         dtype = param.dtype
-    return tensor(np.array(value._data, dtype=dtype.np, order="C"), dtype=dtype)
+    host = value.detach().cpu()._data
+    # state buffers live on their parameter's device; "step" stays a cpu number, as in PyTorch
+    device = param.device if key != "step" else None
+    return tensor(np.array(host, dtype=dtype.np, order="C"), dtype=dtype, device=device)
 
 
 # ---- helpers for the built-in optimizers ---------------------------------------------------------
