@@ -6,6 +6,7 @@ import numpy as np
 
 from ..random import default_generator
 from ..tensor import Tensor
+from . import devices
 from .replay import interpret
 from .trace import Call, Capture, LiveGrad, OpNode, Ref, SetGrad, Write
 
@@ -75,7 +76,7 @@ def _state_tensors(nodes) -> list[Tensor]:
 def _snapshot(nodes):
     tensors = _state_tensors(nodes)
     return (
-        [(t, t._data.copy(), t.grad) for t in tensors],
+        [(t, devices.copy(t._data), t.grad) for t in tensors],
         (default_generator, default_generator.offset),
     )
 
@@ -83,6 +84,6 @@ def _snapshot(nodes):
 def _restore(snapshot) -> None:
     tensors, (generator, offset) = snapshot
     for t, data, grad in tensors:
-        np.copyto(t._data, data)
+        devices.write(t._data, data)
         t.grad = grad
     generator.offset = offset

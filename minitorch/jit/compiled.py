@@ -251,9 +251,10 @@ def _guard_key(args, kwargs) -> tuple:
     parts = [("grad mode", state.enabled), ("kwargs", tuple(kwargs))]
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
-            layout = "contiguous" if a._data.flags.c_contiguous else str(a._data.strides)
+            layout = "contiguous" if a.is_contiguous() else str(a.stride())
             parts.append(
                 (f"argument {i}", "tensor", tuple(a.shape), a.dtype.name, a.requires_grad, layout)
+                + ((str(a.device),) if a.device.type != "cpu" else ())
             )
         else:
             try:

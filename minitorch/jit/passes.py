@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import cpu
 from ..kernels.codegen import compose
 from ..ops import elementwise as E
+from . import devices
 from .trace import Call, OpNode, Ref, SetGrad, Write
 
 
@@ -33,7 +33,8 @@ def fold_constants(nodes: list) -> tuple[list, int, dict]:
                 not isinstance(x, Ref) or x.kind == "const" for x in node.inputs
             ):
                 arrays = [x.key if isinstance(x, Ref) else x for x in node.inputs]
-                result = node.op.forward(node.meta, *arrays, **node.params)
+                forward = devices.forward_of(node.op, node.cuda)
+                result = forward(node.meta, *arrays, **node.params)
                 results = result if len(node.outputs) > 1 else (result,)
                 known.update(zip(node.outputs, results))
                 folded += 1
@@ -145,14 +146,15 @@ class FusedElementwise:
     random = False
     n_outputs = 1
 
-    def __init__(self, expr: str, names: list[str]):
+    def __init__(self, expr: str, names: list[str], cuda: bool = False):
         self.expr = expr
         self.names = names
         self.name = "fused[" + ",".join(names) + "]"
+        self.kit = devices.kit(cuda)
 
     def forward(self, meta, *arrays):
-        out = np.empty(meta.shape, meta.dtype.np)
-        cpu.elementwise((self.expr,), [out], list(arrays))
+        out = self.kit.empty(meta.shape, meta.dtype.np)
+        self.kit.elementwise((self.expr,), [out], list(arrays))
         return out
 
 
@@ -177,7 +179,7 @@ def fuse_elementwise(nodes: list, uses: dict[int, int]) -> tuple[list, int]:
         dtype = node.meta.dtype
         expr_args, inputs, names = [], [], []
         for x in node.inputs:
-            chain = _joinable(x, open_chains, uses, node.meta)
+            chain = _joinable(x, open_chains, uses, node)
             if chain is not None:
                 sub = chain.expr
                 shift = len(inputs)
@@ -212,11 +214,11 @@ def _fusible(node: OpNode) -> bool:
     )
 
 
-def _joinable(x, open_chains, uses, meta):
+def _joinable(x, open_chains, uses, node):
     if not (isinstance(x, Ref) and x.kind == "slot") or uses.get(x.key, 0) != 1:
         return None
     chain = open_chains.get(x.key)
-    if chain is None or chain.node.meta != meta:
+    if chain is None or chain.node.meta != node.meta or chain.node.cuda != node.cuda:
         return None
     del open_chains[x.key]
     return chain
@@ -226,8 +228,9 @@ def _emit_chain(chain: _Chain) -> OpNode:
     node = chain.node
     if len(chain.names) == 1:
         return node
-    op = FusedElementwise(chain.expr, chain.names)
-    return OpNode(op, node.meta, tuple(chain.inputs), {}, node.outputs, node.in_dtypes)
+    op = FusedElementwise(chain.expr, chain.names, node.cuda)
+    inputs = tuple(chain.inputs)
+    return OpNode(op, node.meta, inputs, {}, node.outputs, node.in_dtypes, node.cuda)
 
 
 # ---- elementwise epilogues of matrix products and convolutions -------------------------------
@@ -242,18 +245,20 @@ class Epilogue:
 
     random = False
 
-    def __init__(self, producer, n_inputs: int, expr: str, slot: int, names: list[str]):
+    def __init__(self, producer, n_inputs, expr: str, slot: int, names: list, cuda: bool):
         self.producer, self.n_inputs, self.expr, self.slot = producer, n_inputs, expr, slot
+        self.run_producer = devices.forward_of(producer, cuda)
+        self.kit = devices.kit(cuda)
         self.n_outputs = producer.n_outputs
         self.names = [producer.name, *names]
         self.name = f"{producer.name}+[{','.join(names)}]"
 
     def forward(self, meta, *arrays, **params):
-        outs = self.producer.forward(meta, *arrays[: self.n_inputs], **params)
+        outs = self.run_producer(meta, *arrays[: self.n_inputs], **params)
         image = outs[0] if self.n_outputs > 1 else outs
         operands = list(arrays[self.n_inputs :])
         operands.insert(self.slot, image)
-        cpu.elementwise((self.expr,), [image], operands)  # in place: element i reads, then writes i
+        self.kit.elementwise((self.expr,), [image], operands)  # in place: reads i, then writes i
         return outs
 
 
@@ -282,11 +287,12 @@ def fuse_epilogues(nodes: list, uses: dict[int, int]) -> tuple[list, int]:
         product = out[k]
         out[k] = None
         names = node.op.names if isinstance(node.op, FusedElementwise) else [node.op.name]
-        op = Epilogue(product.op, len(product.inputs), expr, slot, names)
+        op = Epilogue(product.op, len(product.inputs), expr, slot, names, product.cuda)
         rest = tuple(x for i, x in enumerate(operands) if i != slot)
         outputs = (node.outputs[0], *product.outputs[1:])
         dtypes = product.in_dtypes + tuple(d for i, d in enumerate(node.in_dtypes) if i != slot)
-        out.append(OpNode(op, product.meta, product.inputs + rest, product.params, outputs, dtypes))
+        inputs = product.inputs + rest
+        out.append(OpNode(op, product.meta, inputs, product.params, outputs, dtypes, product.cuda))
         merged += 1
     return [n for n in out if n is not None], merged
 

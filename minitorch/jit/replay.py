@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import dtypes
 from ..tensor import Tensor, wrap
-from . import passes
+from . import devices, passes
 from .trace import Call, OpNode, Program, Ref, SetGrad, Write, map_leaves, refs_in
 
 
@@ -81,7 +81,7 @@ class _Emitter:
 
     def __init__(self, slot_dtypes):
         self.lines: list[str] = []
-        self.names: dict[str, object] = {"np": np, "wrap": wrap}
+        self.names: dict[str, object] = {"wrap": wrap, "copy": devices.copy, "write": devices.write}
         self.slot_dtypes = slot_dtypes
         self._ids: dict[int, str] = {}
 
@@ -112,14 +112,14 @@ class _Emitter:
             return f"targs[{x.key}]"
         if x.kind == "slot":
             return f"wrap({self.value(x)}, {self.name(self.slot_dtypes[x.key], 'd')})"
-        dtype = self.name(dtypes.to_dtype(np.asarray(x.key).dtype), "d")
-        return f"wrap(np.array({self.value(x)}, copy=True), {dtype})"  # a folded constant: fresh
+        dtype = self.name(dtypes.to_dtype(np.dtype(x.key.dtype)), "d")
+        return f"wrap(copy({self.value(x)}), {dtype})"  # a folded constant: a fresh copy
 
     def node(self, node) -> None:
         if isinstance(node, OpNode):
             outs = ", ".join(f"s{s}" for s in node.outputs)
             operands = ", ".join(self.value(x) for x in node.inputs)
-            fn = self.name(node.op.forward, "f")
+            fn = self.name(devices.forward_of(node.op, node.cuda), "f")
             meta = self.name(node.meta, "m")
             params = self.name(node.params, "p")
             self.lines.append(
@@ -132,7 +132,7 @@ class _Emitter:
             self.lines.append(f"{target}.grad = {value}")
         elif isinstance(node, Write):
             target = self.value(node.target)
-            self.lines.append(f"np.copyto({target}, {self.value(node.value)}, casting='unsafe')")
+            self.lines.append(f"write({target}, {self.value(node.value)})")
         elif isinstance(node, Call):
             method, owner = self.name(node.method, "call"), self.name(node.owner, "o")
             args, kwargs = self.name(node.args, "a"), self.name(node.kwargs, "kw")
@@ -208,16 +208,17 @@ def interpret(nodes, args: tuple) -> dict[int, np.ndarray]:
 
     for node in nodes:
         if isinstance(node, OpNode):
-            result = node.op.forward(node.meta, *map(value, node.inputs), **node.params)
+            forward = devices.forward_of(node.op, node.cuda)
+            result = forward(node.meta, *map(value, node.inputs), **node.params)
             results = result if len(node.outputs) > 1 else (result,)
             slots.update(zip(node.outputs, results))
-            produced.update((k, np.array(r, copy=True)) for k, r in zip(node.outputs, results))
+            produced.update((k, devices.host(r)) for k, r in zip(node.outputs, results))
         elif isinstance(node, SetGrad):
             v = None if node.value is None else value(node.value)
             target = node.tensor if node.arg is None else args[node.arg]
             target.grad = None if v is None else wrap(v, dtypes.to_dtype(v.dtype))
         elif isinstance(node, Write):
-            np.copyto(value(node.target), value(node.value), casting="unsafe")
+            devices.write(value(node.target), value(node.value))
         elif isinstance(node, Call):
             node.method(node.owner, *node.args, **node.kwargs)
     return produced

@@ -22,6 +22,7 @@ from .. import jit_guard
 from ..ops import registry
 from ..random import default_generator
 from ..tensor import Tensor
+from . import devices
 
 
 class TraceError(RuntimeError):
@@ -55,7 +56,8 @@ class LiveGrad:
     def _data(self):
         grad = self.leaf.grad
         if grad is None:
-            return np.zeros(self.leaf.shape, self.leaf.dtype.np)
+            cuda = devices.on_cuda(self.leaf._data)
+            return devices.zeros(tuple(self.leaf.shape), self.leaf.dtype.np, cuda)
         return grad._data
 
     @property
@@ -72,6 +74,7 @@ class OpNode:
     params: dict
     outputs: tuple[int, ...]  # slot indices
     in_dtypes: tuple = ()  # dtype of each tensor input (None for numbers)
+    cuda: bool = False  # the op ran on a cuda device (see devices.py)
 
 
 @dataclass
@@ -138,21 +141,14 @@ class Capture:
         if self._depth:
             return
         self._check_random(op, params, outs)
-        if outs and not isinstance(outs[0]._data, np.ndarray):
-            self._fail(
-                f"minitorch.compile: the step ran {op.name} on {outs[0].device} tensors; the "
-                "tracer emits CPU code only for now (its CUDA emitter is the next part of the "
-                'CUDA backend). Compile with fallback="eager" to run the step eagerly on the '
-                "GPU, or trace it on CPU tensors."
-            )
-            return
         refs = tuple(self.ref(x) if isinstance(x, Tensor) else x for x in inputs)
         meta = tuple(_meta(o) for o in outs) if op.n_outputs > 1 else _meta(outs[0])
         slots = tuple(self._new_slot(o._data) for o in outs)
         if self.values is not None:
-            self.values.update((k, np.array(o._data, copy=True)) for k, o in zip(slots, outs))
+            self.values.update((k, devices.host(o._data)) for k, o in zip(slots, outs))
         in_dtypes = tuple(x.dtype if isinstance(x, Tensor) else None for x in inputs)
-        self.program.nodes.append(OpNode(op, meta, refs, dict(params), slots, in_dtypes))
+        cuda = bool(outs) and devices.on_cuda(outs[0]._data)
+        self.program.nodes.append(OpNode(op, meta, refs, dict(params), slots, in_dtypes, cuda))
 
     def on_set_grad(self, tensor, grad) -> None:
         if self._depth:
@@ -273,7 +269,7 @@ class Capture:
         if id(tensor) in self._made and id(tensor) not in self._first_seen:
             # made by a factory in the step (zeros, tensor(...)): remember its first value, in
             # case the step writes to it or returns it (see _fresh_made_tensors)
-            self._first_seen[id(tensor)] = (len(self.program.nodes), np.array(array, copy=True))
+            self._first_seen[id(tensor)] = (len(self.program.nodes), devices.copy(array))
         return Ref("tensor", tensor)
 
     def _new_slot(self, array) -> int:
@@ -316,7 +312,8 @@ class Capture:
             slot = program.n_slots
             program.n_slots += 1
             meta = registry.Meta(value.shape, self._made[key].dtype)
-            nodes.insert(at, OpNode(FRESH, meta, (Ref("const", value),), {}, (slot,), ()))
+            cuda = devices.on_cuda(value)
+            nodes.insert(at, OpNode(FRESH, meta, (Ref("const", value),), {}, (slot,), (), cuda))
             _rebind(nodes, program, key, Ref("slot", slot))
         self._first_seen.clear()
 
@@ -387,7 +384,7 @@ class _Fresh:
     name, random, fresh, n_outputs = "fresh_copy", False, True, 1
 
     def forward(self, meta, value):
-        return np.array(value, copy=True)
+        return devices.copy(value)
 
 
 FRESH = _Fresh()
