@@ -252,7 +252,8 @@ def _advance(state: dict[str, Any]) -> float:
     step = state["step"]
     if not isinstance(step, Tensor):  # a plain number from an old checkpoint
         step = state["step"] = tensor(float(step), dtype=dtypes.float32)
-    step._data += 1
+    # NOTE: a Python add and a 0-d store round like the float32 `+= 1` (0.2 us against 1.3)
+    step._data[()] = float(step._data) + 1
     step._version[0] += 1
     return float(step._data)
 
