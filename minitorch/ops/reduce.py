@@ -42,13 +42,25 @@ def fold(a: np.ndarray, dims: tuple, combine: str, init: str, reassociate: bool,
     """Fold `dims` of `a` with the generated reduction kernel; returns keepdim=False shape."""
     if a.ndim == 0:
         return a.astype(out_dtype, copy=True)
-    if dims and dims[-1] - dims[0] + 1 != len(dims):  # not one run: move them to the end
-        rest = [d for d in range(a.ndim) if d not in dims]
-        a = a.transpose(rest + list(dims))
-        dims = tuple(range(len(rest), a.ndim))
     if a.dtype != out_dtype:
         a = a.astype(out_dtype)
-    return cpu.reduce(a, dims[0], dims[-1] + 1, combine, init, reassociate, out_dtype)
+    # NOTE: dims that are not one run (a conv bias gradient sums (N, C, H, W) over (0, 2, 3))
+    # fold one run at a time, the last first, so the dims left keep their places: moving them
+    # together instead made a transposing copy (5x slower on a (100, 6, 28, 28) gradient).
+    for start, stop in reversed(_runs(dims)):
+        a = cpu.reduce(a, start, stop, combine, init, reassociate, out_dtype)
+    return a
+
+
+def _runs(dims: tuple) -> list[tuple[int, int]]:
+    """[start, stop) of each run of consecutive dims: (0, 2, 3) -> [(0, 1), (2, 4)]."""
+    runs = []
+    for d in dims:
+        if runs and runs[-1][1] == d:
+            runs[-1] = (runs[-1][0], d + 1)
+        else:
+            runs.append((d, d + 1))
+    return runs
 
 
 class Reduce(Op):
