@@ -210,6 +210,27 @@ def test_contiguous_and_reshape_copy_on_the_device():
     assert y.is_contiguous() and y.is_cuda
 
 
+def test_cat_gather_and_basic_index_writes_match_cpu():
+    check(lambda a, b: mt.cat([a, b.T], dim=1) * 1, _array((3, 2)), _array((4, 3)), what="cat")
+    index = np.array([[0, 2], [1, 1], [3, 0]])
+    check(lambda a, i: a.gather(1, i) * 1, _array((3, 4)), index, grad=False, what="gather")
+    check(lambda a: a[1:, ::2] * 1, _array((3, 4)), what="slice backward (index_put)")
+    check(
+        lambda a, i: a.gather(0, i).sum() * 1,
+        _array((4, 2)),
+        index[:, :2] % 4,
+        what="gather backward (scatter_add)",
+    )
+    check(lambda a: a.max(dim=1)[0], _array((3, 5)), what="max(dim) values and gradient")
+    ids = np.array([[1, 0, 3], [3, 3, 2]])
+    check(lambda w, i: nn.functional.embedding(i, w), _array((4, 5)), ids, what="embedding")
+    check(lambda w, i: w.index_select(1, i), _array((3, 4)), ids[1], what="index_select")
+    x = mt.zeros(2, 3, device="cuda")
+    x[1, 1:] = 4.0
+    x[0] = mt.tensor([1.0, 2.0, 3.0], device="cuda")
+    assert x.tolist() == [[1, 2, 3], [0, 4, 4]]
+
+
 # ---- fused loss, random numbers, optimizers -------------------------------------------------
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("smoothing", [0.0, 0.2])

@@ -93,7 +93,14 @@ def expected_dtypes(row, case) -> tuple[str, ...]:
 def check_case(row, case, backend="cpu", seen=None) -> None:
     """Run one case on minitorch and compare with numpy (values, shapes) and torch (dtypes)."""
     with recording(seen):
-        got = _outputs(row.fn(minitorch, *case.tensors(minitorch, device=backend), **case.params))
+        try:
+            got = _outputs(
+                row.fn(minitorch, *case.tensors(minitorch, device=backend), **case.params)
+            )
+        except NotImplementedError as e:
+            if backend != "cuda":
+                raise
+            pytest.skip(f"{row.name}: {e}")  # an op with no CUDA kernel yet says so
     want = reference(row, case)
     dtypes = expected_dtypes(row, case)
     assert len(got) == len(want), f"{row.name}: {len(got)} outputs, numpy has {len(want)}"
@@ -104,7 +111,7 @@ def check_case(row, case, backend="cpu", seen=None) -> None:
         assert tuple(g.shape) == w.shape, (
             f"{what}: shape mismatch: minitorch={tuple(g.shape)} | numpy={w.shape}"
         )
-        values = np.asarray(g.detach()._data)
+        values = np.asarray(g.detach().cpu()._data)
         with np.errstate(all="ignore"):
             w = w.astype(dt)
         if np.dtype(dt).kind == "f":

@@ -39,7 +39,10 @@ def as_strided(a, shape: tuple, strides: tuple):
     if SIM:
         from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray  # noqa: PLC0415
 
-        return FakeCUDAArray(np.lib.stride_tricks.as_strided(a._ary, shape, strides))
+        out = FakeCUDAArray(np.lib.stride_tricks.as_strided(a._ary, shape, strides))
+        # keep the simulator allocation alive, as a GPU view's gpu_data keeps its memory
+        out._owner = getattr(a, "_owner", None)
+        return out
     from numba.cuda.cudadrv.devicearray import DeviceNDArray  # noqa: PLC0415
 
     return DeviceNDArray(shape, strides, a.dtype, gpu_data=a.gpu_data)
@@ -188,22 +191,54 @@ def _make_arg_kernel(dtype: np.dtype, largest: bool):
     return kernel
 
 
+@cuda.jit(device=True)
+def _unravel3(t, shape):
+    """(o, i, j) of flat position t in a C-ordered 3-D shape."""
+    o = t // (shape[1] * shape[2])
+    r = t - o * shape[1] * shape[2]
+    i = r // shape[2]
+    return o, i, r - i * shape[2]
+
+
 @cuda.jit
 def _gather(out, a, index):
     """for o, i, j: out[o, i, j] = a[o, index[o, i, j], j] (one thread per output element)"""
-    n_i, n_j = out.shape[1], out.shape[2]
     for t in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-        o = t // (n_i * n_j)
-        r = t - o * n_i * n_j
-        i = r // n_j
-        j = r - i * n_j
-        out[o, i, j] = a[o, index[o, i, j], j]
+        o, i, j = _unravel3(t, out.shape)
+        k = index[o, i, j]
+        out[o, i, j] = a[o, k + a.shape[1] if k < 0 else k, j]
+
+
+@cuda.jit
+def _scatter_add(out, index, src):
+    """for o, i, j: out[o, index[o, i, j], j] += src[o, i, j] (atomic: indices may repeat)"""
+    for t in range(cuda.grid(1), src.size, cuda.gridsize(1)):
+        o, i, j = _unravel3(t, src.shape)
+        k = index[o, i, j]
+        cuda.atomic.add(out, (o, k + out.shape[1] if k < 0 else k, j), src[o, i, j])
+
+
+@cuda.jit
+def _scatter(out, index, src):
+    """for o, i, j: out[o, index[o, i, j], j] = src[o, i, j] (repeats: one of them wins)"""
+    for t in range(cuda.grid(1), src.size, cuda.gridsize(1)):
+        o, i, j = _unravel3(t, src.shape)
+        k = index[o, i, j]
+        out[o, k + out.shape[1] if k < 0 else k, j] = src[o, i, j]
 
 
 def gather(out, a, index) -> None:
     """out = a gathered along dim 1 at index (all 3-D; index int64, shaped like out)."""
     if out.size:
         _gather[grid(out.size), BLOCK](out, a, index)
+
+
+def scatter(out, index, src, accumulate: bool) -> None:
+    """out[o, index[o, i, j], j] = (or +=) src[o, i, j], in place (all 3-D; index int64,
+    shaped like src; out of src's dtype)."""
+    if src.size:
+        kernel = _scatter_add if accumulate else _scatter
+        kernel[grid(src.size), BLOCK](out, index, src)
 
 
 __all__ = [
@@ -218,4 +253,5 @@ __all__ = [
     "gather",
     "grid",
     "reduce_rows",
+    "scatter",
 ]

@@ -9,13 +9,29 @@ CUDA has fast native exp/log/tanh, so the CPU's vectorisable float32 versions
 
 from __future__ import annotations
 
-import math
+import math as _math
 import types
 
+import numpy as np
 from numba import cuda
+from numba.core import config
 from numba.core.registry import CPUDispatcher
 
 from ..cpu import scalar as _cpu
+
+
+class _SimMath:
+    """`math` for the simulator, where kernel bodies run as Python: numpy's functions, which
+    give inf/nan where math raises (log(0), sqrt(-1)), as the GPU does. math's where numpy
+    has none (erf)."""
+
+    def __getattr__(self, name):
+        found = getattr(np, name, None)
+        return found if callable(found) or isinstance(found, float) else getattr(_math, name)
+
+
+# NOTE: on a GPU, math.* compiles to CUDA's libdevice functions
+math = _SimMath() if config.ENABLE_CUDASIM else _math
 
 
 def device_functions(module, overrides: dict) -> dict:
@@ -25,6 +41,7 @@ def device_functions(module, overrides: dict) -> dict:
     by its device version, so helpers calling helpers stay on the device. Returns the globals.
     """
     env = dict(vars(module))
+    env["math"] = math
     env.update(overrides)
     for name, value in vars(module).items():
         if isinstance(value, CPUDispatcher) and value.py_func.__module__ == module.__name__:
@@ -36,10 +53,10 @@ def device_functions(module, overrides: dict) -> dict:
 
 exp, log, tanh = math.exp, math.log, math.tanh
 _globals = device_functions(_cpu, {"exp": exp, "log": log, "tanh": tanh})
-__all__ = ["exp", "log", "tanh"] + [
+__all__ = ["exp", "log", "tanh", "math"] + [
     name
     for name, value in vars(_cpu).items()
     if isinstance(value, CPUDispatcher) and value.py_func.__module__ == _cpu.__name__
 ]
 
-globals().update({name: _globals[name] for name in __all__[3:]})
+globals().update({name: _globals[name] for name in __all__[4:]})

@@ -25,7 +25,6 @@ from ..kernels.cuda import nn as K_nn
 from ..kernels.cuda import optim as K_optim
 from ..kernels.cuda import random as K_random
 from . import elementwise as E
-from . import movement as M
 from . import reduce as R
 from .registry import REGISTRY, Meta, Op, register
 
@@ -102,32 +101,129 @@ def _reshape(op, meta, a, *, shape):
 @cuda_forward("getitem")
 def _getitem(op, meta, a, *, index):
     out = _basic_view(a, index)
-    if out is None:
+    if out is not None:
+        return out
+    d = _take_dim(a, index)
+    if d is None:
         raise NotImplementedError(
-            "getitem: indexing a cuda tensor with index tensors or lists has no CUDA kernel "
-            "yet; use basic indexing (ints, slices, None, ...) or run it on the CPU with .cpu()"
+            "getitem: indexing a cuda tensor with index tensors or lists has no CUDA kernel yet "
+            "beyond one integer index along one dim (index_select, embedding); use basic "
+            "indexing (ints, slices, None, ...) or run it on the CPU with .cpu()"
         )
+    items = index if isinstance(index, tuple) else (index,)
+    outer, inner, i3 = _take_layout(tuple(a.shape), d, items[d])
+    a3 = _contiguous_as(a, (outer, a.shape[d], inner))
+    out = B.empty(meta.shape, a.dtype)
+    K.gather(B.view(out, lambda h: h.reshape(outer, items[d].size, inner)), a3, i3)
+    return out
+
+
+@cuda_forward("scatter", "scatter_add")
+def _scatter(op, meta, a, index, src, *, dim):
+    out = B.copy(a)
+    if a.ndim == 0:
+        raise NotImplementedError(f"{op.name}: no CUDA kernel for 0-d tensors yet")
+    d = dim % a.ndim
+    shape = tuple(index.shape)
+    if any(k != d and shape[k] != a.shape[k] for k in range(a.ndim)):
+        raise NotImplementedError(
+            f"{op.name}: the CUDA kernel needs index shaped like the input except along dim "
+            f"{d}; got index {shape} and input {tuple(a.shape)}. Run it on the CPU with .cpu()"
+        )
+    outer, inner = math.prod(shape[:d]), math.prod(shape[d + 1 :])
+    src_full = B.empty(shape, a.dtype)
+    if K.is_array(src):  # src may be larger than index: its leading part is read
+        src = B.view(src, lambda h: h[tuple(slice(0, n) for n in shape)])
+        K.copy(src_full, src)
+    else:
+        K.elementwise(("{0}",), [src_full], [a.dtype.type(src)])
+    K.scatter(
+        B.view(out, lambda h: h.reshape(outer, a.shape[d], inner)),
+        _contiguous_as(index, (outer, shape[d], inner), np.int64),
+        B.view(src_full, lambda h: h.reshape(outer, shape[d], inner)),
+        op.name == "scatter_add",
+    )
     return out
 
 
 def _basic_view(a, index):
     """The view a[index] of a basic index (ints, slices, None, Ellipsis): always an array."""
     items = index if isinstance(index, tuple) else (index,)
-    if not M._is_basic(items):
+    if not all(_is_basic_item(i) for i in items):
         return None
     if not any(i is Ellipsis for i in items):
         items = items + (Ellipsis,)  # all ints: a 0-d view, not a number
     return B.view(a, lambda host: host[items])
 
 
+def _is_basic_item(item) -> bool:
+    """An int, slice, None or Ellipsis (not a bool, an array or a list: those gather)."""
+    if item is None or item is Ellipsis or isinstance(item, slice):
+        return True
+    return isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_))
+
+
+@cuda_forward("cat")
+def _cat(op, meta, *arrays, dim=0):
+    """Each input copied (and cast) into its slice of the output along dim."""
+    out = B.empty(meta.shape, meta.dtype.np)
+    d, start = dim % meta.ndim, 0
+    for a in arrays:
+        if a.ndim == 1 and a.shape[0] == 0 and meta.ndim != 1:
+            continue  # PyTorch skips legacy empty tensors
+        part = (slice(None),) * d + (slice(start, start + a.shape[d]),)
+        K.copy(B.view(out, lambda host, part=part: host[part]), a)
+        start += a.shape[d]
+    return out
+
+
+def _take_dim(a, index) -> int | None:
+    """d when index is (full slices..., one integer device array at d[, Ellipsis]): the
+    index_select / embedding form, which the take and put kernels serve; else None."""
+    items = index if isinstance(index, tuple) else (index,)
+    if items and items[-1] is Ellipsis:
+        items = items[:-1]
+    arrays = [k for k, i in enumerate(items) if K.is_array(i) or isinstance(i, np.ndarray)]
+    if len(arrays) != 1 or arrays[0] != len(items) - 1:
+        return None
+    if items[-1].dtype.kind not in "iu" or items[-1].dtype == np.uint8:
+        return None  # a bool (uint8) mask selects, it does not index
+    full = slice(None)
+    return arrays[0] if all(i == full for i in items[:-1]) else None
+
+
+def _take_layout(a_shape: tuple, d: int, index):
+    """(outer, size at d, inner) of a and the index broadcast to (outer, m, inner) (a view)."""
+    outer, inner = math.prod(a_shape[:d]), math.prod(a_shape[d + 1 :])
+    if isinstance(index, np.ndarray):  # a cpu index tensor, as PyTorch allows: copied over
+        index = B.from_host(index)
+    flat = _contiguous_as(index, (index.size,), np.int64)
+    shape = (outer, index.size, inner)
+    return outer, inner, B.view(flat, lambda h: np.broadcast_to(h[None, :, None], shape))
+
+
 @cuda_forward("index_put")
 def _index_put(op, meta, base, values, *, index, accumulate=False):
     out = B.copy(base)
+    d = _take_dim(base, index)
+    if d is not None:  # out[..., index, ...] (+)= values: embedding backward
+        items = index if isinstance(index, tuple) else (index,)
+        outer, inner, i3 = _take_layout(tuple(base.shape), d, items[d])
+        shape = tuple(base.shape[:d]) + tuple(items[d].shape) + tuple(base.shape[d + 1 :])
+        if not K.is_array(values):
+            values = B.full(shape, values, out.dtype)
+        src = B.empty(shape, out.dtype)
+        K.copy(src, values)  # broadcast and cast to the written dtype
+        src3 = B.view(src, lambda h: h.reshape(outer, items[d].size, inner))
+        out3 = B.view(out, lambda h: h.reshape(outer, base.shape[d], inner))
+        K.scatter(out3, i3, src3, accumulate)
+        return out
     target = _basic_view(out, index)
     if target is None:
         raise NotImplementedError(
             "index_put: writing a cuda tensor through index tensors or lists has no CUDA kernel "
-            "yet; use basic indexing (ints, slices, None, ...) or run it on the CPU with .cpu()"
+            "yet beyond x[..., index] = v along one dim; use basic indexing (ints, slices, None) "
+            "or run it on the CPU with .cpu()"
         )
     if not K.is_array(values):
         values = out.dtype.type(values)
@@ -183,7 +279,8 @@ def _rows(a, dims: tuple, np_dtype):
         K.copy(copied, a)
         a = copied
     outer = math.prod(a.shape[: len(keep)])
-    return B.view(a, lambda host: host.reshape(outer, -1))
+    # NOTE: explicit sizes, never -1: numpy cannot infer a dim of an empty array
+    return B.view(a, lambda host: host.reshape(outer, math.prod(a.shape[len(keep) :])))
 
 
 @cuda_forward("sum", "prod", "amax", "amin")
@@ -249,14 +346,14 @@ def _batched(a, batch: tuple):
         return B.view(a, lambda host: host[None])
     if len(batch) > 1:  # several batch dims rarely flatten into one stride: copy
         a = B.copy(a)
-    return B.view(a, lambda host: host.reshape((-1,) + shape[-2:]))
+    return B.view(a, lambda host: host.reshape((math.prod(batch),) + shape[-2:]))
 
 
 @cuda_forward("matmul")
 def _matmul(op, meta, a, b):
     batch = meta.shape[:-2]
     out = B.empty(meta.shape, meta.dtype.np)
-    out3 = B.view(out, lambda host: host.reshape((-1,) + meta.shape[-2:]))
+    out3 = B.view(out, lambda host: host.reshape((math.prod(batch),) + meta.shape[-2:]))
     K_matmul.matmul(out3, _batched(a, batch), _batched(b, batch))
     return out
 
@@ -284,7 +381,7 @@ def _ce_inputs(op_name, x, target, weight, ignore_index):
             f"got logits {tuple(x.shape)} and target dtype {getattr(target, 'dtype', None)}. "
             "Run it on the CPU with .cpu()."
         )
-    rows = x if x.ndim == 2 else B.view(x, lambda host: host.reshape(1, -1))
+    rows = x if x.ndim == 2 else B.view(x, lambda host: host.reshape(1, x.size))
     t = Kit.astype(target, np.int64) if target.dtype != np.int64 else target
     t = t if t.ndim == 1 else B.view(t, lambda host: host.reshape(1))
     w = Kit.astype(weight[0], np.float64) if weight else B.empty((0,), np.float64)
@@ -294,7 +391,7 @@ def _ce_inputs(op_name, x, target, weight, ignore_index):
 def _sum(a):
     """The sum of a 1-D device array, as a 0-d device array of its dtype."""
     out = B.empty((1,), a.dtype)
-    K.reduce_rows(out, B.view(a, lambda host: host.reshape(1, -1)), "({0} + {1})", 0)
+    K.reduce_rows(out, B.view(a, lambda host: host.reshape(1, a.size)), "({0} + {1})", 0)
     return B.view(out, lambda host: host.reshape(()))
 
 
