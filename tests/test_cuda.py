@@ -231,6 +231,15 @@ def test_cat_gather_and_basic_index_writes_match_cpu():
     assert x.tolist() == [[1, 2, 3], [0, 4, 4]]
 
 
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm_matches_cpu(affine):
+    ln = (lambda x, w, b: nn.functional.layer_norm(x, (4,), w, b)) if affine else None
+    if affine:
+        check(ln, _array((2, 3, 4)), _array((4,)), _array((4,)), what="layer_norm", atol=1e-5)
+    else:
+        check(lambda x: nn.functional.layer_norm(x, (3, 4)), _array((2, 3, 4)), atol=1e-5)
+
+
 # ---- fused loss, random numbers, optimizers -------------------------------------------------
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("smoothing", [0.0, 0.2])

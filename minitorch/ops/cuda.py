@@ -22,6 +22,7 @@ from ..backend import cuda as B
 from ..kernels import cuda as K
 from ..kernels.cuda import matmul as K_matmul
 from ..kernels.cuda import nn as K_nn
+from ..kernels.cuda import norm as K_norm
 from ..kernels.cuda import optim as K_optim
 from ..kernels.cuda import random as K_random
 from . import elementwise as E
@@ -436,6 +437,52 @@ def _cross_entropy_backward(
     out = B.empty(rows.shape, rows.dtype)
     K_nn.cross_entropy_backward(rows, t, w, wsum, ignore_index, float(label_smoothing), scale, out)
     return B.view(out, lambda host: host.reshape(meta.shape))
+
+
+# ---- layer norm (fused, as on the CPU) ------------------------------------------------------
+def _norm_rows(x, k: int):
+    n = math.prod(x.shape[x.ndim - k :])
+    return _contiguous_as(x, (x.size // n if n else 0, n))
+
+
+def _norm_affine(w, n: int, np_dtype, default: float):
+    return B.full((n,), default, np_dtype) if w is None else _contiguous_as(w, (n,), np_dtype)
+
+
+@cuda_forward("layer_norm")
+def _layer_norm(op, meta, x, weight, bias, *, normalized_ndim, eps):
+    rows = _norm_rows(x, normalized_ndim)
+    n = rows.shape[1]
+    w = _norm_affine(weight, n, rows.dtype, 1.0)
+    b = _norm_affine(bias, n, rows.dtype, 0.0)
+    out = B.empty(rows.shape, rows.dtype)
+    K_norm.layer_norm_forward(rows, w, b, float(eps), out)
+    return B.view(out, lambda h: h.reshape(meta.shape))
+
+
+@cuda_forward("layer_norm_backward")
+def _layer_norm_backward(op, meta, x, weight, grad, *, affine, normalized_ndim, eps):
+    rows = _norm_rows(x, normalized_ndim)
+    g = _contiguous_as(grad, rows.shape, rows.dtype)
+    w = _norm_affine(weight, rows.shape[1], rows.dtype, 1.0)
+    grad_x, x_hat = B.empty(rows.shape, rows.dtype), B.empty(rows.shape, rows.dtype)
+    K_norm.layer_norm_backward(rows, w, g, float(eps), grad_x, x_hat)
+    shape = meta[1].shape
+    grad_w, grad_b = B.empty((rows.shape[1],), rows.dtype), B.empty((rows.shape[1],), rows.dtype)
+    if (
+        affine
+    ):  # sums over the rows: grad_weight = sum_i grad[i] * x_hat[i], grad_bias = sum_i grad[i]
+        K.elementwise(("({0} * {1})",), [x_hat], [x_hat, g])
+        K.reduce_rows(grad_w, _rows(x_hat, (0,), rows.dtype), "({0} + {1})", 0)
+        K.reduce_rows(grad_b, _rows(g, (0,), rows.dtype), "({0} + {1})", 0)
+    else:  # placeholders, never used (as on the CPU)
+        K.elementwise(("{0}",), [grad_w], [rows.dtype.type(0)])
+        K.elementwise(("{0}",), [grad_b], [rows.dtype.type(0)])
+    return (
+        B.view(grad_x, lambda h: h.reshape(meta[0].shape)),
+        B.view(grad_w, lambda h: h.reshape(shape)),
+        B.view(grad_b, lambda h: h.reshape(shape)),
+    )
 
 
 # ---- random numbers: the CPU's Philox stream, drawn on the device ---------------------------
