@@ -147,6 +147,14 @@ def test_max_min_argmax_argmin_match_cpu(dim):
         _close(indices, want_indices, "max indices")
 
 
+def test_cumsum_and_flip_match_cpu():
+    for dim in (0, 1, -1):
+        check(lambda t: t.cumsum(dim), _array((2, 3, 4)), what=f"cumsum {dim}")
+    check(lambda t: t.flip(0, 2), _array((2, 3, 4)), what="flip")
+    a, b = _both(np.arange(6).reshape(2, 3))
+    _close(b.cumsum(1), a.cumsum(1), "int cumsum")
+
+
 def test_reductions_of_transposed_and_integer_inputs():
     check(lambda t: t.T.sum(0), _array((5, 3)), what="sum of a transpose")
     a, b = _both(np.arange(12).reshape(3, 4))

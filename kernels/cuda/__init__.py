@@ -227,6 +227,22 @@ def _scatter(out, index, src):
         out[o, k + out.shape[1] if k < 0 else k, j] = src[o, i, j]
 
 
+@cuda.jit
+def _cumsum_rows(out, a):
+    """for o in rows (one thread each): out[o, r] = a[o, 0] + ... + a[o, r]"""
+    for o in range(cuda.grid(1), a.shape[0], cuda.gridsize(1)):
+        acc = a[o, 0] * 0
+        for r in range(a.shape[1]):
+            acc += a[o, r]
+            out[o, r] = acc
+
+
+def cumsum_rows(out, a) -> None:
+    """Running sums along the rows of 2-D a into out (same shape and dtype)."""
+    if a.size:
+        _cumsum_rows[grid(a.shape[0]), BLOCK](out, a)
+
+
 def gather(out, a, index) -> None:
     """out = a gathered along dim 1 at index (all 3-D; index int64, shaped like out)."""
     if out.size:
@@ -248,6 +264,7 @@ __all__ = [
     "as_strided",
     "broadcast",
     "copy",
+    "cumsum_rows",
     "elementwise",
     "flat",
     "gather",

@@ -112,11 +112,7 @@ def _getitem(op, meta, a, *, index):
             "indexing (ints, slices, None, ...) or run it on the CPU with .cpu()"
         )
     items = index if isinstance(index, tuple) else (index,)
-    outer, inner, i3 = _take_layout(tuple(a.shape), d, items[d])
-    a3 = _contiguous_as(a, (outer, a.shape[d], inner))
-    out = B.empty(meta.shape, a.dtype)
-    K.gather(B.view(out, lambda h: h.reshape(outer, items[d].size, inner)), a3, i3)
-    return out
+    return _take(a, d, items[d])
 
 
 @cuda_forward("scatter", "scatter_add")
@@ -307,6 +303,45 @@ def _argreduce(op, meta, a, *, dim=None, keepdim=False):
     return B.view(out, lambda host: host.reshape(meta.shape))
 
 
+def _unrows(rows, shape: tuple, d: int):
+    """Rows made by _rows(a, (d,), ...) back in a's dim order (a view)."""
+    order = [k for k in range(len(shape)) if k != d] + [d]
+    moved = tuple(shape[k] for k in order)
+    back = [int(k) for k in np.argsort(order)]
+    return B.view(rows, lambda host: host.reshape(moved).transpose(back))
+
+
+@cuda_forward("cumsum")
+def _cumsum(op, meta, a, *, dim):
+    np_dtype = meta.dtype.np
+    if a.ndim == 0:
+        return Kit.astype(a, np_dtype)
+    d = dim % a.ndim
+    rows = _rows(a, (d,), np_dtype)
+    out = B.empty(rows.shape, np_dtype)
+    K.cumsum_rows(out, rows)
+    return _unrows(out, tuple(a.shape), d)
+
+
+@cuda_forward("flip")
+def _flip(op, meta, a, *, dims):
+    """One take (index_select) per flipped dim, with the reversed positions as the index."""
+    for d in (k % a.ndim for k in (dims if a.ndim else ())):
+        reverse = B.from_host(np.arange(a.shape[d] - 1, -1, -1, dtype=np.int64))
+        a = _take(a, d, reverse)
+    return a if a.ndim and dims else B.copy(a)
+
+
+def _take(a, d: int, index):
+    """a indexed by the integer device array index along dim d (index_select)."""
+    outer, inner, i3 = _take_layout(tuple(a.shape), d, index)
+    a3 = _contiguous_as(a, (outer, a.shape[d], inner))
+    shape = tuple(a.shape[:d]) + tuple(index.shape) + tuple(a.shape[d + 1 :])
+    out = B.empty(shape, a.dtype)
+    K.gather(B.view(out, lambda h: h.reshape(outer, index.size, inner)), a3, i3)
+    return out
+
+
 @cuda_forward("softmax", "log_softmax")
 def _softmax(op, meta, a, *, dim):
     """Rows along dim: m = max, e = exp(x - m), s = sum(e); out = e / s, or x - m - log(s).
@@ -318,7 +353,6 @@ def _softmax(op, meta, a, *, dim):
     if a.ndim == 0:
         return B.full((), 0 if op.log else 1, np_dtype)
     d = dim % a.ndim
-    order = [k for k in range(a.ndim) if k != d] + [d]
     rows = _rows(a, (d,), np_dtype)
     n = rows.shape[0]
     m = B.empty((n,), np_dtype)
@@ -333,9 +367,7 @@ def _softmax(op, meta, a, *, dim):
         K.elementwise(("(({0} - {1}) - log({2}))",), [e], [rows, m, s])
     else:
         K.elementwise(("({0} / {1})",), [e], [e, s])
-    moved = tuple(a.shape[k] for k in order)
-    back = list(np.argsort(order))
-    return B.view(e, lambda host: host.reshape(moved).transpose(back))
+    return _unrows(e, tuple(a.shape), d)
 
 
 # ---- matrix products ------------------------------------------------------------------------
