@@ -368,6 +368,25 @@ def test_elementwise_epilogues_run_in_place_on_products_and_stay_bit_exact():
     assert "matmul+" not in report
 
 
+def test_conv_epilogue_keeps_the_columns_its_weight_gradient_reads():
+    # stride 2, 16 output channels: im2col + GEMM, whose columns the weight gradient reuses
+    conv = torch.nn.Conv2d(3, 16, 3, stride=2)
+
+    def step(x):
+        conv.zero_grad()
+        loss = torch.nn.functional.relu(conv(x)).square().mean()
+        loss.backward()
+        return loss, conv.weight.grad.clone(), conv.bias.grad.clone()
+
+    compiled = torch.compile(step)
+    x = torch.randn(2, 3, 9, 9)
+    for _ in range(3):
+        got, want = compiled(x), step(x)
+        for a, b in zip(got, want):
+            assert np.array_equal(a.detach().numpy(), b.detach().numpy())
+    assert "conv2d+[relu]" in compiled.explain()
+
+
 def test_epilogue_is_not_merged_across_a_write_to_the_products_input():
     w = torch.randn(4, 4)
 
