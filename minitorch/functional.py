@@ -245,7 +245,18 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
         if dt.is_floating_point
         else np.arange(values[0], values[1], values[2], dtype=dt.np)
     )
-    t = wrap(arr, dt)
+    return _placed(arr, dt, device, requires_grad)
+
+
+def _placed(array: np.ndarray, dt, device, requires_grad: bool) -> Tensor:
+    """A tensor of host-computed values on device (copied over for cuda), as creation makes."""
+    from .backend import to_device  # noqa: PLC0415
+
+    if to_device(device).type == "cuda":
+        from .backend import cuda  # noqa: PLC0415
+
+        array = cuda.from_host(array)
+    t = wrap(array, dt)
     if requires_grad:
         t.requires_grad = True
     return t
@@ -257,23 +268,18 @@ def _num(v):
 
 def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad=False):
     dt = dtypes.get_default_dtype() if dtype is None else dtypes.to_dtype(dtype)
-    t = wrap(np.linspace(_num(start), _num(end), steps).astype(dt.np), dt)
-    if requires_grad:
-        t.requires_grad = True
-    return t
+    values = np.linspace(_num(start), _num(end), steps).astype(dt.np)
+    return _placed(values, dt, device, requires_grad)
 
 
 def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None):
     dt = dtypes.get_default_dtype() if dtype is None else dtypes.to_dtype(dtype)
-    return wrap(np.logspace(start, end, steps, base=base).astype(dt.np), dt)
+    return _placed(np.logspace(start, end, steps, base=base).astype(dt.np), dt, device, False)
 
 
 def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad=False):
     dt = dtypes.get_default_dtype() if dtype is None else dtypes.to_dtype(dtype)
-    t = wrap(np.eye(n, m, dtype=dt.np), dt)
-    if requires_grad:
-        t.requires_grad = True
-    return t
+    return _placed(np.eye(n, m, dtype=dt.np), dt, device, requires_grad)
 
 
 def cat(tensors, dim: int = 0, *, out=None) -> Tensor:

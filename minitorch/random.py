@@ -138,7 +138,8 @@ def randint(
     out = np.empty(tuple(size), np.int64)
     seed_, offset = (generator or default_generator).draw(out.size)
     K.fill_randint(out, seed_, offset, int(low), int(high))
-    return _finish(out.astype(dtype.np, copy=False), dtype, requires_grad)
+    t = _finish(out.astype(dtype.np, copy=False), dtype, requires_grad)
+    return t if device is None else t.to(device)  # the CPU's numbers, copied to the device
 
 
 def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -147,7 +148,8 @@ def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad=F
     seed_, offset = (generator or default_generator).draw(n)
     K.fill_randint(keys, seed_, offset, 0, 2**62)
     dtype = dtypes.int64 if dtype is None else dtypes.to_dtype(dtype)
-    return wrap(np.argsort(keys, kind="stable").astype(dtype.np), dtype)
+    t = wrap(np.argsort(keys, kind="stable").astype(dtype.np), dtype)
+    return t if device is None else t.to(device)  # the CPU's permutation, copied to the device
 
 
 def normal(
@@ -160,7 +162,7 @@ def normal(
             np.shape(mean._data if isinstance(mean, Tensor) else mean),
             np.shape(std._data if isinstance(std, Tensor) else std),
         )
-        z = randn(shape, generator=generator, dtype=ref.dtype)
+        z = randn(shape, generator=generator, dtype=ref.dtype, device=ref.device)
         return z * std + mean
     if size is None:
         raise TypeError("normal() with number mean and std needs a size")
