@@ -480,22 +480,12 @@ class Tensor:
         return self
 
     def _write(self, array) -> None:
-        if not isinstance(self._data, np.ndarray):  # a cuda tensor: a copy kernel on the device
+        if isinstance(self._data, np.ndarray):
+            _copy_into(self._data, array)
+        else:  # a cuda tensor: a copy kernel on the device
             from .backend import cuda  # noqa: PLC0415
 
             cuda.write(self._data, array)
-            self._version[0] += 1
-            return
-        try:
-            np.copyto(self._data, array, casting="unsafe")
-        except ValueError as e:
-            if "read-only" not in str(e):
-                raise
-            raise RuntimeError(
-                "unsupported operation: more than one element of the written-to tensor refers "
-                "to a single memory location (an expanded tensor). Please clone() the tensor "
-                "before performing the operation."
-            ) from None
         self._version[0] += 1
         if jit_guard.capture[0] is not None:
             jit_guard.wrote(self, array)
@@ -1535,6 +1525,19 @@ def _data_of(x):
 
 def _scalar_tensor(value, dtype) -> Tensor:
     return wrap(np.asarray(value, dtype=dtype.np), dtype)
+
+
+def _copy_into(target: np.ndarray, array) -> None:
+    try:
+        np.copyto(target, array, casting="unsafe")
+    except ValueError as e:
+        if "read-only" not in str(e):
+            raise
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers "
+            "to a single memory location (an expanded tensor). Please clone() the tensor "
+            "before performing the operation."
+        ) from None
 
 
 def _refuse_numpy(t: Tensor):
