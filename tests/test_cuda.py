@@ -480,3 +480,33 @@ def test_mlp_training_step_matches_cpu(monkeypatch):
         _close(got, want, "loss", rtol=1e-5)
     for got, want in zip(got_params, want_params):
         _close(got, want, "parameter after 3 steps")
+
+
+def _transformer_step(device):
+    mt.manual_seed(0)
+    model = nn.ModuleList(
+        [
+            nn.Embedding(7, 4),
+            nn.TransformerEncoderLayer(4, 2, dim_feedforward=8, dropout=0.1, batch_first=True),
+            nn.Linear(4, 7),
+        ]
+    ).to(device)
+    emb, layer, head = model
+    opt = mt.optim.SGD(model.parameters(), lr=0.1)
+    x = mt.tensor(np.arange(8).reshape(2, 4) % 7, device=device)
+    mask = mt.triu(mt.ones(4, 4, dtype=mt.bool), diagonal=1).to(device)
+    loss = nn.functional.cross_entropy(
+        head(layer(emb(x), src_mask=mask)).reshape(-1, 7), x.reshape(-1)
+    )
+    loss.backward()
+    opt.step()
+    return loss, list(model.parameters())
+
+
+def test_transformer_encoder_step_matches_cpu():
+    """Embedding, attention with a causal mask, layer norm, dropout and an FFN: one step."""
+    want_loss, want_params = _transformer_step("cpu")
+    got_loss, got_params = _transformer_step("cuda")
+    _close(got_loss, want_loss, "loss")
+    for got, want in zip(got_params, want_params):
+        _close(got, want, "parameter after one step", atol=1e-6)

@@ -469,7 +469,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         raise RuntimeError("Class values must be non-negative.")
     if tensor.numel() and int(tensor.max().item()) >= num_classes:
         raise RuntimeError("Class values must be smaller than num_classes.")
-    return (tensor.unsqueeze(-1) == _arange(num_classes)).long()
+    return (tensor.unsqueeze(-1) == _arange(num_classes).to(tensor.device)).long()
 
 
 # ---- normalisation -------------------------------------------------------------------------

@@ -594,7 +594,7 @@ def scaled_dot_product_attention(
     if is_causal:
         n_q, n_k = scores.shape[-2:]
         allowed = np.tril(np.ones((n_q, n_k), dtype=bool))
-        attn_mask = wrap(allowed, dtypes.bool_)
+        attn_mask = wrap(allowed, dtypes.bool_).to(scores.device)
     if attn_mask is not None:
         scores = _add_mask(scores, attn_mask, allow_true=True)
     attn = scores.softmax(dim=-1)
@@ -634,7 +634,7 @@ def _float_mask(mask, name: str, dtype) -> Tensor | None:
     if mask is None:
         return None
     if mask.dtype is dtypes.bool_:
-        return zeros(mask.shape, dtype=dtype).masked_fill(mask, -math.inf)
+        return zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(mask, -math.inf)
     if not mask.dtype.is_floating_point:
         raise AssertionError(f"only bool and floating types of {name} are supported")
     return mask
