@@ -243,6 +243,38 @@ def cumsum_rows(out, a) -> None:
         _cumsum_rows[grid(a.shape[0]), BLOCK](out, a)
 
 
+@cuda.jit(device=True)
+def _before(x, y, descending):
+    """Whether x sorts strictly before y: NaN counts as the largest value, as in numpy."""
+    if descending:
+        return x > y or (x != x and y == y)
+    return x < y or (x == x and y != y)
+
+
+@cuda.jit
+def _argsort_rows(out, a, descending):
+    """for o in rows (one thread each): out[o] = stable argsort of a[o] (insertion sort)
+
+    # NOTE: O(n^2) per row: right for short rows; phase 2 wants a block-wide merge sort.
+    """
+    for o in range(cuda.grid(1), a.shape[0], cuda.gridsize(1)):
+        for i in range(a.shape[1]):
+            out[o, i] = i
+        for i in range(1, a.shape[1]):
+            k = out[o, i]
+            j = i - 1
+            while j >= 0 and _before(a[o, k], a[o, out[o, j]], descending):
+                out[o, j + 1] = out[o, j]
+                j -= 1
+            out[o, j + 1] = k
+
+
+def argsort_rows(out, a, descending: bool) -> None:
+    """Stable argsort of each row of 2-D a into int64 out (same shape)."""
+    if a.size:
+        _argsort_rows[grid(a.shape[0]), BLOCK](out, a, descending)
+
+
 def gather(out, a, index) -> None:
     """out = a gathered along dim 1 at index (all 3-D; index int64, shaped like out)."""
     if out.size:
@@ -261,6 +293,7 @@ __all__ = [
     "BLOCK",
     "SIM",
     "argreduce_rows",
+    "argsort_rows",
     "as_strided",
     "broadcast",
     "copy",

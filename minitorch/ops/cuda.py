@@ -323,6 +323,17 @@ def _cumsum(op, meta, a, *, dim):
     return _unrows(out, tuple(a.shape), d)
 
 
+@cuda_forward("argsort")
+def _argsort(op, meta, a, *, dim=-1, descending=False):
+    if a.ndim == 0:
+        return B.full((), 0, np.int64)
+    d = dim % a.ndim
+    rows = _rows(a, (d,), a.dtype)
+    out = B.empty(rows.shape, np.int64)
+    K.argsort_rows(out, rows, bool(descending))
+    return _unrows(out, tuple(a.shape), d)
+
+
 @cuda_forward("flip")
 def _flip(op, meta, a, *, dims):
     """One take (index_select) per flipped dim, with the reversed positions as the index."""
