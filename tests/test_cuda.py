@@ -6,6 +6,7 @@ every kernel thread in Python.
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -261,6 +262,23 @@ def test_layer_norm_matches_cpu(affine):
         check(ln, _array((2, 3, 4)), _array((4,)), _array((4,)), what="layer_norm", atol=1e-5)
     else:
         check(lambda x: nn.functional.layer_norm(x, (3, 4)), _array((2, 3, 4)), atol=1e-5)
+
+
+def test_batch_norm_matches_cpu():
+    for shape in ((5, 3), (4, 2, 3)):
+        results = []
+        for device in ("cpu", "cuda"):
+            bn = nn.BatchNorm1d(shape[1]).to(device)
+            x = mt.tensor(
+                np.linspace(-1, 2, math.prod(shape), dtype=np.float32).reshape(shape) ** 2,
+                device=device,
+                requires_grad=True,
+            )
+            (bn(x) * mt.arange(shape[-1], device=device)).sum().backward()
+            bn.eval()
+            results.append((bn(x), x.grad, bn.weight.grad, bn.bias.grad, bn.running_var))
+        for got, want in zip(*reversed(results)):
+            _close(got, want, f"batch norm {shape}", atol=1e-5)
 
 
 # ---- fused loss, random numbers, optimizers -------------------------------------------------

@@ -528,6 +528,39 @@ def _layer_norm_backward(op, meta, x, weight, grad, *, affine, normalized_ndim, 
     )
 
 
+def _channels(x):
+    """x (N, C, *spatial) as a C-contiguous (N, C, S) device array."""
+    n, c = x.shape[0], x.shape[1]
+    return _contiguous_as(x, (n, c, x.size // (n * c) if n * c else 0))
+
+
+@cuda_forward("batch_norm")
+def _batch_norm(op, meta, x, weight, bias, *, eps):
+    rows = _channels(x)
+    c, dt = rows.shape[1], rows.dtype
+    w, b = _norm_affine(weight, c, dt, 1.0), _norm_affine(bias, c, dt, 0.0)
+    out = B.empty(rows.shape, dt)
+    mean, var = B.empty((c,), np.float64), B.empty((c,), np.float64)
+    K_norm.batch_norm_forward(rows, w, b, float(eps), out, mean, var)
+    return (
+        B.view(out, lambda h: h.reshape(meta[0].shape)),
+        Kit.astype(mean, dt),
+        Kit.astype(var, dt),
+    )
+
+
+@cuda_forward("batch_norm_backward")
+def _batch_norm_backward(op, meta, x, weight, grad, *, eps):
+    rows = _channels(x)
+    c, dt = rows.shape[1], rows.dtype
+    g = _contiguous_as(grad, rows.shape, dt)
+    w = _norm_affine(weight, c, dt, 1.0)
+    grad_x = B.empty(rows.shape, dt)
+    grad_w, grad_b = B.empty((c,), dt), B.empty((c,), dt)
+    K_norm.batch_norm_backward(rows, w, g, float(eps), grad_x, grad_w, grad_b)
+    return B.view(grad_x, lambda h: h.reshape(meta[0].shape)), grad_w, grad_b
+
+
 # ---- random numbers: the CPU's Philox stream, drawn on the device ---------------------------
 @cuda_forward("random")
 def _random(op, meta, *arrays, kind, shape, dtype, generator, args=(), device=None):
