@@ -145,18 +145,24 @@ def _channel_stats(x, c, eps):
     return mean, var, 1.0 / math.sqrt(var + eps)
 
 
+@njit(cache=True, nogil=True, inline="always", fastmath=_FAST)
+def _bn_forward_channel(c, x, weight, bias, eps, out, mean, var):
+    """mean[c], var[c] over x[:, c, :]; out[:, c, :] = (x - mean) * rstd * w + b (the body of
+    one channel, shared with kernels/cuda/norm.py)."""
+    m, v, rstd = _channel_stats(x, c, eps)
+    mean[c] = m
+    var[c] = v
+    scale = rstd * weight[c]
+    for i in range(x.shape[0]):
+        for k in range(x.shape[2]):
+            out[i, c, k] = (x[i, c, k] - m) * scale + bias[c]
+
+
 @njit(cache=True, nogil=True, parallel=True, fastmath=_FAST)
 def _bn_forward(x, weight, bias, eps, out, mean, var):
-    """for c: mean[c], var[c] over x[:, c, :]; out[:, c, :] = (x - mean) * rstd * w + b."""
-    n, s = x.shape[0], x.shape[2]
+    """for c: _bn_forward_channel(c, ...)."""
     for c in prange(x.shape[1]):
-        m, v, rstd = _channel_stats(x, c, eps)
-        mean[c] = m
-        var[c] = v
-        scale = rstd * weight[c]
-        for i in range(n):
-            for k in range(s):
-                out[i, c, k] = (x[i, c, k] - m) * scale + bias[c]
+        _bn_forward_channel(c, x, weight, bias, eps, out, mean, var)
 
 
 def batch_norm_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float):
@@ -173,29 +179,35 @@ def batch_norm_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps:
     return out, mean, var
 
 
+@njit(cache=True, nogil=True, inline="always", fastmath=_FAST)
+def _bn_backward_channel(c, x, weight, grad, eps, grad_x, grad_w, grad_b):
+    """gx[:, c] = w * rstd * (g - mean(g) - x_hat * mean(g * x_hat)); gw[c], gb[c]: the sums
+    (the body of one channel, shared with kernels/cuda/norm.py)."""
+    count = x.shape[0] * x.shape[2]
+    m, v, rstd = _channel_stats(x, c, eps)
+    sum_g = 0.0
+    sum_g_xhat = 0.0
+    for i in range(x.shape[0]):
+        for k in range(x.shape[2]):
+            g = grad[i, c, k]
+            sum_g += g
+            sum_g_xhat += g * (x[i, c, k] - m) * rstd
+    grad_w[c] = sum_g_xhat
+    grad_b[c] = sum_g
+    a = sum_g / count
+    b = sum_g_xhat / count
+    scale = weight[c] * rstd
+    for i in range(x.shape[0]):
+        for k in range(x.shape[2]):
+            x_hat = (x[i, c, k] - m) * rstd
+            grad_x[i, c, k] = scale * (grad[i, c, k] - a - x_hat * b)
+
+
 @njit(cache=True, nogil=True, parallel=True, fastmath=_FAST)
 def _bn_backward(x, weight, grad, eps, grad_x, grad_w, grad_b):
-    """for c: gx = w * rstd * (g - mean(g) - x_hat * mean(g * x_hat)); gw, gb: sums."""
-    n, s = x.shape[0], x.shape[2]
-    count = n * s
+    """for c: _bn_backward_channel(c, ...)."""
     for c in prange(x.shape[1]):
-        m, v, rstd = _channel_stats(x, c, eps)
-        sum_g = 0.0
-        sum_g_xhat = 0.0
-        for i in range(n):
-            for k in range(s):
-                g = grad[i, c, k]
-                sum_g += g
-                sum_g_xhat += g * (x[i, c, k] - m) * rstd
-        grad_w[c] = sum_g_xhat
-        grad_b[c] = sum_g
-        a = sum_g / count
-        b = sum_g_xhat / count
-        scale = weight[c] * rstd
-        for i in range(n):
-            for k in range(s):
-                x_hat = (x[i, c, k] - m) * rstd
-                grad_x[i, c, k] = scale * (grad[i, c, k] - a - x_hat * b)
+        _bn_backward_channel(c, x, weight, grad, eps, grad_x, grad_w, grad_b)
 
 
 def batch_norm_backward(x: np.ndarray, weight: np.ndarray, grad: np.ndarray, eps: float):

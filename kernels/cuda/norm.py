@@ -14,7 +14,8 @@ from .scalar import device_functions
 
 _rows = device_functions(_cpu, {})
 _forward_row, _backward_row = _rows["_forward_row"], _rows["_backward_row"]
-_channel_stats = _rows["_channel_stats"]
+_bn_forward_channel = _rows["_bn_forward_channel"]
+_bn_backward_channel = _rows["_bn_backward_channel"]
 
 
 @cuda.jit
@@ -45,41 +46,16 @@ def layer_norm_backward(x, weight, grad, eps: float, grad_x, x_hat) -> None:
 
 @cuda.jit
 def _bn_forward(x, weight, bias, eps, out, mean, var):
-    """for c (one thread each): mean[c], var[c] over x[:, c, :];
-    out[:, c, :] = (x - mean) * rstd * weight[c] + bias[c]  (as kernels/cpu/norm.py)"""
+    """for c (one thread each): the CPU's per-channel batch norm forward."""
     for c in range(cuda.grid(1), x.shape[1], cuda.gridsize(1)):
-        m, v, rstd = _channel_stats(x, c, eps)
-        mean[c] = m
-        var[c] = v
-        scale = rstd * weight[c]
-        for i in range(x.shape[0]):
-            for k in range(x.shape[2]):
-                out[i, c, k] = (x[i, c, k] - m) * scale + bias[c]
+        _bn_forward_channel(c, x, weight, bias, eps, out, mean, var)
 
 
 @cuda.jit
 def _bn_backward(x, weight, grad, eps, grad_x, grad_w, grad_b):
-    """for c (one thread each): gx = w * rstd * (g - mean(g) - x_hat * mean(g * x_hat));
-    grad_w[c] = sum(g * x_hat), grad_b[c] = sum(g)  (as kernels/cpu/norm.py)"""
-    count = x.shape[0] * x.shape[2]
+    """for c (one thread each): the CPU's per-channel batch norm backward."""
     for c in range(cuda.grid(1), x.shape[1], cuda.gridsize(1)):
-        m, v, rstd = _channel_stats(x, c, eps)
-        sum_g = 0.0
-        sum_g_xhat = 0.0
-        for i in range(x.shape[0]):
-            for k in range(x.shape[2]):
-                g = grad[i, c, k]
-                sum_g += g
-                sum_g_xhat += g * (x[i, c, k] - m) * rstd
-        grad_w[c] = sum_g_xhat
-        grad_b[c] = sum_g
-        a = sum_g / count
-        b = sum_g_xhat / count
-        scale = weight[c] * rstd
-        for i in range(x.shape[0]):
-            for k in range(x.shape[2]):
-                x_hat = (x[i, c, k] - m) * rstd
-                grad_x[i, c, k] = scale * (grad[i, c, k] - a - x_hat * b)
+        _bn_backward_channel(c, x, weight, grad, eps, grad_x, grad_w, grad_b)
 
 
 def batch_norm_forward(x, weight, bias, eps: float, out, mean, var) -> None:
