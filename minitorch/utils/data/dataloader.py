@@ -386,7 +386,13 @@ class _MultiProcessIter:
         """One (epoch, idx, data) message from any worker; errors on timeout or a dead worker."""
         deadline = time.monotonic() + self._timeout if self._timeout > 0 else None
         while True:
-            alive = [w.sentinel for w in self._workers if w.exitcode is None]
+            # NOTE: one snapshot of the exit codes serves both the death check and the wait:
+            # a worker whose pipe closed (EOF) one round and whose exit completed since must
+            # either raise here or be waited on below, else wait() blocks on the others forever
+            # (seen once in CI with a worker that os._exit()s).
+            codes = [w.exitcode for w in self._workers]
+            self._raise_if_a_worker_died(codes)
+            alive = [w.sentinel for w, code in zip(self._workers, codes) if code is None]
             readers = [r for r in self._readers if r not in self._closed]
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             ready = wait(readers + alive, timeout=remaining)
@@ -402,14 +408,17 @@ class _MultiProcessIter:
             dead = [w for w in self._workers if w.sentinel in ready or not w.is_alive()]
             for w in dead:
                 w.join(timeout=1.0)
-            unexpected = [
-                w
-                for w, active in zip(self._workers, self._active)
-                if active and w.exitcode is not None
-            ]
-            if unexpected:
-                self._shutdown_workers(grace=0.5)
-                raise RuntimeError(_death_message(unexpected))
+
+    def _raise_if_a_worker_died(self, codes: list) -> None:
+        """RuntimeError naming the workers that exited (exit codes `codes`) with work left."""
+        unexpected = [
+            w
+            for w, active, code in zip(self._workers, self._active, codes)
+            if active and code is not None
+        ]
+        if unexpected:
+            self._shutdown_workers(grace=0.5)
+            raise RuntimeError(_death_message(unexpected))
 
     def _shutdown_workers(self, grace: float = 5.0) -> None:
         """Ask every worker to stop; terminate those still running after `grace` seconds."""
