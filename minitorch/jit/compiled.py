@@ -254,7 +254,7 @@ def _guard_key(args, kwargs) -> tuple:
             layout = "contiguous" if a.is_contiguous() else str(a.stride())
             parts.append(
                 (f"argument {i}", "tensor", tuple(a.shape), a.dtype.name, a.requires_grad, layout)
-                + ((str(a.device),) if a.device.type != "cpu" else ())
+                + ((str(a.device),) if a.is_cuda else ())
             )
         else:
             try:

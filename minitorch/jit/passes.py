@@ -12,7 +12,7 @@ import numpy as np
 from ..kernels.codegen import compose
 from ..ops import elementwise as E
 from . import devices
-from .trace import Call, OpNode, Ref, SetGrad, Write
+from .trace import Call, OpNode, Ref, SetGrad, Write, node_refs
 
 
 def fold_constants(nodes: list) -> tuple[list, int, dict]:
@@ -80,9 +80,7 @@ def eliminate_dead(nodes: list, live: set[int]) -> tuple[list, int]:
         if isinstance(node, OpNode):
             if not (live.intersection(node.outputs) or getattr(node.op, "random", False)):
                 continue
-            live.update(_slots(node.inputs))
-        else:
-            live.update(_slots(_effect_refs(node)))
+        live.update(_slots(node_refs(node)))
         out.append(node)
     out.reverse()
     return out, len(nodes) - len(out)
@@ -97,14 +95,6 @@ def _pure(node: OpNode) -> bool:
 
 def _slots(items) -> list[int]:
     return [x.key for x in items if isinstance(x, Ref) and x.kind == "slot"]
-
-
-def _effect_refs(node) -> list:
-    if isinstance(node, Write):
-        return [node.target, node.value]
-    if isinstance(node, SetGrad):
-        return [] if node.value is None else [node.value]
-    return []
 
 
 def _rename(x, alias: dict[int, int]):
@@ -336,8 +326,7 @@ def _epilogue_input(node: OpNode, producers: dict[int, tuple], uses: dict[int, i
 def count_uses(nodes: list, output_slots) -> dict[int, int]:
     uses: dict[int, int] = {}
     for node in nodes:
-        refs = node.inputs if isinstance(node, OpNode) else _effect_refs(node)
-        for k in _slots(refs):
+        for k in _slots(node_refs(node)):
             uses[k] = uses.get(k, 0) + 1
     for k in output_slots:
         uses[k] = uses.get(k, 0) + 1

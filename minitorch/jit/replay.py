@@ -12,7 +12,7 @@ import numpy as np
 from .. import dtypes
 from ..tensor import Tensor, wrap
 from . import devices, passes
-from .trace import Call, OpNode, Program, Ref, SetGrad, Write, map_leaves, refs_in
+from .trace import Call, OpNode, Program, Ref, SetGrad, Write, map_leaves, node_refs, refs_in
 
 
 class Replayer:
@@ -48,9 +48,8 @@ class Replayer:
 def _tensor_guards(nodes) -> list:
     seen, guards = set(), []
     for node in nodes:
-        refs = node.inputs if isinstance(node, OpNode) else passes._effect_refs(node)
-        for r in refs:
-            if isinstance(r, Ref) and r.kind == "tensor" and id(r.key) not in seen:
+        for r in node_refs(node):
+            if r.kind == "tensor" and id(r.key) not in seen:
                 seen.add(id(r.key))
                 guards.append((r.key, r.key._data.shape, r.key.dtype))
     return guards
@@ -172,10 +171,8 @@ def _emit(nodes, output, slot_dtypes):
 
 def _slots_of(node) -> list[int]:
     """The slots a node reads or produces."""
-    if isinstance(node, OpNode):
-        read = [x.key for x in node.inputs if isinstance(x, Ref) and x.kind == "slot"]
-        return list(dict.fromkeys(read + list(node.outputs)))
-    return list(dict.fromkeys(r.key for r in passes._effect_refs(node) if r.kind == "slot"))
+    read = [r.key for r in node_refs(node) if r.kind == "slot"]
+    return list(dict.fromkeys(read + list(getattr(node, "outputs", ()))))
 
 
 def _last_uses(nodes, output) -> dict[int, int]:

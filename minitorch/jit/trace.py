@@ -347,7 +347,7 @@ def _freeze_temporaries(nodes) -> None:
         id(n.target.key) for n in nodes if isinstance(n, Write) and n.target.kind == "tensor"
     }
     for node in nodes:
-        for r in _node_refs(node):
+        for r in node_refs(node):
             if r.kind == "tensor":
                 holders[id(r.key)] = holders.get(id(r.key), 0) + 1
     for node in nodes:
@@ -373,7 +373,7 @@ def _held_outside(t: Tensor, nodes, extra: int) -> bool:
     for node in nodes:
         if isinstance(node, SetGrad) and node.tensor is t:
             held += 1
-        held += sum(r.kind == "tensor" and r.key is t for r in _node_refs(node))
+        held += sum(r.kind == "tensor" and r.key is t for r in node_refs(node))
     # getrefcount counts its own argument and this function's parameter
     return sys.getrefcount(t) - 2 > held
 
@@ -406,7 +406,8 @@ def _rebind(nodes, program, key: int, new: Ref) -> None:
     program.output = map_leaves(program.output, Ref, swap)
 
 
-def _node_refs(node) -> list:
+def node_refs(node) -> list:
+    """The refs a node reads (an op's inputs, a write's target and value, a gradient)."""
     if isinstance(node, OpNode):
         return [x for x in node.inputs if isinstance(x, Ref)]
     if isinstance(node, Write):
