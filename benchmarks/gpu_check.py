@@ -106,11 +106,16 @@ def _run(cmd: list, env: dict | None = None, timeout: int = 3600) -> tuple[int, 
     return proc.returncode, output
 
 
+# numba-cuda names the device in bytes on some versions, str on others
+_GPU_NAME = (
+    "from numba import cuda; n = cuda.get_current_device().name; "
+    "print(n.decode() if isinstance(n, bytes) else n)"
+)
+
+
 def _gpu_name() -> str:
-    code, out = _run(
-        [sys.executable, "-c", "from numba import cuda; print(cuda.get_current_device().name)"]
-    )
-    return out.strip().splitlines()[-1].strip("b'") if code == 0 else f"unknown ({out[-200:]})"
+    code, out = _run([sys.executable, "-c", _GPU_NAME])
+    return out.strip().splitlines()[-1] if code == 0 else f"unknown ({out[-200:]})"
 
 
 def _tests() -> str:
