@@ -333,12 +333,18 @@ class Worker:
         self.library = library
         self.argv = [sys.executable, str(Path(__file__).resolve()), "--worker", library]
         self.argv += ["--threads", str(threads), "--device", device]
+        self.env = dict(os.environ)
+        if library == "minitorch":
+            # NOTE: the worker imports numpy before minitorch, so minitorch's import cannot set
+            # OpenBLAS's idle spin any more (minitorch/_openblas.py); a script that imports
+            # minitorch first gets this setting, and so does its worker.
+            self.env.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
         self.proc = None
 
     def ask(self, cmd: str, **kwargs) -> dict:
         if self.proc is None or self.proc.poll() is not None:
             self.proc = subprocess.Popen(
-                self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+                self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=self.env
             )
         self.proc.stdin.write(json.dumps({"cmd": cmd, **kwargs}) + "\n")
         self.proc.stdin.flush()

@@ -6,7 +6,7 @@ x = torch.randn(64, 784, requires_grad=True)
 
 from __future__ import annotations
 
-from . import autograd, cuda, jit, metrics, nn, optim, utils, vision
+from . import _openblas, autograd, cuda, jit, metrics, nn, optim, utils, vision
 from .autograd import (
     enable_grad,
     inference_mode,

@@ -129,3 +129,27 @@ def test_second_process_reuses_compiled_kernels(tmp_path):
     assert first.stdout == second.stdout
     after = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").rglob("*.nbc")}
     assert after == stamp, "second process rewrote compiled kernels instead of loading them"
+
+
+@pytest.mark.parametrize("preset", [None, "12"])
+def test_import_before_numpy_shortens_openblas_idle_spin(preset):
+    """minitorch's import sets OpenBLAS's idle spin (read when numpy loads) unless the user
+    set it: minitorch/_openblas.py says why."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    if preset is not None:
+        env["OPENBLAS_THREAD_TIMEOUT"] = preset
+    # a meta-path finder notes the variable when numpy is first looked up (OpenBLAS loads then)
+    code = """
+import os, sys
+seen = []
+class Spy:
+    def find_spec(self, name, path=None, target=None):
+        if name == "numpy" and not seen:
+            seen.append(os.environ.get("OPENBLAS_THREAD_TIMEOUT"))
+sys.meta_path.insert(0, Spy())
+import minitorch
+print(seen[0])
+"""
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == (preset or "4")
