@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .. import dtypes
-from ..functional import zeros
+from ..functional import cat, zeros
 from ..ops import conv as C
 from ..ops.registry import apply
 from ..tensor import Tensor, wrap
@@ -425,13 +425,22 @@ def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
             f"pad: mode {mode!r} pads at most input.dim() - 1 dims; got pad={pads} for input "
             f"of size {list(input.shape)}"
         )
-    n = len(pads) // 2
-    index = []
-    for k in range(n - 1, -1, -1):
+    out = input
+    for k in range(len(pads) // 2):
         d = input.ndim - 1 - k
-        index.append(_pad_index(input.shape[d], pads[2 * k], pads[2 * k + 1], mode, d, input))
-    lead = (slice(None),) * (input.ndim - n)
-    return input[lead + tuple(np.ix_(*index))]
+        runs = _runs(_pad_index(input.shape[d], pads[2 * k], pads[2 * k + 1], mode, d, input))
+        if len(runs) > 1:
+            out = cat([out[(slice(None),) * d + (run,)] for run in runs], dim=d)
+    return input.clone() if out is input else out
+
+
+def _runs(index: np.ndarray) -> list[slice]:
+    """index (increasing by one within runs) as the slices of its runs: a padded dim is then
+    slices of the input (views) joined by one cat. Views and cat run on every device with no
+    index array to upload, and their gradients are basic-index adds (no np.add.at)."""
+    breaks = np.flatnonzero(np.diff(index) != 1) + 1
+    bounds = zip(np.r_[0, breaks], np.r_[breaks, len(index)])
+    return [slice(int(index[a]), int(index[b - 1]) + 1) for a, b in bounds]
 
 
 def _pad_index(size: int, lo: int, hi: int, mode: str, dim: int, input: Tensor) -> np.ndarray:

@@ -20,11 +20,13 @@ import numpy as np
 from ..backend import Device, cuda_device
 from ..backend import cuda as B
 from ..kernels import cuda as K
+from ..kernels.cuda import conv as K_conv
 from ..kernels.cuda import matmul as K_matmul
 from ..kernels.cuda import nn as K_nn
 from ..kernels.cuda import norm as K_norm
 from ..kernels.cuda import optim as K_optim
 from ..kernels.cuda import random as K_random
+from . import conv as C
 from . import elementwise as E
 from . import reduce as R
 from .registry import REGISTRY, Meta, Op, register
@@ -413,6 +415,123 @@ def _linear(op, meta, x, weight, *bias):
     K_matmul.matmul(out3, x3, w_t)
     if bias:  # in place: each element reads only itself
         K.elementwise(("({0} + {1})",), [out], [out, bias[0]])
+    return out
+
+
+# ---- convolution: im2col + the tiled GEMM, as ops/conv.py does on the CPU --------------------
+# Layouts as there: cols (C*kh*kw, N, L) with L = oh*ow; a group's rows and output channels are
+# contiguous, so each GEMM runs batched over the groups (G, rows/G, ...) as views.
+def _geometry(kernel, stride, padding, dilation, out_hw) -> tuple:
+    """The ints kernels/cuda/conv.py reads; padding is (top, left)."""
+    return (*kernel, *stride, *padding, *dilation, *out_hw)
+
+
+def _im2col(x, kernel, stride, padding, dilation, out_hw):
+    """cols (C*kh*kw, N, oh*ow) of the image x (N, C, H, W), a new C-contiguous array."""
+    rows = x.shape[1] * kernel[0] * kernel[1]
+    cols = B.empty((rows, x.shape[0], out_hw[0] * out_hw[1]), x.dtype)
+    K_conv.im2col(cols, x, _geometry(kernel, stride, padding, dilation, out_hw))
+    return cols
+
+
+def _by_group(a, groups: int):
+    """A C-contiguous (R, N, L) array as (G, R/G, N*L) (a view)."""
+    r, n, plane = a.shape
+    return B.view(a, lambda h: h.reshape(groups, r // groups, n * plane))
+
+
+def _grad_by_group(g, groups: int):
+    """g (N, O, oh, ow) -> (G, O/G, N*L) C-contiguous (a copy unless N == 1)."""
+    n, out_ch, oh, ow = g.shape
+    moved = B.view(g, lambda h: h.transpose(1, 0, 2, 3))
+    return _contiguous_as(moved, (groups, out_ch // groups, n * oh * ow))
+
+
+def _add_channel_bias(out, bias) -> None:
+    """out (N, O, ...) += bias (O,), in place (each element reads only itself)."""
+    shape = (1, bias.shape[0]) + (1,) * (out.ndim - 2)
+    K.elementwise(("({0} + {1})",), [out], [out, B.view(bias, lambda h: h.reshape(shape))])
+
+
+@cuda_forward("conv2d")
+def _conv2d(op, meta, x, w, b=None, *, stride, padding, dilation, groups):
+    """out = W @ im2col(x) per group (+ bias); also returns the columns when meta keeps them."""
+    n, out_ch, oh, ow = meta[0].shape
+    cols = _im2col(x, w.shape[2:], stride, padding[::2], dilation, (oh, ow))
+    rows = cols.shape[0]
+    prod = B.empty((groups, out_ch // groups, n * oh * ow), x.dtype)
+    wm = _contiguous_as(w, (groups, out_ch // groups, rows // groups))
+    K_matmul.matmul(prod, wm, _by_group(cols, groups))
+    # (O, N, L) -> (N, O, L): one transposing copy, the bias added in place after it
+    out = B.empty((n, out_ch, oh * ow), x.dtype)
+    K.copy(out, B.view(prod, lambda h: h.reshape(out_ch, n, oh * ow).transpose(1, 0, 2)))
+    if b is not None:
+        _add_channel_bias(out, b)
+    kept = (
+        B.view(cols, lambda h: h.reshape(cols.size)) if meta[1].shape[0] else B.empty((0,), x.dtype)
+    )
+    return B.view(out, lambda h: h.reshape(meta[0].shape)), kept
+
+
+@cuda_forward("conv2d_weight")
+def _conv2d_weight(op, meta, x, g, cols=None, *, kernel_size, stride, padding, dilation, groups):
+    """dW = g @ im2col(x)^T per group; cols, when given, is conv2d's kept im2col(x)."""
+    n, out_ch, oh, ow = g.shape
+    rows = x.shape[1] * kernel_size[0] * kernel_size[1]
+    if cols is None:
+        cols = _im2col(x, kernel_size, stride, padding[::2], dilation, (oh, ow))
+    else:
+        cols = B.view(cols, lambda h: h.reshape(rows, n, oh * ow))
+    cols_t = B.view(_by_group(cols, groups), lambda h: h.transpose(0, 2, 1))  # read in place
+    dw = B.empty((groups, out_ch // groups, rows // groups), meta.dtype.np)
+    K_matmul.matmul(dw, _grad_by_group(g, groups), cols_t)
+    return B.view(dw, lambda h: h.reshape(meta.shape))
+
+
+@cuda_forward("conv_transpose2d")
+def _conv_transpose2d(op, meta, g, w, b=None, *, stride, padding, dilation, groups, output_size):
+    """out = col2im(W^T @ g) per group (+ bias): conv2d's adjoint in its input."""
+    n, out_ch = meta.shape[:2]
+    in_ch, kernel = w.shape[0], tuple(w.shape[2:])
+    rows = out_ch * kernel[0] * kernel[1]
+    wm = _contiguous_as(w, (groups, in_ch // groups, rows // groups))
+    cols = B.empty((groups, rows // groups, n * g.shape[2] * g.shape[3]), g.dtype)
+    K_matmul.matmul(cols, B.view(wm, lambda h: h.transpose(0, 2, 1)), _grad_by_group(g, groups))
+    cols = B.view(cols, lambda h: h.reshape(rows, n, g.shape[2] * g.shape[3]))
+    out = B.empty(meta.shape, meta.dtype.np)
+    geo = _geometry(kernel, stride, padding[::2], dilation, g.shape[2:])
+    K_conv.col2im(out, cols, geo)
+    if b is not None:
+        _add_channel_bias(out, b)
+    return out
+
+
+@cuda_forward("im2col")
+def _unfold(op, meta, x, *, kernel_size, dilation, padding, stride):
+    """F.unfold: im2col writes straight into the (N, C*kh*kw, L) output through a view."""
+    out = B.empty(meta.shape, meta.dtype.np)
+    out_hw = C._block_grid(x.shape[2:], kernel_size, dilation, padding, stride)
+    cols = B.view(out, lambda h: h.transpose(1, 0, 2))
+    K_conv.im2col(cols, x, _geometry(kernel_size, stride, padding, dilation, out_hw))
+    return out
+
+
+@cuda_forward("col2im")
+def _fold(op, meta, c, *, output_size, kernel_size, dilation, padding, stride):
+    """F.fold: col2im reads the (N, C*kh*kw, L) input in place through a view."""
+    out = B.empty(meta.shape, meta.dtype.np)
+    out_hw = C._block_grid(output_size, kernel_size, dilation, padding, stride)
+    cols = B.view(c, lambda h: h.transpose(1, 0, 2))
+    K_conv.col2im(out, cols, _geometry(kernel_size, stride, padding, dilation, out_hw))
+    return out
+
+
+@cuda_forward("constant_pad_nd")
+def _constant_pad(op, meta, x, *, pad, value=0.0):
+    """A fill, then x's kept part copied into place (negative pads crop: views of x)."""
+    out = B.full(meta.shape, value, meta.dtype.np)
+    src, dst = C.pad_slices(tuple(x.shape), meta.shape, pad)
+    K.copy(B.view(out, lambda h: h[dst]), B.view(x, lambda h: h[src]))
     return out
 
 
