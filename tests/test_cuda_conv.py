@@ -156,6 +156,14 @@ def test_conv_transpose2d_matches_cpu(name):
     check(fn, x, w, (out_ch,), what=name)
 
 
+def test_conv1d_and_conv_transpose1d_match_cpu():
+    """The 1-D forms run as their 2-D ops on a height-1 image."""
+    fn = lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1, dilation=2)  # noqa: E731
+    check(fn, (2, 3, 9), (4, 3, 3), (4,), what="conv1d")
+    fn = lambda x, w: F.conv_transpose1d(x, w, stride=2, output_padding=1)  # noqa: E731
+    check(fn, (2, 3, 4), (3, 2, 3), what="conv_transpose1d")
+
+
 # ---- unfold, fold, constant padding ---------------------------------------------------------
 def test_unfold_and_fold_match_cpu():
     window = dict(kernel_size=(2, 3), dilation=(1, 2), padding=1, stride=2)

@@ -25,11 +25,14 @@ from ..kernels.cuda import matmul as K_matmul
 from ..kernels.cuda import nn as K_nn
 from ..kernels.cuda import norm as K_norm
 from ..kernels.cuda import optim as K_optim
+from ..kernels.cuda import pool as K_pool
 from ..kernels.cuda import random as K_random
+from ..kernels.cuda import rnn as K_rnn
 from . import conv as C
 from . import elementwise as E
 from . import reduce as R
 from .registry import REGISTRY, Meta, Op, register
+from .rnn import _order as _rnn_order
 
 FORWARD: dict = {}
 
@@ -678,6 +681,159 @@ def _batch_norm_backward(op, meta, x, weight, grad, *, eps):
     grad_w, grad_b = B.empty((c,), dt), B.empty((c,), dt)
     K_norm.batch_norm_backward(rows, w, g, float(eps), grad_x, grad_w, grad_b)
     return B.view(grad_x, lambda h: h.reshape(meta[0].shape)), grad_w, grad_b
+
+
+# ---- pooling: the CPU's window bodies, one thread per output (kernels/cuda/pool.py) ---------
+def _planes(x):
+    """x (N, C, H, W) as a flat C-contiguous device array of its N*C planes."""
+    return _contiguous_as(x, (x.size,))
+
+
+def _pair(values) -> tuple:
+    return (int(values[0]), int(values[1]))
+
+
+@cuda_forward("max_pool2d")
+def _max_pool2d(op, meta, x, *, kernel_size, stride, padding, dilation, ceil_mode):
+    shape = meta[0].shape
+    out, idx = B.empty(shape, x.dtype), B.empty(shape, np.int64)
+    geometry = _pair(x.shape[2:]) + _pair(shape[2:])
+    pairs = [_pair(p) for p in (kernel_size, stride, padding, dilation)]
+    K_pool.max_pool2d(K.flat(out), K.flat(idx), _planes(x), geometry, *pairs)
+    return out, idx
+
+
+@cuda_forward("max_pool2d_backward")
+def _max_pool2d_backward(op, meta, grad, idx, *, input_size):
+    out = B.full(meta.shape, 0, grad.dtype)
+    plane = grad.shape[2] * grad.shape[3]
+    flat_idx = _contiguous_as(idx, (idx.size,), np.int64)
+    K_pool.max_pool2d_backward(K.flat(out), _planes(grad), flat_idx, plane, math.prod(input_size))
+    return out
+
+
+def _windows(pool, params: dict) -> tuple:
+    """(kernel, stride, padding, count_include_pad, divisor_override or 0) of a WindowPool op
+    as ints; adaptive pooling's kernel is (0, 0), which the kernels read as 'adaptive'."""
+    if pool.name == "adaptive_avg_pool2d":
+        return (0, 0), (1, 1), (0, 0), False, 0
+    return (
+        _pair(params["kernel_size"]),
+        _pair(params["stride"]),
+        _pair(params["padding"]),
+        bool(params["count_include_pad"]),
+        int(params["divisor_override"] or 0),
+    )
+
+
+@cuda_forward("avg_pool2d", "adaptive_avg_pool2d")
+def _avg_pool2d(op, meta, x, **params):
+    out = B.empty(meta.shape, x.dtype) if x.size else B.full(meta.shape, 0, x.dtype)
+    geometry = _pair(x.shape[2:]) + _pair(meta.shape[2:])
+    K_pool.window_sum(K.flat(out), _planes(x), geometry, *_windows(op, params))
+    return out
+
+
+@cuda_forward("avg_pool2d_backward", "adaptive_avg_pool2d_backward")
+def _avg_pool2d_backward(op, meta, grad, *, input_size, **params):
+    out = B.empty(meta.shape, grad.dtype) if grad.size else B.full(meta.shape, 0, grad.dtype)
+    geometry = _pair(input_size) + _pair(grad.shape[2:])
+    K_pool.window_spread(K.flat(out), _planes(grad), geometry, *_windows(op.pool, params))
+    return out
+
+
+# ---- recurrent layers: per step the GEMM h @ W_hh^T and one fused gate kernel ---------------
+def _steps(a, keep_dim: bool = False) -> list:
+    """The views a[t] (or a[t:t+1], for the GEMM's batch dim) of a device array, t along dim 0."""
+    if keep_dim:
+        return [B.view(a, lambda h, t=t: h[t : t + 1]) for t in range(a.shape[0])]
+    return [B.view(a, lambda h, t=t: h[t]) for t in range(a.shape[0])]
+
+
+@cuda_forward("rnn_sequence")
+def _rnn_sequence(op, meta, gi, h0, c0, w_hh, b_hh, *, mode, reverse=False):
+    """ops/rnn.py's recurrence on the device: for t: gh = h @ W_hh^T; h = cell(gi[t], gh)."""
+    steps, n, g = gi.shape
+    dt = gi.dtype
+    out, saved = B.empty(meta[0].shape, dt), B.empty(meta[1].shape, dt)
+    b = B.full((g,), 0, dt) if b_hh is None else _contiguous_as(b_hh, (g,))
+    w_t = B.view(w_hh, lambda h: h.T[None])  # (1, H, G): the GEMM reads W_hh^T in place
+    gh3 = B.empty((1, n, g), dt)
+    gh = B.view(gh3, lambda h: h[0])
+    gis, outs, outs3, saves = _steps(gi), _steps(out), _steps(out, True), _steps(saved)
+    h = _contiguous_as(h0, tuple(h0.shape))
+    h3, c = B.view(h, lambda a: a[None]), c0
+    for t in _rnn_order(steps, reverse):
+        K_matmul.matmul(gh3, h3, w_t)
+        K_rnn.step_forward(mode, gis[t], gh, b, c if mode == "lstm" else h, outs[t], saves[t])
+        h, h3 = outs[t], outs3[t]
+        if mode == "lstm":
+            c = B.view(saves[t], lambda h: h[4])
+    if mode == "lstm":
+        K.copy(outs[steps], c)
+    return out, saved
+
+
+@cuda_forward("rnn_sequence_backward")
+def _rnn_sequence_backward(op, meta, grad, h0, c0, w_hh, out, saved, *, needs, mode, reverse=False):
+    """ops/rnn.py's backward on the device: time in reverse, per step one gate kernel and one
+    GEMM dgh[t] @ W_hh; then dW_hh as one GEMM over all steps and db_hh as a row sum."""
+    steps, _, n, hidden = saved.shape
+    g, dt = w_hh.shape[0], grad.dtype
+    grad = _contiguous_as(grad, tuple(grad.shape), dt)
+    h0 = _contiguous_as(h0, (n, hidden), dt)
+    w3 = B.view(w_hh, lambda h: h[None])
+    dgi = B.empty((steps, n, g), dt)
+    dgh = B.empty((steps, n, g), dt) if mode == "gru" else dgi
+    d_mm = B.full((n, hidden), 0, dt)
+    d_mm3 = B.view(d_mm, lambda h: h[None])
+    grads, outs, saves = _steps(grad), _steps(out), _steps(saved)
+    carry = B.copy(grads[steps]) if mode == "lstm" else B.full((n, hidden), 0, dt)
+    dgis, dghs, dghs3 = _steps(dgi), _steps(dgh), _steps(dgh, True)
+    order = list(_rnn_order(steps, reverse))
+    for k in range(steps - 1, -1, -1):
+        t, prev = order[k], order[k - 1]
+        if mode == "gru":
+            state = outs[prev] if k else h0
+        else:  # LSTM reads the previous cell state; RNNs read no state
+            state = B.view(saves[prev], lambda h: h[4]) if k and mode == "lstm" else c0
+        K_rnn.step_backward(mode, grads[t], d_mm, carry, saves[t], state, outs[t], dgis[t], dghs[t])
+        K_matmul.matmul(d_mm3, dghs3[t], w3)
+    empty = B.empty((0,), dt)
+    dh0 = d_mm
+    if mode == "gru":
+        dh0 = B.empty((n, hidden), dt)
+        K.elementwise(("({0} + {1})",), [dh0], [d_mm, carry])
+    dc0 = carry if mode == "lstm" and needs[2] else empty
+    dw = _rnn_weight_grad(dgh, out, h0, reverse) if needs[3] else empty
+    db = empty
+    if needs[4]:  # a (1, T*N) @ (T*N, G) GEMM with ones, beside dW's
+        db = B.empty((g,), dt)
+        ones = B.full((1, 1, steps * n), 1, dt)
+        flat = B.view(dgh, lambda h: h.reshape(1, steps * n, g))
+        K_matmul.matmul(B.view(db, lambda h: h.reshape(1, 1, g)), ones, flat)
+    return (dgi if needs[0] else empty, dh0 if needs[1] else empty, dc0, dw, db)
+
+
+def _rnn_weight_grad(dgh, out, h0, reverse: bool):
+    """dW_hh = sum over steps of dgh[t]^T @ h_prev[t], as one (G, T*N) @ (T*N, H) GEMM; h_prev
+    is h0 at the first step run and the previous step's output after it (one shifted copy)."""
+    steps, n, g = dgh.shape
+    hidden = h0.shape[1]
+    h_prev = B.empty((steps, n, hidden), dgh.dtype)
+    if steps:
+        first = steps - 1 if reverse else 0
+        K.copy(B.view(h_prev, lambda h: h[first]), h0)
+        later, earlier = (slice(0, steps - 1), slice(1, steps))
+        dst, src = (later, earlier) if reverse else (earlier, later)
+        K.copy(B.view(h_prev, lambda h: h[dst]), B.view(out, lambda h: h[src]))
+    dw = B.empty((g, hidden), dgh.dtype)
+    K_matmul.matmul(
+        B.view(dw, lambda h: h[None]),
+        B.view(dgh, lambda h: h.reshape(steps * n, g).T[None]),
+        B.view(h_prev, lambda h: h.reshape(steps * n, hidden)[None]),
+    )
+    return dw
 
 
 # ---- random numbers: the CPU's Philox stream, drawn on the device ---------------------------
