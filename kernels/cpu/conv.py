@@ -407,47 +407,54 @@ def _window_range(start, dilation, kernel, size):
 
 
 @njit(inline="always", **_OPTS)
-def _max_pool_plane(of, idxf, xf, p, shape, kh, kw, sh, sw, ph, pw, dh, dw):
-    """out[p, y, xo] = max over the window of x[p], idx = its flat h*W + w.
+def _max_pool_at(of, idxf, xf, p, y, xo, shape, kh, kw, sh, sw, ph, pw, dh, dw):
+    """out[p, y, xo] = max over window (y, xo) of x[p], idx = its flat h*W + w.
 
-    Like PyTorch: the first maximum wins ties; a NaN wins over numbers (the last NaN).
+    Like PyTorch: the first maximum wins ties; a NaN wins over numbers (the last NaN). One
+    output element: the CPU loops it over a plane, the CUDA kernel runs one per thread.
     """
     height, width, oh, ow = shape
     src = p * height * width
-    dst = p * oh * ow
-    for y in range(oh):
-        h0 = y * sh - ph
-        i_lo, i_hi = _window_range(h0, dh, kh, height)
-        for xo in range(ow):
-            w0 = xo * sw - pw
-            j_lo, j_hi = _window_range(w0, dw, kw, width)
-            if i_lo >= i_hi or j_lo >= j_hi:  # a window entirely in the padding
-                of[uintp(dst + y * ow + xo)] = -np.inf
-                idxf[uintp(dst + y * ow + xo)] = max(h0, 0) * width + max(w0, 0)
-                continue
-            where = (h0 + i_lo * dh) * width + w0 + j_lo * dw
-            best = xf[uintp(src + where)]
-            nan = False
-            # NOTE: no NaN test inside the hot loop: it defeats branch-free selects (5x slower);
-            # a second pass runs only for windows that hold a NaN.
-            for i in range(i_lo, i_hi):
-                row = (h0 + i * dh) * width + w0
-                for j in range(j_lo, j_hi):
-                    v = xf[uintp(src + row + j * dw)]
-                    nan |= v != v
-                    if v > best:
-                        best = v
-                        where = row + j * dw
-            if nan:
-                for i in range(i_lo, i_hi):
-                    row = (h0 + i * dh) * width + w0
-                    for j in range(j_lo, j_hi):
-                        v = xf[uintp(src + row + j * dw)]
-                        if v != v:
-                            best = v
-                            where = row + j * dw
-            of[uintp(dst + y * ow + xo)] = best
-            idxf[uintp(dst + y * ow + xo)] = where
+    dst = p * oh * ow + y * ow + xo
+    h0 = y * sh - ph
+    w0 = xo * sw - pw
+    i_lo, i_hi = _window_range(h0, dh, kh, height)
+    j_lo, j_hi = _window_range(w0, dw, kw, width)
+    if i_lo >= i_hi or j_lo >= j_hi:  # a window entirely in the padding
+        of[uintp(dst)] = -np.inf
+        idxf[uintp(dst)] = max(h0, 0) * width + max(w0, 0)
+        return
+    where = (h0 + i_lo * dh) * width + w0 + j_lo * dw
+    best = xf[uintp(src + where)]
+    nan = False
+    # NOTE: no NaN test inside the hot loop: it defeats branch-free selects (5x slower);
+    # a second pass runs only for windows that hold a NaN.
+    for i in range(i_lo, i_hi):
+        row = (h0 + i * dh) * width + w0
+        for j in range(j_lo, j_hi):
+            v = xf[uintp(src + row + j * dw)]
+            nan |= v != v
+            if v > best:
+                best = v
+                where = row + j * dw
+    if nan:
+        for i in range(i_lo, i_hi):
+            row = (h0 + i * dh) * width + w0
+            for j in range(j_lo, j_hi):
+                v = xf[uintp(src + row + j * dw)]
+                if v != v:
+                    best = v
+                    where = row + j * dw
+    of[uintp(dst)] = best
+    idxf[uintp(dst)] = where
+
+
+@njit(inline="always", **_OPTS)
+def _max_pool_plane(of, idxf, xf, p, shape, kh, kw, sh, sw, ph, pw, dh, dw):
+    """out[p], idx[p]: _max_pool_at for every output element of plane p."""
+    for y in range(shape[2]):
+        for xo in range(shape[3]):
+            _max_pool_at(of, idxf, xf, p, y, xo, shape, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
 @njit(inline="always", **_OPTS)
@@ -567,6 +574,47 @@ def plane_index_add(g: np.ndarray, idx: np.ndarray, plane_size: int) -> np.ndarr
 
 
 # ---- window sums (average pooling, adaptive average pooling) ----------------------------------
+# The window arithmetic is written once, as scalar functions: ops/conv.py builds the CPU's
+# bound and scale arrays from them, and the CUDA kernels (kernels/cuda/pool.py) call them as
+# device functions per output element.
+@njit(inline="always")
+def avg_window(o, size, kernel, stride, pad):
+    """(lo, hi, span) of window o of average pooling along one dim: it sums the input
+    positions [lo, hi); span is its length counting the padding (count_include_pad)."""
+    start = o * stride - pad
+    end = min(start + kernel, size + pad)
+    return max(start, 0), min(end, size), end - start
+
+
+@njit(inline="always")
+def adaptive_window(o, size, n_out):
+    """(lo, hi, span): window o of n_out covers [floor(o*size/n_out), ceil((o+1)*size/n_out))."""
+    lo = (o * size) // n_out
+    hi = -((-(o + 1) * size) // n_out)
+    return lo, hi, hi - lo
+
+
+@njit(inline="always")
+def window_scale(h_window, w_window, count_include_pad, divisor_override):
+    """1 / divisor of a window given its (lo, hi, span) along each dim, PyTorch's rules: the
+    override (0 = none), else the window's size with or without the padding."""
+    if divisor_override:
+        return 1.0 / divisor_override
+    if count_include_pad:
+        return 1.0 / (h_window[2] * w_window[2])
+    return 1.0 / ((h_window[1] - h_window[0]) * (w_window[1] - w_window[0]))
+
+
+@njit(inline="always", **_OPTS)
+def _window_total(xf, src, width, h_lo, h_hi, w_lo, w_hi, total):
+    """total + the sum of plane x[src:] (row length width) over [h_lo, h_hi) x [w_lo, w_hi)."""
+    for h in range(h_lo, h_hi):
+        row = src + h * width
+        for w in range(w_lo, w_hi):
+            total += xf[uintp(row + w)]
+    return total
+
+
 @njit(inline="always", **_OPTS)
 def _window_sum_plane(of, xf, p, shape, hs, he, ws, we, scale):
     """out[p, y, xo] = scale[y, xo] * sum(x[p, hs[y]:he[y], ws[xo]:we[xo]])."""
@@ -575,11 +623,7 @@ def _window_sum_plane(of, xf, p, shape, hs, he, ws, we, scale):
     dst = p * oh * ow
     for y in range(oh):
         for xo in range(ow):
-            total = scale[0, 0] * 0
-            for h in range(hs[y], he[y]):
-                row = src + h * width
-                for w in range(ws[xo], we[xo]):
-                    total += xf[uintp(row + w)]
+            total = _window_total(xf, src, width, hs[y], he[y], ws[xo], we[xo], scale[0, 0] * 0)
             of[uintp(dst + y * ow + xo)] = total * scale[y, xo]
 
 

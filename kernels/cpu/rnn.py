@@ -31,125 +31,155 @@ def _sigmoid(v, one):
     return s if v >= 0 else e * s
 
 
+# ---- one element (i, k) of a step: the CPU drivers below loop these over the batch and the
+# hidden units; the CUDA kernels (kernels/cuda/rnn.py) run one per thread. `one` is 1 in the
+# arrays' dtype.
+@njit(inline="always")
+def _rnn_forward_at(i, k, gi, gh, b, h_out, relu, one):
+    v = gi[i, k] + gh[i, k] + b[k]
+    if relu:
+        h_out[i, k] = v if v > 0 else one - one
+    else:
+        h_out[i, k] = tanh(v)
+
+
+@njit(inline="always")
+def _gru_forward_at(i, k, gi, gh, b, h_prev, h_out, saved, one):
+    hidden = h_out.shape[1]
+    r = _sigmoid(gi[i, k] + gh[i, k] + b[k], one)
+    z = _sigmoid(gi[i, hidden + k] + gh[i, hidden + k] + b[hidden + k], one)
+    ghn = gh[i, 2 * hidden + k] + b[2 * hidden + k]
+    n = tanh(gi[i, 2 * hidden + k] + r * ghn)
+    h_out[i, k] = (one - z) * n + z * h_prev[i, k]
+    saved[0, i, k] = r
+    saved[1, i, k] = z
+    saved[2, i, k] = n
+    saved[3, i, k] = ghn
+
+
+@njit(inline="always")
+def _lstm_forward_at(i, k, gi, gh, b, c_prev, h_out, saved, one):
+    hidden = h_out.shape[1]
+    ig = _sigmoid(gi[i, k] + gh[i, k] + b[k], one)
+    fg = _sigmoid(gi[i, hidden + k] + gh[i, hidden + k] + b[hidden + k], one)
+    gg = tanh(gi[i, 2 * hidden + k] + gh[i, 2 * hidden + k] + b[2 * hidden + k])
+    og = _sigmoid(gi[i, 3 * hidden + k] + gh[i, 3 * hidden + k] + b[3 * hidden + k], one)
+    c = fg * c_prev[i, k] + ig * gg
+    h_out[i, k] = og * tanh(c)
+    saved[0, i, k] = ig
+    saved[1, i, k] = fg
+    saved[2, i, k] = gg
+    saved[3, i, k] = og
+    saved[4, i, k] = c
+
+
+@njit(inline="always")
+def _rnn_backward_at(i, k, d_out, d_mm, h, dgi, relu, one):
+    dh = d_out[i, k] + d_mm[i, k]
+    if relu:
+        dgi[i, k] = dh if h[i, k] > 0 else one - one
+    else:
+        dgi[i, k] = dh * (one - h[i, k] * h[i, k])
+
+
+@njit(inline="always")
+def _gru_backward_at(i, k, hidden, d_out, d_mm, carry, saved, h_prev, dgi, dgh, one):
+    """Flat arrays: (N, H) ones at e = i*H + k, saved's parts size = N*H apart, gates 3H wide.
+
+    NOTE: flat arrays indexed with unsigned positions: with 2-D indexing LLVM kept the CPU loop
+    scalar (17 us for a (32, 100) step; 11 us vectorised).
+    """
+    size = h_prev.shape[0]
+    e = uintp(i * hidden + k)
+    dh = d_out[e] + d_mm[e] + carry[e]
+    r = saved[e]
+    z = saved[uintp(size + e)]
+    n = saved[uintp(2 * size + e)]
+    ghn = saved[uintp(3 * size + e)]
+    dpn = dh * (one - z) * (one - n * n)
+    dpr = dpn * ghn * r * (one - r)
+    dpz = dh * (h_prev[e] - n) * z * (one - z)
+    g = uintp(3 * hidden * i + k)  # gate r of row i; z and n follow at +H, +2H
+    dgi[g] = dpr
+    dgi[uintp(g + hidden)] = dpz
+    dgi[uintp(g + 2 * hidden)] = dpn
+    dgh[g] = dpr
+    dgh[uintp(g + hidden)] = dpz
+    dgh[uintp(g + 2 * hidden)] = dpn * r
+    carry[e] = dh * z
+
+
+@njit(inline="always")
+def _lstm_backward_at(i, k, d_out, d_mm, carry, saved, c_prev, dgi, one):
+    hidden = c_prev.shape[1]
+    dh = d_out[i, k] + d_mm[i, k]
+    ig = saved[0, i, k]
+    fg = saved[1, i, k]
+    gg = saved[2, i, k]
+    og = saved[3, i, k]
+    tc = tanh(saved[4, i, k])
+    dc = carry[i, k] + dh * og * (one - tc * tc)
+    dgi[i, k] = dc * gg * ig * (one - ig)
+    dgi[i, hidden + k] = dc * c_prev[i, k] * fg * (one - fg)
+    dgi[i, 2 * hidden + k] = dc * ig * (one - gg * gg)
+    dgi[i, 3 * hidden + k] = dh * tc * og * (one - og)
+    carry[i, k] = dc * fg
+
+
 # ---- forward ------------------------------------------------------------------------------------
 @njit(**_OPTS)
 def rnn_forward(gi, gh, b, h_out, relu):
     """h = act(gi + gh + b) with act = tanh or relu."""
-    n_batch, hidden = h_out.shape
     one = h_out.dtype.type(1)
-    zero = one - one
-    for i in range(n_batch):
-        for k in range(hidden):
-            v = gi[i, k] + gh[i, k] + b[k]
-            if relu:
-                h_out[i, k] = v if v > 0 else zero
-            else:
-                h_out[i, k] = tanh(v)
+    for i in range(h_out.shape[0]):
+        for k in range(h_out.shape[1]):
+            _rnn_forward_at(i, k, gi, gh, b, h_out, relu, one)
 
 
 @njit(**_OPTS)
 def gru_forward(gi, gh, b, h_prev, h_out, saved):
     """r, z = sigmoid(gi + gh + b); n = tanh(gi_n + r * (gh_n + b_n)); h = (1-z) n + z h_prev."""
-    n_batch, hidden = h_out.shape
     one = h_out.dtype.type(1)
-    for i in range(n_batch):
-        for k in range(hidden):
-            r = _sigmoid(gi[i, k] + gh[i, k] + b[k], one)
-            z = _sigmoid(gi[i, hidden + k] + gh[i, hidden + k] + b[hidden + k], one)
-            ghn = gh[i, 2 * hidden + k] + b[2 * hidden + k]
-            n = tanh(gi[i, 2 * hidden + k] + r * ghn)
-            h_out[i, k] = (one - z) * n + z * h_prev[i, k]
-            saved[0, i, k] = r
-            saved[1, i, k] = z
-            saved[2, i, k] = n
-            saved[3, i, k] = ghn
+    for i in range(h_out.shape[0]):
+        for k in range(h_out.shape[1]):
+            _gru_forward_at(i, k, gi, gh, b, h_prev, h_out, saved, one)
 
 
 @njit(**_OPTS)
 def lstm_forward(gi, gh, b, c_prev, h_out, saved):
     """i, f, o = sigmoid(.), g = tanh(.); c = f c_prev + i g; h = o tanh(c)."""
-    n_batch, hidden = h_out.shape
     one = h_out.dtype.type(1)
-    for i in range(n_batch):
-        for k in range(hidden):
-            ig = _sigmoid(gi[i, k] + gh[i, k] + b[k], one)
-            fg = _sigmoid(gi[i, hidden + k] + gh[i, hidden + k] + b[hidden + k], one)
-            gg = tanh(gi[i, 2 * hidden + k] + gh[i, 2 * hidden + k] + b[2 * hidden + k])
-            og = _sigmoid(gi[i, 3 * hidden + k] + gh[i, 3 * hidden + k] + b[3 * hidden + k], one)
-            c = fg * c_prev[i, k] + ig * gg
-            h_out[i, k] = og * tanh(c)
-            saved[0, i, k] = ig
-            saved[1, i, k] = fg
-            saved[2, i, k] = gg
-            saved[3, i, k] = og
-            saved[4, i, k] = c
+    for i in range(h_out.shape[0]):
+        for k in range(h_out.shape[1]):
+            _lstm_forward_at(i, k, gi, gh, b, c_prev, h_out, saved, one)
 
 
 # ---- backward -----------------------------------------------------------------------------------
 @njit(**_OPTS)
 def rnn_backward(d_out, d_mm, h, dgi, relu):
     """dpre = (d_out + d_mm) * act'(pre), from the output h."""
-    n_batch, hidden = h.shape
     one = h.dtype.type(1)
-    zero = one - one
-    for i in range(n_batch):
-        for k in range(hidden):
-            dh = d_out[i, k] + d_mm[i, k]
-            if relu:
-                dgi[i, k] = dh if h[i, k] > 0 else zero
-            else:
-                dgi[i, k] = dh * (one - h[i, k] * h[i, k])
+    for i in range(h.shape[0]):
+        for k in range(h.shape[1]):
+            _rnn_backward_at(i, k, d_out, d_mm, h, dgi, relu, one)
 
 
 @njit(**_OPTS)
 def gru_backward(d_out, d_mm, carry, saved, h_prev, dgi, dgh):
-    """GRU step backward; carry holds dh * z (the direct path to h_prev) in and out.
-
-    NOTE: flat arrays indexed with unsigned positions: with 2-D indexing LLVM kept this loop
-    scalar (17 us for a (32, 100) step; 11 us vectorised).
-    """
+    """GRU step backward; carry holds dh * z (the direct path to h_prev) in and out."""
     n_batch, hidden = h_prev.shape
     one = h_prev.dtype.type(1)
     d_out, d_mm, h_prev = d_out.reshape(-1), d_mm.reshape(-1), h_prev.reshape(-1)
     carry, saved, dgi, dgh = carry.reshape(-1), saved.reshape(-1), dgi.reshape(-1), dgh.reshape(-1)
-    size = n_batch * hidden
     for i in range(n_batch):
         for k in range(hidden):
-            e = uintp(i * hidden + k)
-            dh = d_out[e] + d_mm[e] + carry[e]
-            r = saved[e]
-            z = saved[uintp(size + e)]
-            n = saved[uintp(2 * size + e)]
-            ghn = saved[uintp(3 * size + e)]
-            dpn = dh * (one - z) * (one - n * n)
-            dpr = dpn * ghn * r * (one - r)
-            dpz = dh * (h_prev[e] - n) * z * (one - z)
-            g = uintp(3 * hidden * i + k)  # gate r of row i; z and n follow at +H, +2H
-            dgi[g] = dpr
-            dgi[uintp(g + hidden)] = dpz
-            dgi[uintp(g + 2 * hidden)] = dpn
-            dgh[g] = dpr
-            dgh[uintp(g + hidden)] = dpz
-            dgh[uintp(g + 2 * hidden)] = dpn * r
-            carry[e] = dh * z
+            _gru_backward_at(i, k, hidden, d_out, d_mm, carry, saved, h_prev, dgi, dgh, one)
 
 
 @njit(**_OPTS)
 def lstm_backward(d_out, d_mm, carry, saved, c_prev, dgi):
     """LSTM step backward; carry holds dc (the cell-state gradient) in and out."""
-    n_batch, hidden = c_prev.shape
     one = c_prev.dtype.type(1)
-    for i in range(n_batch):
-        for k in range(hidden):
-            dh = d_out[i, k] + d_mm[i, k]
-            ig = saved[0, i, k]
-            fg = saved[1, i, k]
-            gg = saved[2, i, k]
-            og = saved[3, i, k]
-            tc = tanh(saved[4, i, k])
-            dc = carry[i, k] + dh * og * (one - tc * tc)
-            dgi[i, k] = dc * gg * ig * (one - ig)
-            dgi[i, hidden + k] = dc * c_prev[i, k] * fg * (one - fg)
-            dgi[i, 2 * hidden + k] = dc * ig * (one - gg * gg)
-            dgi[i, 3 * hidden + k] = dh * tc * og * (one - og)
-            carry[i, k] = dc * fg
+    for i in range(c_prev.shape[0]):
+        for k in range(c_prev.shape[1]):
+            _lstm_backward_at(i, k, d_out, d_mm, carry, saved, c_prev, dgi, one)

@@ -191,7 +191,7 @@ class RNNBase(Module):
         directions = 2 if self.bidirectional else 1
         expected = (self.num_layers * directions, x.shape[1], self.hidden_size)
         if hx is None:
-            return zeros(expected, dtype=x.dtype)
+            return zeros(expected, dtype=x.dtype, device=x.device)
         if tuple(hx.shape) != expected:
             raise RuntimeError(f"Expected hidden{which} size {expected}, got {list(hx.shape)}")
         return hx
@@ -438,7 +438,7 @@ class RNNCellBase(Module):
         x = input if batched else input.unsqueeze(0)
         states = hx if isinstance(hx, tuple) else (hx,) * (1 if hx is not None else 0)
         if not states:
-            zero = zeros(x.shape[0], self.hidden_size, dtype=x.dtype)
+            zero = zeros(x.shape[0], self.hidden_size, dtype=x.dtype, device=x.device)
             states = (zero,) * n_states
         if not batched:
             if any(s.ndim != 1 for s in states):
