@@ -1,62 +1,295 @@
-"""Batched matrix product on the device: a shared-memory tiled GEMM.
+"""Batched matrix product on the device: a register-tiled, double-buffered SGEMM/DGEMM.
 
-# NOTE: one output per thread with TILE x TILE shared tiles (the textbook kernel: ~6.9 TFLOP/s
-# at 4096 on an H100, DESIGN.md). Phase 2 replaces it with a register-tiled, double-buffered
-# kernel (several outputs per thread) behind the same `matmul(out, a, b)`.
+    for n, i, j: out[n, i, j] = sum_k a[n, i, k] * b[n, k, j]
+
+A block computes a BM x BN tile of out[n]: it walks K in BK-deep slices, each staged in shared
+memory (A's slice transposed, B's as is), and each of its threads accumulates a TM x TN
+micro-tile in registers. The textbook kernel this replaces (one output per thread, 16 x 16
+tiles) reached ~6.9 TFLOP/s at 4096 on an H100 (DESIGN.md): every multiply-add cost two
+shared-memory loads. Here a thread loads TM + TN values from shared memory per k and does
+TM * TN multiply-adds with them: with the 8 x 8 micro-tile, 4 16-byte vector loads per 64
+FMAs (the PTX for sm_90 shows exactly that inner loop), so the FMA units, not shared memory,
+set the pace.
+
+Why each piece:
+- A is stored transposed (sa[k, m]) so that, for one k, a thread's TM values of A and TN values
+  of B are both contiguous runs in shared memory: the inner loop reads them with vector loads
+  (ld.shared.v4) and no bank conflicts.
+- Double buffering: while a block multiplies the slice in one shared buffer, its threads have
+  already issued the global loads of the next slice into registers; those land in the other
+  buffer after the FMAs. Global latency hides behind arithmetic, and one __syncthreads per
+  k-step suffices (a buffer is rewritten only after the barrier that ends its last reader).
+- A thread's micro-tile is two runs of TM/2 rows (and TN/2 columns) half a tile apart, not
+  TM adjacent ones: neighbouring threads' 16-byte loads are then adjacent in shared memory
+  (no bank conflicts; 8 adjacent values per thread would put them 32 bytes apart), and a
+  warp's stores of out are contiguous runs.
+- A warp covers 4 x 8 micro-tiles (`_thread_position`), so for one k it reads 64 bytes of A
+  and 128 of B from shared memory (192 bytes; a 2 x 16 warp would read 288).
+- Global loads follow the operand's layout (a compile-time flag per kernel): threads walk the
+  operand's contiguous dimension, so row-major and transposed (column-major) operands both load
+  coalesced. Any strides stay correct: numba indexes the arrays with their own strides.
+- Every load and store is bounds-checked, so M, N and K need not be multiples of the tile.
 """
 
 from __future__ import annotations
+
+import functools
+from typing import NamedTuple
 
 import numpy as np
 from numba import cuda, from_dtype
 
 from . import SIM
 
-TILE = 4 if SIM else 16  # the simulator runs TILE * TILE Python threads per block
+
+class Tiles(NamedTuple):
+    """Compile-time tile sizes of one GEMM kernel (threads per block: (bm/tm) * (bn/tn))."""
+
+    bm: int  # rows of out per block
+    bn: int  # columns of out per block
+    bk: int  # depth of the K slice staged in shared memory per step
+    tm: int  # rows of out per thread (even: two halves)
+    tn: int  # columns of out per thread (even: two halves)
+
+    @property
+    def threads(self) -> int:
+        return (self.bm // self.tm) * (self.bn // self.tn)
+
+
+# 128 x 128 tiles with 8 x 8 per thread (256 threads): 64 float32 accumulators, 16 fragment
+# values and 8 staged loads fit in 128 registers (ptxas -v for sm_90: 127-128, no spills but
+# 8 bytes in the row-major A x column-major B variant), so two blocks (16 warps to hide
+# latency) share an SM; 16.5 KiB of shared memory per block is far from the limit. BK = 8
+# keeps the staging registers few; a deeper slice would only cut barriers, already one per 512
+# FMAs per thread.
+LARGE = Tiles(bm=128, bn=128, bk=8, tm=8, tn=8)
+# 64 x 64 tiles with 4 x 4 per thread (256 threads): for products whose 128 x 128 grid would
+# leave SMs idle (fewer blocks than the device has SMs, 132 on an H100; SMALL makes 4 times
+# as many), and for float64, whose 8 x 8 micro-tile would not fit 128 registers.
+SMALL = Tiles(bm=64, bn=64, bk=8, tm=4, tn=4)
+# The simulator runs every thread of a block as a Python thread: a tiny tile keeps the CPU
+# tests quick. Tests run the GPU tiles above through `kernel_for` on small shapes.
+SIMULATOR = Tiles(bm=8, bn=8, bk=4, tm=2, tn=2)
+
+BLOCKS_PER_SM = 2  # launch bounds: caps ptxas at 65536 / (2 * 256) = 128 registers
+MAX_GRID_YZ = 65535  # CUDA's limit on gridDim.y and gridDim.z: the kernel loops past it
 _kernels: dict = {}
 
 
-def _make(dtype: np.dtype):
+def tiles_for(dtype: np.dtype, batch: int, m_rows: int, n_cols: int) -> Tiles:
+    """The tile sizes matmul uses for this product (see LARGE and SMALL)."""
+    if SIM:
+        return SIMULATOR
+    if dtype != np.float32:
+        return SMALL
+    blocks = batch * -(-m_rows // LARGE.bm) * -(-n_cols // LARGE.bn)
+    return LARGE if blocks >= _multiprocessors() else SMALL
+
+
+@functools.cache
+def _multiprocessors() -> int:
+    """The device's SM count (132 on an H100): fewer LARGE blocks than this leave SMs idle."""
+    return cuda.get_current_device().MULTIPROCESSOR_COUNT
+
+
+def _k_fastest(strides: tuple, k_dim: int) -> bool:
+    """Whether walking K moves through memory faster than the other matrix dim does."""
+    return abs(strides[k_dim]) <= abs(strides[3 - k_dim])
+
+
+def kernel_for(dtype: np.dtype, tiles: Tiles, a_k_fastest: bool, b_k_fastest: bool):
+    """The compiled GEMM for these dtype, tiles and operand layouts (cached)."""
+    key = (np.dtype(dtype).str, tiles, a_k_fastest, b_k_fastest)
+    kernel = _kernels.get(key)
+    if kernel is None:
+        kernel = _kernels[key] = _make(np.dtype(dtype), tiles, a_k_fastest, b_k_fastest)
+    return kernel
+
+
+def launch(kernel, tiles: Tiles, out, a, b) -> None:
+    """Run kernel (from kernel_for) over out: one block per tile of out[n]."""
+    batch, m_rows, n_cols = out.shape
+    blocks = (
+        -(-n_cols // tiles.bn),
+        min(MAX_GRID_YZ, -(-m_rows // tiles.bm)),
+        min(MAX_GRID_YZ, batch),
+    )
+    kernel[blocks, tiles.threads](out, a, b)
+
+
+def matmul(out, a, b) -> None:
+    """out = a @ b for 3-D (batch, M, K) and (batch, K, N) device arrays of out's dtype.
+
+    Any strides (transposed, broadcast and batched views are read in place); out is written
+    element by element, so it may be a strided view too.
+    """
+    batch, m_rows, n_cols = out.shape
+    if out.size == 0:
+        return
+    tiles = tiles_for(out.dtype, batch, m_rows, n_cols)
+    kernel = kernel_for(out.dtype, tiles, _k_fastest(a.strides, 2), _k_fastest(b.strides, 1))
+    launch(kernel, tiles, out, a, b)
+
+
+def _make(dtype: np.dtype, tiles: Tiles, a_k_fastest: bool, b_k_fastest: bool):
+    """Build the kernel for one dtype, tile shape and operand layout. The sizes are closure
+    constants: numba folds them, LLVM unrolls the micro-tile loops, and the local arrays
+    become registers (ptxas -v reports no local memory)."""
     value_type = from_dtype(dtype)
     zero = dtype.type(0)
+    bm, bn, bk, tm, tn = tiles
+    threads = tiles.threads
+    half_m, half_n = tm // 2, tn // 2  # a micro-tile is two runs, half a tile apart
+    a_loads, b_loads = bm * bk // threads, bk * bn // threads  # staged elements per thread
+    _check(tiles, a_loads, b_loads)
+    # NOTE: 4 elements of padding per shared row: K-fastest loads make a warp store 8 k-values
+    # of 4 columns, which would all hit one bank (bank = column mod 32) without it; 4 keeps the
+    # rows 16-byte aligned for the vector loads.
+    sa_row, sb_row = bm + 4, bn + 4
+    align = None if SIM else 16  # the simulator refuses the argument
+    options = {} if SIM else {"launch_bounds": (threads, BLOCKS_PER_SM)}
+    thread_position = _thread_position(tiles)
 
-    @cuda.jit
+    @cuda.jit(device=True, inline="always")
+    def a_element(p, t):
+        """(row m, depth k) in the A tile of the p-th element thread t stages: consecutive
+        threads walk A's contiguous dim, so a warp's global loads coalesce."""
+        e = t + p * threads
+        if a_k_fastest:
+            return e // bk, e % bk
+        return e % bm, e // bm
+
+    @cuda.jit(device=True, inline="always")
+    def b_element(p, t):
+        """(depth k, column j) in the B tile of the p-th element thread t stages."""
+        e = t + p * threads
+        if b_k_fastest:
+            return e % bk, e // bk
+        return e // bn, e % bn
+
+    @cuda.jit(device=True, inline="always")
+    def load_slice(stage_a, stage_b, a, b, n, row0, col0, k0, t):
+        """Global -> registers: this thread's elements of the K slice at k0 (0 outside)."""
+        m_rows, k_len, n_cols = a.shape[1], a.shape[2], b.shape[2]
+        for p in range(a_loads):
+            m, k = a_element(p, t)
+            inside = row0 + m < m_rows and k0 + k < k_len
+            stage_a[p] = a[n, row0 + m, k0 + k] if inside else zero
+        for p in range(b_loads):
+            k, j = b_element(p, t)
+            inside = k0 + k < k_len and col0 + j < n_cols
+            stage_b[p] = b[n, k0 + k, col0 + j] if inside else zero
+
+    @cuda.jit(device=True, inline="always")
+    def store_slice(sa, sb, buf, stage_a, stage_b, t):
+        """Registers -> shared buffer buf (A transposed: sa[buf, k, m])."""
+        for p in range(a_loads):
+            m, k = a_element(p, t)
+            sa[buf, k, m] = stage_a[p]
+        for p in range(b_loads):
+            k, j = b_element(p, t)
+            sb[buf, k, j] = stage_b[p]
+
+    @cuda.jit(device=True, inline="always")
+    def multiply_slice(acc, frag_a, frag_b, sa, sb, buf, ty, tx):
+        """acc += this thread's rows of sa[buf]^T times its columns of sb[buf]."""
+        for kk in range(bk):
+            k = kk & (bk - 1)  # NOTE: a no-op that proves k >= 0 (see `kernel`)
+            for i in range(tm):
+                frag_a[i] = sa[buf, k, (i // half_m) * (bm // 2) + ty * half_m + i % half_m]
+            for j in range(tn):
+                frag_b[j] = sb[buf, k, (j // half_n) * (bn // 2) + tx * half_n + j % half_n]
+            for i in range(tm):
+                for j in range(tn):
+                    acc[i, j] += frag_a[i] * frag_b[j]
+
+    @cuda.jit(device=True, inline="always")
+    def write_tile(out, acc, n, row0, col0, ty, tx):
+        """out[n]'s tile <- acc, skipping rows and columns past the matrix."""
+        for i in range(tm):
+            row = row0 + (i // half_m) * (bm // 2) + ty * half_m + i % half_m
+            for j in range(tn):
+                col = col0 + (j // half_n) * (bn // 2) + tx * half_n + j % half_n
+                if row < out.shape[1] and col < out.shape[2]:
+                    out[n, row, col] = acc[i, j]
+
+    @cuda.jit(**options)
     def kernel(out, a, b):
         """for n, i, j: out[n, i, j] = sum_k a[n, i, k] * b[n, k, j]
 
-        Block (TILE, TILE) computes one TILE x TILE tile of out[n]; grid (ceil(N / TILE),
-        ceil(M / TILE), batch). The loop walks the tiles along K (not gridDim: the trap in the
-        numba docs' example, wrong for non-square shapes). Any strides: transposed operands
-        are read in place.
+        Block (threads,) computes a bm x bn tile of out[n]; grid (N tiles, M tiles, batch),
+        looping past the grid's y and z limits. Per K slice s: loads of slice s + 1 in flight,
+        FMAs on buffer s % 2, stores into the other buffer, one barrier.
         """
-        sa = cuda.shared.array((TILE, TILE), value_type)
-        sb = cuda.shared.array((TILE, TILE), value_type)
-        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
-        n = cuda.blockIdx.z
-        i = cuda.blockIdx.y * TILE + ty
-        j = cuda.blockIdx.x * TILE + tx
-        m_rows, k_len, n_cols = a.shape[1], a.shape[2], b.shape[2]
-        acc = zero
-        for k0 in range(0, k_len, TILE):
-            sa[ty, tx] = a[n, i, k0 + tx] if (i < m_rows and k0 + tx < k_len) else zero
-            sb[ty, tx] = b[n, k0 + ty, j] if (k0 + ty < k_len and j < n_cols) else zero
-            cuda.syncthreads()
-            for kk in range(TILE):
-                acc += sa[ty, kk] * sb[kk, tx]
-            cuda.syncthreads()
-        if i < m_rows and j < n_cols:
-            out[n, i, j] = acc
+        sa = cuda.shared.array((2, bk, sa_row), value_type, alignment=align)
+        sb = cuda.shared.array((2, bk, sb_row), value_type, alignment=align)
+        acc = cuda.local.array((tm, tn), value_type)
+        frag_a = cuda.local.array(tm, value_type)
+        frag_b = cuda.local.array(tn, value_type)
+        stage_a = cuda.local.array(a_loads, value_type)
+        stage_b = cuda.local.array(b_loads, value_type)
+        # NOTE: numba checks every index for wraparound (index < 0) unless LLVM can prove it
+        # non-negative, and the check also stops LLVM from merging the shared loads into
+        # vector loads: masks (& (2**n - 1)) on t, k and buf keep the proof visible.
+        t = cuda.threadIdx.x & (threads - 1)
+        ty, tx = thread_position(t)
+        col0 = cuda.blockIdx.x * bn
+        slices = (a.shape[2] + bk - 1) // bk
+        for n in range(cuda.blockIdx.z, out.shape[0], cuda.gridDim.z):
+            for row0 in range(cuda.blockIdx.y * bm, out.shape[1], cuda.gridDim.y * bm):
+                for i in range(tm):
+                    for j in range(tn):
+                        acc[i, j] = zero
+                load_slice(stage_a, stage_b, a, b, n, row0, col0, 0, t)
+                store_slice(sa, sb, 0, stage_a, stage_b, t)
+                cuda.syncthreads()
+                for s in range(slices):
+                    buf = s & 1
+                    if s + 1 < slices:  # issue the next slice's loads before the FMAs
+                        load_slice(stage_a, stage_b, a, b, n, row0, col0, (s + 1) * bk, t)
+                    multiply_slice(acc, frag_a, frag_b, sa, sb, buf, ty, tx)
+                    if s + 1 < slices:
+                        store_slice(sa, sb, 1 - buf, stage_a, stage_b, t)
+                    cuda.syncthreads()
+                write_tile(out, acc, n, row0, col0, ty, tx)
 
     return kernel
 
 
-def matmul(out, a, b) -> None:
-    """out = a @ b for 3-D (batch, M, K) and (batch, K, N) device arrays of out's dtype."""
-    batch, m_rows, n_cols = out.shape
-    if out.size == 0:
-        return
-    kernel = _kernels.get(out.dtype.str)
-    if kernel is None:
-        kernel = _kernels[out.dtype.str] = _make(out.dtype)
-    blocks = (-(-n_cols // TILE), -(-m_rows // TILE), batch)
-    kernel[blocks, (TILE, TILE)](out, a, b)
+def _check(tiles: Tiles, a_loads: int, b_loads: int) -> None:
+    """The kernel's assumptions about its tile sizes."""
+    bm, bn, bk, tm, tn = tiles
+    threads = tiles.threads
+    assert a_loads * threads == bm * bk and b_loads * threads == bk * bn, tiles
+    assert tm % 2 == 0 and tn % 2 == 0 and bm % tm == 0 and bn % tn == 0, tiles
+    assert all(x & (x - 1) == 0 for x in (bk, bn // tn, threads)), tiles
+
+
+def _thread_position(tiles: Tiles):
+    """Device function t -> (ty, tx): the thread's row and column in the block's grid of
+    (bm / tm) x (bn / tn) micro-tiles.
+
+    A warp covers 4 x 8 micro-tiles (not 1 x 32 or 2 x 16): for one k it then reads 4
+    distinct runs of A and 8 of B from shared memory, 192 bytes per warp instead of 288 for
+    2 x 16: the shared-memory pipe needs about as many cycles as the warp's 64 FMAs.
+    """
+    col_threads = tiles.bn // tiles.tn
+    lane_cols = min(8, col_threads)
+    lane_rows = min(32 // lane_cols, tiles.threads // col_threads)
+    group = lane_rows * lane_cols  # a warp (fewer threads for the simulator's tiles)
+    groups_per_row = col_threads // lane_cols
+    # NOTE: shifts and ors, not // and + : written with them, LLVM merged only some of the
+    # fragment loads into 16-byte vector loads (seen in the PTX)
+    lane_rows_shift = lane_rows.bit_length() - 1
+    group_shift, lane_shift, row_shift = (
+        x.bit_length() - 1 for x in (group, lane_cols, groups_per_row)
+    )
+
+    @cuda.jit(device=True, inline="always")
+    def thread_position(t):
+        g, lane = t >> group_shift, t & (group - 1)
+        ty = ((g >> row_shift) << lane_rows_shift) | (lane >> lane_shift)
+        tx = ((g & (groups_per_row - 1)) << lane_shift) | (lane & (lane_cols - 1))
+        return ty, tx
+
+    return thread_position
