@@ -93,6 +93,12 @@ def test_pooling_matches_cpu(name, no_host_copies):
     _check_pool(POOLS[name], no_host_copies=no_host_copies)
 
 
+@pytest.mark.parametrize("pool", [nn.MaxPool1d(3, stride=2, padding=1), nn.AvgPool1d(2)])
+def test_pool1d_matches_cpu(pool, no_host_copies):
+    """The 1-D layers run the 2-D ops on a height-1 image."""
+    _check_pool(pool, (2, 3, 6), no_host_copies)
+
+
 def test_max_pool_unbatched_and_window_in_padding(no_host_copies):
     """A 3-D input, and a 1-wide image whose windows need the padding checks."""
     _check_pool(lambda x: F.max_pool2d(x, 2, padding=1), (3, 1, 4), no_host_copies)
@@ -149,14 +155,18 @@ def test_recurrent_layer_matches_cpu(name, no_host_copies):
         _close(g.grad, w.grad, f"gradient of {name_}", rtol=1e-4, atol=1e-5)
 
 
-def test_gru_cell_matches_cpu(no_host_copies):
-    cpu, gpu = _pair_of(nn.GRUCell, input_size=3, hidden_size=4)
+@pytest.mark.parametrize("cls", [nn.RNNCell, nn.GRUCell, nn.LSTMCell])
+def test_cell_matches_cpu(cls, no_host_copies):
+    """One step from zero states (created on the input's device), values and gradients."""
+    cpu, gpu = _pair_of(cls, input_size=3, hidden_size=4)
     x = _both(_array((2, 3)), requires_grad=True)
     want, got = cpu(x[0]), no_host_copies(gpu, x[1])
-    _close(got, want, "h'")
-    seed = _array((2, 4))
-    want.backward(mt.tensor(seed))
-    no_host_copies(got.backward, mt.tensor(seed, device="cuda"))
+    want, got = (want, got) if isinstance(want, tuple) else ((want,), (got,))
+    seeds = [_array((2, 4)) for _ in want]
+    for k, (g, w) in enumerate(zip(got, want)):
+        _close(g, w, f"state {k}")
+    mt.autograd.backward(list(want), [mt.tensor(s) for s in seeds])
+    no_host_copies(mt.autograd.backward, list(got), [mt.tensor(s, device="cuda") for s in seeds])
     _close(x[1].grad, x[0].grad, "input gradient")
     _close(gpu.weight_hh.grad, cpu.weight_hh.grad, "weight_hh gradient")
 
