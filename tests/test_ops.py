@@ -204,3 +204,19 @@ def test_every_foundation_op_has_a_row():
     }
     assert len(ours) > 50
     assert not ours - COVERED, f"ops without an op-table row: {sorted(ours - COVERED)}"
+
+
+def test_small_products_run_on_the_calling_blas_thread():
+    """kernels/cpu/blas.py: products under SMALL_GEMM multiply-adds use one OpenBLAS thread
+    (waking a sleeping worker cost more than it saved), larger ones OpenBLAS's default."""
+    from minitorch.kernels.cpu import blas  # noqa: PLC0415
+
+    if blas._threads.set is None:
+        pytest.skip("numpy's BLAS is not a bundled OpenBLAS: its threads are left alone")
+    _, get_threads = blas._openblas_thread_calls()
+    rng = np.random.default_rng(0)
+    small = rng.standard_normal((64, 128)), rng.standard_normal((128, 128))
+    big = rng.standard_normal((256, 256)), rng.standard_normal((256, 256))
+    for (a, b), threads in ((small, 1), (big, blas._threads.default), (small, 1)):
+        np.testing.assert_array_equal(blas.matmul(a, b), np.matmul(a, b))
+        assert get_threads() == threads

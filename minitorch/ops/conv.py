@@ -18,6 +18,7 @@ import functools
 import numpy as np
 
 from .. import dtypes
+from ..kernels.cpu import blas
 from ..kernels.cpu import conv as K
 from .registry import Meta, Op, apply, register
 
@@ -181,7 +182,7 @@ def _three(inputs):
 
 def _group_matmul(wm: np.ndarray, cols: np.ndarray, groups: int) -> np.ndarray:
     """(G, O/G, K/G) @ (G, K/G, N*L) for cols (K, N, L): one BLAS call per group."""
-    return np.matmul(wm, _cols_by_group(cols, groups))
+    return blas.matmul(wm, _cols_by_group(cols, groups))
 
 
 def _grad_by_group(g: np.ndarray, groups: int) -> np.ndarray:
@@ -248,7 +249,7 @@ class ConvTranspose2d(Op):
         in_ch = w.shape[0]
         kh, kw = w.shape[2:]
         wm = w.reshape(groups, in_ch // groups, -1).transpose(0, 2, 1)  # (G, K/G, O/G)
-        cols = np.matmul(wm, _grad_by_group(g, groups))  # (G, K/G, N*L)
+        cols = blas.matmul(wm, _grad_by_group(g, groups))  # (G, K/G, N*L)
         cols = cols.reshape(out_ch * kh * kw, n, g.shape[2] * g.shape[3])
         out = K.col2im(cols, meta.shape, (kh, kw), stride, padding[::2], dilation, g.shape[2:])
         if b is not None:
@@ -296,7 +297,7 @@ class Conv2dWeight(Op):
         # NOTE: dW^T = cols @ g^T, transposed after: OpenBLAS ran this orientation of the long,
         # skinny product 1.7-2.4x faster than g @ cols^T (LeNet's conv2: 0.42 vs 0.88 ms)
         g_t = _grad_by_group(g, groups).transpose(0, 2, 1)  # (G, N*L, O/G)
-        dw_t = np.matmul(_cols_by_group(cols, groups), g_t)  # (G, K/G, O/G)
+        dw_t = blas.matmul(_cols_by_group(cols, groups), g_t)  # (G, K/G, O/G)
         return np.ascontiguousarray(dw_t.transpose(0, 2, 1)).reshape(meta.shape)
 
     def backward(self, ctx, grad):

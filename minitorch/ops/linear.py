@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels.cpu import blas
 from .registry import Meta, Op, register
 
 
@@ -22,7 +23,7 @@ def blas_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """
     if b.ndim == 2 and a.ndim > 2:
         return blas_matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + b.shape[-1:])
-    return np.matmul(_blasable(a), _blasable(b))
+    return blas.matmul(_blasable(a), _blasable(b))
 
 
 def _blasable(m: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.grad_mode import state
+from ..kernels.cpu import blas
 from ..kernels.cpu import rnn as K
 from .registry import Meta, Op, apply, register
 
@@ -69,7 +70,7 @@ class RNNSequence(Op):
         c = None if c0 is None else np.ascontiguousarray(c0)
         relu = mode == "rnn_relu"
         for t in _order(steps, reverse):
-            gh = np.matmul(h, w_t)
+            gh = blas.matmul(h, w_t)
             if mode == "gru":
                 K.gru_forward(gi[t], gh, b, h, out[t], saved[t])
             elif mode == "lstm":
@@ -156,7 +157,7 @@ class RNNSequenceBackward(Op):
                 K.lstm_backward(grad[t], d_mm, carry, saved[t], c_prev, dgi[t])
             else:
                 K.rnn_backward(grad[t], d_mm, out[t], dgi[t], relu)
-            d_mm = np.matmul(dgh[t], w)
+            d_mm = blas.matmul(dgh[t], w)
         empty = np.zeros((0,), dt)
         dh0 = d_mm + carry if mode == "gru" else d_mm
         dc0 = carry if mode == "lstm" and needs[2] else empty
@@ -174,7 +175,7 @@ def _weight_grad(dgh, out, h0, order, g, hidden):
     h_prev = np.empty((steps,) + h0.shape, dgh.dtype)
     for k, t in enumerate(order):
         h_prev[t] = out[order[k - 1]] if k else h0
-    return np.matmul(dgh.reshape(-1, g).T, h_prev.reshape(-1, hidden))
+    return blas.matmul(dgh.reshape(-1, g).T, h_prev.reshape(-1, hidden))
 
 
 rnn_sequence_backward = register(RNNSequenceBackward())
