@@ -107,6 +107,12 @@ def test_conv2d_matches_cpu(name):
         check(fn, x, w, what=name)
 
 
+def test_conv2d_reads_strided_views_in_place():
+    """im2col reads x and the GEMM reads a transposed weight through their strides."""
+    fn = lambda x, w: F.conv2d(x[:, :, ::2, 1:], w.transpose(2, 3), padding=1)  # noqa: E731
+    check(fn, (2, 2, 7, 5), (3, 2, 2, 3), what="strided input and weight")
+
+
 @pytest.mark.parametrize("mode", ["reflect", "circular"])
 def test_conv2d_module_padding_modes_match_cpu(mode):
     """nn.Conv2d pads with F.pad's mode first, then convolves without padding."""
