@@ -21,6 +21,7 @@ from ..backend import Device, cuda_device
 from ..backend import cuda as B
 from ..kernels import cuda as K
 from ..kernels.cuda import conv as K_conv
+from ..kernels.cuda import index as K_index
 from ..kernels.cuda import matmul as K_matmul
 from ..kernels.cuda import nn as K_nn
 from ..kernels.cuda import norm as K_norm
@@ -109,15 +110,16 @@ def _getitem(op, meta, a, *, index):
     out = _basic_view(a, index)
     if out is not None:
         return out
-    d = _take_dim(a, index)
-    if d is None:
+    found = _index_arrays(tuple(a.shape), index)
+    if found is None:
         raise NotImplementedError(
-            "getitem: indexing a cuda tensor with index tensors or lists has no CUDA kernel yet "
-            "beyond one integer index along one dim (index_select, embedding); use basic "
-            "indexing (ints, slices, None, ...) or run it on the CPU with .cpu()"
+            "getitem: indexing a cuda tensor with index tensors has a CUDA kernel only for index "
+            "tensors (integer ones, or one bool mask) on adjacent dims after full slices, e.g. "
+            "x[i], x[:, i, j], x[mask], x[..., i]; run other forms on the CPU with .cpu()"
         )
-    items = index if isinstance(index, tuple) else (index,)
-    return _take(a, d, items[d])
+    d, k, picked = found
+    linear = _linear_index(picked, tuple(a.shape[d : d + k]), meta.shape[d])
+    return _take(_merge_dims(a, d, k), d, linear)
 
 
 @cuda_forward("scatter", "scatter_add")
@@ -179,19 +181,73 @@ def _cat(op, meta, *arrays, dim=0):
     return out
 
 
-def _take_dim(a, index) -> int | None:
-    """d when index is (full slices..., one integer device array at d[, Ellipsis]): the
-    index_select / embedding form, which the take and put kernels serve; else None."""
+# ---- advanced indexing: index arrays on adjacent dims, as one index into those dims merged --
+def _index_arrays(shape: tuple, index):
+    """(d, k, arrays) when index is full slices, then index arrays (integer ones, or one bool
+    mask) covering the adjacent dims d .. d+k-1, then full slices (an Ellipsis anywhere counts
+    as full slices): the form the take and put kernels serve. None for any other index."""
     items = index if isinstance(index, tuple) else (index,)
-    if items and items[-1] is Ellipsis:
-        items = items[:-1]
-    arrays = [k for k, i in enumerate(items) if K.is_array(i) or isinstance(i, np.ndarray)]
-    if len(arrays) != 1 or arrays[0] != len(items) - 1:
+    is_array = [K.is_array(i) or isinstance(i, np.ndarray) for i in items]
+    spans = [i.ndim if a and i.dtype == np.bool_ else 1 for i, a in zip(items, is_array)]
+    ellipses = [k for k, i in enumerate(items) if i is Ellipsis]  # NOTE: `is`: arrays compare
+    if len(ellipses) == 1:  # elementwise; an Ellipsis stands for the full slices left over
+        at = ellipses[0]
+        fill = len(shape) - sum(n for n, i in zip(spans, items) if i is not Ellipsis)
+        items = items[:at] + (slice(None),) * fill + items[at + 1 :]
+        is_array = is_array[:at] + [False] * fill + is_array[at + 1 :]
+    arrays = [k for k, a in enumerate(is_array) if a]
+    if not arrays or arrays != list(range(arrays[0], arrays[-1] + 1)):
         return None
-    if items[-1].dtype.kind not in "iu" or items[-1].dtype == np.uint8:
-        return None  # a bool (uint8) mask selects, it does not index
     full = slice(None)
-    return arrays[0] if all(i == full for i in items[:-1]) else None
+    if not all(isinstance(i, slice) and i == full for k, i in enumerate(items) if k not in arrays):
+        return None
+    picked = [items[k] for k in arrays]
+    masks = [i for i in picked if i.dtype == np.bool_]
+    if (masks and len(picked) > 1) or any(i.dtype.kind not in "iub" for i in picked):
+        return None
+    return arrays[0], masks[0].ndim if masks else len(picked), picked
+
+
+def _linear_index(picked: list, sizes: tuple, count: int | None = None):
+    """The integer index into dims of these sizes merged (C order) that the index arrays
+    picked select: one integer array as it is; several combined by one kernel (negative
+    indices wrapped); a bool mask's True positions (count of them, or read from the device)."""
+    picked = [B.from_host(i) if isinstance(i, np.ndarray) else i for i in picked]  # cpu indices
+    if picked[0].dtype == np.bool_:
+        return _mask_positions(picked[0], count)
+    if len(picked) == 1:
+        return picked[0]
+    shape = np.broadcast_shapes(*(tuple(i.shape) for i in picked))
+    terms, inputs, stride = [], [], 1
+    for size, i in reversed(list(zip(sizes, picked))):
+        a, n, s = (f"{{{len(inputs) + j}}}" for j in range(3))
+        terms.append(f"((({a} + {n}) if {a} < 0 else {a}) * {s})")
+        inputs += [i, np.int64(size), np.int64(stride)]
+        stride *= size
+    linear = B.empty(shape, np.int64)
+    K.elementwise(("(" + " + ".join(terms) + ")",), [linear], inputs)
+    return linear
+
+
+def _mask_positions(mask, count: int | None):
+    """The flat positions of mask's True elements, in order: a running count, then each True
+    element writes its position at its rank. The count comes from the op's meta when it has
+    it (getitem); index_put reads it from the device (a sync, as PyTorch's nonzero)."""
+    flags = _contiguous_as(mask, (1, mask.size), np.int64)
+    running = B.empty((1, mask.size), np.int64)
+    K.cumsum_rows(running, flags)
+    if count is None:
+        count = int(B.to_host(B.view(running, lambda h: h[0, -1:]))[0]) if mask.size else 0
+    positions = B.empty((count,), np.int64)
+    K_index.compact(positions, K.flat(flags), K.flat(running))
+    return positions
+
+
+def _merge_dims(a, d: int, k: int):
+    """a with dims d .. d+k-1 merged into one (a view, or a C-contiguous copy when needed)."""
+    shape = tuple(a.shape)
+    merged = shape[:d] + (math.prod(shape[d : d + k]),) + shape[d + k :]
+    return a if k == 1 else _contiguous_as(a, merged)
 
 
 def _take_layout(a_shape: tuple, d: int, index):
@@ -207,25 +263,27 @@ def _take_layout(a_shape: tuple, d: int, index):
 @cuda_forward("index_put")
 def _index_put(op, meta, base, values, *, index, accumulate=False):
     out = B.copy(base)
-    d = _take_dim(base, index)
-    if d is not None:  # out[..., index, ...] (+)= values: embedding backward
-        items = index if isinstance(index, tuple) else (index,)
-        outer, inner, i3 = _take_layout(tuple(base.shape), d, items[d])
-        shape = tuple(base.shape[:d]) + tuple(items[d].shape) + tuple(base.shape[d + 1 :])
+    found = _index_arrays(tuple(base.shape), index)
+    if found is not None:  # out[:, i, j, ...] (+)= values: embedding and gather backward
+        d, k, picked = found
+        merged = _merge_dims(out, d, k)  # a view: out is C-contiguous
+        linear = _linear_index(picked, tuple(base.shape[d : d + k]))
+        outer, inner, i3 = _take_layout(tuple(merged.shape), d, linear)
+        shape = tuple(base.shape[:d]) + tuple(linear.shape) + tuple(base.shape[d + k :])
         if not K.is_array(values):
             values = B.full(shape, values, out.dtype)
         src = B.empty(shape, out.dtype)
         K.copy(src, values)  # broadcast and cast to the written dtype
-        src3 = B.view(src, lambda h: h.reshape(outer, items[d].size, inner))
-        out3 = B.view(out, lambda h: h.reshape(outer, base.shape[d], inner))
+        src3 = B.view(src, lambda h: h.reshape(outer, linear.size, inner))
+        out3 = B.view(merged, lambda h: h.reshape(outer, merged.shape[d], inner))
         K.scatter(out3, i3, src3, accumulate)
         return out
     target = _basic_view(out, index)
     if target is None:
         raise NotImplementedError(
-            "index_put: writing a cuda tensor through index tensors or lists has no CUDA kernel "
-            "yet beyond x[..., index] = v along one dim; use basic indexing (ints, slices, None) "
-            "or run it on the CPU with .cpu()"
+            "index_put: writing a cuda tensor through index tensors has a CUDA kernel only for "
+            "index tensors (integer ones, or one bool mask) on adjacent dims after full slices, "
+            "e.g. x[i] = v, x[:, i, j] = v, x[mask] = v; run other forms on the CPU with .cpu()"
         )
     if not K.is_array(values):
         values = out.dtype.type(values)

@@ -1,0 +1,95 @@
+"""Advanced indexing on the CUDA backend against the CPU backend: getitem with several integer
+index tensors or a bool mask, index_put (x[index] = v, accumulate) through them, and their
+gradients. Without a GPU these run on numba's CUDA simulator (tests/conftest.py): tiny shapes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba_cuda", reason="the CUDA backend needs numba-cuda: pip install '.[cuda]'")
+
+import minitorch as mt  # noqa: E402
+
+RNG = np.random.default_rng(0)
+X = RNG.uniform(-2, 2, (3, 4, 5)).astype(np.float32)
+ROWS = np.array([0, 2, -1, 2])  # a repeat and a negative index
+COLS = np.array([[1], [3]])  # broadcasts against ROWS to (2, 4)
+
+
+def _close(got, want, what):
+    assert got.device == mt.device("cuda:0"), f"{what}: result on {got.device}, not cuda:0"
+    assert tuple(got.shape) == tuple(want.shape), f"{what}: shape {got.shape} vs {want.shape}"
+    np.testing.assert_allclose(got.detach().cpu().numpy(), want.detach().numpy(), err_msg=what)
+
+
+GETS = {
+    "x[i, j] broadcast": (lambda x, i, j: x[i, j], [ROWS, COLS]),
+    "x[:, i, j]": (lambda x, i, j: x[:, i, j], [np.array([1, -1]), np.array([0, 4])]),
+    "x[..., i]": (lambda x, i: x[..., i], [ROWS]),
+    "x[mask] 3-D": (lambda x, m: x[m], [X > 0.3]),
+    "x[:, mask] 2-D": (lambda x, m: x[:, m], [X[0] > 0]),
+    "x[mask] none set": (lambda x, m: x[m], [X > 9]),
+}
+
+
+@pytest.mark.parametrize("name", list(GETS))
+def test_getitem_with_index_tensors_matches_cpu(name):
+    """Values, and the gradient (index_put with accumulate: repeated indices add up)."""
+    fn, indices = GETS[name]
+    cpu = mt.tensor(X, requires_grad=True)
+    gpu = mt.tensor(X, device="cuda", requires_grad=True)
+    want = fn(cpu, *[mt.tensor(i) for i in indices])
+    got = fn(gpu, *[mt.tensor(i, device="cuda") for i in indices])
+    _close(got, want, "values")
+    seed = RNG.uniform(-1, 1, tuple(want.shape)).astype(np.float32)
+    want.backward(mt.tensor(seed))
+    got.backward(mt.tensor(seed, device="cuda"))
+    _close(gpu.grad, cpu.grad, "gradient")
+
+
+def _set_rows(x, i, j):
+    x[i, j] = 7.0
+
+
+def _zero_masked(x, m):
+    x[m] = 0.0
+
+
+def _number_masked(x, m):
+    x[m] = mt.arange(int(m.sum().item()), dtype=mt.float32, device=x.device)
+
+
+def _accumulate(x, i, j):
+    x.index_put_((i, j), mt.ones(4, 5, device=x.device), accumulate=True)
+
+
+PUTS = {
+    "x[i, j] = number": (_set_rows, [ROWS, np.array([1, 3, 0, 3])]),
+    "x[mask] = number": (_zero_masked, [X > 0.3]),
+    "x[mask] = values": (_number_masked, [X > 0.3]),
+    "index_put_ accumulate": (_accumulate, [ROWS, np.array([1, 3, 0, 3])]),
+}
+
+
+@pytest.mark.parametrize("name", list(PUTS))
+def test_index_put_with_index_tensors_matches_cpu(name):
+    fn, indices = PUTS[name]
+    results = []
+    for device in ("cpu", "cuda"):
+        x = mt.tensor(X, device=device)
+        fn(x, *[mt.tensor(i, device=device) for i in indices])
+        results.append(x)
+    _close(results[1], results[0], name)
+
+
+def test_index_forms_without_a_kernel_say_so():
+    """An int beside an index tensor (PyTorch's own order rules) stays on the CPU, named."""
+    x = mt.tensor(X, device="cuda")
+    with pytest.raises(NotImplementedError) as info:
+        x[0, mt.tensor(ROWS, device="cuda")]
+    assert "getitem" in str(info.value) and ".cpu()" in str(info.value)
+    with pytest.raises(NotImplementedError) as info:
+        x[mt.tensor(ROWS, device="cuda"), :, mt.tensor(ROWS, device="cuda")] = 1.0
+    assert "index_put" in str(info.value) and ".cpu()" in str(info.value)
