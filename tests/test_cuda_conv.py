@@ -126,6 +126,13 @@ def test_conv2d_module_padding_modes_match_cpu(mode):
     _close(gpu_conv.bias.grad, conv.bias.grad, f"{mode}: bias grad")
 
 
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_pad_modes_match_cpu(mode):
+    """Slices of the input joined by cat: pads, a crop (a negative pad) and no change."""
+    for pad in ((2, 1, 1, 3), (1, 0, -1, 0), (0, 0, 0, 0)):
+        check(lambda x: F.pad(x, pad, mode=mode), (2, 4, 5), what=f"{mode} {pad}")
+
+
 def test_conv2d_double_backward_matches_cpu():
     """conv2d's gradients are conv ops too: a gradient penalty differentiates them again.
 

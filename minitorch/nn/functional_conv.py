@@ -425,19 +425,24 @@ def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
             f"pad: mode {mode!r} pads at most input.dim() - 1 dims; got pad={pads} for input "
             f"of size {list(input.shape)}"
         )
-    out = input
+    out, copied = input, False
     for k in range(len(pads) // 2):
         d = input.ndim - 1 - k
         runs = _runs(_pad_index(input.shape[d], pads[2 * k], pads[2 * k + 1], mode, d, input))
-        if len(runs) > 1:
-            out = cat([out[(slice(None),) * d + (run,)] for run in runs], dim=d)
-    return input.clone() if out is input else out
+        if runs == [slice(0, input.shape[d])]:
+            continue  # neither padded nor cropped along d
+        pieces = [out[(slice(None),) * d + (run,)] for run in runs]
+        out = cat(pieces, dim=d) if len(pieces) > 1 else pieces[0]  # one piece: a crop (a view)
+        copied = copied or len(pieces) > 1
+    return out if copied else out.clone()  # a new tensor, as PyTorch's, never a view of input
 
 
 def _runs(index: np.ndarray) -> list[slice]:
     """index (increasing by one within runs) as the slices of its runs: a padded dim is then
     slices of the input (views) joined by one cat. Views and cat run on every device with no
     index array to upload, and their gradients are basic-index adds (no np.add.at)."""
+    if len(index) == 0:
+        return [slice(0, 0)]
     breaks = np.flatnonzero(np.diff(index) != 1) + 1
     bounds = zip(np.r_[0, breaks], np.r_[breaks, len(index)])
     return [slice(int(index[a]), int(index[b - 1]) + 1) for a, b in bounds]
