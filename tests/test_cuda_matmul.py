@@ -36,17 +36,14 @@ def _device(array, transposed=False):
     return runtime.view(stored, lambda host: host.transpose(TRANSPOSE))
 
 
-def _kernel_product(a, b, tiles=None, a_t=False, b_t=False):
+def _kernel_product(a, b, tiles=None, a_t=False, b_t=False, flat=None):
     """a @ b (3-D numpy arrays) through the device kernel: the given tiles, or matmul's."""
     da, db = _device(a, a_t), _device(b, b_t)
     out = runtime.empty((a.shape[0], a.shape[1], b.shape[2]), a.dtype)
     if tiles is None:
         K.matmul(out, da, db)
     else:
-        kernel = K.kernel_for(
-            a.dtype, tiles, K._k_fastest(da.strides, 2), K._k_fastest(db.strides, 1)
-        )
-        K.launch(kernel, tiles, out, da, db)
+        K.product(out, da, db, tiles, flat)
     return runtime.to_host(out)
 
 
@@ -65,6 +62,13 @@ def test_large_tiles_with_partial_tiles_in_m_n_and_k(a_t, b_t):
     a, b = _array((1, 130, 12)), _array((1, 12, 131))
     got = _kernel_product(a, b, K.LARGE, a_t, b_t)
     _assert_product(a, b, got, f"LARGE tiles, a transposed {a_t}, b transposed {b_t}")
+
+
+def test_large_tiles_indexing_the_3d_operands():
+    """The general path (3-D indexing, taken for negative strides) with the GPU's tiles."""
+    a, b = _array((1, 130, 12)), _array((1, 12, 131))
+    got = _kernel_product(a, b, K.LARGE, b_t=True, flat=False)
+    _assert_product(a, b, got, "LARGE tiles, 3-D indexing")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -105,6 +109,17 @@ def test_matmul_matches_numpy(dtype, m, k, n):
 def test_matmul_reads_strided_operands_in_place(a_t, b_t):
     a, b = _array((2, 11, 9)), _array((2, 9, 10))
     _assert_product(a, b, _kernel_product(a, b, a_t=a_t, b_t=b_t), f"transposed {a_t} {b_t}")
+
+
+def test_operands_with_negative_strides_take_the_3d_path():
+    assert K._flat_operand(np.ones((2, 3, 4), np.float32)[:, ::-1]) is None
+    if not K.SIM:
+        return
+    a, b = _array((2, 7, 5)), _array((2, 5, 6))
+    da = runtime.view(_device(a[:, ::-1].copy()), lambda host: host[:, ::-1])
+    out = runtime.empty((2, 7, 6), np.float32)
+    K.matmul(out, da, _device(b))
+    _assert_product(a, b, runtime.to_host(out), "a[:, ::-1]")
 
 
 def test_matmul_writes_a_strided_out_and_loops_past_the_grid_limit(monkeypatch):

@@ -37,9 +37,9 @@ import functools
 from typing import NamedTuple
 
 import numpy as np
-from numba import cuda, from_dtype
+from numba import cuda, from_dtype, uint64
 
-from . import SIM
+from . import SIM, as_strided
 
 
 class Tiles(NamedTuple):
@@ -97,24 +97,13 @@ def _k_fastest(strides: tuple, k_dim: int) -> bool:
     return abs(strides[k_dim]) <= abs(strides[3 - k_dim])
 
 
-def kernel_for(dtype: np.dtype, tiles: Tiles, a_k_fastest: bool, b_k_fastest: bool):
-    """The compiled GEMM for these dtype, tiles and operand layouts (cached)."""
-    key = (np.dtype(dtype).str, tiles, a_k_fastest, b_k_fastest)
+def kernel_for(dtype: np.dtype, tiles: Tiles, a_k_fastest: bool, b_k_fastest: bool, flat: bool):
+    """The compiled GEMM for this dtype, tile shape and operand layout (cached)."""
+    key = (np.dtype(dtype).str, tiles, a_k_fastest, b_k_fastest, flat)
     kernel = _kernels.get(key)
     if kernel is None:
-        kernel = _kernels[key] = _make(np.dtype(dtype), tiles, a_k_fastest, b_k_fastest)
+        kernel = _kernels[key] = _make(np.dtype(dtype), tiles, a_k_fastest, b_k_fastest, flat)
     return kernel
-
-
-def launch(kernel, tiles: Tiles, out, a, b) -> None:
-    """Run kernel (from kernel_for) over out: one block per tile of out[n]."""
-    batch, m_rows, n_cols = out.shape
-    blocks = (
-        -(-n_cols // tiles.bn),
-        min(MAX_GRID_YZ, -(-m_rows // tiles.bm)),
-        min(MAX_GRID_YZ, batch),
-    )
-    kernel[blocks, tiles.threads](out, a, b)
 
 
 def matmul(out, a, b) -> None:
@@ -123,15 +112,61 @@ def matmul(out, a, b) -> None:
     Any strides (transposed, broadcast and batched views are read in place); out is written
     element by element, so it may be a strided view too.
     """
+    if out.size:
+        product(out, a, b, tiles_for(out.dtype, *out.shape))
+
+
+def product(out, a, b, tiles: Tiles, flat: bool | None = None) -> None:
+    """matmul with the given tile sizes (tests run the GPU's on the simulator).
+
+    flat (by default, when both operands allow it): the kernel reads each operand through a
+    1-D view from its first element and its element strides, in unsigned arithmetic: a few
+    instructions per load. flat=False (and any negative stride) indexes the 3-D arrays,
+    where numba adds 64-bit wraparound checks and stride products to every load (~30 SASS
+    instructions each, as many as the FMAs they feed).
+    """
+    a_flat, b_flat = _flat_operand(a), _flat_operand(b)
+    if flat is None:
+        flat = a_flat is not None and b_flat is not None
+    layout = (_k_fastest(a.strides, 2), _k_fastest(b.strides, 1), flat)
+    kernel = kernel_for(out.dtype, tiles, *layout)
+    args = (*a_flat, *b_flat) if flat else (a, _NO_STRIDES, b, _NO_STRIDES)
     batch, m_rows, n_cols = out.shape
-    if out.size == 0:
-        return
-    tiles = tiles_for(out.dtype, batch, m_rows, n_cols)
-    kernel = kernel_for(out.dtype, tiles, _k_fastest(a.strides, 2), _k_fastest(b.strides, 1))
-    launch(kernel, tiles, out, a, b)
+    blocks = (
+        -(-n_cols // tiles.bn),
+        min(MAX_GRID_YZ, -(-m_rows // tiles.bm)),
+        min(MAX_GRID_YZ, batch),
+    )
+    kernel[blocks, tiles.threads](out, *args, a.shape[2])
 
 
-def _make(dtype: np.dtype, tiles: Tiles, a_k_fastest: bool, b_k_fastest: bool):
+_NO_STRIDES = (np.uint64(0),) * 3
+
+
+def _flat_operand(x) -> tuple | None:
+    """(1-D view of x from its first element, its element strides as uint64), or None when a
+    stride is negative or not a whole number of elements."""
+    item = x.dtype.itemsize
+    if any(s < 0 or s % item for s in x.strides):
+        return None
+    strides = tuple(s // item for s in x.strides)
+    span = 1 + sum((d - 1) * s for d, s in zip(x.shape, strides)) if x.size else 0
+    return as_strided(x, (span,), (item,)), tuple(np.uint64(s) for s in strides)
+
+
+@cuda.jit(device=True, inline="always")
+def _fetch_flat(x, offset, n, i, j):
+    """Element (n, i, j) of a flat operand, at offset (unsigned: no wraparound checks)."""
+    return x[offset]
+
+
+@cuda.jit(device=True, inline="always")
+def _fetch_strided(x, offset, n, i, j):
+    """Element (n, i, j) of a 3-D operand (offset unused: the array carries its strides)."""
+    return x[n, i, j]
+
+
+def _make(dtype: np.dtype, tiles: Tiles, a_k_fastest: bool, b_k_fastest: bool, flat: bool):
     """Build the kernel for one dtype, tile shape and operand layout. The sizes are closure
     constants: numba folds them, LLVM unrolls the micro-tile loops, and the local arrays
     become registers (ptxas -v reports no local memory)."""
@@ -149,6 +184,11 @@ def _make(dtype: np.dtype, tiles: Tiles, a_k_fastest: bool, b_k_fastest: bool):
     align = None if SIM else 16  # the simulator refuses the argument
     options = {} if SIM else {"launch_bounds": (threads, BLOCKS_PER_SM)}
     thread_position = _thread_position(tiles)
+    fetch = _fetch_flat if flat else _fetch_strided
+    # element p of a thread's staged A is (m, k) + p * (a_dm, a_dk) of its element 0; for B,
+    # (k, j) + p * (b_dk, b_dj) (see a_element and b_element)
+    a_dm, a_dk = (threads // bk, 0) if a_k_fastest else (0, threads // bm)
+    b_dk, b_dj = (0, threads // bk) if b_k_fastest else (threads // bn, 0)
 
     @cuda.jit(device=True, inline="always")
     def a_element(p, t):
@@ -168,17 +208,39 @@ def _make(dtype: np.dtype, tiles: Tiles, a_k_fastest: bool, b_k_fastest: bool):
         return e // bn, e % bn
 
     @cuda.jit(device=True, inline="always")
-    def load_slice(stage_a, stage_b, a, b, n, row0, col0, k0, t):
-        """Global -> registers: this thread's elements of the K slice at k0 (0 outside)."""
-        m_rows, k_len, n_cols = a.shape[1], a.shape[2], b.shape[2]
+    def origins(a_strides, b_strides, n, row0, col0, t):
+        """Flat offsets of this thread's first staged A and B elements at k = 0 (the others
+        are a fixed step further: element p is (m, k) + p * (a_dm, a_dk) of the first)."""
+        m, k = a_element(0, t)
+        a_at = uint64(n) * a_strides[0] + uint64(row0 + m) * a_strides[1]
+        a_at += uint64(k) * a_strides[2]
+        k, j = b_element(0, t)
+        b_at = uint64(n) * b_strides[0] + uint64(k) * b_strides[1]
+        return a_at, b_at + uint64(col0 + j) * b_strides[2]
+
+    @cuda.jit(device=True, inline="always")
+    def load_slice(stage_a, stage_b, operands, at, dims, n, row0, col0, k0, t):
+        """Global -> registers: this thread's elements of the K slice at k0 (0 outside).
+
+        Flat offsets advance by warp-uniform steps (the uniform datapath computes them), so
+        a load costs an add and a bounds check.
+        """
+        a, a_strides, b, b_strides = operands
+        m_rows, k_len, n_cols = dims
+        a_k = at[0] + uint64(k0) * a_strides[2]
+        a_step = uint64(a_dm) * a_strides[1] + uint64(a_dk) * a_strides[2]
         for p in range(a_loads):
             m, k = a_element(p, t)
             inside = row0 + m < m_rows and k0 + k < k_len
-            stage_a[p] = a[n, row0 + m, k0 + k] if inside else zero
+            x = fetch(a, a_k + uint64(p) * a_step, n, row0 + m, k0 + k) if inside else zero
+            stage_a[p] = x
+        b_k = at[1] + uint64(k0) * b_strides[1]
+        b_step = uint64(b_dk) * b_strides[1] + uint64(b_dj) * b_strides[2]
         for p in range(b_loads):
             k, j = b_element(p, t)
             inside = k0 + k < k_len and col0 + j < n_cols
-            stage_b[p] = b[n, k0 + k, col0 + j] if inside else zero
+            x = fetch(b, b_k + uint64(p) * b_step, n, k0 + k, col0 + j) if inside else zero
+            stage_b[p] = x
 
     @cuda.jit(device=True, inline="always")
     def store_slice(sa, sb, buf, stage_a, stage_b, t):
@@ -191,17 +253,29 @@ def _make(dtype: np.dtype, tiles: Tiles, a_k_fastest: bool, b_k_fastest: bool):
             sb[buf, k, j] = stage_b[p]
 
     @cuda.jit(device=True, inline="always")
-    def multiply_slice(acc, frag_a, frag_b, sa, sb, buf, ty, tx):
-        """acc += this thread's rows of sa[buf]^T times its columns of sb[buf]."""
-        for kk in range(bk):
-            k = kk & (bk - 1)  # NOTE: a no-op that proves k >= 0 (see `kernel`)
-            for i in range(tm):
-                frag_a[i] = sa[buf, k, (i // half_m) * (bm // 2) + ty * half_m + i % half_m]
+    def multiply_k(acc, frag_a, frag_b, sa, sb, buf, k, ty, tx):
+        """acc += this thread's rows of sa[buf, k] times its columns of sb[buf, k]."""
+        for i in range(tm):
+            frag_a[i] = sa[buf, k, (i // half_m) * (bm // 2) + ty * half_m + i % half_m]
+        for j in range(tn):
+            frag_b[j] = sb[buf, k, (j // half_n) * (bn // 2) + tx * half_n + j % half_n]
+        for i in range(tm):
             for j in range(tn):
-                frag_b[j] = sb[buf, k, (j // half_n) * (bn // 2) + tx * half_n + j % half_n]
-            for i in range(tm):
-                for j in range(tn):
-                    acc[i, j] += frag_a[i] * frag_b[j]
+                acc[i, j] += frag_a[i] * frag_b[j]
+
+    @cuda.jit(device=True, inline="always")
+    def multiply_slice(acc, frag_a, frag_b, sa, sb, buf, ty, tx):
+        """acc += this thread's rows of sa[buf]^T times its columns of sb[buf].
+
+        Unrolled by 4 by hand (LLVM does not unroll a body of 64 FMAs): the 4 steps share one
+        address computation, and ptxas can overlap a step's loads with the FMAs before it.
+        """
+        for kk in range(0, bk, 4):
+            k = kk & (bk - 1)  # NOTE: a no-op that proves k >= 0 (see `kernel`)
+            multiply_k(acc, frag_a, frag_b, sa, sb, buf, k, ty, tx)
+            multiply_k(acc, frag_a, frag_b, sa, sb, buf, k + 1, ty, tx)
+            multiply_k(acc, frag_a, frag_b, sa, sb, buf, k + 2, ty, tx)
+            multiply_k(acc, frag_a, frag_b, sa, sb, buf, k + 3, ty, tx)
 
     @cuda.jit(device=True, inline="always")
     def write_tile(out, acc, n, row0, col0, ty, tx):
@@ -214,7 +288,7 @@ def _make(dtype: np.dtype, tiles: Tiles, a_k_fastest: bool, b_k_fastest: bool):
                     out[n, row, col] = acc[i, j]
 
     @cuda.jit(**options)
-    def kernel(out, a, b):
+    def kernel(out, a, a_strides, b, b_strides, k_len):
         """for n, i, j: out[n, i, j] = sum_k a[n, i, k] * b[n, k, j]
 
         Block (threads,) computes a bm x bn tile of out[n]; grid (N tiles, M tiles, batch),
@@ -234,19 +308,23 @@ def _make(dtype: np.dtype, tiles: Tiles, a_k_fastest: bool, b_k_fastest: bool):
         t = cuda.threadIdx.x & (threads - 1)
         ty, tx = thread_position(t)
         col0 = cuda.blockIdx.x * bn
-        slices = (a.shape[2] + bk - 1) // bk
+        dims = (out.shape[1], k_len, out.shape[2])
+        operands = (a, a_strides, b, b_strides)
+        slices = (k_len + bk - 1) // bk
         for n in range(cuda.blockIdx.z, out.shape[0], cuda.gridDim.z):
             for row0 in range(cuda.blockIdx.y * bm, out.shape[1], cuda.gridDim.y * bm):
                 for i in range(tm):
                     for j in range(tn):
                         acc[i, j] = zero
-                load_slice(stage_a, stage_b, a, b, n, row0, col0, 0, t)
+                at = origins(a_strides, b_strides, n, row0, col0, t)
+                load_slice(stage_a, stage_b, operands, at, dims, n, row0, col0, 0, t)
                 store_slice(sa, sb, 0, stage_a, stage_b, t)
                 cuda.syncthreads()
                 for s in range(slices):
                     buf = s & 1
                     if s + 1 < slices:  # issue the next slice's loads before the FMAs
-                        load_slice(stage_a, stage_b, a, b, n, row0, col0, (s + 1) * bk, t)
+                        k0 = (s + 1) * bk
+                        load_slice(stage_a, stage_b, operands, at, dims, n, row0, col0, k0, t)
                     multiply_slice(acc, frag_a, frag_b, sa, sb, buf, ty, tx)
                     if s + 1 < slices:
                         store_slice(sa, sb, 1 - buf, stage_a, stage_b, t)
@@ -262,7 +340,9 @@ def _check(tiles: Tiles, a_loads: int, b_loads: int) -> None:
     threads = tiles.threads
     assert a_loads * threads == bm * bk and b_loads * threads == bk * bn, tiles
     assert tm % 2 == 0 and tn % 2 == 0 and bm % tm == 0 and bn % tn == 0, tiles
-    assert all(x & (x - 1) == 0 for x in (bk, bn // tn, threads)), tiles
+    assert all(x & (x - 1) == 0 for x in (bk, bn // tn, threads)) and bk >= 4, tiles
+    # a thread's staged elements are one step apart (see `origins`)
+    assert threads % bk == 0 and threads % bm == 0 and threads % bn == 0, tiles
 
 
 def _thread_position(tiles: Tiles):
