@@ -31,6 +31,10 @@ GETS = {
     "x[mask] 3-D": (lambda x, m: x[m], [X > 0.3]),
     "x[:, mask] 2-D": (lambda x, m: x[:, m], [X[0] > 0]),
     "x[mask] none set": (lambda x, m: x[m], [X > 9]),
+    # ints first, then the index tensors (PyTorch's order; numpy would move the dims)
+    "x[0, :, i]": (lambda x, i: x[0, :, i], [ROWS]),
+    "x[1:, i] slice first": (lambda x, i: x[1:, i], [ROWS]),
+    "x[None, i, 1::2]": (lambda x, i: x[None, i, 1::2], [ROWS]),
 }
 
 
@@ -65,7 +69,17 @@ def _accumulate(x, i, j):
     x.index_put_((i, j), mt.ones(4, 5, device=x.device), accumulate=True)
 
 
+def _set_strided(x, i):
+    x[:, 1:3, i] = mt.arange(4, dtype=mt.float32, device=x.device)  # through a strided view
+
+
+def _add_beside_int(x, i):
+    x.index_put_((mt.tensor(1, device=x.device), i), mt.ones(5, device=x.device), True)
+
+
 PUTS = {
+    "x[:, 1:3, i] = values": (_set_strided, [ROWS]),
+    "x[1, i] += accumulate": (_add_beside_int, [ROWS]),
     "x[i, j] = number": (_set_rows, [ROWS, np.array([1, 3, 0, 3])]),
     "x[mask] = number": (_zero_masked, [X > 0.3]),
     "x[mask] = values": (_number_masked, [X > 0.3]),
@@ -85,11 +99,13 @@ def test_index_put_with_index_tensors_matches_cpu(name):
 
 
 def test_index_forms_without_a_kernel_say_so():
-    """An int beside an index tensor (PyTorch's own order rules) stays on the CPU, named."""
+    """Index tensors on dims apart (numpy and PyTorch move the result dims first) stay on the
+    CPU, and the error names the op and the way out."""
     x = mt.tensor(X, device="cuda")
+    i = mt.tensor(ROWS, device="cuda")
     with pytest.raises(NotImplementedError) as info:
-        x[0, mt.tensor(ROWS, device="cuda")]
+        x[i, :, i]
     assert "getitem" in str(info.value) and ".cpu()" in str(info.value)
     with pytest.raises(NotImplementedError) as info:
-        x[mt.tensor(ROWS, device="cuda"), :, mt.tensor(ROWS, device="cuda")] = 1.0
+        x[i, :, i] = 1.0
     assert "index_put" in str(info.value) and ".cpu()" in str(info.value)

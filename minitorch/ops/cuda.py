@@ -31,6 +31,7 @@ from ..kernels.cuda import random as K_random
 from ..kernels.cuda import rnn as K_rnn
 from . import conv as C
 from . import elementwise as E
+from . import movement as M
 from . import reduce as R
 from .registry import REGISTRY, Meta, Op, register
 from .rnn import _order as _rnn_order
@@ -110,16 +111,30 @@ def _getitem(op, meta, a, *, index):
     out = _basic_view(a, index)
     if out is not None:
         return out
+    a, index = _split_index(a, index)
     found = _index_arrays(tuple(a.shape), index)
     if found is None:
-        raise NotImplementedError(
-            "getitem: indexing a cuda tensor with index tensors has a CUDA kernel only for index "
-            "tensors (integer ones, or one bool mask) on adjacent dims after full slices, e.g. "
-            "x[i], x[:, i, j], x[mask], x[..., i]; run other forms on the CPU with .cpu()"
-        )
+        raise NotImplementedError(_NO_INDEX_KERNEL.format(op="getitem", eg="x[i, :, j]"))
     d, k, picked = found
     linear = _linear_index(picked, tuple(a.shape[d : d + k]), meta.shape[d])
     return _take(_merge_dims(a, d, k), d, linear)
+
+
+_NO_INDEX_KERNEL = (
+    "{op}: a cuda tensor has CUDA kernels for index tensors (integer ones, or one bool mask) "
+    "on adjacent dims, beside ints, slices and None, e.g. x[i], x[:, i, j], x[0, 1:, i], "
+    "x[..., i], x[mask]; not for index tensors on dims apart, such as {eg}. Run those on the "
+    "CPU with .cpu()"
+)
+
+
+def _split_index(a, index):
+    """(a[ints, slices, None], the rest of index): the basic items applied first, as a view, as
+    PyTorch (and ops/movement.py) apply ints beside index tensors; the rest holds the index
+    tensors with full slices around them."""
+    basic, advanced = M.torch_order(index, always=True)
+    view = None if advanced is None else _basic_view(a, basic)
+    return (a, index) if view is None else (view, advanced)  # 0-d index arrays: not basic
 
 
 @cuda_forward("scatter", "scatter_add")
@@ -263,28 +278,14 @@ def _take_layout(a_shape: tuple, d: int, index):
 @cuda_forward("index_put")
 def _index_put(op, meta, base, values, *, index, accumulate=False):
     out = B.copy(base)
-    found = _index_arrays(tuple(base.shape), index)
-    if found is not None:  # out[:, i, j, ...] (+)= values: embedding and gather backward
-        d, k, picked = found
-        merged = _merge_dims(out, d, k)  # a view: out is C-contiguous
-        linear = _linear_index(picked, tuple(base.shape[d : d + k]))
-        outer, inner, i3 = _take_layout(tuple(merged.shape), d, linear)
-        shape = tuple(base.shape[:d]) + tuple(linear.shape) + tuple(base.shape[d + k :])
-        if not K.is_array(values):
-            values = B.full(shape, values, out.dtype)
-        src = B.empty(shape, out.dtype)
-        K.copy(src, values)  # broadcast and cast to the written dtype
-        src3 = B.view(src, lambda h: h.reshape(outer, linear.size, inner))
-        out3 = B.view(merged, lambda h: h.reshape(outer, merged.shape[d], inner))
-        K.scatter(out3, i3, src3, accumulate)
-        return out
     target = _basic_view(out, index)
-    if target is None:
-        raise NotImplementedError(
-            "index_put: writing a cuda tensor through index tensors has a CUDA kernel only for "
-            "index tensors (integer ones, or one bool mask) on adjacent dims after full slices, "
-            "e.g. x[i] = v, x[:, i, j] = v, x[mask] = v; run other forms on the CPU with .cpu()"
-        )
+    if target is None:  # out[:, i, j] (+)= values (embedding and gather backward), out[mask] = v
+        view, rest = _split_index(out, index)
+        found = _index_arrays(tuple(view.shape), rest)
+        if found is None:
+            raise NotImplementedError(_NO_INDEX_KERNEL.format(op="index_put", eg="x[i, :, j] = v"))
+        _put(view, *found, values, accumulate)
+        return out
     if not K.is_array(values):
         values = out.dtype.type(values)
     if accumulate:  # a basic index selects each element once: a plain add
@@ -292,6 +293,26 @@ def _index_put(op, meta, base, values, *, index, accumulate=False):
     else:
         K.elementwise(("{0}",), [target], [values])
     return out
+
+
+def _put(target, d: int, k: int, picked: list, values, accumulate: bool) -> None:
+    """target[:, picked...] (+)= values in place, the index arrays picked on dims d .. d+k-1:
+    one scatter into those dims merged (through a contiguous copy when target is a strided
+    view, copied back after)."""
+    work = target if B.is_contiguous(target) else B.copy(target)
+    merged = _merge_dims(work, d, k)  # a view: work is C-contiguous
+    linear = _linear_index(picked, tuple(target.shape[d : d + k]))
+    outer, inner, i3 = _take_layout(tuple(merged.shape), d, linear)
+    shape = tuple(target.shape[:d]) + tuple(linear.shape) + tuple(target.shape[d + k :])
+    if not K.is_array(values):
+        values = B.full(shape, values, work.dtype)
+    src = B.empty(shape, work.dtype)
+    K.copy(src, values)  # broadcast and cast to the written dtype
+    src3 = B.view(src, lambda h: h.reshape(outer, linear.size, inner))
+    out3 = B.view(merged, lambda h: h.reshape(outer, merged.shape[d], inner))
+    K.scatter(out3, i3, src3, accumulate)
+    if work is not target:
+        K.copy(target, work)
 
 
 @cuda_forward("gather")

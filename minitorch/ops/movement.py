@@ -141,15 +141,17 @@ class GetItem(Op):
         return apply(index_put, zeros, grad, index=ctx.params["index"], accumulate=True)
 
 
-def torch_order(index):
+def torch_order(index, always: bool = False):
     """Split an index into (basic, advanced) parts applied one after the other, as PyTorch does:
     it selects integer indices first, whereas numpy would count an int beside an index array as
     one more array and could move the indexed dims to the front. `advanced` is None when the
-    index has no such mix."""
+    index has no such mix. With `always`, any index with index arrays is split (the same result
+    when those arrays are adjacent: the CUDA forward applies the basic part as a view first)."""
     items = index if isinstance(index, tuple) else (index,)
-    arrays = [isinstance(i, np.ndarray) and i.ndim > 0 for i in items]
+    # NOTE: device index arrays (cuda tensors' data) count too: the order is the same
+    arrays = [_is_array(i) and i.ndim > 0 for i in items]
     ints = [isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in items]
-    if not (any(arrays) and any(ints)):
+    if not (any(arrays) and (always or any(ints))):
         return index, None
     basic, advanced = [], []
     for item, is_array, is_int in zip(items, arrays, ints):
@@ -163,6 +165,10 @@ def torch_order(index):
             basic.append(item)
             advanced.append(Ellipsis if item is Ellipsis else slice(None))
     return tuple(basic), tuple(advanced)
+
+
+def _is_array(item) -> bool:
+    return isinstance(item, np.ndarray) or hasattr(item, "__cuda_ndarray__")
 
 
 def _is_basic(index) -> bool:
