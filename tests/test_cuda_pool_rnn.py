@@ -19,8 +19,8 @@ from minitorch.backend import cuda as runtime  # noqa: E402
 RNG = np.random.default_rng(0)
 
 
-def _array(shape, low=-2.0, high=2.0):
-    return RNG.uniform(low, high, shape).astype(np.float32)
+def _array(shape, low=-2.0, high=2.0, dtype=np.float32):
+    return RNG.uniform(low, high, shape).astype(dtype)
 
 
 def _both(array, requires_grad=False):
@@ -56,15 +56,15 @@ def no_host_copies(monkeypatch):
     return check
 
 
-def _check_pool(fn, shape=(2, 3, 6, 6), no_host_copies=None):
+def _check_pool(fn, shape=(2, 3, 6, 6), no_host_copies=None, dtype=np.float32):
     """fn on cuda == fn on cpu: every output (values, indices) and the input's gradient."""
-    cpu, gpu = _both(_array(shape), requires_grad=True)
+    cpu, gpu = _both(_array(shape, dtype=dtype), requires_grad=True)
     want = fn(cpu)
     got = no_host_copies(fn, gpu)
     want, got = (want, got) if isinstance(want, tuple) else ((want,), (got,))
     for k, (g, w) in enumerate(zip(got, want)):
         _close(g, w, f"output {k}")
-    seed = _array(tuple(want[0].shape))
+    seed = _array(tuple(want[0].shape), dtype=dtype)
     want[0].backward(mt.tensor(seed))
     no_host_copies(got[0].backward, mt.tensor(seed, device="cuda"))
     _close(gpu.grad, cpu.grad, "input gradient")
@@ -97,6 +97,11 @@ def test_pooling_matches_cpu(name, no_host_copies):
 def test_pool1d_matches_cpu(pool, no_host_copies):
     """The 1-D layers run the 2-D ops on a height-1 image."""
     _check_pool(pool, (2, 3, 6), no_host_copies)
+
+
+@pytest.mark.parametrize("name", ["max_k3_s2_p1_ceil_indices", "avg_k3_s2_p1_ceil_exclude_pad"])
+def test_pooling_float64_matches_cpu(name, no_host_copies):
+    _check_pool(POOLS[name], (1, 2, 5, 5), no_host_copies, dtype=np.float64)
 
 
 def test_max_pool_unbatched_and_window_in_padding(no_host_copies):
