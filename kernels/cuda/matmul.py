@@ -8,8 +8,8 @@ micro-tile in registers. The textbook kernel this replaces (one output per threa
 tiles) reached ~6.9 TFLOP/s at 4096 on an H100 (DESIGN.md): every multiply-add cost two
 shared-memory loads. Here a thread loads TM + TN values from shared memory per k and does
 TM * TN multiply-adds with them: with the 8 x 8 micro-tile, 4 16-byte vector loads per 64
-FMAs (the PTX for sm_90 shows exactly that inner loop), so the FMA units, not shared memory,
-set the pace.
+FMAs (the SASS ptxas makes for sm_90: 16 LDS.128, 256 FFMA and 22 other instructions per 4
+k-steps), so the FMA units, not shared memory, set the pace.
 
 Why each piece:
 - A is stored transposed (sa[k, m]) so that, for one k, a thread's TM values of A and TN values
@@ -27,7 +27,12 @@ Why each piece:
   and 128 of B from shared memory (192 bytes; a 2 x 16 warp would read 288).
 - Global loads follow the operand's layout (a compile-time flag per kernel): threads walk the
   operand's contiguous dimension, so row-major and transposed (column-major) operands both load
-  coalesced. Any strides stay correct: numba indexes the arrays with their own strides.
+  coalesced.
+- Operands go in as 1-D views from their first element plus element strides, indexed in
+  unsigned arithmetic from per-thread offsets that advance by warp-uniform steps: indexing
+  the 3-D arrays cost ~30 instructions per load (numba's 64-bit wraparound checks and stride
+  products), here a few. Any non-negative strides (transposed, broadcast, batched views) take
+  this path; negative ones index the 3-D arrays (`product`).
 - Every load and store is bounds-checked, so M, N and K need not be multiples of the tile.
 """
 
@@ -147,9 +152,11 @@ def _flat_operand(x) -> tuple | None:
     """(1-D view of x from its first element, its element strides as uint64), or None when a
     stride is negative or not a whole number of elements."""
     item = x.dtype.itemsize
-    if any(s < 0 or s % item for s in x.strides):
+    # a size-1 dim's stride is never used (and numpy leaves it arbitrary)
+    strides = tuple(0 if d == 1 else s for d, s in zip(x.shape, x.strides))
+    if any(s < 0 or s % item for s in strides):
         return None
-    strides = tuple(s // item for s in x.strides)
+    strides = tuple(s // item for s in strides)
     span = 1 + sum((d - 1) * s for d, s in zip(x.shape, strides)) if x.size else 0
     return as_strided(x, (span,), (item,)), tuple(np.uint64(s) for s in strides)
 
