@@ -822,11 +822,9 @@ def _avg_pool2d_backward(op, meta, grad, *, input_size, **params):
 
 
 # ---- recurrent layers: per step the GEMM h @ W_hh^T and one fused gate kernel ---------------
-def _steps(a, keep_dim: bool = False) -> list:
-    """The views a[t] (or a[t:t+1], for the GEMM's batch dim) of a device array, t along dim 0."""
-    if keep_dim:
-        return [B.view(a, lambda h, t=t: h[t : t + 1]) for t in range(a.shape[0])]
-    return [B.view(a, lambda h, t=t: h[t]) for t in range(a.shape[0])]
+def _steps3(a) -> list:
+    """The views a[t:t+1] of a device array for each t along dim 0: the GEMM's 3-D operands."""
+    return [B.view(a, lambda h, t=t: h[t : t + 1]) for t in range(a.shape[0])]
 
 
 @cuda_forward("rnn_sequence")
@@ -839,17 +837,16 @@ def _rnn_sequence(op, meta, gi, h0, c0, w_hh, b_hh, *, mode, reverse=False):
     w_t = B.view(w_hh, lambda h: h.T[None])  # (1, H, G): the GEMM reads W_hh^T in place
     gh3 = B.empty((1, n, g), dt)
     gh = B.view(gh3, lambda h: h[0])
-    gis, outs, outs3, saves = _steps(gi), _steps(out), _steps(out, True), _steps(saved)
-    h = _contiguous_as(h0, tuple(h0.shape))
-    h3, c = B.view(h, lambda a: a[None]), c0
+    h0 = _contiguous_as(h0, tuple(h0.shape))
+    state0 = _contiguous_as(c0, tuple(c0.shape)) if mode == "lstm" else h0
+    h3, outs3, prev = B.view(h0, lambda h: h[None]), _steps3(out), -1
     for t in _rnn_order(steps, reverse):
         K_matmul.matmul(gh3, h3, w_t)
-        K_rnn.step_forward(mode, gis[t], gh, b, c if mode == "lstm" else h, outs[t], saves[t])
-        h, h3 = outs[t], outs3[t]
-        if mode == "lstm":
-            c = B.view(saves[t], lambda h: h[4])
-    if mode == "lstm":
-        K.copy(outs[steps], c)
+        K_rnn.step_forward(mode, gi, gh, b, state0, out, saved, t, prev)
+        h3, prev = outs3[t], t
+    if mode == "lstm":  # c_T after the hidden states
+        c_last = state0 if prev < 0 else B.view(saved, lambda h: h[prev, 4])
+        K.copy(B.view(out, lambda h: h[steps]), c_last)
     return out, saved
 
 
@@ -861,22 +858,21 @@ def _rnn_sequence_backward(op, meta, grad, h0, c0, w_hh, out, saved, *, needs, m
     g, dt = w_hh.shape[0], grad.dtype
     grad = _contiguous_as(grad, tuple(grad.shape), dt)
     h0 = _contiguous_as(h0, (n, hidden), dt)
+    state0 = _contiguous_as(c0, (n, hidden), dt) if mode == "lstm" else h0
     w3 = B.view(w_hh, lambda h: h[None])
     dgi = B.empty((steps, n, g), dt)
     dgh = B.empty((steps, n, g), dt) if mode == "gru" else dgi
     d_mm = B.full((n, hidden), 0, dt)
     d_mm3 = B.view(d_mm, lambda h: h[None])
-    grads, outs, saves = _steps(grad), _steps(out), _steps(saved)
-    carry = B.copy(grads[steps]) if mode == "lstm" else B.full((n, hidden), 0, dt)
-    dgis, dghs, dghs3 = _steps(dgi), _steps(dgh), _steps(dgh, True)
+    if mode == "lstm":  # the gradient of c_T starts the cell-state carry
+        carry = B.copy(B.view(grad, lambda h: h[steps]))
+    else:
+        carry = B.full((n, hidden), 0, dt)
+    dghs3 = _steps3(dgh)
     order = list(_rnn_order(steps, reverse))
     for k in range(steps - 1, -1, -1):
-        t, prev = order[k], order[k - 1]
-        if mode == "gru":
-            state = outs[prev] if k else h0
-        else:  # LSTM reads the previous cell state; RNNs read no state
-            state = B.view(saves[prev], lambda h: h[4]) if k and mode == "lstm" else c0
-        K_rnn.step_backward(mode, grads[t], d_mm, carry, saves[t], state, outs[t], dgis[t], dghs[t])
+        t, prev = order[k], order[k - 1] if k else -1
+        K_rnn.step_backward(mode, grad, d_mm, carry, saved, state0, out, dgi, dgh, t, prev)
         K_matmul.matmul(d_mm3, dghs3[t], w3)
     empty = B.empty((0,), dt)
     dh0 = d_mm
