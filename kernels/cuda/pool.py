@@ -13,7 +13,8 @@ as ints and tuples of ints, never as host arrays.
 
 # NOTE: the adjoint gathers (each input element sums the windows that cover it, in the CPU's
 # (y, xo) order) instead of scattering with atomics: deterministic, and no float atomics.
-# Windows are ordered along each dim (lo and hi never decrease), so the scan stops early.
+# Windows are ordered along each dim (lo and hi never decrease): the scan starts at the first
+# window that can hold the element and stops at the first that starts past it.
 """
 
 from __future__ import annotations
@@ -81,6 +82,16 @@ def _window(o, size, n_out, kernel, stride, pad):
     return _avg_window(o, size, kernel, stride, pad)
 
 
+@cuda.jit(device=True)
+def _first_window(p, size, n_out, kernel, stride, pad):
+    """The first window (along one dim) whose end lies past input position p: windows before it
+    cannot hold p, so the adjoint's scan starts there. Adaptive: ceil((o+1)*size/n_out) > p
+    from o = floor(p*n_out/size); average: o*stride - pad + kernel > p."""
+    if kernel == 0:
+        return (p * n_out) // size
+    return max(0, (p + pad - kernel) // stride + 1)
+
+
 @cuda.jit
 def _window_sum(of, xf, shape, kernel, stride, pad, count_include_pad, divisor):
     """for p, y, xo (one thread per output element): scale * sum of x[p] over the window"""
@@ -101,13 +112,13 @@ def _window_spread(of, gf, shape, kernel, stride, pad, count_include_pad, diviso
     for t in range(cuda.grid(1), of.size, cuda.gridsize(1)):
         p, h, w = _unravel(t, height, width)
         total = gf[0] * 0
-        for y in range(oh):
+        for y in range(_first_window(h, height, oh, kernel[0], stride[0], pad[0]), oh):
             rows = _window(y, height, oh, kernel[0], stride[0], pad[0])
             if rows[0] > h:
                 break
             if h >= rows[1]:
                 continue
-            for xo in range(ow):
+            for xo in range(_first_window(w, width, ow, kernel[1], stride[1], pad[1]), ow):
                 cols = _window(xo, width, ow, kernel[1], stride[1], pad[1])
                 if cols[0] > w:
                     break
