@@ -35,6 +35,9 @@ GETS = {
     "x[0, :, i]": (lambda x, i: x[0, :, i], [ROWS]),
     "x[1:, i] slice first": (lambda x, i: x[1:, i], [ROWS]),
     "x[None, i, 1::2]": (lambda x, i: x[None, i, 1::2], [ROWS]),
+    # index tensors on dims apart: the broadcast index dims come first
+    "x[i, :, j] apart": (lambda x, i, j: x[i, :, j], [ROWS, COLS]),
+    "x[i, 1:3, j] apart": (lambda x, i, j: x[i, 1:3, j], [ROWS, np.array([4, 0, 1, 1])]),
 }
 
 
@@ -77,7 +80,12 @@ def _add_beside_int(x, i):
     x.index_put_((mt.tensor(1, device=x.device), i), mt.ones(5, device=x.device), True)
 
 
+def _set_apart(x, i, j):
+    x[i, :, j] = mt.arange(4, dtype=mt.float32, device=x.device)[:, None]  # (4, 4) result
+
+
 PUTS = {
+    "x[i, :, j] = values apart": (_set_apart, [np.array([0, 2, 1, 2]), np.array([1, 3, 0, 4])]),
     "x[:, 1:3, i] = values": (_set_strided, [ROWS]),
     "x[1, i] += accumulate": (_add_beside_int, [ROWS]),
     "x[i, j] = number": (_set_rows, [ROWS, np.array([1, 3, 0, 3])]),
@@ -99,13 +107,14 @@ def test_index_put_with_index_tensors_matches_cpu(name):
 
 
 def test_index_forms_without_a_kernel_say_so():
-    """Index tensors on dims apart (numpy and PyTorch move the result dims first) stay on the
-    CPU, and the error names the op and the way out."""
+    """A mask beside another index tensor stays on the CPU, and the error names the op and
+    the way out."""
     x = mt.tensor(X, device="cuda")
-    i = mt.tensor(ROWS, device="cuda")
+    i = mt.tensor([0, 1], device="cuda")
+    mask = mt.tensor([True, False, True, False], device="cuda")
     with pytest.raises(NotImplementedError) as info:
-        x[i, :, i]
+        x[i, mask]
     assert "getitem" in str(info.value) and ".cpu()" in str(info.value)
     with pytest.raises(NotImplementedError) as info:
-        x[i, :, i] = 1.0
+        x[i, mask] = 1.0
     assert "index_put" in str(info.value) and ".cpu()" in str(info.value)

@@ -114,17 +114,16 @@ def _getitem(op, meta, a, *, index):
     a, index = _split_index(a, index)
     found = _index_arrays(tuple(a.shape), index)
     if found is None:
-        raise NotImplementedError(_NO_INDEX_KERNEL.format(op="getitem", eg="x[i, :, j]"))
+        raise NotImplementedError(_NO_INDEX_KERNEL.format(op="getitem", eg="x[i, mask]"))
     d, k, picked = found
     linear = _linear_index(picked, tuple(a.shape[d : d + k]), meta.shape[d])
     return _take(_merge_dims(a, d, k), d, linear)
 
 
 _NO_INDEX_KERNEL = (
-    "{op}: a cuda tensor has CUDA kernels for index tensors (integer ones, or one bool mask) "
-    "on adjacent dims, beside ints, slices and None, e.g. x[i], x[:, i, j], x[0, 1:, i], "
-    "x[..., i], x[mask]; not for index tensors on dims apart, such as {eg}. Run those on the "
-    "CPU with .cpu()"
+    "{op}: a cuda tensor has CUDA kernels for integer index tensors (beside ints, slices and "
+    "None) and for one bool mask, e.g. x[i], x[:, i, j], x[0, 1:, i], x[i, :, j], x[mask]; "
+    "not for forms such as {eg}. Run those on the CPU with .cpu()"
 )
 
 
@@ -134,7 +133,26 @@ def _split_index(a, index):
     tensors with full slices around them."""
     basic, advanced = M.torch_order(index, always=True)
     view = None if advanced is None else _basic_view(a, basic)
-    return (a, index) if view is None else (view, advanced)  # 0-d index arrays: not basic
+    if view is None:  # no index arrays, or 0-d ones (not basic)
+        return a, index
+    return _arrays_to_front(view, advanced)
+
+
+def _arrays_to_front(a, index):
+    """(a with the dims of integer index arrays moved to the front, those arrays) when they sit
+    on dims apart among full slices: x[i, :, j] selects as x.permute(0, 2, 1)[i, j], the
+    broadcast index dims first, as numpy and PyTorch order them. Else (a, index) as given."""
+    items = index if isinstance(index, tuple) else (index,)
+    if any(i is Ellipsis for i in items):
+        at = next(k for k, i in enumerate(items) if i is Ellipsis)
+        items = items[:at] + (slice(None),) * (a.ndim - len(items) + 1) + items[at + 1 :]
+    arrays = [k for k, i in enumerate(items) if K.is_array(i) or isinstance(i, np.ndarray)]
+    if not arrays or arrays == list(range(arrays[0], arrays[-1] + 1)):
+        return a, index
+    if any(items[k].dtype == np.bool_ for k in arrays):
+        return a, index  # masks on dims apart: refused by _index_arrays
+    order = arrays + [d for d in range(a.ndim) if d not in arrays]
+    return B.view(a, lambda h: h.transpose(order)), tuple(items[k] for k in arrays)
 
 
 @cuda_forward("scatter", "scatter_add")
@@ -283,7 +301,7 @@ def _index_put(op, meta, base, values, *, index, accumulate=False):
         view, rest = _split_index(out, index)
         found = _index_arrays(tuple(view.shape), rest)
         if found is None:
-            raise NotImplementedError(_NO_INDEX_KERNEL.format(op="index_put", eg="x[i, :, j] = v"))
+            raise NotImplementedError(_NO_INDEX_KERNEL.format(op="index_put", eg="x[i, mask] = v"))
         _put(view, *found, values, accumulate)
         return out
     if not K.is_array(values):
