@@ -30,6 +30,7 @@ GETS = {
     "x[..., i]": (lambda x, i: x[..., i], [ROWS]),
     "x[mask] 3-D": (lambda x, m: x[m], [X > 0.3]),
     "x[:, mask] 2-D": (lambda x, m: x[:, m], [X[0] > 0]),
+    "x[..., mask] 2-D": (lambda x, m: x[..., m], [X[0] > 0]),
     "x[mask] none set": (lambda x, m: x[m], [X > 9]),
     # ints first, then the index tensors (PyTorch's order; numpy would move the dims)
     "x[0, :, i]": (lambda x, i: x[0, :, i], [ROWS]),

@@ -142,11 +142,8 @@ def _arrays_to_front(a, index):
     """(a with the dims of integer index arrays moved to the front, those arrays) when they sit
     on dims apart among full slices: x[i, :, j] selects as x.permute(0, 2, 1)[i, j], the
     broadcast index dims first, as numpy and PyTorch order them. Else (a, index) as given."""
-    items = index if isinstance(index, tuple) else (index,)
-    if any(i is Ellipsis for i in items):
-        at = next(k for k, i in enumerate(items) if i is Ellipsis)
-        items = items[:at] + (slice(None),) * (a.ndim - len(items) + 1) + items[at + 1 :]
-    arrays = [k for k, i in enumerate(items) if K.is_array(i) or isinstance(i, np.ndarray)]
+    items, is_array = _expanded(index, a.ndim)
+    arrays = [k for k, array in enumerate(is_array) if array]
     if not arrays or arrays == list(range(arrays[0], arrays[-1] + 1)):
         return a, index
     if any(items[k].dtype == np.bool_ for k in arrays):
@@ -219,15 +216,7 @@ def _index_arrays(shape: tuple, index):
     """(d, k, arrays) when index is full slices, then index arrays (integer ones, or one bool
     mask) covering the adjacent dims d .. d+k-1, then full slices (an Ellipsis anywhere counts
     as full slices): the form the take and put kernels serve. None for any other index."""
-    items = index if isinstance(index, tuple) else (index,)
-    is_array = [K.is_array(i) or isinstance(i, np.ndarray) for i in items]
-    spans = [i.ndim if a and i.dtype == np.bool_ else 1 for i, a in zip(items, is_array)]
-    ellipses = [k for k, i in enumerate(items) if i is Ellipsis]  # NOTE: `is`: arrays compare
-    if len(ellipses) == 1:  # elementwise; an Ellipsis stands for the full slices left over
-        at = ellipses[0]
-        fill = len(shape) - sum(n for n, i in zip(spans, items) if i is not Ellipsis)
-        items = items[:at] + (slice(None),) * fill + items[at + 1 :]
-        is_array = is_array[:at] + [False] * fill + is_array[at + 1 :]
+    items, is_array = _expanded(index, len(shape))
     arrays = [k for k, a in enumerate(is_array) if a]
     if not arrays or arrays != list(range(arrays[0], arrays[-1] + 1)):
         return None
@@ -239,6 +228,21 @@ def _index_arrays(shape: tuple, index):
     if (masks and len(picked) > 1) or any(i.dtype.kind not in "iub" for i in picked):
         return None
     return arrays[0], masks[0].ndim if masks else len(picked), picked
+
+
+def _expanded(index, ndim: int):
+    """(index items with an Ellipsis replaced by the full slices it stands for, which items are
+    index arrays); a bool mask spans as many dims as it has."""
+    items = index if isinstance(index, tuple) else (index,)
+    is_array = [K.is_array(i) or isinstance(i, np.ndarray) for i in items]
+    spans = [i.ndim if a and i.dtype == np.bool_ else 1 for i, a in zip(items, is_array)]
+    ellipses = [k for k, i in enumerate(items) if i is Ellipsis]  # NOTE: `is`: arrays compare
+    if len(ellipses) == 1:  # elementwise
+        at = ellipses[0]
+        fill = ndim - sum(n for n, i in zip(spans, items) if i is not Ellipsis)
+        items = items[:at] + (slice(None),) * fill + items[at + 1 :]
+        is_array = is_array[:at] + [False] * fill + is_array[at + 1 :]
+    return items, is_array
 
 
 def _linear_index(picked: list, sizes: tuple, count: int | None = None):
