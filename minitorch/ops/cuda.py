@@ -875,7 +875,7 @@ def _rnn_sequence(op, meta, gi, h0, c0, w_hh, b_hh, *, mode, reverse=False):
 @cuda_forward("rnn_sequence_backward")
 def _rnn_sequence_backward(op, meta, grad, h0, c0, w_hh, out, saved, *, needs, mode, reverse=False):
     """ops/rnn.py's backward on the device: time in reverse, per step one gate kernel and one
-    GEMM dgh[t] @ W_hh; then dW_hh as one GEMM over all steps and db_hh as a row sum."""
+    GEMM dgh[t] @ W_hh; then dW_hh and db_hh as one GEMM each over all steps."""
     steps, _, n, hidden = saved.shape
     g, dt = w_hh.shape[0], grad.dtype
     grad = _contiguous_as(grad, tuple(grad.shape), dt)
