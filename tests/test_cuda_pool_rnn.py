@@ -160,6 +160,20 @@ def test_recurrent_layer_matches_cpu(name, no_host_copies):
         _close(g.grad, w.grad, f"gradient of {name_}", rtol=1e-4, atol=1e-5)
 
 
+def test_float64_gru_matches_cpu(no_host_copies):
+    """The gate kernels in float64 (their `one` and math follow the arrays' dtype)."""
+    cpu, gpu = _pair_of(nn.GRU, input_size=3, hidden_size=4)
+    cpu, gpu = cpu.double(), gpu.double()
+    x = _both(_array((3, 2, 3), dtype=np.float64), requires_grad=True)
+    want, got = cpu(x[0])[0], no_host_copies(lambda t: gpu(t)[0], x[1])
+    _close(got, want, "output", rtol=1e-12, atol=1e-12)
+    seed = _array(tuple(want.shape), dtype=np.float64)
+    want.backward(mt.tensor(seed))
+    no_host_copies(got.backward, mt.tensor(seed, device="cuda"))
+    _close(x[1].grad, x[0].grad, "input gradient", rtol=1e-12, atol=1e-12)
+    _close(gpu.weight_hh_l0.grad, cpu.weight_hh_l0.grad, "weight_hh gradient", rtol=1e-12)
+
+
 @pytest.mark.parametrize("cls", [nn.RNNCell, nn.GRUCell, nn.LSTMCell])
 def test_cell_matches_cpu(cls, no_host_copies):
     """One step from zero states (created on the input's device), values and gradients."""
