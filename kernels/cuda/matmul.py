@@ -62,9 +62,9 @@ class Tiles(NamedTuple):
 
 
 # 128 x 128 tiles with 8 x 8 per thread (256 threads): 64 float32 accumulators, 16 fragment
-# values and 8 staged loads fit in 128 registers (ptxas -v for sm_90: 127-128, no spills but
-# 8 bytes in the row-major A x column-major B variant), so two blocks (16 warps to hide
-# latency) share an SM; 16.5 KiB of shared memory per block is far from the limit. BK = 8
+# values and 8 staged loads fit in 128 registers (ptxas -v for sm_90: 128, and 40-52 bytes of
+# spills, all in a tile's prologue and epilogue, none in the K loop), so two blocks (16 warps
+# to hide latency) share an SM; 16.5 KiB of shared memory per block is far from the limit. BK = 8
 # keeps the staging registers few; a deeper slice would only cut barriers, already one per 512
 # FMAs per thread.
 LARGE = Tiles(bm=128, bn=128, bk=8, tm=8, tn=8)
@@ -73,7 +73,7 @@ LARGE = Tiles(bm=128, bn=128, bk=8, tm=8, tn=8)
 # as many), and for float64, whose 8 x 8 micro-tile would not fit 128 registers.
 SMALL = Tiles(bm=64, bn=64, bk=8, tm=4, tn=4)
 # The simulator runs every thread of a block as a Python thread: a tiny tile keeps the CPU
-# tests quick. Tests run the GPU tiles above through `kernel_for` on small shapes.
+# tests quick. Tests run the GPU tiles above through `product` on small shapes.
 SIMULATOR = Tiles(bm=8, bn=8, bk=4, tm=2, tn=2)
 
 BLOCKS_PER_SM = 2  # launch bounds: caps ptxas at 65536 / (2 * 256) = 128 registers
