@@ -6,55 +6,28 @@ which runs every kernel thread in Python: images stay a few pixels wide.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 
 import numpy as np
 import pytest
 
 pytest.importorskip("numba_cuda", reason="the CUDA backend needs numba-cuda: pip install '.[cuda]'")
 
+from cuda_compare import both as _both  # noqa: E402
+from cuda_compare import close, device_only  # noqa: E402
+
 import minitorch as mt  # noqa: E402
 import minitorch.nn as nn  # noqa: E402
 import minitorch.nn.functional as F  # noqa: E402
-from minitorch.backend import cuda as runtime  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 
 RNG = np.random.default_rng(0)
+_close = functools.partial(close, atol=1e-5)
 
 
 def _array(shape, dtype=np.float32):
     return RNG.uniform(-2.0, 2.0, shape).astype(dtype)
-
-
-def _both(array, requires_grad=False):
-    """The same values as a cpu tensor and a cuda tensor."""
-    cpu = mt.tensor(array, requires_grad=requires_grad)
-    gpu = mt.tensor(array, device="cuda", requires_grad=requires_grad)
-    return cpu, gpu
-
-
-def _close(got, want, what, rtol=1e-5, atol=1e-5):
-    assert got.device == mt.device("cuda:0"), f"{what}: result on {got.device}, not cuda:0"
-    assert tuple(got.shape) == tuple(want.shape), f"{what}: shape {got.shape} vs {want.shape}"
-    assert got.dtype is want.dtype, f"{what}: dtype {got.dtype} vs {want.dtype}"
-    np.testing.assert_allclose(
-        got.detach().cpu().numpy(), want.detach().numpy(), rtol=rtol, atol=atol, err_msg=what
-    )
-
-
-@contextlib.contextmanager
-def _on_device_only():
-    """Fail if anything copies a device array to the host inside the block."""
-
-    def refuse(array):
-        raise AssertionError("a convolution copied a device array to the host")
-
-    real, runtime.to_host = runtime.to_host, refuse
-    try:
-        yield
-    finally:
-        runtime.to_host = real
 
 
 def check(fn, *shapes, what, dtype=np.float32):
@@ -64,7 +37,7 @@ def check(fn, *shapes, what, dtype=np.float32):
     want = fn(*[cpu for cpu, _ in pairs])
     seed = _array(tuple(want.shape), dtype)
     want.backward(mt.tensor(seed))
-    with _on_device_only():
+    with device_only("a convolution"):
         got = fn(*[gpu for _, gpu in pairs])
         got.backward(mt.tensor(seed, device="cuda"))
     _close(got, want, f"{what}: forward")
@@ -221,7 +194,7 @@ def test_conv_net_training_step_matches_cpu():
     """Conv2d, ReLU, Conv2d (stride 2), ReLU, Flatten, Linear, cross entropy, SGD: one step
     on each device gives the same loss and parameters, with no device-to-host copy."""
     want_loss, want_params = _conv_net_step("cpu")
-    with _on_device_only():
+    with device_only("a convolution"):
         got_loss, got_params = _conv_net_step("cuda")
     _close(got_loss, want_loss, "loss")
     for got, want in zip(got_params, want_params):

@@ -11,6 +11,9 @@ import pytest
 
 pytest.importorskip("numba_cuda", reason="the CUDA backend needs numba-cuda: pip install '.[cuda]'")
 
+from cuda_compare import both as _both  # noqa: E402
+from cuda_compare import close as _close  # noqa: E402
+
 import minitorch as mt  # noqa: E402
 import minitorch.nn as nn  # noqa: E402
 import minitorch.nn.functional as F  # noqa: E402
@@ -21,22 +24,6 @@ RNG = np.random.default_rng(0)
 
 def _array(shape, low=-2.0, high=2.0, dtype=np.float32):
     return RNG.uniform(low, high, shape).astype(dtype)
-
-
-def _both(array, requires_grad=False):
-    """The same values as a cpu tensor and a cuda tensor."""
-    cpu = mt.tensor(array, requires_grad=requires_grad)
-    gpu = mt.tensor(array, device="cuda", requires_grad=requires_grad)
-    return cpu, gpu
-
-
-def _close(got, want, what, rtol=1e-5, atol=1e-6):
-    assert got.device == mt.device("cuda:0"), f"{what}: result on {got.device}, not cuda:0"
-    assert tuple(got.shape) == tuple(want.shape), f"{what}: shape {got.shape} vs {want.shape}"
-    assert got.dtype is want.dtype, f"{what}: dtype {got.dtype} vs {want.dtype}"
-    np.testing.assert_allclose(
-        got.detach().cpu().numpy(), want.detach().numpy(), rtol=rtol, atol=atol, err_msg=what
-    )
 
 
 @pytest.fixture
