@@ -31,6 +31,7 @@ from ..kernels.cuda import random as K_random
 from ..kernels.cuda import rnn as K_rnn
 from . import conv as C
 from . import elementwise as E
+from . import linalg as L
 from . import movement as M
 from . import reduce as R
 from .registry import REGISTRY, Meta, Op, register
@@ -637,6 +638,60 @@ def _constant_pad(op, meta, x, *, pad, value=0.0):
     src, dst = C.pad_slices(tuple(x.shape), meta.shape, pad)
     K.copy(B.view(out, lambda h: h[dst]), B.view(x, lambda h: h[src]))
     return out
+
+
+# ---- einsum: sums, permuted copies and one batched GEMM -----------------------------------
+@cuda_forward("einsum")
+def _einsum(op, meta, *arrays, equation):
+    """Letters only one operand has and the output lacks are summed first; a single operand is
+    then permuted, two are arranged as (batch, left, contracted) @ (batch, contracted, right)."""
+    subs, rhs = L.parse_equation(equation, len(arrays))
+    if any(len(set(s)) < len(s) for s in subs):
+        raise NotImplementedError(
+            f"einsum: a subscript repeated within one operand ({equation!r}: a diagonal) has no "
+            "CUDA kernel yet; run it on the CPU with .cpu()"
+        )
+    sizes = {}
+    for s, a in zip(subs, arrays):
+        for c, n in zip(s, a.shape):
+            sizes[c] = n if sizes.get(c, 1) == 1 else sizes[c]  # size-1 dims broadcast
+    operands = []
+    for i, (s, a) in enumerate(zip(subs, arrays)):
+        elsewhere = rhs + "".join(subs[:i] + subs[i + 1 :])
+        kept = "".join(c for c in s if c in elsewhere)
+        if kept != s:
+            shape = tuple(a.shape[s.index(c)] for c in kept)
+            lone = tuple(d for d, c in enumerate(s) if c not in elsewhere)
+            a = _reduce(REGISTRY["sum"], Meta(shape, meta.dtype), a, dim=lone)
+        operands.append((kept, a))
+    np_dtype = meta.dtype.np
+    if len(operands) == 1:
+        ((s, a),) = operands
+        return _arranged(a, s, rhs, sizes, np_dtype)
+    (sa, a), (sb, b) = operands
+    batch = "".join(c for c in rhs if c in sa and c in sb)
+    left = "".join(c for c in rhs if c in sa and c not in sb)
+    right = "".join(c for c in rhs if c in sb and c not in sa)
+    inner = "".join(c for c in sa if c in sb and c not in rhs)
+    n_batch, n_left, n_inner, n_right = (
+        math.prod(sizes[c] for c in g) for g in (batch, left, inner, right)
+    )
+    a3 = _arranged(a, sa, batch + left + inner, sizes, np_dtype, (n_batch, n_left, n_inner))
+    b3 = _arranged(b, sb, batch + inner + right, sizes, np_dtype, (n_batch, n_inner, n_right))
+    out = B.empty((n_batch, n_left, n_right), np_dtype)
+    K_matmul.matmul(out, a3, b3)
+    got = batch + left + right
+    out = B.view(out, lambda host: host.reshape(tuple(sizes[c] for c in got)))
+    return _arranged(out, got, rhs, sizes, np_dtype)
+
+
+def _arranged(a, letters: str, order: str, sizes: dict, np_dtype, shape=None):
+    """a (dims named by letters) permuted to order, size-1 dims broadcast to sizes, as a
+    C-contiguous array of np_dtype in the given shape (default: order's sizes)."""
+    perm = [letters.index(c) for c in order]
+    full = tuple(sizes[c] for c in order)
+    view = B.view(a, lambda host: np.broadcast_to(host.transpose(perm), full))
+    return _contiguous_as(view, full if shape is None else shape, np_dtype)
 
 
 # ---- cross entropy (fused, as on the CPU) ---------------------------------------------------

@@ -8,7 +8,8 @@ from .. import dtypes
 from .registry import Meta, Op, apply, register
 
 
-def _parse(equation: str, n: int):
+def parse_equation(equation: str, n: int) -> tuple[list[str], str]:
+    """The operands' subscripts and the output's (implicit output: letters seen once, sorted)."""
     lhs, _, rhs = equation.partition("->")
     subs = lhs.split(",")
     if len(subs) != n:
@@ -26,7 +27,7 @@ class Einsum(Op):
     save = (0, 1)
 
     def infer(self, *xs, equation):
-        subs, rhs = _parse(equation, len(xs))
+        subs, rhs = parse_equation(equation, len(xs))
         sizes = {}
         for s, x in zip(subs, xs):
             if len(s) != x.ndim:
@@ -40,12 +41,12 @@ class Einsum(Op):
         return Meta(tuple(sizes[c] for c in rhs), dtypes.result_type(*xs))
 
     def forward(self, meta, *arrays, equation):
-        subs, rhs = _parse(equation, len(arrays))
+        subs, rhs = parse_equation(equation, len(arrays))
         arrays = [a.astype(meta.dtype.np, copy=False) for a in arrays]
         return np.asarray(np.einsum(f"{','.join(subs)}->{rhs}", *arrays, optimize=True))
 
     def backward(self, ctx, grad):
-        subs, rhs = _parse(ctx.params["equation"], len(ctx.inputs))
+        subs, rhs = parse_equation(ctx.params["equation"], len(ctx.inputs))
         grads = []
         for i, (s, x) in enumerate(zip(subs, ctx.inputs)):
             size = dict(zip(s, x.shape))
