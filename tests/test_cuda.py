@@ -546,6 +546,7 @@ def test_transformer_encoder_step_matches_cpu():
         ("ij->ji", [(3, 4)]),
         ("ijk->k", [(2, 3, 4)]),
         ("bij,bk->bik", [(2, 3, 4), (1, 5)]),  # a size-1 batch dim broadcasts
+        ("bij,bk->bik", [(1, 3, 4), (2, 5)]),  # in either operand
     ],
 )
 def test_einsum_matches_cpu(equation, shapes):

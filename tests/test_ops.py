@@ -220,3 +220,21 @@ def test_small_products_run_on_the_calling_blas_thread():
     for (a, b), threads in ((small, 1), (big, blas._threads.default), (small, 1)):
         np.testing.assert_array_equal(blas.matmul(a, b), np.matmul(a, b))
         assert get_threads() == threads
+
+
+@pytest.mark.parametrize("shapes", [((1, 3, 4), (2, 5)), ((2, 3, 4), (1, 5))])
+def test_einsum_broadcasts_size_one_dims_in_either_operand(shapes):
+    """As PyTorch: a size-1 dim broadcasts against its letter's size in the other operand, and
+    its gradient sums back over it."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal(s) for s in shapes)
+    ours = [minitorch.tensor(x, requires_grad=True) for x in (a, b)]
+    theirs = [torch.tensor(x, requires_grad=True) for x in (a, b)]
+    out = minitorch.einsum("bij,bk->bik", *ours)
+    want = torch.einsum("bij,bk->bik", *theirs)
+    np.testing.assert_allclose(out.numpy(force=True), want.detach().numpy(), rtol=1e-12)
+    out.sum().backward()
+    want.sum().backward()
+    for x, y in zip(ours, theirs):
+        np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-12)

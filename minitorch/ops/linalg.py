@@ -36,7 +36,10 @@ class Einsum(Op):
                     f"match the number of dimensions ({x.ndim}) for operand {subs.index(s)}"
                 )
             for c, n in zip(s, x.shape):
-                if sizes.setdefault(c, n) != n and n != 1:
+                have = sizes.setdefault(c, n)
+                if have == 1:  # a size-1 dim broadcasts, whichever operand has it
+                    sizes[c] = n
+                elif n not in (1, have):
                     raise RuntimeError(f"einsum(): operands do not broadcast for subscript {c}")
         return Meta(tuple(sizes[c] for c in rhs), dtypes.result_type(*xs))
 
@@ -48,8 +51,13 @@ class Einsum(Op):
     def backward(self, ctx, grad):
         subs, rhs = parse_equation(ctx.params["equation"], len(ctx.inputs))
         grads = []
+        # NOTE: each letter's broadcast size: an operand's gradient is built at those sizes and
+        # the engine sums it back over the operand's size-1 dims
+        size = {}
+        for s, x in zip(subs, ctx.inputs):
+            for c, n in zip(s, x.shape):
+                size[c] = n if size.get(c, 1) == 1 else size[c]
         for i, (s, x) in enumerate(zip(subs, ctx.inputs)):
-            size = dict(zip(s, x.shape))
             u = "".join(dict.fromkeys(s))  # s without repeats ("ii" -> "i": a diagonal)
             others = [(subs[j], ctx.inputs[j]) for j in range(len(subs)) if j != i]
             eq = ",".join([rhs] + [o for o, _ in others]) + "->" + u
