@@ -409,9 +409,9 @@ def test_mixing_devices_names_both():
 
 
 def test_op_without_a_cuda_kernel_says_so():
-    x = mt.ones(2, 3, device="cuda")
+    x = mt.ones(3, 3, device="cuda")
     with pytest.raises(NotImplementedError) as info:
-        mt.einsum("ij,jk->ik", x, x.T)
+        mt.einsum("ii->i", x)  # a diagonal: no CUDA kernel yet
     assert "einsum" in str(info.value) and ".cpu()" in str(info.value)
 
 
@@ -560,9 +560,3 @@ def test_einsum_matches_cpu(equation, shapes):
     got.backward(mt.tensor(grad, device="cuda"))
     for k, (cpu, gpu) in enumerate(pairs):
         _close(gpu.grad, cpu.grad, f"{equation}: grad of operand {k}", rtol=1e-5, atol=1e-5)
-
-
-def test_einsum_with_a_diagonal_names_the_op_on_cuda():
-    x = mt.ones(3, 3, device="cuda")
-    with pytest.raises(NotImplementedError, match="einsum"):
-        mt.einsum("ii->i", x)
