@@ -651,10 +651,7 @@ def _einsum(op, meta, *arrays, equation):
             f"einsum: a subscript repeated within one operand ({equation!r}: a diagonal) has no "
             "CUDA kernel yet; run it on the CPU with .cpu()"
         )
-    sizes = {}
-    for s, a in zip(subs, arrays):
-        for c, n in zip(s, a.shape):
-            sizes[c] = n if sizes.get(c, 1) == 1 else sizes[c]  # size-1 dims broadcast
+    sizes = L.letter_sizes(subs, arrays)  # size-1 dims broadcast
     operands = []
     for i, (s, a) in enumerate(zip(subs, arrays)):
         elsewhere = rhs + "".join(subs[:i] + subs[i + 1 :])

@@ -22,25 +22,33 @@ def parse_equation(equation: str, n: int) -> tuple[list[str], str]:
     return subs, rhs
 
 
+def letter_sizes(subs: list[str], operands) -> dict[str, int]:
+    """Each subscript letter's size across the operands: a size-1 dim broadcasts, whichever
+    operand has it; other differing sizes raise PyTorch's error."""
+    sizes = {}
+    for s, x in zip(subs, operands):
+        for c, n in zip(s, x.shape):
+            have = sizes.setdefault(c, n)
+            if have == 1:
+                sizes[c] = n
+            elif n not in (1, have):
+                raise RuntimeError(f"einsum(): operands do not broadcast for subscript {c}")
+    return sizes
+
+
 class Einsum(Op):
     name = "einsum"
     save = (0, 1)
 
     def infer(self, *xs, equation):
         subs, rhs = parse_equation(equation, len(xs))
-        sizes = {}
         for s, x in zip(subs, xs):
             if len(s) != x.ndim:
                 raise RuntimeError(
                     f"einsum(): the number of subscripts in the equation ({len(s)}) does not "
                     f"match the number of dimensions ({x.ndim}) for operand {subs.index(s)}"
                 )
-            for c, n in zip(s, x.shape):
-                have = sizes.setdefault(c, n)
-                if have == 1:  # a size-1 dim broadcasts, whichever operand has it
-                    sizes[c] = n
-                elif n not in (1, have):
-                    raise RuntimeError(f"einsum(): operands do not broadcast for subscript {c}")
+        sizes = letter_sizes(subs, xs)
         return Meta(tuple(sizes[c] for c in rhs), dtypes.result_type(*xs))
 
     def forward(self, meta, *arrays, equation):
@@ -51,12 +59,9 @@ class Einsum(Op):
     def backward(self, ctx, grad):
         subs, rhs = parse_equation(ctx.params["equation"], len(ctx.inputs))
         grads = []
-        # NOTE: each letter's broadcast size: an operand's gradient is built at those sizes and
-        # the engine sums it back over the operand's size-1 dims
-        size = {}
-        for s, x in zip(subs, ctx.inputs):
-            for c, n in zip(s, x.shape):
-                size[c] = n if size.get(c, 1) == 1 else size[c]
+        # NOTE: each operand's gradient is built at its letters' broadcast sizes; the engine
+        # sums it back over the operand's size-1 dims
+        size = letter_sizes(subs, ctx.inputs)
         for i, (s, x) in enumerate(zip(subs, ctx.inputs)):
             u = "".join(dict.fromkeys(s))  # s without repeats ("ii" -> "i": a diagonal)
             others = [(subs[j], ctx.inputs[j]) for j in range(len(subs)) if j != i]
