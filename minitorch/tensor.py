@@ -1224,7 +1224,9 @@ class Tensor:
     def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
         from .functional import tensor  # noqa: PLC0415
 
-        return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+        # as PyTorch: on self's device unless told otherwise
+        device = self.device if device is None else device
+        return tensor(data, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
     # ---- in-place ops --------------------------------------------------------------------------
     def add_(self, other, *, alpha=1) -> Tensor:

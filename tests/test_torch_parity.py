@@ -374,6 +374,9 @@ def test_matmul_variants():
     check(lambda x, y: x.matmul(y), f64(3, 4), f64(4, 2))
     check(lambda t, x, y: t.einsum("ij,jk->ik", x, y), (3, 4), (4, 2), lib=True, atol=1e-5)
     check(lambda t, x: t.einsum("bij->bji", x), (2, 3, 4), lib=True)
+    check(lambda t, x, y: t.einsum("bii,bj->bij", x, y), (2, 3, 3), (1, 4), lib=True, atol=1e-5)
+    error = raises_like_torch(lambda t, x: t.einsum("ii->i", x), (1, 3), lib=True)
+    assert "subscript i is repeated for operand 0" in str(error)
 
 
 # ---- creation ------------------------------------------------------------------------------

@@ -643,14 +643,11 @@ def _constant_pad(op, meta, x, *, pad, value=0.0):
 # ---- einsum: sums, permuted copies and one batched GEMM -----------------------------------
 @cuda_forward("einsum")
 def _einsum(op, meta, *arrays, equation):
-    """Letters only one operand has and the output lacks are summed first; a single operand is
-    then permuted, two are arranged as (batch, left, contracted) @ (batch, contracted, right)."""
+    """A letter repeated within one operand is its diagonal (a view); then letters only one
+    operand has and the output lacks are summed; a single operand is then permuted, two are
+    arranged as (batch, left, contracted) @ (batch, contracted, right)."""
     subs, rhs = L.parse_equation(equation, len(arrays))
-    if any(len(set(s)) < len(s) for s in subs):
-        raise NotImplementedError(
-            f"einsum: a subscript repeated within one operand ({equation!r}: a diagonal) has no "
-            "CUDA kernel yet; run it on the CPU with .cpu()"
-        )
+    arrays, subs = zip(*[_diagonal(a, s) for s, a in zip(subs, arrays)])
     sizes = L.letter_sizes(subs, arrays)  # size-1 dims broadcast
     operands = []
     for i, (s, a) in enumerate(zip(subs, arrays)):
@@ -680,6 +677,22 @@ def _einsum(op, meta, *arrays, equation):
     got = batch + left + right
     out = B.view(out, lambda host: host.reshape(tuple(sizes[c] for c in got)))
     return _arranged(out, got, rhs, sizes, np_dtype)
+
+
+def _diagonal(a, letters: str):
+    """(a on the diagonal of each letter repeated in letters, the letters without repeats): a
+    strided view, no copy. One step along a repeated letter steps along all its dims at once,
+    so its stride is the sum of theirs ("ii" on (n, n): shape (n,), stride n + 1 elements)."""
+    kept = "".join(dict.fromkeys(letters))
+    if kept == letters:
+        return a, letters
+    shape = tuple(a.shape[letters.index(c)] for c in kept)  # sizes checked equal by infer
+
+    def on_diagonal(host):
+        strides = [sum(s for s, d in zip(host.strides, letters) if d == c) for c in kept]
+        return np.lib.stride_tricks.as_strided(host, shape, strides)
+
+    return B.view(a, on_diagonal), kept
 
 
 def _arranged(a, letters: str, order: str, sizes: dict, np_dtype, shape=None):

@@ -48,6 +48,8 @@ class Einsum(Op):
                     f"einsum(): the number of subscripts in the equation ({len(s)}) does not "
                     f"match the number of dimensions ({x.ndim}) for operand {subs.index(s)}"
                 )
+        for k, (s, x) in enumerate(zip(subs, xs)):
+            _check_diagonal(s, tuple(x.shape), k)
         sizes = letter_sizes(subs, xs)
         return Meta(tuple(sizes[c] for c in rhs), dtypes.result_type(*xs))
 
@@ -73,6 +75,17 @@ class Einsum(Op):
                 g = g.expand([size[c] for c in u])
             grads.append(g if u == s else _on_diagonal(g, s, tuple(x.shape)))
         return tuple(grads)
+
+
+def _check_diagonal(s: str, shape: tuple, k: int) -> None:
+    """A letter repeated within one operand (a diagonal) needs equal sizes: no broadcasting."""
+    for d, c in enumerate(s):
+        first = s.index(c)
+        if shape[d] != shape[first]:
+            raise RuntimeError(
+                f"einsum(): subscript {c} is repeated for operand {k} but the sizes don't "
+                f"match, {shape[d]} != {shape[first]}"
+            )
 
 
 def _on_diagonal(g, s: str, shape: tuple):
