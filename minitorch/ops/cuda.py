@@ -112,20 +112,54 @@ def _getitem(op, meta, a, *, index):
     out = _basic_view(a, index)
     if out is not None:
         return out
-    a, index = _split_index(a, index)
+    a, index = _split_index(a, _masks_as_indices(index))
     found = _index_arrays(tuple(a.shape), index)
     if found is None:
-        raise NotImplementedError(_NO_INDEX_KERNEL.format(op="getitem", eg="x[i, mask]"))
+        raise NotImplementedError(_NO_INDEX_KERNEL.format(op="getitem", eg="x[i, 0.5]"))
     d, k, picked = found
     linear = _linear_index(picked, tuple(a.shape[d : d + k]), meta.shape[d])
     return _take(_merge_dims(a, d, k), d, linear)
 
 
 _NO_INDEX_KERNEL = (
-    "{op}: a cuda tensor has CUDA kernels for integer index tensors (beside ints, slices and "
-    "None) and for one bool mask, e.g. x[i], x[:, i, j], x[0, 1:, i], x[i, :, j], x[mask]; "
-    "not for forms such as {eg}. Run those on the CPU with .cpu()"
+    "{op}: a cuda tensor has CUDA kernels for integer index tensors and bool masks (beside "
+    "ints, slices and None), e.g. x[i], x[:, i, j], x[0, 1:, i], x[i, :, j], x[mask], "
+    "x[mask, i]; not for forms such as {eg}. Run those on the CPU with .cpu()"
 )
+
+
+def _masks_as_indices(index):
+    """index with each bool mask beside other index arrays replaced by its nonzero() index
+    arrays, one per mask dim, which then broadcast with the others (PyTorch's rule). A lone
+    mask stays: the take kernel reads its flat positions, counted by the op's meta. (0-d
+    masks add a dim, as None does: left to the shape rule.)"""
+    items = index if isinstance(index, tuple) else (index,)
+    arrays = [i for i in items if K.is_array(i) or isinstance(i, np.ndarray)]
+    masks = [i for i in arrays if i.dtype == np.bool_ and i.ndim > 0]
+    if not masks or len(arrays) < 2:
+        return index
+    out = []
+    for item in items:
+        out += _nonzero(item) if any(item is m for m in masks) else [item]
+    return tuple(out)
+
+
+def _nonzero(mask) -> list:
+    """mask.nonzero(as_tuple=True) on the device: int64 index arrays, one per dim, of the True
+    elements in C order (their flat positions, unravelled). Reads the count on the host once:
+    it sizes the arrays (a sync, as PyTorch's nonzero)."""
+    mask = B.from_host(mask) if isinstance(mask, np.ndarray) else mask
+    positions = _mask_positions(mask, None)
+    if mask.ndim == 1:
+        return [positions]
+    indices, stride = [], mask.size
+    for n in mask.shape:
+        stride //= max(n, 1)
+        index = B.empty(positions.shape, np.int64)
+        step, size = np.int64(max(stride, 1)), np.int64(max(n, 1))
+        K.elementwise(("(({0} // {1}) % {2})",), [index], [positions, step, size])
+        indices.append(index)
+    return indices
 
 
 def _split_index(a, index):
@@ -147,8 +181,6 @@ def _arrays_to_front(a, index):
     arrays = [k for k, array in enumerate(is_array) if array]
     if not arrays or arrays == list(range(arrays[0], arrays[-1] + 1)):
         return a, index
-    if any(items[k].dtype == np.bool_ for k in arrays):
-        return a, index  # masks on dims apart: refused by _index_arrays
     order = arrays + [d for d in range(a.ndim) if d not in arrays]
     return B.view(a, lambda h: h.transpose(order)), tuple(items[k] for k in arrays)
 
@@ -303,10 +335,10 @@ def _index_put(op, meta, base, values, *, index, accumulate=False):
     out = B.copy(base)
     target = _basic_view(out, index)
     if target is None:  # out[:, i, j] (+)= values (embedding and gather backward), out[mask] = v
-        view, rest = _split_index(out, index)
+        view, rest = _split_index(out, _masks_as_indices(index))
         found = _index_arrays(tuple(view.shape), rest)
         if found is None:
-            raise NotImplementedError(_NO_INDEX_KERNEL.format(op="index_put", eg="x[i, mask] = v"))
+            raise NotImplementedError(_NO_INDEX_KERNEL.format(op="index_put", eg="x[i, 0.5] = v"))
         _put(view, *found, values, accumulate)
         return out
     if not K.is_array(values):
