@@ -345,6 +345,39 @@ def test_elementwise_chains_fuse_and_stay_bit_exact(dtype):
     assert "6 fused into their neighbours" in report
 
 
+def test_replays_call_elementwise_kernels_directly_and_stay_bit_exact():
+    w = torch.randn(6, 6)
+
+    def step(x, scale, mask):
+        y = torch.where(mask, x * w + scale, x.T - 1.5)  # a broadcast operand, a transposed view
+        return (y.exp() * 0.5).sum(0) + (y > 0).to(torch.float32).sum(0)  # compare, cast
+
+    compiled = torch.compile(step)
+    x, scale, mask = torch.randn(6, 6), torch.randn(6), torch.randn(6, 6) > 0
+    for i in range(4):
+        x = torch.randn(6, 6)
+        assert np.array_equal(compiled(x, scale, mask).numpy(), step(x, scale, mask).numpy()), i
+    replayer = next(iter(compiled._traces.values()))[0]
+    assert replayer.direct >= 3  # the chain into where, where, and exp * 0.5
+    assert f"{replayer.direct} elementwise ones as direct kernel calls" in compiled.explain()
+    assert "= empty(" in replayer.source
+
+
+def test_a_tensor_read_by_the_step_changing_its_strides_retraces():
+    w = torch.randn(5, 5)
+
+    def step(x):
+        return x * w + 1
+
+    compiled = torch.compile(step)
+    x = torch.randn(5, 5)
+    for _ in range(3):
+        compiled(x)
+    w.data = torch.randn(5, 5).T  # same shape and dtype, another layout
+    assert np.array_equal(compiled(x).numpy(), step(x).numpy())
+    assert "changed its strides" in compiled.stats.retraces[-1]
+
+
 def test_elementwise_epilogues_run_in_place_on_products_and_stay_bit_exact():
     F = torch.nn.functional
     w1, b1 = torch.randn(32, 20), torch.randn(32)

@@ -101,9 +101,16 @@ def elementwise(exprs: tuple[str, ...], outs: list[np.ndarray], inputs: list) ->
 
     inputs are arrays or plain numbers (numpy scalars of the compute dtype).
     """
-    out = outs[0]
-    if out.size == 0:
-        return
+    if outs[0].size:
+        elementwise_for(exprs, outs[0], inputs)(*outs, *inputs)
+
+
+def elementwise_for(exprs: tuple[str, ...], out: np.ndarray, inputs: list):
+    """The compiled kernel elementwise() runs for these operands: kernel(*outs, *inputs).
+
+    A traced step's replay asks once and then calls the kernel itself (its operands keep their
+    shapes and layouts from one replay to the next), skipping this choice on every call.
+    """
     # NOTE: a plain loop, not generator expressions: this runs once per op, eager or replayed,
     # and its Python cost is most of a small op's time.
     shape, flat, scalars = out.shape, out.flags.c_contiguous, []
@@ -113,8 +120,7 @@ def elementwise(exprs: tuple[str, ...], outs: list[np.ndarray], inputs: list) ->
         if flat and is_array and (x.shape != shape or not x.flags.c_contiguous):
             flat = False
     spec = (exprs, tuple(scalars), None if flat else out.ndim)
-    kernel = _variant(_elementwise, spec, out.size, lambda key: elementwise_kernel(*key))
-    kernel(*outs, *inputs)
+    return _variant(_elementwise, spec, out.size, lambda key: elementwise_kernel(*key))
 
 
 def _variant(table: dict, spec: tuple, size: int, build):

@@ -210,8 +210,8 @@ class CompiledFunction:
                 f"trace for {_describe_key(key)}: {r.ops_captured} ops captured, "
                 f"{r.folded} folded to constants, {r.merged} merged as duplicates, {r.dead} dead, "
                 f"{r.fused} fused into their neighbours, {r.epilogues} run as epilogues of "
-                f"matrix products or convolutions, {r.ops} replayed, "
-                f"{len(r.nodes) - r.ops} effects"
+                f"matrix products or convolutions, {r.ops} replayed ({r.direct} elementwise "
+                f"ones as direct kernel calls), {len(r.nodes) - r.ops} effects"
             )
             lines.append(
                 f"  compile: traced in {build.trace_seconds * 1e3:.1f} ms; Numba compiled "

@@ -147,6 +147,10 @@ class FusedElementwise:
         self.kit.elementwise((self.expr,), [out], list(arrays))
         return out
 
+    def direct(self, meta, arrays) -> tuple[str, list]:
+        """(expression, operands) its kernel runs on (see Elementwise.direct)."""
+        return self.expr, list(arrays)
+
 
 class _Chain:
     def __init__(self, node: OpNode, expr: str, inputs: list, names: list[str]):

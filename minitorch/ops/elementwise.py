@@ -100,6 +100,17 @@ class Elementwise(Op):
         dev.elementwise((template,), [out], operands)
         return out
 
+    def direct(self, meta, arrays) -> tuple[str, list] | None:
+        """(expression, operands) that run() would hand its kernel for these arrays, when it
+        would cast none of them (float arithmetic in the arrays' own dtype), else None. A
+        traced step's replay then calls that kernel itself."""
+        if type(self).run is not Elementwise.run:  # an op with its own run (clamp) says no
+            return None
+        if self.kind in (COMPARE, LOGICAL) or not meta.dtype.is_floating_point:
+            return None
+        operands = _uncast(arrays, meta.dtype.np)
+        return None if operands is None else (self.template, operands)
+
     def backward(self, ctx, grad):
         return self._backward(ctx, grad)
 
@@ -222,6 +233,17 @@ class _Operand:
     def __init__(self, a):
         self.dtype = dtypes.from_numpy_dtype(a.dtype)
         self.ndim = a.ndim
+
+
+def _uncast(values, np_dtype) -> list | None:
+    """values with numbers as np_dtype scalars (as _cast makes them), or None if an array is
+    of another dtype (run() would cast it)."""
+    operands = []
+    for a in values:
+        if _is_array(a) and a.dtype != np_dtype:
+            return None
+        operands.append(a if _is_array(a) else np_dtype.type(a))
+    return operands
 
 
 def _as_operand(a):
@@ -434,6 +456,13 @@ class Where(Elementwise):
         ops = [cond, _cast(a, meta.dtype, ARITH, dev), _cast(b, meta.dtype, ARITH, dev)]
         dev.elementwise((self.template,), [out], ops)
         return out
+
+    def direct(self, meta, arrays):
+        cond, a, b = arrays
+        if not (_is_array(cond) and cond.dtype == np.bool_) or not meta.dtype.is_floating_point:
+            return None
+        values = _uncast((a, b), meta.dtype.np)
+        return None if values is None else (self.template, [cond, *values])
 
 
 where = register(Where())
