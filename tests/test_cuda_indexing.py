@@ -134,3 +134,40 @@ def test_mask_beside_index_tensors_reads_only_its_count(monkeypatch):
     out = x[mt.tensor(ROW_MASK, device="cuda"), mt.tensor([3, 1], device="cuda")]
     assert tuple(out.shape) == (2, 5)
     assert copied == [1], f"host copies of sizes {copied}; expected the mask's count only"
+
+
+@pytest.fixture
+def host_reads(monkeypatch):
+    """The device arrays that numpy or numba copies to the host, recorded: a real GPU's
+    DeviceNDArray copies itself to the host through __array__ (numpy's conversion) and
+    copy_to_host. The simulator's arrays hand numpy their host memory through attributes
+    forwarded to it, so those are refused and counted here the same way."""
+    from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray  # noqa: PLC0415
+
+    reads = []
+    forwarded = FakeCUDAArray.__getattr__
+
+    def getattr_refusing_numpy(self, name):
+        if name in ("__array__", "__array_interface__", "__array_struct__"):
+            reads.append(tuple(self._ary.shape))
+            raise AttributeError(name)  # numpy then fails, as it would not on a GPU: loudly
+        return forwarded(self, name)
+
+    def copy_to_host(self, *args, **kwargs):
+        reads.append(tuple(self._ary.shape))
+        return np.array(self._ary)
+
+    monkeypatch.setattr(FakeCUDAArray, "__getattr__", getattr_refusing_numpy)
+    monkeypatch.setattr(FakeCUDAArray, "copy_to_host", copy_to_host)
+    return reads
+
+
+def test_embedding_never_reads_its_indices_on_the_host(host_reads):
+    """An embedding lookup's shape comes from the indices' shape alone: reading their values
+    (for bounds, say) would be a device-to-host copy and a sync per lookup on a GPU."""
+    emb = mt.nn.Embedding(6, 3).to("cuda")
+    ids = mt.tensor([[0, 5, 2], [2, 2, 1]], device="cuda")
+    out = emb(ids)
+    out.sum().backward()
+    assert host_reads == [], f"device arrays read on the host, shapes {host_reads}"
+    assert tuple(out.shape) == (2, 3, 3) and tuple(emb.weight.grad.shape) == (6, 3)

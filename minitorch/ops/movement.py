@@ -183,11 +183,32 @@ def _take(a, index):
 
 
 def _index_shape(shape, index):
-    """Result shape of PyTorch indexing, validating bounds with PyTorch's errors."""
+    """Result shape of PyTorch indexing, validating bounds with PyTorch's errors (host index
+    arrays only: device ones are not read, see _shape_only)."""
     try:  # index a zero-stride stand-in: numpy's rules, no data touched
-        return _take(np.broadcast_to(_FALSE, shape), index).shape
+        return _take(np.broadcast_to(_FALSE, shape), _shape_only(index)).shape
     except IndexError as e:
         raise IndexError(f"index: {e} (tensor of shape {tuple(shape)})") from None
+
+
+def _shape_only(index):
+    """index with each integer device array replaced by zeros of its shape and dtype: the
+    shape rule needs no index values, and numpy reading a device array's values copies it to
+    the host on a GPU (DeviceNDArray.__array__), a sync per embedding lookup. Bool masks stay:
+    their values set the shape (PyTorch's nonzero syncs too)."""
+    items = index if isinstance(index, tuple) else (index,)
+    if all(isinstance(i, _HOST_INDEX_ITEMS) for i in items):  # the CPU's case: kept fast
+        return index
+    out = tuple(
+        np.broadcast_to(np.zeros((), i.dtype), tuple(i.shape))
+        if _is_array(i) and not isinstance(i, np.ndarray) and i.dtype != np.bool_
+        else i
+        for i in items
+    )
+    return out if isinstance(index, tuple) else out[0]
+
+
+_HOST_INDEX_ITEMS = (np.ndarray, slice, int, np.integer, type(None), type(Ellipsis))
 
 
 getitem = register(GetItem())
