@@ -345,7 +345,7 @@ def test_elementwise_chains_fuse_and_stay_bit_exact(dtype):
     assert "6 fused into their neighbours" in report
 
 
-def test_replays_call_elementwise_kernels_directly_and_stay_bit_exact():
+def test_replays_call_elementwise_and_sum_kernels_directly_and_stay_bit_exact():
     w = torch.randn(6, 6)
 
     def step(x, scale, mask):
@@ -358,9 +358,11 @@ def test_replays_call_elementwise_kernels_directly_and_stay_bit_exact():
         x = torch.randn(6, 6)
         assert np.array_equal(compiled(x, scale, mask).numpy(), step(x, scale, mask).numpy()), i
     replayer = next(iter(compiled._traces.values()))[0]
-    assert replayer.direct >= 3  # the chain into where, where, and exp * 0.5
-    assert f"{replayer.direct} elementwise ones as direct kernel calls" in compiled.explain()
-    assert "= empty(" in replayer.source
+    assert replayer.direct >= 5  # the chain into where, where, exp * 0.5 and the two sums
+    assert f"({replayer.direct} elementwise ones and reductions as direct kernel calls)" in (
+        compiled.explain()
+    )
+    assert "= empty(" in replayer.source and "= plan" in replayer.source  # elementwise, sums
 
 
 def test_a_tensor_read_by_the_step_changing_its_strides_retraces():

@@ -147,35 +147,45 @@ def reduce(
     x: np.ndarray, start: int, stop: int, combine: str, init, reassociate: bool, out_dtype
 ) -> np.ndarray:
     """Fold dims [start, stop) of x with `combine` from `init` (the fold's identity)."""
-    shape = x.shape
+    return reduce_plan(x.shape, start, stop, combine, init, reassociate, out_dtype)(x)
+
+
+def reduce_plan(shape: tuple, start: int, stop: int, combine: str, init, reassociate, out_dtype):
+    """reduce(x, ...) as a function of any x of `shape`: kernels and sizes chosen once (a traced
+    step's replay keeps the function and calls it on each replay's array)."""
     outer = math.prod(shape[:start])
     red = math.prod(shape[start:stop])
     inner = math.prod(shape[stop:])
     out_shape = shape[:start] + shape[stop:]
     init = np.dtype(out_dtype).type(init)
     if red == 0 or outer * inner == 0:
-        return np.full(out_shape, init, dtype=out_dtype)
+        return lambda x: np.full(out_shape, init, dtype=out_dtype)
     if inner == 1:
-        x2 = x.reshape(outer, red)
-        chunks = 1
-        if outer < 2 * THREADS and red >= PARALLEL_MIN:
-            chunks = 4 * THREADS
-        parts = np.empty((outer, chunks), dtype=out_dtype)
+        chunks = 4 * THREADS if outer < 2 * THREADS and red >= PARALLEL_MIN else 1
         size = outer * red if outer * chunks > 1 else 0  # one task: no parallel region
-        _reduction_kernel(combine, reassociate, True, size)(parts, chunks, init, x2)
-        if chunks > 1:  # combine per-thread partial folds
-            out = np.empty((outer, 1), dtype=out_dtype)
-            _reduction_kernel(combine, reassociate, True, 0)(out, 1, init, parts)
-            parts = out
-        return parts.reshape(out_shape)
-    x3 = x.reshape(outer, red, inner)
-    out = np.empty((outer, inner), dtype=out_dtype)
-    chunks = 1
-    if outer < 2 * THREADS and inner >= 1024:
-        chunks = min(4 * THREADS, inner // 256)
-    size = x.size if outer * chunks > 1 else 0  # one task: no parallel region
-    _reduction_kernel(combine, reassociate, False, size)(out, chunks, init, x3)
-    return out.reshape(out_shape)
+        fold = _reduction_kernel(combine, reassociate, True, size)
+        combine_parts = _reduction_kernel(combine, reassociate, True, 0) if chunks > 1 else None
+
+        def fold_rows(x):
+            parts = np.empty((outer, chunks), dtype=out_dtype)
+            fold(parts, chunks, init, x.reshape(outer, red))
+            if combine_parts is not None:  # combine per-thread partial folds
+                out = np.empty((outer, 1), dtype=out_dtype)
+                combine_parts(out, 1, init, parts)
+                parts = out
+            return parts.reshape(out_shape)
+
+        return fold_rows
+    chunks = min(4 * THREADS, inner // 256) if outer < 2 * THREADS and inner >= 1024 else 1
+    size = math.prod(shape) if outer * chunks > 1 else 0  # one task: no parallel region
+    fold = _reduction_kernel(combine, reassociate, False, size)
+
+    def fold_columns(x):
+        out = np.empty((outer, inner), dtype=out_dtype)
+        fold(out, chunks, init, x.reshape(outer, red, inner))
+        return out.reshape(out_shape)
+
+    return fold_columns
 
 
 def _reduction_kernel(combine: str, reassociate: bool, rows: bool, size: int):

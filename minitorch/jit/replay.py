@@ -37,7 +37,7 @@ class Replayer:
         # ones call those kernels directly.
         self._recorder = _Recorder(nodes)
         self.source, self._run = self._emit(recorder=self._recorder)
-        self.direct = 0  # elementwise nodes replayed as direct kernel calls
+        self.direct = 0  # elementwise nodes and reductions replayed as direct kernel calls
 
     def guard_failure(self) -> str | None:
         """Why the tensors the trace reads no longer match it, or None."""
@@ -79,6 +79,8 @@ class _Recorder:
     """Wraps the elementwise nodes' calls in the first replay and keeps, per node, the
     compiled kernel elementwise() picked and the operands it ran on.
 
+    Ops with a `plan` (reductions) give a function of their arrays instead.
+
     NOTE: a kernel is picked from its operands' shapes and layouts, and those repeat in every
     replay: the step's tensors are guarded (shapes, strides, dtypes) and each op lays out its
     output the same way for the same inputs. Calling the kernel directly skips ~2-4 us of
@@ -91,7 +93,13 @@ class _Recorder:
 
     def __call__(self, i, forward, meta, *arrays, **params):
         out = forward(meta, *arrays, **params)
-        direct = self.nodes[i].op.direct(meta, arrays)
+        op = self.nodes[i].op
+        if hasattr(op, "plan"):  # a function of the arrays that repeats this call
+            plan = op.plan(meta, arrays, params)
+            if plan is not None:
+                self.plans[i] = (plan,)
+            return out
+        direct = op.direct(meta, arrays)
         if direct is not None and out.size:
             expr, operands = direct
             self.plans[i] = (cpu.elementwise_for((expr,), out, operands), operands)
@@ -99,7 +107,9 @@ class _Recorder:
 
     @staticmethod
     def wants(node) -> bool:
-        return isinstance(node, OpNode) and not node.cuda and hasattr(node.op, "direct")
+        if not isinstance(node, OpNode) or node.cuda:
+            return False
+        return hasattr(node.op, "direct") or hasattr(node.op, "plan")
 
 
 def _slot_dtypes(nodes) -> dict[int, object]:
@@ -186,9 +196,15 @@ class _Emitter:
             args, kwargs = self.name(node.args, "a"), self.name(node.kwargs, "kw")
             self.lines.append(f"{method}({owner}, *{args}, **{kwargs})")
 
-    def direct(self, node, kernel, first_operands) -> None:
-        """The node as a fresh output buffer and a call of its kernel (see _Recorder)."""
+    def direct(self, node, kernel, first_operands=None) -> None:
+        """The node as a fresh output buffer and a call of its kernel, or (without operands) as
+        a call of the op's plan for its arrays (see _Recorder)."""
         (out,) = node.outputs
+        if first_operands is None:
+            operands = ", ".join(self.value(x) for x in node.inputs)
+            plan = self.name(kernel, "plan")
+            self.lines.append(f"s{out} = {plan}({operands})  # {node.op.name}")
+            return
         shape = self.name(node.meta.shape, "shape")
         dtype = self.name(node.meta.dtype.np, "np")
         operands = [
