@@ -1,6 +1,8 @@
 """Advanced indexing on the CUDA backend against the CPU backend: getitem with several integer
-index tensors or a bool mask, index_put (x[index] = v, accumulate) through them, and their
-gradients. Without a GPU these run on numba's CUDA simulator (tests/conftest.py): tiny shapes.
+index tensors or bool masks, index_put (x[index] = v, accumulate) through them, scatter and
+gather with an index smaller than their input, and their gradients; and that integer index
+arrays are never read on the host. Without a GPU these run on numba's CUDA simulator
+(tests/conftest.py): tiny shapes.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import pytest
 
 pytest.importorskip("numba_cuda", reason="the CUDA backend needs numba-cuda: pip install '.[cuda]'")
 
+from cuda_compare import both as _both  # noqa: E402
 from cuda_compare import close as _close  # noqa: E402
 
 import minitorch as mt  # noqa: E402
@@ -121,6 +124,69 @@ def test_index_put_with_index_tensors_matches_cpu(name):
         fn(x, *[mt.tensor(i, device=device) for i in indices])
         results.append(x)
     _close(results[1], results[0], name)
+
+
+# index smaller than the input off dim (and than src anywhere), as PyTorch allows; repeats
+# add up in scatter_add and gather's backward; values in range, negative ones wrapped
+SMALL = np.array([[0, 3, 1], [3, 3, -4]])  # (2, 3) into (3, 4) along dim 1
+SCATTERS = {
+    "scatter_add index (2, 3) of (3, 4), src (3, 5)": (
+        lambda x, s, i: x.scatter_add(1, i, s),
+        [(3, 4), (3, 5)],
+        SMALL,
+    ),
+    "scatter index (2, 3) of (3, 4), src (2, 3)": (
+        lambda x, s, i: x.scatter(1, i, s),
+        [(3, 4), (2, 3)],
+        np.array([[0, 3, 1], [2, 1, 0]]),  # no repeats: the winner is defined
+    ),
+    "scatter a number, index (2, 2) along dim 0": (
+        lambda x, i: x.scatter(0, i, 2.5),
+        [(3, 4)],
+        np.array([[2, 0], [1, 2]]),
+    ),
+    "scatter_add index (2, 1, 2) of (3, 2, 4) along dim 2": (
+        lambda x, s, i: x.scatter_add(2, i, s),
+        [(3, 2, 4), (2, 2, 3)],
+        np.array([[[3, 3]], [[0, -1]]]),
+    ),
+    "gather index (2, 3) of (3, 4), backward scatter_add": (
+        lambda x, i: x.gather(1, i),
+        [(3, 4)],
+        SMALL,
+    ),
+    "gather index (2, 2) of (3, 4) along dim 0": (
+        lambda x, i: x.gather(0, i),
+        [(3, 4)],
+        np.array([[2, 0], [2, 2]]),
+    ),
+    "scatter_add 0-d": (lambda x, s, i: x.scatter_add(0, i, s), [(), ()], np.array(0)),
+}
+
+
+@pytest.mark.parametrize("name", list(SCATTERS))
+def test_scatter_and_gather_with_a_smaller_index_match_cpu(name):
+    """Values, and the gradients of the input and of src."""
+    fn, shapes, index = SCATTERS[name]
+    pairs = [_both(RNG.uniform(-1, 1, s).astype(np.float32), True) for s in shapes]
+    i_cpu, i_gpu = _both(index)
+    want = fn(*[cpu for cpu, _ in pairs], i_cpu)
+    got = fn(*[gpu for _, gpu in pairs], i_gpu)
+    _close(got, want, "values")
+    seed = RNG.uniform(-1, 1, tuple(want.shape)).astype(np.float32)
+    want.backward(mt.tensor(seed))
+    got.backward(mt.tensor(seed, device="cuda"))
+    for k, (cpu, gpu) in enumerate(pairs):
+        _close(gpu.grad, cpu.grad, f"gradient of input {k}")
+
+
+def test_scatter_index_larger_than_its_input_names_both_shapes():
+    """Checked by the meta rule on both devices (the kernel would write out of bounds)."""
+    for device in ("cpu", "cuda"):
+        x = mt.zeros(3, 4, device=device)
+        index = mt.zeros(4, 2, dtype=mt.long, device=device)
+        with pytest.raises(RuntimeError, match=r"index \[4, 2\] to be no larger than self"):
+            x.scatter_add(1, index, mt.ones(4, 4, device=device))
 
 
 def test_mask_beside_index_tensors_reads_only_its_count(monkeypatch):

@@ -187,30 +187,43 @@ def _arrays_to_front(a, index):
 
 @cuda_forward("scatter", "scatter_add")
 def _scatter(op, meta, a, index, src, *, dim):
+    """One scatter kernel into the part of the output that index covers off dim (infer
+    checked index is no larger than a there, and than src): a view, through a contiguous copy
+    when index is smaller than a (copied back after)."""
+    if a.ndim == 0:  # as a 1-element 1-D tensor
+        flat = _scatter(op, meta, _as_1d(a), _as_1d(index), _as_1d(src), dim=0)
+        return B.view(flat, lambda h: h.reshape(()))
     out = B.copy(a)
-    if a.ndim == 0:
-        raise NotImplementedError(f"{op.name}: no CUDA kernel for 0-d tensors yet")
     d = dim % a.ndim
     shape = tuple(index.shape)
-    if any(k != d and shape[k] != a.shape[k] for k in range(a.ndim)):
-        raise NotImplementedError(
-            f"{op.name}: the CUDA kernel needs index shaped like the input except along dim "
-            f"{d}; got index {shape} and input {tuple(a.shape)}. Run it on the CPU with .cpu()"
-        )
+    covered = B.view(out, lambda h: h[_cut(shape, d)])
+    work = covered if B.is_contiguous(covered) else B.copy(covered)
     outer, inner = math.prod(shape[:d]), math.prod(shape[d + 1 :])
     src_full = B.empty(shape, a.dtype)
     if K.is_array(src):  # src may be larger than index: its leading part is read
-        src = B.view(src, lambda h: h[tuple(slice(0, n) for n in shape)])
-        K.copy(src_full, src)
+        K.copy(src_full, B.view(src, lambda h: h[tuple(slice(0, n) for n in shape)]))
     else:
         K.elementwise(("{0}",), [src_full], [a.dtype.type(src)])
     K.scatter(
-        B.view(out, lambda h: h.reshape(outer, a.shape[d], inner)),
+        B.view(work, lambda h: h.reshape(outer, a.shape[d], inner)),
         _contiguous_as(index, (outer, shape[d], inner), np.int64),
         B.view(src_full, lambda h: h.reshape(outer, shape[d], inner)),
         op.name == "scatter_add",
     )
+    if work is not covered:
+        K.copy(covered, work)
     return out
+
+
+def _as_1d(a):
+    """A device array viewed as 1-D (a number as it is)."""
+    return B.view(a, lambda h: h.reshape(a.size)) if K.is_array(a) else a
+
+
+def _cut(shape: tuple, d: int) -> tuple:
+    """The basic index of the leading part of an array that an index of this shape covers:
+    all of dim d, the first shape[k] elements of each other dim k (gather and scatter)."""
+    return tuple(slice(None) if k == d else slice(n) for k, n in enumerate(shape))
 
 
 def _basic_view(a, index):
@@ -376,11 +389,7 @@ def _gather(op, meta, a, index, *, dim):
         return B.copy(a)
     d = dim % a.ndim
     shape = tuple(index.shape)
-    # a cut to index's sizes on the other dims (a view), then (outer, A_d, inner) copies
-    a = B.view(
-        a,
-        lambda host: host[tuple(slice(n) if k != d else slice(None) for k, n in enumerate(shape))],
-    )
+    a = B.view(a, lambda host: host[_cut(shape, d)])  # then (outer, A_d, inner) copies
     outer, inner = math.prod(shape[:d]), math.prod(shape[d + 1 :])
     a3 = _contiguous_as(a, (outer, a.shape[d], inner))
     i3 = _contiguous_as(index, (outer, shape[d], inner), np.int64)

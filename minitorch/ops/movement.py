@@ -390,12 +390,13 @@ class Scatter(Op):
         self.accumulate = accumulate
 
     def infer(self, x, index, src, *, dim):
-        normalize_dim(dim, x.ndim, self.name)
+        d = normalize_dim(dim, x.ndim, self.name)
         if index.dtype not in (dtypes.int64, dtypes.int32):
             raise RuntimeError(
                 f"{self.name}(): Expected dtype int32/int64 for index, got {index.dtype}; "
                 "convert it with index.long()"
             )
+        _check_scatter_index(self.name, x, index, src, d)
         return Meta(tuple(x.shape), x.dtype)
 
     def forward(self, meta, a, index, src, *, dim):
@@ -422,6 +423,27 @@ class Scatter(Op):
             g_src = full
         g_x = grad if self.accumulate else grad.scatter(d, index, 0.0)
         return g_x, None, g_src
+
+
+def _check_scatter_index(name: str, x, index, src, d: int) -> None:
+    """PyTorch's rule: index has self's (and a tensor src's) number of dims and is no larger
+    than src in any dim, nor than self in the dims other than d (an empty index: any sizes)."""
+    shape, src_shape = tuple(index.shape), tuple(getattr(src, "shape", index.shape))
+    for what, other in (("self", tuple(x.shape)), ("src", src_shape)):
+        if max(len(other), 1) != max(len(shape), 1):
+            raise RuntimeError(
+                f"{name}(): Index tensor must have the same number of dimensions as {what} "
+                f"tensor (index {list(shape)}, {what} {list(other)})"
+            )
+    if not math.prod(shape) or len(shape) != x.ndim or len(shape) != len(src_shape):
+        return
+    if any(n > m for n, m in zip(shape, src_shape)) or any(
+        k != d and n > m for k, (n, m) in enumerate(zip(shape, x.shape))
+    ):
+        raise RuntimeError(
+            f"{name}(): Expected index {list(shape)} to be no larger than self {list(x.shape)} "
+            f"apart from dimension {d} and to be no larger size than src {list(src_shape)}"
+        )
 
 
 scatter = register(Scatter("scatter", False))
