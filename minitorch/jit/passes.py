@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels import cpu
 from ..kernels.codegen import compose
 from ..ops import elementwise as E
 from . import devices
@@ -253,10 +254,31 @@ class Epilogue:
     def forward(self, meta, *arrays, **params):
         outs = self.run_producer(meta, *arrays[: self.n_inputs], **params)
         image = outs[0] if self.n_outputs > 1 else outs
-        operands = list(arrays[self.n_inputs :])
-        operands.insert(self.slot, image)
+        operands = _with(arrays[self.n_inputs :], self.slot, image)
         self.kit.elementwise((self.expr,), [image], operands)  # in place: reads i, then writes i
         return outs
+
+    def plan(self, meta, arrays, params, outs):
+        """forward as a function of arrays laid out as these, its kernel picked once."""
+        n, slot, run_producer = self.n_inputs, self.slot, self.run_producer
+        several = self.n_outputs > 1
+        image = outs[0] if several else outs
+        kernel = cpu.elementwise_for((self.expr,), image, _with(arrays[n:], slot, image))
+
+        def product_and_epilogue(*arrays):
+            outs = run_producer(meta, *arrays[:n], **params)
+            image = outs[0] if several else outs
+            kernel(image, *_with(arrays[n:], slot, image))
+            return outs
+
+        return product_and_epilogue
+
+
+def _with(operands, slot: int, image) -> list:
+    """operands with the product's image inserted at `slot`."""
+    operands = list(operands)
+    operands.insert(slot, image)
+    return operands
 
 
 def fuse_epilogues(nodes: list, uses: dict[int, int]) -> tuple[list, int]:

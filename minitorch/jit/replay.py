@@ -79,7 +79,8 @@ class _Recorder:
     """Wraps the elementwise nodes' calls in the first replay and keeps, per node, the
     compiled kernel elementwise() picked and the operands it ran on.
 
-    Ops with a `plan` (reductions) give a function of their arrays instead.
+    Ops with a `plan` (reductions, products with epilogues) give a function of their arrays
+    instead.
 
     NOTE: a kernel is picked from its operands' shapes and layouts, and those repeat in every
     replay: the step's tensors are guarded (shapes, strides, dtypes) and each op lays out its
@@ -95,7 +96,7 @@ class _Recorder:
         out = forward(meta, *arrays, **params)
         op = self.nodes[i].op
         if hasattr(op, "plan"):  # a function of the arrays that repeats this call
-            plan = op.plan(meta, arrays, params)
+            plan = op.plan(meta, arrays, params, out)
             if plan is not None:
                 self.plans[i] = (plan,)
             return out
@@ -199,12 +200,13 @@ class _Emitter:
     def direct(self, node, kernel, first_operands=None) -> None:
         """The node as a fresh output buffer and a call of its kernel, or (without operands) as
         a call of the op's plan for its arrays (see _Recorder)."""
-        (out,) = node.outputs
         if first_operands is None:
+            outs = ", ".join(f"s{s}" for s in node.outputs)
             operands = ", ".join(self.value(x) for x in node.inputs)
             plan = self.name(kernel, "plan")
-            self.lines.append(f"s{out} = {plan}({operands})  # {node.op.name}")
+            self.lines.append(f"{outs} = {plan}({operands})  # {node.op.name}")
             return
+        (out,) = node.outputs
         shape = self.name(node.meta.shape, "shape")
         dtype = self.name(node.meta.dtype.np, "np")
         operands = [

@@ -97,7 +97,7 @@ class Reduce(Op):
         out = fold(a, dims, self.combine, init, self.reassociate, meta.dtype.np)
         return out.reshape(meta.shape)
 
-    def plan(self, meta, arrays, params):
+    def plan(self, meta, arrays, params, out):
         """forward as a function of an array of this one's shape and dtype (one fold of one
         run of dims), for a traced step's replay; None where forward does more."""
         (a,) = arrays
