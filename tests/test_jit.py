@@ -365,6 +365,31 @@ def test_replays_call_elementwise_and_sum_kernels_directly_and_stay_bit_exact():
     assert "= empty(" in replayer.source and "= plan" in replayer.source  # elementwise, sums
 
 
+def test_direct_calls_keep_no_intermediate_alive():
+    import tracemalloc
+
+    def step(x):
+        for _ in range(6):
+            x = (x * x).tanh()  # six intermediates, each dead after the next op
+        return x.sum()
+
+    x = torch.randn(300, 200)
+    warm = torch.compile(step)
+    for _ in range(3):  # compiles the kernels: the compiler's own memory stays out of the peaks
+        warm(x)
+    compiled = torch.compile(step)
+    peaks = []
+    for _ in range(4):  # warm-up, capture, first replay (picks the kernels), a planned replay
+        tracemalloc.start()
+        compiled(x)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    one = x.numel() * 4
+    assert peaks[2] < 3 * one and peaks[3] < 3 * one, peaks  # not six intermediates at once
+    driver = next(iter(compiled._traces.values()))[0]._run
+    assert not [v for v in driver.__globals__.values() if isinstance(v, np.ndarray) and v.ndim]
+
+
 def test_a_tensor_read_by_the_step_changing_its_strides_retraces():
     w = torch.randn(5, 5)
 

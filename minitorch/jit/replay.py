@@ -90,7 +90,7 @@ class _Recorder:
 
     def __init__(self, nodes):
         self.nodes = nodes
-        self.plans: dict[int, tuple] = {}  # node index -> (kernel, operands of the first run)
+        self.plans: dict[int, tuple] = {}  # node index -> (kernel, numbers among its operands)
 
     def __call__(self, i, forward, meta, *arrays, **params):
         out = forward(meta, *arrays, **params)
@@ -103,7 +103,11 @@ class _Recorder:
         direct = op.direct(meta, arrays)
         if direct is not None and out.size:
             expr, operands = direct
-            self.plans[i] = (cpu.elementwise_for((expr,), out, operands), operands)
+            kernel = cpu.elementwise_for((expr,), out, operands)
+            # keep the numbers only: holding this replay's arrays would keep them alive
+            refs = self.nodes[i].inputs
+            numbers = [None if isinstance(r, Ref) else x for r, x in zip(refs, operands)]
+            self.plans[i] = (kernel, numbers)
         return out
 
     @staticmethod
@@ -197,10 +201,10 @@ class _Emitter:
             args, kwargs = self.name(node.args, "a"), self.name(node.kwargs, "kw")
             self.lines.append(f"{method}({owner}, *{args}, **{kwargs})")
 
-    def direct(self, node, kernel, first_operands=None) -> None:
+    def direct(self, node, kernel, numbers=None) -> None:
         """The node as a fresh output buffer and a call of its kernel, or (without operands) as
         a call of the op's plan for its arrays (see _Recorder)."""
-        if first_operands is None:
+        if numbers is None:
             outs = ", ".join(f"s{s}" for s in node.outputs)
             operands = ", ".join(self.value(x) for x in node.inputs)
             plan = self.name(kernel, "plan")
@@ -210,8 +214,8 @@ class _Emitter:
         shape = self.name(node.meta.shape, "shape")
         dtype = self.name(node.meta.dtype.np, "np")
         operands = [
-            self.value(x) if isinstance(x, Ref) else self.name(first, "k")
-            for x, first in zip(node.inputs, first_operands)
+            self.value(x) if isinstance(x, Ref) else self.name(number, "k")
+            for x, number in zip(node.inputs, numbers)
         ]
         self.lines.append(f"s{out} = empty({shape}, {dtype})")
         kernel = self.name(kernel, "kernel")
