@@ -264,6 +264,9 @@ class Tensor:
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        from .jit_guard import check_host_sync  # noqa: PLC0415
+
+        check_host_sync("__array__")  # np.asarray(t), np.mean(t), ...: numpy reads the values
         if self.is_cuda:
             _refuse_numpy(self)
         a = self._data

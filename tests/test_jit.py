@@ -193,6 +193,22 @@ def test_item_inside_a_step_names_the_line():
         compiled(torch.ones(2))
 
 
+def test_numpy_conversion_inside_a_step_names_the_line():
+    def step(x):
+        scale = float(np.asarray(x).max())  # numpy reads the values: frozen in a trace
+        return x * scale
+
+    compiled = torch.compile(step)
+    compiled(torch.ones(2))  # eager warm-up
+    with pytest.raises(torch.jit.TraceError, match=r"numpy conversion .* at .*test_jit\.py:\d+"):
+        compiled(torch.ones(2))
+    loose = torch.compile(step, fallback="eager")
+    loose(torch.ones(2))
+    with pytest.warns(RuntimeWarning, match="numpy conversion"):
+        loose(torch.ones(2))
+    assert loose(torch.full((2,), 3.0)).tolist() == [9.0, 9.0]  # eager: the new values count
+
+
 def test_fallback_eager_warns_once_and_runs():
     def step(x):
         return x * (2 if x.sum().item() > 0 else 3)

@@ -191,12 +191,13 @@ class Capture:
             return
         where = _user_frame()
         # bool(t) is Python's `if t:` / `while t:`; `t.bool()` would be a dtype conversion
-        call = "bool(tensor)" if what == "bool" else f".{what}()"
-        fix = (
-            "compute the branch with torch.where"
-            if what == "bool"
-            else f"return the tensor and call .{what}() on the result"
-        )
+        call, fix = {
+            "bool": ("bool(tensor)", "compute the branch with torch.where"),
+            "__array__": (
+                "a numpy conversion (np.asarray(tensor), a numpy function on a tensor)",
+                "use tensor ops, or return the tensor and convert the result",
+            ),
+        }.get(what, (f".{what}()", f"return the tensor and call .{what}() on the result"))
         self._fail(
             f"minitorch.compile: {call} at {where} reads a tensor's value into Python while "
             "tracing a step; the trace cannot hold a Python value that changes each step. Move "
