@@ -180,6 +180,46 @@ def test_changed_closure_number_is_noticed():
     assert "closure scale changed from 2.0 to 5.0" in compiled.stats.retraces[0]
 
 
+def test_changed_attribute_of_a_closure_object_is_noticed():
+    from types import SimpleNamespace
+
+    cfg = SimpleNamespace(loss=SimpleNamespace(scale=2.0))
+
+    def f(x):
+        return x * cfg.loss.scale
+
+    compiled = torch.compile(f)
+    x = torch.ones(3)
+    for _ in range(3):
+        compiled(x)
+    cfg.loss.scale = 5.0
+    assert compiled(x).tolist() == [5.0, 5.0, 5.0]
+    assert "attribute cfg.loss.scale changed from 2.0 to 5.0" in compiled.stats.retraces[0]
+    cfg.loss = SimpleNamespace(scale=7.0)  # the chain is reread from its root
+    assert compiled(x).tolist() == [7.0, 7.0, 7.0]
+
+
+def test_changed_number_of_a_module_is_noticed():
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(3, 2)
+            self.scale = 2.0
+
+        def forward(self, x):
+            return self.linear(x) * self.scale
+
+    model = Scaled()
+    compiled = torch.compile(model)
+    x = torch.randn(4, 3)
+    with torch.no_grad():
+        for _ in range(3):
+            compiled(x)
+        model.scale = -1.0
+        assert np.array_equal(compiled(x).numpy(), model(x).numpy())
+    assert "Scaled.scale changed from 2.0 to -1.0" in compiled.stats.retraces[0]
+
+
 def test_item_inside_a_step_names_the_line():
     def step(x):
         y = x * 2

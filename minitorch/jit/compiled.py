@@ -12,7 +12,7 @@ from ..tensor import Tensor
 from .check import check_replay
 from .passes import Epilogue, FusedElementwise
 from .replay import Replayer
-from .trace import Capture, TraceError, read_watched, watched_numbers
+from .trace import Capture, TraceError, module_numbers, read_watched, watched_numbers
 
 # A step whose guards keep changing would retrace forever; past this many traces of one
 # function it runs eagerly, with a warning that says why (never silently).
@@ -278,7 +278,8 @@ def _describe_key(key: tuple) -> str:
 
 
 def _dynamic_checks(fn, program) -> tuple:
-    return (program.modules, watched_numbers(fn), program.grad_guards, program.arg_grad_guards)
+    numbers = watched_numbers(fn) + module_numbers(program.modules)
+    return (program.modules, numbers, program.grad_guards, program.arg_grad_guards)
 
 
 def _stale(entry, args) -> str | None:

@@ -10,6 +10,7 @@ updates are seen), or a constant.
 
 from __future__ import annotations
 
+import dis
 import inspect
 import os
 import sys
@@ -491,6 +492,7 @@ def watched_numbers(fn, _seen: set | None = None, _where: str = "") -> list[tupl
     for name in dict.fromkeys(_global_names(code)):
         if name in fn.__globals__:
             found.append((f"global {name}{_where}", fn.__globals__, name, fn.__globals__[name]))
+    found += _attribute_reads(code, fn, _where)
     numbers = [w for w in found if isinstance(w[3], (bool, int, float, str))]
     # NOTE: a branch on a flag inside a helper the step calls is frozen by the trace as surely
     # as one in the step itself
@@ -500,9 +502,77 @@ def watched_numbers(fn, _seen: set | None = None, _where: str = "") -> list[tupl
     return numbers
 
 
+def module_numbers(modules) -> list[tuple]:
+    """watched_numbers entries for the plain numbers in each module's attributes (`self.scale`
+    read by a forward), but for `training`, which has a guard of its own."""
+    numbers, seen = [], set()
+    for module, _ in modules:
+        if id(module) in seen:
+            continue
+        seen.add(id(module))
+        for name, value in vars(module).items():
+            if name != "training" and isinstance(value, (bool, int, float, str)):
+                label = f"{type(module).__name__}.{name}"
+                numbers.append((label, vars(module), name, value))
+    return numbers
+
+
+class _Attribute:
+    """A guard's holder for `root.a.b` read by a step: rereads the chain from its root (a
+    closure cell or a globals dict) each time, so a replaced `root.a` is noticed too."""
+
+    def __init__(self, cell, scope: dict | None, name: str, attrs: tuple[str, ...]):
+        self.cell, self.scope, self.name, self.attrs = cell, scope, name, attrs
+
+    def get(self, _name, default):
+        try:
+            obj = self.cell.cell_contents if self.scope is None else self.scope[self.name]
+            for attr in self.attrs:
+                obj = getattr(obj, attr)
+        except Exception:  # noqa: BLE001  (an empty cell, a missing name, a failing property)
+            return default
+        return obj
+
+
+def _attribute_reads(code, fn, where: str) -> list[tuple]:
+    """watched_numbers-style entries for `name.attr[.attr...]` reads of a closure variable or a
+    global in code (cfg.scale): the holder rereads the chain (see _Attribute)."""
+    cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
+    found = []
+    for name, attrs in dict.fromkeys(_attribute_chains(code)):
+        if name in cells:
+            holder = _Attribute(cells[name], None, name, attrs)
+        elif name in fn.__globals__:
+            holder = _Attribute(None, fn.__globals__, name, attrs)
+        else:
+            continue
+        missing = object()
+        value = holder.get(None, missing)
+        if value is not missing:
+            found.append((f"attribute {name}.{'.'.join(attrs)}{where}", holder, "", value))
+    return found
+
+
+def _attribute_chains(code) -> list[tuple[str, tuple[str, ...]]]:
+    """(name, (attr, ...)) for each closure or global `name` whose attributes code reads."""
+    chains, current = [], None
+    for ins in dis.get_instructions(code):
+        if ins.opname in ("LOAD_DEREF", "LOAD_GLOBAL", "LOAD_NAME"):
+            current = (ins.argval, ())
+        elif ins.opname == "LOAD_ATTR" and current is not None:
+            current = (current[0], current[1] + (ins.argval,))
+            chains.append(current)
+        else:
+            current = None
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            chains += _attribute_chains(const)
+    return chains
+
+
 def read_watched(holder, name, value):
     """The current value of a watched_numbers entry (`value` when it is gone)."""
-    if name is not None:
+    if name is not None:  # a globals dict, a module's attributes or an _Attribute
         return holder.get(name, value)
     try:
         return holder.cell_contents
