@@ -985,6 +985,33 @@ def test_layer_norm_fused_kernel_large_non_contiguous_and_double_backward():
         MF.layer_norm(mt.randn(2, 3), (3,), mt.ones(4))
 
 
+def test_layer_norm_backward_kernel_sums_rows_in_fixed_chunks():
+    # weight/bias gradients come from per-chunk partial sums: same bits on 1 or 2 threads, and
+    # rows not a multiple of the chunk size (the last chunk is short)
+    import numba  # noqa: PLC0415
+
+    from minitorch.kernels.cpu import norm as K  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    rows = 3 * K.CHUNK_ROWS * 10 + 7  # above the parallel threshold at 128 columns
+    x, g = (rng.standard_normal((rows, 128)).astype(np.float32) for _ in range(2))
+    w = rng.uniform(0.5, 1.5, 128).astype(np.float32)
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = K.layer_norm_backward(x, w, g, 1e-5)
+    finally:
+        numba.set_num_threads(threads)
+    many = K.layer_norm_backward(x, w, g, 1e-5)
+    for a, b in zip(one, many):
+        assert np.array_equal(a, b)
+    x64, g64 = x.astype(np.float64), g.astype(np.float64)
+    x_hat = (x64 - x64.mean(1, keepdims=True)) / np.sqrt(x64.var(1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(many[1], (g64 * x_hat).sum(0), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(many[2], g64.sum(0), rtol=1e-5, atol=1e-4)
+    assert K.layer_norm_backward(x, w, g, 1e-5, affine=False)[1] is None
+
+
 @pytest.mark.parametrize("groups,shape", [(2, (3, 4, 5)), (4, (2, 4, 3, 3)), (1, (2, 4))])
 def test_groupnorm(groups, shape):
     m, t = mnn.GroupNorm(groups, 4), tnn.GroupNorm(groups, 4)

@@ -29,7 +29,7 @@ def _forward(x, weight, bias, eps, out):
 def _backward(x, weight, grad, eps, grad_x, x_hat):
     """for i in rows (one thread each): grad_x[i], x_hat[i] of layer norm"""
     for i in range(cuda.grid(1), x.shape[0], cuda.gridsize(1)):
-        _backward_row(i, x, weight, grad, eps, grad_x, x_hat)
+        _backward_row(i, x, weight, grad, eps, grad_x, x_hat[i])
 
 
 def layer_norm_forward(x, weight, bias, eps: float, out) -> None:
