@@ -84,6 +84,22 @@ class Node:
         self.saved = None
 
 
+class PartialGrad:
+    """A gradient that is zero except on a part of its tensor (getitem's backward on slices).
+
+    An op's backward may return one instead of a Tensor; the engine keeps the parts that reach
+    one tensor and hands them together to `merge`, so that chunk's pieces become one `cat`
+    (PyTorch's SplitBackward) instead of a zero-filled full-size tensor each, summed.
+    """
+
+    values = None  # the gradient on the part (a Tensor)
+
+    @staticmethod
+    def merge(parts: list):
+        """The full-size Tensor sum of parts (all of the same subclass)."""
+        raise NotImplementedError
+
+
 def check_versions(versions, user: str) -> None:
     """Raise if a tensor saved for backward was modified in place since it was saved."""
     for box, seen in versions:
@@ -142,9 +158,10 @@ def run_backward(
             roots.append(t.grad_fn)
     with set_grad_enabled(create_graph):
         for node in _topological(roots):
-            grad = node_grads.pop(id(node), None)
-            if grad is None:
+            slot = node_grads.pop(id(node), None)
+            if slot is None:
                 continue
+            grad = _total(slot)
             if node.hooks:
                 grad = _run_hooks(node.hooks, grad)
             if id(node) in wanted_nodes:
@@ -159,7 +176,8 @@ def run_backward(
             ):
                 if g is None or not need or not isinstance(x, Tensor):
                     continue
-                g = _fit(g, x)
+                if not isinstance(g, PartialGrad):
+                    g = _fit(g, x)
                 if parent is None:
                     _add_leaf(leaf_grads, x, g)
                 else:
@@ -170,7 +188,8 @@ def run_backward(
 
 
 def _finish_leaves(leaf_grads, wanted, captured, accumulate, create_graph):
-    for key, (leaf, g) in leaf_grads.items():
+    for key, (leaf, slot) in leaf_grads.items():
+        g = _total(slot)
         if leaf._hooks:
             g = _run_hooks(leaf._hooks, g)
         if wanted is not None:
@@ -194,13 +213,28 @@ def _fit(g, x):
 
 
 def _accumulate(store, node, g):
-    prev = store.get(id(node))
-    store[id(node)] = g if prev is None else prev + g
+    _add_to(store.setdefault(id(node), [None, []]), g)
 
 
 def _add_leaf(store, leaf, g):
-    prev = store.get(id(leaf))
-    store[id(leaf)] = (leaf, g if prev is None else prev[1] + g)
+    _add_to(store.setdefault(id(leaf), (leaf, [None, []]))[1], g)
+
+
+def _add_to(slot, g):
+    """slot = [running sum of the dense gradients, PartialGrads kept for one merge]."""
+    if isinstance(g, PartialGrad):
+        slot[1].append(g)
+    else:
+        slot[0] = g if slot[0] is None else slot[0] + g
+
+
+def _total(slot):
+    """All the gradients that reached one tensor, summed (the PartialGrads merged first)."""
+    dense, parts = slot
+    if not parts:
+        return dense
+    merged = type(parts[0]).merge(parts)
+    return merged if dense is None else dense + merged
 
 
 def _run_hooks(hooks, grad):
@@ -214,6 +248,7 @@ def _run_hooks(hooks, grad):
 def _check_nan(node, grads):
     with no_grad():
         for i, g in enumerate(grads):
+            g = g.values if isinstance(g, PartialGrad) else g
             if g is not None and g.dtype.is_floating_point and bool(g.isnan().any()):
                 raise RuntimeError(
                     f"Function '{node.name()}' returned nan values in its {i}th output."

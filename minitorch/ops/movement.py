@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from .. import dtypes
+from ..autograd.engine import PartialGrad
 from .linear import blas_matmul
 from .reduce import normalize_dim
 from .registry import Meta, Op, apply, register
@@ -136,9 +137,83 @@ class GetItem(Op):
         return out
 
     def backward(self, ctx, grad):
-        x = ctx.inputs[0]
-        zeros = grad.new_zeros(x.shape)
-        return apply(index_put, zeros, grad, index=ctx.params["index"], accumulate=True)
+        index = ctx.params["index"]
+        if _slice_span(index, ctx.inputs[0].shape) is not None:
+            return SliceGrad(grad, index, tuple(ctx.inputs[0].shape))
+        return _put_into_zeros(grad, index, ctx.inputs[0].shape)
+
+
+def _put_into_zeros(values, index, shape):
+    """zeros(shape) with values added at index: getitem's gradient on its own."""
+    return apply(index_put, values.new_zeros(shape), values, index=index, accumulate=True)
+
+
+class SliceGrad(PartialGrad):
+    """getitem's gradient for x[..., a:b] (slices in one dim, full elsewhere): `values` at
+    that slice, zeros elsewhere. The engine merges the parts of one tensor: chunk/split's
+    pieces become one `cat`, gaps (pieces whose gradient is None) filled with zeros, as
+    PyTorch's SplitBackward does.
+
+    NOTE: the transformer step's qkv.chunk(3) backward was three zero-filled (8, 64, 384)
+    index_puts and two full-size adds (0.33-0.47 ms in the traced step's profile); as one cat
+    it takes 0.17 ms there, and autograd.grad through the chunks 1153 -> 304 us eagerly
+    (same-process A/B).
+    """
+
+    __slots__ = ("values", "index", "shape")
+
+    def __init__(self, values, index, shape):
+        self.values, self.index, self.shape = values, index, shape
+
+    @staticmethod
+    def merge(parts):
+        tiles = _tiles(parts)
+        if tiles is None:  # overlapping parts, or slices in different dims
+            total = None
+            for p in parts:
+                g = _put_into_zeros(p.values, p.index, p.shape)
+                total = g if total is None else total + g
+            return total
+        dim, tensors = tiles
+        return tensors[0] if len(tensors) == 1 else apply(cat, *tensors, dim=dim)
+
+
+def _slice_span(index, shape):
+    """(dim, start, stop) when index is slices only, step 1 in one dim and full in the others
+    (chunk, split, narrow); None otherwise."""
+    items = index if isinstance(index, tuple) else (index,)
+    if not shape or len(items) > len(shape) or not all(isinstance(i, slice) for i in items):
+        return None
+    spans = [(d, *i.indices(n)) for d, (i, n) in enumerate(zip(items, shape))]
+    if any(step != 1 or stop < start for _, start, stop, step in spans):
+        return None
+    narrowed = [(d, start, stop) for d, start, stop, _ in spans if (start, stop) != (0, shape[d])]
+    if len(narrowed) > 1:
+        return None
+    return narrowed[0] if narrowed else (0, 0, shape[0])  # all full: x[:]
+
+
+def _tiles(parts):
+    """(dim, tensors) whose cat along dim is the sum of parts: their values in order, zeros in
+    the gaps; None when parts overlap or lie in different dims."""
+    spans = sorted((_slice_span(p.index, p.shape) + (p.values,) for p in parts), key=lambda s: s[1])
+    dim, shape = spans[0][0], parts[0].shape
+    tensors, end = [], 0
+    for d, start, stop, values in spans:
+        if d != dim or start < end:
+            return None
+        if start > end:
+            tensors.append(_zeros_span(values, shape, dim, end, start))
+        if stop > start:
+            tensors.append(values)
+        end = stop
+    if end < shape[dim]:
+        tensors.append(_zeros_span(spans[0][3], shape, dim, end, shape[dim]))
+    return (dim, tensors) if tensors else None
+
+
+def _zeros_span(like, shape, dim, start, stop):
+    return like.new_zeros(shape[:dim] + (stop - start,) + shape[dim + 1 :])
 
 
 def torch_order(index, always: bool = False):
