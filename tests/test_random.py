@@ -124,3 +124,20 @@ def test_uniform_on_parameter_requires_no_grad():
     with mt.no_grad():
         w.normal_()
     assert w.requires_grad and w.is_leaf and w._version_value == 1
+
+
+@pytest.mark.parametrize("dtype", [mt.float32, mt.float64])
+@pytest.mark.parametrize("shape,p", [((5, 7), 0.5), ((8, 64, 130), 0.1)])  # serial, parallel
+def test_dropout_mask_is_bernoulli_times_scale_in_one_draw(dtype, shape, p):
+    # the scaled mask must not change dropout's random numbers (saved masks, CUDA parity)
+    from minitorch.random import dropout_mask  # noqa: PLC0415
+
+    x = mt.ones(shape, dtype=dtype)
+    mt.manual_seed(11)
+    want = arr(mt.bernoulli(mt.full(shape, 1.0 - p, dtype=dtype)) * (1.0 / (1.0 - p)))
+    after_want = arr(mt.rand(3)).copy()
+    mt.manual_seed(11)
+    got = dropout_mask(x, shape, p)
+    assert got.dtype is dtype and not got.requires_grad
+    np.testing.assert_array_equal(arr(got), want)
+    np.testing.assert_array_equal(arr(mt.rand(3)), after_want)  # the same counters consumed

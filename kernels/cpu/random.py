@@ -158,6 +158,22 @@ def _bernoulli_parallel(out, p, seed, offset):
         out[i] = 1.0 if u < p[i] else 0.0
 
 
+@njit(cache=True)
+def _dropout_serial(out, seed, offset, keep, scale):
+    """for i: out[i] = scale if uniform32(philox(offset + i, seed)[0]) < keep else 0.0"""
+    for i in range(out.shape[0]):
+        u = uniform32_from_bits(philox_words(seed, offset + np.uint64(i))[0])
+        out[i] = scale if u < keep else 0.0
+
+
+@njit(cache=True, parallel=True)
+def _dropout_parallel(out, seed, offset, keep, scale):
+    """for i in prange: out[i] = scale if uniform32(philox(offset+i, seed)[0]) < keep else 0.0"""
+    for i in prange(out.shape[0]):
+        u = uniform32_from_bits(philox_words(seed, offset + np.uint64(i))[0])
+        out[i] = scale if u < keep else 0.0
+
+
 # ------------------------------------------------------------------ public wrappers
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -251,4 +267,16 @@ def fill_bernoulli(out: np.ndarray, p: np.ndarray, seed: int, offset: int) -> np
         raise ValueError(f"p has shape {p.shape}, out has shape {out.shape}")
     kernel = _parallel_or_serial(flat.size, _bernoulli_serial, _bernoulli_parallel)
     kernel(flat, pflat, _u64(seed), _u64(offset))
+    return out
+
+
+def fill_dropout(out: np.ndarray, seed: int, offset: int, keep: float, scale: float) -> np.ndarray:
+    """Fill float ``out`` with ``scale`` where ``uniform32(word 0) < keep`` else 0.0: a dropout
+    mask already scaled by 1 / (1 - p), one pass. The same draws as fill_bernoulli with every
+    probability ``keep`` (compared in out's dtype, as bernoulli compares a p array of that
+    dtype), times scale.
+    """
+    flat = _flat(out, "out", (_F32, _F64), True)
+    kernel = _parallel_or_serial(flat.size, _dropout_serial, _dropout_parallel)
+    kernel(flat, _u64(seed), _u64(offset), flat.dtype.type(keep), float(scale))
     return out

@@ -40,6 +40,14 @@ def _bernoulli(out, p, seed, offset):
 
 
 @cuda.jit
+def _dropout(out, seed, offset, keep, scale):
+    """for i: out[i] = scale if uniform32(philox(offset + i, seed)[0]) < keep else 0.0"""
+    for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
+        u = uniform32_from_bits(philox_words(seed, offset + np.uint64(i))[0])
+        out[i] = scale if u < keep else 0.0
+
+
+@cuda.jit
 def _uniform32(out, seed, offset, low, high):
     """for i: out[i] = low + (high - low) * uniform32(philox(offset + i, seed)[0])"""
     for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
@@ -79,6 +87,13 @@ def fill_bernoulli(out, p, seed: int, offset: int) -> None:
     """out (1-D, float) = 1.0 where uniform32 < p (1-D, same size), as the CPU kernel."""
     if out.shape[0]:
         _bernoulli[grid(out.shape[0]), BLOCK](out, p, _u64(seed), _u64(offset))
+
+
+def fill_dropout(out, seed: int, offset: int, keep: float, scale: float) -> None:
+    """out (1-D, float) = scale where uniform32 < keep (in out's dtype), as the CPU kernel."""
+    if out.shape[0]:
+        keep = out.dtype.type(keep)
+        _dropout[grid(out.shape[0]), BLOCK](out, _u64(seed), _u64(offset), keep, float(scale))
 
 
 def fill_uniform(out, seed: int, offset: int, low: float = 0.0, high: float = 1.0) -> None:

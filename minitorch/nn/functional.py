@@ -25,7 +25,7 @@ from ..ops import loss as _loss_op
 from ..ops import norm as _norm_op
 from ..ops.reduce import normalize_dim
 from ..ops.registry import apply
-from ..random import bernoulli
+from ..random import bernoulli, dropout_mask
 from ..tensor import Tensor, wrap
 
 # Convolution, pooling, padding, interpolation, RNN and attention (another engineer's file).
@@ -322,8 +322,7 @@ def _dropout_with_mask_shape(input: Tensor, p: float, mask_shape: tuple, inplace
         out = input * 0.0
         return input.copy_(out) if inplace else out
     with no_grad():
-        mask = bernoulli(input.new_empty(mask_shape), 1.0 - p)
-        mask = mask * (1.0 / (1.0 - p))
+        mask = dropout_mask(input, mask_shape, p)
     if inplace:
         return input.mul_(mask)
     return input * mask

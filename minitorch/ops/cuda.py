@@ -1042,7 +1042,7 @@ def _rnn_weight_grad(dgh, out, h0, reverse: bool):
 # ---- random numbers: the CPU's Philox stream, drawn on the device ---------------------------
 @cuda_forward("random")
 def _random(op, meta, *arrays, kind, shape, dtype, generator, args=(), device=None):
-    if kind not in ("bernoulli", "uniform", "normal"):
+    if kind not in ("bernoulli", "dropout", "uniform", "normal"):
         raise NotImplementedError(
             f"random: no CUDA kernel for {kind} draws yet; draw on the CPU and move with .cuda()"
         )
