@@ -404,38 +404,62 @@ def test_cnn_training_steps_match_torch():
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), atol=1e-5, err_msg=name)
 
 
-# ---- the stride-1 shifted-run kernels (few output channels) against im2col + GEMM ---------------
-SHIFTED = [  # x shape, weight shape, padding (top, bottom, left, right), dilation, groups
+# ---- the stride-1 kernels (direct forward, shifted-run weight gradient) against im2col + GEMM ---
+STRIDE1 = [  # x shape, weight shape, padding (top, bottom, left, right), dilation, groups
     ((3, 2, 9, 7), (4, 2, 3, 2), (0, 0, 0, 0), (1, 1), 1),
     ((17, 4, 8, 9), (6, 2, 2, 3), (1, 2, 0, 1), (2, 1), 2),
     ((2, 1, 5, 5), (1, 1, 5, 5), (0, 0, 0, 0), (1, 1), 1),
     ((9, 6, 6, 11), (6, 2, 3, 1), (1, 1, 2, 2), (1, 3), 3),
+    ((2, 3, 21, 19), (10, 3, 5, 5), (2, 2, 1, 3), (1, 1), 1),  # 2 chunks; a 2-channel block
+    ((3, 5, 7, 6), (9, 5, 1, 1), (0, 1, 1, 0), (1, 1), 1),  # 5 taps: one tap past the passes
+    ((2, 4, 12, 12), (22, 2, 5, 5), (0, 0, 0, 0), (2, 2), 2),  # 11 channels per group
 ]
 
 
-@pytest.mark.parametrize("x_shape, w_shape, padding, dilation, groups", SHIFTED)
-def test_shifted_conv_kernels_match_im2col(x_shape, w_shape, padding, dilation, groups):
-    from minitorch.kernels.cpu import conv as K  # noqa: PLC0415
+def _out_hw(x_shape, w_shape, padding, dilation):
     from minitorch.ops.conv import conv_out_size  # noqa: PLC0415
 
-    rng = np.random.default_rng(0)
-    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
-    b = rng.standard_normal(w_shape[0])
-    kernel = w_shape[2:]
     pads = (sum(padding[:2]), sum(padding[2:]))
-    sizes = zip(x_shape[2:], pads, kernel, dilation)
-    out_hw = tuple(conv_out_size(s, p, k, 1, dl) for s, p, k, dl in sizes)
+    sizes = zip(x_shape[2:], pads, w_shape[2:], dilation)
+    return tuple(conv_out_size(s, p, k, 1, dl) for s, p, k, dl in sizes)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("x_shape, w_shape, padding, dilation, groups", STRIDE1)
+def test_stride1_conv_kernels_match_im2col(x_shape, w_shape, padding, dilation, groups, dtype):
+    from minitorch.kernels.cpu import conv as K  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal(x_shape).astype(dtype), rng.standard_normal(w_shape).astype(dtype)
+    b = rng.standard_normal(w_shape[0]).astype(dtype)
+    kernel = w_shape[2:]
+    out_hw = _out_hw(x_shape, w_shape, padding, dilation)
     cols = K.im2col(x, kernel, (1, 1), padding[::2], dilation, out_hw)  # (C*kh*kw, N, L)
-    cols = cols.reshape(groups, -1, x_shape[0], out_hw[0] * out_hw[1])
-    wm = w.reshape(groups, w_shape[0] // groups, -1)
+    cols = cols.reshape(groups, -1, x_shape[0], out_hw[0] * out_hw[1]).astype(np.float64)
+    wm = w.reshape(groups, w_shape[0] // groups, -1).astype(np.float64)
     expected = np.einsum("gok,gknl->ngol", wm, cols).reshape(x_shape[0], w_shape[0], *out_hw)
-    out = K.shifted_conv2d(x, w, b, padding, dilation, groups, out_hw)
-    np.testing.assert_allclose(out, expected + b.reshape(1, -1, 1, 1), rtol=1e-12, atol=1e-12)
+    tol = 1e-12 if dtype == np.float64 else 1e-4
+    out = K.direct_conv2d(x, w, b, padding, dilation, groups, out_hw)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out, expected + b.reshape(1, -1, 1, 1), rtol=tol, atol=tol)
 
     g = rng.standard_normal(out.shape).reshape(x_shape[0], groups, -1, out_hw[0] * out_hw[1])
     expected_dw = np.einsum("ngol,gknl->gok", g, cols).reshape(w_shape)
-    dw = K.shifted_conv2d_weight(x, g.reshape(out.shape), kernel, padding, dilation, groups)
-    np.testing.assert_allclose(dw, expected_dw, rtol=1e-12, atol=1e-12)
+    g = g.reshape(out.shape).astype(dtype)
+    dw = K.shifted_conv2d_weight(x, g, kernel, padding, dilation, groups)
+    np.testing.assert_allclose(dw, expected_dw, rtol=tol, atol=tol)
+
+
+def test_direct_conv_empty_batch_and_bits():
+    from minitorch.kernels.cpu import conv as K  # noqa: PLC0415
+
+    w = np.ones((5, 2, 3, 3), np.float32)
+    empty = K.direct_conv2d(np.ones((0, 2, 6, 6), np.float32), w, None, (0,) * 4, (1, 1), 1, (4, 4))
+    assert empty.shape == (0, 5, 4, 4)
+    # the same bits on every call (no thread-dependent sums)
+    x = np.random.default_rng(1).standard_normal((64, 2, 30, 30)).astype(np.float32)
+    runs = [K.direct_conv2d(x, w, None, (1,) * 4, (1, 1), 1, (30, 30)) for _ in range(3)]
+    assert all(np.array_equal(runs[0], r) for r in runs[1:])
 
 
 def test_conv2d_weight_grad_with_inf_input_matches_torch():

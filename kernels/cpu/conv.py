@@ -2,7 +2,9 @@
 
 Convolution is im2col + one BLAS matrix product (the GEMM lives in minitorch/ops/conv.py):
 `im2col` lays every receptive field out as a column, `col2im` sums columns back into an image
-(the input gradient). Pooling kernels loop over (batch * channel) planes, one plane per task.
+(the input gradient). Stride-1 convolutions with few output channels run a direct kernel
+(`direct_conv2d`) and shifted-run weight gradients instead. Pooling kernels loop over
+(batch * channel) planes, one plane per task.
 
 Layouts (all arrays C-contiguous unless said otherwise):
     x     (N, C, H, W)                 image
@@ -22,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange, uintp
 
-from . import PARALLEL_MIN
+from . import PARALLEL_MIN, THREADS
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy")
 
@@ -192,17 +194,207 @@ def col2im(cols: np.ndarray, image_shape, kernel, stride, padding, dilation, out
     return out
 
 
-# ---- stride-1 convolution by shifted runs -------------------------------------------------------
+# ---- stride-1 convolution by width-unfolded rows ----------------------------------------------
+# Per sample, the input is unfolded along the kernel's width only: rows[c, j, h, xo] =
+# x_pad[c, h, xo + j*dw], kw copies of the image each ow wide (im2col writes kh*kw*oh/H times
+# more). Then the window of tap (c, i, j) over the whole output plane is one contiguous run,
+# rows[c, j, i*dh:, :] read as y*ow + xo, and an output plane is the sum of C*kh*kw scaled runs
+# with no junk positions. A task computes DIRECT_BLOCK output channels of one sample at once,
+# four taps per pass over a chunk of positions: each loaded input vector serves 16
+# multiply-adds, against one (and a load and store of the accumulator per tap) in a plain
+# shifted-run loop. No GEMM and no (O, N, L) -> (N, O, L) transposing copy.
+# NOTE (same-process A/B, medians; im2col + GEMM + copy -> this): LeNet's 1->10 5x5 conv on
+# 64x28x28: 845 -> 240 us, 10->20 on 64x12x12: 839 -> 457 us, CIFAR's 6->16 on 100x14x14:
+# 932 -> 607 us; 3->6 on 100x32x32 (then shifted runs, one channel a pass): 1036 -> 850 us.
+# Shapes: x (N, C, H, W) unpadded, w padded per group to whole blocks (G*blocks*DIRECT_BLOCK,
+# C/G*kh*kw), out (N, O, oh, ow); geo = (C, H, W, O, oh, ow, kh, kw, dh, dw, G, pt, pl, Hp).
+DIRECT_BLOCK = 4
+DIRECT_ALIGN = 16  # positions a pass covers are rounded up to this (one AVX-512 vector)
+# NOTE: the accumulator rows sit a compile-time DIRECT_CHUNK apart, so LLVM checks them against
+# the input once per pass rather than pairwise (runtime stride: LeNet conv2 542 -> 457 us);
+# 512 positions (8 KiB rows: 4K aliasing) ran 1.7x slower than 128 or 256.
+DIRECT_CHUNK = 256
+
+
+@njit(inline="always")
+def _unfold_width(xf, buf, n, geo):
+    """buf[((c*kw + j)*Hp + h)*ow + xo] = x_pad[n, c, h, xo + j*dw], 0 in the padding."""
+    channels, height, width, out_ch, oh, ow, kh, kw, dh, dw, groups, pt, pl, hp = geo
+    for c in range(channels):
+        src0 = (n * channels + c) * height * width
+        for j in range(kw):
+            off_w = j * dw - pl
+            lo, hi = _valid_range(off_w, 1, width, ow)
+            for h in range(hp):
+                d = ((c * kw + j) * hp + h) * ow
+                hs = h - pt
+                if hs < 0 or hs >= height:
+                    lo_h, hi_h = ow, ow
+                else:
+                    lo_h, hi_h = lo, hi
+                for xo in range(lo_h):
+                    buf[uintp(d + xo)] = 0
+                s = src0 + hs * width + off_w
+                for xo in range(lo_h, hi_h):
+                    buf[uintp(d + xo)] = xf[uintp(s + xo)]
+                for xo in range(hi_h, ow):
+                    buf[uintp(d + xo)] = 0
+
+
+@njit(**_OPTS, fastmath={"contract"})
+def _direct_conv_task(of, xf, wf, bf, t, parts, geo, shifts, blocks):
+    """Task t = (n, part): for the part's blocks of four output channels o0 + k of sample n,
+    out[n, o0 + k] = bias + sum over taps q of w[o0 + k, q] * (the run of tap q).
+
+    for block, for chunk of positions, for taps q (four a pass), for p in chunk, for k < 4:
+        acc[k, p] += w[o0 + k, q] * rows[shifts[q] + p]
+    """
+    channels, height, width, out_ch, oh, ow, kh, kw, dh, dw, groups, pt, pl, hp = geo
+    cg, og = channels // groups, out_ch // groups
+    n, part = t // parts, t % parts
+    per_part = (groups * blocks + parts - 1) // parts
+    taps = cg * kh * kw
+    buf = np.empty(channels * kw * hp * ow + DIRECT_ALIGN, dtype=of.dtype)
+    buf[buf.size - DIRECT_ALIGN :] = 0  # runs of the last rows read up to DIRECT_ALIGN past
+    _unfold_width(xf, buf, n, geo)
+    acc = np.empty(DIRECT_BLOCK * DIRECT_CHUNK, dtype=of.dtype)
+    for blk in range(part * per_part, min(groups * blocks, (part + 1) * per_part)):
+        g = blk // blocks
+        o0 = g * og + (blk - g * blocks) * DIRECT_BLOCK
+        _direct_conv_block(
+            of,
+            buf,
+            acc,
+            wf,
+            bf,
+            n,
+            o0,
+            min(o0 + DIRECT_BLOCK, (g + 1) * og),
+            g * cg * kw * hp * ow,
+            blk * DIRECT_BLOCK * taps,
+            geo,
+            shifts,
+        )
+
+
+@njit(inline="always")
+def _direct_conv_block(of, buf, acc, wf, bf, n, o0, o_end, x0, w0, geo, shifts):
+    """Output channels [o0, o_end) of sample n from the rows buf (see _direct_conv_task)."""
+    channels, height, width, out_ch, oh, ow, kh, kw, dh, dw, groups, pt, pl, hp = geo
+    plane = oh * ow
+    run = (plane + DIRECT_ALIGN - 1) // DIRECT_ALIGN * DIRECT_ALIGN
+    taps = channels // groups * kh * kw
+    for start in range(0, run, DIRECT_CHUNK):
+        m = min(DIRECT_CHUNK, run - start)
+        acc[:] = 0
+        q = 0
+        while q + 4 <= taps:
+            s0 = x0 + start + shifts[q]
+            s1 = x0 + start + shifts[q + 1]
+            s2 = x0 + start + shifts[q + 2]
+            s3 = x0 + start + shifts[q + 3]
+            r = w0 + q
+            a0, a1, a2, a3 = wf[r], wf[r + 1], wf[r + 2], wf[r + 3]
+            r += taps
+            b0, b1, b2, b3 = wf[r], wf[r + 1], wf[r + 2], wf[r + 3]
+            r += taps
+            c0, c1, c2, c3 = wf[r], wf[r + 1], wf[r + 2], wf[r + 3]
+            r += taps
+            d0, d1, d2, d3 = wf[r], wf[r + 1], wf[r + 2], wf[r + 3]
+            for p in range(m):
+                v0 = buf[uintp(s0 + p)]
+                v1 = buf[uintp(s1 + p)]
+                v2 = buf[uintp(s2 + p)]
+                v3 = buf[uintp(s3 + p)]
+                i0 = uintp(p)
+                i1 = uintp(DIRECT_CHUNK + p)
+                i2 = uintp(2 * DIRECT_CHUNK + p)
+                i3 = uintp(3 * DIRECT_CHUNK + p)
+                acc[i0] = acc[i0] + a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
+                acc[i1] = acc[i1] + b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3
+                acc[i2] = acc[i2] + c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3
+                acc[i3] = acc[i3] + d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3
+            q += 4
+        for r in range(q, taps):  # the last taps, one per pass
+            s0 = x0 + start + shifts[r]
+            a0, b0 = wf[w0 + r], wf[w0 + taps + r]
+            c0, d0 = wf[w0 + 2 * taps + r], wf[w0 + 3 * taps + r]
+            for p in range(m):
+                v0 = buf[uintp(s0 + p)]
+                acc[uintp(p)] += a0 * v0
+                acc[uintp(DIRECT_CHUNK + p)] += b0 * v0
+                acc[uintp(2 * DIRECT_CHUNK + p)] += c0 * v0
+                acc[uintp(3 * DIRECT_CHUNK + p)] += d0 * v0
+        for o in range(o0, o_end):
+            src = (o - o0) * DIRECT_CHUNK
+            dst = (n * out_ch + o) * plane + start
+            for p in range(min(m, plane - start)):
+                of[uintp(dst + p)] = acc[uintp(src + p)] + bf[o]
+
+
+@njit(parallel=True, **_OPTS)
+def _direct_conv_parallel(of, xf, wf, bf, tasks, parts, geo, shifts, blocks):
+    for t in prange(tasks):
+        _direct_conv_task(of, xf, wf, bf, t, parts, geo, shifts, blocks)
+
+
+@njit(**_OPTS)
+def _direct_conv_serial(of, xf, wf, bf, tasks, parts, geo, shifts, blocks):
+    for t in range(tasks):
+        _direct_conv_task(of, xf, wf, bf, t, parts, geo, shifts, blocks)
+
+
+def _blocked_weights(w: np.ndarray, groups: int) -> tuple[np.ndarray, int]:
+    """w (O, C/G, kh, kw) as flat rows (G, blocks*DIRECT_BLOCK, C/G*kh*kw), each group's
+    channels padded with zero rows to whole blocks; and the blocks per group."""
+    og = w.shape[0] // groups
+    blocks = -(-og // DIRECT_BLOCK)
+    rows = np.zeros((groups, blocks * DIRECT_BLOCK, w[0].size), dtype=w.dtype)
+    rows[:, :og] = w.reshape(groups, og, -1)
+    return rows.reshape(-1), blocks
+
+
+def _row_shifts(channels, padded_h, kernel, dilation, ow) -> np.ndarray:
+    """Where tap (c, i, j) of a group's flattened (C/G, kh, kw) weights starts reading in the
+    width-unfolded rows of the group's first channel (a table: no divisions in the kernel)."""
+    c, i, j = np.meshgrid(*(np.arange(k) for k in (channels, *kernel)), indexing="ij")
+    return (((c * kernel[1] + j) * padded_h + i * dilation[0]) * ow).reshape(-1).astype(np.int64)
+
+
+def direct_conv2d(x, w, b, padding, dilation, groups, out_hw) -> np.ndarray:
+    """conv2d with stride 1: out (N, O, oh, ow) from x (N, C, H, W) and w (O, C/G, kh, kw)."""
+    n, out_ch = x.shape[0], w.shape[0]
+    out = np.empty((n, out_ch, *out_hw), dtype=x.dtype)
+    if out.size == 0:
+        return out
+    x = np.ascontiguousarray(x)
+    pt, pb, pl = padding[:3]
+    hp = x.shape[2] + pt + pb
+    geo = (*x.shape[1:], out_ch, *out_hw, *w.shape[2:], *dilation, groups, pt, pl, hp)
+    bias = np.zeros(out_ch, x.dtype) if b is None else np.ascontiguousarray(b)
+    wf, blocks = _blocked_weights(np.ascontiguousarray(w), groups)
+    shifts = _row_shifts(w.shape[1], hp, w.shape[2:], dilation, out_hw[1])
+    big = parallel(out.size * w[0].size)
+    kernel_fn = _direct_conv_parallel if big else _direct_conv_serial
+    # NOTE: a task unfolds its sample once for all its blocks (a task per (sample, block) redid
+    # the unfold per block: CIFAR conv2 607 -> 1170 us); few samples are split into parts
+    parts = min(groups * blocks, -(-2 * THREADS // n)) if big else 1
+    args = (wf, bias, n * parts, parts, geo, shifts, blocks)
+    kernel_fn(out.reshape(-1), x.reshape(-1), *args)
+    return out
+
+
+# ---- stride-1 weight gradient by shifted runs -------------------------------------------------
 # With stride 1 the window of tap (c, i, j) over a whole output plane is one contiguous run of
 # the (padded) input: x_flat[c*Hp*Wp + i*dh*Wp + j*dw + p] for p = y*Wp + xo, if the output is
-# laid out on the input's row pitch Wp (the columns xo >= ow of that layout are junk, never read
-# back). So a convolution is, per (sample, output channel), a sum of C*kh*kw long AXPYs, and its
-# weight gradient is long dot products (its input gradient stays col2im: measured faster). No
-# im2col columns are written, and the loops stay long and unit-stride at small channel counts,
-# where BLAS runs im2col's skinny products (6 x 75 against 78400 columns on CIFAR's first conv)
-# far from its peak. Runs are rounded up to RUN_ALIGN elements so the vectorized loops need no
-# scalar remainder; the input buffer carries RUN_ALIGN zeros of slack so no read leaves it.
-# Shapes: x (N, C, Hp, Wp) padded, w (O, C/G, kh, kw), g and out (N, O, oh, ow), C-contiguous;
+# laid out on the input's row pitch Wp (the columns xo >= ow of that layout are junk: there the
+# gradient is 0). So the weight gradient is, per (sample, output channel), C*kh*kw long dot
+# products. No im2col columns are written, and the loops stay long and unit-stride at small
+# channel counts, where BLAS runs im2col's skinny products (6 x 75 against 78400 columns on
+# CIFAR's first conv) far from its peak. Runs are rounded up to RUN_ALIGN elements so the
+# vectorized loops need no scalar remainder; the input buffer carries RUN_ALIGN zeros of slack
+# so no read leaves it.
+# Shapes: x (N, C, Hp, Wp) padded, g (N, O, oh, ow), C-contiguous;
 # geo = (C, Hp, Wp, O, oh, ow, kh, kw, dh, dw, G).
 RUN_ALIGN = 32
 WEIGHT_GRAD_CHUNKS = 8  # samples summed in this many fixed chunks: sums do not depend on threads
@@ -223,45 +415,8 @@ def _pitched(gf, gp, plane, oh, ow, wp):
             gp[uintp(y * wp + xo)] = gf[uintp(plane + y * ow + xo)]
 
 
-# NOTE: both kernels handle four taps per pass over a run: one load and store of the accumulator
-# (or one load of the gradient row) then serves four multiply-adds; with one tap per pass the
-# loops were load/store-bound (~1.6x slower).
-@njit(**_OPTS, fastmath={"contract"})
-def _shift_conv_plane(of, xf, wf, bf, t, geo, shifts):
-    """Output plane t = (n, o): the sum over taps (c, i, j) of w[o,c,i,j] * a shifted run."""
-    channels, hp, wp, out_ch, oh, ow, kh, kw, dh, dw, groups = geo
-    cg, og = channels // groups, out_ch // groups
-    n, o = t // out_ch, t % out_ch
-    run = _run_length(oh, ow, wp)
-    x0 = (n * channels + (o // og) * cg) * hp * wp
-    w0 = o * cg * kh * kw
-    taps = cg * kh * kw
-    acc = np.zeros(run, dtype=of.dtype)
-    q = 0
-    while q + 4 <= taps:
-        s0 = x0 + shifts[q]
-        s1 = x0 + shifts[q + 1]
-        s2 = x0 + shifts[q + 2]
-        s3 = x0 + shifts[q + 3]
-        a, b, c, d = wf[w0 + q], wf[w0 + q + 1], wf[w0 + q + 2], wf[w0 + q + 3]
-        for p in range(run):
-            acc[uintp(p)] += (
-                a * xf[uintp(s0 + p)]
-                + b * xf[uintp(s1 + p)]
-                + c * xf[uintp(s2 + p)]
-                + d * xf[uintp(s3 + p)]
-            )
-        q += 4
-    for r in range(q, taps):  # the last taps, one per pass
-        s0 = x0 + shifts[r]
-        a = wf[w0 + r]
-        for p in range(run):
-            acc[uintp(p)] += a * xf[uintp(s0 + p)]
-    for y in range(oh):
-        for xo in range(ow):
-            of[uintp((t * oh + y) * ow + xo)] = acc[uintp(y * wp + xo)] + bf[o]
-
-
+# NOTE: the kernel handles four taps per pass over a run: one load of the gradient row then
+# serves four multiply-adds; with one tap per pass the loop was load-bound (~1.6x slower).
 @njit(**_OPTS, fastmath={"contract", "reassoc"})
 def _shift_weight_grad_part(pf, xf, gf, t, n_batch, geo, shifts):
     """Task t = (chunk, o): dW[o] summed over the chunk's samples into partial row t.
@@ -309,18 +464,6 @@ def _shift_weight_grad_part(pf, xf, gf, t, n_batch, geo, shifts):
 
 
 @njit(parallel=True, **_OPTS)
-def _shift_conv_parallel(of, xf, wf, bf, tasks, geo, shifts):
-    for t in prange(tasks):
-        _shift_conv_plane(of, xf, wf, bf, t, geo, shifts)
-
-
-@njit(**_OPTS)
-def _shift_conv_serial(of, xf, wf, bf, tasks, geo, shifts):
-    for t in range(tasks):
-        _shift_conv_plane(of, xf, wf, bf, t, geo, shifts)
-
-
-@njit(parallel=True, **_OPTS)
 def _shift_weight_grad_parallel(pf, xf, gf, tasks, n_batch, geo, shifts):
     for t in prange(tasks):
         _shift_weight_grad_part(pf, xf, gf, t, n_batch, geo, shifts)
@@ -357,22 +500,6 @@ def _tap_shifts(channels, padded_hw, kernel, dilation) -> np.ndarray:
     hp, wp = padded_hw
     c, i, j = np.meshgrid(*(np.arange(k) for k in (channels, *kernel)), indexing="ij")
     return (c * hp * wp + i * dilation[0] * wp + j * dilation[1]).reshape(-1).astype(np.int64)
-
-
-def shifted_conv2d(x, w, b, padding, dilation, groups, out_hw) -> np.ndarray:
-    """conv2d with stride 1: out (N, O, oh, ow) from x (N, C, H, W) and w (O, C/G, kh, kw)."""
-    n, out_ch = x.shape[0], w.shape[0]
-    out = np.empty((n, out_ch, *out_hw), dtype=x.dtype)
-    if out.size == 0:
-        return out
-    xf, padded_shape = _padded_flat(x, padding)
-    bias = np.zeros(out_ch, x.dtype) if b is None else np.ascontiguousarray(b)
-    geo = _geometry(padded_shape, out_ch, out_hw, w.shape[2:], dilation, groups)
-    kernel_fn = _shift_conv_parallel if parallel(out.size * w[0].size) else _shift_conv_serial
-    shifts = _tap_shifts(w.shape[1], padded_shape[2:], w.shape[2:], dilation)
-    wf = np.ascontiguousarray(w).reshape(-1)
-    kernel_fn(out.reshape(-1), xf, wf, bias, n * out_ch, geo, shifts)
-    return out
 
 
 def shifted_conv2d_weight(x, g, kernel, padding, dilation, groups) -> np.ndarray:

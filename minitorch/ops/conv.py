@@ -86,15 +86,28 @@ def _conv_out_hw(op, x_hw, kernel, stride, padding, dilation):
     )
 
 
-# Stride-1 convolutions with at most this many output channels per group run as shifted runs
-# (kernels/cpu/conv.py) instead of im2col + GEMM: BLAS runs such skinny products far from its
-# peak (CIFAR's 3->6 5x5 conv: forward 3.7 -> 1.1 ms, weight gradient 3.9 -> 2.1 ms; with 16 or
-# more output channels im2col + GEMM was as fast or faster, and for the input gradient always).
+# Stride-1 weight gradients with at most this many output channels per group run as shifted
+# runs (kernels/cpu/conv.py) instead of im2col + GEMM: BLAS runs such skinny products far from
+# its peak (CIFAR's 3->6 5x5 conv: 3.9 -> 2.1 ms; with 16 or more output channels im2col + GEMM
+# was as fast or faster, and for the input gradient always).
 SHIFT_MAX_OUT_CHANNELS = 8
+
+# Stride-1 forward convolutions with at most this many output channels per group run as a direct
+# kernel (kernels/cpu/conv.py direct_conv2d) instead of im2col + GEMM + a transposing copy.
+# NOTE: same-process A/B, im2col path -> direct: LeNet/CIFAR's 5x5 convs (6-20 channels)
+# 0.3-0.7x the time (benchmarks/conv.py); with 32 channels still 0.4-0.5x (16->32 3x3 on
+# 64x16x16: 5.8 -> 1.4 ms; 32->32 5x5 on 32x16x16: 7.2 -> 3.0 ms); larger ones are unmeasured.
+# The weight gradient then recomputes im2col; the traced lenet and cifar_cnn steps still got
+# faster (suite: 5.17 -> 4.65 and 8.70 -> 7.62 ms).
+DIRECT_MAX_OUT_CHANNELS = 32
 
 
 def _shifted(stride, out_ch: int, groups: int) -> bool:
     return tuple(stride) == (1, 1) and out_ch // groups <= SHIFT_MAX_OUT_CHANNELS
+
+
+def _direct(stride, out_ch: int, groups: int) -> bool:
+    return tuple(stride) == (1, 1) and out_ch // groups <= DIRECT_MAX_OUT_CHANNELS
 
 
 # conv2d keeps its im2col columns for the weight gradient when they hold at most this many
@@ -137,14 +150,14 @@ class Conv2d(Op):
             )
         oh, ow = _conv_out_hw(self.name, x.shape[2:], w.shape[2:], stride, padding, dilation)
         n_cols = x.shape[1] * w.shape[2] * w.shape[3] * x.shape[0] * oh * ow
-        keep = n_cols <= KEEP_COLS_MAX and not _shifted(stride, out_ch, groups)
+        keep = n_cols <= KEEP_COLS_MAX and not _direct(stride, out_ch, groups)
         cols = (n_cols,) if keep else (0,)
         return Meta((x.shape[0], out_ch, oh, ow), x.dtype), Meta(cols, x.dtype)
 
     def forward(self, meta, x, w, b=None, *, stride, padding, dilation, groups):
         n, out_ch, oh, ow = meta[0].shape
-        if _shifted(stride, out_ch, groups):
-            out = K.shifted_conv2d(x, w, b, padding, dilation, groups, (oh, ow))
+        if _direct(stride, out_ch, groups):
+            out = K.direct_conv2d(x, w, b, padding, dilation, groups, (oh, ow))
             return out, np.empty(0, x.dtype)
         cols = K.im2col(x, w.shape[2:], stride, padding[::2], dilation, (oh, ow))
         prod = _group_matmul(w.reshape(groups, out_ch // groups, -1), cols, groups)
