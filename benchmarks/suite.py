@@ -13,7 +13,8 @@ For each workload of benchmarks/workloads.py (the same code runs on both librari
   this shared machine hits them alike; the table shows the median of the rounds. A sample
   times at least 5 steps and 50 ms, after 2 untimed steps.
 - speedups of the traced step: (mode ms) / (traced ms) for minitorch eager, torch eager and
-  torch.compile; > 1 means the traced minitorch step is faster.
+  torch.compile, the median over the rounds of each round's ratio; > 1 means the traced
+  minitorch step is faster.
 - "same": the traced step gives exactly the eager step's outputs (4 steps, both built from
   the same seed, the random seed set before each step).
 - kernels launched per traced step (`stats.ops_replayed`) and the trace's own time.
@@ -460,14 +461,13 @@ def wait_for_quiet(workers: dict, limit: float) -> float:
 
 # ---- one workload -----------------------------------------------------------------------------
 def time_round_robin(workers: dict, modes: list, rounds: int, n: int) -> tuple[dict, float]:
-    """Median ms per step of each mode, timed in turn, round after round; other load %."""
+    """ms per step of each mode in each round (the modes timed in turn); other load %."""
     samples = {mode: [] for mode in modes}
     load = OtherLoad(workers).start()
     for _ in range(rounds):
         for mode in modes:
             samples[mode].append(workers[LIBRARY[mode]].ask("time", mode=mode, n=n)["ms"])
-    medians = {mode: statistics.median(s) for mode, s in samples.items()}
-    return medians, load.percent()
+    return samples, load.percent()
 
 
 def _quiet_rounds(workers: dict, modes: list, settings: Settings) -> tuple[dict, float, float]:
@@ -476,22 +476,34 @@ def _quiet_rounds(workers: dict, modes: list, settings: Settings) -> tuple[dict,
     for _ in range(2 if settings.wait_idle else 1):
         if settings.wait_idle:
             waited += wait_for_quiet(workers, settings.wait_idle)
-        ms, other = time_round_robin(workers, modes, settings.rounds, settings.steps)
+        samples, other = time_round_robin(workers, modes, settings.rounds, settings.steps)
         if best is None or (other is not None and other < best[1]):
-            best = (ms, other)
+            best = (samples, other)
         if other is None or other < QUIET_PERCENT:
             break
     return best[0], best[1], waited
 
 
-def _ratios(ms: dict) -> dict:
-    traced = ms.get("minitorch.compile")
+def _ratios(samples: dict) -> dict:
+    """Each mode's time over the traced step's, as the median of the rounds' ratios.
+
+    NOTE: the ratio of each round's own samples, not of the two modes' medians: this VM's
+    speed drifts by up to 2x within minutes, and samples taken seconds apart see the same
+    speed, while the two medians may come from rounds run at different speeds.
+    """
+    traced = samples.get("minitorch.compile")
     pairs = {
         "eager/traced": "minitorch",
         "torch/traced": "torch",
         "compile/traced": "torch.compile",
     }
-    return {key: (ms[m] / traced if traced and ms.get(m) else None) for key, m in pairs.items()}
+    ratios = {}
+    for key, mode in pairs.items():
+        other = samples.get(mode)
+        ratios[key] = (
+            statistics.median(a / b for a, b in zip(other, traced)) if traced and other else None
+        )
+    return ratios
 
 
 def _setup(workers: dict, name: str, settings: Settings) -> tuple[dict, dict]:
@@ -510,11 +522,13 @@ def _setup(workers: dict, name: str, settings: Settings) -> tuple[dict, dict]:
 def bench_workload(name: str, settings: Settings, workers: dict) -> dict:
     status, check = _setup(workers, name, settings)
     timed = [m for m in MODES if status[m].startswith("ok")]
-    ms, other, waited = _quiet_rounds(workers, timed, settings)
+    samples, other, waited = _quiet_rounds(workers, timed, settings)
+    ms = {mode: statistics.median(s) for mode, s in samples.items()}
     row = {
         "description": (WORKLOADS[name].__doc__ or "").strip().splitlines()[0],
         "modes": {m: {"ms": ms.get(m), "status": status[m]} for m in MODES},
-        "ratios": _ratios(ms),
+        "ratios": _ratios(samples),
+        "samples_ms": samples,  # per mode, one per round, in the order they were timed
         "other_load_percent": other,
         "waited_for_quiet_s": waited,
         "traced_matches_eager": check["same"],
@@ -623,7 +637,7 @@ def report(result: dict) -> str:
         f"{result['settings'].get('device', 'cpu')}",
         f"{result['settings']['rounds']} rounds of >= {result['settings']['steps']} steps and "
         f"{MIN_SAMPLE_S * 1e3:.0f} ms, median ms per step; x/tr = speedup of the traced step "
-        "(> 1: traced is faster)",
+        "(> 1: traced is faster), the median of the rounds' own ratios",
         "",
         *_time_table(rows),
         "",
