@@ -589,6 +589,35 @@ def test_gather_scatter_index_select():
     same(mt.index_select(x, -1, mt.tensor([0])), [[1], [4]])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_gather_scatter_kernel_path_gives_numpys_bits(dtype, monkeypatch):
+    """The loop kernels (index with the input's sizes off dim) against the numpy path."""
+    from minitorch.kernels.cpu import index as K
+
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((4, 6, 5)) * 100).astype(dtype)
+    x_t = mt.from_numpy(x).transpose(0, 2)  # a strided input: (5, 6, 4)
+    for dim, size in [(0, 9), (1, 3), (2, 1)]:
+        shape = list(x_t.shape)
+        shape[dim] = size
+        idx = mt.from_numpy(rng.integers(-x_t.shape[dim], x_t.shape[dim], shape))
+        src = mt.from_numpy((rng.standard_normal(shape) * 100).astype(dtype))
+
+        def three():
+            gathered = x_t.gather(dim, idx)
+            return [gathered, x_t.scatter_add(dim, idx, src), x_t.scatter(dim, idx, src)]
+
+        fast = three()
+        with monkeypatch.context() as m:
+            m.setattr(K, "fits", lambda *a: False)  # the numpy path
+            slow = three()
+        for a, b in zip(fast, slow):
+            assert a.dtype == b.dtype and np.array_equal(a.numpy(), b.numpy()), dim
+    with pytest.raises(RuntimeError, match="index 6 is out of bounds for dimension with size 6"):
+        x_t.gather(1, mt.zeros(5, 2, 4, dtype=mt.int64) + 6)
+    assert tuple(x_t.gather(1, mt.zeros(5, 0, 4, dtype=mt.int64)).shape) == (5, 0, 4)
+
+
 def test_masked_fill_where_nonzero():
     x = mt.tensor([[1.0, -2.0], [3.0, -4.0]])
     same(x.masked_fill(x < 0, 0.0), [[1, 0], [3, 0]])

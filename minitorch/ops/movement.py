@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.engine import PartialGrad
+from ..kernels.cpu import index as K_index
 from .linear import blas_matmul
 from .reduce import normalize_dim
 from .registry import Meta, Op, apply, register
@@ -438,6 +439,10 @@ class Gather(Op):
 
     def forward(self, meta, a, index, *, dim):
         d = dim % max(a.ndim, 1)
+        if K_index.fits(a, index, d):
+            out = K_index.gather(a, index, d)
+            if out is not None:
+                return out
         _check_bounds(index, a.shape[d] if a.ndim else 1, "gather")
         return a[_gather_index(a.shape, index, d)] if a.ndim else a.copy()
 
@@ -476,6 +481,10 @@ class Scatter(Op):
 
     def forward(self, meta, a, index, src, *, dim):
         d = dim % max(a.ndim, 1)
+        if K_index.fits(a, index, d) and np.shape(src) in ((), index.shape):
+            out = K_index.scatter(a, index, src, d, self.accumulate)
+            if out is not None:
+                return out
         _check_bounds(index, a.shape[d] if a.ndim else 1, self.name)
         out = a.copy()
         where = _gather_index(a.shape, index, d)
