@@ -147,6 +147,30 @@ def test_param_groups_and_missing_grads_match_torch():
     _assert_same(*results, np.float32, "groups")
 
 
+def test_a_step_that_raises_updates_nothing():
+    """batched_updates runs the queued updates only when the step's body finishes."""
+    w = nn.Parameter(minitorch.ones(3))
+    w.grad = minitorch.ones(3)
+    opt = optim.Adam([w], lr=0.1)
+
+    def closure():  # runs inside step(), before any update is queued... then fails
+        raise ValueError("loss failed")
+
+    with pytest.raises(ValueError, match="loss failed"):
+        opt.step(closure)
+    assert w.tolist() == [1.0, 1.0, 1.0]
+    with optim.optimizer.batched_updates():  # nested blocks: the inner one runs its own queue
+        opt.step()
+        assert w.tolist() != [1.0, 1.0, 1.0]
+    with pytest.raises(RuntimeError, match="stop"), optim.optimizer.batched_updates():
+        before = w.tolist()
+        optim.optimizer._fused_update(
+            "sgd", w, [None], (0.5, 0.0, 0.0, 0.0, 1.0), (False, False, False)
+        )
+        raise RuntimeError("stop")
+    assert w.tolist() == before  # the queued update was dropped
+
+
 def test_lr_change_takes_effect_without_compiling():
     init, grads = _data(np.float32, steps=6)
     results = []

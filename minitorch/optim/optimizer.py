@@ -14,10 +14,10 @@ through `_fused_update`; docs/custom_optimizer.md shows how to write your own.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from copy import deepcopy
 from itertools import chain
 from typing import Any
@@ -306,22 +306,33 @@ def _cuda_update(rule, param, grad, buffers, coefficients, flags) -> None:
 _queue: dict | None = None  # rule key -> queued updates, inside batched_updates()
 
 
-@contextmanager
-def batched_updates():
-    """Run the `_fused_update`s of the block as one kernel call per rule and coefficients.
+class batched_updates:  # noqa: N801  (used as a function: `with batched_updates():`)
+    """Run the `_fused_update`s of the block as one kernel call per rule and coefficients; as
+    a decorator (`@batched_updates()`), of each call of the function.
 
     A per-parameter call costs ~20 us of Python and dispatch; an optimizer step over a model's
     parameters pays it once instead. Nothing is written if the block raises.
+    NOTE: a class, not @contextmanager: the generator-based decorator cost ~4 us per step.
     """
-    global _queue
-    outer, _queue = _queue, {}
-    try:
-        yield
-        queued = _queue
-    finally:
-        _queue = outer
-    for key, updates in queued.items():
-        _run(key, updates)
+
+    def __call__(self, step):
+        @functools.wraps(step)
+        def batched(*args, **kwargs):
+            with batched_updates():
+                return step(*args, **kwargs)
+
+        return batched
+
+    def __enter__(self):
+        global _queue
+        self.outer, _queue = _queue, {}
+
+    def __exit__(self, kind, error, trace):
+        global _queue
+        queued, _queue = _queue, self.outer
+        if kind is None:
+            for key, updates in queued.items():
+                _run(key, updates)
 
 
 def _run(key: tuple, updates: list) -> None:
