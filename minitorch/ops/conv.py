@@ -86,11 +86,16 @@ def _conv_out_hw(op, x_hw, kernel, stride, padding, dilation):
     )
 
 
-# Stride-1 weight gradients with at most this many output channels per group run as shifted
-# runs (kernels/cpu/conv.py) instead of im2col + GEMM: BLAS runs such skinny products far from
-# its peak (CIFAR's 3->6 5x5 conv: 3.9 -> 2.1 ms; with 16 or more output channels im2col + GEMM
-# was as fast or faster, and for the input gradient always).
+# Stride-1 weight gradients with at most SHIFT_MAX_OUT_CHANNELS output channels per group, or
+# SHIFT_MAX_OUT_CHANNELS_FEW_TAPS when a filter has at most SHIFT_FEW_TAPS taps (C/G*kh*kw), run
+# as shifted runs (kernels/cpu/conv.py) instead of im2col + GEMM: BLAS runs such skinny
+# products far from its peak (CIFAR's 3->6 5x5 conv: 3.9 -> 2.1 ms). NOTE: measured crossover
+# (us, shifted vs im2col + GEMM): 25 taps (1 channel, 5x5): 10 outputs 621 vs 984, 12: 734 vs
+# 1018, 16: 1017 vs 1118; 75 taps, 10 outputs: 3751 vs 5541; 150 taps, 10 outputs: 1328 vs
+# 1039; 250 taps, 12 outputs: 1281 vs 1090. For the input gradient im2col + GEMM always won.
 SHIFT_MAX_OUT_CHANNELS = 8
+SHIFT_FEW_TAPS = 75
+SHIFT_MAX_OUT_CHANNELS_FEW_TAPS = 16
 
 # Stride-1 forward convolutions with at most this many output channels per group run as a direct
 # kernel (kernels/cpu/conv.py direct_conv2d) instead of im2col + GEMM + a transposing copy.
@@ -102,8 +107,11 @@ SHIFT_MAX_OUT_CHANNELS = 8
 DIRECT_MAX_OUT_CHANNELS = 32
 
 
-def _shifted(stride, out_ch: int, groups: int) -> bool:
-    return tuple(stride) == (1, 1) and out_ch // groups <= SHIFT_MAX_OUT_CHANNELS
+def _shifted(stride, out_ch: int, groups: int, taps: int) -> bool:
+    """Whether a weight gradient runs as shifted runs (see SHIFT_MAX_OUT_CHANNELS)."""
+    per_group = out_ch // groups
+    few_taps = taps <= SHIFT_FEW_TAPS and per_group <= SHIFT_MAX_OUT_CHANNELS_FEW_TAPS
+    return tuple(stride) == (1, 1) and (per_group <= SHIFT_MAX_OUT_CHANNELS or few_taps)
 
 
 def _direct(stride, out_ch: int, groups: int) -> bool:
@@ -300,7 +308,9 @@ class Conv2dWeight(Op):
         """cols, when given, is im2col(x) kept by the forward conv2d (saves recomputing it)."""
         # NOTE: the shifted kernel also multiplies x outside the windows by a zero gradient, so
         # a non-finite x takes im2col, which spreads inf/NaN exactly as PyTorch does.
-        if cols is None and _shifted(stride, g.shape[1], groups) and np.isfinite(x).all():
+        taps = x.shape[1] // groups * kernel_size[0] * kernel_size[1]
+        shifted = _shifted(stride, g.shape[1], groups, taps)
+        if cols is None and shifted and np.isfinite(x).all():
             return K.shifted_conv2d_weight(x, g, kernel_size, padding, dilation, groups)
         if cols is None:
             cols = K.im2col(x, kernel_size, stride, padding[::2], dilation, g.shape[2:])
