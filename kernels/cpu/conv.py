@@ -17,12 +17,16 @@ per-task functions without fastmath flags are inlined into both drivers at Numba
 spent ~6 s optimizing that (the parallel im2col compiled in 7.6 s; 4.8 s inlined, and runs no
 slower). The shifted-run task functions stay calls: inlined into drivers carrying their
 fastmath flags they ran 1.5x slower and compiled no faster.
+NOTE: a driver passes such a call its task index as intp(t): in the parallel loop body Numba
+types the prange index as uint64, while typing the driver saw int64, so the task compiled
+twice (cold, CIFAR shapes: direct conv 5.6-6.4 -> 2.7 s, shifted weight grad 3.2-3.5 -> 2.0 s;
+inlining the direct task instead, 5.8-6.1 s).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange, uintp
+from numba import intp, njit, prange, uintp
 
 from . import PARALLEL_MIN, THREADS
 
@@ -335,13 +339,13 @@ def _direct_conv_block(of, buf, acc, wf, bf, n, o0, o_end, x0, w0, geo, shifts):
 @njit(parallel=True, **_OPTS)
 def _direct_conv_parallel(of, xf, wf, bf, tasks, parts, geo, shifts, blocks):
     for t in prange(tasks):
-        _direct_conv_task(of, xf, wf, bf, t, parts, geo, shifts, blocks)
+        _direct_conv_task(of, xf, wf, bf, intp(t), parts, geo, shifts, blocks)
 
 
 @njit(**_OPTS)
 def _direct_conv_serial(of, xf, wf, bf, tasks, parts, geo, shifts, blocks):
     for t in range(tasks):
-        _direct_conv_task(of, xf, wf, bf, t, parts, geo, shifts, blocks)
+        _direct_conv_task(of, xf, wf, bf, intp(t), parts, geo, shifts, blocks)
 
 
 def _blocked_weights(w: np.ndarray, groups: int) -> tuple[np.ndarray, int]:
@@ -466,13 +470,13 @@ def _shift_weight_grad_part(pf, xf, gf, t, n_batch, geo, shifts):
 @njit(parallel=True, **_OPTS)
 def _shift_weight_grad_parallel(pf, xf, gf, tasks, n_batch, geo, shifts):
     for t in prange(tasks):
-        _shift_weight_grad_part(pf, xf, gf, t, n_batch, geo, shifts)
+        _shift_weight_grad_part(pf, xf, gf, intp(t), n_batch, geo, shifts)
 
 
 @njit(**_OPTS)
 def _shift_weight_grad_serial(pf, xf, gf, tasks, n_batch, geo, shifts):
     for t in range(tasks):
-        _shift_weight_grad_part(pf, xf, gf, t, n_batch, geo, shifts)
+        _shift_weight_grad_part(pf, xf, gf, intp(t), n_batch, geo, shifts)
 
 
 def _padded_flat(x: np.ndarray, padding) -> tuple[np.ndarray, tuple]:
@@ -616,22 +620,31 @@ def _max_pool_plane_2x2(of, idxf, xf, p, shape, sh, sw):
             idxf[uintp(dst + y * ow + xo)] = where
 
 
+# NOTE: the 2x2 path and the generic one are separate kernels, so a model compiles only the one
+# it uses: one driver inlining both behind a flag compiled (cold, parallel) in 3.5 s, the 2x2
+# one alone in 0.9 s.
 @njit(parallel=True, **_OPTS)
-def _max_pool_parallel(of, idxf, xf, planes, shape, kh, kw, sh, sw, ph, pw, dh, dw, fast):
+def _max_pool_2x2_parallel(of, idxf, xf, planes, shape, sh, sw):
     for p in prange(planes):
-        if fast:
-            _max_pool_plane_2x2(of, idxf, xf, p, shape, sh, sw)
-        else:
-            _max_pool_plane(of, idxf, xf, p, shape, kh, kw, sh, sw, ph, pw, dh, dw)
+        _max_pool_plane_2x2(of, idxf, xf, p, shape, sh, sw)
 
 
 @njit(**_OPTS)
-def _max_pool_serial(of, idxf, xf, planes, shape, kh, kw, sh, sw, ph, pw, dh, dw, fast):
+def _max_pool_2x2_serial(of, idxf, xf, planes, shape, sh, sw):
     for p in range(planes):
-        if fast:
-            _max_pool_plane_2x2(of, idxf, xf, p, shape, sh, sw)
-        else:
-            _max_pool_plane(of, idxf, xf, p, shape, kh, kw, sh, sw, ph, pw, dh, dw)
+        _max_pool_plane_2x2(of, idxf, xf, p, shape, sh, sw)
+
+
+@njit(parallel=True, **_OPTS)
+def _max_pool_parallel(of, idxf, xf, planes, shape, kh, kw, sh, sw, ph, pw, dh, dw):
+    for p in prange(planes):
+        _max_pool_plane(of, idxf, xf, p, shape, kh, kw, sh, sw, ph, pw, dh, dw)
+
+
+@njit(**_OPTS)
+def _max_pool_serial(of, idxf, xf, planes, shape, kh, kw, sh, sw, ph, pw, dh, dw):
+    for p in range(planes):
+        _max_pool_plane(of, idxf, xf, p, shape, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
 def max_pool2d(x: np.ndarray, kernel, stride, padding, dilation, out_size):
@@ -649,23 +662,14 @@ def max_pool2d(x: np.ndarray, kernel, stride, padding, dilation, out_size):
             and (oh - 1) * stride[0] + 2 <= height
             and (ow - 1) * stride[1] + 2 <= width
         )
-        kernel_fn = _max_pool_parallel if parallel(x.size) and planes > 1 else _max_pool_serial
-        kernel_fn(
-            out.reshape(-1),
-            idx.reshape(-1),
-            x.reshape(-1),
-            planes,
-            (height, width, oh, ow),
-            kernel[0],
-            kernel[1],
-            stride[0],
-            stride[1],
-            padding[0],
-            padding[1],
-            dilation[0],
-            dilation[1],
-            fast,
-        )
+        big = parallel(x.size) and planes > 1
+        flat = (out.reshape(-1), idx.reshape(-1), x.reshape(-1), planes, (height, width, oh, ow))
+        if fast:
+            kernel_fn = _max_pool_2x2_parallel if big else _max_pool_2x2_serial
+            kernel_fn(*flat, stride[0], stride[1])
+        else:
+            kernel_fn = _max_pool_parallel if big else _max_pool_serial
+            kernel_fn(*flat, *kernel, *stride, *padding, *dilation)
     return out, idx
 
 
