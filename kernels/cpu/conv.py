@@ -50,6 +50,27 @@ def _valid_range(off, stride, size, n_out):
 # ---- im2col / col2im ----------------------------------------------------------------------------
 # NOTE: kernels index flat arrays with unsigned (uintp) positions: with signed indices Numba
 # emits a negative-index wraparound select per access, which blocks vectorization (4-5x slower).
+@njit(inline="always")
+def _copy_run(dst, d, src, s, step, lo, hi, n):
+    """dst[d + k] = src[s + k*step] for lo <= k < hi, and 0 for the other k < n.
+
+    NOTE: im2col's row loop calling this compiled faster than with the same loops written in
+    place (cold, parallel, CIFAR conv2: LLVM 3.0-3.6 -> 2.0-2.4 s, total 4.0-5.0 -> 3.2-3.9 s)
+    and ran no slower (A/B 0.88-1.04x). Zeroing rows outside the image through this too
+    (lo = hi = n) compiled in 1.2-1.5 s but ran 1.24-1.45x slower (bounds vary per row).
+    """
+    for k in range(lo):
+        dst[uintp(d + k)] = 0
+    if step == 1:
+        for k in range(lo, hi):
+            dst[uintp(d + k)] = src[uintp(s + k)]
+    else:
+        for k in range(lo, hi):
+            dst[uintp(d + k)] = src[uintp(s + k * step)]
+    for k in range(hi, n):
+        dst[uintp(d + k)] = 0
+
+
 @njit(inline="always", **_OPTS)
 def _im2col_row(xf, cf, r, shape, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow):
     """Row r = (c, i, j) for every sample n: cols[r, n, y*ow + xo] = x[n, c, h, w] or 0.
@@ -68,22 +89,11 @@ def _im2col_row(xf, cf, r, shape, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow):
         src0 = (n * channels + c) * height * width + off_w
         for y in range(oh):
             h = y * sh + i * dh - pt
-            d = dst0 + y * ow
             if h < 0 or h >= height:
                 for xo in range(ow):
-                    cf[uintp(d + xo)] = 0
+                    cf[uintp(dst0 + y * ow + xo)] = 0
                 continue
-            for xo in range(lo):
-                cf[uintp(d + xo)] = 0
-            s = src0 + h * width
-            if sw == 1:
-                for xo in range(lo, hi):
-                    cf[uintp(d + xo)] = xf[uintp(s + xo)]
-            else:
-                for xo in range(lo, hi):
-                    cf[uintp(d + xo)] = xf[uintp(s + xo * sw)]
-            for xo in range(hi, ow):
-                cf[uintp(d + xo)] = 0
+            _copy_run(cf, dst0 + y * ow, xf, src0 + h * width, sw, lo, hi, ow)
 
 
 @njit(parallel=True, **_OPTS)
