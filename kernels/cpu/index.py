@@ -22,9 +22,15 @@ _OPTS = {"cache": True, "nogil": True}
 
 
 @njit(**_OPTS)
-def _gather(x, index, out):
-    """out[a, j, b] = x[a, index[a, j, b], b]; returns False at an index out of range."""
-    n = x.shape[1]
+def _along(src, index, dst, scatter, accumulate):
+    """For each (a, j, b) of index, k = index[a, j, b] (from the end when negative), along dim
+    1 of `src` (gather) or of `dst` (scatter):
+    gather: dst[a, j, b] = src[a, k, b]; scatter: dst[a, k, b] = (or +=) src[a, j, b].
+    Returns False at the first k out of range.
+
+    NOTE: only dst is written in either mode, so a read-only src (a broadcast view) types.
+    """
+    n = dst.shape[1] if scatter else src.shape[1]
     for a in range(index.shape[0]):
         for j in range(index.shape[1]):
             for b in range(index.shape[2]):
@@ -32,25 +38,12 @@ def _gather(x, index, out):
                 k = k + n if k < 0 else k
                 if k < 0 or k >= n:
                     return False
-                out[a, j, b] = x[a, k, b]
-    return True
-
-
-@njit(**_OPTS)
-def _scatter(out, index, src, accumulate):
-    """out[a, index[a, j, b], b] = (or +=) src[a, j, b]; returns False at an index out of range."""
-    n = out.shape[1]
-    for a in range(index.shape[0]):
-        for j in range(index.shape[1]):
-            for b in range(index.shape[2]):
-                k = index[a, j, b]
-                k = k + n if k < 0 else k
-                if k < 0 or k >= n:
-                    return False
-                if accumulate:
-                    out[a, k, b] += src[a, j, b]
+                if not scatter:
+                    dst[a, j, b] = src[a, k, b]
+                elif accumulate:
+                    dst[a, k, b] += src[a, j, b]
                 else:
-                    out[a, k, b] = src[a, j, b]
+                    dst[a, k, b] = src[a, j, b]
     return True
 
 
@@ -73,7 +66,7 @@ def _view(a: np.ndarray, dim: int) -> np.ndarray:
 def gather(x: np.ndarray, index: np.ndarray, dim: int) -> np.ndarray | None:
     """x gathered along dim (index.shape), or None if an index is out of range."""
     out = np.empty(index.shape, x.dtype)
-    ok = _gather(_view(x, dim), _view(index, dim), _view(out, dim))
+    ok = _along(_view(x, dim), _view(index, dim), _view(out, dim), False, False)
     return out if ok else None
 
 
@@ -82,5 +75,5 @@ def scatter(x: np.ndarray, index: np.ndarray, src, dim: int, accumulate: bool):
     src is an array of index's shape or a number."""
     out = np.array(x, order="C", copy=True)
     src = np.broadcast_to(np.asarray(src, x.dtype), index.shape)
-    ok = _scatter(_view(out, dim), _view(index, dim), _view(src, dim), accumulate)
+    ok = _along(_view(src, dim), _view(index, dim), _view(out, dim), True, accumulate)
     return out if ok else None

@@ -77,7 +77,7 @@ def _tensor_guards(nodes) -> list:
 
 class _Recorder:
     """Wraps the elementwise nodes' calls in the first replay and keeps, per node, the
-    compiled kernel elementwise() picked and the operands it ran on.
+    compiled kernel elementwise() picked and the numbers among its operands.
 
     Ops with a `plan` (reductions, products with epilogues) give a function of their arrays
     instead.

@@ -312,7 +312,8 @@ class batched_updates:  # noqa: N801  (used as a function: `with batched_updates
 
     A per-parameter call costs ~20 us of Python and dispatch; an optimizer step over a model's
     parameters pays it once instead. Nothing is written if the block raises.
-    NOTE: a class, not @contextmanager: the generator-based decorator cost ~4 us per step.
+    NOTE: a class, not @contextmanager: the generator-based decorator cost ~1.4 us of a
+    6-parameter Adam step (40.1 -> 38.7 us).
     """
 
     def __call__(self, step):
