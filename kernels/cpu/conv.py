@@ -436,7 +436,9 @@ def _shift_weight_grad_part(pf, xf, gf, t, n_batch, geo, shifts):
     """Task t = (chunk, o): dW[o] summed over the chunk's samples into partial row t.
 
     NOTE: "reassoc" lets LLVM vectorize the dot products; the chunking is fixed, so the sums do
-    not depend on the number of threads.
+    not depend on the number of threads. The sums are typed like the arrays: `gp[0] * 0` (an
+    int literal) made them float64, and the loop converted every product (CIFAR's conv1 on one
+    thread: 3.85 ms that way, 1.82 ms in float32).
     """
     channels, hp, wp, out_ch, oh, ow, kh, kw, dh, dw, groups = geo
     cg, og = channels // groups, out_ch // groups
@@ -445,6 +447,7 @@ def _shift_weight_grad_part(pf, xf, gf, t, n_batch, geo, shifts):
     run = _run_length(oh, ow, wp)
     taps = cg * kh * kw
     gp = np.empty(run, dtype=gf.dtype)
+    zero = gf.dtype.type(0)
     for n in range(chunk * per, min(n_batch, (chunk + 1) * per)):
         _pitched(gf, gp, (n * out_ch + o) * oh * ow, oh, ow, wp)
         x0 = (n * channels + (o // og) * cg) * hp * wp
@@ -454,7 +457,7 @@ def _shift_weight_grad_part(pf, xf, gf, t, n_batch, geo, shifts):
             s1 = x0 + shifts[q + 1]
             s2 = x0 + shifts[q + 2]
             s3 = x0 + shifts[q + 3]
-            a = b = c = d = gp[0] * 0
+            a = b = c = d = zero
             for p in range(run):
                 v = gp[uintp(p)]
                 a += v * xf[uintp(s0 + p)]
@@ -471,7 +474,7 @@ def _shift_weight_grad_part(pf, xf, gf, t, n_batch, geo, shifts):
             q += 4
         for r in range(q, taps):  # the last taps, one per pass
             s0 = x0 + shifts[r]
-            a = gp[0] * 0
+            a = zero
             for p in range(run):
                 a += gp[uintp(p)] * xf[uintp(s0 + p)]
             pf[t * taps + r] += a
