@@ -2,6 +2,7 @@
 without the footguns (aliased outputs, frozen constants, repeated random numbers), and says
 why it retraces."""
 
+import re
 import sys
 from pathlib import Path
 
@@ -419,6 +420,26 @@ def test_replays_call_elementwise_and_sum_kernels_directly_and_stay_bit_exact():
         compiled.explain()
     )
     assert "= empty(" in replayer.source and "= plan" in replayer.source  # elementwise, sums
+
+
+def test_replayed_gather_and_scatter_add_follow_the_index_and_check_its_bounds():
+    def step(q, actions, g):
+        picked = q.gather(1, actions)  # DQN's chosen actions
+        spread = torch.zeros(8, 3).scatter_add(1, actions, g)
+        return picked, spread
+
+    compiled = torch.compile(step)
+    q, g = torch.randn(8, 3), torch.randn(8, 1)
+    for _ in range(4):
+        actions = torch.randint(0, 3, (8, 1))  # new index values each call: no retrace
+        for got, want in zip(compiled(q, actions, g), step(q, actions, g)):
+            assert np.array_equal(got.numpy(), want.numpy())
+    replayer = next(iter(compiled._traces.values()))[0]
+    for op in ("gather", "scatter_add"):  # the op's plan: its loop kernel, views worked out once
+        assert re.search(rf"= plan\d+\(.*# {op}$", replayer.source, re.M), replayer.source
+    bad = torch.tensor([[0]] * 7 + [[3]])
+    with pytest.raises(RuntimeError, match="gather: index 3 is out of bounds"):
+        compiled(q, bad, g)
 
 
 def test_direct_calls_keep_no_intermediate_alive():

@@ -57,10 +57,13 @@ def fits(x: np.ndarray, index: np.ndarray, dim: int) -> bool:
     )
 
 
+def _along_shape(shape: tuple, dim: int) -> tuple[int, int, int]:
+    return math.prod(shape[:dim]), shape[dim], math.prod(shape[dim + 1 :])
+
+
 def _view(a: np.ndarray, dim: int) -> np.ndarray:
     """a as (outer, a.shape[dim], inner) (a copy if a's strides do not allow a view)."""
-    shape = a.shape
-    return a.reshape(math.prod(shape[:dim]), shape[dim], math.prod(shape[dim + 1 :]))
+    return a.reshape(_along_shape(a.shape, dim))
 
 
 def gather(x: np.ndarray, index: np.ndarray, dim: int) -> np.ndarray | None:
@@ -77,3 +80,29 @@ def scatter(x: np.ndarray, index: np.ndarray, src, dim: int, accumulate: bool):
     src = np.broadcast_to(np.asarray(src, x.dtype), index.shape)
     ok = _along(_view(src, dim), _view(index, dim), _view(out, dim), True, accumulate)
     return out if ok else None
+
+
+def gather_plan(x_shape: tuple, index_shape: tuple, dim: int):
+    """gather(x, index, dim) as a function of arrays of these shapes, the views worked out once
+    (a traced step's replay calls it on each replay's arrays)."""
+    x3, i3 = _along_shape(x_shape, dim), _along_shape(index_shape, dim)
+
+    def run(x, index):
+        out = np.empty(index_shape, x.dtype)
+        ok = _along(x.reshape(x3), index.reshape(i3), out.reshape(i3), False, False)
+        return out if ok else None
+
+    return run
+
+
+def scatter_plan(x_shape: tuple, index_shape: tuple, dim: int, accumulate: bool):
+    """scatter(x, index, src, dim, accumulate) for a src array of index's shape and x's dtype,
+    as gather_plan."""
+    x3, i3 = _along_shape(x_shape, dim), _along_shape(index_shape, dim)
+
+    def run(x, index, src):
+        out = np.array(x, order="C", copy=True)
+        ok = _along(src.reshape(i3), index.reshape(i3), out.reshape(x3), True, accumulate)
+        return out if ok else None
+
+    return run

@@ -102,13 +102,20 @@ class Elementwise(Op):
 
     def direct(self, meta, arrays) -> tuple[str, list] | None:
         """(expression, operands) that run() would hand its kernel for these arrays, when it
-        would cast none of them (float arithmetic in the arrays' own dtype), else None. A
+        would cast none of them (float arithmetic, or a comparison, in the arrays' own float
+        dtype), else None. A
         traced step's replay then calls that kernel itself."""
         if type(self).run is not Elementwise.run:  # an op with its own run (clamp) says no
             return None
-        if self.kind in (COMPARE, LOGICAL) or not meta.dtype.is_floating_point:
+        if self.kind == COMPARE:  # a bool output of operands compared in their float dtype
+            compute = dtypes.result_type(*[_as_operand(a) for a in arrays])
+        elif self.kind == LOGICAL:
             return None
-        operands = _uncast(arrays, meta.dtype.np)
+        else:
+            compute = meta.dtype
+        if not compute.is_floating_point:
+            return None
+        operands = _uncast(arrays, compute.np)
         return None if operands is None else (self.template, operands)
 
     def backward(self, ctx, grad):

@@ -446,6 +446,22 @@ class Gather(Op):
         _check_bounds(index, a.shape[d] if a.ndim else 1, "gather")
         return a[_gather_index(a.shape, index, d)] if a.ndim else a.copy()
 
+    def plan(self, meta, arrays, params, out):
+        """forward for arrays laid out as these, for a traced step's replay (None where the
+        loop kernel does not serve them); an index out of range goes back to forward, which
+        raises."""
+        a, index = arrays
+        d = params["dim"] % max(a.ndim, 1)
+        if not K_index.fits(a, index, d):
+            return None
+        run = K_index.gather_plan(a.shape, index.shape, d)
+
+        def gather(a, index):
+            out = run(a, index)
+            return self.forward(meta, a, index, dim=d) if out is None else out
+
+        return gather
+
     def backward(self, ctx, grad):
         x, index = ctx.inputs
         return grad.new_zeros(x.shape).scatter_add(ctx.params["dim"], index, grad), None
@@ -495,6 +511,25 @@ class Scatter(Op):
         else:
             out[where] = src
         return out
+
+    def plan(self, meta, arrays, params, out):
+        """forward for arrays laid out as these and a src array of index's shape and the
+        input's dtype, as Gather.plan."""
+        a, index, src = arrays
+        d = params["dim"] % max(a.ndim, 1)
+        if not (
+            K_index.fits(a, index, d)
+            and isinstance(src, np.ndarray)
+            and (src.shape, src.dtype) == (index.shape, a.dtype)
+        ):
+            return None
+        run = K_index.scatter_plan(a.shape, index.shape, d, self.accumulate)
+
+        def scatter(a, index, src):
+            out = run(a, index, src)
+            return self.forward(meta, a, index, src, dim=d) if out is None else out
+
+        return scatter
 
     def backward(self, ctx, grad):
         _, index, src = ctx.inputs
