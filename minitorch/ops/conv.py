@@ -89,13 +89,15 @@ def _conv_out_hw(op, x_hw, kernel, stride, padding, dilation):
 # Stride-1 weight gradients with at most SHIFT_MAX_OUT_CHANNELS output channels per group, or
 # SHIFT_MAX_OUT_CHANNELS_FEW_TAPS when a filter has at most SHIFT_FEW_TAPS taps (C/G*kh*kw), run
 # as shifted runs (kernels/cpu/conv.py) instead of im2col + GEMM: BLAS runs such skinny
-# products far from its peak (CIFAR's 3->6 5x5 conv: 3.9 -> 2.1 ms). NOTE: measured crossover
-# (us, shifted vs im2col + GEMM): 25 taps (1 channel, 5x5): 10 outputs 621 vs 984, 12: 734 vs
-# 1018, 16: 1017 vs 1118; 75 taps, 10 outputs: 3751 vs 5541; 150 taps, 10 outputs: 1328 vs
-# 1039; 250 taps, 12 outputs: 1281 vs 1090. For the input gradient im2col + GEMM always won.
+# products far from its peak. NOTE: measured crossover (us, shifted vs im2col + GEMM, same
+# process, alternating): 25 taps (1 channel, 5x5, 64x28x28): 10 outputs 457 vs 1534, 16: 536 vs
+# 1986, 32: 1118 vs 1673; 75 taps (100x3x32x32): 6 outputs 1109 vs 4731, 16: 2980 vs 5517, 32:
+# 5655 vs 8632; 144 taps (3x3), 32 outputs: 1059 vs 774; 150 taps, 16 outputs: 1362 vs 1004;
+# 250 taps, 10 outputs: 808 vs 744, 20: 1290 vs 786. For the input gradient im2col + GEMM
+# always won.
 SHIFT_MAX_OUT_CHANNELS = 8
 SHIFT_FEW_TAPS = 75
-SHIFT_MAX_OUT_CHANNELS_FEW_TAPS = 16
+SHIFT_MAX_OUT_CHANNELS_FEW_TAPS = 32
 
 # Stride-1 forward convolutions with at most this many output channels per group run as a direct
 # kernel (kernels/cpu/conv.py direct_conv2d) instead of im2col + GEMM + a transposing copy.
