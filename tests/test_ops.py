@@ -222,6 +222,23 @@ def test_small_products_run_on_the_calling_blas_thread():
         assert get_threads() == threads
 
 
+@pytest.mark.parametrize("m, k, n", [(4, 784, 512), (16, 128, 256), (64, 512, 256), (64, 256, 256)])
+def test_a_few_rows_times_a_transposed_weight_is_computed_swapped(m, k, n):
+    """kernels/cpu/blas.py: x @ W.T of a few rows runs as (W @ x.T).T (OpenBLAS's faster
+    orientation there); the result is the same product, C-ordered."""
+    from minitorch.kernels.cpu import blas  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((m, k), np.float32), rng.standard_normal((n, k), np.float32)
+    got = blas.matmul(x, w.T)
+    assert got.flags.c_contiguous and got.dtype == np.float32
+    swapped = blas._swap_wins(m, k, n)
+    assert swapped == ((m, k) != (64, 256))  # M=64 swaps only from K=512 on
+    want = (w @ x.T).T if swapped else x @ w.T
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(got, x.astype(np.float64) @ w.T.astype(np.float64), atol=2e-4)
+
+
 @pytest.mark.parametrize("shapes", [((1, 3, 4), (2, 5)), ((2, 3, 4), (1, 5))])
 def test_einsum_broadcasts_size_one_dims_in_either_operand(shapes):
     """As PyTorch: a size-1 dim broadcasts against its letter's size in the other operand, and
