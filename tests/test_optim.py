@@ -127,6 +127,20 @@ def test_large_parameters_use_the_parallel_kernel(name):
     _assert_same(ours, theirs, np.float32, name)
 
 
+def test_a_large_model_updates_in_chunks_of_bounded_size():
+    """A model of more than UPDATE_CHUNK parameters goes to the kernel UPDATE_CHUNK at a time,
+    padded: the tuples' length is part of the kernel's type, and a kernel for 32 parameters
+    took 20 s to compile."""
+    chunk = optim_kernels.UPDATE_CHUNK
+    for count in (3, chunk, 2 * chunk + 3):
+        init, grads = _data(np.float32, steps=2, shapes=[(5, 2)] * count)
+        ours, _ = _run(minitorch, "Adam", dict(lr=0.01), init, grads)
+        theirs, _ = _run(torch, "Adam", dict(lr=0.01), init, grads)
+        _assert_same(ours, theirs, np.float32, f"{count} parameters")
+    signatures = [sig for kernel in optim_kernels._kernels.values() for sig in kernel.signatures]
+    assert signatures and all(sig[1].count <= chunk for sig in signatures)  # params' tuple
+
+
 def test_param_groups_and_missing_grads_match_torch():
     init, grads = _data(np.float32, steps=4)
     for step, step_grads in enumerate(grads):  # parameter 1 gets no gradient on odd steps
