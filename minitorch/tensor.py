@@ -803,7 +803,7 @@ class Tensor:
         return E.add(self, other if alpha == 1 else other * alpha)
 
     def sub(self, other, *, alpha=1) -> Tensor:
-        return apply(E.sub, self, other if alpha == 1 else other * alpha)
+        return E.sub(self, other if alpha == 1 else other * alpha)
 
     subtract = sub
 
@@ -814,11 +814,11 @@ class Tensor:
 
     def div(self, other, *, rounding_mode=None) -> Tensor:
         if rounding_mode is None:
-            return apply(E.div, self, other)
+            return E.div(self, other)
         if rounding_mode == "floor":
-            return apply(E.floor_divide, self, other)
+            return E.floor_divide(self, other)
         if rounding_mode == "trunc":
-            return apply(E.trunc_divide, self, other)
+            return E.trunc_divide(self, other)
         raise RuntimeError(
             f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
             f"'{rounding_mode}'"
@@ -828,10 +828,10 @@ class Tensor:
     true_divide = div
 
     def floor_divide(self, other) -> Tensor:
-        return apply(E.floor_divide, self, other)
+        return E.floor_divide(self, other)
 
     def remainder(self, other) -> Tensor:
-        return apply(E.remainder, self, other)
+        return E.remainder(self, other)
 
     def fmod(self, other) -> Tensor:
         # trunc division keeps integer inputs integer (self / other would make them float)
@@ -845,7 +845,7 @@ class Tensor:
             and (self.dtype.is_floating_point or isinstance(exponent, int))
         ):
             if exponent == 2:
-                return apply(E.mul, self, self)
+                return E.mul(self, self)
             if exponent == 1:
                 return self.clone() if not self.requires_grad else apply(E.mul, self, 1)
             if exponent == 0.5:
@@ -861,48 +861,48 @@ class Tensor:
         return E.exp(self)
 
     def exp2(self) -> Tensor:
-        return apply(E.exp, self * math.log(2))
+        return E.exp(self * math.log(2))
 
     def log(self) -> Tensor:
         return E.log(self)
 
     def log2(self) -> Tensor:
-        return apply(E.log, self) * (1 / math.log(2))
+        return E.log(self) * (1 / math.log(2))
 
     def log10(self) -> Tensor:
-        return apply(E.log, self) * (1 / math.log(10))
+        return E.log(self) * (1 / math.log(10))
 
     def log1p(self) -> Tensor:
-        return apply(E.log1p, self)
+        return E.log1p(self)
 
     def expm1(self) -> Tensor:
-        return apply(E.expm1, self)
+        return E.expm1(self)
 
     def sqrt(self) -> Tensor:
         return E.sqrt(self)
 
     def rsqrt(self) -> Tensor:
-        return apply(E.rsqrt, self)
+        return E.rsqrt(self)
 
     def reciprocal(self) -> Tensor:
-        return apply(E.reciprocal, self)
+        return E.reciprocal(self)
 
     def square(self) -> Tensor:
-        return apply(E.mul, self, self)
+        return E.mul(self, self)
 
     def abs(self) -> Tensor:
-        return apply(E.abs, self)
+        return E.abs(self)
 
     absolute = abs
 
     def sign(self) -> Tensor:
-        return apply(E.sign, self)
+        return E.sign(self)
 
     def sin(self) -> Tensor:
-        return apply(E.sin, self)
+        return E.sin(self)
 
     def cos(self) -> Tensor:
-        return apply(E.cos, self)
+        return E.cos(self)
 
     def tan(self) -> Tensor:
         return self.sin() / self.cos()
@@ -917,22 +917,22 @@ class Tensor:
         return E.relu(self)
 
     def erf(self) -> Tensor:
-        return apply(E.erf, self)
+        return E.erf(self)
 
     def floor(self) -> Tensor:
-        return apply(E.floor, self)
+        return E.floor(self)
 
     def ceil(self) -> Tensor:
-        return apply(E.ceil, self)
+        return E.ceil(self)
 
     def round(self, decimals: int = 0) -> Tensor:
         if decimals:
             scale = 10.0**decimals
-            return apply(E.round, self * scale) / scale
-        return apply(E.round, self)
+            return E.round(self * scale) / scale
+        return E.round(self)
 
     def trunc(self) -> Tensor:
-        return apply(E.trunc, self)
+        return E.trunc(self)
 
     def frac(self) -> Tensor:
         return self - self.trunc()
@@ -958,10 +958,10 @@ class Tensor:
         return self.clamp(max=max)
 
     def maximum(self, other) -> Tensor:
-        return apply(E.maximum, self, other)
+        return E.maximum(self, other)
 
     def minimum(self, other) -> Tensor:
-        return apply(E.minimum, self, other)
+        return E.minimum(self, other)
 
     def lerp(self, end, weight) -> Tensor:
         return self + (end - self) * weight
@@ -1365,13 +1365,13 @@ class Tensor:
         return apply(E.div, other, self)
 
     def __floordiv__(self, other):
-        return apply(E.floor_divide, self, other)
+        return E.floor_divide(self, other)
 
     def __rfloordiv__(self, other):
         return apply(E.floor_divide, other, self)
 
     def __mod__(self, other):
-        return apply(E.remainder, self, other)
+        return E.remainder(self, other)
 
     def __rmod__(self, other):
         return apply(E.remainder, other, self)
@@ -1397,7 +1397,7 @@ class Tensor:
         return self
 
     def __abs__(self):
-        return apply(E.abs, self)
+        return E.abs(self)
 
     def __invert__(self):
         if self.dtype is dtypes.bool_:
