@@ -224,6 +224,26 @@ def test_max_pool_ties_take_the_first_index():
     check(_f("max_pool2d", 2, return_indices=True), x, lib=True)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool_without_gradient_computes_no_indices_and_the_same_values(dtype):
+    """Under no_grad (inference) 2x2 pooling runs a values-only kernel: PyTorch's values bit for
+    bit, with NaNs (which win), infinities and signed zeros (the first maximum wins)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4, 10, 12)).astype(dtype)
+    x.reshape(-1)[::37] = np.nan
+    x.reshape(-1)[5::41] = np.inf
+    x.reshape(-1)[7::43] = -np.inf
+    x[0, 0, :2, :2] = [[-0.0, 0.0], [0.0, -1.0]]
+    x[0, 1, :2, :2] = [[-1.0, -0.0], [0.0, -1.0]]
+    mx = mt.tensor(x)
+    with mt.no_grad():
+        got = mnn.functional.max_pool2d(mx, 2)
+    want = torch.nn.functional.max_pool2d(torch.tensor(x), 2).numpy()
+    assert got.numpy().tobytes() == want.tobytes()  # NaN payloads and the sign of zeros too
+    with_grad = mnn.functional.max_pool2d(mx.requires_grad_(), 2)
+    assert with_grad.detach().numpy().tobytes() == want.tobytes()
+
+
 @pytest.mark.parametrize(
     "kernel, kwargs",
     [(2, {}), (3, dict(stride=2, padding=1, dilation=2)), (4, dict(stride=3, ceil_mode=True))],

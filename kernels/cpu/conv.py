@@ -633,6 +633,26 @@ def _max_pool_plane_2x2(of, idxf, xf, p, shape, sh, sw):
             idxf[uintp(dst + y * ow + xo)] = where
 
 
+@njit(inline="always", **_OPTS)
+def _max_pool_plane_2x2_values(of, xf, p, shape, sh, sw):
+    """_max_pool_plane_2x2 without the indices (inference): the same values, window order and
+    NaN rule, as selects. NOTE: 1.6-1.8x faster than with the indices (LeNet's and CIFAR's
+    pools, same process)."""
+    height, width, oh, ow = shape
+    src = p * height * width
+    dst = p * oh * ow
+    for y in range(oh):
+        row = src + (y * sh) * width
+        for xo in range(ow):
+            i = row + xo * sw
+            best = xf[uintp(i)]
+            nan = best
+            for v in (xf[uintp(i + 1)], xf[uintp(i + width)], xf[uintp(i + width + 1)]):
+                best = v if v > best else best
+                nan = v if v != v else nan
+            of[uintp(dst + y * ow + xo)] = nan if nan != nan else best
+
+
 # NOTE: the 2x2 path and the generic one are separate kernels, so a model compiles only the one
 # it uses: one driver inlining both behind a flag compiled (cold, parallel) in 3.5 s, the 2x2
 # one alone in 0.9 s.
@@ -649,6 +669,18 @@ def _max_pool_2x2_serial(of, idxf, xf, planes, shape, sh, sw):
 
 
 @njit(parallel=True, **_OPTS)
+def _max_pool_2x2_values_parallel(of, xf, planes, shape, sh, sw):
+    for p in prange(planes):
+        _max_pool_plane_2x2_values(of, xf, p, shape, sh, sw)
+
+
+@njit(**_OPTS)
+def _max_pool_2x2_values_serial(of, xf, planes, shape, sh, sw):
+    for p in range(planes):
+        _max_pool_plane_2x2_values(of, xf, p, shape, sh, sw)
+
+
+@njit(parallel=True, **_OPTS)
 def _max_pool_parallel(of, idxf, xf, planes, shape, kh, kw, sh, sw, ph, pw, dh, dw):
     for p in prange(planes):
         _max_pool_plane(of, idxf, xf, p, shape, kh, kw, sh, sw, ph, pw, dh, dw)
@@ -660,30 +692,37 @@ def _max_pool_serial(of, idxf, xf, planes, shape, kh, kw, sh, sw, ph, pw, dh, dw
         _max_pool_plane(of, idxf, xf, p, shape, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
-def max_pool2d(x: np.ndarray, kernel, stride, padding, dilation, out_size):
-    """(values, flat indices) of 2-D max pooling over planes x (P, H, W)."""
+def max_pool2d(x: np.ndarray, kernel, stride, padding, dilation, out_size, indices=True):
+    """(values, flat indices) of 2-D max pooling over planes x (P, H, W); indices=False gives
+    (values, None)."""
     x = np.ascontiguousarray(x)
     planes, height, width = x.shape
     oh, ow = out_size
     out = np.empty((planes, oh, ow), dtype=x.dtype)
+    fast = (
+        tuple(kernel) == (2, 2)
+        and tuple(padding) == (0, 0)
+        and tuple(dilation) == (1, 1)
+        and (oh - 1) * stride[0] + 2 <= height
+        and (ow - 1) * stride[1] + 2 <= width
+    )
+    big = parallel(x.size) and planes > 1
+    geometry = (planes, (height, width, oh, ow))
+    if fast and not indices:
+        if out.size:
+            kernel_fn = _max_pool_2x2_values_parallel if big else _max_pool_2x2_values_serial
+            kernel_fn(out.reshape(-1), x.reshape(-1), *geometry, stride[0], stride[1])
+        return out, None
     idx = np.empty((planes, oh, ow), dtype=np.int64)
     if out.size:
-        fast = (
-            tuple(kernel) == (2, 2)
-            and tuple(padding) == (0, 0)
-            and tuple(dilation) == (1, 1)
-            and (oh - 1) * stride[0] + 2 <= height
-            and (ow - 1) * stride[1] + 2 <= width
-        )
-        big = parallel(x.size) and planes > 1
-        flat = (out.reshape(-1), idx.reshape(-1), x.reshape(-1), planes, (height, width, oh, ow))
+        flat = (out.reshape(-1), idx.reshape(-1), x.reshape(-1), *geometry)
         if fast:
             kernel_fn = _max_pool_2x2_parallel if big else _max_pool_2x2_serial
             kernel_fn(*flat, stride[0], stride[1])
         else:
             kernel_fn = _max_pool_parallel if big else _max_pool_serial
             kernel_fn(*flat, *kernel, *stride, *padding, *dilation)
-    return out, idx
+    return out, (idx if indices else None)
 
 
 @njit(inline="always", **_OPTS)

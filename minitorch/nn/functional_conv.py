@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from .. import dtypes
+from ..autograd.grad_mode import state as grad_state
 from ..functional import cat, zeros
 from ..ops import conv as C
 from ..ops.registry import apply
@@ -325,6 +326,7 @@ def max_pool2d(
         **_pool_window2d(kernel_size, stride, padding),
         dilation=_ntuple(dilation, 2, "dilation"),
         ceil_mode=bool(ceil_mode),
+        indices=bool(return_indices or (grad_state.enabled and x.requires_grad)),
     )
     if added:
         out, idx = out.squeeze(0), idx.squeeze(0)

@@ -461,22 +461,29 @@ def _pool_out_hw(op, x, kernel, stride, padding, dilation, ceil_mode):
 
 
 class MaxPool2d(Op):
-    """(values, indices): max over each window; indices are flat h*W + w within the plane."""
+    """(values, indices): max over each window; indices are flat h*W + w within the plane.
+
+    With indices=False (no gradient and no return_indices wanted) the indices are an empty
+    array and the common 2x2 pooling runs a kernel that computes none.
+    """
 
     name = "max_pool2d"
     n_outputs = 2
 
-    def infer(self, x, *, kernel_size, stride, padding, dilation, ceil_mode):
+    def infer(self, x, *, kernel_size, stride, padding, dilation, ceil_mode, indices=True):
         oh, ow = _pool_out_hw(self.name, x, kernel_size, stride, padding, dilation, ceil_mode)
         shape = (x.shape[0], x.shape[1], oh, ow)
-        return Meta(shape, x.dtype), Meta(shape, dtypes.int64)
+        return Meta(shape, x.dtype), Meta(shape if indices else (0,), dtypes.int64)
 
-    def forward(self, meta, x, *, kernel_size, stride, padding, dilation, ceil_mode):
+    def forward(self, meta, x, *, kernel_size, stride, padding, dilation, ceil_mode, indices=True):
         shape = meta[0].shape
         n, c, h, w = x.shape
         planes = np.ascontiguousarray(x).reshape(n * c, h, w)
-        out, idx = K.max_pool2d(planes, kernel_size, stride, padding, dilation, shape[2:])
-        return out.reshape(shape), idx.reshape(shape)
+        out, idx = K.max_pool2d(
+            planes, kernel_size, stride, padding, dilation, shape[2:], indices=indices
+        )
+        idx = idx.reshape(shape) if indices else np.empty(meta[1].shape, np.int64)
+        return out.reshape(shape), idx
 
     def backward(self, ctx, grad):
         from ..tensor import wrap  # noqa: PLC0415

@@ -901,13 +901,13 @@ def _pair(values) -> tuple:
 
 
 @cuda_forward("max_pool2d")
-def _max_pool2d(op, meta, x, *, kernel_size, stride, padding, dilation, ceil_mode):
+def _max_pool2d(op, meta, x, *, kernel_size, stride, padding, dilation, ceil_mode, indices=True):
     shape = meta[0].shape
     out, idx = B.empty(shape, x.dtype), B.empty(shape, np.int64)
     geometry = _pair(x.shape[2:]) + _pair(shape[2:])
     pairs = [_pair(p) for p in (kernel_size, stride, padding, dilation)]
     K_pool.max_pool2d(K.flat(out), K.flat(idx), _planes(x), geometry, *pairs)
-    return out, idx
+    return out, (idx if indices else B.empty(meta[1].shape, np.int64))
 
 
 @cuda_forward("max_pool2d_backward")
