@@ -228,6 +228,8 @@ def test_a_few_rows_times_a_transposed_weight_is_computed_swapped(m, k, n):
     orientation there); the result is the same product, C-ordered."""
     from minitorch.kernels.cpu import blas  # noqa: PLC0415
 
+    if blas._threads.set is None:
+        pytest.skip("numpy's BLAS is not a bundled OpenBLAS: products run as numpy runs them")
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal((m, k), np.float32), rng.standard_normal((n, k), np.float32)
     got = blas.matmul(x, w.T)

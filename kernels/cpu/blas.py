@@ -5,8 +5,10 @@ their idle spin starved Numba's parallel kernels), so a product that OpenBLAS sp
 threads first wakes a worker. On this project's 2-core VM that costs more than the second
 thread saves on small products: 64x128 @ 128x128 took 25 us on the calling thread and 35 us
 on two; 64x512 @ 512x256 took 189 us on one and 133 us on two. Products of fewer than
-SMALL_GEMM multiply-adds per matrix therefore run on the calling thread. Where numpy's BLAS is
-not OpenBLAS (or its thread setter cannot be found) products run as numpy runs them.
+SMALL_GEMM multiply-adds per matrix therefore run on the calling thread. A product of a few
+rows with a transposed weight (x @ W.T) runs as (W @ x.T).T, OpenBLAS's faster orientation
+there (see _swap_wins). Where numpy's BLAS is not OpenBLAS (or its thread setter cannot be
+found) products run as numpy runs them.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ def _swap_wins(m: int, k: int, n: int) -> bool:
     0.53-0.75x the time for K 128-1024, N 128-1024; M=32 0.75-0.85x; M=48 N=512 0.82-0.87x but
     N=128 0.95-1.01x; M=64 with K >= 512 and N >= 256 0.82-0.96x, with K <= 256 0.94-1.15x;
     M=128 0.97-1.40x; M=1 (a matrix-vector product) 1.03-1.12x. Without a transposed operand
-    (x @ W) the swap lost everywhere (1.03-1.47x).
+    (x @ W) the swap lost everywhere (1.03-1.47x). Measured on OpenBLAS only: another BLAS
+    (MKL, Accelerate) keeps numpy's own call.
     """
-    return 2 <= m <= 64 and n >= 256 and (m <= 48 or k >= 512)
+    return _threads.set is not None and 2 <= m <= 64 and n >= 256 and (m <= 48 or k >= 512)
