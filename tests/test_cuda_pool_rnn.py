@@ -91,6 +91,16 @@ def test_pooling_float64_matches_cpu(name, no_host_copies):
     _check_pool(POOLS[name], (1, 2, 5, 5), no_host_copies, dtype=np.float64)
 
 
+def test_max_pool_without_gradient_matches_cpu(no_host_copies):
+    """Inference wants no indices: the CUDA forward computes them and hands back an empty
+    array, and the values match the CPU's values-only kernel."""
+    cpu, gpu = _both(_array((2, 3, 6, 6)))
+    with mt.no_grad():
+        want = F.max_pool2d(cpu, 2)
+        got = no_host_copies(F.max_pool2d, gpu, 2)
+    _close(got, want, "values")
+
+
 def test_max_pool_unbatched_and_window_in_padding(no_host_copies):
     """A 3-D input, and a 1-wide image whose windows need the padding checks."""
     _check_pool(lambda x: F.max_pool2d(x, 2, padding=1), (3, 1, 4), no_host_copies)
