@@ -525,6 +525,24 @@ def test_conv_epilogue_keeps_the_columns_its_weight_gradient_reads():
     assert "conv2d+[relu]" in compiled.explain()
 
 
+def test_relu_after_max_pooling_runs_in_place_and_keeps_the_indices_for_backward():
+    F = torch.nn.functional
+    conv = torch.nn.Conv2d(2, 4, 3)
+
+    def step(x):
+        conv.zero_grad()
+        loss = F.relu(F.max_pool2d(conv(x), 2)).square().mean()
+        loss.backward()
+        return loss, conv.weight.grad.clone(), conv.bias.grad.clone()
+
+    compiled = torch.compile(step)
+    x = torch.randn(3, 2, 10, 10)
+    for _ in range(4):
+        for a, b in zip(compiled(x), step(x)):
+            assert np.array_equal(a.detach().numpy(), b.detach().numpy())
+    assert "max_pool2d+[relu]" in compiled.explain()
+
+
 def test_epilogue_is_not_merged_across_a_write_to_the_products_input():
     w = torch.randn(4, 4)
 
