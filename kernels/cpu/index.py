@@ -61,25 +61,16 @@ def _along_shape(shape: tuple, dim: int) -> tuple[int, int, int]:
     return math.prod(shape[:dim]), shape[dim], math.prod(shape[dim + 1 :])
 
 
-def _view(a: np.ndarray, dim: int) -> np.ndarray:
-    """a as (outer, a.shape[dim], inner) (a copy if a's strides do not allow a view)."""
-    return a.reshape(_along_shape(a.shape, dim))
-
-
 def gather(x: np.ndarray, index: np.ndarray, dim: int) -> np.ndarray | None:
     """x gathered along dim (index.shape), or None if an index is out of range."""
-    out = np.empty(index.shape, x.dtype)
-    ok = _along(_view(x, dim), _view(index, dim), _view(out, dim), False, False)
-    return out if ok else None
+    return gather_plan(x.shape, index.shape, dim)(x, index)
 
 
 def scatter(x: np.ndarray, index: np.ndarray, src, dim: int, accumulate: bool):
     """A copy of x with src scattered (or added) along dim, or None if an index is out of range.
     src is an array of index's shape or a number."""
-    out = np.array(x, order="C", copy=True)
     src = np.broadcast_to(np.asarray(src, x.dtype), index.shape)
-    ok = _along(_view(src, dim), _view(index, dim), _view(out, dim), True, accumulate)
-    return out if ok else None
+    return scatter_plan(x.shape, index.shape, dim, accumulate)(x, index, src)
 
 
 def gather_plan(x_shape: tuple, index_shape: tuple, dim: int):
@@ -96,8 +87,8 @@ def gather_plan(x_shape: tuple, index_shape: tuple, dim: int):
 
 
 def scatter_plan(x_shape: tuple, index_shape: tuple, dim: int, accumulate: bool):
-    """scatter(x, index, src, dim, accumulate) for a src array of index's shape and x's dtype,
-    as gather_plan."""
+    """scatter(x, index, src, dim, accumulate) for a src array of index's shape and x's dtype
+    (a view will do: only the copy of x is written), as gather_plan."""
     x3, i3 = _along_shape(x_shape, dim), _along_shape(index_shape, dim)
 
     def run(x, index, src):

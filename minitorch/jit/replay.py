@@ -79,8 +79,8 @@ class _Recorder:
     """Wraps the elementwise nodes' calls in the first replay and keeps, per node, the
     compiled kernel elementwise() picked and the numbers among its operands.
 
-    Ops with a `plan` (reductions, products with epilogues) give a function of their arrays
-    instead.
+    Ops with a `plan` (reductions, products with epilogues, gather, scatter) give a function
+    of their arrays instead.
 
     NOTE: a kernel is picked from its operands' shapes and layouts, and those repeat in every
     replay: the step's tensors are guarded (shapes, strides, dtypes) and each op lays out its

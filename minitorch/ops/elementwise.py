@@ -103,8 +103,7 @@ class Elementwise(Op):
     def direct(self, meta, arrays) -> tuple[str, list] | None:
         """(expression, operands) that run() would hand its kernel for these arrays, when it
         would cast none of them (float arithmetic, or a comparison, in the arrays' own float
-        dtype), else None. A
-        traced step's replay then calls that kernel itself."""
+        dtype), else None. A traced step's replay then calls that kernel itself."""
         if type(self).run is not Elementwise.run:  # an op with its own run (clamp) says no
             return None
         if self.kind == COMPARE:  # a bool output of operands compared in their float dtype
