@@ -3,6 +3,7 @@
 from __future__ import annotations  # noqa: I001  (minitorch must come before torch)
 
 import math
+import threading
 
 import minitorch as mt
 import minitorch.nn as mnn
@@ -97,6 +98,32 @@ def test_gru_sequence_model_with_carried_hidden_state():
         np.testing.assert_allclose(mh.detach().numpy(), th.detach().numpy(), atol=1e-5)
     for (name, p), q in zip(m.named_parameters(), t.parameters()):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-4, err_msg=name)
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs", [("GRU", {}), ("LSTM", {}), ("RNN", {"nonlinearity": "relu"})]
+)
+def test_batch_split_over_threads(cls, kwargs, monkeypatch):
+    """Batch rows in three ranges, each running the whole sequence on its own thread (forward
+    and backward, both directions): the same values and gradients as PyTorch."""
+    from minitorch.kernels.cpu import blas  # noqa: PLC0415
+    from minitorch.ops import rnn  # noqa: PLC0415
+
+    monkeypatch.setattr(rnn, "MIN_ROWS", 2)
+    monkeypatch.setattr(rnn, "MIN_STEP_MACS", 1)
+    monkeypatch.setattr(rnn.numba, "get_num_threads", lambda: 3)
+    threads = set()
+    matmul_into = blas.matmul_into
+
+    def spy(a, b, out, caller_only=False):
+        threads.add((threading.get_ident(), caller_only))
+        matmul_into(a, b, out, caller_only)
+
+    monkeypatch.setattr(blas, "matmul_into", spy)
+    kw = dict(num_layers=2, bidirectional=True, **kwargs)
+    m, t = getattr(mnn, cls)(5, 7, **kw), getattr(tnn, cls)(5, 7, **kw)
+    check_layer(m, t, (6, 7, 5), _hx(cls, (4, 7, 7)))
+    assert len(threads) == 3 and all(caller_only for _, caller_only in threads)
 
 
 def test_long_sequence():

@@ -127,59 +127,61 @@ def _lstm_backward_at(i, k, d_out, d_mm, carry, saved, c_prev, dgi, one):
 
 
 # ---- forward ------------------------------------------------------------------------------------
+# The drivers take a range of batch rows [lo, hi): rows are independent through the whole
+# sequence, so minitorch/ops/rnn.py can run the recurrence of each range on its own thread.
 @njit(**_OPTS)
-def rnn_forward(gi, gh, b, h_out, relu):
+def rnn_forward(gi, gh, b, h_out, relu, lo, hi):
     """h = act(gi + gh + b) with act = tanh or relu."""
     one = h_out.dtype.type(1)
-    for i in range(h_out.shape[0]):
+    for i in range(lo, hi):
         for k in range(h_out.shape[1]):
             _rnn_forward_at(i, k, gi, gh, b, h_out, relu, one)
 
 
 @njit(**_OPTS)
-def gru_forward(gi, gh, b, h_prev, h_out, saved):
+def gru_forward(gi, gh, b, h_prev, h_out, saved, lo, hi):
     """r, z = sigmoid(gi + gh + b); n = tanh(gi_n + r * (gh_n + b_n)); h = (1-z) n + z h_prev."""
     one = h_out.dtype.type(1)
-    for i in range(h_out.shape[0]):
+    for i in range(lo, hi):
         for k in range(h_out.shape[1]):
             _gru_forward_at(i, k, gi, gh, b, h_prev, h_out, saved, one)
 
 
 @njit(**_OPTS)
-def lstm_forward(gi, gh, b, c_prev, h_out, saved):
+def lstm_forward(gi, gh, b, c_prev, h_out, saved, lo, hi):
     """i, f, o = sigmoid(.), g = tanh(.); c = f c_prev + i g; h = o tanh(c)."""
     one = h_out.dtype.type(1)
-    for i in range(h_out.shape[0]):
+    for i in range(lo, hi):
         for k in range(h_out.shape[1]):
             _lstm_forward_at(i, k, gi, gh, b, c_prev, h_out, saved, one)
 
 
 # ---- backward -----------------------------------------------------------------------------------
 @njit(**_OPTS)
-def rnn_backward(d_out, d_mm, h, dgi, relu):
+def rnn_backward(d_out, d_mm, h, dgi, relu, lo, hi):
     """dpre = (d_out + d_mm) * act'(pre), from the output h."""
     one = h.dtype.type(1)
-    for i in range(h.shape[0]):
+    for i in range(lo, hi):
         for k in range(h.shape[1]):
             _rnn_backward_at(i, k, d_out, d_mm, h, dgi, relu, one)
 
 
 @njit(**_OPTS)
-def gru_backward(d_out, d_mm, carry, saved, h_prev, dgi, dgh):
+def gru_backward(d_out, d_mm, carry, saved, h_prev, dgi, dgh, lo, hi):
     """GRU step backward; carry holds dh * z (the direct path to h_prev) in and out."""
-    n_batch, hidden = h_prev.shape
+    hidden = h_prev.shape[1]
     one = h_prev.dtype.type(1)
     d_out, d_mm, h_prev = d_out.reshape(-1), d_mm.reshape(-1), h_prev.reshape(-1)
     carry, saved, dgi, dgh = carry.reshape(-1), saved.reshape(-1), dgi.reshape(-1), dgh.reshape(-1)
-    for i in range(n_batch):
+    for i in range(lo, hi):
         for k in range(hidden):
             _gru_backward_at(i, k, hidden, d_out, d_mm, carry, saved, h_prev, dgi, dgh, one)
 
 
 @njit(**_OPTS)
-def lstm_backward(d_out, d_mm, carry, saved, c_prev, dgi):
+def lstm_backward(d_out, d_mm, carry, saved, c_prev, dgi, lo, hi):
     """LSTM step backward; carry holds dc (the cell-state gradient) in and out."""
     one = c_prev.dtype.type(1)
-    for i in range(c_prev.shape[0]):
+    for i in range(lo, hi):
         for k in range(c_prev.shape[1]):
             _lstm_backward_at(i, k, d_out, d_mm, carry, saved, c_prev, dgi, one)
