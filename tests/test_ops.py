@@ -241,6 +241,34 @@ def test_a_few_rows_times_a_transposed_weight_is_computed_swapped(m, k, n):
     np.testing.assert_allclose(got, x.astype(np.float64) @ w.T.astype(np.float64), atol=2e-4)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("blas", [True, False], ids=["openblas", "loops"])
+def test_products_called_from_njit_code(dtype, blas):
+    """kernels/cpu/cblas.py: gemm(fn, a, b, c) from a compiled kernel, through numpy's
+    OpenBLAS (found by address) or plain loops, on row slices, one row, k = 0, m = 0 and
+    columns with a stride (which BLAS cannot take: loops)."""
+    from numba import njit  # noqa: PLC0415
+
+    from minitorch.kernels.cpu import cblas  # noqa: PLC0415
+
+    fn = cblas.gemm_function(np.dtype(dtype)) if blas else (0, 0)
+    if blas and fn == (0, 0):
+        pytest.skip("numpy's BLAS is not a bundled OpenBLAS: gemm runs its loops")
+    product = njit(lambda fn, a, b, c: cblas.gemm(fn, a, b, c))
+    rng = np.random.default_rng(0)
+    for m, k, n in [(5, 7, 3), (1, 4, 6), (3, 0, 2), (0, 3, 2), (16, 100, 300)]:
+        a = rng.standard_normal((m + 2, k)).astype(dtype)[1 : m + 1]  # a row slice
+        b = rng.standard_normal((k, n)).astype(dtype)
+        c = np.full((m + 1, n), 7, dtype)
+        product(fn, a, b, c[1:])
+        np.testing.assert_allclose(c[1:], a @ b, rtol=1e-5, atol=1e-5)
+        assert (c[0] == 7).all()
+    a = rng.standard_normal((6, 8)).astype(dtype)[:, ::2]
+    b, c = rng.standard_normal((4, 3)).astype(dtype), np.empty((6, 3), dtype)
+    product(fn, a, b, c)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("shapes", [((1, 3, 4), (2, 5)), ((2, 3, 4), (1, 5))])
 def test_einsum_broadcasts_size_one_dims_in_either_operand(shapes):
     """As PyTorch: a size-1 dim broadcasts against its letter's size in the other operand, and

@@ -103,27 +103,37 @@ def test_gru_sequence_model_with_carried_hidden_state():
 @pytest.mark.parametrize(
     "cls, kwargs", [("GRU", {}), ("LSTM", {}), ("RNN", {"nonlinearity": "relu"})]
 )
-def test_batch_split_over_threads(cls, kwargs, monkeypatch):
+@pytest.mark.parametrize("blas", [True, False], ids=["openblas", "loops"])
+def test_batch_split_over_threads(cls, kwargs, blas, monkeypatch):
     """Batch rows in three ranges, each running the whole sequence on its own thread (forward
-    and backward, both directions): the same values and gradients as PyTorch."""
-    from minitorch.kernels.cpu import blas  # noqa: PLC0415
+    and backward, both directions): the same values and gradients as PyTorch, with the step
+    products through OpenBLAS or through the loops used where it cannot be found."""
+    from minitorch.kernels.cpu import cblas  # noqa: PLC0415
     from minitorch.ops import rnn  # noqa: PLC0415
 
     monkeypatch.setattr(rnn, "MIN_ROWS", 2)
     monkeypatch.setattr(rnn, "MIN_STEP_MACS", 1)
     monkeypatch.setattr(rnn.numba, "get_num_threads", lambda: 3)
-    threads = set()
-    matmul_into = blas.matmul_into
+    if not blas:
+        monkeypatch.setattr(cblas, "gemm_function", lambda dtype: (0, 0))
+    calls = []
+    mode = {"GRU": "gru", "LSTM": "lstm", "RNN": "rnn_relu"}[cls]
+    for direction, kernel in enumerate(rnn.K.SEQUENCES[mode]):
 
-    def spy(a, b, out, caller_only=False):
-        threads.add((threading.get_ident(), caller_only))
-        matmul_into(a, b, out, caller_only)
+        def spy(*args, kernel=kernel, direction=direction):
+            calls.append((direction, threading.get_ident(), args[-3:-1]))
+            kernel(*args)
 
-    monkeypatch.setattr(blas, "matmul_into", spy)
+        sequences = dict(rnn.K.SEQUENCES)
+        sequences[mode] = tuple(spy if k is kernel else k for k in sequences[mode])
+        monkeypatch.setattr(rnn.K, "SEQUENCES", sequences)
     kw = dict(num_layers=2, bidirectional=True, **kwargs)
     m, t = getattr(mnn, cls)(5, 7, **kw), getattr(tnn, cls)(5, 7, **kw)
     check_layer(m, t, (6, 7, 5), _hx(cls, (4, 7, 7)))
-    assert len(threads) == 3 and all(caller_only for _, caller_only in threads)
+    for direction in (0, 1):
+        mine = [(thread, rows) for d, thread, rows in calls if d == direction]
+        assert {rows for _, rows in mine} == {(0, 2), (2, 4), (4, 7)}
+        assert len({thread for thread, _ in mine}) >= 2  # not all on the caller
 
 
 def test_long_sequence():

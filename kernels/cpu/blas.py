@@ -73,13 +73,10 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.matmul(a, b)
 
 
-def matmul_into(a: np.ndarray, b: np.ndarray, out: np.ndarray, caller_only: bool = False) -> None:
-    """out[...] = a @ b for 2-D a, b and a C-contiguous out. caller_only: on the calling
-    thread whatever the size, for callers that run several products at once on threads of
-    their own (OpenBLAS's workers would only compete with them)."""
-    small = a.shape[0] * a.shape[1] * b.shape[1] < SMALL_GEMM
-    _threads.use(1 if caller_only or small else _threads.default)
-    np.matmul(a, b, out=out)
+def use_threads_for(macs: int) -> None:
+    """Set OpenBLAS's threads for products of `macs` multiply-adds that the caller makes
+    itself (through kernels/cpu/cblas.py): one below SMALL_GEMM, else its default."""
+    _threads.use(1 if macs < SMALL_GEMM else _threads.default)
 
 
 def _transposed(b: np.ndarray) -> bool:

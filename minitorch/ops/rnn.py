@@ -1,10 +1,11 @@
 """The recurrent part of RNN / GRU / LSTM layers as one op per layer and direction.
 
 The input projection gi = x @ W_ih^T + b_ih is computed for all time steps by the caller (one
-matmul); `rnn_sequence` runs the recurrence: per step one BLAS product h @ W_hh^T and one gate
-kernel (kernels/cpu/rnn.py). It saves the gate activations, so its backward (`rnn_sequence
-_backward`) walks time in reverse with one gate kernel and one BLAS product per step, and
-finishes dW_hh with one large product over all steps.
+matmul); `rnn_sequence` runs the recurrence in one kernel call per range of batch rows
+(kernels/cpu/rnn.py: per step one BLAS product h @ W_hh^T and the gate math). It saves the
+gate activations, so its backward (`rnn_sequence_backward`) walks time in reverse the same
+way (per step the gates' gradients and one BLAS product), and finishes dW_hh with one large
+product over all steps.
 
     inputs  gi (T, N, G), h0 (N, H), c0 (N, H) or None, w_hh (G, H), b_hh (G,) or None
     output  hs (T, N, H): the hidden state after each step (step order is reversed when
@@ -20,7 +21,7 @@ import numba
 import numpy as np
 
 from ..autograd.grad_mode import state
-from ..kernels.cpu import blas
+from ..kernels.cpu import blas, cblas
 from ..kernels.cpu import rnn as K
 from .registry import Meta, Op, apply, register
 
@@ -33,32 +34,34 @@ def _order(steps: int, reverse: bool):
 
 
 # NOTE: a batch row's recurrence never reads another row, so the batch splits into row ranges
-# that run the whole sequence on threads of their own, with no sync per step (BLAS and the
-# gate kernels release the GIL). One thread per step (a parallel gate kernel, a two-thread
-# product) would sync twice per step. A range needs MIN_ROWS rows and a step's product
-# MIN_STEP_MACS multiply-adds per range, or the second core saves less than the threads cost
-# (their hand-off, the Python of each step taking turns at the GIL, OpenBLAS's slower few-row
-# products). GRU fwd+bwd, 32 steps, same process alternating, us, one range -> two:
-# N=64 H=100 7175 -> 4877; N=32 H=200 10822 -> 8033; N=32 H=100 3755 -> 3261; N=24 H=100
-# 2911 -> 2914; N=16 H=100 2168 -> 2476; N=32 H=50 1911 -> 2407; N=64 H=32 1844 -> 2689.
-MIN_ROWS = 16
-MIN_STEP_MACS = 400_000
+# that run the whole sequence on threads of their own, with no sync per step (the sequence
+# kernels call BLAS themselves and release the GIL). One thread per step (a parallel gate
+# kernel, a two-thread product) would sync twice per step. A range needs MIN_ROWS rows and a
+# step's product MIN_STEP_MACS multiply-adds per range, or the second core saves less than
+# the hand-off to a thread costs. GRU, 32 steps, fwd + bwd, same process alternating, us,
+# one range -> two: N=32 H=100 1304 -> 1010 (16 rows); N=8 H=100 714 -> 665; N=32 H=50 1035
+# -> 824; N=16 H=200 5166 -> 3060; N=128 H=32 2368 -> 1639; N=64 H=32 978 -> 942 (98k
+# multiply-adds per range and step); N=32 H=32 453 -> 639 (49k).
+MIN_ROWS = 4
+MIN_STEP_MACS = 120_000
 _pool: list = [None]
 
 
 def _over_rows(rows, n: int, step_macs: int) -> None:
-    """rows(lo, hi, caller_only) over the batch rows [0, n), split into ranges run at once;
-    step_macs: the multiply-adds of one step's product over all n rows."""
+    """rows(lo, hi) over the batch rows [0, n), split into ranges run at once; step_macs: the
+    multiply-adds of one step's product over all n rows."""
     ranges = min(numba.get_num_threads(), n // MIN_ROWS, step_macs // MIN_STEP_MACS)
     if ranges <= 1:
-        rows(0, n, False)
+        blas.use_threads_for(step_macs)
+        rows(0, n)
         return
+    blas.use_threads_for(0)  # each range's products on its own thread only
     if _pool[0] is None or _pool[0]._max_workers < ranges - 1:
         _pool[0] = ThreadPoolExecutor(ranges - 1, thread_name_prefix="minitorch-rnn")
     bounds = [n * i // ranges for i in range(ranges + 1)]
-    others = [_pool[0].submit(rows, lo, hi, True) for lo, hi in zip(bounds[1:-1], bounds[2:])]
+    others = [_pool[0].submit(rows, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
     try:
-        rows(bounds[0], bounds[1], True)
+        rows(bounds[0], bounds[1])
     finally:  # never return while a worker still writes into the outputs
         for future in others:
             future.result()
@@ -109,20 +112,14 @@ class RNNSequence(Op):
         h0 = np.ascontiguousarray(h0)
         c0 = None if c0 is None else np.ascontiguousarray(c0)
         gh = np.empty((n, g), gi.dtype)  # each row range writes only its own rows
-        relu = mode == "rnn_relu"
+        gemm = cblas.gemm_function(gi.dtype)
 
-        def rows(lo, hi, caller_only):
-            h, c = h0, c0
-            for t in _order(steps, reverse):
-                blas.matmul_into(h[lo:hi], w_t, gh[lo:hi], caller_only)
-                if mode == "gru":
-                    K.gru_forward(gi[t], gh, b, h, out[t], saved[t], lo, hi)
-                elif mode == "lstm":
-                    K.lstm_forward(gi[t], gh, b, c, out[t], saved[t], lo, hi)
-                    c = saved[t, 4]
-                else:
-                    K.rnn_forward(gi[t], gh, b, out[t], relu, lo, hi)
-                h = out[t]
+        state0 = c0 if mode == "lstm" else h0
+        kernel = K.SEQUENCES[mode][0]
+
+        def rows(lo, hi):
+            args = (h0, state0, out, saved, gh, reverse, mode == "rnn_relu", lo, hi, gemm)
+            kernel(gi, w_t, b, *args)
 
         _over_rows(rows, n, n * g * w_hh.shape[1])
         if mode == "lstm":
@@ -186,28 +183,22 @@ class RNNSequenceBackward(Op):
         h0 = np.ascontiguousarray(h0)
         c0 = None if c0 is None else np.ascontiguousarray(c0)
         w = np.ascontiguousarray(w_hh)
+        out, saved = np.ascontiguousarray(out), np.ascontiguousarray(saved)
         dgi = np.empty((steps, n, g), dt)
         dgh = np.empty_like(dgi) if mode == "gru" else dgi
         d_mm = np.zeros((n, hidden), dt)  # rows are written by their own row range only
         carry = grad[steps].copy() if mode == "lstm" else np.zeros((n, hidden), dt)
-        relu = mode == "rnn_relu"
-        order = list(_order(steps, reverse))
+        gemm = cblas.gemm_function(dt)
 
-        def rows(lo, hi, caller_only):
-            for k in range(steps - 1, -1, -1):
-                t = order[k]
-                prev = order[k - 1] if k else -1
-                if mode == "gru":
-                    h_prev = out[prev] if k else h0
-                    K.gru_backward(grad[t], d_mm, carry, saved[t], h_prev, dgi[t], dgh[t], lo, hi)
-                elif mode == "lstm":
-                    c_prev = saved[prev, 4] if k else c0
-                    K.lstm_backward(grad[t], d_mm, carry, saved[t], c_prev, dgi[t], lo, hi)
-                else:
-                    K.rnn_backward(grad[t], d_mm, out[t], dgi[t], relu, lo, hi)
-                blas.matmul_into(dgh[t, lo:hi], w, d_mm[lo:hi], caller_only)
+        state0 = c0 if mode == "lstm" else h0
+        kernel = K.SEQUENCES[mode][1]
+
+        def rows(lo, hi):
+            args = (state0, d_mm, carry, dgi, dgh, reverse, mode == "rnn_relu", lo, hi, gemm)
+            kernel(grad, w, out, saved, *args)
 
         _over_rows(rows, n, n * g * hidden)
+        order = list(_order(steps, reverse))
         empty = np.zeros((0,), dt)
         dh0 = d_mm + carry if mode == "gru" else d_mm
         dc0 = carry if mode == "lstm" and needs[2] else empty

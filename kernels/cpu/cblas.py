@@ -1,0 +1,123 @@
+"""Matrix products called from njit code: numpy's own OpenBLAS through its C address.
+
+A kernel that loops over many small products (an RNN's recurrence: one per time step) would
+otherwise return to Python for each one. `gemm_function(dtype)` finds `cblas_sgemm` /
+`cblas_dgemm` in the OpenBLAS numpy loaded and returns `(address, int bits)`; kernels take it
+as an argument and call `gemm(fn, a, b, c)`. The address is an argument, never a constant in
+the compiled code, so Numba's on-disk cache stays valid from process to process.
+
+Where numpy's BLAS is not a findable OpenBLAS (or the dtype is neither float32 nor float64)
+`gemm_function` returns `(0, 0)` and `gemm` runs plain loops: right, but far slower.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import glob
+import os
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+_ROW_MAJOR, _NO_TRANS = 101, 111  # CBLAS_ORDER, CBLAS_TRANSPOSE
+_PREFIXES = ("scipy_cblas_", "cblas_")  # numpy >= 2 wheels rename OpenBLAS's symbols
+_SUFFIXES = (("64_", 64), ("", 32))  # ILP64 builds take 64-bit integers
+
+
+@functools.cache
+def gemm_function(dtype: np.dtype) -> tuple[int, int]:
+    """(address of cblas_?gemm in numpy's OpenBLAS, bits of its integers), or (0, 0)."""
+    letter = {np.dtype(np.float32): "s", np.dtype(np.float64): "d"}.get(np.dtype(dtype))
+    folder = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+    for path in glob.glob(os.path.join(folder, "*openblas*")) if letter else ():
+        try:
+            lib = ctypes.CDLL(path)  # already loaded by numpy: this only looks it up
+        except OSError:
+            continue
+        for prefix in _PREFIXES:
+            for suffix, bits in _SUFFIXES:
+                symbol = getattr(lib, f"{prefix}{letter}gemm{suffix}", None)
+                if symbol is not None:
+                    return ctypes.cast(symbol, ctypes.c_void_p).value, bits
+    return 0, 0
+
+
+def _cblas_gemm(bits: int):
+    """An intrinsic: (address, m, n, k, a, lda, b, ldb, c, ldc) -> c = a @ b, calling the
+    row-major cblas_?gemm at `address` (integers of `bits`)."""
+
+    @intrinsic
+    def call(typingctx, address, m, n, k, a, lda, b, ldb, c, ldc):
+        def codegen(context, builder, signature, args):
+            address, m, n, k, a, lda, b, ldb, c, ldc = args
+            real = context.get_value_type(signature.args[8].dtype)
+            integer, enum = ir.IntType(bits), ir.IntType(32)
+            ptr = real.as_pointer()
+            fnty = ir.FunctionType(
+                ir.VoidType(),
+                [enum, enum, enum, integer, integer, integer, real, ptr, integer, ptr, integer]
+                + [real, ptr, integer],
+            )
+
+            def data(i, value):
+                return context.make_array(signature.args[i])(context, builder, value).data
+
+            def int_(value):
+                return builder.trunc(value, integer) if bits < 64 else value
+
+            order, no_trans = ir.Constant(enum, _ROW_MAJOR), ir.Constant(enum, _NO_TRANS)
+            builder.call(
+                builder.inttoptr(address, fnty.as_pointer()),
+                [order, no_trans, no_trans, int_(m), int_(n), int_(k), ir.Constant(real, 1.0)]
+                + [data(4, a), int_(lda), data(6, b), int_(ldb), ir.Constant(real, 0.0)]
+                + [data(8, c), int_(ldc)],
+            )
+            return context.get_dummy_value()
+
+        return types.void(address, m, n, k, a, types.int64, b, types.int64, c, types.int64), codegen
+
+    return call
+
+
+_cblas_gemm64 = _cblas_gemm(64)
+_cblas_gemm32 = _cblas_gemm(32)
+
+
+@njit(cache=True, nogil=True)
+def gemm(fn, a, b, c):
+    """c[...] = a @ b for 2-D arrays of one float dtype; fn = gemm_function(c.dtype). Arrays
+    whose rows are contiguous (row slices of C arrays) go to BLAS."""
+    address, bits = fn
+    m, k = a.shape
+    n = b.shape[1]
+    if m == 0 or n == 0:
+        return
+    if k == 0 or bits == 0 or not (_rows(a) and _rows(b) and _rows(c)):
+        # no BLAS; or k = 0 (cblas wants leading dimensions >= 1); or strided rows: loops
+        c[:, :] = 0
+        for i in range(m):
+            for p in range(k):
+                x = a[i, p]
+                for j in range(n):
+                    c[i, j] += x * b[p, j]
+    else:
+        lda, ldb, ldc = _lead(a), _lead(b), _lead(c)
+        if bits == 64:
+            _cblas_gemm64(address, m, n, k, a, lda, b, ldb, c, ldc)
+        else:
+            _cblas_gemm32(address, m, n, k, a, lda, b, ldb, c, ldc)
+
+
+@njit(inline="always")
+def _rows(x):
+    """Whether x's rows are contiguous, as cblas needs."""
+    return x.strides[1] == x.itemsize or x.shape[1] <= 1
+
+
+@njit(inline="always")
+def _lead(x):
+    """The row stride of x in elements (any stride of a single row: BLAS wants >= columns)."""
+    return x.strides[0] // x.itemsize if x.shape[0] > 1 else max(x.shape[1], 1)
