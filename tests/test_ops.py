@@ -222,6 +222,41 @@ def test_small_products_run_on_the_calling_blas_thread():
         assert get_threads() == threads
 
 
+def test_set_num_threads_bounds_numba_openblas_and_rnn_row_ranges():
+    """torch.set_num_threads: minitorch's kernels use at most that many threads (Numba's
+    parallel regions, OpenBLAS's large products, an RNN's row ranges); errors as PyTorch's."""
+    import numba  # noqa: PLC0415
+
+    from minitorch import threads  # noqa: PLC0415
+    from minitorch.kernels.cpu import blas  # noqa: PLC0415
+    from minitorch.ops import rnn  # noqa: PLC0415
+
+    mt = minitorch
+    before = mt.get_num_threads()
+    assert before == numba.get_num_threads()
+    try:
+        mt.set_num_threads(1)
+        assert mt.get_num_threads() == numba.get_num_threads() == 1
+        assert blas._threads.default == 1
+        big = np.ones((256, 256))
+        blas.matmul(big, big)
+        if blas._threads.set is not None:
+            assert blas._openblas_thread_calls()[1]() == 1
+        ranges = []
+        rnn._over_rows(lambda lo, hi: ranges.append((lo, hi)), 64, 10**9)
+        assert ranges == [(0, 64)]
+        mt.set_num_threads(1000)  # more than Numba started: kept and reported, as in PyTorch
+        assert mt.get_num_threads() == 1000
+        assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
+        for bad, message in ((0, "positive integer"), (-2, "positive integer"), (1.5, "an int")):
+            with pytest.raises(RuntimeError, match=message):
+                mt.set_num_threads(bad)
+    finally:
+        mt.set_num_threads(before)
+        threads._requested[0] = None
+    assert blas._threads.default == blas._threads.most
+
+
 @pytest.mark.parametrize("m, k, n", [(4, 784, 512), (16, 128, 256), (64, 512, 256), (64, 256, 256)])
 def test_a_few_rows_times_a_transposed_weight_is_computed_swapped(m, k, n):
     """kernels/cpu/blas.py: x @ W.T of a few rows runs as (W @ x.T).T (OpenBLAS's faster

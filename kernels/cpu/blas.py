@@ -49,7 +49,7 @@ class _Threads:
     def __init__(self):
         calls = _openblas_thread_calls()
         self.set = calls[0] if calls else None
-        self.default = calls[1]() if calls else 1
+        self.most = self.default = calls[1]() if calls else 1
         self.current = self.default
 
     def use(self, n: int) -> None:
@@ -59,6 +59,13 @@ class _Threads:
 
 
 _threads = _Threads()
+
+
+def limit_threads(n: int) -> None:
+    """Large products use at most n OpenBLAS threads (torch.set_num_threads)."""
+    _threads.default = min(n, _threads.most)
+    if _threads.current > _threads.default:
+        _threads.use(_threads.default)
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
