@@ -276,6 +276,24 @@ def test_a_few_rows_times_a_transposed_weight_is_computed_swapped(m, k, n):
     np.testing.assert_allclose(got, x.astype(np.float64) @ w.T.astype(np.float64), atol=2e-4)
 
 
+@pytest.mark.parametrize("bias_shape", [(512,), ()])
+def test_linear_adds_its_bias_while_reading_a_swapped_product_transposed(bias_shape):
+    """linear's product of a few rows comes back as (W @ x.T) C-ordered; one pass adds the
+    bias and transposes it: the same values as a transposing copy plus the bias, C-ordered."""
+    from minitorch.kernels.cpu import blas  # noqa: PLC0415
+
+    if blas._threads.set is None:
+        pytest.skip("numpy's BLAS is not a bundled OpenBLAS: products run as numpy runs them")
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((16, 784), np.float32), rng.standard_normal((512, 784), np.float32)
+    b = rng.standard_normal(bias_shape).astype(np.float32)
+    got = minitorch.nn.functional.linear(
+        minitorch.tensor(x), minitorch.tensor(w), minitorch.tensor(b)
+    )
+    assert got.is_contiguous() and got.dtype == minitorch.float32
+    np.testing.assert_array_equal(got.numpy(), np.ascontiguousarray((w @ x.T).T) + b)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("blas", [True, False], ids=["openblas", "loops"])
 def test_products_called_from_njit_code(dtype, blas):

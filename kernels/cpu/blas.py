@@ -70,14 +70,21 @@ def limit_threads(n: int) -> None:
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """np.matmul(a, b), on the calling thread when each matrix product is small."""
+    product, transposed = matmul_or_transposed(a, b)
+    return np.ascontiguousarray(product.T) if transposed else product
+
+
+def matmul_or_transposed(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(a @ b, False), or ((a @ b).T C-ordered, True) where BLAS computes that one faster (the
+    caller then reads it transposed, e.g. in the pass that adds a bias, instead of copying)."""
     m = a.shape[-2] if a.ndim > 1 else 1
     k = a.shape[-1]
     n = b.shape[-1] if b.ndim > 1 else 1
     small = math.prod((m, k, n)) < SMALL_GEMM
     _threads.use(1 if small else _threads.default)
     if a.ndim == b.ndim == 2 and _transposed(b) and _swap_wins(m, k, n):
-        return np.ascontiguousarray(np.matmul(b.T, a.T).T)
-    return np.matmul(a, b)
+        return np.matmul(b.T, a.T), True
+    return np.matmul(a, b), False
 
 
 def use_threads_for(macs: int) -> None:

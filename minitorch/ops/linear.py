@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels import cpu
 from ..kernels.cpu import blas
 from .registry import Meta, Op, register
+
+_ADD = ("({0} + {1})",)
 
 
 def blas_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -65,7 +68,15 @@ class Linear(Op):
         return Meta(tuple(x.shape[:-1]) + (weight.shape[0],), x.dtype)
 
     def forward(self, meta, x, weight, *bias):
-        out = blas_matmul(x, weight.T)
+        if bias and x.ndim == 2:
+            product, transposed = blas.matmul_or_transposed(_blasable(x), weight.T)
+            if transposed:  # one pass adds the bias and transposes (a copy, then +=: 1.8x)
+                out = np.empty(meta.shape, x.dtype)
+                cpu.elementwise(_ADD, [out], [product.T, np.broadcast_to(bias[0], out.shape)])
+                return out
+            out = product
+        else:
+            out = blas_matmul(x, weight.T)
         if bias:
             out += bias[0]
         return out
