@@ -25,7 +25,6 @@ import math
 
 import numpy as np
 
-from . import PARALLEL_MIN
 from .compiler import load
 
 __all__ = ["RULES", "update"]
@@ -224,6 +223,13 @@ def update_source(
 
 _kernels: dict = {}
 _tasks: dict = {}
+# Updates of at least this many elements in all run in parallel. NOTE: an update streams
+# several arrays per element and a parallel region's start costs more here than for the
+# elementwise ops (kernels.cpu.PARALLEL_MIN, 32768). Adam, us, parallel vs serial: alone
+# 40k elements 26.6 vs 20.5, 65k 36.8 vs 31.5, 80k 35.1 vs 37.0, 100k 39.2 vs 45.2; inside a
+# traced step (per-line medians) the GRU's 40k 85 vs 58, the transformer's ~200k 215-229 vs
+# 284-288, mlp's 535k 195-204 vs 277-279.
+PARALLEL_MIN = 1 << 17
 TASK_SIZE = 16384  # elements per parallel task: large enough to amortise, small to balance
 # Parameters per kernel call. NOTE: the tuples' length is part of the kernel's type, and Numba's
 # code for indexing a tuple grows with it: a cold Adam kernel compiled in 1.2 s for 2 or 6
