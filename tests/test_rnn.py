@@ -3,6 +3,8 @@
 from __future__ import annotations  # noqa: I001  (minitorch must come before torch)
 
 import math
+import multiprocessing
+import os
 import threading
 
 import minitorch as mt
@@ -134,6 +136,32 @@ def test_batch_split_over_threads(cls, kwargs, blas, monkeypatch):
         mine = [(thread, rows) for d, thread, rows in calls if d == direction]
         assert {rows for _, rows in mine} == {(0, 2), (2, 4), (4, 7)}
         assert len({thread for thread, _ in mine}) >= 2  # not all on the caller
+
+
+def _split_gru_in_child(queue):
+    m = mnn.GRU(5, 7)
+    queue.put(m(mt.randn(4, 8, 5))[0].shape == (4, 8, 7))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_row_range_threads_work_in_a_forked_child(monkeypatch):
+    """A forked child (a DataLoader worker) gets a fresh thread pool, not the parent's dead
+    one: its split recurrences finish."""
+    from minitorch.ops import rnn  # noqa: PLC0415
+
+    monkeypatch.setattr(rnn, "MIN_ROWS", 2)
+    monkeypatch.setattr(rnn, "MIN_STEP_MACS", 1)
+    monkeypatch.setattr(rnn.numba, "get_num_threads", lambda: 2)
+    mnn.GRU(5, 7)(mt.randn(4, 8, 5))
+    assert rnn._pool[0] is not None
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_split_gru_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=120)
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0 and queue.get(timeout=5)
 
 
 def test_long_sequence():

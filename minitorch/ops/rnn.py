@@ -67,8 +67,10 @@ def _over_rows(rows, n: int, step_macs: int) -> None:
             future.result()
 
 
-# A forked child (a DataLoader worker) inherits the pool without its threads.
-os.register_at_fork(after_in_child=lambda: _pool.__setitem__(0, None))
+# A forked child (a DataLoader worker) inherits the pool without its threads (no fork on
+# Windows: nothing to reset there).
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _pool.__setitem__(0, None))
 
 
 class RNNSequence(Op):
