@@ -13,6 +13,7 @@ of the gate pre-activations: dgi (input side) and dgh (hidden side; equal but fo
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit, uintp
 
 from . import cblas
@@ -110,14 +111,15 @@ def _gru_backward_at(i, k, hidden, d_out, d_mm, carry, saved, h_prev, dgi, dgh, 
 
 
 @njit(inline="always")
-def _lstm_backward_at(i, k, d_out, d_mm, carry, saved, c_prev, dgi, one):
+def _lstm_backward_at(i, k, tc, d_out, d_mm, carry, saved, c_prev, dgi, one):
+    """tc = tanh(saved[4, i, k]), the caller's: with the tanh in this body LLVM kept the CPU
+    loop scalar ((32, 100) step: 45 us; its own pass first: 12 us)."""
     hidden = c_prev.shape[1]
     dh = d_out[i, k] + d_mm[i, k]
     ig = saved[0, i, k]
     fg = saved[1, i, k]
     gg = saved[2, i, k]
     og = saved[3, i, k]
-    tc = tanh(saved[4, i, k])
     dc = carry[i, k] + dh * og * (one - tc * tc)
     dgi[i, k] = dc * gg * ig * (one - ig)
     dgi[i, hidden + k] = dc * c_prev[i, k] * fg * (one - fg)
@@ -182,9 +184,13 @@ def gru_backward(d_out, d_mm, carry, saved, h_prev, dgi, dgh, lo, hi):
 def lstm_backward(d_out, d_mm, carry, saved, c_prev, dgi, lo, hi):
     """LSTM step backward; carry holds dc (the cell-state gradient) in and out."""
     one = c_prev.dtype.type(1)
+    hidden = c_prev.shape[1]
+    tc = np.empty(hidden, c_prev.dtype)
     for i in range(lo, hi):
-        for k in range(c_prev.shape[1]):
-            _lstm_backward_at(i, k, d_out, d_mm, carry, saved, c_prev, dgi, one)
+        for k in range(hidden):
+            tc[k] = tanh(saved[4, i, k])
+        for k in range(hidden):
+            _lstm_backward_at(i, k, tc[k], d_out, d_mm, carry, saved, c_prev, dgi, one)
 
 
 # ---- whole sequences ----------------------------------------------------------------------------

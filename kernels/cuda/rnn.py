@@ -88,10 +88,11 @@ def _lstm_backward(grad, d_mm, carry, saved, c0, dgi, t, prev, one):
     hidden = d_mm.shape[1]
     for e in range(cuda.grid(1), d_mm.size, cuda.gridsize(1)):
         i, k = e // hidden, e % hidden
+        tc = tanh(saved[t, 4, i, k])  # the body takes it (see kernels/cpu/rnn.py)
         if prev < 0:
-            _lstm_backward_at(i, k, grad[t], d_mm, carry, saved[t], c0, dgi[t], one)
+            _lstm_backward_at(i, k, tc, grad[t], d_mm, carry, saved[t], c0, dgi[t], one)
         else:
-            _lstm_backward_at(i, k, grad[t], d_mm, carry, saved[t], saved[prev][4], dgi[t], one)
+            _lstm_backward_at(i, k, tc, grad[t], d_mm, carry, saved[t], saved[prev][4], dgi[t], one)
 
 
 def _one(a):
