@@ -119,3 +119,14 @@ def test_gpu_check_tables():
     assert "| a + b on 10 elements (us) | 12.0 | - |" in no_torch
     output = "[0 s] mlp ...\n\nmachine: x\nrow\n\njson: out.json\npng: p"
     assert gpu_check._suite_table(output) == ["machine: x", "row", ""]
+
+
+def test_rnn_benchmark_prints_its_table():
+    cmd = [sys.executable, str(BENCHMARKS / "rnn.py"), "--blocks", "1", "--calls", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[-5:] == ["one", "range", "row", "ranges", "torch"]
+    assert len(lines) == 5
+    for line in lines[1:]:  # one range, row ranges ("-" for torch: not asked for)
+        assert float(line.split()[-3]) > 0 and float(line.split()[-2]) > 0
