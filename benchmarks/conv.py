@@ -3,20 +3,13 @@ kernel against its im2col + GEMM path (same process, alternating), and PyTorch (
 
     python benchmarks/conv.py [--torch] [--blocks 8] [--calls 50]
 
-Each variant runs in alternating blocks of `calls` calls; the table shows the median over the
-blocks of each block's median, in microseconds. PyTorch runs in a separate process with two
-threads (its OpenMP threads spin after each op and would slow minitorch's kernels).
+The harness (alternating blocks, PyTorch's worker process) is benchmarks/sidebyside.py.
 """
 
 import minitorch  # noqa: I001  (before numpy: it sets OpenBLAS's thread timeout)
-import argparse
-import json
-import statistics
-import subprocess
-import sys
-import time
-
 import numpy as np
+import sidebyside
+from sidebyside import alternate
 
 SHAPES = {  # name: (x shape, output channels); 5x5 kernels, stride 1, no padding
     "lenet conv1": ((64, 1, 28, 28), 10),
@@ -24,27 +17,6 @@ SHAPES = {  # name: (x shape, output channels); 5x5 kernels, stride 1, no paddin
     "cifar conv1": ((100, 3, 32, 32), 6),
     "cifar conv2": ((100, 6, 14, 14), 16),
 }
-
-
-def _block_median(fn, calls: int) -> float:
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def alternate(fns: dict, blocks: int, calls: int) -> dict:
-    """Median over blocks of each fn's per-block median time (us), blocks interleaved."""
-    for fn in fns.values():
-        for _ in range(5):  # compile, fill caches
-            fn()
-    samples = {name: [] for name in fns}
-    for _ in range(blocks):
-        for name, fn in fns.items():
-            samples[name].append(_block_median(fn, calls))
-    return {name: statistics.median(s) * 1e6 for name, s in samples.items()}
 
 
 def _arrays(x_shape, out_ch):
@@ -89,26 +61,9 @@ def torch_times(blocks: int, calls: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--torch", action="store_true", help="add PyTorch's column")
-    parser.add_argument("--blocks", type=int, default=8)
-    parser.add_argument("--calls", type=int, default=50)
-    parser.add_argument("--worker", choices=["torch"], help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(torch_times(args.blocks, args.calls)))
-        return
-    rows = minitorch_times(args.blocks, args.calls)
-    if args.torch:
-        cmd = [sys.executable, __file__, "--worker", "torch", "--blocks", str(args.blocks)]
-        out = subprocess.run(cmd + ["--calls", str(args.calls)], capture_output=True, text=True)
-        for name, row in json.loads(out.stdout).items():
-            rows[name].update(row)
-    cols = ["direct", "im2col+gemm", "torch"]
-    print(f"{'conv2d forward (us)':22} " + " ".join(f"{c:>12}" for c in cols))
-    for name, row in rows.items():
-        vals = " ".join(f"{row[c]:12.0f}" if c in row else f"{'-':>12}" for c in cols)
-        print(f"{name:22} {vals}")
+    columns = ["direct", "im2col+gemm", "torch"]
+    times = (minitorch_times, torch_times)
+    sidebyside.main(__file__, __doc__, "conv2d forward (us)", columns, *times, calls=50)
 
 
 if __name__ == "__main__":

@@ -3,20 +3,16 @@ threads of their own (same process, alternating), and PyTorch (own process).
 
     python benchmarks/rnn.py [--torch] [--blocks 8] [--calls 20]
 
-Each variant runs in alternating blocks of `calls` calls; the table shows the median over the
-blocks of each block's median, in microseconds. "one range" runs every row on the calling
-thread (as with set_num_threads(1)); "row ranges" is the default, which splits the batch
-where ops/rnn.py's thresholds say it pays (equal columns: it did not split).
+The harness (alternating blocks, PyTorch's worker process) is benchmarks/sidebyside.py.
+"one range" runs every row on the calling thread (as with set_num_threads(1)); "row ranges"
+is the default, which splits the batch where ops/rnn.py's thresholds say it pays (equal
+columns: it did not split).
 """
 
 import minitorch  # noqa: I001  (before numpy: it sets OpenBLAS's thread timeout)
-import argparse
-import json
-import subprocess
-import sys
-
 import numpy as np
-from conv import alternate
+import sidebyside
+from sidebyside import alternate
 
 SHAPES = {  # name: (layer, seq, batch, input, hidden)
     "GRU 32x32, 28->100": ("GRU", 32, 32, 28, 100),
@@ -30,7 +26,7 @@ def _input(seq, batch, size):
     return np.random.default_rng(0).standard_normal((seq, batch, size)).astype(np.float32)
 
 
-def _step(lib, layer, x):
+def _step(layer, x):
     def run():
         layer(x)[0].sum().backward()
 
@@ -44,7 +40,7 @@ def minitorch_times(blocks: int, calls: int) -> dict:
     rows = {}
     for name, (kind, seq, batch, size, hidden) in SHAPES.items():
         layer = getattr(minitorch.nn, kind)(size, hidden)
-        run = _step(minitorch, layer, minitorch.from_numpy(_input(seq, batch, size)))
+        run = _step(layer, minitorch.from_numpy(_input(seq, batch, size)))
 
         def ranges(limit):
             rnn.MIN_ROWS = limit
@@ -63,32 +59,15 @@ def torch_times(blocks: int, calls: int) -> dict:
     rows = {}
     for name, (kind, seq, batch, size, hidden) in SHAPES.items():
         layer = getattr(torch.nn, kind)(size, hidden)
-        run = _step(torch, layer, torch.from_numpy(_input(seq, batch, size)))
+        run = _step(layer, torch.from_numpy(_input(seq, batch, size)))
         rows[name] = alternate({"torch": run}, blocks, calls)
     return rows
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--torch", action="store_true", help="add PyTorch's column")
-    parser.add_argument("--blocks", type=int, default=8)
-    parser.add_argument("--calls", type=int, default=20)
-    parser.add_argument("--worker", choices=["torch"], help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(torch_times(args.blocks, args.calls)))
-        return
-    rows = minitorch_times(args.blocks, args.calls)
-    if args.torch:
-        cmd = [sys.executable, __file__, "--worker", "torch", "--blocks", str(args.blocks)]
-        out = subprocess.run(cmd + ["--calls", str(args.calls)], capture_output=True, text=True)
-        for name, row in json.loads(out.stdout).items():
-            rows[name].update(row)
-    cols = ["one range", "row ranges", "torch"]
-    print(f"{'fwd + bwd (us)':22} " + " ".join(f"{c:>12}" for c in cols))
-    for name, row in rows.items():
-        vals = " ".join(f"{row[c]:12.0f}" if c in row else f"{'-':>12}" for c in cols)
-        print(f"{name:22} {vals}")
+    columns = ["one range", "row ranges", "torch"]
+    times = (minitorch_times, torch_times)
+    sidebyside.main(__file__, __doc__, "fwd + bwd (us)", columns, *times, calls=20)
 
 
 if __name__ == "__main__":
