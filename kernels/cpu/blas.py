@@ -80,16 +80,16 @@ def matmul_or_transposed(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, bool
     m = a.shape[-2] if a.ndim > 1 else 1
     k = a.shape[-1]
     n = b.shape[-1] if b.ndim > 1 else 1
-    small = math.prod((m, k, n)) < SMALL_GEMM
-    _threads.use(1 if small else _threads.default)
+    use_threads_for(math.prod((m, k, n)))
     if a.ndim == b.ndim == 2 and _transposed(b) and _swap_wins(m, k, n):
         return np.matmul(b.T, a.T), True
     return np.matmul(a, b), False
 
 
 def use_threads_for(macs: int) -> None:
-    """Set OpenBLAS's threads for products of `macs` multiply-adds that the caller makes
-    itself (through kernels/cpu/cblas.py): one below SMALL_GEMM, else its default."""
+    """Set OpenBLAS's threads for products of `macs` multiply-adds (each matrix's): one below
+    SMALL_GEMM, else its default. matmul calls it; so do callers that make their products
+    themselves (through kernels/cpu/cblas.py)."""
     _threads.use(1 if macs < SMALL_GEMM else _threads.default)
 
 

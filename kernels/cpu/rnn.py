@@ -210,20 +210,20 @@ def _step(s, steps, reverse):
 
 
 # The cells: one step of one mode, given the whole arrays, the step t and the step before it
-# (prev < 0: the first step, whose previous state is state0: h0, or c0 for LSTM).
+# (prev < 0: the first step, whose previous state is state0: h0, or c0 for LSTM). Forward
+# cells also get h, the previous hidden state, which the loop has already picked.
 @njit(inline="always")
-def _rnn_cell(gi, gh, b, state0, out, saved, t, prev, relu, lo, hi):
+def _rnn_cell(gi, gh, b, h, state0, out, saved, t, prev, relu, lo, hi):
     rnn_forward(gi[t], gh, b, out[t], relu, lo, hi)
 
 
 @njit(inline="always")
-def _gru_cell(gi, gh, b, state0, out, saved, t, prev, relu, lo, hi):
-    h_prev = out[prev] if prev >= 0 else state0
-    gru_forward(gi[t], gh, b, h_prev, out[t], saved[t], lo, hi)
+def _gru_cell(gi, gh, b, h, state0, out, saved, t, prev, relu, lo, hi):
+    gru_forward(gi[t], gh, b, h, out[t], saved[t], lo, hi)
 
 
 @njit(inline="always")
-def _lstm_cell(gi, gh, b, state0, out, saved, t, prev, relu, lo, hi):
+def _lstm_cell(gi, gh, b, h, state0, out, saved, t, prev, relu, lo, hi):
     c_prev = saved[prev, 4] if prev >= 0 else state0
     lstm_forward(gi[t], gh, b, c_prev, out[t], saved[t], lo, hi)
 
@@ -256,7 +256,7 @@ def _forward_steps(cell, gi, w_t, b, h0, state0, out, saved, gh, reverse, relu, 
         t, prev = _step(s, steps, reverse), _step(s - 1, steps, reverse)
         h = out[prev] if prev >= 0 else h0
         cblas.gemm(gemm_fn, h[lo:hi], w_t, gh[lo:hi])
-        cell(gi, gh, b, state0, out, saved, t, prev, relu, lo, hi)
+        cell(gi, gh, b, h, state0, out, saved, t, prev, relu, lo, hi)
 
 
 @njit(inline="always")
