@@ -10,10 +10,12 @@ custom-optimizer guide in docs/custom_optimizer.md, whose code is executed here.
 from __future__ import annotations  # noqa: I001  (minitorch must come before torch)
 
 import copy
+import gc
 import os
 import re
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import minitorch
@@ -373,6 +375,57 @@ def test_non_contiguous_parameter_and_gradient():
             opt.step()
         results.append(leaf.numpy().copy())
     np.testing.assert_allclose(*results, rtol=1e-6)
+
+
+def test_a_reused_step_plan_follows_replaced_state_data_and_gradients():
+    """An optimizer keeps what a step worked out about its parameters for the next step: a
+    replaced state_dict, a parameter given new data, a missing gradient and a non-contiguous
+    parameter changed between steps must all be seen, as PyTorch sees them."""
+    init, grads = _data(np.float32, steps=6)
+    results = []
+    for lib in (minitorch, torch):
+        params = _params(lib, init)
+        opt = lib.optim.Adam(params, lr=0.05, amsgrad=True)
+        other = lib.optim.Adam(_params(lib, init), lr=0.05, amsgrad=True)
+        leaf = lib.tensor(init[1].T.copy())
+        strided = leaf.t()  # updated through a transposed view of `leaf`
+        strided.requires_grad_(True)
+        side = lib.optim.Adam([strided], lr=0.05)
+
+        def step(k, skip=None):
+            for i, (p, g) in enumerate(zip(params, grads[k])):
+                p.grad = None if i == skip else lib.tensor(g.copy())
+            opt.step()
+            strided.grad = lib.tensor(grads[k][1].copy())
+            side.step()
+
+        step(0)
+        step(1)
+        for p, g in zip(other.param_groups[0]["params"], grads[2]):
+            p.grad = lib.tensor(g.copy())
+        other.step()
+        opt.load_state_dict(other.state_dict())  # new state tensors
+        step(2)
+        params[0].data = lib.tensor(init[0] * 2)  # new storage for a parameter
+        with lib.no_grad():
+            leaf.mul_(0.5)  # the strided parameter changes between steps
+        step(3)
+        step(4, skip=1)  # one parameter without a gradient
+        step(5)
+        results.append([p.detach().numpy().copy() for p in params] + [leaf.detach().numpy().copy()])
+    _assert_same(*results, np.float32, "reused plans")
+
+
+def test_a_kept_plan_does_not_keep_replaced_state_alive():
+    w = nn.Parameter(minitorch.ones(8))
+    opt = optim.Adam([w], lr=0.1)
+    w.grad = minitorch.ones(8)
+    opt.step()
+    old = weakref.ref(opt.state[w]["exp_avg"]._data)
+    opt.load_state_dict(copy.deepcopy(opt.state_dict()))
+    opt.step()
+    gc.collect()
+    assert old() is None
 
 
 def test_empty_parameter_is_fine():

@@ -178,7 +178,14 @@ class _Emitter:
 
     def node(self, node, record: str = "") -> None:
         """The node's line; `record` (a recorder call's head) wraps an op's call."""
-        if isinstance(node, OpNode):
+        if isinstance(node, OpNode) and hasattr(node.op, "inline") and not node.cuda:
+            # NOTE: a view op as a numpy method call: ~0.3 us against ~1-1.5 us for the op's
+            # forward through its keyword arguments
+            template, constants = node.op.inline(node.meta, node.params)
+            names = [self.name(c, "k") for c in constants]
+            expr = template.format(self.value(node.inputs[0]), *names)
+            self.lines.append(f"s{node.outputs[0]} = {expr}  # {node.op.name}")
+        elif isinstance(node, OpNode):
             outs = ", ".join(f"s{s}" for s in node.outputs)
             operands = ", ".join(self.value(x) for x in node.inputs)
             fn = self.name(devices.forward_of(node.op, node.cuda), "f")

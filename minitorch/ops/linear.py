@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import cpu
 from ..kernels.cpu import blas
 from .registry import Meta, Op, register
-
-_ADD = ("({0} + {1})",)
 
 
 def blas_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -70,10 +67,11 @@ class Linear(Op):
     def forward(self, meta, x, weight, *bias):
         if bias and x.ndim == 2:
             product, transposed = blas.matmul_or_transposed(_blasable(x), _blasable(weight.T))
-            if transposed:  # one pass adds the bias and transposes (a copy, then +=: 1.8x)
-                out = np.empty(meta.shape, x.dtype)
-                cpu.elementwise(_ADD, [out], [product.T, np.broadcast_to(bias[0], out.shape)])
-                return out
+            if transposed:  # one pass adds the bias and transposes
+                # NOTE: numpy's add, not a generated kernel: the transposed (Fortran-ordered)
+                # operand would compile a kernel of its own the first time a batch takes this
+                # path (the short last batch of an epoch); as fast here (37x512: 12.1 vs 12.4 us)
+                return np.add(product.T, bias[0], out=np.empty(meta.shape, x.dtype))
             out = product
         else:
             out = blas_matmul(x, weight.T)

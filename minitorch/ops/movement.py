@@ -51,6 +51,11 @@ class Reshape(Op):
                 f" (view of shape {a.shape} as {meta.shape})"
             ) from None
 
+    def inline(self, meta, params) -> tuple[str, tuple]:
+        """forward as a Python expression over the input {0} and constants {1}.. (for a traced
+        step's driver, whose guards keep layouts as traced: a view then stays a view)."""
+        return "{0}.reshape({1})", (meta.shape,)
+
     def backward(self, ctx, grad):
         return grad.reshape(ctx.inputs[0].shape)
 
@@ -76,6 +81,14 @@ class Permute(Op):
 
     def forward(self, meta, a, *, dims):
         return a.transpose([d % a.ndim for d in dims]) if a.ndim else a
+
+    def inline(self, meta, params) -> tuple[str, tuple]:
+        ndim = len(meta.shape)
+        return (
+            ("{0}.transpose({1})", (tuple(d % ndim for d in params["dims"]),))
+            if ndim
+            else ("{0}", ())
+        )
 
     def backward(self, ctx, grad):
         dims = [d % grad.ndim for d in ctx.params["dims"]] if grad.ndim else []
@@ -113,6 +126,9 @@ class Expand(Op):
 
     def forward(self, meta, a, *, shape):
         return np.broadcast_to(a, meta.shape)
+
+    def inline(self, meta, params) -> tuple[str, tuple]:
+        return "{1}({0}, {2})", (np.broadcast_to, meta.shape)
 
     def backward(self, ctx, grad):
         return grad  # the engine sums it back to the input's shape

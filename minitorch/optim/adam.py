@@ -88,6 +88,7 @@ class Adam(Optimizer):
             lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
             amsgrad = group["amsgrad"]
             flags = (group["maximize"], amsgrad, group["decoupled_weight_decay"])
+            last_t = coefficients = None
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -104,16 +105,17 @@ class Adam(Optimizer):
                     state["exp_avg_sq"],
                     state["max_exp_avg_sq"] if amsgrad else None,
                 ]
-                coefficients = (
-                    wd,
-                    1 - lr * wd,
-                    1 - beta1,
-                    beta2,
-                    1 - beta2,
-                    lr / (1 - beta1**t),
-                    (1 - beta2**t) ** 0.5,
-                    group["eps"],
-                )
+                if t != last_t:  # a group's parameters share their step count (nearly always)
+                    last_t, coefficients = t, (
+                        wd,
+                        1 - lr * wd,
+                        1 - beta1,
+                        beta2,
+                        1 - beta2,
+                        lr / (1 - beta1**t),
+                        (1 - beta2**t) ** 0.5,
+                        group["eps"],
+                    )
                 _fused_update("adam", p, buffers, coefficients, flags)
         return loss
 
