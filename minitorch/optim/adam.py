@@ -106,15 +106,18 @@ class Adam(Optimizer):
                     state["max_exp_avg_sq"] if amsgrad else None,
                 ]
                 if t != last_t:  # a group's parameters share their step count (nearly always)
-                    last_t, coefficients = t, (
-                        wd,
-                        1 - lr * wd,
-                        1 - beta1,
-                        beta2,
-                        1 - beta2,
-                        lr / (1 - beta1**t),
-                        (1 - beta2**t) ** 0.5,
-                        group["eps"],
+                    last_t, coefficients = (
+                        t,
+                        (
+                            wd,
+                            1 - lr * wd,
+                            1 - beta1,
+                            beta2,
+                            1 - beta2,
+                            lr / (1 - beta1**t),
+                            (1 - beta2**t) ** 0.5,
+                            group["eps"],
+                        ),
                     )
                 _fused_update("adam", p, buffers, coefficients, flags)
         return loss
