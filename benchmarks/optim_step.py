@@ -1,9 +1,11 @@
-"""Time one optimizer step over the parameters of a 784-512-256-10 MLP, minitorch vs PyTorch.
+"""Time one optimizer step over the parameters of an MLP, minitorch vs PyTorch.
 
-    python benchmarks/optim_step.py [--repeat 500]
+    python benchmarks/optim_step.py [--repeat 500] [--sizes 784,512,256,10]
 
 Gradients are set once; each timed call is one `optimizer.step()` over all six parameters
-(535,818 float32 numbers). Each library runs in its own process (importing minitorch sets
+(535,818 float32 numbers for the default 784-512-256-10; `--sizes 4,128,128,2`, DQN's network,
+has 17,410, where the step's Python counts more than its kernel). Each library runs in its own
+process (importing minitorch sets
 OMP_WAIT_POLICY=PASSIVE, which would also change PyTorch's OpenMP threads), and the medians
 and interquartile ranges of many steps are printed side by side.
 """
@@ -18,7 +20,7 @@ import time
 
 import numpy as np
 
-SIZES = [784, 512, 256, 10]
+SIZES = "784,512,256,10"
 OPTIMIZERS = [
     ("Adam", {}),
     ("AdamW", {}),
@@ -29,7 +31,7 @@ OPTIMIZERS = [
 ]
 
 
-def _measure(lib_name: str, repeat: int, threads: int = 0) -> dict:
+def _measure(lib_name: str, repeat: int, sizes: list[int], threads: int = 0) -> dict:
     """{optimizer: [median, q25, q75] microseconds} for one library, in this process."""
     if lib_name == "minitorch":
         import minitorch as lib  # noqa: PLC0415
@@ -44,7 +46,7 @@ def _measure(lib_name: str, repeat: int, threads: int = 0) -> dict:
     out = {}
     for name, kwargs in OPTIMIZERS:
         params = []
-        for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
             for a in (rng.standard_normal((fan_out, fan_in)), rng.standard_normal(fan_out)):
                 p = lib.nn.Parameter(lib.tensor(a.astype(np.float32)))
                 p.grad = lib.tensor((a * 0.01).astype(np.float32))
@@ -67,16 +69,19 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=500)
     parser.add_argument("--lib", choices=["minitorch", "torch"])
     parser.add_argument("--torch-threads", type=int, default=0, help="0: PyTorch's default")
+    parser.add_argument("--sizes", default=SIZES, help="the MLP's layer widths")
     args = parser.parse_args()
+    sizes = [int(n) for n in args.sizes.split(",")]
     if args.lib:
-        print(json.dumps(_measure(args.lib, args.repeat, args.torch_threads)))
+        print(json.dumps(_measure(args.lib, args.repeat, sizes, args.torch_threads)))
         return
     results = {}
     for lib in ("minitorch", "torch"):
         cmd = [sys.executable, __file__, "--lib", lib, "--repeat", str(args.repeat)]
-        cmd += ["--torch-threads", str(args.torch_threads)]
+        cmd += ["--torch-threads", str(args.torch_threads), "--sizes", args.sizes]
         results[lib] = json.loads(subprocess.check_output(cmd).decode().splitlines()[-1])
-    print("one optimizer.step() over a 784-512-256-10 MLP's parameters (float32), microseconds")
+    width = "-".join(map(str, sizes))
+    print(f"one optimizer.step() over a {width} MLP's parameters (float32), microseconds")
     print(
         f"{'optimizer':<10}{'minitorch':>12}{'torch':>10}{'torch/minitorch':>17}   IQR mt | torch"
     )

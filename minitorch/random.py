@@ -1,7 +1,8 @@
 """Counter-based random numbers (Philox4x32-10): a Generator is a (seed, offset) pair.
 
-Every draw of n numbers uses counters offset .. offset+n-1 and advances the offset by n, so
-the same seed and offset give the same numbers in eager, traced and (later) CUDA code.
+A draw of n numbers uses counters from offset on (at most n of them: a counter gives 1-4
+numbers, see kernels/cpu/random.py) and advances the offset by n, so the same seed and offset
+give the same numbers in eager, traced and CUDA code.
 """
 
 from __future__ import annotations

@@ -1,9 +1,20 @@
 """CPU random-number kernels on counter-based Philox4x32-10.
 
-Element ``i`` of a fill uses the 128-bit counter ``(c0, c1, 0, 0)`` with ``c1:c0 = offset + i``
-(64-bit, wrapping) and the key ``(k0, k1)`` with ``k1:k0 = seed`` (64-bit). Every fill consumes
-exactly ``out.size`` counters, so the caller advances its offset by ``out.size``. Values depend
-only on (seed, offset + i): never on threading, chunking, or the variant (serial or parallel).
+A counter ``c`` is the 128-bit Philox counter ``(c0, c1, 0, 0)`` with ``c1:c0 = c`` (64-bit,
+wrapping), under the key ``(k0, k1)`` with ``k1:k0 = seed``; it yields four 32-bit words. A kind
+that needs ``w`` words per element (1: bits, float32 uniforms, bernoulli, dropout; 2: float64
+uniforms, float32 normals, randint; 4: float64 normals) takes ``k = 4 // w`` elements from each
+counter: a fill of ``n`` elements at ``offset`` uses counters ``offset .. offset + m - 1`` with
+``m = ceil(n / k)``, and element ``j * m + c`` takes words ``j*w .. j*w + w - 1`` of counter
+``offset + c``. The caller advances its offset by ``n`` (>= m), so no two draws share a counter.
+Values depend only on (seed, offset, n): never on threading, chunking, or the variant (serial
+or parallel).
+
+NOTE: element j of counter c goes to block j of the output, not next to the counter's other
+elements, so each word's stores are unit-stride and the loop over counters vectorizes (stores
+next to each other did not). One counter per element, as before, ran Philox's rounds four
+times for a float32 fill: a dropout mask of 262144 took 396 -> 130 us in parallel (666 -> 207
+serial).
 
 Affine maps (``low + (high - low) * u``, ``mean + std * z``) are done in float64 and rounded
 once to the output dtype. Bits, uniforms, randint and bernoulli are bit-exact across targets;
@@ -19,6 +30,7 @@ from numba import njit, prange
 from ..codegen import philox as _pc
 
 _SERIAL_MAX = 32768  # at most this many elements: the serial kernel (no thread start-up)
+_CHUNK = 4096  # counters per task of a parallel fill
 _MASK32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 _ZERO = np.uint32(0)
@@ -45,133 +57,212 @@ def philox_words(seed, counter):
     )
 
 
+# ------------------------------------------------------------------ values of one element
+# value(r, j, p, x0, x1): element j of a counter whose words are r; p is the element of the
+# probability array (bernoulli) or unused; x0, x1 are the kind's numbers.
+@_inline
+def _bits_value(r, j, p, x0, x1):
+    return r[j]
+
+
+@_inline
+def _uniform32_value(r, j, p, low, high):
+    return low + (high - low) * np.float64(uniform32_from_bits(r[j]))
+
+
+@_inline
+def _bernoulli_value(r, j, p, x0, x1):
+    return 1.0 if uniform32_from_bits(r[j]) < p else 0.0
+
+
+@_inline
+def _dropout_value(r, j, p, keep, scale):
+    return scale if uniform32_from_bits(r[j]) < keep else 0.0
+
+
+@_inline
+def _uniform64_value(r, j, p, low, high):
+    return low + (high - low) * uniform64_from_bits(r[2 * j], r[2 * j + 1])
+
+
+@_inline
+def _normal32_value(r, j, p, mean, std):
+    return mean + std * normal32_from_bits(r[2 * j], r[2 * j + 1])
+
+
+@_inline
+def _randint_value(r, j, p, low, span):
+    return low + np.int64(u64_from_bits(r[2 * j], r[2 * j + 1]) % span)
+
+
+@_inline
+def _normal64_value(r, j, p, mean, std):
+    return mean + std * normal64_from_bits(r[0], r[1], r[2], r[3])
+
+
+# ------------------------------------------------------------------ counters lo .. hi-1 of a fill
+# NOTE: the loops run over slices from 0: with range(lo, hi) bounds LLVM does not vectorize.
+@_inline
+def _four_per_counter(out, p, n, m, seed, offset, lo, hi, value, x0, x1):
+    full = min(hi, max(lo, n - 3 * m))  # counters lo .. full-1 fill all four blocks
+    a0, a1 = out[lo:full], out[m + lo : m + full]
+    a2, a3 = out[2 * m + lo : 2 * m + full], out[3 * m + lo : 3 * m + full]
+    p0, p1 = p[lo:full], p[m + lo : m + full]
+    p2, p3 = p[2 * m + lo : 2 * m + full], p[3 * m + lo : 3 * m + full]
+    base = offset + np.uint64(lo)
+    for i in range(a0.shape[0]):
+        r = philox_words(seed, base + np.uint64(i))
+        a0[i] = value(r, 0, p0[i], x0, x1)
+        a1[i] = value(r, 1, p1[i], x0, x1)
+        a2[i] = value(r, 2, p2[i], x0, x1)
+        a3[i] = value(r, 3, p3[i], x0, x1)
+    _last_counters(out, p, n, m, seed, offset, full, hi, 4, value, x0, x1)
+
+
+@_inline
+def _two_per_counter(out, p, n, m, seed, offset, lo, hi, value, x0, x1):
+    full = min(hi, max(lo, n - m))  # counters lo .. full-1 fill both blocks
+    a0, a1 = out[lo:full], out[m + lo : m + full]
+    p0, p1 = p[lo:full], p[m + lo : m + full]
+    base = offset + np.uint64(lo)
+    for i in range(a0.shape[0]):
+        r = philox_words(seed, base + np.uint64(i))
+        a0[i] = value(r, 0, p0[i], x0, x1)
+        a1[i] = value(r, 1, p1[i], x0, x1)
+    _last_counters(out, p, n, m, seed, offset, full, hi, 2, value, x0, x1)
+
+
+@_inline
+def _one_per_counter(out, p, n, m, seed, offset, lo, hi, value, x0, x1):
+    a0, p0 = out[lo:hi], p[lo:hi]
+    base = offset + np.uint64(lo)
+    for i in range(a0.shape[0]):
+        a0[i] = value(philox_words(seed, base + np.uint64(i)), 0, p0[i], x0, x1)
+
+
+@_inline
+def _last_counters(out, p, n, m, seed, offset, lo, hi, k, value, x0, x1):
+    """Counters lo .. hi-1 whose later blocks end early (at most k - 1 of them)."""
+    for c in range(lo, hi):
+        r = philox_words(seed, offset + np.uint64(c))
+        for j in range(k):
+            e = j * m + c
+            if e < n:
+                out[e] = value(r, j, p[e], x0, x1)
+
+
 # ------------------------------------------------------------------ kernels (serial, parallel)
+# Each kind's pair: the serial kernel runs its counters as one task, the parallel one in tasks
+# of _CHUNK counters; both name k (elements per counter), the body for that k and the value.
+@_inline
+def _serial(out, p, seed, offset, k, body, value, x0, x1):
+    n = out.shape[0]
+    m = (n + k - 1) // k
+    body(out, p, n, m, seed, offset, 0, m, value, x0, x1)
 
 
-@njit(cache=True)
-def _uniform32_serial(out, seed, offset, low, high):
-    """for i: r = philox(offset + i, seed); out[i] = low + (high - low) * uniform32(r[0])"""
-    for i in range(out.shape[0]):
-        r = philox_words(seed, offset + np.uint64(i))
-        out[i] = low + (high - low) * np.float64(uniform32_from_bits(r[0]))
-
-
-@njit(cache=True, parallel=True)
-def _uniform32_parallel(out, seed, offset, low, high):
-    """for i in prange: r = philox(offset + i, seed); out[i] = low + (high-low) * uniform32(r[0])"""
-    for i in prange(out.shape[0]):
-        r = philox_words(seed, offset + np.uint64(i))
-        out[i] = low + (high - low) * np.float64(uniform32_from_bits(r[0]))
-
-
-@njit(cache=True)
-def _uniform64_serial(out, seed, offset, low, high):
-    """for i: r = philox(offset + i, seed); out[i] = low + (high - low) * uniform64(r[0], r[1])"""
-    for i in range(out.shape[0]):
-        r = philox_words(seed, offset + np.uint64(i))
-        out[i] = low + (high - low) * uniform64_from_bits(r[0], r[1])
-
-
-@njit(cache=True, parallel=True)
-def _uniform64_parallel(out, seed, offset, low, high):
-    """for i in prange: r = philox(offset+i, seed); out[i] = low + (high-low) * uniform64(r0, r1)"""
-    for i in prange(out.shape[0]):
-        r = philox_words(seed, offset + np.uint64(i))
-        out[i] = low + (high - low) * uniform64_from_bits(r[0], r[1])
-
-
-@njit(cache=True)
-def _normal32_serial(out, seed, offset, mean, std):
-    """for i: r = philox(offset + i, seed); out[i] = mean + std * normal32(r[0], r[1])"""
-    for i in range(out.shape[0]):
-        r = philox_words(seed, offset + np.uint64(i))
-        out[i] = mean + std * normal32_from_bits(r[0], r[1])
-
-
-@njit(cache=True, parallel=True)
-def _normal32_parallel(out, seed, offset, mean, std):
-    """for i in prange: r = philox(offset + i, seed); out[i] = mean + std * normal32(r[0], r[1])"""
-    for i in prange(out.shape[0]):
-        r = philox_words(seed, offset + np.uint64(i))
-        out[i] = mean + std * normal32_from_bits(r[0], r[1])
-
-
-@njit(cache=True)
-def _normal64_serial(out, seed, offset, mean, std):
-    """for i: r = philox(offset + i, seed); out[i] = mean + std * normal64(r[0], .., r[3])"""
-    for i in range(out.shape[0]):
-        r = philox_words(seed, offset + np.uint64(i))
-        out[i] = mean + std * normal64_from_bits(r[0], r[1], r[2], r[3])
-
-
-@njit(cache=True, parallel=True)
-def _normal64_parallel(out, seed, offset, mean, std):
-    """for i in prange: r = philox(offset + i, seed); out[i] = mean + std * normal64(r0..r3)"""
-    for i in prange(out.shape[0]):
-        r = philox_words(seed, offset + np.uint64(i))
-        out[i] = mean + std * normal64_from_bits(r[0], r[1], r[2], r[3])
+@_inline
+def _parallel(out, p, seed, offset, k, body, value, x0, x1):
+    n = out.shape[0]
+    m = (n + k - 1) // k
+    for t in prange((m + _CHUNK - 1) // _CHUNK):
+        body(out, p, n, m, seed, offset, t * _CHUNK, min(m, (t + 1) * _CHUNK), value, x0, x1)
 
 
 @njit(cache=True)
 def _bits_serial(out, seed, offset):
-    """for i: out[i] = philox(offset + i, seed)[0]"""
-    for i in range(out.shape[0]):
-        out[i] = philox_words(seed, offset + np.uint64(i))[0]
-
-
-@njit(cache=True, parallel=True)
-def _bits_parallel(out, seed, offset):
-    """for i in prange: out[i] = philox(offset + i, seed)[0]"""
-    for i in prange(out.shape[0]):
-        out[i] = philox_words(seed, offset + np.uint64(i))[0]
+    """out[j*m + c] = word j of philox(offset + c, seed), m = ceil(n / 4)"""
+    _serial(out, out, seed, offset, 4, _four_per_counter, _bits_value, 0, 0)
 
 
 @njit(cache=True)
-def _randint_serial(out, seed, offset, low, span):
-    """for i: r = philox(offset + i, seed); out[i] = low + (r[1]:r[0]) % span  (int64 wrap)"""
-    for i in range(out.shape[0]):
-        r = philox_words(seed, offset + np.uint64(i))
-        out[i] = low + np.int64(u64_from_bits(r[0], r[1]) % span)
-
-
-@njit(cache=True, parallel=True)
-def _randint_parallel(out, seed, offset, low, span):
-    """for i in prange: r = philox(offset + i, seed); out[i] = low + (r[1]:r[0]) % span"""
-    for i in prange(out.shape[0]):
-        r = philox_words(seed, offset + np.uint64(i))
-        out[i] = low + np.int64(u64_from_bits(r[0], r[1]) % span)
+def _uniform32_serial(out, seed, offset, low, high):
+    """out[j*m + c] = low + (high - low) * uniform32(word j of philox(offset + c, seed))"""
+    _serial(out, out, seed, offset, 4, _four_per_counter, _uniform32_value, low, high)
 
 
 @njit(cache=True)
 def _bernoulli_serial(out, p, seed, offset):
-    """for i: out[i] = 1.0 if uniform32(philox(offset + i, seed)[0]) < p[i] else 0.0"""
-    for i in range(out.shape[0]):
-        u = uniform32_from_bits(philox_words(seed, offset + np.uint64(i))[0])
-        out[i] = 1.0 if u < p[i] else 0.0
-
-
-@njit(cache=True, parallel=True)
-def _bernoulli_parallel(out, p, seed, offset):
-    """for i in prange: out[i] = 1.0 if uniform32(philox(offset + i, seed)[0]) < p[i] else 0.0"""
-    for i in prange(out.shape[0]):
-        u = uniform32_from_bits(philox_words(seed, offset + np.uint64(i))[0])
-        out[i] = 1.0 if u < p[i] else 0.0
+    """out[e] = 1.0 if uniform32(word j) < p[e] else 0.0, e = j*m + c, m = ceil(n / 4)"""
+    _serial(out, p, seed, offset, 4, _four_per_counter, _bernoulli_value, 0, 0)
 
 
 @njit(cache=True)
 def _dropout_serial(out, seed, offset, keep, scale):
-    """for i: out[i] = scale if uniform32(philox(offset + i, seed)[0]) < keep else 0.0"""
-    for i in range(out.shape[0]):
-        u = uniform32_from_bits(philox_words(seed, offset + np.uint64(i))[0])
-        out[i] = scale if u < keep else 0.0
+    """out[j*m + c] = scale if uniform32(word j of philox(offset + c)) < keep else 0.0"""
+    _serial(out, out, seed, offset, 4, _four_per_counter, _dropout_value, keep, scale)
+
+
+@njit(cache=True)
+def _uniform64_serial(out, seed, offset, low, high):
+    """out[j*m + c] = low + (high - low) * uniform64(words 2j, 2j+1), m = ceil(n / 2)"""
+    _serial(out, out, seed, offset, 2, _two_per_counter, _uniform64_value, low, high)
+
+
+@njit(cache=True)
+def _normal32_serial(out, seed, offset, mean, std):
+    """out[j*m + c] = mean + std * normal32(words 2j, 2j+1 of philox(offset + c))"""
+    _serial(out, out, seed, offset, 2, _two_per_counter, _normal32_value, mean, std)
+
+
+@njit(cache=True)
+def _randint_serial(out, seed, offset, low, span):
+    """out[j*m + c] = low + (words 2j+1:2j of philox(offset + c)) % span  (int64 wrap)"""
+    _serial(out, out, seed, offset, 2, _two_per_counter, _randint_value, low, span)
+
+
+@njit(cache=True)
+def _normal64_serial(out, seed, offset, mean, std):
+    """out[c] = mean + std * normal64(all four words of philox(offset + c))"""
+    _serial(out, out, seed, offset, 1, _one_per_counter, _normal64_value, mean, std)
+
+
+@njit(cache=True, parallel=True)
+def _bits_parallel(out, seed, offset):
+    """_bits_serial in tasks of _CHUNK counters"""
+    _parallel(out, out, seed, offset, 4, _four_per_counter, _bits_value, 0, 0)
+
+
+@njit(cache=True, parallel=True)
+def _uniform32_parallel(out, seed, offset, low, high):
+    """_uniform32_serial in tasks of _CHUNK counters"""
+    _parallel(out, out, seed, offset, 4, _four_per_counter, _uniform32_value, low, high)
+
+
+@njit(cache=True, parallel=True)
+def _bernoulli_parallel(out, p, seed, offset):
+    """_bernoulli_serial in tasks of _CHUNK counters"""
+    _parallel(out, p, seed, offset, 4, _four_per_counter, _bernoulli_value, 0, 0)
 
 
 @njit(cache=True, parallel=True)
 def _dropout_parallel(out, seed, offset, keep, scale):
-    """for i in prange: out[i] = scale if uniform32(philox(offset+i, seed)[0]) < keep else 0.0"""
-    for i in prange(out.shape[0]):
-        u = uniform32_from_bits(philox_words(seed, offset + np.uint64(i))[0])
-        out[i] = scale if u < keep else 0.0
+    """_dropout_serial in tasks of _CHUNK counters"""
+    _parallel(out, out, seed, offset, 4, _four_per_counter, _dropout_value, keep, scale)
+
+
+@njit(cache=True, parallel=True)
+def _uniform64_parallel(out, seed, offset, low, high):
+    """_uniform64_serial in tasks of _CHUNK counters"""
+    _parallel(out, out, seed, offset, 2, _two_per_counter, _uniform64_value, low, high)
+
+
+@njit(cache=True, parallel=True)
+def _normal32_parallel(out, seed, offset, mean, std):
+    """_normal32_serial in tasks of _CHUNK counters"""
+    _parallel(out, out, seed, offset, 2, _two_per_counter, _normal32_value, mean, std)
+
+
+@njit(cache=True, parallel=True)
+def _randint_parallel(out, seed, offset, low, span):
+    """_randint_serial in tasks of _CHUNK counters"""
+    _parallel(out, out, seed, offset, 2, _two_per_counter, _randint_value, low, span)
+
+
+@njit(cache=True, parallel=True)
+def _normal64_parallel(out, seed, offset, mean, std):
+    """_normal64_serial in tasks of _CHUNK counters"""
+    _parallel(out, out, seed, offset, 1, _one_per_counter, _normal64_value, mean, std)
 
 
 # ------------------------------------------------------------------ public wrappers

@@ -1,7 +1,8 @@
 """Counter-based random numbers on the device: the same Philox4x32-10 bodies as the CPU
 (kernels/codegen/philox.py), so a seed and offset give the same numbers on both devices.
 
-Element i of a fill uses counter offset + i and key seed, as kernels/cpu/random.py documents.
+Element j*m + c of a fill takes word group j of counter offset + c under key seed, as
+kernels/cpu/random.py documents.
 """
 
 from __future__ import annotations
@@ -31,78 +32,108 @@ def philox_words(seed, counter):
     )
 
 
+# One thread per counter c; its k = 4 // (words per element) elements are j*m + c, m = ceil(n / k).
 @cuda.jit
 def _bernoulli(out, p, seed, offset):
-    """for i: out[i] = 1.0 if uniform32(philox(offset + i, seed)[0]) < p[i] else 0.0"""
-    for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
-        u = uniform32_from_bits(philox_words(seed, offset + np.uint64(i))[0])
-        out[i] = 1.0 if u < p[i] else 0.0
+    """out[e] = 1.0 if uniform32(word j of philox(offset + c)) < p[e] else 0.0, e = j*m + c"""
+    n = out.shape[0]
+    m = (n + 3) // 4
+    for c in range(cuda.grid(1), m, cuda.gridsize(1)):
+        r = philox_words(seed, offset + np.uint64(c))
+        for j in range(4):
+            e = j * m + c
+            if e < n:
+                out[e] = 1.0 if uniform32_from_bits(r[j]) < p[e] else 0.0
 
 
 @cuda.jit
 def _dropout(out, seed, offset, keep, scale):
-    """for i: out[i] = scale if uniform32(philox(offset + i, seed)[0]) < keep else 0.0"""
-    for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
-        u = uniform32_from_bits(philox_words(seed, offset + np.uint64(i))[0])
-        out[i] = scale if u < keep else 0.0
+    """out[j*m + c] = scale if uniform32(word j of philox(offset + c)) < keep else 0.0"""
+    n = out.shape[0]
+    m = (n + 3) // 4
+    for c in range(cuda.grid(1), m, cuda.gridsize(1)):
+        r = philox_words(seed, offset + np.uint64(c))
+        for j in range(4):
+            if j * m + c < n:
+                out[j * m + c] = scale if uniform32_from_bits(r[j]) < keep else 0.0
 
 
 @cuda.jit
 def _uniform32(out, seed, offset, low, high):
-    """for i: out[i] = low + (high - low) * uniform32(philox(offset + i, seed)[0])"""
-    for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
-        r = philox_words(seed, offset + np.uint64(i))
-        out[i] = low + (high - low) * np.float64(uniform32_from_bits(r[0]))
+    """out[j*m + c] = low + (high - low) * uniform32(word j of philox(offset + c))"""
+    n = out.shape[0]
+    m = (n + 3) // 4
+    for c in range(cuda.grid(1), m, cuda.gridsize(1)):
+        r = philox_words(seed, offset + np.uint64(c))
+        for j in range(4):
+            if j * m + c < n:
+                out[j * m + c] = low + (high - low) * np.float64(uniform32_from_bits(r[j]))
 
 
 @cuda.jit
 def _uniform64(out, seed, offset, low, high):
-    """for i: out[i] = low + (high - low) * uniform64(philox(offset + i, seed)[0:2])"""
-    for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
-        r = philox_words(seed, offset + np.uint64(i))
-        out[i] = low + (high - low) * uniform64_from_bits(r[0], r[1])
+    """out[j*m + c] = low + (high - low) * uniform64(words 2j, 2j+1 of philox(offset + c))"""
+    n = out.shape[0]
+    m = (n + 1) // 2
+    for c in range(cuda.grid(1), m, cuda.gridsize(1)):
+        r = philox_words(seed, offset + np.uint64(c))
+        for j in range(2):
+            if j * m + c < n:
+                out[j * m + c] = low + (high - low) * uniform64_from_bits(r[2 * j], r[2 * j + 1])
 
 
 @cuda.jit
 def _normal32(out, seed, offset, mean, std):
-    """for i: out[i] = mean + std * box_muller(philox(offset + i, seed)[0:2]) (24-bit)"""
-    for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
-        r = philox_words(seed, offset + np.uint64(i))
-        out[i] = mean + std * normal32_from_bits(r[0], r[1])
+    """out[j*m + c] = mean + std * box_muller(words 2j, 2j+1 of philox(offset + c)) (24-bit)"""
+    n = out.shape[0]
+    m = (n + 1) // 2
+    for c in range(cuda.grid(1), m, cuda.gridsize(1)):
+        r = philox_words(seed, offset + np.uint64(c))
+        for j in range(2):
+            if j * m + c < n:
+                out[j * m + c] = mean + std * normal32_from_bits(r[2 * j], r[2 * j + 1])
 
 
 @cuda.jit
 def _normal64(out, seed, offset, mean, std):
-    """for i: out[i] = mean + std * box_muller(philox(offset + i, seed)) (53-bit)"""
-    for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
-        r = philox_words(seed, offset + np.uint64(i))
-        out[i] = mean + std * normal64_from_bits(r[0], r[1], r[2], r[3])
+    """out[c] = mean + std * box_muller(philox(offset + c, seed)) (53-bit)"""
+    for c in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
+        r = philox_words(seed, offset + np.uint64(c))
+        out[c] = mean + std * normal64_from_bits(r[0], r[1], r[2], r[3])
 
 
 def _u64(x: int) -> np.uint64:
     return np.uint64(int(x) & 0xFFFF_FFFF_FFFF_FFFF)
 
 
+def _counters(out, per_counter: int) -> int:
+    return -(-out.shape[0] // per_counter)
+
+
 def fill_bernoulli(out, p, seed: int, offset: int) -> None:
     """out (1-D, float) = 1.0 where uniform32 < p (1-D, same size), as the CPU kernel."""
     if out.shape[0]:
-        _bernoulli[grid(out.shape[0]), BLOCK](out, p, _u64(seed), _u64(offset))
+        _bernoulli[grid(_counters(out, 4)), BLOCK](out, p, _u64(seed), _u64(offset))
 
 
 def fill_dropout(out, seed: int, offset: int, keep: float, scale: float) -> None:
     """out (1-D, float) = scale where uniform32 < keep (in out's dtype), as the CPU kernel."""
     if out.shape[0]:
         keep = out.dtype.type(keep)
-        _dropout[grid(out.shape[0]), BLOCK](out, _u64(seed), _u64(offset), keep, float(scale))
+        _dropout[grid(_counters(out, 4)), BLOCK](out, _u64(seed), _u64(offset), keep, float(scale))
 
 
 def fill_uniform(out, seed: int, offset: int, low: float = 0.0, high: float = 1.0) -> None:
-    kernel = _uniform32 if out.dtype == np.float32 else _uniform64
+    kernel, k = (_uniform32, 4) if out.dtype == np.float32 else (_uniform64, 2)
     if out.shape[0]:
-        kernel[grid(out.shape[0]), BLOCK](out, _u64(seed), _u64(offset), float(low), float(high))
+        kernel[grid(_counters(out, k)), BLOCK](
+            out, _u64(seed), _u64(offset), float(low), float(high)
+        )
 
 
 def fill_normal(out, seed: int, offset: int, mean: float = 0.0, std: float = 1.0) -> None:
-    kernel = _normal32 if out.dtype == np.float32 else _normal64
+    kernel, k = (_normal32, 2) if out.dtype == np.float32 else (_normal64, 1)
     if out.shape[0]:
-        kernel[grid(out.shape[0]), BLOCK](out, _u64(seed), _u64(offset), float(mean), float(std))
+        kernel[grid(_counters(out, k)), BLOCK](
+            out, _u64(seed), _u64(offset), float(mean), float(std)
+        )
