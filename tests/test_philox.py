@@ -138,34 +138,26 @@ def test_seed_and_offset_wrap_modulo_2_64():
     np.testing.assert_array_equal(a, R.fill_uniform(np.empty(10), 2**64 - 1, 2**64 - 3))
 
 
-def _variants(name):
-    return getattr(R, f"_{name}_serial"), getattr(R, f"_{name}_parallel")
-
-
-@pytest.mark.parametrize("n", [1, 1000, 70_001])
+@pytest.mark.parametrize("n", [4, 1000, 70_004])
 def test_serial_equals_parallel(n):
     seed, offset = np.uint64(2024), np.uint64(3)
     p = R.fill_uniform(np.empty(n), 5, 0)
     cases = [
-        ("uniform32", np.float32, (seed, offset, -1.0, 2.0)),
-        ("uniform64", np.float64, (seed, offset, -1.0, 2.0)),
-        ("normal32", np.float32, (seed, offset, 1.0, 2.0)),
-        ("normal64", np.float64, (seed, offset, 1.0, 2.0)),
-        ("bits", np.uint32, (seed, offset)),
-        ("randint", np.int64, (seed, offset, np.int64(-9), np.uint64(100))),
-        ("bernoulli", np.float32, (p, seed, offset)),
+        ("uniform32", np.float32, (-1.0, 2.0)),
+        ("uniform64", np.float64, (-1.0, 2.0)),
+        ("normal32", np.float32, (1.0, 2.0)),
+        ("normal64", np.float64, (1.0, 2.0)),
+        ("bits", np.uint32, (0, 0)),
+        ("randint", np.int64, (np.int64(-9), np.uint64(100))),
+        ("bernoulli", np.float32, (0, 0)),
+        ("dropout", np.float32, (np.float32(0.75), 4.0)),
     ]
-    for name, dtype, args in cases:
-        serial, parallel = _variants(name)
+    for kind, dtype, numbers in cases:
         a, b = np.empty(n, dtype), np.empty(n, dtype)
-        serial(a, *args)
-        parallel(b, *args)
-        np.testing.assert_array_equal(a, b, err_msg=name)
-
-
-def test_parallel_or_serial_threshold():
-    assert R._parallel_or_serial(R._SERIAL_MAX, "s", "p") == "s"
-    assert R._parallel_or_serial(R._SERIAL_MAX + 1, "s", "p") == "p"
+        probs = p if kind == "bernoulli" else a
+        R._kernel(kind, False)(a, probs, seed, offset, *numbers)
+        R._kernel(kind, True)(b, p if kind == "bernoulli" else b, seed, offset, *numbers)
+        np.testing.assert_array_equal(a, b, err_msg=kind)
 
 
 @pytest.mark.parametrize("out_dtype", FLOATS)
