@@ -5,7 +5,9 @@ CPU, ``numba.cuda.jit(device=True)`` later), so every target draws the same numb
 same (seed, counter). All integer work is done in ``np.uint64`` with ``np.uint64`` constants,
 so numba never promotes a mixed signed/unsigned expression to float; the 32x32 -> 64 bit
 product gives mulhi/mullo. The functions do not call each other (a compiled function cannot
-call a plain one), and they also run as plain Python (slowly), for tests.
+call a plain one), and they also run as plain Python (slowly), for tests. `counter_lines` writes
+the loop body of a fill kernel for each target's generated source (kernels/cpu/random.py,
+kernels/cuda/random.py).
 """
 
 import math
@@ -79,3 +81,44 @@ def normal64_from_bits(b0, b1, b2, b3):
     u1 = 1.0 - np.float64(x1 >> _S11) * _TWO_M53
     u2 = np.float64(x2 >> _S11) * _TWO_M53
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(_TWO_PI * u2)
+
+
+# ---- fills: the numbers of one counter, as source lines for every target ----------------------
+# kind: (words per number, the number from its words {0}.. (p: bernoulli's probability; x0, x1:
+# the kind's two numbers)). A counter c gives k = 4 // words numbers: element j*m + c takes word
+# group j (m = ceil(n / k)), so each group's stores are contiguous.
+FILL_KINDS = {
+    "bits": (1, "{0}"),
+    "uniform32": (1, "x0 + (x1 - x0) * np.float64(uniform32_from_bits({0}))"),
+    "bernoulli": (1, "1.0 if uniform32_from_bits({0}) < {p} else 0.0"),
+    "dropout": (1, "x1 if uniform32_from_bits({0}) < x0 else 0.0"),
+    "uniform64": (2, "x0 + (x1 - x0) * uniform64_from_bits({0}, {1})"),
+    "normal32": (2, "x0 + x1 * normal32_from_bits({0}, {1})"),
+    "randint": (2, "x0 + np.int64(u64_from_bits({0}, {1}) % x1)"),
+    "normal64": (4, "x0 + x1 * normal64_from_bits({0}, {1}, {2}, {3})"),
+}
+
+
+def per_counter(kind: str) -> int:
+    """How many numbers of `kind` one counter gives."""
+    return 4 // FILL_KINDS[kind][0]
+
+
+def counter_lines(kind: str, at: str, guarded: bool) -> list[str]:
+    """Statements storing counter c's numbers of `kind` into out (p: bernoulli's probabilities);
+    `at` writes element j*m + c's index from {j}; `guarded` skips indices >= n."""
+    words, expr = FILL_KINDS[kind]
+    lines = ["r0, r1, r2, r3 = philox_words(seed, offset + np.uint64(c))"]
+    for j in range(4 // words):
+        e = at.format(j=j)
+        number = expr.format(*[f"r{j * words + w}" for w in range(words)], p=f"p[{e}]")
+        lines += (
+            [f"if {e} < n:", f"    out[{e}] = {number}"] if guarded else [f"out[{e}] = {number}"]
+        )
+    return lines
+
+
+def fill_doc(kind: str) -> str:
+    words, expr = FILL_KINDS[kind]
+    shown = expr.format(*[f"w{w}" for w in range(words)], p="p")
+    return f'"""{kind}: out[j*m + c] = {shown}, w* = word group j of philox(offset + c)"""'

@@ -55,22 +55,11 @@ def philox_words(seed, counter):
 
 
 # ------------------------------------------------------------------ kernels (generated)
-# kind: (words per number, the number from its words {0}.. (p: bernoulli's probability; x0, x1:
-# the kind's two numbers)). One kernel source per kind and variant, written out in full (files
-# in the cache directory, named by their text, which carries a digest of this file and of
-# Philox's: editing either compiles them anew).
+# One kernel source per kind and variant, written out in full from codegen/philox.py's
+# counter_lines (files in the cache directory, named by their text, which carries a digest of
+# this file and of Philox's: editing either compiles them anew).
 # NOTE: generated, not one loop taking the number's function as an argument: Numba compiled
 # those 2-4x slower (a dropout kernel 0.3 -> 1.1 s cold), and every workload compiles several.
-KINDS = {
-    "bits": (1, "{0}"),
-    "uniform32": (1, "x0 + (x1 - x0) * np.float64(uniform32_from_bits({0}))"),
-    "bernoulli": (1, "1.0 if uniform32_from_bits({0}) < {p} else 0.0"),
-    "dropout": (1, "x1 if uniform32_from_bits({0}) < x0 else 0.0"),
-    "uniform64": (2, "x0 + (x1 - x0) * uniform64_from_bits({0}, {1})"),
-    "normal32": (2, "x0 + x1 * normal32_from_bits({0}, {1})"),
-    "randint": (2, "x0 + np.int64(u64_from_bits({0}, {1}) % x1)"),
-    "normal64": (4, "x0 + x1 * normal64_from_bits({0}, {1}, {2}, {3})"),
-}
 _CODE_DIGEST = hashlib.sha256(
     (Path(__file__).read_text() + Path(_pc.__file__).read_text()).encode()
 ).hexdigest()[:12]
@@ -88,23 +77,17 @@ from minitorch.kernels.cpu.random import (  # noqa: F401
 
 def fill_source(kind: str, parallel: bool) -> str:
     """Source of `kernel(out, p, seed, offset, x0, x1)` filling 1-D out, whose size is a
-    multiple of k = 4 // words: element j*m + c = the number from word group j of counter
-    offset + c, m = size / k (counters in a prange when parallel)."""
-    words, expr = KINDS[kind]
-    k = 4 // words
-    at = [f"uintp({j} * m + c)" for j in range(k)]  # unsigned: no negative-index wraparound
-    numbers = [
-        expr.format(*[f"r{j * words + w}" for w in range(words)], p=f"p[{at[j]}]") for j in range(k)
-    ]
-    shown = expr.format(*[f"w{w}" for w in range(words)], p="p")
+    multiple of k = per_counter(kind): element j*m + c = the number from word group j of
+    counter offset + c, m = size / k (counters in a prange when parallel)."""
+    # unsigned indices: no negative-index wraparound checks (they kept LLVM from vectorizing)
+    body = _pc.counter_lines(kind, "uintp({j} * m + c)", guarded=False)
     lines = [
         f"@njit(cache=True, nogil=True{', parallel=True' if parallel else ''})",
         "def kernel(out, p, seed, offset, x0, x1):",
-        f'    """{kind}: out[j*m + c] = {shown}, w* = word group j of philox(offset + c)"""',
-        f"    m = out.shape[0] // {k}",
+        f"    {_pc.fill_doc(kind)}",
+        f"    m = out.shape[0] // {_pc.per_counter(kind)}",
         f"    for c in {'prange' if parallel else 'range'}(m):",
-        "        r0, r1, r2, r3 = philox_words(seed, offset + np.uint64(c))",
-        *[f"        out[{at[j]}] = {number}" for j, number in enumerate(numbers)],
+        *[f"        {line}" for line in body],
     ]
     return _HEADER + "\n\n" + "\n".join(lines) + "\n"
 
@@ -126,7 +109,7 @@ def _fill(kind: str, out: np.ndarray, p, seed, offset, x0, x1) -> None:
     n = out.shape[0]
     if n == 0:
         return
-    pad = -n % (4 // KINDS[kind][0])
+    pad = -n % _pc.per_counter(kind)
     # NOTE: a size that is not a multiple of k fills a padded copy (the same numbers: m and
     # the blocks depend on n only through ceil(n / k)), so the kernels carry no remainder code
     target = out if not pad else np.empty(n + pad, out.dtype)
