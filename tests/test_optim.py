@@ -428,6 +428,18 @@ def test_a_kept_plan_does_not_keep_replaced_state_alive():
     assert old() is None
 
 
+def test_an_unhashable_optimizer_steps_without_kept_plans():
+    class Unhashable(optim.SGD):
+        __hash__ = None  # as a subclass defining __eq__ alone gets
+
+    w = nn.Parameter(minitorch.ones(3))
+    opt = Unhashable([w], lr=0.5)
+    for _ in range(2):
+        w.grad = minitorch.ones(3)
+        opt.step()
+    np.testing.assert_array_equal(w.detach().numpy(), np.zeros(3, np.float32))
+
+
 def test_empty_parameter_is_fine():
     w = nn.Parameter(minitorch.zeros(0, 3))
     w.grad = minitorch.zeros(0, 3)

@@ -341,12 +341,22 @@ class batched_updates:  # noqa: N801  (used as a function: `with batched_updates
         global _queue
         queued, _queue = _queue, self.outer
         if kind is None and queued:
-            known = None if self.owner is None else _plans.get(self.owner, {})
+            known = _plans_of(self.owner)
             batches = [_Batch(key, updates, known) for key, updates in queued.items()]
-            if self.owner is not None:  # keep this step's plans only (old state dies with them)
+            if known is not None:  # keep this step's plans only (old state dies with them)
                 _plans[self.owner] = {b.ids: b.plan for b in batches}
             for batch in batches:  # all checked before any runs
                 batch.run()
+
+
+def _plans_of(owner) -> dict | None:
+    """The plans of owner's last step; None where it cannot key a weak dict (no plans kept)."""
+    if owner is None:
+        return None
+    try:
+        return _plans.get(owner, {})
+    except TypeError:  # unhashable (an __eq__ without __hash__) or no weak references
+        return None
 
 
 class _Batch:
