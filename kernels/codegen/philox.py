@@ -10,7 +10,9 @@ the loop body of a fill kernel for each target's generated source (kernels/cpu/r
 kernels/cuda/random.py).
 """
 
+import hashlib
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -116,6 +118,13 @@ def counter_lines(kind: str, at: str, guarded: bool) -> list[str]:
             [f"if {e} < n:", f"    out[{e}] = {number}"] if guarded else [f"out[{e}] = {number}"]
         )
     return lines
+
+
+def fill_digest(kernel_file: str) -> str:
+    """A digest of a target's fill module and of this file, for its generated kernels' header:
+    Numba's cache watches only a generated file, so editing either must change that file."""
+    text = Path(kernel_file).read_text() + Path(__file__).read_text()
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def fill_doc(kind: str) -> str:
