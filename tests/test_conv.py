@@ -180,6 +180,7 @@ def test_conv_transpose_output_size():
 def test_conv_default_init_and_repr(cls):
     """kaiming_uniform_(a=sqrt(5)): weight and bias in U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
     args, kwargs = (8, 16, 3), dict(stride=2, padding=1, groups=2)
+    mt.manual_seed(0)  # the max of 16 biases passes 0.8 * bound 97% of the time: fix it
     m, t = getattr(mnn, cls)(*args, **kwargs), getattr(tnn, cls)(*args, **kwargs)
     assert repr(m) == repr(t)
     fan_in = t.weight.shape[1] * math.prod(t.weight.shape[2:])
@@ -433,6 +434,8 @@ STRIDE1 = [  # x shape, weight shape, padding (top, bottom, left, right), dilati
     ((2, 3, 21, 19), (10, 3, 5, 5), (2, 2, 1, 3), (1, 1), 1),  # 2 chunks; a 2-channel block
     ((3, 5, 7, 6), (9, 5, 1, 1), (0, 1, 1, 0), (1, 1), 1),  # 5 taps: one tap past the passes
     ((2, 4, 12, 12), (22, 2, 5, 5), (0, 0, 0, 0), (2, 2), 2),  # 11 channels per group
+    ((2, 3, 10, 20), (5, 3, 3, 4), (0, 0, 0, 0), (1, 1), 1),  # rows of 17: 2 vector copies
+    ((1, 2, 36, 36), (4, 2, 5, 5), (0, 0, 0, 0), (1, 1), 1),  # 1024 positions: 16 tiles
 ]
 
 

@@ -25,10 +25,12 @@ inlining the direct task instead, 5.8-6.1 s).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import intp, njit, prange, uintp
 
-from . import PARALLEL_MIN, THREADS
+from . import PARALLEL_MIN, THREADS, tiles
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy")
 
@@ -214,26 +216,29 @@ def col2im(cols: np.ndarray, image_shape, kernel, stride, padding, dilation, out
 # more). Then the window of tap (c, i, j) over the whole output plane is one contiguous run,
 # rows[c, j, i*dh:, :] read as y*ow + xo, and an output plane is the sum of C*kh*kw scaled runs
 # with no junk positions. A task computes DIRECT_BLOCK output channels of one sample at once,
-# four taps per pass over a chunk of positions: each loaded input vector serves 16
-# multiply-adds, against one (and a load and store of the accumulator per tap) in a plain
-# shifted-run loop. No GEMM and no (O, N, L) -> (N, O, L) transposing copy.
+# in register tiles (kernels/cpu/tiles.py): DIRECT_BLOCK x TILE_VECTORS vectors of positions
+# accumulate every tap in registers and are stored once, each loaded input vector serving
+# DIRECT_BLOCK multiply-adds. No GEMM and no (O, N, L) -> (N, O, L) transposing copy.
 # NOTE (same-process A/B, medians; im2col + GEMM + copy -> this): LeNet's 1->10 5x5 conv on
 # 64x28x28: 845 -> 240 us, 10->20 on 64x12x12: 839 -> 457 us, CIFAR's 6->16 on 100x14x14:
 # 932 -> 607 us; 3->6 on 100x32x32 (then shifted runs, one channel a pass): 1036 -> 850 us.
+# Register tiles against the former loop (accumulators in memory, four taps a pass; and rows
+# unfolded in scalars): 0.50-0.60x the time on these four (benchmarks/conv.py shapes).
 # Shapes: x (N, C, H, W) unpadded, w padded per group to whole blocks (G*blocks*DIRECT_BLOCK,
 # C/G*kh*kw), out (N, O, oh, ow); geo = (C, H, W, O, oh, ow, kh, kw, dh, dw, G, pt, pl, Hp).
 DIRECT_BLOCK = 4
-DIRECT_ALIGN = 16  # positions a pass covers are rounded up to this (one AVX-512 vector)
-# NOTE: the accumulator rows sit a compile-time DIRECT_CHUNK apart, so LLVM checks them against
-# the input once per pass rather than pairwise (runtime stride: LeNet conv2 542 -> 457 us);
-# 512 positions (8 KiB rows: 4K aliasing) ran 1.7x slower than 128 or 256.
-DIRECT_CHUNK = 256
+DIRECT_ALIGN = 16  # slack after the rows: a tile reads its last vector whole (<= 16 elements)
+VECTOR_BYTES = tiles.vector_bytes()
+TILE_VECTORS = tiles.tile_vectors(DIRECT_BLOCK)
+_direct_tile = tiles.shifted_tile(DIRECT_BLOCK)
 
 
 @njit(inline="always")
 def _unfold_width(xf, buf, n, geo):
     """buf[((c*kw + j)*Hp + h)*ow + xo] = x_pad[n, c, h, xo + j*dw], 0 in the padding."""
     channels, height, width, out_ch, oh, ow, kh, kw, dh, dw, groups, pt, pl, hp = geo
+    n_lanes = VECTOR_BYTES // buf.itemsize
+    wide = (ow + n_lanes - 1) // n_lanes * n_lanes
     for c in range(channels):
         src0 = (n * channels + c) * height * width
         for j in range(kw):
@@ -246,104 +251,63 @@ def _unfold_width(xf, buf, n, geo):
                     lo_h, hi_h = ow, ow
                 else:
                     lo_h, hi_h = lo, hi
+                s = src0 + hs * width + off_w
+                if lo_h == 0 and hi_h == ow and s + wide <= xf.size:
+                    # whole vectors, ascending: the lanes past the row land in the next row
+                    # (rewritten next) or in buf's slack; a short row in scalars cost ~20 cycles
+                    for v in range(0, ow, n_lanes):
+                        tiles.vector_copy(buf, d + v, xf, s + v)
+                    continue
                 for xo in range(lo_h):
                     buf[uintp(d + xo)] = 0
-                s = src0 + hs * width + off_w
                 for xo in range(lo_h, hi_h):
                     buf[uintp(d + xo)] = xf[uintp(s + xo)]
                 for xo in range(hi_h, ow):
                     buf[uintp(d + xo)] = 0
 
 
-@njit(**_OPTS, fastmath={"contract"})
+@njit(**_OPTS)
 def _direct_conv_task(of, xf, wf, bf, t, parts, geo, shifts, blocks):
-    """Task t = (n, part): for the part's blocks of four output channels o0 + k of sample n,
-    out[n, o0 + k] = bias + sum over taps q of w[o0 + k, q] * (the run of tap q).
-
-    for block, for chunk of positions, for taps q (four a pass), for p in chunk, for k < 4:
-        acc[k, p] += w[o0 + k, q] * rows[shifts[q] + p]
-    """
+    """Task t = (n, part): for the part's blocks of DIRECT_BLOCK output channels o0 + k of
+    sample n, out[n, o0 + k] = bias + sum over taps q of w[o0 + k, q] * (the run of tap q)."""
     channels, height, width, out_ch, oh, ow, kh, kw, dh, dw, groups, pt, pl, hp = geo
     cg, og = channels // groups, out_ch // groups
     n, part = t // parts, t % parts
     per_part = (groups * blocks + parts - 1) // parts
-    taps = cg * kh * kw
     buf = np.empty(channels * kw * hp * ow + DIRECT_ALIGN, dtype=of.dtype)
     buf[buf.size - DIRECT_ALIGN :] = 0  # runs of the last rows read up to DIRECT_ALIGN past
     _unfold_width(xf, buf, n, geo)
-    acc = np.empty(DIRECT_BLOCK * DIRECT_CHUNK, dtype=of.dtype)
+    tail = np.empty((DIRECT_BLOCK + 1) * VECTOR_BYTES // of.itemsize, dtype=of.dtype)
     for blk in range(part * per_part, min(groups * blocks, (part + 1) * per_part)):
         g = blk // blocks
         o0 = g * og + (blk - g * blocks) * DIRECT_BLOCK
-        _direct_conv_block(
-            of,
-            buf,
-            acc,
-            wf,
-            bf,
-            n,
-            o0,
-            min(o0 + DIRECT_BLOCK, (g + 1) * og),
-            g * cg * kw * hp * ow,
-            blk * DIRECT_BLOCK * taps,
-            geo,
-            shifts,
-        )
+        o_end = min(o0 + DIRECT_BLOCK, (g + 1) * og)
+        x0 = g * cg * kw * hp * ow
+        _direct_conv_block(of, buf, tail, wf, bf, n, o0, o_end, x0, blk, geo, shifts)
 
 
 @njit(inline="always")
-def _direct_conv_block(of, buf, acc, wf, bf, n, o0, o_end, x0, w0, geo, shifts):
-    """Output channels [o0, o_end) of sample n from the rows buf (see _direct_conv_task)."""
+def _direct_conv_block(of, buf, tail, wf, bf, n, o0, o_end, x0, blk, geo, shifts):
+    """Output channels [o0, o_end) of sample n from the rows buf (see _direct_conv_task), in
+    register tiles of DIRECT_BLOCK channels by up to TILE_VECTORS vectors of positions."""
     channels, height, width, out_ch, oh, ow, kh, kw, dh, dw, groups, pt, pl, hp = geo
     plane = oh * ow
-    run = (plane + DIRECT_ALIGN - 1) // DIRECT_ALIGN * DIRECT_ALIGN
     taps = channels // groups * kh * kw
-    for start in range(0, run, DIRECT_CHUNK):
-        m = min(DIRECT_CHUNK, run - start)
-        acc[:] = 0
-        q = 0
-        while q + 4 <= taps:
-            s0 = x0 + start + shifts[q]
-            s1 = x0 + start + shifts[q + 1]
-            s2 = x0 + start + shifts[q + 2]
-            s3 = x0 + start + shifts[q + 3]
-            r = w0 + q
-            a0, a1, a2, a3 = wf[r], wf[r + 1], wf[r + 2], wf[r + 3]
-            r += taps
-            b0, b1, b2, b3 = wf[r], wf[r + 1], wf[r + 2], wf[r + 3]
-            r += taps
-            c0, c1, c2, c3 = wf[r], wf[r + 1], wf[r + 2], wf[r + 3]
-            r += taps
-            d0, d1, d2, d3 = wf[r], wf[r + 1], wf[r + 2], wf[r + 3]
-            for p in range(m):
-                v0 = buf[uintp(s0 + p)]
-                v1 = buf[uintp(s1 + p)]
-                v2 = buf[uintp(s2 + p)]
-                v3 = buf[uintp(s3 + p)]
-                i0 = uintp(p)
-                i1 = uintp(DIRECT_CHUNK + p)
-                i2 = uintp(2 * DIRECT_CHUNK + p)
-                i3 = uintp(3 * DIRECT_CHUNK + p)
-                acc[i0] = acc[i0] + a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
-                acc[i1] = acc[i1] + b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3
-                acc[i2] = acc[i2] + c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3
-                acc[i3] = acc[i3] + d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3
-            q += 4
-        for r in range(q, taps):  # the last taps, one per pass
-            s0 = x0 + start + shifts[r]
-            a0, b0 = wf[w0 + r], wf[w0 + taps + r]
-            c0, d0 = wf[w0 + 2 * taps + r], wf[w0 + 3 * taps + r]
-            for p in range(m):
-                v0 = buf[uintp(s0 + p)]
-                acc[uintp(p)] += a0 * v0
-                acc[uintp(DIRECT_CHUNK + p)] += b0 * v0
-                acc[uintp(2 * DIRECT_CHUNK + p)] += c0 * v0
-                acc[uintp(3 * DIRECT_CHUNK + p)] += d0 * v0
-        for o in range(o0, o_end):
-            src = (o - o0) * DIRECT_CHUNK
-            dst = (n * out_ch + o) * plane + start
-            for p in range(min(m, plane - start)):
-                of[uintp(dst + p)] = acc[uintp(src + p)] + bf[o]
+    n_lanes = VECTOR_BYTES // of.itemsize
+    vectors = (plane + n_lanes - 1) // n_lanes
+    tiles_ = (vectors + TILE_VECTORS - 1) // TILE_VECTORS
+    step = (vectors + tiles_ - 1) // tiles_ * n_lanes  # even tiles: 7 vectors as 4 + 3, not 6 + 1
+    w0, b0 = blk * DIRECT_BLOCK * taps, blk * DIRECT_BLOCK
+    for start in range(0, plane, step):
+        limit = min(step, plane - start)
+        at = (n * out_ch + o0) * plane + start
+        nv = (limit + n_lanes - 1) // n_lanes
+        args = (at, plane, limit, o_end - o0, tail, buf, x0 + start, shifts, wf, w0, taps, bf, b0)
+        _direct_tile(of, *args, nv)
+        full = limit // n_lanes * n_lanes
+        for r in range(o_end - o0):  # the last partial vector of each row, from tail
+            for p in range(full, limit):
+                of[uintp(at + r * plane + p)] = tail[uintp(r * n_lanes + p - full)]
 
 
 @njit(parallel=True, **_OPTS)
@@ -358,9 +322,9 @@ def _direct_conv_serial(of, xf, wf, bf, tasks, parts, geo, shifts, blocks):
         _direct_conv_task(of, xf, wf, bf, intp(t), parts, geo, shifts, blocks)
 
 
-def _blocked_weights(w: np.ndarray, groups: int) -> tuple[np.ndarray, int]:
-    """w (O, C/G, kh, kw) as flat rows (G, blocks*DIRECT_BLOCK, C/G*kh*kw), each group's
-    channels padded with zero rows to whole blocks; and the blocks per group."""
+def _blocked(w: np.ndarray, groups: int) -> tuple[np.ndarray, int]:
+    """w (O, ...) as flat rows (G, blocks*DIRECT_BLOCK, ...), each group's channels padded
+    with zero rows to whole blocks; and the blocks per group."""
     og = w.shape[0] // groups
     blocks = -(-og // DIRECT_BLOCK)
     rows = np.zeros((groups, blocks * DIRECT_BLOCK, w[0].size), dtype=w.dtype)
@@ -368,6 +332,7 @@ def _blocked_weights(w: np.ndarray, groups: int) -> tuple[np.ndarray, int]:
     return rows.reshape(-1), blocks
 
 
+@functools.lru_cache(maxsize=64)  # building a table costs ~50 us (meshgrid): twice per conv
 def _row_shifts(channels, padded_h, kernel, dilation, ow) -> np.ndarray:
     """Where tap (c, i, j) of a group's flattened (C/G, kh, kw) weights starts reading in the
     width-unfolded rows of the group's first channel (a table: no divisions in the kernel)."""
@@ -385,9 +350,9 @@ def direct_conv2d(x, w, b, padding, dilation, groups, out_hw) -> np.ndarray:
     pt, pb, pl = padding[:3]
     hp = x.shape[2] + pt + pb
     geo = (*x.shape[1:], out_ch, *out_hw, *w.shape[2:], *dilation, groups, pt, pl, hp)
-    bias = np.zeros(out_ch, x.dtype) if b is None else np.ascontiguousarray(b)
-    wf, blocks = _blocked_weights(np.ascontiguousarray(w), groups)
-    shifts = _row_shifts(w.shape[1], hp, w.shape[2:], dilation, out_hw[1])
+    bias, _ = _blocked(np.zeros(out_ch, x.dtype) if b is None else b, groups)
+    wf, blocks = _blocked(np.ascontiguousarray(w), groups)
+    shifts = _row_shifts(w.shape[1], hp, tuple(w.shape[2:]), tuple(dilation), out_hw[1])
     big = parallel(out.size * w[0].size)
     kernel_fn = _direct_conv_parallel if big else _direct_conv_serial
     # NOTE: a task unfolds its sample once for all its blocks (a task per (sample, block) redid
@@ -511,6 +476,7 @@ def _geometry(x_shape, out_ch, out_hw, kernel, dilation, groups) -> tuple:
     return (*x_shape[1:], out_ch, *out_hw, *kernel, *dilation, groups)
 
 
+@functools.lru_cache(maxsize=64)
 def _tap_shifts(channels, padded_hw, kernel, dilation) -> np.ndarray:
     """Where each tap (c, i, j) of a group's flattened (C/G, kh, kw) weights starts reading,
     relative to the group's first input plane (a table: no divisions in the kernels)."""
@@ -534,7 +500,7 @@ def shifted_conv2d_weight(x, g, kernel, padding, dilation, groups) -> np.ndarray
         tasks = WEIGHT_GRAD_CHUNKS * out_ch
         big = parallel(g.size * parts[0, 0].size)
         kernel_fn = _shift_weight_grad_parallel if big else _shift_weight_grad_serial
-        shifts = _tap_shifts(cg, padded_shape[2:], kernel, dilation)
+        shifts = _tap_shifts(cg, tuple(padded_shape[2:]), tuple(kernel), tuple(dilation))
         gf = np.ascontiguousarray(g).reshape(-1)
         kernel_fn(parts.reshape(-1), xf, gf, tasks, n, geo, shifts)
     return parts.sum(axis=0)

@@ -1,0 +1,190 @@
+"""Register tiles: multiply-add loops whose accumulators stay in vector registers.
+
+LLVM's loop vectorizer keeps accumulators that live across an outer loop in memory (the direct
+convolution loaded and stored its (4, 256) accumulator block once per four taps); these
+intrinsics emit the whole tile in LLVM IR with explicit vector types instead, so a tile of
+`rows` x `vectors` accumulators is never loaded and is stored once.
+
+    shifted_tile: out[r, p] = bias[r] + sum over taps q of w[r, q] * buf[base + shifts[q] + p]
+                  for rows r and positions p of the tile, the taps summed in order
+    vector_copy:  one unaligned vector load and store
+
+L (lanes) is one native vector of the dtype: 16 float32 / 8 float64 with AVX-512, 8 / 4 with
+AVX2 or less. Terms are added in tap order with fused multiply-adds, the same order for every
+tile and thread, so results do not depend on tiling or threads.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import llvmlite.binding as llvm
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+
+@functools.cache
+def vector_bytes() -> int:
+    """Bytes in one native vector register of the host (64 with AVX-512, else 32)."""
+    features = llvm.get_host_cpu_features()
+    return 64 if features.get("avx512f", False) else 32
+
+
+@functools.cache
+def vector_registers() -> int:
+    return 32 if vector_bytes() == 64 else 16
+
+
+def lanes(itemsize: int) -> int:
+    return vector_bytes() // itemsize
+
+
+def tile_vectors(rows: int) -> int:
+    """Vectors of positions per tile: rows * v accumulators and v loaded inputs fit in the
+    registers with two to spare (a broadcast weight and one for the allocator), and at most 4.
+    NOTE: 4 x 4 float32 tiles (AVX-512) ran 5.3 vector FMAs per ns, 4 x 6 ones 4.8 (one
+    thread, 150 taps); 16 accumulators already hide the FMA latency (4 cycles, 2 a cycle)."""
+    return max(1, min(4, (vector_registers() - 2) // (rows + 1)))
+
+
+def shifted_tile(rows: int):
+    """An intrinsic shifted_tile(out, at, pitch, limit, rows_valid, tail, buf, base, shifts, w,
+    w0, taps, bias, b0, nv) for nv = ceil(limit / L) in 1..tile_vectors(rows).
+
+    Row r's accumulators start at bias[b0 + r] and add w[w0 + r*taps + q] * buf[base +
+    shifts[q] + p] for the taps q in order; positions p < limit go to out[at + r*pitch + p] for
+    the rows r < rows_valid, except a last partial vector: it goes to tail[r*L:(r+1)*L] (the
+    caller copies its first limit % L lanes), so no store leaves the output."""
+    names = "out at pitch limit rows_valid tail buf base shifts w w0 taps bias b0 nv".split()
+
+    @intrinsic
+    def tile(typingctx, out, at, pitch, limit, rows_valid, tail, buf, base, shifts, w, w0, taps,
+             bias, b0, nv):  # fmt: skip
+        args = out, at, pitch, limit, rows_valid, tail, buf, base, shifts, w, w0, taps, bias, b0, nv
+        kinds = dict(zip(names, args))
+        floats = {kinds[k].dtype for k in ("out", "tail", "buf", "w", "bias")}
+        if len(floats) != 1 or kinds["out"].dtype not in (types.float32, types.float64):
+            return None
+
+        def codegen(context, builder, signature, values):
+            i64 = ir.IntType(64)
+            ptrs, ints = {}, {}
+            for name, kind, value in zip(names, signature.args, values):
+                if isinstance(kind, types.Array):
+                    ptrs[name] = context.make_array(kind)(context, builder, value).data
+                elif name != "nv":
+                    ints[name] = builder.sext(value, i64) if value.type.width < 64 else value
+            real = context.get_value_type(kinds["out"].dtype)
+            width = context.get_abi_sizeof(real)
+            vec = ir.VectorType(real, lanes(width))
+            fma_name = f"llvm.fma.v{vec.count}f{width * 8}"
+            fma = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vec, [vec] * 3), fma_name
+            )
+            nv = values[-1]
+            done = builder.function.append_basic_block("tile.done")
+            switch = builder.switch(nv, done)
+            for n in range(1, tile_vectors(rows) + 1):
+                block = builder.function.append_basic_block(f"tile.v{n}")
+                switch.add_case(ir.Constant(nv.type, n), block)
+                builder.position_at_end(block)
+                _Tile(builder, fma, vec, rows, n).emit(ptrs, ints)
+                builder.branch(done)
+            builder.position_at_end(done)
+            return context.get_dummy_value()
+
+        return types.void(*args), codegen
+
+    return tile
+
+
+class _Tile:
+    """The IR of one tile of `rows` x `n_vectors` accumulators (see shifted_tile)."""
+
+    def __init__(self, builder, fma, vec, rows, n_vectors):
+        self.b, self.fma, self.vec, self.rows, self.n_vectors = builder, fma, vec, rows, n_vectors
+
+    @staticmethod
+    def const(value):
+        return ir.Constant(ir.IntType(64), value)
+
+    def splat(self, scalar):
+        """The vector with `scalar` in every lane."""
+        b, i32, n = self.b, ir.IntType(32), self.vec.count
+        undefined = ir.Constant(self.vec, ir.Undefined)
+        one = b.insert_element(undefined, scalar, ir.Constant(i32, 0))
+        return b.shuffle_vector(one, undefined, ir.Constant(ir.VectorType(i32, n), [0] * n))
+
+    def vector_at(self, base_ptr, index):
+        return self.b.bitcast(self.b.gep(base_ptr, [index]), self.vec.as_pointer())
+
+    def emit(self, ptrs, ints):
+        b, rows, nv, n_lanes = self.b, self.rows, self.n_vectors, self.vec.count
+        entry = b.block
+        starts = [
+            self.splat(b.load(b.gep(ptrs["bias"], [b.add(ints["b0"], self.const(r))])))
+            for r in range(rows)
+        ]
+        loop = b.function.append_basic_block("tile.loop")
+        exit_ = b.function.append_basic_block("tile.exit")
+        b.cbranch(b.icmp_signed(">", ints["taps"], self.const(0)), loop, exit_)
+
+        b.position_at_end(loop)  # one tap: nv loads, rows broadcasts, rows * nv FMAs
+        q = b.phi(ir.IntType(64))
+        accs = [[b.phi(self.vec) for _ in range(nv)] for _ in range(rows)]
+        start = b.add(ints["base"], b.load(b.gep(ptrs["shifts"], [q]), align=8))
+        inputs = [
+            b.load(self.vector_at(ptrs["buf"], b.add(start, self.const(v * n_lanes))), align=1)
+            for v in range(nv)
+        ]
+        sums = []
+        for r, row in enumerate(accs):
+            at = b.add(b.add(ints["w0"], q), b.mul(ints["taps"], self.const(r)))
+            weight = self.splat(b.load(b.gep(ptrs["w"], [at])))
+            sums.append([b.call(self.fma, [weight, x, a]) for x, a in zip(inputs, row)])
+        q_next = b.add(q, self.const(1))
+        q.add_incoming(self.const(0), entry)
+        q.add_incoming(q_next, loop)
+        for r in range(rows):
+            for acc, total in zip(accs[r], sums[r]):
+                acc.add_incoming(starts[r], entry)
+                acc.add_incoming(total, loop)
+        b.cbranch(b.icmp_signed("<", q_next, ints["taps"]), loop, exit_)
+
+        b.position_at_end(exit_)
+        results = []
+        for r in range(rows):
+            for v in range(nv):
+                result = b.phi(self.vec)
+                result.add_incoming(starts[r], entry)
+                result.add_incoming(sums[r][v], loop)
+                results.append((r, v, result))
+        dump = b.gep(ptrs["tail"], [self.const(rows * n_lanes)])  # stores of rows past rows_valid
+        for r, v, result in results:  # branch-free: each store picks its address
+            row_at = b.add(ints["at"], b.mul(ints["pitch"], self.const(r)))
+            in_out = b.gep(ptrs["out"], [b.add(row_at, self.const(v * n_lanes))])
+            whole = b.icmp_signed("<=", self.const((v + 1) * n_lanes), ints["limit"])
+            ptr = b.select(whole, in_out, b.gep(ptrs["tail"], [self.const(r * n_lanes)]))
+            ptr = b.select(b.icmp_signed("<", self.const(r), ints["rows_valid"]), ptr, dump)
+            b.store(result, b.bitcast(ptr, self.vec.as_pointer()), align=1)
+
+
+@intrinsic
+def vector_copy(typingctx, dst, d, src, s):
+    """dst[d : d + L] = src[s : s + L], one unaligned vector load and store (no bounds checks:
+    the caller keeps both ranges inside their arrays)."""
+    if dst.dtype != src.dtype or dst.dtype not in (types.float32, types.float64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        real = context.get_value_type(dst.dtype)
+        vec = ir.VectorType(real, lanes(context.get_abi_sizeof(real))).as_pointer()
+        dst_p = context.make_array(signature.args[0])(context, builder, args[0]).data
+        src_p = context.make_array(signature.args[2])(context, builder, args[2]).data
+        value = builder.load(builder.bitcast(builder.gep(src_p, [args[3]]), vec), align=1)
+        builder.store(value, builder.bitcast(builder.gep(dst_p, [args[1]]), vec), align=1)
+        return context.get_dummy_value()
+
+    return types.void(dst, d, src, s), codegen
