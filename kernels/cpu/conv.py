@@ -370,13 +370,17 @@ def direct_conv2d(x, w, b, padding, dilation, groups, out_hw) -> np.ndarray:
 # gradient is 0). So the weight gradient is, per (sample, output channel), C*kh*kw long dot
 # products. No im2col columns are written, and the loops stay long and unit-stride at small
 # channel counts, where BLAS runs im2col's skinny products (6 x 75 against 78400 columns on
-# CIFAR's first conv) far from its peak. Runs are rounded up to RUN_ALIGN elements so the
-# vectorized loops need no scalar remainder; the input buffer carries RUN_ALIGN zeros of slack
-# so no read leaves it.
+# CIFAR's first conv) far from its peak. The dot products run in register tiles of WGRAD_ROWS
+# channels by WGRAD_COLS taps (kernels/cpu/tiles.py dot_tile; same-process A/B against the
+# former four-tap loop: 0.50-0.72x the time on LeNet's and CIFAR's convs). Runs are rounded up
+# to RUN_ALIGN elements so the tiles need no scalar remainder; the input buffer carries
+# RUN_ALIGN zeros of slack so no read leaves it.
 # Shapes: x (N, C, Hp, Wp) padded, g (N, O, oh, ow), C-contiguous;
 # geo = (C, Hp, Wp, O, oh, ow, kh, kw, dh, dw, G).
-RUN_ALIGN = 32
+RUN_ALIGN = 16  # a multiple of every vector's lanes (dot_tile steps a vector at a time)
 WEIGHT_GRAD_CHUNKS = 8  # samples summed in this many fixed chunks: sums do not depend on threads
+WGRAD_ROWS, WGRAD_COLS = tiles.dot_shape()
+_dot_tile = tiles.dot_tile(WGRAD_ROWS, WGRAD_COLS)
 
 
 @njit(inline="always")
@@ -386,63 +390,53 @@ def _run_length(oh, ow, wp):
 
 
 @njit(inline="always")
-def _pitched(gf, gp, plane, oh, ow, wp):
-    """gp[y*wp + xo] = g[plane][y, xo]; 0 in the pitch's extra columns and past the last row."""
-    gp[:] = 0
+def _pitched(gf, gp, d, plane, oh, ow, wp, run):
+    """gp[d + y*wp + xo] = g[plane][y, xo] for p = y*wp + xo < run; 0 in the pitch's extra
+    columns and past the last row."""
+    gp[d : d + run] = 0
     for y in range(oh):
         for xo in range(ow):
-            gp[uintp(y * wp + xo)] = gf[uintp(plane + y * ow + xo)]
+            gp[uintp(d + y * wp + xo)] = gf[uintp(plane + y * ow + xo)]
 
 
-# NOTE: the kernel handles four taps per pass over a run: one load of the gradient row then
-# serves four multiply-adds; with one tap per pass the loop was load-bound (~1.6x slower).
-@njit(**_OPTS, fastmath={"contract", "reassoc"})
+@njit(**_OPTS)
 def _shift_weight_grad_part(pf, xf, gf, t, n_batch, geo, shifts):
-    """Task t = (chunk, o): dW[o] summed over the chunk's samples into partial row t.
+    """Task t = (chunk, block): dW of WGRAD_ROWS output channels o0 + r (of one group) summed
+    over the chunk's samples into partial rows pf[chunk, o0 + r].
 
-    NOTE: "reassoc" lets LLVM vectorize the dot products; the chunking is fixed, so the sums do
-    not depend on the number of threads. The sums are typed like the arrays: `gp[0] * 0` (an
-    int literal) made them float64, and the loop converted every product (CIFAR's conv1 on one
-    thread: 3.85 ms that way, 1.82 ms in float32).
+    Per sample and tile of WGRAD_COLS taps, one dot_tile keeps WGRAD_ROWS x WGRAD_COLS vector
+    accumulators in registers over the run; their lanes are summed once per chunk. The chunking
+    is fixed, so the sums do not depend on the number of threads.
     """
     channels, hp, wp, out_ch, oh, ow, kh, kw, dh, dw, groups = geo
     cg, og = channels // groups, out_ch // groups
-    chunk, o = t // out_ch, t % out_ch
+    blocks = (og + WGRAD_ROWS - 1) // WGRAD_ROWS
+    chunk, blk = t // (groups * blocks), t % (groups * blocks)
+    g = blk // blocks
+    o0 = g * og + (blk - g * blocks) * WGRAD_ROWS
+    rows = min(WGRAD_ROWS, (g + 1) * og - o0)
     per = (n_batch + WEIGHT_GRAD_CHUNKS - 1) // WEIGHT_GRAD_CHUNKS
     run = _run_length(oh, ow, wp)
     taps = cg * kh * kw
-    gp = np.empty(run, dtype=gf.dtype)
-    zero = gf.dtype.type(0)
+    col_tiles = (taps + WGRAD_COLS - 1) // WGRAD_COLS
+    n_lanes = VECTOR_BYTES // pf.itemsize
+    pair = WGRAD_ROWS * WGRAD_COLS * n_lanes  # one tile's accumulators
+    gp = np.zeros(WGRAD_ROWS * run, dtype=gf.dtype)  # rows past `rows` stay 0
+    acc = np.zeros(col_tiles * pair, dtype=pf.dtype)
     for n in range(chunk * per, min(n_batch, (chunk + 1) * per)):
-        _pitched(gf, gp, (n * out_ch + o) * oh * ow, oh, ow, wp)
-        x0 = (n * channels + (o // og) * cg) * hp * wp
-        q = 0
-        while q + 4 <= taps:
-            s0 = x0 + shifts[q]
-            s1 = x0 + shifts[q + 1]
-            s2 = x0 + shifts[q + 2]
-            s3 = x0 + shifts[q + 3]
-            a = b = c = d = zero
-            for p in range(run):
-                v = gp[uintp(p)]
-                a += v * xf[uintp(s0 + p)]
-                b += v * xf[uintp(s1 + p)]
-                c += v * xf[uintp(s2 + p)]
-                d += v * xf[uintp(s3 + p)]
-            row = t * taps + q
-            pf[row], pf[row + 1], pf[row + 2], pf[row + 3] = (
-                pf[row] + a,
-                pf[row + 1] + b,
-                pf[row + 2] + c,
-                pf[row + 3] + d,
-            )
-            q += 4
-        for r in range(q, taps):  # the last taps, one per pass
-            s0 = x0 + shifts[r]
-            a = zero
-            for p in range(run):
-                a += gp[uintp(p)] * xf[uintp(s0 + p)]
-            pf[t * taps + r] += a
+        for r in range(rows):
+            _pitched(gf, gp, r * run, (n * out_ch + o0 + r) * oh * ow, oh, ow, wp, run)
+        xb = (n * channels + g * cg) * hp * wp
+        for c in range(col_tiles):
+            _dot_tile(acc, c * pair, gp, 0, run, xf, xb, shifts, c * WGRAD_COLS)
+    for q in range(taps):
+        c, col = q // WGRAD_COLS, q % WGRAD_COLS
+        for r in range(rows):
+            at = c * pair + (r * WGRAD_COLS + col) * n_lanes
+            total = acc[at]
+            for lane in range(1, n_lanes):
+                total += acc[at + lane]
+            pf[((chunk * out_ch) + o0 + r) * taps + q] = total
 
 
 @njit(parallel=True, **_OPTS)
@@ -479,17 +473,19 @@ def _geometry(x_shape, out_ch, out_hw, kernel, dilation, groups) -> tuple:
 @functools.lru_cache(maxsize=64)
 def _tap_shifts(channels, padded_hw, kernel, dilation) -> np.ndarray:
     """Where each tap (c, i, j) of a group's flattened (C/G, kh, kw) weights starts reading,
-    relative to the group's first input plane (a table: no divisions in the kernels)."""
+    relative to the group's first input plane (a table: no divisions in the kernels); zeros pad
+    it to whole tiles of WGRAD_COLS taps."""
     hp, wp = padded_hw
     c, i, j = np.meshgrid(*(np.arange(k) for k in (channels, *kernel)), indexing="ij")
-    return (c * hp * wp + i * dilation[0] * wp + j * dilation[1]).reshape(-1).astype(np.int64)
+    shifts = (c * hp * wp + i * dilation[0] * wp + j * dilation[1]).reshape(-1).astype(np.int64)
+    return np.concatenate([shifts, np.zeros(-shifts.size % WGRAD_COLS, np.int64)])
 
 
 def shifted_conv2d_weight(x, g, kernel, padding, dilation, groups) -> np.ndarray:
     """conv2d's weight gradient with stride 1: dW (O, C/G, kh, kw) from x and g (N, O, oh, ow).
 
     The dot products also read x where the output pitch's junk columns sit (times a zero
-    gradient), so x must be finite: callers check (an inf there would give 0 * inf = NaN).
+    gradient): an inf there gives 0 * inf = NaN, so callers redo a non-finite result another way.
     """
     n, out_ch = g.shape[:2]
     cg = x.shape[1] // groups
@@ -497,7 +493,8 @@ def shifted_conv2d_weight(x, g, kernel, padding, dilation, groups) -> np.ndarray
     if g.size and parts[0].size:
         xf, padded_shape = _padded_flat(x, padding)
         geo = _geometry(padded_shape, out_ch, g.shape[2:], kernel, dilation, groups)
-        tasks = WEIGHT_GRAD_CHUNKS * out_ch
+        blocks = -(-(out_ch // groups) // WGRAD_ROWS)
+        tasks = WEIGHT_GRAD_CHUNKS * groups * blocks
         big = parallel(g.size * parts[0, 0].size)
         kernel_fn = _shift_weight_grad_parallel if big else _shift_weight_grad_serial
         shifts = _tap_shifts(cg, tuple(padded_shape[2:]), tuple(kernel), tuple(dilation))

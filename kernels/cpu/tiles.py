@@ -49,6 +49,12 @@ def tile_vectors(rows: int) -> int:
     return max(1, min(4, (vector_registers() - 2) // (rows + 1)))
 
 
+def dot_shape() -> tuple[int, int]:
+    """(rows, cols) of a dot_tile: rows * cols accumulators and rows + cols loads fit in the
+    registers (24 of 32 with AVX-512, 14 of 16 with AVX2)."""
+    return (4, 4) if vector_registers() >= 32 else (2, 4)
+
+
 def shifted_tile(rows: int):
     """An intrinsic shifted_tile(out, at, pitch, limit, rows_valid, tail, buf, base, shifts, w,
     w0, taps, bias, b0, nv) for nv = ceil(limit / L) in 1..tile_vectors(rows).
@@ -64,25 +70,12 @@ def shifted_tile(rows: int):
              bias, b0, nv):  # fmt: skip
         args = out, at, pitch, limit, rows_valid, tail, buf, base, shifts, w, w0, taps, bias, b0, nv
         kinds = dict(zip(names, args))
-        floats = {kinds[k].dtype for k in ("out", "tail", "buf", "w", "bias")}
-        if len(floats) != 1 or kinds["out"].dtype not in (types.float32, types.float64):
+        if not _same_float(*(kinds[k] for k in ("out", "tail", "buf", "w", "bias"))):
             return None
 
         def codegen(context, builder, signature, values):
-            i64 = ir.IntType(64)
-            ptrs, ints = {}, {}
-            for name, kind, value in zip(names, signature.args, values):
-                if isinstance(kind, types.Array):
-                    ptrs[name] = context.make_array(kind)(context, builder, value).data
-                elif name != "nv":
-                    ints[name] = builder.sext(value, i64) if value.type.width < 64 else value
-            real = context.get_value_type(kinds["out"].dtype)
-            width = context.get_abi_sizeof(real)
-            vec = ir.VectorType(real, lanes(width))
-            fma_name = f"llvm.fma.v{vec.count}f{width * 8}"
-            fma = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(vec, [vec] * 3), fma_name
-            )
+            ptrs, ints = _arguments(context, builder, names, signature, values)
+            vec, fma = _vector_fma(context, builder, kinds["out"].dtype)
             nv = values[-1]
             done = builder.function.append_basic_block("tile.done")
             switch = builder.switch(nv, done)
@@ -90,7 +83,7 @@ def shifted_tile(rows: int):
                 block = builder.function.append_basic_block(f"tile.v{n}")
                 switch.add_case(ir.Constant(nv.type, n), block)
                 builder.position_at_end(block)
-                _Tile(builder, fma, vec, rows, n).emit(ptrs, ints)
+                _ShiftedTile(builder, fma, vec, rows, n).emit(ptrs, ints)
                 builder.branch(done)
             builder.position_at_end(done)
             return context.get_dummy_value()
@@ -100,15 +93,60 @@ def shifted_tile(rows: int):
     return tile
 
 
-class _Tile:
-    """The IR of one tile of `rows` x `n_vectors` accumulators (see shifted_tile)."""
+def _arguments(context, builder, names, signature, values) -> tuple[dict, dict]:
+    """An intrinsic's arguments by name: arrays as data pointers, integers widened to 64 bits."""
+    ptrs, ints = {}, {}
+    for name, kind, value in zip(names, signature.args, values):
+        if isinstance(kind, types.Array):
+            ptrs[name] = context.make_array(kind)(context, builder, value).data
+        else:
+            width = value.type.width
+            ints[name] = builder.sext(value, ir.IntType(64)) if width < 64 else value
+    return ptrs, ints
 
-    def __init__(self, builder, fma, vec, rows, n_vectors):
-        self.b, self.fma, self.vec, self.rows, self.n_vectors = builder, fma, vec, rows, n_vectors
+
+def _vector_fma(context, builder, dtype):
+    """The native vector type of `dtype` and LLVM's fused multiply-add on it."""
+    real = context.get_value_type(dtype)
+    width = context.get_abi_sizeof(real)
+    vec = ir.VectorType(real, lanes(width))
+    name = f"llvm.fma.v{vec.count}f{width * 8}"
+    return vec, cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vec, [vec] * 3), name
+    )
+
+
+def _same_float(*arrays) -> bool:
+    dtypes = {a.dtype for a in arrays}
+    return len(dtypes) == 1 and arrays[0].dtype in (types.float32, types.float64)
+
+
+class _Emitter:
+    """Helpers for emitting a tile's IR with `builder` on vectors of type `vec`."""
+
+    def __init__(self, builder, fma, vec):
+        self.b, self.fma, self.vec = builder, fma, vec
 
     @staticmethod
     def const(value):
         return ir.Constant(ir.IntType(64), value)
+
+    def vector_at(self, base_ptr, index):
+        return self.b.bitcast(self.b.gep(base_ptr, [index]), self.vec.as_pointer())
+
+    def load(self, base_ptr, index):
+        return self.b.load(self.vector_at(base_ptr, index), align=1)
+
+    def store(self, value, base_ptr, index):
+        self.b.store(value, self.vector_at(base_ptr, index), align=1)
+
+
+class _ShiftedTile(_Emitter):
+    """The IR of one tile of `rows` x `n_vectors` accumulators (see shifted_tile)."""
+
+    def __init__(self, builder, fma, vec, rows, n_vectors):
+        super().__init__(builder, fma, vec)
+        self.rows, self.n_vectors = rows, n_vectors
 
     def splat(self, scalar):
         """The vector with `scalar` in every lane."""
@@ -116,9 +154,6 @@ class _Tile:
         undefined = ir.Constant(self.vec, ir.Undefined)
         one = b.insert_element(undefined, scalar, ir.Constant(i32, 0))
         return b.shuffle_vector(one, undefined, ir.Constant(ir.VectorType(i32, n), [0] * n))
-
-    def vector_at(self, base_ptr, index):
-        return self.b.bitcast(self.b.gep(base_ptr, [index]), self.vec.as_pointer())
 
     def emit(self, ptrs, ints):
         b, rows, nv, n_lanes = self.b, self.rows, self.n_vectors, self.vec.count
@@ -135,10 +170,7 @@ class _Tile:
         q = b.phi(ir.IntType(64))
         accs = [[b.phi(self.vec) for _ in range(nv)] for _ in range(rows)]
         start = b.add(ints["base"], b.load(b.gep(ptrs["shifts"], [q]), align=8))
-        inputs = [
-            b.load(self.vector_at(ptrs["buf"], b.add(start, self.const(v * n_lanes))), align=1)
-            for v in range(nv)
-        ]
+        inputs = [self.load(ptrs["buf"], b.add(start, self.const(v * n_lanes))) for v in range(nv)]
         sums = []
         for r, row in enumerate(accs):
             at = b.add(b.add(ints["w0"], q), b.mul(ints["taps"], self.const(r)))
@@ -169,6 +201,79 @@ class _Tile:
             ptr = b.select(whole, in_out, b.gep(ptrs["tail"], [self.const(r * n_lanes)]))
             ptr = b.select(b.icmp_signed("<", self.const(r), ints["rows_valid"]), ptr, dump)
             b.store(result, b.bitcast(ptr, self.vec.as_pointer()), align=1)
+
+
+def dot_tile(rows: int, cols: int):
+    """An intrinsic dot_tile(acc, a0, g, g0, run, x, xb, shifts, q0): for r < rows, t < cols,
+
+        acc[a0 + (r*cols + t)*L : ... + L] += lanes of sum over p < run (a multiple of L) of
+                                              g[g0 + r*run + p] * x[xb + shifts[q0 + t] + p]
+
+    the long dot products of a stride-1 weight gradient (rows output channels by cols taps),
+    kept as L partial sums per pair in registers across the run (the caller adds the lanes)."""
+    names = "acc a0 g g0 run x xb shifts q0".split()
+
+    @intrinsic
+    def tile(typingctx, acc, a0, g, g0, run, x, xb, shifts, q0):
+        args = acc, a0, g, g0, run, x, xb, shifts, q0
+        if not _same_float(acc, g, x):
+            return None
+
+        def codegen(context, builder, signature, values):
+            ptrs, ints = _arguments(context, builder, names, signature, values)
+            vec, fma = _vector_fma(context, builder, acc.dtype)
+            _DotTile(builder, fma, vec, rows, cols).emit(ptrs, ints)
+            return context.get_dummy_value()
+
+        return types.void(*args), codegen
+
+    return tile
+
+
+class _DotTile(_Emitter):
+    """The IR of one dot_tile: rows x cols vector accumulators over one run."""
+
+    def __init__(self, builder, fma, vec, rows, cols):
+        super().__init__(builder, fma, vec)
+        self.rows, self.cols = rows, cols
+
+    def emit(self, ptrs, ints):
+        b, n_lanes = self.b, self.vec.count
+        pairs = [(r, t) for r in range(self.rows) for t in range(self.cols)]
+        at = {rt: b.add(ints["a0"], self.const(i * n_lanes)) for i, rt in enumerate(pairs)}
+        starts = {rt: self.load(ptrs["acc"], at[rt]) for rt in pairs}
+        x_at = [
+            b.add(ints["xb"], b.load(b.gep(ptrs["shifts"], [b.add(ints["q0"], self.const(t))])))
+            for t in range(self.cols)
+        ]
+        g_at = [b.add(ints["g0"], b.mul(ints["run"], self.const(r))) for r in range(self.rows)]
+        entry = b.block
+        loop = b.function.append_basic_block("dot.loop")
+        exit_ = b.function.append_basic_block("dot.exit")
+        b.cbranch(b.icmp_signed(">", ints["run"], self.const(0)), loop, exit_)
+
+        b.position_at_end(loop)  # one vector of positions: rows + cols loads, rows * cols FMAs
+        p = b.phi(ir.IntType(64))
+        accs = {rt: b.phi(self.vec) for rt in pairs}
+        gs = [self.load(ptrs["g"], b.add(g_at[r], p)) for r in range(self.rows)]
+        xs = [self.load(ptrs["x"], b.add(x_at[t], p)) for t in range(self.cols)]
+        sums = {(r, t): b.call(self.fma, [gs[r], xs[t], accs[r, t]]) for r, t in pairs}
+        p_next = b.add(p, self.const(n_lanes))
+        p.add_incoming(self.const(0), entry)
+        p.add_incoming(p_next, loop)
+        for rt in pairs:
+            accs[rt].add_incoming(starts[rt], entry)
+            accs[rt].add_incoming(sums[rt], loop)
+        b.cbranch(b.icmp_signed("<", p_next, ints["run"]), loop, exit_)
+
+        b.position_at_end(exit_)
+        results = {}
+        for rt in pairs:
+            results[rt] = b.phi(self.vec)
+            results[rt].add_incoming(starts[rt], entry)
+            results[rt].add_incoming(sums[rt], loop)
+        for rt in pairs:
+            self.store(results[rt], ptrs["acc"], at[rt])
 
 
 @intrinsic

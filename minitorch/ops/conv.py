@@ -86,18 +86,14 @@ def _conv_out_hw(op, x_hw, kernel, stride, padding, dilation):
     )
 
 
-# Stride-1 weight gradients with at most SHIFT_MAX_OUT_CHANNELS output channels per group, or
-# SHIFT_MAX_OUT_CHANNELS_FEW_TAPS when a filter has at most SHIFT_FEW_TAPS taps (C/G*kh*kw), run
+# Stride-1 weight gradients with at most SHIFT_MAX_OUT_CHANNELS output channels per group run
 # as shifted runs (kernels/cpu/conv.py) instead of im2col + GEMM: BLAS runs such skinny
-# products far from its peak. NOTE: measured crossover (us, shifted vs im2col + GEMM, same
-# process, alternating): 25 taps (1 channel, 5x5, 64x28x28): 10 outputs 457 vs 1534, 16: 536 vs
-# 1986, 32: 1118 vs 1673; 75 taps (100x3x32x32): 6 outputs 1109 vs 4731, 16: 2980 vs 5517, 32:
-# 5655 vs 8632; 144 taps (3x3), 32 outputs: 1059 vs 774; 150 taps, 16 outputs: 1362 vs 1004;
-# 250 taps, 10 outputs: 808 vs 744, 20: 1290 vs 786. For the input gradient im2col + GEMM
-# always won.
-SHIFT_MAX_OUT_CHANNELS = 8
-SHIFT_FEW_TAPS = 75
-SHIFT_MAX_OUT_CHANNELS_FEW_TAPS = 32
+# products far from its peak. NOTE: measured (us, shifted in register tiles vs im2col + GEMM,
+# same process, alternating): 150 taps, 16 outputs (100x6x14x14): 956 vs 1395; 250 taps, 20
+# (64x10x12x12): 1132 vs 1173; 144 taps, 32 (64x16x16x16): 1662 vs 4485; 800 taps, 32
+# (32x32x16x16): 4016 vs 3968; 75 taps, 32: 3905 vs 13291; but 288 taps, 64 outputs: 9597 vs
+# 7083. For the input gradient im2col + GEMM always won (against the former shifted runs).
+SHIFT_MAX_OUT_CHANNELS = 32
 
 # Stride-1 forward convolutions with at most this many output channels per group run as a direct
 # kernel (kernels/cpu/conv.py direct_conv2d) instead of im2col + GEMM + a transposing copy.
@@ -109,11 +105,9 @@ SHIFT_MAX_OUT_CHANNELS_FEW_TAPS = 32
 DIRECT_MAX_OUT_CHANNELS = 32
 
 
-def _shifted(stride, out_ch: int, groups: int, taps: int) -> bool:
+def _shifted(stride, out_ch: int, groups: int) -> bool:
     """Whether a weight gradient runs as shifted runs (see SHIFT_MAX_OUT_CHANNELS)."""
-    per_group = out_ch // groups
-    few_taps = taps <= SHIFT_FEW_TAPS and per_group <= SHIFT_MAX_OUT_CHANNELS_FEW_TAPS
-    return tuple(stride) == (1, 1) and (per_group <= SHIFT_MAX_OUT_CHANNELS or few_taps)
+    return tuple(stride) == (1, 1) and out_ch // groups <= SHIFT_MAX_OUT_CHANNELS
 
 
 def _direct(stride, out_ch: int, groups: int) -> bool:
@@ -309,11 +303,13 @@ class Conv2dWeight(Op):
     def forward(self, meta, x, g, cols=None, *, kernel_size, stride, padding, dilation, groups):
         """cols, when given, is im2col(x) kept by the forward conv2d (saves recomputing it)."""
         # NOTE: the shifted kernel also multiplies x outside the windows by a zero gradient, so
-        # a non-finite x takes im2col, which spreads inf/NaN exactly as PyTorch does.
-        taps = x.shape[1] // groups * kernel_size[0] * kernel_size[1]
-        shifted = _shifted(stride, g.shape[1], groups, taps)
-        if cols is None and shifted and np.isfinite(x).all():
-            return K.shifted_conv2d_weight(x, g, kernel_size, padding, dilation, groups)
+        # an inf there makes NaNs in taps whose windows never see it. Any non-finite x it reads
+        # makes some tap non-finite, so a non-finite result is redone by im2col, which spreads
+        # inf/NaN exactly as PyTorch does (checking the result, not x: 60 us on CIFAR's conv1).
+        if cols is None and _shifted(stride, g.shape[1], groups):
+            dw = K.shifted_conv2d_weight(x, g, kernel_size, padding, dilation, groups)
+            if np.isfinite(dw).all():
+                return dw
         if cols is None:
             cols = K.im2col(x, kernel_size, stride, padding[::2], dilation, g.shape[2:])
         else:
