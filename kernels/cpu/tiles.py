@@ -7,7 +7,7 @@ intrinsics emit the whole tile in LLVM IR with explicit vector types instead, so
 
     shifted_tile: out[r, p] = bias[r] + sum over taps q of w[r, q] * buf[base + shifts[q] + p]
                   for rows r and positions p of the tile, the taps summed in order
-    vector_copy:  one unaligned vector load and store
+    copy_rows:    rows copied in whole vectors, lanes outside a range zeroed
 
 L (lanes) is one native vector of the dtype: 16 float32 / 8 float64 with AVX-512, 8 / 4 with
 AVX2 or less. Terms are added in tap order with fused multiply-adds, the same order for every
@@ -131,6 +131,15 @@ class _Emitter:
     def const(value):
         return ir.Constant(ir.IntType(64), value)
 
+    def splat(self, scalar, vec=None):
+        """The vector (of type `vec`, by default the tile's) with `scalar` in every lane."""
+        b, i32, vec = self.b, ir.IntType(32), vec or self.vec
+        undefined = ir.Constant(vec, ir.Undefined)
+        one = b.insert_element(undefined, scalar, ir.Constant(i32, 0))
+        return b.shuffle_vector(
+            one, undefined, ir.Constant(ir.VectorType(i32, vec.count), [0] * vec.count)
+        )
+
     def vector_at(self, base_ptr, index):
         return self.b.bitcast(self.b.gep(base_ptr, [index]), self.vec.as_pointer())
 
@@ -147,13 +156,6 @@ class _ShiftedTile(_Emitter):
     def __init__(self, builder, fma, vec, rows, n_vectors):
         super().__init__(builder, fma, vec)
         self.rows, self.n_vectors = rows, n_vectors
-
-    def splat(self, scalar):
-        """The vector with `scalar` in every lane."""
-        b, i32, n = self.b, ir.IntType(32), self.vec.count
-        undefined = ir.Constant(self.vec, ir.Undefined)
-        one = b.insert_element(undefined, scalar, ir.Constant(i32, 0))
-        return b.shuffle_vector(one, undefined, ir.Constant(ir.VectorType(i32, n), [0] * n))
 
     def emit(self, ptrs, ints):
         b, rows, nv, n_lanes = self.b, self.rows, self.n_vectors, self.vec.count
@@ -277,19 +279,68 @@ class _DotTile(_Emitter):
 
 
 @intrinsic
-def vector_copy(typingctx, dst, d, src, s):
-    """dst[d : d + L] = src[s : s + L], one unaligned vector load and store (no bounds checks:
-    the caller keeps both ranges inside their arrays)."""
-    if dst.dtype != src.dtype or dst.dtype not in (types.float32, types.float64):
+def copy_rows(typingctx, dst, d, d_pitch, src, s, s_pitch, rows, width, lo, hi):
+    """For r < rows and i < width: dst[d + r*d_pitch + i] = src[s + r*s_pitch + i] where
+    lo <= i < hi, else 0; in whole vectors, each row's last one merged with what dst holds past
+    the row (so rows may go in any order). Reads whole vectors: the caller keeps
+    src[s + r*s_pitch : ... + ceil(width / L) * L] and the same of dst inside the arrays."""
+    if not _same_float(dst, src):
         return None
+    names = "dst d d_pitch src s s_pitch rows width lo hi".split()
 
     def codegen(context, builder, signature, args):
-        real = context.get_value_type(dst.dtype)
-        vec = ir.VectorType(real, lanes(context.get_abi_sizeof(real))).as_pointer()
-        dst_p = context.make_array(signature.args[0])(context, builder, args[0]).data
-        src_p = context.make_array(signature.args[2])(context, builder, args[2]).data
-        value = builder.load(builder.bitcast(builder.gep(src_p, [args[3]]), vec), align=1)
-        builder.store(value, builder.bitcast(builder.gep(dst_p, [args[1]]), vec), align=1)
+        ptrs, ints = _arguments(context, builder, names, signature, args)
+        vec, _ = _vector_fma(context, builder, dst.dtype)
+        _RowCopy(builder, None, vec).emit(ptrs, ints)
         return context.get_dummy_value()
 
-    return types.void(dst, d, src, s), codegen
+    return types.void(dst, d, d_pitch, src, s, s_pitch, rows, width, lo, hi), codegen
+
+
+class _RowCopy(_Emitter):
+    """The IR of copy_rows: vectors outer (their masks made once), rows inner."""
+
+    def emit(self, ptrs, ints):
+        b, n_lanes, i64 = self.b, self.vec.count, ir.IntType(64)
+        lanes_t = ir.VectorType(i64, n_lanes)
+        lane = ir.Constant(lanes_t, list(range(n_lanes)))
+        vectors = b.sdiv(b.add(ints["width"], self.const(n_lanes - 1)), self.const(n_lanes))
+        entry = b.block
+        outer = b.function.append_basic_block("rows.vector")
+        inner = b.function.append_basic_block("rows.row")
+        outer_end = b.function.append_basic_block("rows.vector_end")
+        done = b.function.append_basic_block("rows.done")
+        has_work = b.and_(
+            b.icmp_signed(">", vectors, self.const(0)),
+            b.icmp_signed(">", ints["rows"], self.const(0)),
+        )
+        b.cbranch(has_work, outer, done)
+
+        b.position_at_end(outer)  # vector v of every row: masks for its lanes
+        v = b.phi(i64)
+        at = b.add(lane, self.splat(b.mul(v, self.const(n_lanes)), lanes_t))
+        take = b.and_(
+            b.icmp_signed(">=", at, self.splat(ints["lo"], lanes_t)),
+            b.icmp_signed("<", at, self.splat(ints["hi"], lanes_t)),
+        )
+        in_row = b.icmp_signed("<", at, self.splat(ints["width"], lanes_t))
+        offset = b.mul(v, self.const(n_lanes))
+        b.branch(inner)
+
+        b.position_at_end(inner)
+        r = b.phi(i64)
+        src_at = b.add(b.add(ints["s"], b.mul(r, ints["s_pitch"])), offset)
+        dst_at = b.add(b.add(ints["d"], b.mul(r, ints["d_pitch"])), offset)
+        value = b.select(take, self.load(ptrs["src"], src_at), ir.Constant(self.vec, None))
+        self.store(b.select(in_row, value, self.load(ptrs["dst"], dst_at)), ptrs["dst"], dst_at)
+        r_next = b.add(r, self.const(1))
+        r.add_incoming(self.const(0), outer)
+        r.add_incoming(r_next, inner)
+        b.cbranch(b.icmp_signed("<", r_next, ints["rows"]), inner, outer_end)
+
+        b.position_at_end(outer_end)
+        v_next = b.add(v, self.const(1))
+        v.add_incoming(self.const(0), entry)
+        v.add_incoming(v_next, outer_end)
+        b.cbranch(b.icmp_signed("<", v_next, vectors), outer, done)
+        b.position_at_end(done)
