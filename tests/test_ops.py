@@ -285,13 +285,55 @@ def test_linear_adds_its_bias_while_reading_a_swapped_product_transposed(bias_sh
     if blas._threads.set is None:
         pytest.skip("numpy's BLAS is not a bundled OpenBLAS: products run as numpy runs them")
     rng = np.random.default_rng(0)
-    x, w = rng.standard_normal((16, 784), np.float32), rng.standard_normal((512, 784), np.float32)
+    x, w = rng.standard_normal((8, 784), np.float32), rng.standard_normal((512, 784), np.float32)
     b = rng.standard_normal(bias_shape).astype(np.float32)
     got = minitorch.nn.functional.linear(
         minitorch.tensor(x), minitorch.tensor(w), minitorch.tensor(b)
     )
     assert got.is_contiguous() and got.dtype == minitorch.float32
     np.testing.assert_array_equal(got.numpy(), np.ascontiguousarray((w @ x.T).T) + b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "m, k, n, transpose",
+    [(1, 3, 16, False), (7, 5, 17, True), (9, 33, 28, False), (17, 2, 31, True)]
+    + [(33, 70, 47, False)],
+)
+def test_tiled_products_match_float64(m, k, n, transpose, dtype):
+    """kernels/cpu/linear.py: rows past whole blocks of 8, rows of c whose last pass is moved
+    back to end at n (n not a multiple of the vector), transposed output."""
+    from minitorch.kernels.cpu import linear as tiled  # noqa: PLC0415
+
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
+    bias = rng.standard_normal(m).astype(dtype)
+    got = tiled.matmul(a, b, bias, transpose=transpose)
+    want = a.astype(np.float64) @ b + bias[:, None]
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(got, want.T if transpose else want, rtol=tol, atol=tol)
+    assert got.dtype == dtype and got.flags.c_contiguous
+
+
+@pytest.mark.parametrize("m, n, bias", [(64, 512, True), (37, 260, False), (16, 256, True)])
+def test_linear_of_a_small_batch_runs_in_register_tiles(m, n, bias):
+    """linear of 16-128 rows into >= 256 outputs from >= 256 inputs runs in register tiles
+    (kernels/cpu/linear.py): values and gradients as computed in float64, C-ordered."""
+    from minitorch.kernels.cpu import linear as tiled  # noqa: PLC0415
+
+    assert tiled.linear_wins(m, 300, n)
+    rng = np.random.default_rng(2)
+    x, w, g = (rng.standard_normal(s, np.float32) for s in ((m, 300), (n, 300), (m, n)))
+    b = rng.standard_normal(n).astype(np.float32) if bias else None
+    x64, w64, g64 = (a.astype(np.float64) for a in (x, w, g))
+    args = [minitorch.tensor(a, requires_grad=True) for a in (x, w)]
+    args += [minitorch.tensor(b, requires_grad=True)] if bias else []
+    got = minitorch.nn.functional.linear(*args)
+    assert got.is_contiguous()
+    np.testing.assert_allclose(got.detach().numpy(), x64 @ w64.T + (b if bias else 0), atol=1e-4)
+    got.backward(minitorch.tensor(g))
+    for arg, want in zip(args, (g64 @ w64, g64.T @ x64, g64.sum(0))):
+        np.testing.assert_allclose(arg.grad.numpy(), want, rtol=1e-5, atol=1e-3)
 
 
 def test_gemm_is_found_through_numpys_extension_module(monkeypatch):

@@ -55,9 +55,9 @@ def dot_shape() -> tuple[int, int]:
     return (4, 4) if vector_registers() >= 32 else (2, 4)
 
 
-def shifted_tile(rows: int):
+def shifted_tile(rows: int, vectors: int | None = None):
     """An intrinsic shifted_tile(out, at, pitch, limit, rows_valid, tail, buf, base, shifts, w,
-    w0, taps, bias, b0, nv) for nv = ceil(limit / L) in 1..tile_vectors(rows).
+    w0, taps, bias, b0, nv) for nv = ceil(limit / L) in 1..vectors (tile_vectors(rows) if None).
 
     Row r's accumulators start at bias[b0 + r] and add w[w0 + r*taps + q] * buf[base +
     shifts[q] + p] for the taps q in order; positions p < limit go to out[at + r*pitch + p] for
@@ -79,7 +79,7 @@ def shifted_tile(rows: int):
             nv = values[-1]
             done = builder.function.append_basic_block("tile.done")
             switch = builder.switch(nv, done)
-            for n in range(1, tile_vectors(rows) + 1):
+            for n in range(1, (vectors or tile_vectors(rows)) + 1):
                 block = builder.function.append_basic_block(f"tile.v{n}")
                 switch.add_case(ir.Constant(nv.type, n), block)
                 builder.position_at_end(block)

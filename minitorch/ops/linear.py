@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.cpu import blas
+from ..kernels.cpu import linear as tiled
 from .registry import Meta, Op, register
 
 
@@ -65,6 +66,8 @@ class Linear(Op):
         return Meta(tuple(x.shape[:-1]) + (weight.shape[0],), x.dtype)
 
     def forward(self, meta, x, weight, *bias):
+        if self._tiled(x, weight, bias):
+            return tiled.linear(x, weight, bias[0] if bias else None)
         if bias and x.ndim == 2:
             product, transposed = blas.matmul_or_transposed(_blasable(x), _blasable(weight.T))
             if transposed:  # one pass adds the bias and transposes
@@ -78,6 +81,17 @@ class Linear(Op):
         if bias:
             out += bias[0]
         return out
+
+    @staticmethod
+    def _tiled(x, weight, bias) -> bool:
+        """Whether the product runs in register tiles (kernels/cpu/linear.py linear_wins)."""
+        return (
+            x.ndim == 2
+            and x.dtype in (np.float32, np.float64)
+            and weight.flags.c_contiguous
+            and (not bias or bias[0].ndim == 1)
+            and tiled.linear_wins(*x.shape, weight.shape[0])
+        )
 
     def backward(self, ctx, grad):
         x, weight, *bias = ctx.inputs
