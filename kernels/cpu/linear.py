@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from numba import njit, prange, uintp
+from numba import intp, njit, prange, uintp
 
 from . import PARALLEL_MIN, tiles
 
@@ -65,13 +65,13 @@ def _task(c, a, b, bias, shifts, m, k, n, t, transpose):
 @njit(parallel=True, **_OPTS)
 def _matmul_parallel(c, a, b, bias, shifts, m, k, n, transpose):
     for t in prange((m + ROWS - 1) // ROWS):
-        _task(c, a, b, bias, shifts, m, k, n, t, transpose)
+        _task(c, a, b, bias, shifts, m, k, n, intp(t), transpose)  # intp: see kernels/cpu/conv.py
 
 
 @njit(**_OPTS)
 def _matmul_serial(c, a, b, bias, shifts, m, k, n, transpose):
     for t in range((m + ROWS - 1) // ROWS):
-        _task(c, a, b, bias, shifts, m, k, n, t, transpose)
+        _task(c, a, b, bias, shifts, m, k, n, intp(t), transpose)
 
 
 @functools.lru_cache(maxsize=64)
