@@ -87,6 +87,8 @@ def matmul(a: np.ndarray, b: np.ndarray, bias=None, transpose: bool = False) -> 
     """a (M, K) @ b (K, N) (+ bias (M,) down the rows), C-ordered; its transpose (N, M) when
     `transpose`. a and b C-contiguous, of one float dtype; N >= lanes(dtype)."""
     (m, k), n = a.shape, b.shape[1]
+    if n < lanes(a.dtype):  # a pass is whole vectors inside a row of b
+        raise ValueError(f"tiled matmul: b has {n} columns, fewer than a vector's {lanes(a.dtype)}")
     bias = np.zeros(m, a.dtype) if bias is None else bias
     c = np.empty((n, m) if transpose else (m, n), dtype=a.dtype)
     args = (a.reshape(-1), b.reshape(-1), bias, _row_starts(k, n), m, k, n, transpose)
