@@ -103,6 +103,7 @@ SHIFT_MAX_OUT_CHANNELS = 32
 # The weight gradient then recomputes im2col; the traced lenet and cifar_cnn steps still got
 # faster (suite: 5.17 -> 4.65 and 8.70 -> 7.62 ms).
 DIRECT_MAX_OUT_CHANNELS = 32
+DIRECT_T_MIN = 4  # conv_transpose2d's fewest outputs per group for the direct kernel
 
 
 def _shifted(stride, out_ch: int, groups: int) -> bool:
@@ -226,7 +227,9 @@ class ConvTranspose2d(Op):
     kernel's correlation of g, padded by dilation*(k-1) - padding, with the flipped weights.
     NOTE: same-process A/B, col2im(W^T @ g) -> direct: LeNet's conv2 input gradient (64x20x8x8
     -> 10 channels) 1197 -> 804 us, CIFAR's (100x16x10x10 -> 6) 1569 -> 1149 us, though the
-    correlation also multiplies the padding's zeros (2x the multiply-adds on CIFAR's).
+    correlation also multiplies the padding's zeros (2x the multiply-adds on CIFAR's); but
+    into 1 channel (LeNet's conv1, 64x10x24x24) 805 -> 933 us: 3 of a tile's 4 rows are
+    padding. Hence DIRECT_T_MIN (channel counts 2-3 are unmeasured).
     """
 
     name = "conv_transpose2d"
@@ -274,7 +277,7 @@ class ConvTranspose2d(Op):
         kh, kw = w.shape[2:]
         full = (dilation[0] * (kh - 1),) * 2 + (dilation[1] * (kw - 1),) * 2
         pads = tuple(f - p for f, p in zip(full, padding))
-        if _direct(stride, out_ch, groups) and min(pads) >= 0:
+        if _direct(stride, out_ch, groups) and out_ch // groups >= DIRECT_T_MIN and min(pads) >= 0:
             return K.direct_conv2d(
                 g, _correlation_weight(w, groups), b, pads, dilation, groups, (h, wd)
             )
