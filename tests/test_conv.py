@@ -60,8 +60,9 @@ CONV_T = [  # x, weight (C_in, C_out / groups, k...), kwargs; bias has C_out ele
     ((2, 2, 4, 5), (2, 3, 2, 3), dict(stride=(2, 3), padding=(0, 1), dilation=(2, 1))),
     ((4, 3, 3), (4, 2, 3, 3), dict(stride=2)),  # unbatched
     # stride 1: the direct kernel's correlation with flipped weights, unless padding > d*(k-1)
-    ((2, 4, 6, 5), (4, 3, 3, 3), dict(padding=1, dilation=(2, 1), groups=2)),
-    ((2, 6, 5, 7), (6, 2, 5, 3), dict(padding=(1, 2))),
+    ((2, 4, 6, 5), (4, 5, 3, 3), dict(padding=1, dilation=(2, 1))),
+    ((2, 4, 6, 5), (4, 4, 3, 2), dict(padding=(2, 1), groups=2)),  # 4 outputs per group
+    ((2, 6, 5, 7), (6, 2, 5, 3), dict(padding=(1, 2))),  # 2 outputs: col2im
     ((2, 5, 9, 8), (5, 9, 5, 5), {}),  # 9 outputs: a partial block; 13x12 positions
     ((1, 3, 6, 6), (3, 2, 3, 3), dict(padding=(3, 1))),  # padding 3 > 2: col2im
 ]
