@@ -182,14 +182,17 @@ def test_random_programs_replay_what_eager_computes(program):
 
 
 # ---- 2. guards ---------------------------------------------------------------------------------
-def _classifier_step(seed=0, hidden=12):
+def _classifier_step(seed=0, hidden=12, wide=0):
+    """wide > 0 adds Linear(hidden, wide): 512 -> 256 of 16-128 rows runs in register tiles."""
     torch.manual_seed(seed)
+    extra = [nn.Linear(hidden, wide), nn.ReLU()] if wide else []
     model = nn.Sequential(
         nn.Linear(6, hidden),
         nn.ReLU(),
         nn.Dropout(0.1),
         nn.BatchNorm1d(hidden),
-        nn.Linear(hidden, 3),
+        *extra,
+        nn.Linear(wide or hidden, 3),
     )
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
 
@@ -208,10 +211,11 @@ def _batch(n, seed=0):
     return _tensor(rng.standard_normal((n, 6)).astype(np.float32)), _tensor(rng.integers(0, 3, n))
 
 
-# hidden 512: batch 64 gives 32768-element activations (parallel kernels), batch 37 fewer
-@pytest.mark.parametrize("hidden", [12, 512])
-def test_new_batch_size_retraces_but_compiles_no_kernel(hidden):
-    _, _, step = _classifier_step(hidden=hidden)
+# hidden 512: batch 64 gives 32768-element activations (parallel kernels), batch 37 fewer;
+# wide 256: a 512 -> 256 layer in register tiles at 64 and 37 rows
+@pytest.mark.parametrize("hidden, wide", [(12, 0), (512, 0), (512, 256)])
+def test_new_batch_size_retraces_but_compiles_no_kernel(hidden, wide):
+    _, _, step = _classifier_step(hidden=hidden, wide=wide)
     compiled = torch.compile(step)
     _until_replayed(compiled, *_batch(64))
     compiles, loaded = compiler.stats.numba_compiles, len(compiler.kernels())

@@ -119,8 +119,13 @@ def elementwise_for(exprs: tuple[str, ...], out: np.ndarray, inputs: list):
         scalars.append(not is_array)
         if flat and is_array and (x.shape != shape or not x.flags.c_contiguous):
             flat = False
-    spec = (exprs, tuple(scalars), None if flat else out.ndim)
-    return _variant(_elementwise, spec, out.size, lambda key: elementwise_kernel(*key))
+    return elementwise_sized(exprs, tuple(scalars), None if flat else out.ndim, out.size)
+
+
+def elementwise_sized(exprs: tuple[str, ...], scalars: tuple[bool, ...], ndim, size: int):
+    """The kernel of an Elementwise spec for `size` elements (serial or prange: see _variant)."""
+    spec = (exprs, scalars, ndim)
+    return _variant(_elementwise, spec, size, lambda key: elementwise_kernel(*key))
 
 
 def _variant(table: dict, spec: tuple, size: int, build):

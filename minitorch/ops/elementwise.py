@@ -172,8 +172,11 @@ class Elementwise(Op):
         kernel = self._flat.get((dt, scalars))
         if kernel is None:
             template = self.template if dt.is_floating_point else self.int_template
-            kernel = cpu.elementwise_kernel((template,), scalars, None, False)
-            self._flat[(dt, scalars)] = kernel
+            kernel = cpu.elementwise_sized((template,), scalars, None, ad.size)
+            # NOTE: near PARALLEL_MIN a prange variant compiled already serves (a short last
+            # batch then compiles no serial twin); below that band the kernel is the serial one
+            if ad.size < cpu.PARALLEL_MIN // 8:
+                self._flat[(dt, scalars)] = kernel
         kernel(out, *operands)
         return _wrap(out, out_dt)
 
