@@ -491,6 +491,14 @@ def test_direct_conv_empty_batch_and_bits():
     assert all(np.array_equal(runs[0], r) for r in runs[1:])
 
 
+def test_conv_transpose2d_with_inf_weight_matches_torch():
+    # the direct correlation would multiply the inf by g's zero padding (NaN): it takes col2im
+    g = np.random.default_rng(0).random((1, 4, 3, 3)).astype(np.float32)
+    w = np.ones((4, 4, 3, 3), np.float32)
+    w[1, 2, 0, 0] = np.inf
+    check(_f("conv_transpose2d"), g, w, lib=True, **TOL)
+
+
 def test_conv2d_weight_grad_with_inf_input_matches_torch():
     # the shifted kernel multiplies x outside the windows by zero: an inf there must not
     # become a NaN in taps whose windows never see it (such inputs take im2col)

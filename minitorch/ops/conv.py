@@ -277,7 +277,10 @@ class ConvTranspose2d(Op):
         kh, kw = w.shape[2:]
         full = (dilation[0] * (kh - 1),) * 2 + (dilation[1] * (kw - 1),) * 2
         pads = tuple(f - p for f, p in zip(full, padding))
-        if _direct(stride, out_ch, groups) and out_ch // groups >= DIRECT_T_MIN and min(pads) >= 0:
+        # NOTE: the correlation multiplies w by g's zero padding, so an inf in w would give
+        # NaNs where PyTorch's col2im gives none: such weights (checking w is cheap) take col2im
+        direct = _direct(stride, out_ch, groups) and out_ch // groups >= DIRECT_T_MIN
+        if direct and min(pads) >= 0 and np.isfinite(w).all():
             return K.direct_conv2d(
                 g, _correlation_weight(w, groups), b, pads, dilation, groups, (h, wd)
             )
