@@ -90,6 +90,9 @@ warnings.filterwarnings("ignore", category=NumbaIRAssumptionWarning)
 # Below this many elements a parallel region costs more than the work (measured on 2 cores:
 # prange pays off from ~32K float32 elements; see benchmarks/ops.py).
 PARALLEL_MIN = 32768
+# From this many elements up to PARALLEL_MIN * 8, a kernel variant (serial or prange) already
+# compiled serves instead of compiling the other one (see _variant).
+EITHER_VARIANT_MIN = PARALLEL_MIN // 8
 THREADS = numba.config.NUMBA_NUM_THREADS
 
 _elementwise: dict = {}
@@ -134,7 +137,7 @@ def _variant(table: dict, spec: tuple, size: int, build):
     computes the same values): a short last batch of an epoch then compiles nothing new."""
     parallel = size >= PARALLEL_MIN
     kernel = table.get((*spec, parallel))
-    if kernel is None and PARALLEL_MIN // 8 <= size < PARALLEL_MIN * 8:
+    if kernel is None and EITHER_VARIANT_MIN <= size < PARALLEL_MIN * 8:
         kernel = table.get((*spec, not parallel))
     return kernel if kernel is not None else build((*spec, parallel))
 

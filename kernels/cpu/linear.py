@@ -82,7 +82,7 @@ def _row_starts(k: int, n: int) -> np.ndarray:
 
 
 def lanes(dtype) -> int:
-    return VECTOR_BYTES // np.dtype(dtype).itemsize
+    return tiles.lanes(np.dtype(dtype).itemsize)
 
 
 def matmul(a: np.ndarray, b: np.ndarray, bias=None, transpose: bool = False) -> np.ndarray:
@@ -122,7 +122,7 @@ def aligned_empty(shape: tuple, dtype) -> np.ndarray:
     """np.empty on a cache-line boundary. NOTE: x.T copied into the heap's 16-byte-aligned
     buffers made every vector load of the 64x784 -> 512 product straddle two cache lines:
     257-354 us against 191-221 aligned (same process)."""
-    itemsize = np.dtype(dtype).itemsize
-    raw = np.empty(int(np.prod(shape)) + VECTOR_BYTES // itemsize, dtype)
+    size, itemsize = int(np.prod(shape)), np.dtype(dtype).itemsize
+    raw = np.empty(size + VECTOR_BYTES // itemsize, dtype)
     start = (-raw.ctypes.data % VECTOR_BYTES) // itemsize
-    return raw[start : start + int(np.prod(shape))].reshape(shape)
+    return raw[start : start + size].reshape(shape)

@@ -105,12 +105,16 @@ def _arguments(context, builder, names, signature, values) -> tuple[dict, dict]:
     return ptrs, ints
 
 
+def _vector(context, dtype) -> ir.VectorType:
+    """The native vector type of `dtype`."""
+    real = context.get_value_type(dtype)
+    return ir.VectorType(real, lanes(context.get_abi_sizeof(real)))
+
+
 def _vector_fma(context, builder, dtype):
     """The native vector type of `dtype` and LLVM's fused multiply-add on it."""
-    real = context.get_value_type(dtype)
-    width = context.get_abi_sizeof(real)
-    vec = ir.VectorType(real, lanes(width))
-    name = f"llvm.fma.v{vec.count}f{width * 8}"
+    vec = _vector(context, dtype)
+    name = f"llvm.fma.v{vec.count}{vec.element.intrinsic_name}"
     return vec, cgutils.get_or_insert_function(
         builder.module, ir.FunctionType(vec, [vec] * 3), name
     )
@@ -290,8 +294,7 @@ def copy_rows(typingctx, dst, d, d_pitch, src, s, s_pitch, rows, width, lo, hi):
 
     def codegen(context, builder, signature, args):
         ptrs, ints = _arguments(context, builder, names, signature, args)
-        vec, _ = _vector_fma(context, builder, dst.dtype)
-        _RowCopy(builder, None, vec).emit(ptrs, ints)
+        _RowCopy(builder, None, _vector(context, dst.dtype)).emit(ptrs, ints)
         return context.get_dummy_value()
 
     return types.void(dst, d, d_pitch, src, s, s_pitch, rows, width, lo, hi), codegen
@@ -318,13 +321,13 @@ class _RowCopy(_Emitter):
 
         b.position_at_end(outer)  # vector v of every row: masks for its lanes
         v = b.phi(i64)
-        at = b.add(lane, self.splat(b.mul(v, self.const(n_lanes)), lanes_t))
+        offset = b.mul(v, self.const(n_lanes))
+        at = b.add(lane, self.splat(offset, lanes_t))
         take = b.and_(
             b.icmp_signed(">=", at, self.splat(ints["lo"], lanes_t)),
             b.icmp_signed("<", at, self.splat(ints["hi"], lanes_t)),
         )
         in_row = b.icmp_signed("<", at, self.splat(ints["width"], lanes_t))
-        offset = b.mul(v, self.const(n_lanes))
         b.branch(inner)
 
         b.position_at_end(inner)

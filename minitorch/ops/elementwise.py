@@ -175,7 +175,7 @@ class Elementwise(Op):
             kernel = cpu.elementwise_sized((template,), scalars, None, ad.size)
             # NOTE: near PARALLEL_MIN a prange variant compiled already serves (a short last
             # batch then compiles no serial twin); below that band the kernel is the serial one
-            if ad.size < cpu.PARALLEL_MIN // 8:
+            if ad.size < cpu.EITHER_VARIANT_MIN:
                 self._flat[(dt, scalars)] = kernel
         kernel(out, *operands)
         return _wrap(out, out_dt)
