@@ -396,3 +396,24 @@ def test_einsum_broadcasts_size_one_dims_in_either_operand(shapes):
     want.sum().backward()
     for x, y in zip(ours, theirs):
         np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(64, 128), (3, 1, 5)])
+def test_in_place_kernel_reads_its_output_and_matches_out_of_place(shape):
+    """An elementwise kernel whose input is its own output (a product's epilogue, relu_) is
+    compiled to read that input through the output (so its loop vectorises) and computes what
+    the out-of-place kernel computes, also with a broadcast operand beside it."""
+    from minitorch.kernels import cpu
+    from minitorch.kernels.codegen import Elementwise, elementwise_source
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(np.float32)
+    bias = rng.standard_normal(shape[-1]).astype(np.float32)
+    expr = ("relu(({0} + {1}))",)
+    expected = np.empty_like(x)
+    cpu.elementwise_for(expr, expected, [x, bias])(expected, x, bias)
+    in_place = x.copy()
+    cpu.elementwise_for(expr, in_place, [in_place, bias])(in_place, in_place, bias)
+    np.testing.assert_array_equal(in_place, expected)
+    source = elementwise_source(Elementwise(expr, (False, False), x.ndim, False, (0,)))
+    assert "relu((out0[" in source and "a0[" not in source.split('"""')[-1]

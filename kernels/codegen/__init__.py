@@ -37,12 +37,20 @@ class Elementwise:
     scalars[i] says input i is a plain number (passed by value) rather than an array.
     ndim=None means the flat fast path: every array is 1-D, contiguous and of equal length.
     Otherwise arrays are ndim-dimensional, inputs possibly with size-1 (broadcast) dims.
+    inplace lists the inputs that are outs[0] itself: their elements are read from outs[0].
+
+    NOTE: LLVM vectorises a loop over distinct arrays only after a run-time check that they do
+    not overlap, and an input that is the output overlaps it exactly, so an in-place kernel
+    (a product's epilogue, x.relu_()) ran the scalar loop: 64 x 128 relu in place 7.9 us
+    against 2.4 us out of place. Read through the output's own name, the dependence is one
+    LLVM can see is safe (read i, write i) and the loop vectorises without the check.
     """
 
     exprs: tuple[str, ...]
     scalars: tuple[bool, ...]
     ndim: int | None
     parallel: bool
+    inplace: tuple[int, ...] = ()
 
 
 HEADER = """\
@@ -70,7 +78,7 @@ def elementwise_source(spec: Elementwise) -> str:
     if spec.ndim is None:
         idx = "i"
         doc = " ; ".join(
-            f"{o}[i] = {render(e, _access(ins, spec.scalars, 'i'))}"
+            f"{o}[i] = {render(e, _access(ins, spec.scalars, 'i', spec.inplace))}"
             for o, e in zip(outs, spec.exprs)
         )
         lines.append(f'    """for i in {loop}(n): {doc}"""')
@@ -95,14 +103,15 @@ def elementwise_source(spec: Elementwise) -> str:
             depth = d + 2
     ind = "    " * depth
     for o, e in zip(outs, spec.exprs):
-        lines.append(f"{ind}{o}[{idx}] = {render(e, _access(ins, spec.scalars, idx))}")
+        lines.append(f"{ind}{o}[{idx}] = {render(e, _access(ins, spec.scalars, idx, spec.inplace))}")
     flags = ", parallel=True" if spec.parallel else ""
     decorator = f'@njit(cache=True, nogil=True, error_model="numpy"{flags})'
     return HEADER + "\n\n" + decorator + "\n" + "\n".join(lines) + "\n"
 
 
-def _access(ins: list[str], scalars: tuple[bool, ...], idx: str) -> list[str]:
-    return [name if s else f"{name}[{idx}]" for name, s in zip(ins, scalars)]
+def _access(ins: list[str], scalars: tuple[bool, ...], idx: str, inplace=()) -> list[str]:
+    names = ["out0" if i in inplace else name for i, name in enumerate(ins)]
+    return [name if s else f"{name}[{idx}]" for name, s in zip(names, scalars)]
 
 
 @dataclass(frozen=True)

@@ -116,19 +116,29 @@ def elementwise_for(exprs: tuple[str, ...], out: np.ndarray, inputs: list):
     """
     # NOTE: a plain loop, not generator expressions: this runs once per op, eager or replayed,
     # and its Python cost is most of a small op's time.
-    shape, flat, scalars = out.shape, out.flags.c_contiguous, []
-    for x in inputs:
+    shape, flat, scalars, inplace = out.shape, out.flags.c_contiguous, [], ()
+    for i, x in enumerate(inputs):
         is_array = isinstance(x, np.ndarray)
         scalars.append(not is_array)
         if flat and is_array and (x.shape != shape or not x.flags.c_contiguous):
             flat = False
-    return elementwise_sized(exprs, tuple(scalars), None if flat else out.ndim, out.size)
+        if x is out:
+            inplace += (i,)
+    ndim = None if flat else out.ndim
+    return elementwise_sized(exprs, tuple(scalars), ndim, out.size, inplace)
 
 
-def elementwise_sized(exprs: tuple[str, ...], scalars: tuple[bool, ...], ndim, size: int):
-    """The kernel of an Elementwise spec for `size` elements (serial or prange: see _variant)."""
-    spec = (exprs, scalars, ndim)
-    return _variant(_elementwise, spec, size, lambda key: elementwise_kernel(*key))
+def elementwise_sized(
+    exprs: tuple[str, ...], scalars: tuple[bool, ...], ndim, size: int, inplace=()
+):
+    """The kernel of an Elementwise spec for `size` elements (serial or prange: see _variant);
+    `inplace`: the inputs that are the (first) output array itself."""
+    return _variant(
+        _elementwise,
+        (exprs, scalars, ndim, inplace),
+        size,
+        lambda key: elementwise_kernel(exprs, scalars, ndim, key[-1], inplace),
+    )
 
 
 def _variant(table: dict, spec: tuple, size: int, build):
@@ -142,12 +152,15 @@ def _variant(table: dict, spec: tuple, size: int, build):
     return kernel if kernel is not None else build((*spec, parallel))
 
 
-def elementwise_kernel(exprs: tuple[str, ...], scalars: tuple[bool, ...], ndim, parallel: bool):
+def elementwise_kernel(
+    exprs: tuple[str, ...], scalars: tuple[bool, ...], ndim, parallel: bool, inplace=()
+):
     """The compiled kernel for an Elementwise spec (ndim None = flat contiguous path)."""
-    key = (exprs, scalars, ndim, parallel)
+    key = (exprs, scalars, ndim, inplace, parallel)
     kernel = _elementwise.get(key)
     if kernel is None:
-        kernel = _elementwise[key] = load(elementwise_source(Elementwise(*key)))
+        spec = Elementwise(exprs, scalars, ndim, parallel, inplace)
+        kernel = _elementwise[key] = load(elementwise_source(spec))
     return kernel
 
 
