@@ -103,7 +103,9 @@ def elementwise_source(spec: Elementwise) -> str:
             depth = d + 2
     ind = "    " * depth
     for o, e in zip(outs, spec.exprs):
-        lines.append(f"{ind}{o}[{idx}] = {render(e, _access(ins, spec.scalars, idx, spec.inplace))}")
+        lines.append(
+            f"{ind}{o}[{idx}] = {render(e, _access(ins, spec.scalars, idx, spec.inplace))}"
+        )
     flags = ", parallel=True" if spec.parallel else ""
     decorator = f'@njit(cache=True, nogil=True, error_model="numpy"{flags})'
     return HEADER + "\n\n" + decorator + "\n" + "\n".join(lines) + "\n"
