@@ -206,7 +206,16 @@ def test_every_foundation_op_has_a_row():
     assert not ours - COVERED, f"ops without an op-table row: {sorted(ours - COVERED)}"
 
 
-def test_small_products_run_on_the_calling_blas_thread():
+@pytest.fixture
+def without_mkl(monkeypatch):
+    """Products as on a machine without MKL: through numpy's BLAS (and register tiles)."""
+    from minitorch.kernels.cpu import mkl  # noqa: PLC0415
+
+    monkeypatch.setattr(mkl, "library", lambda: None)
+    monkeypatch.setattr(mkl, "matmul", lambda a, b: None)
+
+
+def test_small_products_run_on_the_calling_blas_thread(without_mkl):
     """kernels/cpu/blas.py: products under SMALL_GEMM multiply-adds use one OpenBLAS thread
     (waking a sleeping worker cost more than it saved), larger ones OpenBLAS's default."""
     from minitorch.kernels.cpu import blas  # noqa: PLC0415
@@ -316,12 +325,14 @@ def test_tiled_products_match_float64(m, k, n, transpose, dtype):
 
 
 @pytest.mark.parametrize("m, n, bias", [(64, 512, True), (37, 260, False), (16, 256, True)])
-def test_linear_of_a_small_batch_runs_in_register_tiles(m, n, bias):
-    """linear of 16-128 rows into >= 256 outputs from >= 256 inputs runs in register tiles
-    (kernels/cpu/linear.py): values and gradients as computed in float64, C-ordered."""
+def test_linear_of_a_small_batch_runs_in_register_tiles(m, n, bias, without_mkl, monkeypatch):
+    """Without MKL, linear of 16-128 rows into >= 256 outputs from >= 256 inputs runs in
+    register tiles (kernels/cpu/linear.py): values and gradients as computed in float64."""
     from minitorch.kernels.cpu import linear as tiled  # noqa: PLC0415
 
     assert tiled.linear_wins(m, 300, n)
+    calls, original = [], tiled.matmul
+    monkeypatch.setattr(tiled, "matmul", lambda *a, **k: calls.append(1) or original(*a, **k))
     rng = np.random.default_rng(2)
     x, w, g = (rng.standard_normal(s, np.float32) for s in ((m, 300), (n, 300), (m, n)))
     b = rng.standard_normal(n).astype(np.float32) if bias else None
@@ -334,6 +345,7 @@ def test_linear_of_a_small_batch_runs_in_register_tiles(m, n, bias):
     got.backward(minitorch.tensor(g))
     for arg, want in zip(args, (g64 @ w64, g64.T @ x64, g64.sum(0))):
         np.testing.assert_allclose(arg.grad.numpy(), want, rtol=1e-5, atol=1e-3)
+    assert calls, "the forward did not run in register tiles"
 
 
 def test_gemm_is_found_through_numpys_extension_module(monkeypatch):
@@ -417,3 +429,34 @@ def test_in_place_kernel_reads_its_output_and_matches_out_of_place(shape):
     np.testing.assert_array_equal(in_place, expected)
     source = elementwise_source(Elementwise(expr, (False, False), x.ndim, False, (0,)))
     assert "relu((out0[" in source and "a0[" not in source.split('"""')[-1]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_products_through_mkl_for_every_operand_layout(dtype):
+    """kernels/cpu/mkl.py: a @ b for row- and column-contiguous operands (x @ W.T reads W in
+    place), row slices, single rows and columns, k = 0; other layouts decline (None, numpy
+    runs them); the result does not depend on the operands' alignment."""
+    from minitorch.kernels.cpu import mkl  # noqa: PLC0415
+
+    if mkl.library() is None:
+        pytest.skip("MKL is not installed (pip install minitorch[fast])")
+    rng = np.random.default_rng(3)
+    big = rng.standard_normal((40, 70)).astype(dtype)
+    cases = [
+        (big[:7, :13], big[20:33, 30:35]),  # row slices (leading dimension > columns)
+        (big[:7, :13], big[:5, 40:53].T),  # a transposed view
+        (big[:13, :7].T, big[27:40, :5]),
+        (big[:1, :13], big[:13, :1]),  # a single row times a single column
+        (big[:6, :0], big[:0, :4]),  # k = 0: zeros
+    ]
+    for a, b in cases:
+        got = mkl.matmul(a, b)
+        np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=1e-5, atol=1e-4)
+        assert got.flags.c_contiguous and got.dtype == dtype
+    assert mkl.matmul(big[:7, :26:2], big[:13, :5]) is None  # no unit stride in a
+    assert mkl.matmul(big[:5, :5].astype(np.int64), big[:5, :5].astype(np.int64)) is None
+    a, b = big[:8, :16], big[16:32, :9]
+    raw = np.empty(a.size + 8, dtype)
+    moved = raw[1 : 1 + a.size].reshape(a.shape)  # one element off the first's alignment
+    moved[...] = a
+    np.testing.assert_array_equal(mkl.matmul(moved, b), mkl.matmul(np.ascontiguousarray(a), b))

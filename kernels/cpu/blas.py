@@ -1,4 +1,5 @@
-"""Matrix products through numpy's BLAS, on one thread when the product is small.
+"""Matrix products through MKL where it is installed (kernels/cpu/mkl.py), else numpy's BLAS,
+on one thread when the product is small.
 
 NOTE: minitorch makes OpenBLAS's workers sleep right after each product (minitorch/_openblas.py:
 their idle spin starved Numba's parallel kernels), so a product that OpenBLAS splits over two
@@ -19,6 +20,8 @@ import math
 import os
 
 import numpy as np
+
+from . import mkl
 
 SMALL_GEMM = 4_000_000  # multiply-adds of one matrix product
 
@@ -63,6 +66,7 @@ _threads = _Threads()
 
 def limit_threads(n: int) -> None:
     """Large products use at most n OpenBLAS threads (torch.set_num_threads)."""
+    mkl.set_num_threads(n)
     _threads.default = min(n, _threads.most)
     if _threads.current > _threads.default:
         _threads.use(_threads.default)
@@ -80,6 +84,10 @@ def matmul_or_transposed(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, bool
     m = a.shape[-2] if a.ndim > 1 else 1
     k = a.shape[-1]
     n = b.shape[-1] if b.ndim > 1 else 1
+    if a.ndim == b.ndim == 2:
+        product = mkl.matmul(a, b)
+        if product is not None:
+            return product, False
     use_threads_for(math.prod((m, k, n)))
     if a.ndim == b.ndim == 2 and _transposed(b) and _swap_wins(m, k, n):
         return np.matmul(b.T, a.T), True

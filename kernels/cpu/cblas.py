@@ -26,7 +26,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-_ROW_MAJOR, _NO_TRANS = 101, 111  # CBLAS_ORDER, CBLAS_TRANSPOSE
+_ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # CBLAS_ORDER, CBLAS_TRANSPOSE values
 _PREFIXES = ("scipy_cblas_", "cblas_")  # numpy >= 2 wheels rename OpenBLAS's symbols
 _SUFFIXES = (("64_", 64), ("", 32))  # ILP64 builds take 64-bit integers
 
@@ -62,14 +62,15 @@ def _numpy_extension() -> str:
 
 
 def _cblas_gemm(bits: int):
-    """An intrinsic: (address, m, n, k, a, lda, b, ldb, c, ldc) -> c = a @ b, calling the
-    row-major cblas_?gemm at `address` (integers of `bits`)."""
+    """An intrinsic: (address, ta, tb, m, n, k, a, lda, b, ldb, c, ldc) -> c = op(a) @ op(b),
+    calling the row-major cblas_?gemm at `address` (integers of `bits`; ta, tb: CBLAS_TRANSPOSE
+    values, NO_TRANS or TRANS)."""
 
     @intrinsic
-    def call(typingctx, address, m, n, k, a, lda, b, ldb, c, ldc):
+    def call(typingctx, address, ta, tb, m, n, k, a, lda, b, ldb, c, ldc):
         def codegen(context, builder, signature, args):
-            address, m, n, k, a, lda, b, ldb, c, ldc = args
-            real = context.get_value_type(signature.args[8].dtype)
+            address, ta, tb, m, n, k, a, lda, b, ldb, c, ldc = args
+            real = context.get_value_type(signature.args[10].dtype)
             integer, enum = ir.IntType(bits), ir.IntType(32)
             ptr = real.as_pointer()
             fnty = ir.FunctionType(
@@ -84,16 +85,18 @@ def _cblas_gemm(bits: int):
             def int_(value):
                 return builder.trunc(value, integer) if bits < 64 else value
 
-            order, no_trans = ir.Constant(enum, _ROW_MAJOR), ir.Constant(enum, _NO_TRANS)
+            order = ir.Constant(enum, _ROW_MAJOR)
             builder.call(
                 builder.inttoptr(address, fnty.as_pointer()),
-                [order, no_trans, no_trans, int_(m), int_(n), int_(k), ir.Constant(real, 1.0)]
-                + [data(4, a), int_(lda), data(6, b), int_(ldb), ir.Constant(real, 0.0)]
-                + [data(8, c), int_(ldc)],
+                [order, builder.trunc(ta, enum), builder.trunc(tb, enum)]
+                + [int_(m), int_(n), int_(k), ir.Constant(real, 1.0)]
+                + [data(6, a), int_(lda), data(8, b), int_(ldb), ir.Constant(real, 0.0)]
+                + [data(10, c), int_(ldc)],
             )
             return context.get_dummy_value()
 
-        return types.void(address, m, n, k, a, types.int64, b, types.int64, c, types.int64), codegen
+        i64 = types.int64
+        return types.void(address, i64, i64, m, n, k, a, i64, b, i64, c, i64), codegen
 
     return call
 
@@ -121,10 +124,16 @@ def gemm(fn, a, b, c):
                     c[i, j] += x * b[p, j]
     else:
         lda, ldb, ldc = _lead(a), _lead(b), _lead(c)
-        if bits == 64:
-            _cblas_gemm64(address, m, n, k, a, lda, b, ldb, c, ldc)
-        else:
-            _cblas_gemm32(address, m, n, k, a, lda, b, ldb, c, ldc)
+        call(address, bits, NO_TRANS, NO_TRANS, m, n, k, a, lda, b, ldb, c, ldc)
+
+
+@njit(inline="always")
+def call(address, bits, ta, tb, m, n, k, a, lda, b, ldb, c, ldc):
+    """c = op(a) @ op(b) by the cblas_?gemm at `address` (integers of `bits`)."""
+    if bits == 64:
+        _cblas_gemm64(address, ta, tb, m, n, k, a, lda, b, ldb, c, ldc)
+    else:
+        _cblas_gemm32(address, ta, tb, m, n, k, a, lda, b, ldb, c, ldc)
 
 
 @njit(inline="always")

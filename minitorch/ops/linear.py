@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.cpu import blas
+from ..kernels.cpu import blas, mkl
 from ..kernels.cpu import linear as tiled
 from .registry import Meta, Op, register
 
@@ -84,9 +84,11 @@ class Linear(Op):
 
     @staticmethod
     def _tiled(x, weight, bias) -> bool:
-        """Whether the product runs in register tiles (kernels/cpu/linear.py linear_wins)."""
+        """Whether the product runs in register tiles (kernels/cpu/linear.py linear_wins): they
+        beat OpenBLAS on some shapes, never MKL."""
         return (
-            x.ndim == 2
+            mkl.library() is None
+            and x.ndim == 2
             and x.dtype in (np.float32, np.float64)
             and weight.flags.c_contiguous
             and (not bias or bias[0].ndim == 1)
