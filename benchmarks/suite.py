@@ -176,6 +176,7 @@ class MinitorchBench(_Bench):
             "numba": numba.__version__,
             "numba_threading_layer": numba.config.THREADING_LAYER,
             "minitorch_threads": self.lib.kernels.cpu.THREADS,
+            "minitorch_blas": _blas_name(),
         }
         if self.cuda and self.lib.cuda.is_available():
             from numba import cuda  # noqa: PLC0415
@@ -625,6 +626,20 @@ def _notes(rows: dict) -> list[str]:
     return notes
 
 
+def _blas_name() -> str:
+    """Which library runs minitorch's matrix products (kernels/cpu/mkl.py, else numpy's)."""
+    from importlib import metadata  # noqa: PLC0415
+
+    from minitorch.kernels.cpu import mkl  # noqa: PLC0415
+
+    if mkl.library() is not None:
+        try:
+            return f"MKL {metadata.version('mkl')}"
+        except metadata.PackageNotFoundError:
+            return "MKL"
+    return "numpy's BLAS"
+
+
 def report(result: dict) -> str:
     m, rows = result["machine"], result["workloads"]
     lines = [
@@ -632,7 +647,8 @@ def report(result: dict) -> str:
         f"{', GPU ' + m['gpu'] if m.get('gpu') else ''}; "
         f"minitorch {m['minitorch_threads']} threads ({m['numba_threading_layer']}), "
         f"torch {m.get('torch_threads', '-')} threads; each library in its own process",
-        f"python {m['python']}, minitorch {m['minitorch']}, numpy {m['numpy']}, "
+        f"python {m['python']}, minitorch {m['minitorch']} (products: "
+        f"{m.get('minitorch_blas', '-')}), numpy {m['numpy']}, "
         f"numba {m['numba']}, torch {m['torch'] or 'not installed'}; device "
         f"{result['settings'].get('device', 'cpu')}",
         f"{result['settings']['rounds']} rounds of >= {result['settings']['steps']} steps and "

@@ -267,8 +267,8 @@ def test_set_num_threads_bounds_numba_openblas_and_rnn_row_ranges():
 
 
 @pytest.mark.parametrize("m, k, n", [(4, 784, 512), (16, 128, 256), (64, 512, 256), (64, 256, 256)])
-def test_a_few_rows_times_a_transposed_weight_is_computed_swapped(m, k, n):
-    """kernels/cpu/blas.py: x @ W.T of a few rows runs as (W @ x.T).T (OpenBLAS's faster
+def test_a_few_rows_times_a_transposed_weight_is_computed_swapped(m, k, n, without_mkl):
+    """kernels/cpu/blas.py without MKL: x @ W.T of a few rows runs as (W @ x.T).T (OpenBLAS's faster
     orientation there); the result is the same product, C-ordered."""
     from minitorch.kernels.cpu import blas  # noqa: PLC0415
 
@@ -286,7 +286,7 @@ def test_a_few_rows_times_a_transposed_weight_is_computed_swapped(m, k, n):
 
 
 @pytest.mark.parametrize("bias_shape", [(512,), ()])
-def test_linear_adds_its_bias_while_reading_a_swapped_product_transposed(bias_shape):
+def test_linear_adds_its_bias_while_reading_a_swapped_product_transposed(bias_shape, without_mkl):
     """linear's product of a few rows comes back as (W @ x.T) C-ordered; one pass adds the
     bias and transposes it: the same values as a transposing copy plus the bias, C-ordered."""
     from minitorch.kernels.cpu import blas  # noqa: PLC0415
