@@ -68,35 +68,47 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     if not address:
         return None
     c = np.empty((a.shape[0], b.shape[1]), a.dtype)
-    return c if _gemm(address, a, b, c) else None
+    return c if _gemm(address, *_stored(a), *_stored(b), c) else None
+
+
+def _stored(x: np.ndarray) -> tuple[int, np.ndarray]:
+    """(CBLAS_TRANSPOSE, the row-major matrix BLAS reads): a transposed view's own matrix.
+
+    NOTE: so that the kernel sees C-ordered arrays (and row slices) only: passed as they are,
+    transposed views gave it 'F' and 'A' layouts, each combination one more compile (CIFAR's
+    cold compile 41 Numba compiles against 33 without MKL)."""
+    if x.strides[0] == x.itemsize and x.strides[1] != x.itemsize and x.shape[0] > 1:
+        return cblas.TRANS, x.T
+    return cblas.NO_TRANS, x
 
 
 # NOTE: the call goes through njit code (kernels/cpu/cblas.py's intrinsic) rather than ctypes:
 # ctypes took ~9.5 us per call (three `.ctypes.data` lookups, fourteen converted arguments)
 # where numpy's own matmul takes ~1 us.
 @njit(cache=True, nogil=True)
-def _gemm(address, a, b, c):
-    """c = a @ b by the cblas_?gemm at `address`; False (c untouched) where an operand is
-    neither row- nor column-contiguous."""
-    (m, k), n = a.shape, b.shape[1]
-    ta, lda = _layout(a)
-    tb, ldb = _layout(b)
-    if ta == 0 or tb == 0:
+def _gemm(address, ta, a, tb, b, c):
+    """c = op(a) @ op(b) by the cblas_?gemm at `address` (op: transposed where ta / tb say);
+    False (c untouched) where a stored matrix's rows are not contiguous."""
+    m, n = c.shape
+    k = a.shape[0] if ta == cblas.TRANS else a.shape[1]
+    if not (_rows(a) and _rows(b)):
         return False
     if m and n and k == 0:
         c[:, :] = 0
     elif m and n:
-        cblas.call(address, 32, ta, tb, m, n, k, a, lda, b, ldb, c, n)
+        cblas.call(address, 32, ta, tb, m, n, k, a, _lead(a), b, _lead(b), c, n)
     return True
 
 
 @njit(inline="always")
-def _layout(x):
-    """(CBLAS_TRANSPOSE, leading dimension) of a 2-D operand BLAS reads in place, or (0, 0)."""
+def _rows(x):
+    """Whether x's rows are contiguous with a stride BLAS accepts (a multiple of the item)."""
     rows, cols = x.strides
     size = x.itemsize
-    if (cols == size or x.shape[1] <= 1) and rows % size == 0 and rows >= x.shape[1] * size:
-        return cblas.NO_TRANS, max(rows // size, x.shape[1], 1)
-    if (rows == size or x.shape[0] <= 1) and cols % size == 0 and cols >= x.shape[0] * size:
-        return cblas.TRANS, max(cols // size, x.shape[0], 1)
-    return 0, 0
+    return (cols == size or x.shape[1] <= 1) and rows % size == 0 and rows >= x.shape[1] * size
+
+
+@njit(inline="always")
+def _lead(x):
+    """The leading dimension of a row-major matrix (at least its columns, and 1)."""
+    return max(x.strides[0] // x.itemsize, x.shape[1], 1)
