@@ -90,7 +90,7 @@ from .random import (
 )
 from .serialization import load, save
 from .tensor import Size, Tensor
-from .threads import get_num_threads, set_num_threads
+from .threads import get_num_threads, set_flush_denormal, set_num_threads
 
 float = float32  # noqa: A001
 double = float64

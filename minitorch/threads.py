@@ -12,9 +12,9 @@ import operator
 
 import numba
 
-from .kernels.cpu import blas
+from .kernels.cpu import blas, fpenv
 
-__all__ = ["get_num_threads", "set_num_threads"]
+__all__ = ["get_num_threads", "set_flush_denormal", "set_num_threads"]
 
 _requested: list[int | None] = [None]  # the count set_num_threads was given, if ever called
 
@@ -37,3 +37,19 @@ def set_num_threads(num: int) -> None:
 def get_num_threads() -> int:
     """The count set by set_num_threads, or the threads minitorch starts with."""
     return _requested[0] or numba.get_num_threads()
+
+
+def set_flush_denormal(mode: bool) -> bool:
+    """Flush denormal floats to zero on the CPU (or stop), as torch.set_flush_denormal.
+
+    Sets the calling thread's flush-to-zero and denormals-are-zero bits (x86 only; returns
+    False elsewhere, True when set). As in PyTorch it is a per-thread setting: the serial
+    kernels, numpy and MKL calls of this thread follow it; the worker threads of parallel
+    kernels keep IEEE denormals.
+    """
+    if not fpenv.SUPPORTED:
+        return False
+    bits = fpenv.FLUSH_TO_ZERO | fpenv.DENORMALS_ARE_ZERO
+    current = fpenv.mxcsr()
+    fpenv.set_mxcsr(current | bits if mode else current & ~bits)
+    return True

@@ -460,3 +460,28 @@ def test_products_through_mkl_for_every_operand_layout(dtype):
     moved = raw[1 : 1 + a.size].reshape(a.shape)  # one element off the first's alignment
     moved[...] = a
     np.testing.assert_array_equal(mkl.matmul(moved, b), mkl.matmul(np.ascontiguousarray(a), b))
+
+
+def test_set_flush_denormal_flushes_on_this_thread_as_pytorch_does():
+    """torch.set_flush_denormal: with it on, denormal operands and results of this thread's
+    kernels become 0 (float32 and float64), as PyTorch's; off again, they survive."""
+    import platform  # noqa: PLC0415
+
+    import torch  # noqa: PLC0415
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        assert minitorch.set_flush_denormal(True) is False
+        return
+    values = {np.float32: [1e-39, 3.0, -2e-40], np.float64: [1e-310, 3.0, -5e-324]}
+    try:
+        for mode in (True, False):
+            assert minitorch.set_flush_denormal(mode) is True
+            torch.set_flush_denormal(mode)
+            for dtype, xs in values.items():
+                ours = (minitorch.tensor(np.array(xs, dtype)) * 1.0).numpy()
+                theirs = (torch.tensor(np.array(xs, dtype)) * 1.0).numpy()
+                np.testing.assert_array_equal(ours, theirs)
+                assert (ours[0] == 0) == mode
+    finally:
+        minitorch.set_flush_denormal(False)
+        torch.set_flush_denormal(False)
