@@ -65,7 +65,7 @@ _threads = _Threads()
 
 
 def limit_threads(n: int) -> None:
-    """Large products use at most n OpenBLAS threads (torch.set_num_threads)."""
+    """Products use at most n threads of MKL, and large ones n of OpenBLAS (set_num_threads)."""
     mkl.set_num_threads(n)
     _threads.default = min(n, _threads.most)
     if _threads.current > _threads.default:

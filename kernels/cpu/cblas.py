@@ -114,7 +114,7 @@ def gemm(fn, a, b, c):
     n = b.shape[1]
     if m == 0 or n == 0:
         return
-    if k == 0 or bits == 0 or not (_rows(a) and _rows(b) and _rows(c)):
+    if k == 0 or bits == 0 or not (readable(a) and readable(b) and readable(c)):
         # no BLAS; or k = 0 (cblas wants leading dimensions >= 1); or strided rows: loops
         c[:, :] = 0
         for i in range(m):
@@ -123,7 +123,7 @@ def gemm(fn, a, b, c):
                 for j in range(n):
                     c[i, j] += x * b[p, j]
     else:
-        lda, ldb, ldc = _lead(a), _lead(b), _lead(c)
+        lda, ldb, ldc = leading(a), leading(b), leading(c)
         call(address, bits, NO_TRANS, NO_TRANS, m, n, k, a, lda, b, ldb, c, ldc)
 
 
@@ -137,12 +137,16 @@ def call(address, bits, ta, tb, m, n, k, a, lda, b, ldb, c, ldc):
 
 
 @njit(inline="always")
-def _rows(x):
-    """Whether x's rows are contiguous, as cblas needs."""
-    return x.strides[1] == x.itemsize or x.shape[1] <= 1
+def readable(x):
+    """Whether BLAS reads the 2-D x in place as a row-major matrix: its rows contiguous, and
+    rows a whole number of elements apart, at least a row's length (any stride for one row)."""
+    rows, cols = x.strides
+    size = x.itemsize
+    contiguous = cols == size or x.shape[1] <= 1
+    return contiguous and (x.shape[0] <= 1 or (rows % size == 0 and rows >= x.shape[1] * size))
 
 
 @njit(inline="always")
-def _lead(x):
+def leading(x):
     """The row stride of x in elements (any stride of a single row: BLAS wants >= columns)."""
     return x.strides[0] // x.itemsize if x.shape[0] > 1 else max(x.shape[1], 1)

@@ -91,24 +91,10 @@ def _gemm(address, ta, a, tb, b, c):
     False (c untouched) where a stored matrix's rows are not contiguous."""
     m, n = c.shape
     k = a.shape[0] if ta == cblas.TRANS else a.shape[1]
-    if not (_rows(a) and _rows(b)):
+    if not (cblas.readable(a) and cblas.readable(b)):
         return False
     if m and n and k == 0:
         c[:, :] = 0
     elif m and n:
-        cblas.call(address, 32, ta, tb, m, n, k, a, _lead(a), b, _lead(b), c, n)
+        cblas.call(address, 32, ta, tb, m, n, k, a, cblas.leading(a), b, cblas.leading(b), c, n)
     return True
-
-
-@njit(inline="always")
-def _rows(x):
-    """Whether x's rows are contiguous with a stride BLAS accepts (a multiple of the item)."""
-    rows, cols = x.strides
-    size = x.itemsize
-    return (cols == size or x.shape[1] <= 1) and rows % size == 0 and rows >= x.shape[1] * size
-
-
-@njit(inline="always")
-def _lead(x):
-    """The leading dimension of a row-major matrix (at least its columns, and 1)."""
-    return max(x.strides[0] // x.itemsize, x.shape[1], 1)
