@@ -416,8 +416,9 @@ def test_replays_call_elementwise_and_sum_kernels_directly_and_stay_bit_exact():
         assert np.array_equal(compiled(x, scale, mask).numpy(), step(x, scale, mask).numpy()), i
     replayer = next(iter(compiled._traces.values()))[0]
     assert replayer.direct >= 5  # the chain into where, where, exp * 0.5 and the two sums
-    assert f"({replayer.direct} elementwise ones and reductions as direct kernel calls)" in (
-        compiled.explain()
+    assert (
+        f"({replayer.direct} elementwise ones, reductions and products as direct kernel calls)"
+        in (compiled.explain())
     )
     assert "= empty(" in replayer.source and "= plan" in replayer.source  # elementwise, sums
 
@@ -440,6 +441,31 @@ def test_replayed_gather_and_scatter_add_follow_the_index_and_check_its_bounds()
     bad = torch.tensor([[0]] * 7 + [[3]])
     with pytest.raises(RuntimeError, match="gather: index 3 is out of bounds"):
         compiled(q, bad, g)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_replayed_products_call_mkl_directly_and_stay_bit_exact(dtype):
+    """Linear layers and 2-D products (transposed views, a 3-D input, an epilogue) replay as
+    their ops' plans: straight to MKL where it is installed, with eager's results."""
+    from minitorch.kernels.cpu import mkl  # noqa: PLC0415
+
+    w, b = torch.randn(5, 7, dtype=dtype), torch.randn(5, dtype=dtype)
+
+    def step(x, x3):
+        h = torch.nn.functional.linear(x, w, b)
+        return h, torch.nn.functional.linear(x3, w), x.mT @ h, (h @ w).relu(), x3 @ w.T
+
+    compiled = torch.compile(step)
+    for i in range(4):
+        x, x3 = torch.randn(6, 7, dtype=dtype), torch.randn(2, 3, 7, dtype=dtype)
+        for got, want in zip(compiled(x, x3), step(x, x3)):
+            assert got.dtype == want.dtype and np.array_equal(got.numpy(), want.numpy()), i
+    replayer = next(iter(compiled._traces.values()))[0]
+    if mkl.library() is not None:  # the dev extra installs it (CI)
+        for op in ("linear", "matmul", r"matmul\+\[relu\]"):
+            assert len(re.findall(rf"= plan\d+\(.*# {op}$", replayer.source, re.M)) >= 2 - (
+                "relu" in op
+            ), replayer.source
 
 
 def test_direct_calls_keep_no_intermediate_alive():

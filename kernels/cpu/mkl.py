@@ -71,6 +71,26 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     return c if _gemm(address, *_stored(a), *_stored(b), c) else None
 
 
+def product_plan(a: np.ndarray, b: np.ndarray):
+    """`matmul` for operands laid out as a and b, as a function (a, b) -> a @ b that skips the
+    checks (its None: rows not contiguous after all), or None where MKL does not take them.
+
+    A traced step's replay calls it: its operands keep their layouts from replay to replay,
+    and the checks and lookups were ~3 us of a ~5 us product of DQN's sizes."""
+    if a.ndim != 2 or b.ndim != 2 or a.dtype != b.dtype or not _address(a.dtype):
+        return None
+    address, dtype = _address(a.dtype), a.dtype
+    (ta, _), (tb, _) = _stored(a), _stored(b)
+    flip_a, flip_b = ta == cblas.TRANS, tb == cblas.TRANS
+
+    def product(a, b):
+        c = np.empty((a.shape[0], b.shape[1]), dtype)
+        done = _gemm(address, ta, a.T if flip_a else a, tb, b.T if flip_b else b, c)
+        return c if done else None
+
+    return product
+
+
 def _stored(x: np.ndarray) -> tuple[int, np.ndarray]:
     """(CBLAS_TRANSPOSE, the row-major matrix BLAS reads): a transposed view's own matrix.
 

@@ -7,6 +7,8 @@ and a replay must advance it exactly as the eager step did.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..kernels import cpu
@@ -267,9 +269,13 @@ class Epilogue:
         several = self.n_outputs > 1
         image = outs[0] if several else outs
         kernel = cpu.elementwise_for((self.expr,), image, _with(arrays[n:], slot, image))
+        producer_plan = getattr(self.producer, "plan", None)
+        planned = producer_plan and producer_plan(meta, arrays[:n], params, outs)
+        if planned is None:
+            planned = functools.partial(run_producer, meta, **params)
 
         def product_and_epilogue(*arrays):
-            outs = run_producer(meta, *arrays[:n], **params)
+            outs = planned(*arrays[:n])
             image = outs[0] if several else outs
             kernel(image, *_with(arrays[n:], slot, image))
             return outs

@@ -27,6 +27,28 @@ def blas_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return blas.matmul(_blasable(a), _blasable(b))
 
 
+def matmul_plan(a: np.ndarray, b: np.ndarray):
+    """blas_matmul for operands laid out as a and b, as a function of them that goes straight
+    to MKL (mkl.product_plan), or None where MKL does not take them: a 2-D a, or a C-ordered
+    N-d one, times a 2-D b. For a traced step's replay."""
+    shape = rows = None
+    if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous:
+        shape, rows = a.shape[:-1] + b.shape[-1:], (-1, a.shape[-1])
+    elif a.ndim != 2:
+        return None
+    product = mkl.product_plan(a if rows is None else a.reshape(rows), b)
+    if product is None:
+        return None
+
+    def planned(a, b):
+        c = product(a if rows is None else a.reshape(rows), b)
+        if c is None:  # rows not contiguous after all: numpy's way
+            return blas_matmul(a, b)
+        return c if shape is None else c.reshape(shape)
+
+    return planned
+
+
 def _blasable(m: np.ndarray) -> np.ndarray:
     if m.ndim < 2 or m.itemsize in (abs(m.strides[-1]), abs(m.strides[-2])):
         return m
@@ -81,6 +103,22 @@ class Linear(Op):
         if bias:
             out += bias[0]
         return out
+
+    def plan(self, meta, arrays, params, out):
+        """forward for arrays laid out as these (products on MKL), for a traced step's replay;
+        None where forward takes another way."""
+        x, weight, *bias = arrays
+        product = None if self._tiled(x, weight, bias) else matmul_plan(x, weight.T)
+        if product is None:
+            return None
+
+        def linear(x, weight, *bias):
+            out = product(x, weight.T)
+            if bias:
+                out += bias[0]
+            return out
+
+        return linear
 
     @staticmethod
     def _tiled(x, weight, bias) -> bool:

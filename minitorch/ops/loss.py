@@ -83,11 +83,20 @@ def _unrows(g: np.ndarray, shape: tuple) -> np.ndarray:
 
 
 def _targets(target: np.ndarray, classes: int, ignore_index: int) -> np.ndarray:
-    t = np.ascontiguousarray(target, dtype=np.int64).reshape(-1)
+    t = _int64_targets(target)
     bad = (t != ignore_index) & ((t < 0) | (t >= classes))
-    if bad.any():
-        raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
+    _raise_if_bad(t, int(np.argmax(bad)) if bad.any() else -1)
     return t
+
+
+def _int64_targets(target: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(target, dtype=np.int64).reshape(-1)
+
+
+def _raise_if_bad(t: np.ndarray, bad: int) -> None:
+    """PyTorch's error for the target at row `bad` (-1: none is out of range)."""
+    if bad >= 0:
+        raise IndexError(f"Target {int(t[bad])} is out of bounds.")
 
 
 def _weights(weight) -> np.ndarray:
@@ -116,19 +125,18 @@ class CrossEntropy(Op):
     def forward(
         self, meta, x, target, *weight, ignore_index=-100, reduction="mean", label_smoothing=0.0
     ):
-        rows = _rows(x)
+        rows, w, smoothing = _rows(x), _weights(weight[0] if weight else None), label_smoothing
+        mean = reduction == "mean"
+        if reduction != "none" and rows.size < K.PARALLEL_MIN:
+            t = _int64_targets(target)
+            out, bad = K.reduced_forward(rows, t, w, ignore_index, float(smoothing), mean)
+            _raise_if_bad(t, bad)
+            return np.asarray(out, dtype=meta.dtype.np)
         t = _targets(target, rows.shape[1], ignore_index)
-        loss, row_weight = K.cross_entropy_forward(
-            rows, t, _weights(weight[0] if weight else None), ignore_index, float(label_smoothing)
-        )
+        loss, row_weight = K.cross_entropy_forward(rows, t, w, ignore_index, float(smoothing))
         if reduction == "none":
-            out = loss.reshape(meta.shape)
-        elif reduction == "sum":
-            out = loss.sum()
-        else:
-            with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: nan, as PyTorch
-                out = loss.sum() / row_weight.sum() if loss.size else np.float64(np.nan)
-        return np.asarray(out, dtype=meta.dtype.np)
+            return np.asarray(loss.reshape(meta.shape), dtype=meta.dtype.np)
+        return np.asarray(K.reduce_rows(loss, row_weight, mean), dtype=meta.dtype.np)
 
     def backward(self, ctx, grad):
         x, target, *weight = ctx.inputs
@@ -158,8 +166,14 @@ class CrossEntropyBackward(Op):
     ):
         *weight, grad = rest
         rows = _rows(x)
-        t = _targets(target, rows.shape[1], ignore_index)
         w = _weights(weight[0] if weight else None)
+        if reduction != "none" and rows.size < K.PARALLEL_MIN:
+            t = _int64_targets(target)
+            mean, smoothing = reduction == "mean", float(label_smoothing)
+            out, bad = K.reduced_backward(rows, t, w, ignore_index, smoothing, float(grad), mean)
+            _raise_if_bad(t, bad)
+            return _unrows(out, tuple(x.shape))
+        t = _targets(target, rows.shape[1], ignore_index)
         g = np.asarray(grad, dtype=np.float64)
         if reduction == "none":
             scale = np.ascontiguousarray(g.reshape(-1))

@@ -9,7 +9,7 @@ import numpy as np
 from .. import dtypes
 from ..autograd.engine import PartialGrad
 from ..kernels.cpu import index as K_index
-from .linear import blas_matmul
+from .linear import blas_matmul, matmul_plan
 from .reduce import normalize_dim
 from .registry import Meta, Op, apply, register
 
@@ -611,6 +611,10 @@ class Matmul(Op):
 
     def forward(self, meta, a, b):
         return blas_matmul(a, b)
+
+    def plan(self, meta, arrays, params, out):
+        """forward for operands laid out as these, for a traced step's replay (MKL), or None."""
+        return matmul_plan(*arrays)
 
     def backward(self, ctx, grad):
         a, b = ctx.inputs
