@@ -410,6 +410,29 @@ def test_einsum_broadcasts_size_one_dims_in_either_operand(shapes):
         np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-12)
 
 
+def test_arithmetic_kernels_run_serially_up_to_64k_elements_others_from_32k():
+    """kernels/cpu: a prange region costs more than a memory pass of arithmetic saves up to
+    ~64K elements, not more than tanh's work saves; the serial and parallel variants agree."""
+    from minitorch.kernels import cpu  # noqa: PLC0415
+
+    arithmetic = ("(np.float32(({0} * {1})) if not ({1} <= 0) else -{0})",)  # no other test's
+    assert cpu._parallel_min(arithmetic) == cpu.ARITHMETIC_PARALLEL_MIN == 2 * 32768 + 1
+    assert cpu._parallel_min(("tanh({0}) * {1}",)) == cpu.PARALLEL_MIN == 32768
+    assert cpu._parallel_min(("relu({0}) + np.sign({1})",)) == cpu.ARITHMETIC_PARALLEL_MIN
+    a, b = (np.random.default_rng(0).standard_normal(70000, np.float32) for _ in range(2))
+    outs = []
+    # serial; then parallel (beyond the band where a compiled variant of either kind serves)
+    for size, parallel in ((65536, False), (8 * cpu.ARITHMETIC_PARALLEL_MIN, True)):
+        kernel = cpu.elementwise_sized(arithmetic, (False, False), None, size)
+        assert kernel is cpu.elementwise_kernel(arithmetic, (False, False), None, parallel)
+        outs.append(np.empty(65537, np.float32))
+        kernel(outs[-1], a[:65537], b[:65537])
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(
+        outs[0], np.where(b[:65537] <= 0, -a[:65537], a[:65537] * b[:65537])
+    )
+
+
 @pytest.mark.parametrize("shape", [(64, 128), (3, 1, 5)])
 def test_in_place_kernel_reads_its_output_and_matches_out_of_place(shape):
     """An elementwise kernel whose input is its own output (a product's epilogue, relu_) is

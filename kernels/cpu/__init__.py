@@ -6,8 +6,10 @@ outputs. They know nothing of Tensor or autograd.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+import re
 import sys
 import warnings
 
@@ -93,6 +95,18 @@ PARALLEL_MIN = 32768
 # From this many elements up to PARALLEL_MIN * 8, a kernel variant (serial or prange) already
 # compiled serves instead of compiling the other one (see _variant).
 EITHER_VARIANT_MIN = PARALLEL_MIN // 8
+# Arithmetic alone (adds, products, compares, selects, casts) is a memory pass: a prange
+# region's start-up costs more than it saves up to ~64K elements. Float32, 2 cores, us, serial
+# vs prange, one process: a * b 5.0 vs 13.5 at 32768, 9.7 vs 15.7 at 65536, 17.5 vs 17.4 at
+# 114688, 32 vs 24 at 131072; a * b + c 11.4 vs 15.2 at 65536, 24.7 vs 20.0 at 98304; while
+# tanh(a) * b gains from 32768 (38 vs 32). A prange kernel also takes ~0.4 s more to compile
+# than its serial twin: the transformer workload had fourteen of them at 65536 elements.
+ARITHMETIC_PARALLEL_MIN = 2 * PARALLEL_MIN + 1
+# calls that cost no more than arithmetic (the rest, exp, tanh, division helpers..., do)
+_CHEAP_CALLS = frozenset(
+    "abs and not or maximum minimum relu sign np.sign np.float32 np.float64 np.ceil np.floor "
+    "np.trunc round_half_even".split()
+)
 THREADS = numba.config.NUMBA_NUM_THREADS
 
 _elementwise: dict = {}
@@ -138,16 +152,24 @@ def elementwise_sized(
         (exprs, scalars, ndim, inplace),
         size,
         lambda key: elementwise_kernel(exprs, scalars, ndim, key[-1], inplace),
+        _parallel_min(exprs),
     )
 
 
-def _variant(table: dict, spec: tuple, size: int, build):
-    """The kernel of `spec` for `size` elements: its prange variant from PARALLEL_MIN on,
+@functools.cache
+def _parallel_min(exprs: tuple[str, ...]) -> int:
+    """The size from which the exprs' kernel runs in a prange (arithmetic alone: later)."""
+    calls = {name for e in exprs for name in re.findall(r"([A-Za-z_][\w.]*)\s*\(", e)}
+    return ARITHMETIC_PARALLEL_MIN if calls <= _CHEAP_CALLS else PARALLEL_MIN
+
+
+def _variant(table: dict, spec: tuple, size: int, build, parallel_min: int = PARALLEL_MIN):
+    """The kernel of `spec` for `size` elements: its prange variant from parallel_min on,
     else its serial one. Near that threshold a variant already compiled serves instead (it
     computes the same values): a short last batch of an epoch then compiles nothing new."""
-    parallel = size >= PARALLEL_MIN
+    parallel = size >= parallel_min
     kernel = table.get((*spec, parallel))
-    if kernel is None and EITHER_VARIANT_MIN <= size < PARALLEL_MIN * 8:
+    if kernel is None and parallel_min // 8 <= size < parallel_min * 8:
         kernel = table.get((*spec, not parallel))
     return kernel if kernel is not None else build((*spec, parallel))
 

@@ -211,7 +211,8 @@ class CompiledFunction:
                 f"{r.folded} folded to constants, {r.merged} merged as duplicates, {r.dead} dead, "
                 f"{r.fused} fused into their neighbours, {r.epilogues} run as epilogues of "
                 f"matrix products or convolutions, {r.ops} replayed ({r.direct} elementwise "
-                f"ones, reductions and products as direct kernel calls), {len(r.nodes) - r.ops} effects"
+                f"ones, reductions and products as direct kernel calls), "
+                f"{len(r.nodes) - r.ops} effects"
             )
             lines.append(
                 f"  compile: traced in {build.trace_seconds * 1e3:.1f} ms; Numba compiled "
