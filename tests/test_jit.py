@@ -468,6 +468,43 @@ def test_replayed_products_call_mkl_directly_and_stay_bit_exact(dtype):
             ), replayer.source
 
 
+def test_memory_plan_reuses_intermediates_but_nothing_that_leaves_the_step():
+    """Elementwise intermediates are written into buffers of the driver's own, the same arrays
+    every replay; returned outputs, views of them and gradients are allocated anew, so what a
+    caller holds from one replay survives the next."""
+    w = torch.randn(5, 4, requires_grad=True)
+
+    def step(x):
+        a = x * 2 + 1  # planned: read by the exp and the relu only
+        b = a.exp() * 3  # returned through a view: never planned
+        c = (a - 1).relu()  # planned: read by the product
+        loss = (c @ w).sum()
+        loss.backward()  # w.grad: set as the gradient
+        return b[0], loss, (x * 5).reshape(-1)
+
+    compiled = torch.compile(step)
+    held = []
+    for i in range(5):
+        x = torch.randn(3, 5)
+        w.grad = None
+        want, want_grad = step(x), w.grad
+        w.grad = None
+        got, grad = compiled(x), w.grad
+        for g, e in zip((*got, grad), (*want, want_grad)):
+            assert np.array_equal(g.detach().numpy(), e.detach().numpy()), i
+        held.append([(g, g.detach().numpy().copy()) for g in (*got, grad)])
+    for pairs in held:  # later replays wrote none of them
+        for g, copy in pairs:
+            assert np.array_equal(copy, g.detach().numpy())
+    replayer = next(iter(compiled._traces.values()))[0]
+    buffers = list(map(id, replayer.buffers))
+    assert replayer.planned == 2 and len(buffers) == 2, replayer.source
+    w.grad = None
+    compiled(torch.randn(3, 5))
+    assert list(map(id, replayer.buffers)) == buffers  # the same arrays, replay after replay
+    assert "memory plan: 2 elementwise outputs" in compiled.explain()
+
+
 def test_direct_calls_keep_no_intermediate_alive():
     import tracemalloc
 
@@ -489,8 +526,11 @@ def test_direct_calls_keep_no_intermediate_alive():
         tracemalloc.stop()
     one = x.numel() * 4
     assert peaks[2] < 3 * one and peaks[3] < 3 * one, peaks  # not six intermediates at once
-    driver = next(iter(compiled._traces.values()))[0]._run
-    assert not [v for v in driver.__globals__.values() if isinstance(v, np.ndarray) and v.ndim]
+    # the driver holds no array but its planned buffers: two, written in turn
+    replayer = next(iter(compiled._traces.values()))[0]
+    held = [v for v in replayer._run.__globals__.values() if isinstance(v, np.ndarray) and v.ndim]
+    assert sorted(map(id, held)) == sorted(map(id, replayer.buffers)) and len(held) == 2, held
+    assert replayer.planned == 6  # all six: the step returns only their sum
 
 
 def test_a_tensor_read_by_the_step_changing_its_strides_retraces():

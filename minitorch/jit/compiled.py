@@ -214,6 +214,13 @@ class CompiledFunction:
                 f"ones, reductions and products as direct kernel calls), "
                 f"{len(r.nodes) - r.ops} effects"
             )
+            if r.planned:
+                size = sum(b.nbytes for b in r.buffers) / 2**10
+                lines.append(
+                    f"  memory plan: {r.planned} elementwise outputs written into "
+                    f"{len(r.buffers)} buffers ({size:.0f} KiB) kept from replay to replay; "
+                    "outputs that leave the step, and other ops' outputs, are allocated anew"
+                )
             lines.append(
                 f"  compile: traced in {build.trace_seconds * 1e3:.1f} ms; Numba compiled "
                 f"{build.numba_compiles} functions in {build.numba_seconds:.2f} s during its "

@@ -29,7 +29,7 @@ class Replayer:
         uses = passes.count_uses(nodes, live)
         nodes, self.fused = passes.fuse_elementwise(nodes, uses) if fuse else (nodes, 0)
         nodes, self.epilogues = passes.fuse_epilogues(nodes, uses) if fuse else (nodes, 0)
-        self.nodes = nodes
+        self.nodes, self._output = nodes, output
         self.ops = sum(isinstance(n, OpNode) for n in nodes)
         self.tensors = _tensor_guards(nodes)
         self._emit = functools.partial(_emit, nodes, output, _slot_dtypes(nodes))
@@ -38,6 +38,9 @@ class Replayer:
         self._recorder = _Recorder(nodes)
         self.source, self._run = self._emit(recorder=self._recorder)
         self.direct = 0  # elementwise nodes and reductions replayed as direct kernel calls
+        # elementwise outputs written into arrays of the driver's own, and those arrays (reused
+        # node after node and replay after replay; see _plan_buffers)
+        self.planned, self.buffers = 0, []
 
     def guard_failure(self) -> str | None:
         """Why the tensors the trace reads no longer match it, or None."""
@@ -59,8 +62,10 @@ class Replayer:
         result = self._run([a._data if isinstance(a, Tensor) else a for a in args], args)
         if self._recorder is not None:
             plans, self._recorder = self._recorder.plans, None
-            self.source, self._run = self._emit(plans=plans)
-            self.direct = len(plans)
+            planned = _plan_buffers(self.nodes, self._output, plans)
+            self.source, self._run = self._emit(plans=plans, planned=planned)
+            self.direct, self.planned = len(plans), len(planned)
+            self.buffers = list({id(a): a for a in planned.values()}.values())
         return result
 
 
@@ -208,9 +213,10 @@ class _Emitter:
             args, kwargs = self.name(node.args, "a"), self.name(node.kwargs, "kw")
             self.lines.append(f"{method}({owner}, *{args}, **{kwargs})")
 
-    def direct(self, node, kernel, numbers=None) -> None:
-        """The node as a fresh output buffer and a call of its kernel, or (without operands) as
-        a call of the op's plan for its arrays (see _Recorder)."""
+    def direct(self, node, kernel, numbers=None, buffer: str | None = None) -> None:
+        """The node as a call of its kernel on a fresh output array (or on `buffer`, one of
+        the driver's own), or (without operands) as a call of the op's plan for its arrays
+        (see _Recorder)."""
         if numbers is None:
             outs = ", ".join(f"s{s}" for s in node.outputs)
             operands = ", ".join(self.value(x) for x in node.inputs)
@@ -224,7 +230,7 @@ class _Emitter:
             self.value(x) if isinstance(x, Ref) else self.name(number, "k")
             for x, number in zip(node.inputs, numbers)
         ]
-        self.lines.append(f"s{out} = empty({shape}, {dtype})")
+        self.lines.append(f"s{out} = {buffer or f'empty({shape}, {dtype})'}")
         kernel = self.name(kernel, "kernel")
         self.lines.append(f"{kernel}(s{out}, {', '.join(operands)})  # {node.op.name}")
 
@@ -242,17 +248,20 @@ class _Emitter:
         return self.name(value, "k")
 
 
-def _emit(nodes, output, slot_dtypes, recorder=None, plans=None):
+def _emit(nodes, output, slot_dtypes, recorder=None, plans=None, planned=None):
     """The driver's source and function; with a recorder, the elementwise nodes' calls go
-    through it; nodes in `plans` call their kernels directly."""
+    through it; nodes in `plans` call their kernels directly, those in `planned` on the
+    driver's own output array."""
     e = _Emitter(slot_dtypes)
     e.names["empty"] = np.empty
     if recorder is not None:
         e.names["record"] = recorder
     last_use = _last_uses(nodes, output)
+    planned = planned or {}
     for i, node in enumerate(nodes):
         if plans and i in plans:
-            e.direct(node, *plans[i])
+            buffer = planned.get(i)
+            e.direct(node, *plans[i], buffer=None if buffer is None else e.name(buffer, "buf"))
         else:
             wrap_call = recorder is not None and _Recorder.wants(node)
             e.node(node, f"record({i}, " if wrap_call else "")
@@ -267,6 +276,50 @@ def _emit(nodes, output, slot_dtypes, recorder=None, plans=None):
     namespace = dict(e.names)
     exec(compile(source, "<minitorch.compile replay>", "exec"), namespace)  # noqa: S102
     return source, namespace["replay"]
+
+
+def _plan_buffers(nodes, output, plans) -> dict[int, np.ndarray]:
+    """Arrays of the driver's own for the outputs of the elementwise nodes it calls directly
+    (node index -> array), each array reused by later nodes of its shape and dtype once every
+    reader of its last output (and of views of it) has run, and by every later replay.
+
+    An output that may leave the step (returned, set as a gradient, or a view of one of
+    those) gets no planned array: the next replay would overwrite what the caller holds. An
+    op that is neither elementwise nor planned may return a view of its inputs (reshape,
+    getitem...), so its outputs count as views of all its inputs.
+    """
+    parent: dict[int, int] = {}
+
+    def root(k: int) -> int:
+        while parent.get(k, k) != k:
+            k = parent[k]
+        return k
+
+    for i, node in enumerate(nodes):
+        if isinstance(node, OpNode) and i not in plans:
+            slots = [r.key for r in node_refs(node) if r.kind == "slot"] + list(node.outputs)
+            for k in slots[1:]:
+                parent[root(k)] = root(slots[0])
+    escaping = {root(r.key) for r in refs_in(output) if r.kind == "slot"}
+    for node in nodes:
+        if not isinstance(node, OpNode):  # gradients set, writes, calls
+            escaping.update(root(r.key) for r in node_refs(node) if r.kind == "slot")
+    end: dict[int, int] = {}  # alias group -> index of the last node reading any of it
+    for k, i in _last_uses(nodes, output).items():
+        end[root(k)] = max(end.get(root(k), i), i)
+    planned, free, busy = {}, {}, []  # busy: (group end, key, array)
+    for i, node in enumerate(nodes):
+        for item in [b for b in busy if b[0] < i]:  # free after the node that last reads it
+            busy.remove(item)
+            free.setdefault(item[1], []).append(item[2])
+        plan = plans.get(i)
+        if plan is None or len(plan) != 2 or root(node.outputs[0]) in escaping:
+            continue
+        key = (tuple(node.meta.shape), node.meta.dtype.np)
+        array = free[key].pop() if free.get(key) else np.empty(*key)
+        planned[i] = array
+        busy.append((end[root(node.outputs[0])], key, array))
+    return planned
 
 
 def _slots_of(node) -> list[int]:
