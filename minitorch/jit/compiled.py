@@ -217,9 +217,9 @@ class CompiledFunction:
             if r.planned:
                 size = sum(b.nbytes for b in r.buffers) / 2**10
                 lines.append(
-                    f"  memory plan: {r.planned} elementwise outputs written into "
-                    f"{len(r.buffers)} buffers ({size:.0f} KiB) kept from replay to replay; "
-                    "outputs that leave the step, and other ops' outputs, are allocated anew"
+                    f"  memory plan: {r.planned} outputs (elementwise ones, products) written "
+                    f"into {len(r.buffers)} buffers ({size:.0f} KiB) kept from replay to "
+                    "replay; outputs that leave the step, and other ops', are allocated anew"
                 )
             lines.append(
                 f"  compile: traced in {build.trace_seconds * 1e3:.1f} ms; Numba compiled "

@@ -273,13 +273,15 @@ class Epilogue:
         planned = producer_plan and producer_plan(meta, arrays[:n], params, outs)
         if planned is None:
             planned = functools.partial(run_producer, meta, **params)
+        takes_out = getattr(planned, "takes_out", False)
 
-        def product_and_epilogue(*arrays):
-            outs = planned(*arrays[:n])
+        def product_and_epilogue(*arrays, out=None):
+            outs = planned(*arrays[:n], out=out) if out is not None else planned(*arrays[:n])
             image = outs[0] if several else outs
             kernel(image, *_with(arrays[n:], slot, image))
             return outs
 
+        product_and_epilogue.takes_out = takes_out
         return product_and_epilogue
 
 

@@ -219,7 +219,9 @@ class _Emitter:
         (see _Recorder)."""
         if numbers is None:
             outs = ", ".join(f"s{s}" for s in node.outputs)
-            operands = ", ".join(self.value(x) for x in node.inputs)
+            operands = ", ".join(
+                [self.value(x) for x in node.inputs] + [f"out={buffer}"] * bool(buffer)
+            )
             plan = self.name(kernel, "plan")
             self.lines.append(f"{outs} = {plan}({operands})  # {node.op.name}")
             return
@@ -280,8 +282,9 @@ def _emit(nodes, output, slot_dtypes, recorder=None, plans=None, planned=None):
 
 def _plan_buffers(nodes, output, plans) -> dict[int, np.ndarray]:
     """Arrays of the driver's own for the outputs of the elementwise nodes it calls directly
-    (node index -> array), each array reused by later nodes of its shape and dtype once every
-    reader of its last output (and of views of it) has run, and by every later replay.
+    and of the plans that fill an array they are given (products; node index -> array), each
+    array reused by later nodes of its shape and dtype once every reader of its last output
+    (and of views of it) has run, and by every later replay.
 
     An output that may leave the step (returned, set as a gradient, or a view of one of
     those) gets no planned array: the next replay would overwrite what the caller holds. An
@@ -313,7 +316,8 @@ def _plan_buffers(nodes, output, plans) -> dict[int, np.ndarray]:
             busy.remove(item)
             free.setdefault(item[1], []).append(item[2])
         plan = plans.get(i)
-        if plan is None or len(plan) != 2 or root(node.outputs[0]) in escaping:
+        fills = plan is not None and (len(plan) == 2 or getattr(plan[0], "takes_out", False))
+        if not fills or len(node.outputs) != 1 or root(node.outputs[0]) in escaping:
             continue
         key = (tuple(node.meta.shape), node.meta.dtype.np)
         array = free[key].pop() if free.get(key) else np.empty(*key)

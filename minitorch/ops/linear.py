@@ -40,12 +40,14 @@ def matmul_plan(a: np.ndarray, b: np.ndarray):
     if product is None:
         return None
 
-    def planned(a, b):
-        c = product(a if rows is None else a.reshape(rows), b)
+    def planned(a, b, out=None):
+        into = out if out is None or rows is None else out.reshape(-1, out.shape[-1])
+        c = product(a if rows is None else a.reshape(rows), b, into)
         if c is None:  # rows not contiguous after all: numpy's way
             return blas_matmul(a, b)
         return c if shape is None else c.reshape(shape)
 
+    planned.takes_out = True  # the replay's memory plan may hand it an array to fill
     return planned
 
 
@@ -112,12 +114,13 @@ class Linear(Op):
         if product is None:
             return None
 
-        def linear(x, weight, *bias):
-            out = product(x, weight.T)
+        def linear(x, weight, *bias, out=None):
+            out = product(x, weight.T, out)
             if bias:
                 out += bias[0]
             return out
 
+        linear.takes_out = True
         return linear
 
     @staticmethod
