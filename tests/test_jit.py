@@ -508,6 +508,32 @@ def test_memory_plan_reuses_intermediates_but_nothing_that_leaves_the_step():
     assert f"memory plan: {2 + products} outputs" in compiled.explain()
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_elementwise_producers_fold_into_column_reductions_bit_exactly(dtype):
+    """An elementwise node read only by a reduction over leading dims runs inside that fold
+    (one loop, its output never written) with eager's results; a fold along the last dim,
+    which LLVM reorders to vectorise, keeps the two kernels."""
+
+    def step(a, b, c):
+        cols = (a - b).sum(0)  # fused: a column fold
+        mid = (c * c).amax(1)  # fused: dims before the last
+        rows = (a * b + a).sum(-1)  # the producer stays its own kernel
+        return cols, mid, rows
+
+    compiled = torch.compile(step)
+    for i in range(4):
+        a, b = torch.randn(64, 333, dtype=dtype), torch.randn(64, 333, dtype=dtype)
+        c = torch.randn(4, 16, 33, dtype=dtype)
+        for got, want in zip(compiled(a, b, c), step(a, b, c)):
+            assert np.array_equal(got.numpy(), want.numpy()), i
+    report = compiled.explain()
+    assert "2 folded by the reduction reading them" in report, report
+    assert "fusion group sum+[sub]: ({0} - {1}) (one loop)" in report
+    assert "fusion group amax+[mul]: ({0} * {1}) (one loop)" in report
+    replayer = next(iter(compiled._traces.values()))[0]
+    assert re.search(r"= plan\d+\(.*# sum$", replayer.source, re.M)  # the rows sum, alone
+
+
 def test_direct_calls_keep_no_intermediate_alive():
     import tracemalloc
 

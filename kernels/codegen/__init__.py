@@ -148,7 +148,10 @@ def reduction_source(spec: Reduction) -> str:
     flags = ["cache=True", "nogil=True", 'error_model="numpy"']
     if spec.parallel:
         flags.append("parallel=True")
-    if spec.reassociate:
+    if spec.reassociate and spec.expr == "{0}":
+        # NOTE: never with a fused prologue (traced code): reordering let LLVM round its
+        # values, and fold them, otherwise than eager's separate kernels (measured on cols
+        # folds of a - b: results 3e-6 apart)
         flags.append('fastmath={"reassoc", "nsz", "contract", "arcp"}')
     # NOTE: loops run over slices from 0: with range(lo, hi) bounds Numba keeps negative-index
     # wraparound checks and LLVM does not vectorise the fold (measured 6x slower).

@@ -193,25 +193,30 @@ def reduce(
     return reduce_plan(x.shape, start, stop, combine, init, reassociate, out_dtype)(x)
 
 
-def reduce_plan(shape: tuple, start: int, stop: int, combine: str, init, reassociate, out_dtype):
+def reduce_plan(
+    shape: tuple, start: int, stop: int, combine: str, init, reassociate, out_dtype, expr="{0}"
+):
     """reduce(x, ...) as a function of any x of `shape`: kernels and sizes chosen once (a traced
-    step's replay keeps the function and calls it on each replay's array)."""
+    step's replay keeps the function and calls it on each replay's array). With an `expr` over
+    several inputs ({0}, {1}...), a function of that many arrays of `shape` that folds
+    expr(*elements) (a fused elementwise prologue)."""
+    n_inputs = 1 if expr == "{0}" else 1 + max(map(int, re.findall(r"\{(\d+)\}", expr)))
     outer = math.prod(shape[:start])
     red = math.prod(shape[start:stop])
     inner = math.prod(shape[stop:])
     out_shape = shape[:start] + shape[stop:]
     init = np.dtype(out_dtype).type(init)
     if red == 0 or outer * inner == 0:
-        return lambda x: np.full(out_shape, init, dtype=out_dtype)
+        return lambda *xs: np.full(out_shape, init, dtype=out_dtype)
     if inner == 1:
         chunks = 4 * THREADS if outer < 2 * THREADS and red >= PARALLEL_MIN else 1
         size = outer * red if outer * chunks > 1 else 0  # one task: no parallel region
-        fold = _reduction_kernel(combine, reassociate, True, size)
+        fold = _reduction_kernel(combine, reassociate, True, size, expr, n_inputs)
         combine_parts = _reduction_kernel(combine, reassociate, True, 0) if chunks > 1 else None
 
-        def fold_rows(x):
+        def fold_rows(*xs):
             parts = np.empty((outer, chunks), dtype=out_dtype)
-            fold(parts, chunks, init, x.reshape(outer, red))
+            fold(parts, chunks, init, *[x.reshape(outer, red) for x in xs])
             if combine_parts is not None:  # combine per-thread partial folds
                 out = np.empty((outer, 1), dtype=out_dtype)
                 combine_parts(out, 1, init, parts)
@@ -221,18 +226,19 @@ def reduce_plan(shape: tuple, start: int, stop: int, combine: str, init, reassoc
         return fold_rows
     chunks = min(4 * THREADS, inner // 256) if outer < 2 * THREADS and inner >= 1024 else 1
     size = math.prod(shape) if outer * chunks > 1 else 0  # one task: no parallel region
-    fold = _reduction_kernel(combine, reassociate, False, size)
+    fold = _reduction_kernel(combine, reassociate, False, size, expr, n_inputs)
 
-    def fold_columns(x):
+    def fold_columns(*xs):
         out = np.empty((outer, inner), dtype=out_dtype)
-        fold(out, chunks, init, x.reshape(outer, red, inner))
+        fold(out, chunks, init, *[x.reshape(outer, red, inner) for x in xs])
         return out.reshape(out_shape)
 
     return fold_columns
 
 
-def _reduction_kernel(combine: str, reassociate: bool, rows: bool, size: int):
-    return _variant(_reduction, (reassociate, "{0}", combine, 1, rows), size, _load_reduction)
+def _reduction_kernel(combine, reassociate, rows: bool, size: int, expr="{0}", n_inputs=1):
+    spec = (reassociate, expr, combine, n_inputs, rows)
+    return _variant(_reduction, spec, size, _load_reduction)
 
 
 def _load_reduction(key: tuple):

@@ -10,7 +10,7 @@ from ..autograd.grad_mode import state
 from ..kernels.cpu import compiler
 from ..tensor import Tensor
 from .check import check_replay
-from .passes import Epilogue, FusedElementwise
+from .passes import Epilogue, FusedElementwise, FusedReduction
 from .replay import Replayer
 from .trace import Capture, TraceError, module_numbers, read_watched, watched_numbers
 
@@ -210,7 +210,8 @@ class CompiledFunction:
                 f"trace for {_describe_key(key)}: {r.ops_captured} ops captured, "
                 f"{r.folded} folded to constants, {r.merged} merged as duplicates, {r.dead} dead, "
                 f"{r.fused} fused into their neighbours, {r.epilogues} run as epilogues of "
-                f"matrix products or convolutions, {r.ops} replayed ({r.direct} elementwise "
+                f"matrix products or convolutions, {r.reductions} folded by the reduction "
+                f"reading them, {r.ops} replayed ({r.direct} elementwise "
                 f"ones, reductions and products as direct kernel calls), "
                 f"{len(r.nodes) - r.ops} effects"
             )
@@ -227,8 +228,9 @@ class CompiledFunction:
                 "warm-up, capture and first replay" + ("" if build.done else " (not replayed yet)")
             )
             for node in r.nodes:
-                if isinstance(getattr(node, "op", None), (FusedElementwise, Epilogue)):
-                    lines.append(f"  fusion group {node.op.name}: {node.op.expr}")
+                op = getattr(node, "op", None)
+                if isinstance(op, (FusedElementwise, Epilogue, FusedReduction)):
+                    lines.append(f"  fusion group {op.name}: {op.expr}{_how_run(op)}")
             lines.append(
                 f"  generated kernels first loaded for this trace: {len(build.kernels)} (those "
                 "loaded earlier in the process are listed under the trace that loaded them)"
@@ -311,3 +313,11 @@ def _stale(entry, args) -> str | None:
         if type(now) is not type(value) or now != value:
             return f"{label} changed from {value!r} to {now!r}"
     return replayer.guard_failure()
+
+
+def _how_run(op) -> str:
+    if not isinstance(op, FusedReduction):
+        return ""
+    if op.fused:
+        return " (one loop)"
+    return " (two kernels: the fused loop's result differed from eager's, or not replayed yet)"

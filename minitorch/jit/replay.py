@@ -29,6 +29,7 @@ class Replayer:
         uses = passes.count_uses(nodes, live)
         nodes, self.fused = passes.fuse_elementwise(nodes, uses) if fuse else (nodes, 0)
         nodes, self.epilogues = passes.fuse_epilogues(nodes, uses) if fuse else (nodes, 0)
+        nodes, self.reductions = passes.fuse_reductions(nodes, uses) if fuse else (nodes, 0)
         self.nodes, self._output = nodes, output
         self.ops = sum(isinstance(n, OpNode) for n in nodes)
         self.tensors = _tensor_guards(nodes)

@@ -47,12 +47,12 @@ def fold(a: np.ndarray, dims: tuple, combine: str, init: str, reassociate: bool,
     # NOTE: dims that are not one run (a conv bias gradient sums (N, C, H, W) over (0, 2, 3))
     # fold one run at a time, the last first, so the dims left keep their places: moving them
     # together instead made a transposing copy (5x slower on a (100, 6, 28, 28) gradient).
-    for start, stop in reversed(_runs(dims)):
+    for start, stop in reversed(runs_of(dims)):
         a = cpu.reduce(a, start, stop, combine, init, reassociate, out_dtype)
     return a
 
 
-def _runs(dims: tuple) -> list[tuple[int, int]]:
+def runs_of(dims: tuple) -> list[tuple[int, int]]:
     """[start, stop) of each run of consecutive dims: (0, 2, 3) -> [(0, 1), (2, 4)]."""
     runs = []
     for d in dims:
@@ -101,14 +101,19 @@ class Reduce(Op):
         """forward as a function of an array of this one's shape and dtype (one fold of one
         run of dims), for a traced step's replay; None where forward does more."""
         (a,) = arrays
-        runs = _runs(normalize_dims(params.get("dim"), a.ndim))
-        if a.ndim == 0 or a.dtype != meta.dtype.np or len(runs) != 1:
+        return self.fold_plan(meta, a.shape, params) if a.dtype == meta.dtype.np else None
+
+    def fold_plan(self, meta, shape: tuple, params: dict, expr: str = "{0}"):
+        """The fold of expr(arrays of `shape`, of meta's dtype) as a function of those arrays
+        (kernels/cpu reduce_plan), or None where forward does more than one fold."""
+        runs = runs_of(normalize_dims(params.get("dim"), len(shape)))
+        if not shape or len(runs) != 1:
             return None
         dt = meta.dtype.np
         init = self.identity(dt)
-        fold = cpu.reduce_plan(a.shape, *runs[0], self.combine, init, self.reassociate, dt)
-        shape = meta.shape
-        return lambda x: fold(x).reshape(shape)
+        fold = cpu.reduce_plan(shape, *runs[0], self.combine, init, self.reassociate, dt, expr)
+        out_shape = meta.shape
+        return lambda *xs: fold(*xs).reshape(out_shape)
 
     def backward(self, ctx, grad):
         x = ctx.inputs[0]
