@@ -419,6 +419,7 @@ def test_arithmetic_kernels_run_serially_up_to_64k_elements_others_from_32k():
     assert cpu._parallel_min(arithmetic) == cpu.ARITHMETIC_PARALLEL_MIN == 2 * 32768 + 1
     assert cpu._parallel_min(("tanh({0}) * {1}",)) == cpu.PARALLEL_MIN == 32768
     assert cpu._parallel_min(("relu({0}) + np.sign({1})",)) == cpu.ARITHMETIC_PARALLEL_MIN
+    assert cpu._parallel_min(("({0} ** {1})",)) == cpu.PARALLEL_MIN
     a, b = (np.random.default_rng(0).standard_normal(70000, np.float32) for _ in range(2))
     outs = []
     # serial; then parallel (beyond the band where a compiled variant of either kind serves)

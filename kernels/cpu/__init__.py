@@ -160,7 +160,8 @@ def elementwise_sized(
 def _parallel_min(exprs: tuple[str, ...]) -> int:
     """The size from which the exprs' kernel runs in a prange (arithmetic alone: later)."""
     calls = {name for e in exprs for name in re.findall(r"([A-Za-z_][\w.]*)\s*\(", e)}
-    return ARITHMETIC_PARALLEL_MIN if calls <= _CHEAP_CALLS else PARALLEL_MIN
+    powers = any("**" in e for e in exprs)  # a call of pow, like exp's cost
+    return ARITHMETIC_PARALLEL_MIN if calls <= _CHEAP_CALLS and not powers else PARALLEL_MIN
 
 
 def _variant(table: dict, spec: tuple, size: int, build, parallel_min: int = PARALLEL_MIN):
