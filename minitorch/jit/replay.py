@@ -38,9 +38,9 @@ class Replayer:
         # ones call those kernels directly.
         self._recorder = _Recorder(nodes)
         self.source, self._run = self._emit(recorder=self._recorder)
-        self.direct = 0  # elementwise nodes and reductions replayed as direct kernel calls
-        # elementwise outputs written into arrays of the driver's own, and those arrays (reused
-        # node after node and replay after replay; see _plan_buffers)
+        self.direct = 0  # nodes replayed as direct kernel calls or plans (see _Recorder)
+        # outputs (elementwise, products) written into arrays of the driver's own, and those
+        # arrays, reused node after node and replay after replay (see _plan_buffers)
         self.planned, self.buffers = 0, []
 
     def guard_failure(self) -> str | None:
