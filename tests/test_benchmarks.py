@@ -4,6 +4,7 @@ lives in benchmarks/)."""
 import importlib.util
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -130,3 +131,18 @@ def test_rnn_benchmark_prints_its_table():
     assert len(lines) == 5
     for line in lines[1:]:  # one range, row ranges ("-" for torch: not asked for)
         assert float(line.split()[-3]) > 0 and float(line.split()[-2]) > 0
+
+
+def test_driver_benchmark_compiles_a_run_of_replayed_kernels():
+    """benchmarks/driver.py: a replay's longest run of kernel calls, as Python and as one njit
+    function on the same arrays, both timed."""
+    cmd = [sys.executable, str(BENCHMARKS / "driver.py"), "--workload", "linreg"]
+    proc = subprocess.run(
+        cmd + ["--rounds", "1", "--calls", "5"], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    calls = int(re.search(r"longest run of direct kernel calls, (\d+) calls", out).group(1))
+    assert calls >= 2 and out.count("    kernel") == calls, out
+    for label in ("Python driver (one call per kernel)", "compiled driver (one njit call)"):
+        assert float(re.search(rf"{re.escape(label)}: +([\d.]+) us", out).group(1)) > 0, out
