@@ -534,6 +534,27 @@ def test_elementwise_producers_fold_into_column_reductions_bit_exactly(dtype):
     assert re.search(r"= plan\d+\(.*# sum$", replayer.source, re.M)  # the rows sum, alone
 
 
+def test_planned_replay_writes_reductions_into_its_buffers_too():
+    import tracemalloc
+
+    def step(x):
+        y = (x * 2).sum(0)  # a column sum, read by the next line only
+        z = (x.exp() * y).sum(-1)  # a row sum, read by the next line only
+        return (z * z).sum()
+
+    x = torch.randn(300, 200)
+    compiled = torch.compile(step)
+    for _ in range(4):  # warm-up, capture, first replay (plans), then a planned replay
+        tracemalloc.start()
+        got = compiled(x)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert np.array_equal(got.numpy(), step(x).numpy())
+    assert peak < 4096, peak  # nothing but the returned scalar
+    replayer = next(iter(compiled._traces.values()))[0]
+    assert len(re.findall(r"= plan\d+\(s\d+, out=buf\d+\)  # sum", replayer.source)) == 2
+
+
 def test_direct_calls_keep_no_intermediate_alive():
     import tracemalloc
 

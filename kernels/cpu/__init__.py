@@ -200,7 +200,8 @@ def reduce_plan(
     """reduce(x, ...) as a function of any x of `shape`: kernels and sizes chosen once (a traced
     step's replay keeps the function and calls it on each replay's array). With an `expr` over
     several inputs ({0}, {1}...), a function of that many arrays of `shape` that folds
-    expr(*elements) (a fused elementwise prologue)."""
+    expr(*elements) (a fused elementwise prologue). It writes into `out=` where given (a
+    C-ordered array of the result's shape and dtype)."""
     n_inputs = 1 if expr == "{0}" else 1 + max(map(int, re.findall(r"\{(\d+)\}", expr)))
     outer = math.prod(shape[:start])
     red = math.prod(shape[start:stop])
@@ -208,31 +209,30 @@ def reduce_plan(
     out_shape = shape[:start] + shape[stop:]
     init = np.dtype(out_dtype).type(init)
     if red == 0 or outer * inner == 0:
-        return lambda *xs: np.full(out_shape, init, dtype=out_dtype)
+        return lambda *xs, out=None: np.full(out_shape, init, dtype=out_dtype)
     if inner == 1:
         chunks = 4 * THREADS if outer < 2 * THREADS and red >= PARALLEL_MIN else 1
         size = outer * red if outer * chunks > 1 else 0  # one task: no parallel region
         fold = _reduction_kernel(combine, reassociate, True, size, expr, n_inputs)
         combine_parts = _reduction_kernel(combine, reassociate, True, 0) if chunks > 1 else None
 
-        def fold_rows(*xs):
-            parts = np.empty((outer, chunks), dtype=out_dtype)
+        def fold_rows(*xs, out=None):
+            into = np.empty((outer, 1), out_dtype) if out is None else out.reshape(outer, 1)
+            parts = into if combine_parts is None else np.empty((outer, chunks), out_dtype)
             fold(parts, chunks, init, *[x.reshape(outer, red) for x in xs])
             if combine_parts is not None:  # combine per-thread partial folds
-                out = np.empty((outer, 1), dtype=out_dtype)
-                combine_parts(out, 1, init, parts)
-                parts = out
-            return parts.reshape(out_shape)
+                combine_parts(into, 1, init, parts)
+            return into.reshape(out_shape)
 
         return fold_rows
     chunks = min(4 * THREADS, inner // 256) if outer < 2 * THREADS and inner >= 1024 else 1
     size = math.prod(shape) if outer * chunks > 1 else 0  # one task: no parallel region
     fold = _reduction_kernel(combine, reassociate, False, size, expr, n_inputs)
 
-    def fold_columns(*xs):
-        out = np.empty((outer, inner), dtype=out_dtype)
-        fold(out, chunks, init, *[x.reshape(outer, red, inner) for x in xs])
-        return out.reshape(out_shape)
+    def fold_columns(*xs, out=None):
+        into = np.empty((outer, inner), out_dtype) if out is None else out.reshape(outer, inner)
+        fold(into, chunks, init, *[x.reshape(outer, red, inner) for x in xs])
+        return into.reshape(out_shape)
 
     return fold_columns
 

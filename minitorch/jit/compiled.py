@@ -218,7 +218,8 @@ class CompiledFunction:
             if r.planned:
                 size = sum(b.nbytes for b in r.buffers) / 2**10
                 lines.append(
-                    f"  memory plan: {r.planned} outputs (elementwise ones, products) written "
+                    f"  memory plan: {r.planned} outputs (elementwise, products, reductions) "
+                    "written "
                     f"into {len(r.buffers)} buffers ({size:.0f} KiB) kept from replay to "
                     "replay; outputs that leave the step, and other ops', are allocated anew"
                 )

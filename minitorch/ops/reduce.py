@@ -113,7 +113,12 @@ class Reduce(Op):
         init = self.identity(dt)
         fold = cpu.reduce_plan(shape, *runs[0], self.combine, init, self.reassociate, dt, expr)
         out_shape = meta.shape
-        return lambda *xs: fold(*xs).reshape(out_shape)
+
+        def folded(*xs, out=None):
+            return fold(*xs, out=out).reshape(out_shape)
+
+        folded.takes_out = True  # the replay's memory plan may hand it an array to fill
+        return folded
 
     def backward(self, ctx, grad):
         x = ctx.inputs[0]
