@@ -219,9 +219,8 @@ class CompiledFunction:
                 size = sum(b.nbytes for b in r.buffers) / 2**10
                 lines.append(
                     f"  memory plan: {r.planned} outputs (elementwise, products, reductions) "
-                    "written "
-                    f"into {len(r.buffers)} buffers ({size:.0f} KiB) kept from replay to "
-                    "replay; outputs that leave the step, and other ops', are allocated anew"
+                    f"written into {len(r.buffers)} buffers ({size:.0f} KiB) kept from replay "
+                    "to replay; outputs that leave the step, and other ops', are allocated anew"
                 )
             lines.append(
                 f"  compile: traced in {build.trace_seconds * 1e3:.1f} ms; Numba compiled "

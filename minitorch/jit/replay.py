@@ -39,8 +39,8 @@ class Replayer:
         self._recorder = _Recorder(nodes)
         self.source, self._run = self._emit(recorder=self._recorder)
         self.direct = 0  # nodes replayed as direct kernel calls or plans (see _Recorder)
-        # outputs (elementwise, products) written into arrays of the driver's own, and those
-        # arrays, reused node after node and replay after replay (see _plan_buffers)
+        # outputs (elementwise, products, reductions) written into arrays of the driver's own,
+        # and those arrays, reused node after node and replay after replay (_plan_buffers)
         self.planned, self.buffers = 0, []
 
     def guard_failure(self) -> str | None:
@@ -282,10 +282,10 @@ def _emit(nodes, output, slot_dtypes, recorder=None, plans=None, planned=None):
 
 
 def _plan_buffers(nodes, output, plans) -> dict[int, np.ndarray]:
-    """Arrays of the driver's own for the outputs of the elementwise nodes it calls directly
-    and of the plans that fill an array they are given (products; node index -> array), each
-    array reused by later nodes of its shape and dtype once every reader of its last output
-    (and of views of it) has run, and by every later replay.
+    """Arrays of the driver's own (node index -> array) for the outputs of the elementwise
+    nodes it calls directly and of the plans that fill an array they are given (products,
+    reductions), each array reused by later nodes of its shape and dtype once every reader of
+    its last output (and of views of it) has run, and by every later replay.
 
     An output that may leave the step (returned, set as a gradient, or a view of one of
     those) gets no planned array: the next replay would overwrite what the caller holds. An
