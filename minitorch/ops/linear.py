@@ -29,10 +29,11 @@ def blas_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def matmul_plan(a: np.ndarray, b: np.ndarray):
     """blas_matmul for operands laid out as a and b, as a function of them that goes straight
-    to MKL (mkl.product_plan), or None where MKL does not take them: a 2-D a, or a C-ordered
-    N-d one, times a 2-D b. For a traced step's replay."""
+    to MKL (mkl.product_plan), or None where MKL does not take them: a 2-D or N-d a (its rows
+    merged, a copy where they are not one run, as blas_matmul does) times a 2-D b. For a
+    traced step's replay."""
     shape = rows = None
-    if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous:
+    if a.ndim > 2 and b.ndim == 2:
         shape, rows = a.shape[:-1] + b.shape[-1:], (-1, a.shape[-1])
     elif a.ndim != 2:
         return None
