@@ -31,6 +31,10 @@ _CALL = re.compile(r"^kernel\d+\(")
 _ALLOC = re.compile(r"^s\d+ = (buf\d+|empty\(.*\))$")
 
 
+def _calls(lines: list[str]) -> int:
+    return sum(bool(_CALL.match(x)) for x in lines)
+
+
 def longest_run(source: str) -> tuple[int, list[str]]:
     """(index of the run's first line, its lines): the longest stretch of the driver made of
     output arrays and kernel calls only (`del` lines dropped, comments stripped)."""
@@ -40,8 +44,7 @@ def longest_run(source: str) -> tuple[int, list[str]]:
         if _CALL.match(line) or _ALLOC.match(line):
             start, run = (start, run + [line]) if run else (i, [line])
         elif not line.startswith("del "):
-            calls = sum(bool(_CALL.match(x)) for x in run)
-            if calls > sum(bool(_CALL.match(x)) for x in best[1]):
+            if _calls(run) > _calls(best[1]):
                 best = (start, run)
             run = []
     return best
@@ -59,10 +62,10 @@ def segment_functions(lines: list[str], namespace: dict):
         if target:
             assigned.add(target)
     source = f"def segment({', '.join(args)}):\n" + "".join(f"    {x}\n" for x in body)
-    python, compiled = dict(namespace), dict(namespace)
-    exec(compile(source, "<segment>", "exec"), python)  # noqa: S102
-    exec(compile(source, "<segment>", "exec"), compiled)  # noqa: S102
-    return args, python["segment"], njit(nogil=True)(compiled["segment"]), source
+    namespace = dict(namespace)
+    exec(compile(source, "<segment>", "exec"), namespace)  # noqa: S102
+    python = namespace["segment"]  # njit leaves the Python function as it is
+    return args, python, njit(nogil=True)(python), source
 
 
 def capture_arrays(step, replayer, start: int, args: list[str]) -> list:
@@ -98,7 +101,7 @@ def main() -> None:
         step()
     replayer = next(iter(step._traces.values()))[0]
     start, lines = longest_run(replayer.source)
-    calls = sum(bool(_CALL.match(x)) for x in lines)
+    calls = _calls(lines)
     args, python, compiled, source = segment_functions(lines, replayer._run.__globals__)
     values = capture_arrays(step, replayer, start, args)
     began = time.perf_counter()

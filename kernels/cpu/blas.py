@@ -81,13 +81,13 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def matmul_or_transposed(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, bool]:
     """(a @ b, False), or ((a @ b).T C-ordered, True) where BLAS computes that one faster (the
     caller then reads it transposed, e.g. in the pass that adds a bias, instead of copying)."""
-    m = a.shape[-2] if a.ndim > 1 else 1
-    k = a.shape[-1]
-    n = b.shape[-1] if b.ndim > 1 else 1
     if a.ndim == b.ndim == 2:
         product = mkl.matmul(a, b)
         if product is not None:
             return product, False
+    m = a.shape[-2] if a.ndim > 1 else 1
+    k = a.shape[-1]
+    n = b.shape[-1] if b.ndim > 1 else 1
     use_threads_for(math.prod((m, k, n)))
     if a.ndim == b.ndim == 2 and _transposed(b) and _swap_wins(m, k, n):
         return np.matmul(b.T, a.T), True

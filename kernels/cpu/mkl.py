@@ -62,9 +62,7 @@ def set_num_threads(n: int) -> None:
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     """a @ b (2-D, one float dtype, each row- or column-contiguous) by MKL, or None."""
-    if a.ndim != 2 or b.ndim != 2 or a.dtype != b.dtype:
-        return None
-    address = _address(a.dtype)
+    address = _operands_address(a, b)
     if not address:
         return None
     c = np.empty((a.shape[0], b.shape[1]), a.dtype)
@@ -78,9 +76,9 @@ def product_plan(a: np.ndarray, b: np.ndarray):
 
     A traced step's replay calls it: its operands keep their layouts from replay to replay,
     and the checks and lookups were ~3 us of a ~5 us product of DQN's sizes."""
-    if a.ndim != 2 or b.ndim != 2 or a.dtype != b.dtype or not _address(a.dtype):
+    address, dtype = _operands_address(a, b), a.dtype
+    if not address:
         return None
-    address, dtype = _address(a.dtype), a.dtype
     (ta, _), (tb, _) = _stored(a), _stored(b)
     flip_a, flip_b = ta == cblas.TRANS, tb == cblas.TRANS
 
@@ -90,6 +88,11 @@ def product_plan(a: np.ndarray, b: np.ndarray):
         return c if done else None
 
     return product
+
+
+def _operands_address(a: np.ndarray, b: np.ndarray) -> int:
+    """The cblas_?gemm that multiplies 2-D a and b of one float dtype, or 0."""
+    return _address(a.dtype) if a.ndim == b.ndim == 2 and a.dtype == b.dtype else 0
 
 
 def _stored(x: np.ndarray) -> tuple[int, np.ndarray]:

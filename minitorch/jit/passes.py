@@ -395,14 +395,14 @@ class FusedReduction:
         shape, dtype = self.image_meta.shape, self.image_meta.dtype.np
         if any(a.shape != shape or not a.flags.c_contiguous for a in arrays):
             return None
-        fold = self.reduction.fold_plan(meta, shape, params)
-        if fold is None:
-            return None
         fused = self.reduction.fold_plan(meta, shape, params, self.expr)
+        if fused is None:
+            return None
         result = fused(*arrays)
         if result.dtype == out.dtype and result.tobytes() == np.asarray(out).tobytes():
             self.fused = True
             return fused
+        fold = self.reduction.fold_plan(meta, shape, params)
         kernel = cpu.elementwise_for((self.expr,), np.empty(shape, dtype), list(arrays))
 
         def produce_and_fold(*arrays):

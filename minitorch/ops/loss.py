@@ -125,15 +125,15 @@ class CrossEntropy(Op):
     def forward(
         self, meta, x, target, *weight, ignore_index=-100, reduction="mean", label_smoothing=0.0
     ):
-        rows, w, smoothing = _rows(x), _weights(weight[0] if weight else None), label_smoothing
-        mean = reduction == "mean"
+        rows, w = _rows(x), _weights(weight[0] if weight else None)
+        mean, smoothing = reduction == "mean", float(label_smoothing)
         if reduction != "none" and rows.size < K.PARALLEL_MIN:
             t = _int64_targets(target)
-            out, bad = K.reduced_forward(rows, t, w, ignore_index, float(smoothing), mean)
+            out, bad = K.reduced_forward(rows, t, w, ignore_index, smoothing, mean)
             _raise_if_bad(t, bad)
             return np.asarray(out, dtype=meta.dtype.np)
         t = _targets(target, rows.shape[1], ignore_index)
-        loss, row_weight = K.cross_entropy_forward(rows, t, w, ignore_index, float(smoothing))
+        loss, row_weight = K.cross_entropy_forward(rows, t, w, ignore_index, smoothing)
         if reduction == "none":
             return np.asarray(loss.reshape(meta.shape), dtype=meta.dtype.np)
         return np.asarray(K.reduce_rows(loss, row_weight, mean), dtype=meta.dtype.np)
