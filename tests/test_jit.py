@@ -420,7 +420,7 @@ def test_replays_call_elementwise_and_sum_kernels_directly_and_stay_bit_exact():
         f"({replayer.direct} elementwise ones, reductions and products as direct kernel calls)"
         in (compiled.explain())
     )
-    assert "= empty(" in replayer.source and "= plan" in replayer.source  # elementwise, sums
+    assert "= buf" in replayer.source and "= plan" in replayer.source  # elementwise, sums
 
 
 def test_replayed_gather_and_scatter_add_follow_the_index_and_check_its_bounds():
@@ -469,20 +469,22 @@ def test_replayed_products_call_mkl_directly_and_stay_bit_exact(dtype):
             )
 
 
-def test_memory_plan_reuses_intermediates_but_nothing_that_leaves_the_step():
-    """Elementwise intermediates are written into buffers of the driver's own, the same arrays
-    every replay; returned outputs, views of them and gradients are allocated anew, so what a
-    caller holds from one replay survives the next."""
+def test_memory_plan_reuses_intermediates_and_recycles_outputs_only_once_released():
+    """Intermediates are written into buffers of the driver's own, the same arrays every
+    replay; returned outputs, views of them and gradients go into arrays that a later replay
+    reuses only once the caller has let go of them, so what a caller holds survives."""
+    import weakref
+
     from minitorch.kernels.cpu import mkl  # noqa: PLC0415
 
     w = torch.randn(5, 4, requires_grad=True)
 
     def step(x):
         a = x * 2 + 1  # planned: read by the exp and the relu only
-        b = a.exp() * 3  # returned through a view: never planned
+        b = a.exp() * 3  # returned through a view: recycled
         c = (a - 1).relu()  # planned: read by the products
-        loss = (c @ w).sum()  # the product: planned (MKL's plan fills a given array)
-        loss.backward()  # w.grad: set as the gradient
+        loss = (c @ w).pow(2).sum()  # the product: planned (MKL's plan fills a given array)
+        loss.backward()  # w.grad (a product too): set as the gradient
         return b[0], loss, (x * 5).reshape(-1)
 
     compiled = torch.compile(step)
@@ -502,11 +504,25 @@ def test_memory_plan_reuses_intermediates_but_nothing_that_leaves_the_step():
     replayer = next(iter(compiled._traces.values()))[0]
     buffers = list(map(id, replayer.buffers))
     products = 1 if mkl.library() is not None else 0
-    assert replayer.planned == 2 + products and len(buffers) == 2 + products, replayer.source
+    # recycled: b, the loss, x * 5, w.grad (a product on MKL) or (without) the product's inputs
+    assert len(replayer.recycled) >= 3 + products, replayer.source
+    intermediates = replayer.planned - len(replayer.recycled)
+    assert 2 <= len(buffers) < intermediates, replayer.source  # buffers serve several nodes
+
+    def owners(outs):  # weak references to the arrays the outputs live in
+        arrays = [o.detach().numpy() for o in outs]
+        return [weakref.ref(a if a.base is None else a.base) for a in arrays]
+
+    del held, got, grad, g, pairs
     w.grad = None
-    compiled(torch.randn(3, 5))
+    first = owners((*compiled(x), w.grad))  # the caller lets go of them at once
+    w.grad = None
+    again = owners((*compiled(x), w.grad))
+    recycled = {id(a) for r in replayer.recycled for a in r.arrays}
+    reused = [f() is a() and id(a()) in recycled for f, a in zip(first, again)]
+    assert reused[:3] == [True] * 3 and reused[3] == bool(products), reused
     assert list(map(id, replayer.buffers)) == buffers  # the same arrays, replay after replay
-    assert f"memory plan: {2 + products} outputs" in compiled.explain()
+    assert f"memory plan: {replayer.planned} outputs" in compiled.explain()
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -582,7 +598,7 @@ def test_direct_calls_keep_no_intermediate_alive():
     replayer = next(iter(compiled._traces.values()))[0]
     held = [v for v in replayer._run.__globals__.values() if isinstance(v, np.ndarray) and v.ndim]
     assert sorted(map(id, held)) == sorted(map(id, replayer.buffers)) and len(held) == 2, held
-    assert replayer.planned == 6  # all six: the step returns only their sum
+    assert replayer.planned == 7 and len(replayer.recycled) == 1  # the six and the sum
 
 
 def test_a_tensor_read_by_the_step_changing_its_strides_retraces():

@@ -8,6 +8,7 @@ op. Its source is kept (`Replayer.source`) so `explain()` can show exactly what 
 from __future__ import annotations
 
 import functools
+from sys import getrefcount
 
 import numpy as np
 
@@ -39,9 +40,10 @@ class Replayer:
         self._recorder = _Recorder(nodes)
         self.source, self._run = self._emit(recorder=self._recorder)
         self.direct = 0  # nodes replayed as direct kernel calls or plans (see _Recorder)
-        # outputs (elementwise, products, reductions) written into arrays of the driver's own,
-        # and those arrays, reused node after node and replay after replay (_plan_buffers)
-        self.planned, self.buffers = 0, []
+        # outputs written into arrays of the driver's own, and those arrays, reused node after
+        # node and replay after replay (_plan_buffers); outputs that leave the step, written
+        # into arrays recycled once nothing outside holds them (_Recycled)
+        self.planned, self.buffers, self.recycled = 0, [], []
 
     def guard_failure(self) -> str | None:
         """Why the tensors the trace reads no longer match it, or None."""
@@ -65,8 +67,11 @@ class Replayer:
             plans, self._recorder = self._recorder.plans, None
             planned = _plan_buffers(self.nodes, self._output, plans)
             self.source, self._run = self._emit(plans=plans, planned=planned)
-            self.direct, self.planned = len(plans), len(planned)
-            self.buffers = list({id(a): a for a in planned.values()}.values())
+            self.direct = len(plans)
+            entries = [x for outs in planned.values() for x in outs]
+            self.planned = len(entries)
+            self.buffers = list({id(a): a for a in entries if isinstance(a, np.ndarray)}.values())
+            self.recycled = [x for x in entries if isinstance(x, _Recycled)]
         return result
 
 
@@ -182,8 +187,10 @@ class _Emitter:
         dtype = self.name(dtypes.to_dtype(np.dtype(x.key.dtype)), "d")
         return f"wrap(copy({self.value(x)}), {dtype})"  # a folded constant: a fresh copy
 
-    def node(self, node, record: str = "") -> None:
-        """The node's line; `record` (a recorder call's head) wraps an op's call."""
+    def node(self, node, record: str = "", buffers=None) -> None:
+        """The node's line; `record` (a recorder call's head) wraps an op's call; `buffers`
+        (see _plan_buffers) are the arrays an op that writes its outputs into given ones
+        fills."""
         if isinstance(node, OpNode) and hasattr(node.op, "inline") and not node.cuda:
             # NOTE: a view op as a numpy method call: ~0.3 us against ~1-1.5 us for the op's
             # forward through its keyword arguments
@@ -198,9 +205,10 @@ class _Emitter:
             meta = self.name(node.meta, "m")
             params = self.name(node.params, "p")
             call = f"{record}{fn}, " if record else f"{fn}("
+            out = f"out={self.buffers(buffers)}, " if buffers else ""
             self.lines.append(
                 f"{outs} = {call}{meta}, {', '.join(filter(None, [operands]))}"
-                f"{', ' if operands else ''}**{params})  # {node.op.name}"
+                f"{', ' if operands else ''}{out}**{params})  # {node.op.name}"
             )
         elif isinstance(node, SetGrad):
             value = "None" if node.value is None else self.tensor(node.value)
@@ -214,10 +222,19 @@ class _Emitter:
             args, kwargs = self.name(node.args, "a"), self.name(node.kwargs, "kw")
             self.lines.append(f"{method}({owner}, *{args}, **{kwargs})")
 
-    def direct(self, node, kernel, numbers=None, buffer: str | None = None) -> None:
-        """The node as a call of its kernel on a fresh output array (or on `buffer`, one of
-        the driver's own), or (without operands) as a call of the op's plan for its arrays
-        (see _Recorder)."""
+    def buffers(self, entries) -> str:
+        """Source for the arrays a node's outputs go into (one, or a tuple of them)."""
+        names = [
+            f"{self.name(x, 'buf')}.take()" if isinstance(x, _Recycled) else self.name(x, "buf")
+            for x in entries
+        ]
+        return names[0] if len(names) == 1 else f"({', '.join(names)},)"
+
+    def direct(self, node, kernel, numbers=None, buffers=None) -> None:
+        """The node as a call of its kernel on `buffers` (see _plan_buffers: every direct
+        kernel call gets one), or (without operands) as a call of the op's plan for its
+        arrays (see _Recorder)."""
+        buffer = self.buffers(buffers) if buffers else None
         if numbers is None:
             outs = ", ".join(f"s{s}" for s in node.outputs)
             operands = ", ".join(
@@ -227,13 +244,11 @@ class _Emitter:
             self.lines.append(f"{outs} = {plan}({operands})  # {node.op.name}")
             return
         (out,) = node.outputs
-        shape = self.name(node.meta.shape, "shape")
-        dtype = self.name(node.meta.dtype.np, "np")
         operands = [
             self.value(x) if isinstance(x, Ref) else self.name(number, "k")
             for x, number in zip(node.inputs, numbers)
         ]
-        self.lines.append(f"s{out} = {buffer or f'empty({shape}, {dtype})'}")
+        self.lines.append(f"s{out} = {buffer}")
         kernel = self.name(kernel, "kernel")
         self.lines.append(f"{kernel}(s{out}, {', '.join(operands)})  # {node.op.name}")
 
@@ -256,18 +271,16 @@ def _emit(nodes, output, slot_dtypes, recorder=None, plans=None, planned=None):
     through it; nodes in `plans` call their kernels directly, those in `planned` on the
     driver's own output array."""
     e = _Emitter(slot_dtypes)
-    e.names["empty"] = np.empty
     if recorder is not None:
         e.names["record"] = recorder
     last_use = _last_uses(nodes, output)
     planned = planned or {}
     for i, node in enumerate(nodes):
         if plans and i in plans:
-            buffer = planned.get(i)
-            e.direct(node, *plans[i], buffer=None if buffer is None else e.name(buffer, "buf"))
+            e.direct(node, *plans[i], buffers=planned.get(i))
         else:
             wrap_call = recorder is not None and _Recorder.wants(node)
-            e.node(node, f"record({i}, " if wrap_call else "")
+            e.node(node, f"record({i}, " if wrap_call else "", planned.get(i))
         dead = [f"s{k}" for k in _slots_of(node) if last_use.get(k, i) == i]
         if dead:
             # NOTE: free each intermediate after its last reader, as eager's autograd does when
@@ -281,16 +294,19 @@ def _emit(nodes, output, slot_dtypes, recorder=None, plans=None, planned=None):
     return source, namespace["replay"]
 
 
-def _plan_buffers(nodes, output, plans) -> dict[int, np.ndarray]:
-    """Arrays of the driver's own (node index -> array) for the outputs of the elementwise
-    nodes it calls directly and of the plans that fill an array they are given (products,
-    reductions), each array reused by later nodes of its shape and dtype once every reader of
-    its last output (and of views of it) has run, and by every later replay.
+def _plan_buffers(nodes, output, plans) -> dict[int, list]:
+    """The arrays each node that can fill given ones writes its outputs into (node index ->
+    one entry per output): the elementwise nodes the driver calls directly, plans that take
+    `out=` (products, reductions) and ops that write into `out=` (`writes_out`: convolutions,
+    pooling, layer norm, softmax, random draws...).
 
-    An output that may leave the step (returned, set as a gradient, or a view of one of
-    those) gets no planned array: the next replay would overwrite what the caller holds. An
-    op that is neither elementwise nor planned may return a view of its inputs (reshape,
-    getitem...), so its outputs count as views of all its inputs.
+    An intermediate goes into an array of the driver's own, reused by later nodes of its shape
+    and dtype once every reader of it (and of views of it) has run, and by every later replay.
+    An output that may leave the step (returned, set as a gradient, written or passed to a
+    call, or a view of one of those) goes into a _Recycled array instead, which the next
+    replay reuses only once nothing outside the driver holds it. An op that fills no given
+    array may return a view of its inputs (reshape, getitem...), so its outputs count as
+    views of all its inputs.
     """
     parent: dict[int, int] = {}
 
@@ -299,8 +315,9 @@ def _plan_buffers(nodes, output, plans) -> dict[int, np.ndarray]:
             k = parent[k]
         return k
 
+    fills = [_fills(node, plans.get(i)) for i, node in enumerate(nodes)]
     for i, node in enumerate(nodes):
-        if isinstance(node, OpNode) and i not in plans:
+        if isinstance(node, OpNode) and not fills[i]:
             slots = [r.key for r in node_refs(node) if r.kind == "slot"] + list(node.outputs)
             for k in slots[1:]:
                 parent[root(k)] = root(slots[0])
@@ -316,15 +333,50 @@ def _plan_buffers(nodes, output, plans) -> dict[int, np.ndarray]:
         for item in [b for b in busy if b[0] < i]:  # free after the node that last reads it
             busy.remove(item)
             free.setdefault(item[1], []).append(item[2])
-        plan = plans.get(i)
-        fills = plan is not None and (len(plan) == 2 or getattr(plan[0], "takes_out", False))
-        if not fills or len(node.outputs) != 1 or root(node.outputs[0]) in escaping:
+        if not fills[i]:
             continue
-        key = (tuple(node.meta.shape), node.meta.dtype.np)
-        array = free[key].pop() if free.get(key) else np.empty(*key)
-        planned[i] = array
-        busy.append((end[root(node.outputs[0])], key, array))
+        metas = node.meta if len(node.outputs) > 1 else (node.meta,)
+        planned[i] = []
+        for slot, meta in zip(node.outputs, metas):
+            key = (tuple(meta.shape), meta.dtype.np)
+            if root(slot) in escaping:
+                planned[i].append(_Recycled(*key))
+                continue
+            array = free[key].pop() if free.get(key) else np.empty(*key)
+            planned[i].append(array)
+            busy.append((end[root(slot)], key, array))
     return planned
+
+
+def _fills(node, plan) -> bool:
+    """Whether the node's outputs can go into arrays the driver gives it (see _plan_buffers)."""
+    if plan is not None:
+        return len(plan) == 2 or getattr(plan[0], "takes_out", False)
+    return isinstance(node, OpNode) and not node.cuda and getattr(node.op, "writes_out", False)
+
+
+class _Recycled:
+    """The array an output that leaves the step is written into, kept for the next replay,
+    which writes into it again only if nothing outside the driver holds it any more: no
+    tensor, view or buffer export of it is alive (its reference count says so). Otherwise
+    the replay takes its second array, or a fresh one, so what a caller holds from one replay
+    is never overwritten by the next. Two arrays serve `loss = step()`, where the caller
+    still holds the last replay's loss while the next one runs.
+    """
+
+    __slots__ = ("arrays",)
+
+    def __init__(self, shape: tuple, dtype):
+        self.arrays = [np.empty(shape, dtype)]
+
+    def take(self) -> np.ndarray:
+        arrays = self.arrays
+        for a in arrays:
+            if getrefcount(a) == 3:  # held by `arrays`, `a` and getrefcount's argument only
+                return a
+        fresh = np.empty_like(arrays[0])
+        arrays[:] = [arrays[-1], fresh]
+        return fresh
 
 
 def _slots_of(node) -> list[int]:
