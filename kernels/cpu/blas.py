@@ -72,26 +72,28 @@ def limit_threads(n: int) -> None:
         _threads.use(_threads.default)
 
 
-def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """np.matmul(a, b), on the calling thread when each matrix product is small."""
-    product, transposed = matmul_or_transposed(a, b)
+def matmul(a: np.ndarray, b: np.ndarray, out=None) -> np.ndarray:
+    """np.matmul(a, b) (into `out`, C-ordered, where given), on the calling thread when each
+    matrix product is small."""
+    product, transposed = matmul_or_transposed(a, b, out)
     return np.ascontiguousarray(product.T) if transposed else product
 
 
-def matmul_or_transposed(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, bool]:
+def matmul_or_transposed(a: np.ndarray, b: np.ndarray, out=None) -> tuple[np.ndarray, bool]:
     """(a @ b, False), or ((a @ b).T C-ordered, True) where BLAS computes that one faster (the
-    caller then reads it transposed, e.g. in the pass that adds a bias, instead of copying)."""
+    caller then reads it transposed, e.g. in the pass that adds a bias, instead of copying);
+    with `out`, (out holding a @ b, False)."""
     if a.ndim == b.ndim == 2:
-        product = mkl.matmul(a, b)
+        product = mkl.matmul(a, b, out)
         if product is not None:
             return product, False
     m = a.shape[-2] if a.ndim > 1 else 1
     k = a.shape[-1]
     n = b.shape[-1] if b.ndim > 1 else 1
     use_threads_for(math.prod((m, k, n)))
-    if a.ndim == b.ndim == 2 and _transposed(b) and _swap_wins(m, k, n):
+    if out is None and a.ndim == b.ndim == 2 and _transposed(b) and _swap_wins(m, k, n):
         return np.matmul(b.T, a.T), True
-    return np.matmul(a, b), False
+    return np.matmul(a, b, out=out), False
 
 
 def use_threads_for(macs: int) -> None:

@@ -110,8 +110,8 @@ def _im2col_serial(xf, cf, shape, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow):
         _im2col_row(xf, cf, r, shape, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow)
 
 
-def im2col(x: np.ndarray, kernel, stride, padding, dilation, out_size) -> np.ndarray:
-    """cols (C*kh*kw, N, oh*ow) of an image x (N, C, H, W).
+def im2col(x: np.ndarray, kernel, stride, padding, dilation, out_size, out=None) -> np.ndarray:
+    """cols (C*kh*kw, N, oh*ow) of an image x (N, C, H, W), into `out` where given.
 
     padding is (top, left); out_size (oh, ow) fixes how far right/bottom the windows reach.
     """
@@ -119,7 +119,8 @@ def im2col(x: np.ndarray, kernel, stride, padding, dilation, out_size) -> np.nda
     n, c = x.shape[:2]
     kh, kw = kernel
     oh, ow = out_size
-    cols = np.empty((c * kh * kw, n, oh * ow), dtype=x.dtype)
+    shape = (c * kh * kw, n, oh * ow)
+    cols = np.empty(shape, dtype=x.dtype) if out is None else out.reshape(shape)
     if cols.size == 0:
         return cols
     kernel_fn = _im2col_parallel if parallel(2 * cols.size) else _im2col_serial
@@ -180,12 +181,16 @@ def _col2im_serial(of, cf, shape, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow):
         _col2im_plane(of, cf, t, shape, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow)
 
 
-def col2im(cols: np.ndarray, image_shape, kernel, stride, padding, dilation, out_size):
-    """The adjoint of im2col: an image (N, C, H, W) where each column adds into its window.
+def col2im(cols: np.ndarray, image_shape, kernel, stride, padding, dilation, out_size, out=None):
+    """The adjoint of im2col: an image (N, C, H, W) where each column adds into its window
+    (into `out` where given).
 
     cols is (C*kh*kw, N, oh*ow)-shaped (copied to contiguous if it is a view).
     """
-    out = np.zeros(image_shape, dtype=cols.dtype)
+    if out is None:
+        out = np.zeros(image_shape, dtype=cols.dtype)
+    else:
+        out.fill(0)
     if out.size == 0 or cols.size == 0:
         return out
     cols = np.ascontiguousarray(cols)
@@ -342,10 +347,11 @@ def _row_shifts(channels, padded_h, kernel, dilation, ow) -> np.ndarray:
     return (((c * kernel[1] + j) * padded_h + i * dilation[0]) * ow).reshape(-1).astype(np.int64)
 
 
-def direct_conv2d(x, w, b, padding, dilation, groups, out_hw) -> np.ndarray:
-    """conv2d with stride 1: out (N, O, oh, ow) from x (N, C, H, W) and w (O, C/G, kh, kw)."""
+def direct_conv2d(x, w, b, padding, dilation, groups, out_hw, out=None) -> np.ndarray:
+    """conv2d with stride 1: out (N, O, oh, ow) from x (N, C, H, W) and w (O, C/G, kh, kw),
+    into `out` where given."""
     n, out_ch = x.shape[0], w.shape[0]
-    out = np.empty((n, out_ch, *out_hw), dtype=x.dtype)
+    out = np.empty((n, out_ch, *out_hw), dtype=x.dtype) if out is None else out
     if out.size == 0:
         return out
     x = np.ascontiguousarray(x)
@@ -483,8 +489,9 @@ def _tap_shifts(channels, padded_hw, kernel, dilation) -> np.ndarray:
     return np.concatenate([shifts, np.zeros(-shifts.size % WGRAD_COLS, np.int64)])
 
 
-def shifted_conv2d_weight(x, g, kernel, padding, dilation, groups) -> np.ndarray:
-    """conv2d's weight gradient with stride 1: dW (O, C/G, kh, kw) from x and g (N, O, oh, ow).
+def shifted_conv2d_weight(x, g, kernel, padding, dilation, groups, out=None) -> np.ndarray:
+    """conv2d's weight gradient with stride 1: dW (O, C/G, kh, kw) from x and g (N, O, oh, ow),
+    into `out` where given.
 
     The dot products also read x where the output pitch's junk columns sit (times a zero
     gradient): an inf there gives 0 * inf = NaN, so callers redo a non-finite result another way.
@@ -502,7 +509,7 @@ def shifted_conv2d_weight(x, g, kernel, padding, dilation, groups) -> np.ndarray
         shifts = _tap_shifts(cg, tuple(padded_shape[2:]), tuple(kernel), tuple(dilation))
         gf = np.ascontiguousarray(g).reshape(-1)
         kernel_fn(parts.reshape(-1), xf, gf, tasks, n, geo, shifts)
-    return parts.sum(axis=0)
+    return parts.sum(axis=0, out=out)
 
 
 # ---- max pooling --------------------------------------------------------------------------------
@@ -657,13 +664,17 @@ def _max_pool_serial(of, idxf, xf, planes, shape, kh, kw, sh, sw, ph, pw, dh, dw
         _max_pool_plane(of, idxf, xf, p, shape, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
-def max_pool2d(x: np.ndarray, kernel, stride, padding, dilation, out_size, indices=True):
-    """(values, flat indices) of 2-D max pooling over planes x (P, H, W); indices=False gives
-    (values, None)."""
+def max_pool2d(
+    x: np.ndarray, kernel, stride, padding, dilation, out_size, indices=True, out=(None, None)
+):
+    """(values, flat indices) of 2-D max pooling over planes x (P, H, W), into the arrays of
+    `out` where given; indices=False gives (values, None)."""
     x = np.ascontiguousarray(x)
     planes, height, width = x.shape
     oh, ow = out_size
-    out = np.empty((planes, oh, ow), dtype=x.dtype)
+    out, idx = [
+        np.empty((planes, oh, ow), t) if o is None else o for o, t in zip(out, (x.dtype, np.int64))
+    ]
     fast = (
         tuple(kernel) == (2, 2)
         and tuple(padding) == (0, 0)
@@ -678,7 +689,6 @@ def max_pool2d(x: np.ndarray, kernel, stride, padding, dilation, out_size, indic
             kernel_fn = _max_pool_2x2_values_parallel if big else _max_pool_2x2_values_serial
             kernel_fn(out.reshape(-1), x.reshape(-1), *geometry, stride[0], stride[1])
         return out, None
-    idx = np.empty((planes, oh, ow), dtype=np.int64)
     if out.size:
         flat = (out.reshape(-1), idx.reshape(-1), x.reshape(-1), *geometry)
         if fast:
@@ -708,11 +718,15 @@ def _index_add_serial(of, gf, idxf, planes, size, plane):
         _index_add_plane(of, gf, idxf, p, size, plane)
 
 
-def plane_index_add(g: np.ndarray, idx: np.ndarray, plane_size: int) -> np.ndarray:
-    """out (P, plane_size) zeros with out[p, idx[p, k]] += g[p, k] (max pooling's backward)."""
+def plane_index_add(g: np.ndarray, idx: np.ndarray, plane_size: int, out=None) -> np.ndarray:
+    """out (P, plane_size) zeros with out[p, idx[p, k]] += g[p, k] (max pooling's backward),
+    into `out` where given."""
     g = np.ascontiguousarray(g)
     idx = np.ascontiguousarray(idx)
-    out = np.zeros((g.shape[0], plane_size), dtype=g.dtype)
+    if out is None:
+        out = np.zeros((g.shape[0], plane_size), dtype=g.dtype)
+    else:
+        out.fill(0)
     if g.size:
         kernel_fn = _index_add_parallel if parallel(g.size + out.size) else _index_add_serial
         kernel_fn(

@@ -60,12 +60,13 @@ def set_num_threads(n: int) -> None:
         lib.MKL_Set_Num_Threads(ctypes.c_int(n))
 
 
-def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
-    """a @ b (2-D, one float dtype, each row- or column-contiguous) by MKL, or None."""
+def matmul(a: np.ndarray, b: np.ndarray, out=None) -> np.ndarray | None:
+    """a @ b (2-D, one float dtype, each row- or column-contiguous) by MKL (into `out`, C-ordered,
+    where given), or None."""
     address = _operands_address(a, b)
     if not address:
         return None
-    c = np.empty((a.shape[0], b.shape[1]), a.dtype)
+    c = np.empty((a.shape[0], b.shape[1]), a.dtype) if out is None else out
     return c if _gemm(address, *_stored(a), *_stored(b), c) else None
 
 

@@ -56,13 +56,14 @@ def _forward_serial(x, weight, bias, eps, out):
         _forward_row(i, x, weight, bias, eps, out)
 
 
-def layer_norm_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float):
-    """Normalised rows of x (rows, N), scaled by weight (N,) and shifted by bias (N,).
+def layer_norm_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float, out=None):
+    """Normalised rows of x (rows, N), scaled by weight (N,) and shifted by bias (N,), into
+    `out` where given.
 
     Pseudo-loop: for i: mean, rstd of x[i]; for j: out[i, j] = (x[i, j] - mean) * rstd
     * weight[j] + bias[j].
     """
-    out = np.empty(x.shape, x.dtype)
+    out = np.empty(x.shape, x.dtype) if out is None else out
     if x.size:
         parallel = x.size >= PARALLEL_MIN and x.shape[0] > 1
         (_forward_parallel if parallel else _forward_serial)(x, weight, bias, eps, out)
@@ -142,9 +143,10 @@ def _backward_serial(x, weight, grad, eps, grad_x, part_w, part_b, grad_w, grad_
 
 
 def layer_norm_backward(
-    x: np.ndarray, weight: np.ndarray, grad: np.ndarray, eps: float, affine: bool = True
+    x: np.ndarray, weight: np.ndarray, grad: np.ndarray, eps: float, affine: bool = True, out=None
 ):
-    """(grad_x, grad_weight, grad_bias) of layer norm over the rows of x (rows, N).
+    """(grad_x, grad_weight, grad_bias) of layer norm over the rows of x (rows, N), into the
+    three arrays of `out` where given.
 
     With affine=False the weight and bias gradients are not returned (None).
 
@@ -155,15 +157,18 @@ def layer_norm_backward(
     then grad_weight = sum_k part_w[k], grad_bias = sum_k part_b[k] (in order of k).
     """
     rows, n = x.shape
-    grad_x = np.empty(x.shape, x.dtype)
+    if out is None:
+        out = np.empty(x.shape, x.dtype), np.empty(n, x.dtype), np.empty(n, x.dtype)
+    grad_x, grad_w, grad_b = out
     part_w = np.zeros((-(-rows // CHUNK_ROWS), n), np.float64)
     part_b = np.zeros(part_w.shape, np.float64)
-    grad_w = np.zeros(n, x.dtype)
-    grad_b = np.zeros(n, x.dtype)
     if x.size:
         parallel = x.size >= PARALLEL_MIN and part_w.shape[0] > 1
         kernel = _backward_parallel if parallel else _backward_serial
         kernel(x, weight, grad, eps, grad_x, part_w, part_b, grad_w, grad_b)
+    else:
+        grad_w.fill(0)
+        grad_b.fill(0)
     if not affine:
         return grad_x, None, None
     return grad_x, grad_w, grad_b

@@ -275,6 +275,7 @@ class Epilogue:
         planned = producer_plan and producer_plan(meta, arrays[:n], params, outs)
         if planned is None:
             planned = functools.partial(run_producer, meta, **params)
+            planned.takes_out = getattr(self.producer, "writes_out", False)
         takes_out = getattr(planned, "takes_out", False)
 
         def product_and_epilogue(*arrays, out=None):

@@ -191,7 +191,7 @@ class _Emitter:
         """The node's line; `record` (a recorder call's head) wraps an op's call; `buffers`
         (see _plan_buffers) are the arrays an op that writes its outputs into given ones
         fills."""
-        if isinstance(node, OpNode) and hasattr(node.op, "inline") and not node.cuda:
+        if isinstance(node, OpNode) and hasattr(node.op, "inline") and not node.cuda and not record:
             # NOTE: a view op as a numpy method call: ~0.3 us against ~1-1.5 us for the op's
             # forward through its keyword arguments
             template, constants = node.op.inline(node.meta, node.params)

@@ -20,7 +20,7 @@ import numpy as np
 from .. import dtypes
 from ..kernels.cpu import blas
 from ..kernels.cpu import conv as K
-from .registry import Meta, Op, apply, register
+from .registry import Meta, Op, apply, into, register
 
 
 def _list(shape) -> list:
@@ -130,6 +130,7 @@ class Conv2d(Op):
     name = "conv2d"
     save = (0, 1)
     n_outputs = 2
+    writes_out = True
 
     def infer(self, x, w, b=None, *, stride, padding, dilation, groups):
         _check_geometry(self.name, x, w, groups)
@@ -159,22 +160,26 @@ class Conv2d(Op):
         cols = (n_cols,) if keep else (0,)
         return Meta((x.shape[0], out_ch, oh, ow), x.dtype), Meta(cols, x.dtype)
 
-    def forward(self, meta, x, w, b=None, *, stride, padding, dilation, groups):
+    def forward(self, meta, x, w, b=None, *, stride, padding, dilation, groups, out=None):
         n, out_ch, oh, ow = meta[0].shape
+        image, kept = (None, None) if out is None else out
+        keep = meta[1].shape[0] > 0  # the columns go to the weight gradient (never if direct)
+        if not keep and kept is None:
+            kept = np.empty(0, x.dtype)
         if _direct(stride, out_ch, groups):
-            out = K.direct_conv2d(x, w, b, padding, dilation, groups, (oh, ow))
-            return out, np.empty(0, x.dtype)
-        cols = K.im2col(x, w.shape[2:], stride, padding[::2], dilation, (oh, ow))
+            return K.direct_conv2d(x, w, b, padding, dilation, groups, (oh, ow), image), kept
+        into_cols = kept if keep else None
+        cols = K.im2col(x, w.shape[2:], stride, padding[::2], dilation, (oh, ow), into_cols)
         prod = _group_matmul(w.reshape(groups, out_ch // groups, -1), cols, groups)
         # (O, N, L) -> (N, O, L); the bias add rides along with the transposing copy
         moved = prod.reshape(out_ch, n, oh * ow).transpose(1, 0, 2)
-        out = np.empty((n, out_ch, oh * ow), dtype=x.dtype)
+        shape = (n, out_ch, oh * ow)
+        image = np.empty(shape, dtype=x.dtype) if image is None else image.reshape(shape)
         if b is not None:
-            np.add(moved, b.reshape(1, out_ch, 1), out=out)
+            np.add(moved, b.reshape(1, out_ch, 1), out=image)
         else:
-            out[...] = moved
-        kept = cols.reshape(-1) if meta[1].shape[0] else np.empty(0, x.dtype)
-        return out.reshape(meta[0].shape), kept
+            image[...] = moved
+        return image.reshape(meta[0].shape), cols.reshape(-1) if keep else kept
 
     def backward(self, ctx, grad):
         from ..tensor import wrap  # noqa: PLC0415
@@ -234,6 +239,7 @@ class ConvTranspose2d(Op):
 
     name = "conv_transpose2d"
     save = (0, 1)
+    writes_out = True
 
     def infer(self, g, w, b=None, *, stride, padding, dilation, groups, output_size):
         _check_geometry(self.name, g, w, groups)
@@ -271,7 +277,9 @@ class ConvTranspose2d(Op):
             )
         return Meta((g.shape[0], out_ch) + tuple(output_size), g.dtype)
 
-    def forward(self, meta, g, w, b=None, *, stride, padding, dilation, groups, output_size):
+    def forward(
+        self, meta, g, w, b=None, *, stride, padding, dilation, groups, output_size, out=None
+    ):
         n, out_ch, h, wd = meta.shape
         in_ch = w.shape[0]
         kh, kw = w.shape[2:]
@@ -282,12 +290,13 @@ class ConvTranspose2d(Op):
         direct = _direct(stride, out_ch, groups) and out_ch // groups >= DIRECT_T_MIN
         if direct and min(pads) >= 0 and np.isfinite(w).all():
             return K.direct_conv2d(
-                g, _correlation_weight(w, groups), b, pads, dilation, groups, (h, wd)
+                g, _correlation_weight(w, groups), b, pads, dilation, groups, (h, wd), out
             )
         wm = w.reshape(groups, in_ch // groups, -1).transpose(0, 2, 1)  # (G, K/G, O/G)
         cols = blas.matmul(wm, _grad_by_group(g, groups))  # (G, K/G, N*L)
         cols = cols.reshape(out_ch * kh * kw, n, g.shape[2] * g.shape[3])
-        out = K.col2im(cols, meta.shape, (kh, kw), stride, padding[::2], dilation, g.shape[2:])
+        sizes = g.shape[2:]
+        out = K.col2im(cols, meta.shape, (kh, kw), stride, padding[::2], dilation, sizes, out)
         if b is not None:
             out += b.reshape(1, out_ch, 1, 1)
         return out
@@ -323,19 +332,22 @@ class Conv2dWeight(Op):
 
     name = "conv2d_weight"
     save = (0, 1)
+    writes_out = True
 
     def infer(self, x, g, cols=None, *, kernel_size, stride, padding, dilation, groups):
         shape = (g.shape[1], x.shape[1] // groups) + tuple(kernel_size)
         return Meta(shape, x.dtype)
 
-    def forward(self, meta, x, g, cols=None, *, kernel_size, stride, padding, dilation, groups):
+    def forward(
+        self, meta, x, g, cols=None, *, kernel_size, stride, padding, dilation, groups, out=None
+    ):
         """cols, when given, is im2col(x) kept by the forward conv2d (saves recomputing it)."""
         # NOTE: the shifted kernel also multiplies x outside the windows by a zero gradient, so
         # an inf there makes NaNs in taps whose windows never see it. Any non-finite x it reads
         # makes some tap non-finite, so a non-finite result is redone by im2col, which spreads
         # inf/NaN exactly as PyTorch does (checking the result, not x: 60 us on CIFAR's conv1).
         if cols is None and _shifted(stride, g.shape[1], groups):
-            dw = K.shifted_conv2d_weight(x, g, kernel_size, padding, dilation, groups)
+            dw = K.shifted_conv2d_weight(x, g, kernel_size, padding, dilation, groups, out)
             if np.isfinite(dw).all():
                 return dw
         if cols is None:
@@ -347,7 +359,7 @@ class Conv2dWeight(Op):
         # skinny product 1.7-2.4x faster than g @ cols^T (LeNet's conv2: 0.42 vs 0.88 ms)
         g_t = _grad_by_group(g, groups).transpose(0, 2, 1)  # (G, N*L, O/G)
         dw_t = blas.matmul(_cols_by_group(cols, groups), g_t)  # (G, K/G, O/G)
-        return np.ascontiguousarray(dw_t.transpose(0, 2, 1)).reshape(meta.shape)
+        return into(out, np.ascontiguousarray(dw_t.transpose(0, 2, 1)).reshape(meta.shape))
 
     def backward(self, ctx, grad):
         x, g = ctx.inputs[:2]
@@ -493,21 +505,31 @@ class MaxPool2d(Op):
 
     name = "max_pool2d"
     n_outputs = 2
+    writes_out = True
 
     def infer(self, x, *, kernel_size, stride, padding, dilation, ceil_mode, indices=True):
         oh, ow = _pool_out_hw(self.name, x, kernel_size, stride, padding, dilation, ceil_mode)
         shape = (x.shape[0], x.shape[1], oh, ow)
         return Meta(shape, x.dtype), Meta(shape if indices else (0,), dtypes.int64)
 
-    def forward(self, meta, x, *, kernel_size, stride, padding, dilation, ceil_mode, indices=True):
+    def forward(
+        self, meta, x, *, kernel_size, stride, padding, dilation, ceil_mode, indices=True, out=None
+    ):
         shape = meta[0].shape
         n, c, h, w = x.shape
         planes = np.ascontiguousarray(x).reshape(n * c, h, w)
-        out, idx = K.max_pool2d(
-            planes, kernel_size, stride, padding, dilation, shape[2:], indices=indices
+        into = (None, None)
+        if out is not None:
+            into = (
+                out[0].reshape(n * c, *shape[2:]),
+                out[1].reshape(n * c, *shape[2:]) if indices else None,
+            )
+        values, idx = K.max_pool2d(
+            planes, kernel_size, stride, padding, dilation, shape[2:], indices=indices, out=into
         )
-        idx = idx.reshape(shape) if indices else np.empty(meta[1].shape, np.int64)
-        return out.reshape(shape), idx
+        if not indices:
+            idx = np.empty(meta[1].shape, np.int64) if out is None else out[1]
+        return values.reshape(shape), idx.reshape(meta[1].shape)
 
     def backward(self, ctx, grad):
         from ..tensor import wrap  # noqa: PLC0415
@@ -524,16 +546,18 @@ class MaxPool2dBackward(Op):
     """out[n, c].flat[idx[n, c, k]] += grad[n, c].flat[k]: max pooling's input gradient."""
 
     name = "max_pool2d_backward"
+    writes_out = True
 
     def infer(self, grad, idx, *, input_size):
         return Meta(tuple(grad.shape[:2]) + tuple(input_size), grad.dtype)
 
-    def forward(self, meta, grad, idx, *, input_size):
+    def forward(self, meta, grad, idx, *, input_size, out=None):
         n, c = grad.shape[:2]
         size = input_size[0] * input_size[1]
         planes = (n * c, grad.shape[2] * grad.shape[3])
         g = np.ascontiguousarray(grad).reshape(planes)
-        out = K.plane_index_add(g, np.ascontiguousarray(idx).reshape(planes), size)
+        into = None if out is None else out.reshape(n * c, size)
+        out = K.plane_index_add(g, np.ascontiguousarray(idx).reshape(planes), size, into)
         return out.reshape(meta.shape)
 
     def backward(self, ctx, grad):

@@ -11,7 +11,7 @@ from ..autograd.engine import PartialGrad
 from ..kernels.cpu import index as K_index
 from .linear import blas_matmul, matmul_plan
 from .reduce import normalize_dim
-from .registry import Meta, Op, apply, register
+from .registry import Meta, Op, apply, into, register
 
 
 def infer_size(shape, numel: int, op: str) -> tuple:
@@ -55,6 +55,21 @@ class Reshape(Op):
         """forward as a Python expression over the input {0} and constants {1}.. (for a traced
         step's driver, whose guards keep layouts as traced: a view then stays a view)."""
         return "{0}.reshape({1})", (meta.shape,)
+
+    def plan(self, meta, arrays, params, out):
+        """For a traced step's replay: None where the reshape was a view (the driver inlines
+        it), else the copy as a function (a, out=None) that may write into a given array."""
+        if np.may_share_memory(out, arrays[0]):
+            return None
+
+        def copy(a, out=None):
+            if out is None:
+                return a.reshape(meta.shape)
+            np.copyto(out.reshape(a.shape), a)  # out's C order is the reshape's element order
+            return out
+
+        copy.takes_out = True
+        return copy
 
     def backward(self, ctx, grad):
         return grad.reshape(ctx.inputs[0].shape)
@@ -313,12 +328,13 @@ class IndexPut(Op):
     """out = copy of base with out[index] = values (or += with accumulate, summing repeats)."""
 
     name = "index_put"
+    writes_out = True
 
     def infer(self, base, values, *, index, accumulate=False):
         return Meta(base.shape, base.dtype)
 
-    def forward(self, meta, base, values, *, index, accumulate=False):
-        out = base.copy()
+    def forward(self, meta, base, values, *, index, accumulate=False, out=None):
+        out = base.copy() if out is None else into(out, base)
         values = (
             np.asarray(values, dtype=out.dtype)
             if not isinstance(values, np.ndarray)
@@ -380,6 +396,7 @@ class Cat(Op):
     """Concatenate tensors along an existing dim."""
 
     name = "cat"
+    writes_out = True
 
     def infer(self, *xs, dim=0):
         if not xs:
@@ -404,10 +421,11 @@ class Cat(Op):
         shape[d] = total
         return Meta(tuple(shape), dt)
 
-    def forward(self, meta, *arrays, dim=0):
+    def forward(self, meta, *arrays, dim=0, out=None):
         keep = [a for a in arrays if not (a.ndim == 1 and a.shape[0] == 0 and meta.ndim != 1)]
         d = dim % meta.ndim
-        return np.concatenate([a.astype(meta.dtype.np, copy=False) for a in keep], axis=d)
+        parts = [a.astype(meta.dtype.np, copy=False) for a in keep]
+        return np.concatenate(parts, axis=d, out=out)
 
     def backward(self, ctx, grad):
         d = ctx.params.get("dim", 0) % grad.ndim
@@ -590,6 +608,7 @@ class Matmul(Op):
 
     name = "matmul"
     save = (0, 1)
+    writes_out = True
 
     def infer(self, a, b):
         if a.shape[-1] != b.shape[-2]:
@@ -609,8 +628,8 @@ class Matmul(Op):
         batch = broadcast_shapes(a.shape[:-2], b.shape[:-2], op="matmul")
         return Meta(batch + (a.shape[-2], b.shape[-1]), a.dtype)
 
-    def forward(self, meta, a, b):
-        return blas_matmul(a, b)
+    def forward(self, meta, a, b, out=None):
+        return blas_matmul(a, b, out)
 
     def plan(self, meta, arrays, params, out):
         """forward for operands laid out as these, for a traced step's replay (MKL), or None."""

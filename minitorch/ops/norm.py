@@ -34,6 +34,7 @@ class LayerNorm(Op):
 
     name = "layer_norm"
     save = (0, 1)
+    writes_out = True
 
     def infer(self, x, weight, bias, *, normalized_ndim, eps):
         if not x.dtype.is_floating_point:
@@ -50,12 +51,12 @@ class LayerNorm(Op):
                 )
         return Meta(tuple(x.shape), x.dtype)
 
-    def forward(self, meta, x, weight, bias, *, normalized_ndim, eps):
+    def forward(self, meta, x, weight, bias, *, normalized_ndim, eps, out=None):
         rows = _rows(x, normalized_ndim)
         n, dt = rows.shape[1], rows.dtype
         w, b = _affine(weight, n, dt, 1.0), _affine(bias, n, dt, 0.0)
-        out = K.layer_norm_forward(rows, w, b, float(eps))
-        return out.reshape(meta.shape)
+        into = None if out is None else out.reshape(rows.shape)
+        return K.layer_norm_forward(rows, w, b, float(eps), into).reshape(meta.shape)
 
     def backward(self, ctx, grad):
         x, weight, bias = ctx.inputs
@@ -75,18 +76,23 @@ class LayerNormBackward(Op):
     name = "layer_norm_backward"
     differentiable = False  # double backward goes through _backward_composite instead
     n_outputs = 3
+    writes_out = True
 
     def infer(self, x, weight, grad, *, affine, normalized_ndim, eps):
         shape = tuple(x.shape[x.ndim - normalized_ndim :])
         return (Meta(tuple(x.shape), x.dtype), Meta(shape, x.dtype), Meta(shape, x.dtype))
 
-    def forward(self, meta, x, weight, grad, *, affine, normalized_ndim, eps):
+    def forward(self, meta, x, weight, grad, *, affine, normalized_ndim, eps, out=None):
         rows = _rows(x, normalized_ndim)
         g = _rows(np.asarray(grad, dtype=rows.dtype), normalized_ndim)
         w = _affine(weight, rows.shape[1], rows.dtype, 1.0)
-        gx, gw, gb = K.layer_norm_backward(rows, w, g, float(eps), affine)
-        if gw is None:  # no affine (group_norm's rows): placeholders, never used
-            gw = gb = np.zeros(meta[1].shape, rows.dtype)
+        if out is not None:
+            out = out[0].reshape(rows.shape), out[1].reshape(-1), out[2].reshape(-1)
+        gx, gw, gb = K.layer_norm_backward(rows, w, g, float(eps), affine, out)
+        if gw is None:  # no affine (group_norm's rows): zeros as placeholders, never used
+            gw, gb = out[1:] if out is not None else np.empty((2, rows.shape[1]), rows.dtype)
+            gw.fill(0)
+            gb.fill(0)
         return gx.reshape(meta[0].shape), gw.reshape(meta[1].shape), gb.reshape(meta[2].shape)
 
 

@@ -19,12 +19,13 @@ class Draw(Op):
     name = "random"
     differentiable = False
     random = True  # the tracer must neither merge two draws nor fold one into a constant
+    writes_out = True
 
     def infer(self, *inputs, kind, shape, dtype, generator, args=(), device=None):
         return Meta(tuple(shape), dtype)
 
-    def forward(self, meta, *arrays, kind, shape, dtype, generator, args=(), device=None):
-        out = np.empty(meta.shape, meta.dtype.np)
+    def forward(self, meta, *arrays, kind, shape, dtype, generator, args=(), device=None, out=None):
+        out = np.empty(meta.shape, meta.dtype.np) if out is None else out
         seed, offset = generator.draw(out.size)
         if kind == "bernoulli":
             K.fill_bernoulli(out, arrays[0], seed, offset)

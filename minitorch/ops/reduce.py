@@ -8,7 +8,7 @@ import numpy as np
 from .. import dtypes
 from ..kernels import cpu
 from ..kernels.cpu import nn as nn_kernels
-from .registry import Meta, Op, register
+from .registry import Meta, Op, into, register
 
 
 def normalize_dim(dim: int, ndim: int, op: str = "") -> int:
@@ -252,6 +252,7 @@ class Softmax(Op):
     """softmax / log_softmax over one dim, fused: one pass per row for max, sum and output."""
 
     save_out = True
+    writes_out = True
 
     def __init__(self, name, log):
         self.name = name
@@ -262,18 +263,20 @@ class Softmax(Op):
         dt = x.dtype if x.dtype.is_floating_point else dtypes.get_default_dtype()
         return Meta(x.shape, dt)
 
-    def forward(self, meta, a, *, dim):
+    def forward(self, meta, a, *, dim, out=None):
         if a.ndim == 0:
-            return np.zeros((), meta.dtype.np) if self.log else np.ones((), meta.dtype.np)
+            value = np.zeros((), meta.dtype.np) if self.log else np.ones((), meta.dtype.np)
+            return into(out, value)
         if a.size == 0:  # no rows (or empty rows): nothing to compute, nothing to reshape
-            return np.empty(a.shape, meta.dtype.np)
+            return np.empty(a.shape, meta.dtype.np) if out is None else out
         a = a.astype(meta.dtype.np, copy=False)
         axis = dim % a.ndim
         moved = np.moveaxis(a, axis, -1)
         rows = np.ascontiguousarray(moved).reshape(-1, a.shape[axis])
-        out = np.empty_like(rows)
-        nn_kernels.softmax_rows(out, rows, self.log)
-        return np.moveaxis(out.reshape(moved.shape), -1, axis)
+        last = out is not None and axis == a.ndim - 1  # out's rows are the kernel's rows
+        result = out.reshape(rows.shape) if last else np.empty_like(rows)
+        nn_kernels.softmax_rows(result, rows, self.log)
+        return into(out, np.moveaxis(result.reshape(moved.shape), -1, axis))
 
     def backward(self, ctx, grad):
         d = ctx.params["dim"]

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
 from ..autograd.engine import Node
 from ..autograd.grad_mode import state
 from ..backend import common_device, cpu_device
@@ -48,6 +50,9 @@ class Op:
     differentiable = True
     n_outputs = 1  # extra outputs (e.g. max's indices) are never differentiable
     crosses_devices = False  # forward moves data between devices itself (only to_copy)
+    # forward takes `out=`: a fresh C-ordered array per output (a tuple for several), which it
+    # fills and returns (or views of); a traced step's memory plan hands these (jit/replay.py)
+    writes_out = False
 
     @property
     def backward_name(self) -> str:
@@ -64,6 +69,15 @@ class Op:
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"
+
+
+def into(out, result):
+    """result, or, where a forward was given `out` (see Op.writes_out), out holding it: a path
+    that did not write into out (a rare layout, an edge case) copies its result there."""
+    if out is None or result is out or result.base is out:
+        return result
+    np.copyto(out, result)
+    return out
 
 
 def register(op: Op) -> Op:
