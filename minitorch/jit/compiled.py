@@ -218,9 +218,11 @@ class CompiledFunction:
             if r.planned:
                 size = sum(b.nbytes for b in r.buffers) / 2**10
                 lines.append(
-                    f"  memory plan: {r.planned} outputs (elementwise, products, reductions) "
-                    f"written into {len(r.buffers)} buffers ({size:.0f} KiB) kept from replay "
-                    "to replay; outputs that leave the step, and other ops', are allocated anew"
+                    f"  memory plan: {r.planned} outputs written into arrays kept from replay to "
+                    f"replay: {r.planned - len(r.recycled)} intermediates into {len(r.buffers)} "
+                    f"buffers ({size:.0f} KiB), {len(r.recycled)} that leave the step (gradients, "
+                    "returned tensors) into arrays recycled once nothing outside holds them; "
+                    f"{r.ops - r.planned_nodes} ops' outputs (views, ops without `out=`) are not"
                 )
             lines.append(
                 f"  compile: traced in {build.trace_seconds * 1e3:.1f} ms; Numba compiled "

@@ -8,6 +8,7 @@ op. Its source is kept (`Replayer.source`) so `explain()` can show exactly what 
 from __future__ import annotations
 
 import functools
+import math
 from sys import getrefcount
 
 import numpy as np
@@ -43,7 +44,7 @@ class Replayer:
         # outputs written into arrays of the driver's own, and those arrays, reused node after
         # node and replay after replay (_plan_buffers); outputs that leave the step, written
         # into arrays recycled once nothing outside holds them (_Recycled)
-        self.planned, self.buffers, self.recycled = 0, [], []
+        self.planned, self.planned_nodes, self.buffers, self.recycled = 0, 0, [], []
 
     def guard_failure(self) -> str | None:
         """Why the tensors the trace reads no longer match it, or None."""
@@ -69,8 +70,9 @@ class Replayer:
             self.source, self._run = self._emit(plans=plans, planned=planned)
             self.direct = len(plans)
             entries = [x for outs in planned.values() for x in outs]
-            self.planned = len(entries)
-            self.buffers = list({id(a): a for a in entries if isinstance(a, np.ndarray)}.values())
+            self.planned, self.planned_nodes = len(entries), len(planned)
+            bases = [a.base for a in entries if isinstance(a, np.ndarray)]  # each a view of one
+            self.buffers = list({id(b): b for b in bases}.values())
             self.recycled = [x for x in entries if isinstance(x, _Recycled)]
         return result
 
@@ -328,23 +330,27 @@ def _plan_buffers(nodes, output, plans) -> dict[int, list]:
     end: dict[int, int] = {}  # alias group -> index of the last node reading any of it
     for k, i in _last_uses(nodes, output).items():
         end[root(k)] = max(end.get(root(k), i), i)
-    planned, free, busy = {}, {}, []  # busy: (group end, key, array)
+    planned, free, busy = {}, [], []  # free: flat byte buffers; busy: (group end, buffer)
     for i, node in enumerate(nodes):
-        for item in [b for b in busy if b[0] < i]:  # free after the node that last reads it
-            busy.remove(item)
-            free.setdefault(item[1], []).append(item[2])
+        free += [buffer for last, buffer in busy if last < i]  # after its last reader ran
+        busy = [(last, buffer) for last, buffer in busy if last >= i]
         if not fills[i]:
             continue
         metas = node.meta if len(node.outputs) > 1 else (node.meta,)
         planned[i] = []
         for slot, meta in zip(node.outputs, metas):
-            key = (tuple(meta.shape), meta.dtype.np)
+            shape, dtype = tuple(meta.shape), meta.dtype.np
             if root(slot) in escaping:
-                planned[i].append(_Recycled(*key))
+                planned[i].append(_Recycled(shape, dtype))
                 continue
-            array = free[key].pop() if free.get(key) else np.empty(*key)
-            planned[i].append(array)
-            busy.append((end[root(slot)], key, array))
+            nbytes = math.prod(shape) * dtype.itemsize
+            # NOTE: the smallest free buffer that holds it, viewed in its shape and dtype:
+            # buffers kept per exact shape held 9.8 MiB in 27 buffers for the transformer step
+            fits = [k for k, b in enumerate(free) if b.size >= nbytes]
+            best = min(fits, key=lambda k: free[k].size, default=None)
+            buffer = np.empty(nbytes, np.uint8) if best is None else free.pop(best)
+            planned[i].append(buffer[:nbytes].view(dtype).reshape(shape))
+            busy.append((end[root(slot)], buffer))
     return planned
 
 

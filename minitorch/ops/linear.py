@@ -40,13 +40,18 @@ def matmul_plan(a: np.ndarray, b: np.ndarray):
         shape, rows = a.shape[:-1] + b.shape[-1:], (-1, a.shape[-1])
     elif a.ndim != 2:
         return None
-    product = mkl.product_plan(a if rows is None else a.reshape(rows), b)
+    merged = a if rows is None else a.reshape(rows)
+    product = mkl.product_plan(merged, b)
     if product is None:
         return None
+    # rows that are not one run are merged by a copy: into an array of the plan's own
+    scratch = None if np.may_share_memory(merged, a) else merged
 
     def planned(a, b, out=None):
         into = out if out is None or rows is None else out.reshape(-1, out.shape[-1])
-        c = product(a if rows is None else a.reshape(rows), b, into)
+        if scratch is not None:
+            np.copyto(scratch.reshape(a.shape), a)
+        c = product(a if rows is None else a.reshape(rows) if scratch is None else scratch, b, into)
         if c is None:  # rows not contiguous after all: numpy's way
             return blas_matmul(a, b)
         return c if shape is None else c.reshape(shape)

@@ -74,7 +74,7 @@ class Op:
 def into(out, result):
     """result, or, where a forward was given `out` (see Op.writes_out), out holding it: a path
     that did not write into out (a rare layout, an edge case) copies its result there."""
-    if out is None or result is out or result.base is out:
+    if out is None or np.may_share_memory(result, out):  # written in place (or a view of out)
         return result
     np.copyto(out, result)
     return out
