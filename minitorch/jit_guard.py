@@ -3,7 +3,8 @@
 - `check_host_sync`: Tensor methods that move data to Python (.item(), .numpy(), bool()) call
   it, so a trace can reject them with a clear error.
 - `capture`: the active capture, or None. Eager code reports the effects a trace must replay
-  that are not registry ops: gradients assigned to tensors, in-place writes.
+  that are not registry ops: gradients assigned to tensors (Tensor.grad's setter), in-place
+  writes.
 - `opaque`: marks a method (optimizer.step, zero_grad) that a trace records as one call and
   replays by calling it again, so the Python numbers it reads (learning rates, step counts)
   stay live instead of being frozen into the trace.
@@ -21,13 +22,6 @@ def check_host_sync(what: str) -> None:
     """Called by Tensor methods that move data to Python; a no-op outside a trace."""
     if _guard[0] is not None:
         _guard[0](what)
-
-
-def set_grad(tensor, grad) -> None:
-    """tensor.grad = grad, reported to an active capture."""
-    tensor.grad = grad
-    if capture[0] is not None:
-        capture[0].on_set_grad(tensor, grad)
 
 
 def wrote(tensor, array) -> None:

@@ -110,7 +110,7 @@ class Tensor:
     """An n-dimensional array with autograd. Create with minitorch.tensor(...), zeros, ..."""
 
     # class-level defaults keep construction cheap (only _data, dtype, _version are set)
-    grad = None
+    _grad = None
     grad_fn = None
     _requires_grad = False
     _hooks = None
@@ -125,6 +125,19 @@ class Tensor:
         return _legacy_constructor(cls, args, kwargs)
 
     # ---- basic properties --------------------------------------------------------------------
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient backward accumulated into this tensor (None until one reaches it)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        # NOTE: reported to an active trace (as autograd's own assignments are), so a step that
+        # zeroes gradients itself (p.grad = None) replays that instead of guarding on them
+        self._grad = value
+        if jit_guard.capture[0] is not None:
+            jit_guard.capture[0].on_set_grad(self, value)
+
     @property
     def shape(self) -> Size:
         return Size(self._data.shape)
@@ -417,7 +430,7 @@ class Tensor:
         def keep(grad):
             t = ref()
             if t is not None:
-                jit_guard.set_grad(t, grad.detach() if t.grad is None else t.grad + grad.detach())
+                t.grad = grad.detach() if t.grad is None else t.grad + grad.detach()
 
         self._retains_grad = True
         self.register_hook(keep)

@@ -495,6 +495,25 @@ def test_gradient_zeroed_when_traced_but_not_later_retraces():
     assert "was None when traced and is set now" in compiled.stats.retraces[0]
 
 
+def test_gradients_zeroed_by_assignment_inside_the_step_replay_without_retracing():
+    """`p.grad = None` in the step (zero_grad by hand, before or after the forward) is part of
+    the trace: the replay zeroes the gradient itself, so the .grad the last call left needs no
+    guard (it retraced on every call)."""
+    w, v = nn.Parameter(torch.ones(3)), nn.Parameter(torch.ones(3))
+
+    def step(x):
+        w.grad = None
+        y = (w * x + v).sum()
+        v.grad = None  # after the forward read v
+        y.backward()
+
+    compiled = torch.compile(step)
+    for k in range(5):
+        compiled(torch.full((3,), float(k)))
+        assert w.grad.tolist() == [float(k)] * 3 and v.grad.tolist() == [1.0] * 3
+    assert compiled.stats.replays == 3 and not compiled.stats.retraces
+
+
 def test_leaf_made_inside_the_step_needs_no_gradient_guard():
     """A requires_grad tensor the step makes (an adversarial perturbation) has a None .grad in
     every eager call: the trace must not retrace because the replay's copy has one."""

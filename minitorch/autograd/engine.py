@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 
-from .. import jit_guard
 from .grad_mode import no_grad, set_grad_enabled, state
 
 
@@ -199,7 +198,7 @@ def _finish_leaves(leaf_grads, wanted, captured, accumulate, create_graph):
         if accumulate:
             if not create_graph:
                 g = g.detach()
-            jit_guard.set_grad(leaf, g if leaf.grad is None else leaf.grad + g)
+            leaf.grad = g if leaf.grad is None else leaf.grad + g  # a trace sees it (Tensor.grad)
     return captured
 
 

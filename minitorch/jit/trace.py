@@ -154,11 +154,13 @@ class Capture:
     def on_set_grad(self, tensor, grad) -> None:
         if self._depth:
             return
-        if id(tensor) not in self._grads_set and id(tensor) in self._first_grad:
+        if id(tensor) not in self._grads_set:
             self._grads_set.add(id(tensor))
-            # Unless an opaque call (zero_grad) came first, the .grad the step found chose
-            # between set and add, so the trace depends on it being None.
-            was_none = self._first_grad[id(tensor)][1] is None
+            # The .grad the step found chose between set and add, so the trace depends on it
+            # being None; unless the step zeroed it itself first (p.grad = None), an opaque
+            # call (zero_grad) came first, or the step never read the tensor before.
+            first = self._first_grad.get(id(tensor))
+            was_none = grad is not None and first is not None and first[1] is None
             if was_none and not self._calls:
                 arg = self._args.get(id(tensor._data))
                 if arg is not None:
