@@ -212,7 +212,7 @@ def without_mkl(monkeypatch):
     from minitorch.kernels.cpu import mkl  # noqa: PLC0415
 
     monkeypatch.setattr(mkl, "library", lambda: None)
-    monkeypatch.setattr(mkl, "matmul", lambda a, b: None)
+    monkeypatch.setattr(mkl, "matmul", lambda a, b, out=None: None)
 
 
 def test_small_products_run_on_the_calling_blas_thread(without_mkl):

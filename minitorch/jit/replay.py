@@ -65,8 +65,8 @@ class Replayer:
     def __call__(self, args: tuple):
         result = self._run([a._data if isinstance(a, Tensor) else a for a in args], args)
         if self._recorder is not None:
-            plans, self._recorder = self._recorder.plans, None
-            planned = _plan_buffers(self.nodes, self._output, plans)
+            plans, fill, self._recorder = self._recorder.plans, self._recorder.fill_out, None
+            planned = _plan_buffers(self.nodes, self._output, plans, fill)
             self.source, self._run = self._emit(plans=plans, planned=planned)
             self.direct = len(plans)
             entries = [x for outs in planned.values() for x in outs]
@@ -104,16 +104,23 @@ class _Recorder:
     def __init__(self, nodes):
         self.nodes = nodes
         self.plans: dict[int, tuple] = {}  # node index -> (kernel, numbers among its operands)
+        # nodes whose op writes into given arrays (Op.writes_out) and laid its outputs out as
+        # those would be (C order): later replays may hand it arrays to fill
+        self.fill_out: set[int] = set()
 
     def __call__(self, i, forward, meta, *arrays, **params):
         out = forward(meta, *arrays, **params)
         op = self.nodes[i].op
+        if getattr(op, "writes_out", False):
+            outs = out if op.n_outputs > 1 else (out,)
+            if all(x.flags.c_contiguous for x in outs):
+                self.fill_out.add(i)
         if hasattr(op, "plan"):  # a function of the arrays that repeats this call
             plan = op.plan(meta, arrays, params, out)
             if plan is not None:
                 self.plans[i] = (plan,)
             return out
-        direct = op.direct(meta, arrays)
+        direct = op.direct(meta, arrays) if hasattr(op, "direct") else None
         if direct is not None and out.size:
             expr, operands = direct
             kernel = cpu.elementwise_for((expr,), out, operands)
@@ -127,7 +134,8 @@ class _Recorder:
     def wants(node) -> bool:
         if not isinstance(node, OpNode) or node.cuda:
             return False
-        return hasattr(node.op, "direct") or hasattr(node.op, "plan")
+        op = node.op
+        return hasattr(op, "direct") or hasattr(op, "plan") or getattr(op, "writes_out", False)
 
 
 def _slot_dtypes(nodes) -> dict[int, object]:
@@ -296,11 +304,12 @@ def _emit(nodes, output, slot_dtypes, recorder=None, plans=None, planned=None):
     return source, namespace["replay"]
 
 
-def _plan_buffers(nodes, output, plans) -> dict[int, list]:
+def _plan_buffers(nodes, output, plans, fill_out) -> dict[int, list]:
     """The arrays each node that can fill given ones writes its outputs into (node index ->
     one entry per output): the elementwise nodes the driver calls directly, plans that take
     `out=` (products, reductions) and ops that write into `out=` (`writes_out`: convolutions,
-    pooling, layer norm, softmax, random draws...).
+    pooling, layer norm, softmax, random draws...) whose first replay laid out their outputs
+    as a given array is (`fill_out`): later kernels were picked for that layout.
 
     An intermediate goes into an array of the driver's own, reused by later nodes of its shape
     and dtype once every reader of it (and of views of it) has run, and by every later replay.
@@ -317,7 +326,7 @@ def _plan_buffers(nodes, output, plans) -> dict[int, list]:
             k = parent[k]
         return k
 
-    fills = [_fills(node, plans.get(i)) for i, node in enumerate(nodes)]
+    fills = [_fills(plans.get(i), i in fill_out) for i in range(len(nodes))]
     for i, node in enumerate(nodes):
         if isinstance(node, OpNode) and not fills[i]:
             slots = [r.key for r in node_refs(node) if r.kind == "slot"] + list(node.outputs)
@@ -354,11 +363,11 @@ def _plan_buffers(nodes, output, plans) -> dict[int, list]:
     return planned
 
 
-def _fills(node, plan) -> bool:
-    """Whether the node's outputs can go into arrays the driver gives it (see _plan_buffers)."""
+def _fills(plan, writes_out: bool) -> bool:
+    """Whether a node's outputs can go into arrays the driver gives it (see _plan_buffers)."""
     if plan is not None:
         return len(plan) == 2 or getattr(plan[0], "takes_out", False)
-    return isinstance(node, OpNode) and not node.cuda and getattr(node.op, "writes_out", False)
+    return writes_out
 
 
 class _Recycled:
