@@ -672,9 +672,9 @@ def max_pool2d(
     x = np.ascontiguousarray(x)
     planes, height, width = x.shape
     oh, ow = out_size
-    out, idx = [
-        np.empty((planes, oh, ow), t) if o is None else o for o, t in zip(out, (x.dtype, np.int64))
-    ]
+    out, idx = out
+    if out is None:
+        out = np.empty((planes, oh, ow), dtype=x.dtype)
     fast = (
         tuple(kernel) == (2, 2)
         and tuple(padding) == (0, 0)
@@ -689,6 +689,8 @@ def max_pool2d(
             kernel_fn = _max_pool_2x2_values_parallel if big else _max_pool_2x2_values_serial
             kernel_fn(out.reshape(-1), x.reshape(-1), *geometry, stride[0], stride[1])
         return out, None
+    if idx is None:
+        idx = np.empty((planes, oh, ow), dtype=np.int64)
     if out.size:
         flat = (out.reshape(-1), idx.reshape(-1), x.reshape(-1), *geometry)
         if fast:

@@ -518,14 +518,14 @@ class MaxPool2d(Op):
         shape = meta[0].shape
         n, c, h, w = x.shape
         planes = np.ascontiguousarray(x).reshape(n * c, h, w)
-        into = (None, None)
+        dest = (None, None)
         if out is not None:
-            into = (
+            dest = (
                 out[0].reshape(n * c, *shape[2:]),
                 out[1].reshape(n * c, *shape[2:]) if indices else None,
             )
         values, idx = K.max_pool2d(
-            planes, kernel_size, stride, padding, dilation, shape[2:], indices=indices, out=into
+            planes, kernel_size, stride, padding, dilation, shape[2:], indices=indices, out=dest
         )
         if not indices:
             idx = np.empty(meta[1].shape, np.int64) if out is None else out[1]
@@ -556,8 +556,8 @@ class MaxPool2dBackward(Op):
         size = input_size[0] * input_size[1]
         planes = (n * c, grad.shape[2] * grad.shape[3])
         g = np.ascontiguousarray(grad).reshape(planes)
-        into = None if out is None else out.reshape(n * c, size)
-        out = K.plane_index_add(g, np.ascontiguousarray(idx).reshape(planes), size, into)
+        dest = None if out is None else out.reshape(n * c, size)
+        out = K.plane_index_add(g, np.ascontiguousarray(idx).reshape(planes), size, dest)
         return out.reshape(meta.shape)
 
     def backward(self, ctx, grad):

@@ -55,8 +55,8 @@ class LayerNorm(Op):
         rows = _rows(x, normalized_ndim)
         n, dt = rows.shape[1], rows.dtype
         w, b = _affine(weight, n, dt, 1.0), _affine(bias, n, dt, 0.0)
-        into = None if out is None else out.reshape(rows.shape)
-        return K.layer_norm_forward(rows, w, b, float(eps), into).reshape(meta.shape)
+        dest = None if out is None else out.reshape(rows.shape)
+        return K.layer_norm_forward(rows, w, b, float(eps), dest).reshape(meta.shape)
 
     def backward(self, ctx, grad):
         x, weight, bias = ctx.inputs

@@ -165,7 +165,7 @@ class RNNSequenceBackward(Op):
     differentiable = False
     writes_out = True
 
-    def infer(self, grad, h0, c0, w_hh, out, saved, *, needs, mode, reverse=False):
+    def infer(self, grad, h0, c0, w_hh, hs, saved, *, needs, mode, reverse=False):
         steps, _, n, hidden = saved.shape
         g = w_hh.shape[0]
         dt = grad.dtype
