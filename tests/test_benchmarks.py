@@ -146,3 +146,17 @@ def test_driver_benchmark_compiles_a_run_of_replayed_kernels():
     assert calls >= 2 and out.count("    kernel") == calls, out
     for label in ("Python driver (one call per kernel)", "compiled driver (one njit call)"):
         assert float(re.search(rf"{re.escape(label)}: +([\d.]+) us", out).group(1)) > 0, out
+
+
+def test_allocations_benchmark_measures_what_a_planned_replay_allocates():
+    """benchmarks/allocations.py: bytes allocated per driver line of one planned replay; the
+    GRU's recurrence backward keeps workspace of its own (its gate gradients), so it shows."""
+    sys.path.insert(0, str(BENCHMARKS))
+    import allocations  # noqa: PLC0415
+
+    rows = allocations.allocations("gru")
+    lines = [line for _, line in rows]
+    assert any("# rnn_sequence_backward" in line and "out=" in line for line in lines), lines
+    biggest = max(rows)
+    assert "# rnn_sequence_backward" in biggest[1] and biggest[0] > 256 * 1024, biggest
+    assert all(size < 64 * 1024 for size, line in rows if "# linear" in line), rows

@@ -8,9 +8,11 @@ assigns, its in-place writes, and calls of optimizer.step()/zero_grad(), which a
 calls so that learning rates and step counts stay live. Passes fold constants, merge repeated
 ops, drop dead ones and fuse (elementwise chains, product epilogues, elementwise producers of
 column reductions); the result is one straight-line Python driver calling the ops' kernels
-directly, with a memory plan: elementwise, product and reduction outputs go into arrays it
-keeps from replay to replay, unless they leave the step (so a replay never overwrites what the
-caller holds; one compiled step is not to be replayed by two threads at once). `explain()`
+directly, with a memory plan: the outputs of elementwise kernels, products, reductions and
+ops that write into given arrays (convolutions, norms, softmax, random draws...) go into
+arrays it keeps from replay to replay; those that leave the step (gradients, returned tensors)
+into arrays reused only once nothing outside holds them, so a replay never overwrites what the
+caller holds (one compiled step is not to be replayed by two threads at once). `explain()`
 shows it, with the fusion groups, the generated kernels (their source files under
 MINITORCH_CACHE_DIR, compiled or loaded from Numba's disk cache), compile times and every
 retrace with its reason.

@@ -216,11 +216,11 @@ class CompiledFunction:
                 f"{len(r.nodes) - r.ops} effects"
             )
             if r.planned:
-                size = sum(b.nbytes for b in r.buffers) / 2**10
+                size = 0 if r.arena is None else r.arena.nbytes / 2**10
                 lines.append(
                     f"  memory plan: {r.planned} outputs written into arrays kept from replay to "
-                    f"replay: {r.planned - len(r.recycled)} intermediates into {len(r.buffers)} "
-                    f"buffers ({size:.0f} KiB), {len(r.recycled)} that leave the step (gradients, "
+                    f"replay: {r.planned - len(r.recycled)} intermediates into one array "
+                    f"({size:.0f} KiB), {len(r.recycled)} that leave the step (gradients, "
                     "returned tensors) into arrays recycled once nothing outside holds them; "
                     f"{r.ops - r.planned_nodes} ops' outputs (views, ops without `out=`) are not"
                 )

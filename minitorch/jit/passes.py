@@ -275,7 +275,9 @@ class Epilogue:
         planned = producer_plan and producer_plan(meta, arrays[:n], params, outs)
         if planned is None:
             planned = functools.partial(run_producer, meta, **params)
-            planned.takes_out = getattr(self.producer, "writes_out", False)
+            # given arrays are C-ordered: only where the producer's own outputs were too
+            c_order = all(x.flags.c_contiguous for x in (outs if several else (outs,)))
+            planned.takes_out = getattr(self.producer, "writes_out", False) and c_order
         takes_out = getattr(planned, "takes_out", False)
 
         def product_and_epilogue(*arrays, out=None):

@@ -41,10 +41,10 @@ class Replayer:
         self._recorder = _Recorder(nodes)
         self.source, self._run = self._emit(recorder=self._recorder)
         self.direct = 0  # nodes replayed as direct kernel calls or plans (see _Recorder)
-        # outputs written into arrays of the driver's own, and those arrays, reused node after
-        # node and replay after replay (_plan_buffers); outputs that leave the step, written
-        # into arrays recycled once nothing outside holds them (_Recycled)
-        self.planned, self.planned_nodes, self.buffers, self.recycled = 0, 0, [], []
+        # outputs written into arrays of the driver's own (_plan_buffers): intermediates into
+        # views of one array (the arena), outputs that leave the step into arrays recycled once
+        # nothing outside holds them (_Recycled)
+        self.planned, self.planned_nodes, self.arena, self.recycled = 0, 0, None, []
 
     def guard_failure(self) -> str | None:
         """Why the tensors the trace reads no longer match it, or None."""
@@ -65,14 +65,17 @@ class Replayer:
     def __call__(self, args: tuple):
         result = self._run([a._data if isinstance(a, Tensor) else a for a in args], args)
         if self._recorder is not None:
-            plans, fill, self._recorder = self._recorder.plans, self._recorder.fill_out, None
-            planned = _plan_buffers(self.nodes, self._output, plans, fill)
+            recorder, self._recorder = self._recorder, None
+            plans = recorder.plans
+            planned = _plan_buffers(
+                self.nodes, self._output, plans, recorder.fill_out, recorder.fresh
+            )
             self.source, self._run = self._emit(plans=plans, planned=planned)
             self.direct = len(plans)
             entries = [x for outs in planned.values() for x in outs]
             self.planned, self.planned_nodes = len(entries), len(planned)
-            bases = [a.base for a in entries if isinstance(a, np.ndarray)]  # each a view of one
-            self.buffers = list({id(b): b for b in bases}.values())
+            views = [a for a in entries if isinstance(a, np.ndarray)]  # of one array
+            self.arena = views[0].base if views else None
             self.recycled = [x for x in entries if isinstance(x, _Recycled)]
         return result
 
@@ -107,14 +110,19 @@ class _Recorder:
         # nodes whose op writes into given arrays (Op.writes_out) and laid its outputs out as
         # those would be (C order): later replays may hand it arrays to fill
         self.fill_out: set[int] = set()
+        # nodes whose outputs share no memory with their inputs (no views): layouts repeat,
+        # so neither will later replays' (see _plan_buffers)
+        self.fresh: set[int] = set()
 
     def __call__(self, i, forward, meta, *arrays, **params):
         out = forward(meta, *arrays, **params)
         op = self.nodes[i].op
-        if getattr(op, "writes_out", False):
-            outs = out if op.n_outputs > 1 else (out,)
-            if all(x.flags.c_contiguous for x in outs):
-                self.fill_out.add(i)
+        outs = out if len(self.nodes[i].outputs) > 1 else (out,)
+        inputs = [a for a in arrays if isinstance(a, np.ndarray)]
+        if not any(np.may_share_memory(x, a) for x in outs for a in inputs):
+            self.fresh.add(i)
+        if getattr(op, "writes_out", False) and all(x.flags.c_contiguous for x in outs):
+            self.fill_out.add(i)
         if hasattr(op, "plan"):  # a function of the arrays that repeats this call
             plan = op.plan(meta, arrays, params, out)
             if plan is not None:
@@ -132,10 +140,10 @@ class _Recorder:
 
     @staticmethod
     def wants(node) -> bool:
+        """Every CPU op but views the driver writes inline."""
         if not isinstance(node, OpNode) or node.cuda:
             return False
-        op = node.op
-        return hasattr(op, "direct") or hasattr(op, "plan") or getattr(op, "writes_out", False)
+        return hasattr(node.op, "plan") or not hasattr(node.op, "inline")
 
 
 def _slot_dtypes(nodes) -> dict[int, object]:
@@ -304,20 +312,21 @@ def _emit(nodes, output, slot_dtypes, recorder=None, plans=None, planned=None):
     return source, namespace["replay"]
 
 
-def _plan_buffers(nodes, output, plans, fill_out) -> dict[int, list]:
+def _plan_buffers(nodes, output, plans, fill_out, fresh) -> dict[int, list]:
     """The arrays each node that can fill given ones writes its outputs into (node index ->
     one entry per output): the elementwise nodes the driver calls directly, plans that take
     `out=` (products, reductions) and ops that write into `out=` (`writes_out`: convolutions,
     pooling, layer norm, softmax, random draws...) whose first replay laid out their outputs
     as a given array is (`fill_out`): later kernels were picked for that layout.
 
-    An intermediate goes into an array of the driver's own, reused by later nodes of its shape
-    and dtype once every reader of it (and of views of it) has run, and by every later replay.
+    An intermediate goes into a view of one array the driver keeps (the arena), at an offset
+    no other intermediate alive at the same time uses (_arena_offsets): alive from its node to
+    the last reader of it or of views of it; every later replay writes the same views.
     An output that may leave the step (returned, set as a gradient, written or passed to a
     call, or a view of one of those) goes into a _Recycled array instead, which the next
-    replay reuses only once nothing outside the driver holds it. An op that fills no given
-    array may return a view of its inputs (reshape, getitem...), so its outputs count as
-    views of all its inputs.
+    replay reuses only once nothing outside the driver holds it. The outputs of an op that
+    fills no given array count as views of all its inputs unless its first replay's outputs
+    shared no memory with them (`fresh`).
     """
     parent: dict[int, int] = {}
 
@@ -328,7 +337,7 @@ def _plan_buffers(nodes, output, plans, fill_out) -> dict[int, list]:
 
     fills = [_fills(plans.get(i), i in fill_out) for i in range(len(nodes))]
     for i, node in enumerate(nodes):
-        if isinstance(node, OpNode) and not fills[i]:
+        if isinstance(node, OpNode) and not fills[i] and i not in fresh:
             slots = [r.key for r in node_refs(node) if r.kind == "slot"] + list(node.outputs)
             for k in slots[1:]:
                 parent[root(k)] = root(slots[0])
@@ -339,28 +348,50 @@ def _plan_buffers(nodes, output, plans, fill_out) -> dict[int, list]:
     end: dict[int, int] = {}  # alias group -> index of the last node reading any of it
     for k, i in _last_uses(nodes, output).items():
         end[root(k)] = max(end.get(root(k), i), i)
-    planned, free, busy = {}, [], []  # free: flat byte buffers; busy: (group end, buffer)
+    places = {}  # (node index, output) -> a _Recycled, or (lifetime, shape, dtype)
     for i, node in enumerate(nodes):
-        free += [buffer for last, buffer in busy if last < i]  # after its last reader ran
-        busy = [(last, buffer) for last, buffer in busy if last >= i]
         if not fills[i]:
             continue
         metas = node.meta if len(node.outputs) > 1 else (node.meta,)
-        planned[i] = []
-        for slot, meta in zip(node.outputs, metas):
+        for k, (slot, meta) in enumerate(zip(node.outputs, metas)):
             shape, dtype = tuple(meta.shape), meta.dtype.np
-            if root(slot) in escaping:
-                planned[i].append(_Recycled(shape, dtype))
-                continue
-            nbytes = math.prod(shape) * dtype.itemsize
-            # NOTE: the smallest free buffer that holds it, viewed in its shape and dtype:
-            # buffers kept per exact shape held 9.8 MiB in 27 buffers for the transformer step
-            fits = [k for k, b in enumerate(free) if b.size >= nbytes]
-            best = min(fits, key=lambda k: free[k].size, default=None)
-            buffer = np.empty(nbytes, np.uint8) if best is None else free.pop(best)
-            planned[i].append(buffer[:nbytes].view(dtype).reshape(shape))
-            busy.append((end[root(slot)], buffer))
+            escapes = root(slot) in escaping
+            places[i, k] = (
+                _Recycled(shape, dtype) if escapes else ((i, end[root(slot)]), shape, dtype)
+            )
+    held = {key: place for key, place in places.items() if not isinstance(place, _Recycled)}
+    sizes = {key: math.prod(shape) * dtype.itemsize for key, (_, shape, dtype) in held.items()}
+    total, offsets = _arena_offsets({key: place[0] for key, place in held.items()}, sizes)
+    arena = np.empty(total, np.uint8)
+    planned: dict[int, list] = {}
+    for key, place in places.items():
+        if not isinstance(place, _Recycled):
+            _, shape, dtype = place
+            place = arena[offsets[key] : offsets[key] + sizes[key]].view(dtype).reshape(shape)
+        planned.setdefault(key[0], []).append(place)
     return planned
+
+
+def _arena_offsets(lifetimes: dict, sizes: dict) -> tuple[int, dict]:
+    """(arena bytes, key -> offset) for outputs alive over lifetimes[key] = (first node, last
+    reader), each sizes[key] bytes: largest first, each at the lowest offset (a multiple of 64)
+    where it overlaps no placed output alive at the same time (greedy by size).
+
+    NOTE: buffers kept per exact shape held 9.8 MiB for the transformer step; whole buffers
+    shared largest first, 4.1 MiB for cifar_cnn's intermediates, which peak at 3.1 MiB."""
+    placed: list[tuple] = []  # (offset, end, first, last)
+    offsets = {}
+    for key in sorted(lifetimes, key=lambda key: (-sizes[key], key)):
+        (first, last), size, offset = lifetimes[key], sizes[key], 0
+        while clash := [
+            hi
+            for lo, hi, f, e in placed
+            if f <= last and first <= e and lo < offset + size and offset < hi
+        ]:
+            offset = -(-min(clash) // 64) * 64  # past the lowest one in the way, aligned
+        placed.append((offset, offset + size, first, last))
+        offsets[key] = offset
+    return max((hi for _, hi, _, _ in placed), default=0), offsets
 
 
 def _fills(plan, writes_out: bool) -> bool:
@@ -379,18 +410,21 @@ class _Recycled:
     still holds the last replay's loss while the next one runs.
     """
 
-    __slots__ = ("arrays",)
+    __slots__ = ("arrays", "shape", "dtype")
 
     def __init__(self, shape: tuple, dtype):
-        self.arrays = [np.empty(shape, dtype)]
+        # NOTE: the first array is made by the first replay that takes it: made with the plan,
+        # it sat beside the first replay's outputs (the gradients the caller still held), and
+        # the suite's peak memory counted the mlp's gradients twice
+        self.arrays, self.shape, self.dtype = [], shape, dtype
 
     def take(self) -> np.ndarray:
         arrays = self.arrays
         for a in arrays:
             if getrefcount(a) == 3:  # held by `arrays`, `a` and getrefcount's argument only
                 return a
-        fresh = np.empty_like(arrays[0])
-        arrays[:] = [arrays[-1], fresh]
+        fresh = np.empty(self.shape, self.dtype)
+        arrays[:] = [*arrays[-1:], fresh]
         return fresh
 
 
