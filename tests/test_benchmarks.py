@@ -149,14 +149,15 @@ def test_driver_benchmark_compiles_a_run_of_replayed_kernels():
 
 
 def test_allocations_benchmark_measures_what_a_planned_replay_allocates():
-    """benchmarks/allocations.py: bytes allocated per driver line of one planned replay; the
-    GRU's recurrence backward keeps workspace of its own (its gate gradients), so it shows."""
+    """benchmarks/allocations.py: bytes allocated per driver line of one planned replay. The
+    GRU step's recurrences write into the plan's arrays and keep their scratch arrays, so a
+    replay allocates under 1 MiB (7.2 MiB before the plan covered them)."""
     sys.path.insert(0, str(BENCHMARKS))
     import allocations  # noqa: PLC0415
 
     rows = allocations.allocations("gru")
     lines = [line for _, line in rows]
-    assert any("# rnn_sequence_backward" in line and "out=" in line for line in lines), lines
-    biggest = max(rows)
-    assert "# rnn_sequence_backward" in biggest[1] and biggest[0] > 256 * 1024, biggest
-    assert all(size < 64 * 1024 for size, line in rows if "# linear" in line), rows
+    assert lines and not any(x.startswith(("del ", "return")) for x in lines)
+    for op in ("rnn_sequence", "rnn_sequence_backward"):
+        assert any(line.endswith(f"# {op}") and "out=" in line for line in lines), lines
+    assert 0 < sum(max(size, 0) for size, _ in rows) < 2**20, rows

@@ -110,6 +110,20 @@ _CHEAP_CALLS = frozenset(
 THREADS = numba.config.NUMBA_NUM_THREADS
 
 _elementwise: dict = {}
+
+
+def scratch(work: dict | None, name: str, shape: tuple, dtype) -> np.ndarray:
+    """An uninitialised array for a kernel's own use: work[name] where `work` (a dict that a
+    traced step's plan keeps: ops/registry.py keeping_workspace) holds one of this shape and
+    dtype, else a new one, kept there for the next call when work is given."""
+    array = None if work is None else work.get(name)
+    if array is None or array.shape != tuple(shape) or array.dtype != dtype:
+        array = np.empty(shape, dtype)
+        if work is not None:
+            work[name] = array
+    return array
+
+
 _reduction: dict = {}
 
 

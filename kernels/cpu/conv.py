@@ -30,7 +30,7 @@ import functools
 import numpy as np
 from numba import intp, njit, prange, uintp
 
-from . import PARALLEL_MIN, THREADS, tiles
+from . import PARALLEL_MIN, THREADS, scratch, tiles
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy")
 
@@ -459,13 +459,13 @@ def _shift_weight_grad_serial(pf, xf, gf, tasks, n_batch, geo, shifts):
         _shift_weight_grad_part(pf, xf, gf, intp(t), n_batch, geo, shifts)
 
 
-def _padded_flat(x: np.ndarray, padding) -> tuple[np.ndarray, tuple]:
+def _padded_flat(x: np.ndarray, padding, work=None) -> tuple[np.ndarray, tuple]:
     """x (N, C, H, W) zero-padded by (top, bottom, left, right), flat, with RUN_ALIGN zeros of
-    slack after it; and the padded shape."""
+    slack after it (in work's array where given, see scratch); and the padded shape."""
     n, c, h, w = x.shape
     pt, pb, pl, pr = padding
     shape = (n, c, h + pt + pb, w + pl + pr)
-    flat = np.empty(int(np.prod(shape)) + RUN_ALIGN, dtype=x.dtype)
+    flat = scratch(work, "padded", (int(np.prod(shape)) + RUN_ALIGN,), x.dtype)
     padded = flat[: flat.size - RUN_ALIGN].reshape(shape)
     if pt or pb or pl or pr:
         padded.fill(0)
@@ -489,18 +489,21 @@ def _tap_shifts(channels, padded_hw, kernel, dilation) -> np.ndarray:
     return np.concatenate([shifts, np.zeros(-shifts.size % WGRAD_COLS, np.int64)])
 
 
-def shifted_conv2d_weight(x, g, kernel, padding, dilation, groups, out=None) -> np.ndarray:
+def shifted_conv2d_weight(
+    x, g, kernel, padding, dilation, groups, out=None, work=None
+) -> np.ndarray:
     """conv2d's weight gradient with stride 1: dW (O, C/G, kh, kw) from x and g (N, O, oh, ow),
-    into `out` where given.
+    into `out` where given; its scratch arrays from `work` (see scratch).
 
     The dot products also read x where the output pitch's junk columns sit (times a zero
     gradient): an inf there gives 0 * inf = NaN, so callers redo a non-finite result another way.
     """
     n, out_ch = g.shape[:2]
     cg = x.shape[1] // groups
-    parts = np.zeros((WEIGHT_GRAD_CHUNKS, out_ch, cg, *kernel), dtype=x.dtype)
+    parts = scratch(work, "parts", (WEIGHT_GRAD_CHUNKS, out_ch, cg, *kernel), x.dtype)
+    parts.fill(0)
     if g.size and parts[0].size:
-        xf, padded_shape = _padded_flat(x, padding)
+        xf, padded_shape = _padded_flat(x, padding, work)
         geo = _geometry(padded_shape, out_ch, g.shape[2:], kernel, dilation, groups)
         blocks = -(-(out_ch // groups) // WGRAD_ROWS)
         tasks = WEIGHT_GRAD_CHUNKS * groups * blocks

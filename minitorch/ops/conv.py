@@ -20,7 +20,7 @@ import numpy as np
 from .. import dtypes
 from ..kernels.cpu import blas
 from ..kernels.cpu import conv as K
-from .registry import Meta, Op, apply, into, register
+from .registry import Meta, Op, apply, into, keeping_workspace, register
 
 
 def _list(shape) -> list:
@@ -339,15 +339,28 @@ class Conv2dWeight(Op):
         return Meta(shape, x.dtype)
 
     def forward(
-        self, meta, x, g, cols=None, *, kernel_size, stride, padding, dilation, groups, out=None
+        self,
+        meta,
+        x,
+        g,
+        cols=None,
+        *,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        groups,
+        out=None,
+        work=None,
     ):
-        """cols, when given, is im2col(x) kept by the forward conv2d (saves recomputing it)."""
+        """cols, when given, is im2col(x) kept by the forward conv2d (saves recomputing it);
+        work: scratch arrays kept between calls (keeping_workspace)."""
         # NOTE: the shifted kernel also multiplies x outside the windows by a zero gradient, so
         # an inf there makes NaNs in taps whose windows never see it. Any non-finite x it reads
         # makes some tap non-finite, so a non-finite result is redone by im2col, which spreads
         # inf/NaN exactly as PyTorch does (checking the result, not x: 60 us on CIFAR's conv1).
         if cols is None and _shifted(stride, g.shape[1], groups):
-            dw = K.shifted_conv2d_weight(x, g, kernel_size, padding, dilation, groups, out)
+            dw = K.shifted_conv2d_weight(x, g, kernel_size, padding, dilation, groups, out, work)
             if np.isfinite(dw).all():
                 return dw
         if cols is None:
@@ -360,6 +373,10 @@ class Conv2dWeight(Op):
         g_t = _grad_by_group(g, groups).transpose(0, 2, 1)  # (G, N*L, O/G)
         dw_t = blas.matmul(_cols_by_group(cols, groups), g_t)  # (G, K/G, O/G)
         return into(out, np.ascontiguousarray(dw_t.transpose(0, 2, 1)).reshape(meta.shape))
+
+    def plan(self, meta, arrays, params, out):
+        """For a traced step's replay: forward keeping its padded copy of x between calls."""
+        return keeping_workspace(self, meta, params)
 
     def backward(self, ctx, grad):
         x, g = ctx.inputs[:2]

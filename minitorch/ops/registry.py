@@ -80,6 +80,20 @@ def into(out, result):
     return out
 
 
+def keeping_workspace(op: Op, meta, params: dict):
+    """op's forward as a function of its arrays (and `out=`, see Op.writes_out) that keeps
+    its kernels' scratch arrays from call to call (forward's `work=`, kernels/cpu scratch): a
+    plan for a traced step's replay, which one caller at a time runs."""
+    work: dict = {}
+
+    def run(*arrays, out=None):
+        # (without `out`, an output could be one of the scratch arrays the next call rewrites)
+        return op.forward(meta, *arrays, out=out, work=None if out is None else work, **params)
+
+    run.takes_out = True
+    return run
+
+
 def register(op: Op) -> Op:
     """Add an op instance to the registry (names are unique)."""
     if op.name in REGISTRY:

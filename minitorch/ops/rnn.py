@@ -21,9 +21,9 @@ import numba
 import numpy as np
 
 from ..autograd.grad_mode import state
-from ..kernels.cpu import blas, cblas
+from ..kernels.cpu import blas, cblas, scratch
 from ..kernels.cpu import rnn as K
-from .registry import Meta, Op, apply, into, register
+from .registry import Meta, Op, apply, into, keeping_workspace, register
 
 GATES = {"rnn_tanh": 1, "rnn_relu": 1, "gru": 3, "lstm": 4}
 SAVED = {"rnn_tanh": 0, "rnn_relu": 0, "gru": 4, "lstm": 5}
@@ -103,17 +103,19 @@ class RNNSequence(Op):
             Meta((steps, SAVED[mode], n, hidden), gi.dtype),
         )
 
-    def forward(self, meta, gi, h0, c0, w_hh, b_hh, *, mode, reverse=False, out=None):
+    def forward(self, meta, gi, h0, c0, w_hh, b_hh, *, mode, reverse=False, out=None, work=None):
+        """work: scratch arrays kept between calls (keeping_workspace)."""
         steps, n, g = gi.shape
         gi = np.ascontiguousarray(gi)
         b = np.zeros(g, gi.dtype) if b_hh is None else np.ascontiguousarray(b_hh)
         # NOTE: one C-ordered copy of W_hh^T for all steps: OpenBLAS runs h @ W^T on the
         # transposed view up to 1.8x slower (measured with (32, 100) @ (100, 300) float32).
-        w_t = np.ascontiguousarray(w_hh.T)
+        w_t = scratch(work, "w_t", w_hh.shape[::-1], gi.dtype)
+        np.copyto(w_t, w_hh.T)
         out, saved = out or [np.empty(m.shape, gi.dtype) for m in meta]
         h0 = np.ascontiguousarray(h0)
         c0 = None if c0 is None else np.ascontiguousarray(c0)
-        gh = np.empty((n, g), gi.dtype)  # each row range writes only its own rows
+        gh = scratch(work, "gh", (n, g), gi.dtype)  # each row range writes only its own rows
         gemm = cblas.gemm_function(gi.dtype)
 
         state0 = c0 if mode == "lstm" else h0
@@ -127,6 +129,10 @@ class RNNSequence(Op):
         if mode == "lstm":
             out[steps] = saved[_order(steps, reverse)[-1], 4] if steps else c0
         return out, saved
+
+    def plan(self, meta, arrays, params, out):
+        """For a traced step's replay: forward keeping its scratch arrays between calls."""
+        return keeping_workspace(self, meta, params)
 
     def backward(self, ctx, grad):
         if state.enabled:
@@ -178,8 +184,23 @@ class RNNSequenceBackward(Op):
         )
         return tuple(Meta(s if need else (0,), dt) for s, need in zip(shapes, needs))
 
-    def forward(self, meta, grad, h0, c0, w_hh, hs, saved, *, needs, mode, reverse=False, out=None):
-        """hs, saved: the forward's outputs."""
+    def forward(
+        self,
+        meta,
+        grad,
+        h0,
+        c0,
+        w_hh,
+        hs,
+        saved,
+        *,
+        needs,
+        mode,
+        reverse=False,
+        out=None,
+        work=None,
+    ):
+        """hs, saved: the forward's outputs; work: scratch arrays kept between calls."""
         steps, _, n, hidden = saved.shape
         g = w_hh.shape[0]
         dt = grad.dtype
@@ -189,10 +210,17 @@ class RNNSequenceBackward(Op):
         w = np.ascontiguousarray(w_hh)
         hs, saved = np.ascontiguousarray(hs), np.ascontiguousarray(saved)
         outs = out or (None,) * 5
-        dgi = outs[0] if needs[0] and outs[0] is not None else np.empty((steps, n, g), dt)
-        dgh = np.empty_like(dgi) if mode == "gru" else dgi
-        d_mm = np.zeros((n, hidden), dt)  # rows are written by their own row range only
-        carry = grad[steps].copy() if mode == "lstm" else np.zeros((n, hidden), dt)
+        dgi = (
+            outs[0] if needs[0] and outs[0] is not None else scratch(work, "dgi", (steps, n, g), dt)
+        )
+        dgh = scratch(work, "dgh", dgi.shape, dt) if mode == "gru" else dgi
+        d_mm = scratch(work, "d_mm", (n, hidden), dt)  # rows: written by their own range only
+        d_mm.fill(0)
+        carry = scratch(work, "carry", (n, hidden), dt)
+        if mode == "lstm":
+            np.copyto(carry, grad[steps])
+        else:
+            carry.fill(0)
         gemm = cblas.gemm_function(dt)
 
         state0 = c0 if mode == "lstm" else h0
@@ -208,7 +236,7 @@ class RNNSequenceBackward(Op):
             dgi,
             d_mm + carry if mode == "gru" else d_mm,
             carry if mode == "lstm" else None,
-            _weight_grad(dgh, hs, h0, order, g, hidden, outs[3]) if needs[3] else None,
+            _weight_grad(dgh, hs, h0, order, outs[3], work) if needs[3] else None,
             dgh.reshape(-1, g).sum(axis=0, out=outs[4]) if needs[4] else None,
         )
         return tuple(
@@ -216,12 +244,16 @@ class RNNSequenceBackward(Op):
             for o, x, need in zip(outs, grads, needs)
         )
 
+    def plan(self, meta, arrays, params, out):
+        """For a traced step's replay: forward keeping its scratch arrays between calls."""
+        return keeping_workspace(self, meta, params)
 
-def _weight_grad(dgh, hs, h0, order, g, hidden, out=None):
+
+def _weight_grad(dgh, hs, h0, order, out=None, work=None):
     """dW_hh = sum over steps of dgh[t]^T @ h_prev[t], as one (G, T*N) @ (T*N, H) product
     (into `out` where given)."""
-    steps = len(order)
-    h_prev = np.empty((steps,) + h0.shape, dgh.dtype)
+    steps, g, hidden = len(order), dgh.shape[-1], h0.shape[-1]
+    h_prev = scratch(work, "h_prev", (steps,) + h0.shape, dgh.dtype)
     for k, t in enumerate(order):
         h_prev[t] = hs[order[k - 1]] if k else h0
     return blas.matmul(dgh.reshape(-1, g).T, h_prev.reshape(-1, hidden), out)
