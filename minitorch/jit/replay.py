@@ -92,11 +92,12 @@ def _tensor_guards(nodes) -> list:
 
 
 class _Recorder:
-    """Wraps the elementwise nodes' calls in the first replay and keeps, per node, the
-    compiled kernel elementwise() picked and the numbers among its operands.
-
-    Ops with a `plan` (reductions, products with epilogues, gather, scatter) give a function
-    of their arrays instead.
+    """Wraps the ops' calls in the first replay (all but the views written inline) and keeps,
+    per elementwise node, the compiled kernel elementwise() picked and the numbers among its
+    operands; ops with a `plan` (reductions, products, reshape copies, gather, scatter...) give
+    a function of their arrays instead. It also notes, for the memory plan, which nodes'
+    outputs share no memory with their inputs and which `writes_out` ops laid theirs out in C
+    order.
 
     NOTE: a kernel is picked from its operands' shapes and layouts, and those repeat in every
     replay: the step's tensors are guarded (shapes, strides, dtypes) and each op lays out its

@@ -51,7 +51,10 @@ def matmul_plan(a: np.ndarray, b: np.ndarray):
         dest = out if out is None or rows is None else out.reshape(-1, out.shape[-1])
         if scratch is not None:
             np.copyto(scratch.reshape(a.shape), a)
-        c = product(a if rows is None else a.reshape(rows) if scratch is None else scratch, b, dest)
+            a_rows = scratch
+        else:
+            a_rows = a if rows is None else a.reshape(rows)
+        c = product(a_rows, b, dest)
         if c is None:  # rows not contiguous after all: numpy's way
             return blas_matmul(a, b)
         return c if shape is None else c.reshape(shape)
