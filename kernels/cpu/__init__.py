@@ -124,6 +124,15 @@ def scratch(work: dict | None, name: str, shape: tuple, dtype) -> np.ndarray:
     return array
 
 
+def contiguous(x: np.ndarray, work: dict | None, name: str) -> np.ndarray:
+    """x as a C-contiguous array: itself, or a copy (into work's scratch array `name`)."""
+    if x.flags.c_contiguous:
+        return x
+    copy = scratch(work, name, x.shape, x.dtype)
+    np.copyto(copy, x)
+    return copy
+
+
 _reduction: dict = {}
 
 

@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from . import PARALLEL_MIN
+from . import PARALLEL_MIN, scratch
 
 # NOTE: reassociation lets LLVM vectorise the row sums; no 'nnan'/'ninf', so nan and inf
 # propagate as in PyTorch.
@@ -143,10 +143,16 @@ def _backward_serial(x, weight, grad, eps, grad_x, part_w, part_b, grad_w, grad_
 
 
 def layer_norm_backward(
-    x: np.ndarray, weight: np.ndarray, grad: np.ndarray, eps: float, affine: bool = True, out=None
+    x: np.ndarray,
+    weight: np.ndarray,
+    grad: np.ndarray,
+    eps: float,
+    affine: bool = True,
+    out=None,
+    work=None,
 ):
     """(grad_x, grad_weight, grad_bias) of layer norm over the rows of x (rows, N), into the
-    three arrays of `out` where given.
+    three arrays of `out` where given; its partial sums in work's scratch arrays (see scratch).
 
     With affine=False the weight and bias gradients are not returned (None).
 
@@ -160,8 +166,10 @@ def layer_norm_backward(
     if out is None:
         out = np.empty(x.shape, x.dtype), np.empty(n, x.dtype), np.empty(n, x.dtype)
     grad_x, grad_w, grad_b = out
-    part_w = np.zeros((-(-rows // CHUNK_ROWS), n), np.float64)
-    part_b = np.zeros(part_w.shape, np.float64)
+    part_w = scratch(work, "part_w", (-(-rows // CHUNK_ROWS), n), np.float64)
+    part_b = scratch(work, "part_b", part_w.shape, np.float64)
+    part_w.fill(0)
+    part_b.fill(0)
     if x.size:
         parallel = x.size >= PARALLEL_MIN and part_w.shape[0] > 1
         kernel = _backward_parallel if parallel else _backward_serial

@@ -13,13 +13,15 @@ import math
 import numpy as np
 
 from ..autograd.grad_mode import state
+from ..kernels.cpu import contiguous
 from ..kernels.cpu import norm as K
-from .registry import Meta, Op, apply, register
+from .registry import Meta, Op, apply, keeping_workspace, register
 
 
-def _rows(x: np.ndarray, k: int) -> np.ndarray:
+def _rows(x: np.ndarray, k: int, work=None, name: str = "x") -> np.ndarray:
+    """x as C-ordered rows of its last k dims (a copy into work's `name` where strided)."""
     n = math.prod(x.shape[x.ndim - k :])
-    return np.ascontiguousarray(x).reshape(-1, n)
+    return contiguous(x, work, name).reshape(-1, n)
 
 
 def _affine(w, n: int, dtype, default: float) -> np.ndarray:
@@ -82,18 +84,23 @@ class LayerNormBackward(Op):
         shape = tuple(x.shape[x.ndim - normalized_ndim :])
         return (Meta(tuple(x.shape), x.dtype), Meta(shape, x.dtype), Meta(shape, x.dtype))
 
-    def forward(self, meta, x, weight, grad, *, affine, normalized_ndim, eps, out=None):
-        rows = _rows(x, normalized_ndim)
-        g = _rows(np.asarray(grad, dtype=rows.dtype), normalized_ndim)
+    def forward(self, meta, x, weight, grad, *, affine, normalized_ndim, eps, out=None, work=None):
+        """work: scratch arrays kept between calls (keeping_workspace)."""
+        rows = _rows(x, normalized_ndim, work)
+        g = _rows(np.asarray(grad, dtype=rows.dtype), normalized_ndim, work, "grad")
         w = _affine(weight, rows.shape[1], rows.dtype, 1.0)
         if out is not None:
             out = out[0].reshape(rows.shape), out[1].reshape(-1), out[2].reshape(-1)
-        gx, gw, gb = K.layer_norm_backward(rows, w, g, float(eps), affine, out)
+        gx, gw, gb = K.layer_norm_backward(rows, w, g, float(eps), affine, out, work)
         if gw is None:  # no affine (group_norm's rows): zeros as placeholders, never used
             gw, gb = out[1:] if out is not None else np.empty((2, rows.shape[1]), rows.dtype)
             gw.fill(0)
             gb.fill(0)
         return gx.reshape(meta[0].shape), gw.reshape(meta[1].shape), gb.reshape(meta[2].shape)
+
+    def plan(self, meta, arrays, params, out):
+        """For a traced step's replay: forward keeping its copies of strided inputs."""
+        return keeping_workspace(self, meta, params)
 
 
 layer_norm_backward = register(LayerNormBackward())
