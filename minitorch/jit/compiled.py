@@ -211,8 +211,8 @@ class CompiledFunction:
                 f"{r.folded} folded to constants, {r.merged} merged as duplicates, {r.dead} dead, "
                 f"{r.fused} fused into their neighbours, {r.epilogues} run as epilogues of "
                 f"matrix products or convolutions, {r.reductions} folded by the reduction "
-                f"reading them, {r.ops} replayed ({r.direct} elementwise "
-                f"ones, reductions and products as direct kernel calls), "
+                f"reading them, {r.ops} replayed ({r.direct} as direct kernel calls or plans: "
+                "elementwise ops, reductions, products...), "
                 f"{len(r.nodes) - r.ops} effects"
             )
             if r.planned:
