@@ -416,9 +416,8 @@ def test_replays_call_elementwise_and_sum_kernels_directly_and_stay_bit_exact():
         assert np.array_equal(compiled(x, scale, mask).numpy(), step(x, scale, mask).numpy()), i
     replayer = next(iter(compiled._traces.values()))[0]
     assert replayer.direct >= 5  # the chain into where, where, exp * 0.5 and the two sums
-    assert (
-        f"({replayer.direct} as direct kernel calls or plans: elementwise ops, reductions"
-        in (compiled.explain())
+    assert f"({replayer.direct} as direct kernel calls or plans: elementwise ops, reductions" in (
+        compiled.explain()
     )
     assert "= buf" in replayer.source and "= plan" in replayer.source  # elementwise, sums
 
