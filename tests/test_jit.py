@@ -569,6 +569,34 @@ def test_planned_replay_writes_reductions_into_its_buffers_too():
     assert len(re.findall(r"= plan\d+\(s\d+, out=buf\d+\)  # sum", replayer.source)) == 2
 
 
+def test_arena_offsets_never_overlap_outputs_alive_at_once():
+    """The memory plan's arena (jit/replay.py _arena_offsets): outputs whose lifetimes overlap
+    get disjoint byte ranges, 64-byte aligned, in an arena no larger than needed when every
+    output is alive at once and no smaller than the most bytes alive at one node."""
+    from minitorch.jit.replay import _arena_offsets  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    for case in range(200):
+        n = int(rng.integers(1, 25))
+        firsts = rng.integers(0, 40, n)
+        lifetimes = {k: (int(f), int(f + rng.integers(0, 12))) for k, f in enumerate(firsts)}
+        sizes = {k: int(rng.choice([0, 4, 64, 100, 256, 4096, 10000])) for k in range(n)}
+        total, offsets = _arena_offsets(lifetimes, sizes)
+        for a in range(n):
+            assert offsets[a] % 64 == 0 and offsets[a] + sizes[a] <= total, case
+            for b in range(a + 1, n):
+                (fa, la), (fb, lb) = lifetimes[a], lifetimes[b]
+                if fa <= lb and fb <= la and sizes[a] and sizes[b]:  # alive at once
+                    apart = (
+                        offsets[a] + sizes[a] <= offsets[b] or offsets[b] + sizes[b] <= offsets[a]
+                    )
+                    assert apart, (case, a, b, offsets, sizes, lifetimes)
+        live = max(
+            sum(sizes[k] for k, (f, e) in lifetimes.items() if f <= i <= e) for i in range(60)
+        )
+        assert live <= total <= sum(-(-size // 64) * 64 for size in sizes.values()), case
+
+
 def test_planned_replay_writes_convolutions_norms_draws_and_recurrences_into_its_arrays():
     """Every op that can fill a given array does so on a planned replay (conv2d, pooling, layer
     norm, dropout's draw, softmax, cat, batched products, the GRU and all their backward ops),

@@ -422,11 +422,25 @@ class _Recycled:
     def take(self) -> np.ndarray:
         arrays = self.arrays
         for a in arrays:
-            if getrefcount(a) == 3:  # held by `arrays`, `a` and getrefcount's argument only
+            if getrefcount(a) == _HELD_BY_LIST_ONLY:
                 return a
         fresh = np.empty(self.shape, self.dtype)
         arrays[:] = [*arrays[-1:], fresh]
         return fresh
+
+
+def _count_held_by_list_only() -> int:
+    """getrefcount of an array only a list holds, read as take() reads it: 3 on CPython 3.11
+    (the list, the loop variable, getrefcount's argument). Measured, not assumed, as an
+    interpreter that borrows the loop variable's reference would count one fewer, and take()
+    would then reuse an array a caller still holds."""
+    arrays = [np.empty(0)]
+    for a in arrays:
+        return getrefcount(a)
+    raise AssertionError
+
+
+_HELD_BY_LIST_ONLY = _count_held_by_list_only()
 
 
 def _slots_of(node) -> list[int]:
