@@ -349,25 +349,26 @@ def _plan_buffers(nodes, output, plans, fill_out, fresh) -> dict[int, list]:
     end: dict[int, int] = {}  # alias group -> index of the last node reading any of it
     for k, i in _last_uses(nodes, output).items():
         end[root(k)] = max(end.get(root(k), i), i)
-    places = {}  # (node index, output) -> a _Recycled, or (lifetime, shape, dtype)
+    places = {}  # (node index, output) -> a _Recycled, or (shape, dtype) of an intermediate
+    lifetimes, sizes = {}, {}  # of the intermediates: (node, last reader), bytes
     for i, node in enumerate(nodes):
         if not fills[i]:
             continue
         metas = node.meta if len(node.outputs) > 1 else (node.meta,)
         for k, (slot, meta) in enumerate(zip(node.outputs, metas)):
             shape, dtype = tuple(meta.shape), meta.dtype.np
-            escapes = root(slot) in escaping
-            places[i, k] = (
-                _Recycled(shape, dtype) if escapes else ((i, end[root(slot)]), shape, dtype)
-            )
-    held = {key: place for key, place in places.items() if not isinstance(place, _Recycled)}
-    sizes = {key: math.prod(shape) * dtype.itemsize for key, (_, shape, dtype) in held.items()}
-    total, offsets = _arena_offsets({key: place[0] for key, place in held.items()}, sizes)
+            if root(slot) in escaping:
+                places[i, k] = _Recycled(shape, dtype)
+                continue
+            places[i, k] = shape, dtype
+            lifetimes[i, k] = i, end[root(slot)]
+            sizes[i, k] = math.prod(shape) * dtype.itemsize
+    total, offsets = _arena_offsets(lifetimes, sizes)
     arena = np.empty(total, np.uint8)
     planned: dict[int, list] = {}
     for key, place in places.items():
-        if not isinstance(place, _Recycled):
-            _, shape, dtype = place
+        if key in offsets:
+            shape, dtype = place
             place = arena[offsets[key] : offsets[key] + sizes[key]].view(dtype).reshape(shape)
         planned.setdefault(key[0], []).append(place)
     return planned

@@ -374,9 +374,7 @@ class Conv2dWeight(Op):
         dw_t = blas.matmul(_cols_by_group(cols, groups), g_t)  # (G, K/G, O/G)
         return into(out, np.ascontiguousarray(dw_t.transpose(0, 2, 1)).reshape(meta.shape))
 
-    def plan(self, meta, arrays, params, out):
-        """For a traced step's replay: forward keeping its padded copy of x between calls."""
-        return keeping_workspace(self, meta, params)
+    plan = keeping_workspace  # the replay keeps forward's scratch arrays between calls
 
     def backward(self, ctx, grad):
         x, g = ctx.inputs[:2]

@@ -98,9 +98,7 @@ class LayerNormBackward(Op):
             gb.fill(0)
         return gx.reshape(meta[0].shape), gw.reshape(meta[1].shape), gb.reshape(meta[2].shape)
 
-    def plan(self, meta, arrays, params, out):
-        """For a traced step's replay: forward keeping its copies of strided inputs."""
-        return keeping_workspace(self, meta, params)
+    plan = keeping_workspace  # the replay keeps forward's scratch arrays between calls
 
 
 layer_norm_backward = register(LayerNormBackward())

@@ -80,10 +80,11 @@ def into(out, result):
     return out
 
 
-def keeping_workspace(op: Op, meta, params: dict):
-    """op's forward as a function of its arrays (and `out=`, see Op.writes_out) that keeps
-    its kernels' scratch arrays from call to call (forward's `work=`, kernels/cpu scratch): a
-    plan for a traced step's replay, which one caller at a time runs."""
+def keeping_workspace(op: Op, meta, arrays, params: dict, out):
+    """An Op's `plan` (set `plan = keeping_workspace` in its class) for a traced step's
+    replay, which one caller at a time runs: its forward as a function of its arrays (and
+    `out=`, see Op.writes_out) that keeps its kernels' scratch arrays from call to call
+    (forward's `work=`, kernels/cpu scratch)."""
     work: dict = {}
 
     def run(*arrays, out=None):

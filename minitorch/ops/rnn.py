@@ -130,9 +130,7 @@ class RNNSequence(Op):
             out[steps] = saved[_order(steps, reverse)[-1], 4] if steps else c0
         return out, saved
 
-    def plan(self, meta, arrays, params, out):
-        """For a traced step's replay: forward keeping its scratch arrays between calls."""
-        return keeping_workspace(self, meta, params)
+    plan = keeping_workspace  # the replay keeps forward's scratch arrays between calls
 
     def backward(self, ctx, grad):
         if state.enabled:
@@ -244,9 +242,7 @@ class RNNSequenceBackward(Op):
             for o, x, need in zip(outs, grads, needs)
         )
 
-    def plan(self, meta, arrays, params, out):
-        """For a traced step's replay: forward keeping its scratch arrays between calls."""
-        return keeping_workspace(self, meta, params)
+    plan = keeping_workspace  # the replay keeps forward's scratch arrays between calls
 
 
 def _weight_grad(dgh, hs, h0, order, out=None, work=None):
