@@ -1301,6 +1301,32 @@ def test_init_in_place_on_parameters_and_seeded():
     assert abs(_np(fresh.bias)).max() <= bound and abs(_np(fresh.weight)).max() > 0.9 * bound
 
 
+def test_init_fills_run_the_serial_kernel_with_the_values_of_a_parallel_fill(monkeypatch):
+    """nn.init draws once per parameter: it takes the serial fill kernel at any size (the
+    prange variant compiled for it cost ~1 s of a cold start), and draws what a parallel fill
+    of the same seed and offset draws."""
+    from minitorch.kernels.cpu import random as fills  # noqa: PLC0415
+
+    picked = []  # the `parallel` argument of each fill kernel taken
+    kernel = fills._kernel
+    monkeypatch.setattr(fills, "_kernel", lambda kind, par: picked.append(par) or kernel(kind, par))
+    w = mt.empty(300, 400)  # above the serial kernel's limit
+    for init in (minit.kaiming_uniform_, minit.trunc_normal_, minit.orthogonal_):
+        init(w)
+        assert picked and not any(picked), init.__name__
+        picked.clear()
+    for init, fill in ((minit.uniform_, w.uniform_), (minit.normal_, w.normal_)):
+        mt.manual_seed(5)
+        init(w)
+        by_init = _np(w).copy()
+        mt.manual_seed(5)
+        with mt.no_grad():
+            fill()
+        assert picked == [False, True], init.__name__
+        np.testing.assert_array_equal(by_init, _np(w))
+        picked.clear()
+
+
 def test_orthogonal_and_dirac_and_sparse():
     for shape in [(6, 4), (4, 6), (3, 2, 2, 2)]:
         w = mt.empty(*shape)

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
+from ..kernels.cpu.random import serial_fills
 from ..tensor import Tensor
 
 __all__ = [
@@ -72,13 +73,13 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill with U(a, b)."""
-    with no_grad():
+    with no_grad(), serial_fills():  # once per parameter: not worth a parallel kernel
         return tensor.uniform_(a, b, generator=generator)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill with N(mean, std^2)."""
-    with no_grad():
+    with no_grad(), serial_fills():
         return tensor.normal_(mean, std, generator=generator)
 
 
@@ -99,7 +100,7 @@ def trunc_normal_(
             "distribution of values may be incorrect.",
             stacklevel=2,
         )
-    with no_grad():
+    with no_grad(), serial_fills():
         result = tensor.new_empty(tensor.shape).normal_(mean, std, generator=generator)
         for _ in range(1000):
             mask = (result < a) | (result > b)
@@ -224,7 +225,8 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator=None) -> Tensor:
         return tensor
     rows = tensor.size(0)
     cols = tensor.numel() // rows
-    flat = tensor.new_empty((rows, cols)).normal_(0, 1, generator=generator).detach().numpy()
+    with serial_fills():
+        flat = tensor.new_empty((rows, cols)).normal_(0, 1, generator=generator).detach().numpy()
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat.astype(np.float64))
@@ -243,7 +245,7 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) 
         raise ValueError("Only tensors with 2 dimensions are supported")
     rows, cols = tensor.shape
     num_zeros = math.ceil(sparsity * rows)
-    with no_grad():
+    with no_grad(), serial_fills():
         tensor.normal_(0, std, generator=generator)
         # the num_zeros smallest of a random key per entry, per column: one argsort, no loop
         keys = rand(rows, cols, generator=generator, dtype=tensor.dtype)
