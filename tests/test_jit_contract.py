@@ -563,7 +563,7 @@ def test_constant_output_is_a_new_tensor_each_replay():
 
 # ---- 4. the kernel cache across processes ------------------------------------------------------
 CHILD = r"""
-import json, sys
+import json, os, sys
 import numpy as np
 import minitorch as torch
 import minitorch.nn as nn
@@ -581,7 +581,7 @@ def step(x, y):
     opt.step()
     return loss
 
-compiled = torch.compile(step)
+compiled = torch.compile(step, cache=os.environ.get("CHILD_DISK_CACHE", "1") == "1")
 before_trace = len(compiler.kernels())  # the parameters' random init loaded its own
 rng = np.random.default_rng(0)
 report = {"losses": [], "compiles": []}
@@ -601,9 +601,14 @@ print(json.dumps(report))
 """
 
 
-def _child(cache: Path, pyc: bool = False) -> dict:
-    """Run CHILD in a new interpreter with `cache` as MINITORCH_CACHE_DIR; its JSON report."""
-    env = {**os.environ, "MINITORCH_CACHE_DIR": str(cache)}
+def _child(cache: Path, pyc: bool = False, disk_cache: bool = True) -> dict:
+    """Run CHILD in a new interpreter with `cache` as MINITORCH_CACHE_DIR (its step compiled
+    with cache=disk_cache); its JSON report."""
+    env = {
+        **os.environ,
+        "MINITORCH_CACHE_DIR": str(cache),
+        "CHILD_DISK_CACHE": str(int(disk_cache)),
+    }
     env.pop("NUMBA_CACHE_DIR", None)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     if not pyc:
@@ -643,6 +648,25 @@ def test_second_process_compiles_nothing(populated_cache):
     assert re.search(r"Numba compiled 0 functions .*0 damaged", text)
     assert re.search(r"\d+ from Numba's disk cache", text)
     assert "fusion group " in text and "retraced: argument 0 changed" in text
+
+
+def test_cache_false_compiles_the_steps_kernels_in_memory_and_writes_nothing(
+    populated_cache, tmp_path
+):
+    """compile(step, cache=False): the kernels the step is first to need (its warm-up's, its
+    fused groups') are compiled in memory, no file written and no disk cache read for them (a
+    second such process compiles them again); the step computes what the cached one does."""
+    runs = [_child(tmp_path, disk_cache=False) for _ in range(2)]
+    for run in runs:
+        assert run["losses"] == populated_cache[1]["losses"]
+        assert run["trace_kernels"] and set(run["trace_kernels"]) == {"None"}
+        assert "(in memory: cache=False)" in run["explain"]
+        assert sum(run["compiles"]) + run["stats"]["numba_compiles"] > 0
+    # on disk: only what was loaded before the compiled step ran (the parameters' init fills)
+    on_disk = {str(p) for p in (tmp_path / "kernels").glob("*.py")}
+    before_trace = set(runs[0]["kernels"]) - {"None"}
+    assert on_disk == before_trace and len(on_disk) < len(runs[0]["kernels"])
+    assert runs[1]["stats"]["numba_compiles"] >= len(runs[1]["trace_kernels"])
 
 
 def test_explain_lists_graph_fusion_kernels_compile_time_and_retraces():

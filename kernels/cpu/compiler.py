@@ -9,11 +9,13 @@ and Numba's compiled code and does not compile again.
 compilations and their seconds, damaged cache entries rebuilt) and `kernels()` lists the
 loaded kernels with their source files, so tests and `minitorch.compile(...).explain()` can
 tell "compiled" from "loaded from the cache". A damaged cache entry (a truncated source, a
-garbage `.pyc`, `.nbi` or `.nbc`) is deleted and rebuilt, never a crash.
+garbage `.pyc`, `.nbi` or `.nbc`) is deleted and rebuilt, never a crash. Inside `in_memory()`
+(`minitorch.compile(..., cache=False)`) kernels are compiled without touching the disk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -60,10 +62,11 @@ stats = CompilerStats()
 
 @dataclass(frozen=True)
 class Kernel:
-    """A generated kernel loaded in this process: its module, source file and dispatcher."""
+    """A generated kernel loaded in this process: its module, source file (None: compiled in
+    memory, see in_memory) and dispatcher."""
 
     module: str
-    path: Path
+    path: Path | None
     dispatcher: object
 
     @property
@@ -118,6 +121,22 @@ def cache_dir() -> Path:
     return Path(root) / "kernels"
 
 
+_memory_depth = 0  # > 0 inside in_memory()
+
+
+@contextlib.contextmanager
+def in_memory():
+    """Kernels first loaded inside are compiled in memory only: no source file is written and
+    Numba's on-disk cache is neither read nor written for them (`minitorch.compile(...,
+    cache=False)`). A kernel this process loaded before is shared as it is."""
+    global _memory_depth
+    _memory_depth += 1
+    try:
+        yield
+    finally:
+        _memory_depth -= 1
+
+
 def load(source: str, name: str = "kernel"):
     """Return `name` from a module whose text is `source`, writing the file if needed."""
     fn = _loaded.get(source)
@@ -128,9 +147,14 @@ def load(source: str, name: str = "kernel"):
     # NOTE: content-hash names: identical source in any process maps to the same module and
     # Numba cache entry, and different sources never collide after fork (numba #10486).
     modname = f"minitorch_gen_{digest}"
-    path = cache_dir() / f"{modname}.py"
+    path = None if _memory_depth else cache_dir() / f"{modname}.py"
     if os.environ.get("MINITORCH_DEBUG") == "1":
-        print(f"# minitorch kernel {path}\n{source}", file=sys.stderr)
+        print(f"# minitorch kernel {path or modname + ' (in memory)'}\n{source}", file=sys.stderr)
+    if path is None:
+        fn = getattr(_exec_module(modname, source), name)
+        _kernels.append(Kernel(modname, None, fn))
+        _loaded[source] = fn
+        return fn
     try:
         module = _import(modname, path, source)
     except Exception as e:  # noqa: BLE001  (a damaged .pyc: any error unmarshalling it)
@@ -142,6 +166,19 @@ def load(source: str, name: str = "kernel"):
     _kernels.append(Kernel(modname, path, fn))
     _loaded[source] = fn
     return fn
+
+
+def _exec_module(modname: str, source: str):
+    """The module of `source`, run from its text, its kernels compiled without Numba's cache.
+
+    NOTE: generated sources ask for the cache in their decorators (`cache=True`), and Numba
+    refuses that for code that has no file; the text is the generator's own, so the flag is
+    switched off there."""
+    module = type(sys)(modname)
+    text = source.replace("cache=True", "cache=False")
+    exec(compile(text, f"<minitorch kernel {modname}>", "exec"), module.__dict__)  # noqa: S102
+    stats.kernels_loaded += 1
+    return module
 
 
 def _import(modname: str, path: Path, source: str):

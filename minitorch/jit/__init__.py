@@ -35,18 +35,20 @@ def compile(fn=None, *, fallback: str = "error", check: bool = False, cache: boo
             step); "eager" runs such a function eagerly, with one warning.
         check: compare the first replay with an eager run and raise naming the first op
             whose values differ.
-        cache: accepted for API compatibility. Generated kernels always go through the disk
-            cache (MINITORCH_CACHE_DIR), so a new process compiles nothing it has compiled
-            before; the traces themselves live in memory (a new process traces again, which
-            costs one eager step).
+        cache: True (default): generated kernels go through the disk cache
+            (MINITORCH_CACHE_DIR), so a new process compiles nothing it has compiled before.
+            False: the kernels this step is first to need are compiled in memory only (no
+            file written, Numba's disk cache neither read nor written for them; the library's
+            hand-written kernels keep theirs). Traces always live in memory (a new process
+            traces again, which costs one eager step).
     """
     if fn is None:
         return lambda f: compile(f, fallback=fallback, check=check, cache=cache)
     from ..nn.modules.module import Module  # noqa: PLC0415
 
     if isinstance(fn, Module):
-        return _CompiledModule(fn, fallback=fallback, check=check)
-    return CompiledFunction(fn, fallback=fallback, check=check)
+        return _CompiledModule(fn, fallback=fallback, check=check, cache=cache)
+    return CompiledFunction(fn, fallback=fallback, check=check, cache=cache)
 
 
 class _CompiledModule:

@@ -69,7 +69,9 @@ class CompiledFunction:
     tensors it reads). A failed check retraces, with the reason logged in `stats.retraces`.
     """
 
-    def __init__(self, fn, *, fallback: str = "error", check: bool = False, warmup: int = 1):
+    def __init__(
+        self, fn, *, fallback: str = "error", check: bool = False, cache: bool = True, warmup=1
+    ):
         if fallback not in ("error", "eager"):
             raise ValueError(
                 f'minitorch.compile: fallback must be "error" or "eager", got {fallback!r}'
@@ -77,6 +79,7 @@ class CompiledFunction:
         self.fn = fn
         self.fallback = fallback
         self.check = check
+        self.cache = cache
         self.warmup = warmup
         self.stats = Stats()
         self._traces: dict = {}  # guard key -> (Replayer, dynamic checks)
@@ -89,6 +92,12 @@ class CompiledFunction:
         self.__doc__ = getattr(fn, "__doc__", None)
 
     def __call__(self, *args, **kwargs):
+        if not self.cache:  # kernels this step compiles stay off the disk
+            with compiler.in_memory():
+                return self._call(*args, **kwargs)
+        return self._call(*args, **kwargs)
+
+    def _call(self, *args, **kwargs):
         self.stats.calls += 1
         if kwargs:
             args = args + tuple(kwargs.values())
@@ -239,7 +248,8 @@ class CompiledFunction:
             )
             for k in build.kernels:
                 lines.append(
-                    f"    {k.path} ({_summary(k.dispatcher)}): {k.compiled} compiled, "
+                    f"    {k.path or k.module + ' (in memory: cache=False)'} "
+                    f"({_summary(k.dispatcher)}): {k.compiled} compiled, "
                     f"{k.cache_hits} from Numba's disk cache"
                 )
             lines.append("driver source:")
