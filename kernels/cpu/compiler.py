@@ -152,20 +152,21 @@ def load(source: str, name: str = "kernel"):
         print(f"# minitorch kernel {path or modname + ' (in memory)'}\n{source}", file=sys.stderr)
     if path is None:
         fn = getattr(_exec_module(modname, source), name)
-        _kernels.append(Kernel(modname, None, fn))
-        _loaded[source] = fn
-        return fn
-    try:
-        module = _import(modname, path, source)
-    except Exception as e:  # noqa: BLE001  (a damaged .pyc: any error unmarshalling it)
-        _repair(modname, path, e)
-        module = _import(modname, path, source)
-    fn = getattr(module, name)
-    if hasattr(fn, "_cache"):  # NUMBA_DISABLE_JIT=1 leaves a plain Python function
-        fn._cache = _RepairingCache(fn._cache, modname, path)
+    else:
+        fn = getattr(_import_or_repair(modname, path, source), name)
+        if hasattr(fn, "_cache"):  # NUMBA_DISABLE_JIT=1 leaves a plain Python function
+            fn._cache = _RepairingCache(fn._cache, modname, path)
     _kernels.append(Kernel(modname, path, fn))
     _loaded[source] = fn
     return fn
+
+
+def _import_or_repair(modname: str, path: Path, source: str):
+    try:
+        return _import(modname, path, source)
+    except Exception as e:  # noqa: BLE001  (a damaged .pyc: any error unmarshalling it)
+        _repair(modname, path, e)
+        return _import(modname, path, source)
 
 
 def _exec_module(modname: str, source: str):
