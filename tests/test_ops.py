@@ -478,6 +478,13 @@ def test_products_through_mkl_for_every_operand_layout(dtype):
         np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=1e-5, atol=1e-4)
         assert got.flags.c_contiguous and got.dtype == dtype
     assert mkl.matmul(big[:7, :26:2], big[:13, :5]) is None  # no unit stride in a
+    # a plan declines what its calls would (a broadcast row: rows 0 apart), once, up front
+    rows = np.broadcast_to(big[:1, :5], (13, 5))
+    assert mkl.matmul(big[:7, :13], rows) is None
+    assert mkl.product_plan(big[:7, :13], rows) is None
+    assert mkl.product_plan(big[:7, :26:2], big[:13, :5]) is None
+    product = mkl.product_plan(*cases[1])
+    np.testing.assert_array_equal(product(*cases[1]), mkl.matmul(*cases[1]))
     assert mkl.matmul(big[:5, :5].astype(np.int64), big[:5, :5].astype(np.int64)) is None
     a, b = big[:8, :16], big[16:32, :9]
     raw = np.empty(a.size + 8, dtype)

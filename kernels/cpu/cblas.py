@@ -136,14 +136,17 @@ def call(address, bits, ta, tb, m, n, k, a, lda, b, ldb, c, ldc):
         _cblas_gemm32(address, ta, tb, m, n, k, a, lda, b, ldb, c, ldc)
 
 
-@njit(inline="always")
-def readable(x):
+def blas_reads(x) -> bool:
     """Whether BLAS reads the 2-D x in place as a row-major matrix: its rows contiguous, and
-    rows a whole number of elements apart, at least a row's length (any stride for one row)."""
+    rows a whole number of elements apart, at least a row's length (any stride for one row).
+    Plain Python, for plans that decide once; njit code calls `readable`, the same function."""
     rows, cols = x.strides
     size = x.itemsize
     contiguous = cols == size or x.shape[1] <= 1
     return contiguous and (x.shape[0] <= 1 or (rows % size == 0 and rows >= x.shape[1] * size))
+
+
+readable = njit(inline="always")(blas_reads)
 
 
 @njit(inline="always")

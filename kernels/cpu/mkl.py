@@ -78,9 +78,11 @@ def product_plan(a: np.ndarray, b: np.ndarray):
     A traced step's replay calls it: its operands keep their layouts from replay to replay,
     and the checks and lookups were ~3 us of a ~5 us product of DQN's sizes."""
     address, dtype = _operands_address(a, b), a.dtype
-    if not address:
+    (ta, stored_a), (tb, stored_b) = _stored(a), _stored(b)
+    # NOTE: decided here, not found out on every replay (a broadcast constant's zero-stride
+    # rows made _gemm refuse each call, then numpy ran the product)
+    if not (address and cblas.blas_reads(stored_a) and cblas.blas_reads(stored_b)):
         return None
-    (ta, _), (tb, _) = _stored(a), _stored(b)
     flip_a, flip_b = ta == cblas.TRANS, tb == cblas.TRANS
 
     def product(a, b, out=None):
