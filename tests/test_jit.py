@@ -548,6 +548,40 @@ def test_elementwise_producers_fold_into_column_reductions_bit_exactly(dtype):
     assert re.search(r"= plan\d+\(.*# sum$", replayer.source, re.M)  # the rows sum, alone
 
 
+def test_fused_fold_that_differs_from_eager_replays_as_two_kernels_without_allocating(
+    monkeypatch,
+):
+    """A fused producer-and-fold whose first result is not eager's bit for bit (jit/passes.py
+    FusedReduction.plan) replays as eager's two kernels, its producer's output kept between
+    replays (no array per replay), its results eager's."""
+    import tracemalloc
+
+    from minitorch.ops.reduce import Reduce  # noqa: PLC0415
+
+    fold_plan = Reduce.fold_plan
+
+    def skewed(self, meta, shape, params, expr="{0}"):  # the fused loop rounds otherwise
+        plan = fold_plan(self, meta, shape, params, expr)
+        if expr == "{0}" or plan is None:
+            return plan
+        return lambda *xs, out=None: plan(*xs, out=out) + 1
+
+    monkeypatch.setattr(Reduce, "fold_plan", skewed)
+    step = lambda a, b: ((a - b).sum(0) * 2).sum()  # noqa: E731
+    a, b = torch.randn(300, 200), torch.randn(300, 200)
+    compiled = torch.compile(step)
+    for _ in range(4):
+        tracemalloc.start()
+        got = compiled(a, b)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert np.array_equal(got.numpy(), step(a, b).numpy())
+    assert peak < 4096, peak  # not the (300, 200) difference
+    replayer = next(iter(compiled._traces.values()))[0]
+    folds = [getattr(getattr(n, "op", None), "fused", None) for n in replayer.nodes]
+    assert [f for f in folds if f is not None] == [False]
+
+
 def test_planned_replay_writes_reductions_into_its_buffers_too():
     import tracemalloc
 

@@ -406,13 +406,14 @@ class FusedReduction:
             self.fused = True
             return fused
         fold = self.reduction.fold_plan(meta, shape, params)
-        kernel = cpu.elementwise_for((self.expr,), np.empty(shape, dtype), list(arrays))
+        image = np.empty(shape, dtype)  # kept between replays, as plans keep their scratch
+        kernel = cpu.elementwise_for((self.expr,), image, list(arrays))
 
-        def produce_and_fold(*arrays):
-            image = np.empty(shape, dtype)
+        def produce_and_fold(*arrays, out=None):
             kernel(image, *arrays)
-            return fold(image)
+            return fold(image, out=out)
 
+        produce_and_fold.takes_out = True
         return produce_and_fold
 
 
