@@ -70,7 +70,13 @@ class CompiledFunction:
     """
 
     def __init__(
-        self, fn, *, fallback: str = "error", check: bool = False, cache: bool = True, warmup=1
+        self,
+        fn,
+        *,
+        fallback: str = "error",
+        check: bool = False,
+        cache: bool = True,
+        warmup: int = 1,
     ):
         if fallback not in ("error", "eager"):
             raise ValueError(
