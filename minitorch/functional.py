@@ -342,12 +342,14 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
 
 
 def einsum(equation: str, *operands) -> Tensor:
-    """Einstein summation over one or two operands (forward by numpy, backward by einsum)."""
+    """Einstein summation, PyTorch's equations ("...", implicit output); forward by numpy,
+    backward by einsum."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
-    from .ops.linalg import einsum_op  # noqa: PLC0415
+    from .ops.linalg import einsum_op, spell_ellipsis  # noqa: PLC0415
 
-    return apply(einsum_op, *operands, equation=equation.replace(" ", ""))
+    equation = spell_ellipsis(equation.replace(" ", ""), [x.ndim for x in operands])
+    return apply(einsum_op, *operands, equation=equation)
 
 
 def broadcast_tensors(*tensors) -> tuple:

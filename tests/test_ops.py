@@ -410,6 +410,47 @@ def test_einsum_broadcasts_size_one_dims_in_either_operand(shapes):
         np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "equation, shapes",
+    [
+        ("...ij,...jk->...ik", [(2, 1, 3, 4), (5, 4, 2)]),  # batch dims broadcast
+        ("...ij,...jk", [(2, 3, 4), (4, 5)]),  # implicit output: ellipsis dims first
+        ("i...->...", [(3, 2, 4)]),
+        ("b...,b...->b", [(2, 3, 4), (2, 3, 4)]),
+        ("ii...->i...", [(3, 3, 2)]),
+        ("i,...->...i", [(3,), (2, 4)]),
+        ("...qd,...kd->...qk", [(2, 2, 3, 4), (2, 2, 5, 4)]),
+        ("...ij->", [(2, 3)]),
+    ],
+)
+def test_einsum_ellipsis_as_pytorch(equation, shapes):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal(s) for s in shapes]
+    ours = [minitorch.tensor(x, requires_grad=True) for x in xs]
+    theirs = [torch.tensor(x, requires_grad=True) for x in xs]
+    out, want = minitorch.einsum(equation, *ours), torch.einsum(equation, *theirs)
+    np.testing.assert_allclose(out.numpy(force=True), want.detach().numpy(), rtol=1e-12)
+    weights = np.arange(out.numel(), dtype=np.float64).reshape(out.shape)
+    (out * minitorch.tensor(weights)).sum().backward()
+    (want * torch.tensor(weights)).sum().backward()
+    for x, y in zip(ours, theirs):
+        np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "equation, shapes, message",
+    [
+        ("...ijk,jk", [(2, 3), (3, 4)], r"subscripts in the equation \(3\) is more than .* \(2\)"),
+        ("i..j", [(2, 3)], "not part of one ellipsis"),
+        ("i......", [(2,)], "not part of one ellipsis"),
+    ],
+)
+def test_einsum_ellipsis_errors(equation, shapes, message):
+    with pytest.raises(RuntimeError, match=message):
+        minitorch.einsum(equation, *[minitorch.zeros(*s) for s in shapes])
+
+
 def test_arithmetic_kernels_run_serially_up_to_64k_elements_others_from_32k():
     """kernels/cpu: a prange region costs more than a memory pass of arithmetic saves up to
     ~64K elements, not more than tanh's work saves; the serial and parallel variants agree."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import string
+
 import numpy as np
 
 from .. import dtypes
@@ -14,12 +16,40 @@ def parse_equation(equation: str, n: int) -> tuple[list[str], str]:
     subs = lhs.split(",")
     if len(subs) != n:
         raise RuntimeError(f"einsum(): {len(subs)} operand subscripts for {n} operands")
-    if "..." in equation:
-        raise RuntimeError("einsum(): ellipsis is not supported by minitorch; spell out dims")
     if not _ and not rhs:  # implicit output: letters appearing once, sorted
         letters = "".join(subs)
         rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
     return subs, rhs
+
+
+def spell_ellipsis(equation: str, ranks: list[int]) -> str:
+    """equation with each "..." written out as letters it does not use: the dims an operand's
+    letters leave over, aligned from the right as broadcasting aligns them. An implicit output
+    gets PyTorch's order: the ellipsis dims, then the letters seen once, sorted."""
+    if "." not in equation:
+        return equation
+    lhs, arrow, rhs = equation.partition("->")
+    subs = lhs.split(",")
+    if len(subs) != len(ranks):
+        raise RuntimeError(f"einsum(): {len(subs)} operand subscripts for {len(ranks)} operands")
+    spans = []
+    for k, (s, rank) in enumerate(zip(subs, ranks)):
+        if s.count("...") > 1 or "." in s.replace("...", "", 1):
+            raise RuntimeError(f"einsum(): operand {k} has a '.' that is not part of one ellipsis")
+        named = len(s) - 3 if "..." in s else len(s)
+        if named > rank:
+            raise RuntimeError(
+                f"einsum(): the number of subscripts in the equation ({named}) is more than the "
+                f"number of dimensions ({rank}) for operand {k}"
+            )
+        spans.append(rank - named if "..." in s else 0)
+    free = [c for c in string.ascii_letters if c not in equation]
+    dims = "".join(free[: max(spans)])
+    subs = [s.replace("...", dims[len(dims) - n :]) for s, n in zip(subs, spans)]
+    if not arrow:
+        letters = "".join(s.replace("...", "") for s in lhs.split(","))
+        rhs = dims + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return ",".join(subs) + "->" + rhs.replace("...", dims)
 
 
 def letter_sizes(subs: list[str], operands) -> dict[str, int]:
