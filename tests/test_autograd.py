@@ -631,3 +631,17 @@ def test_gradgradcheck_op_table(row):
         assert autograd.gradgradcheck(fn, leaves, **{"atol": 1e-5, **row.grad_kw})
 
     check()
+
+
+@pytest.mark.parametrize("dim", [None, 1])
+def test_prod_gradient_where_inputs_are_zero(dim):
+    """The gradient at a slice's only zero is the product of the others; with two zeros in a
+    slice every element's gradient is 0 (as PyTorch; out / x would give nan there)."""
+    x = np.array([[2.0, 0.0, 3.0], [0.0, 0.0, 5.0], [1.0, 2.0, 4.0]])
+    t = mt.tensor(x, requires_grad=True)
+    (t.prod() if dim is None else t.prod(dim)).sum().backward()
+    if dim is None:  # two zeros in the whole tensor
+        want = np.zeros_like(x)
+    else:
+        want = np.array([[0.0, 6.0, 0.0], [0.0, 0.0, 0.0], [8.0, 4.0, 2.0]])
+    np.testing.assert_array_equal(t.grad.numpy(), want)
