@@ -125,7 +125,10 @@ for _name in (
     "argmin var std logsumexp norm all any count_nonzero cumsum cumprod sort argsort topk "
     "softmax log_softmax reshape flatten unflatten permute transpose swapaxes swapdims t "
     "squeeze unsqueeze narrow split chunk unbind select flip roll gather scatter scatter_add "
-    "index_select masked_fill masked_select nonzero clone detach repeat_interleave tile"
+    "index_select masked_fill masked_select nonzero clone detach repeat_interleave tile "
+    "asin acos atan sinh cosh asinh acosh atanh atan2 hypot arcsin arccos arctan arcsinh "
+    "arccosh arctanh arctan2 deg2rad rad2deg logit logaddexp xlogy sgn fliplr flipud movedim "
+    "moveaxis diagonal diag trace take_along_dim broadcast_to"
 ).split():
     if hasattr(Tensor, _name):
         globals()[_name] = _method(_name)

@@ -689,6 +689,140 @@ class Tensor:
         dims = tuple(R.normalize_dim(d, self.ndim, "flip") for d in dims)
         return apply(M.flip, self, dims=dims)
 
+    def fliplr(self) -> Tensor:
+        if self.ndim < 2:
+            raise RuntimeError("fliplr: Input must be >= 2-d.")
+        return self.flip(1)
+
+    def flipud(self) -> Tensor:
+        if self.ndim < 1:
+            raise RuntimeError("flipud: Input must be >= 1-d.")
+        return self.flip(0)
+
+    def movedim(self, source, destination) -> Tensor:
+        """The dims `source` moved to positions `destination`, the others kept in order."""
+        source = (source,) if isinstance(source, int) else tuple(source)
+        destination = (destination,) if isinstance(destination, int) else tuple(destination)
+        if len(source) != len(destination):
+            raise RuntimeError(
+                f"movedim: Invalid source or destination dims: source ({list(source)} dims) "
+                f"should contain the same number of dims as destination ({list(destination)} "
+                "dims)"
+            )
+        src = [R.normalize_dim(d, self.ndim, "movedim") for d in source]
+        dst = [R.normalize_dim(d, self.ndim, "movedim") for d in destination]
+        if len(set(src)) < len(src) or len(set(dst)) < len(dst):
+            raise RuntimeError("movedim: repeated dim in `source` or `destination`")
+        rest = iter(d for d in range(self.ndim) if d not in src)
+        moved = dict(zip(dst, src))
+        return self.permute(*[moved[k] if k in moved else next(rest) for k in range(self.ndim)])
+
+    moveaxis = movedim
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+        """The elements (i, i + offset) of dims dim1 and dim2 as the last dim: a view."""
+        d1 = R.normalize_dim(dim1, self.ndim, "diagonal")
+        d2 = R.normalize_dim(dim2, self.ndim, "diagonal")
+        if d1 == d2:
+            raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+        # NOTE: the two dims, moved last, merge into one dim of a view when their strides
+        # allow (a contiguous tensor's do, in one order or the other: diagonal (d1, d2, k) is
+        # diagonal (d2, d1, -k)); the diagonal is then a strided slice of it, so in-place
+        # writes reach self. Other layouts get a copy.
+        for rows, cols, k in ((d1, d2, offset), (d2, d1, -offset)):
+            square = self.movedim((rows, cols), (-2, -1))
+            n, m = square.shape[-2:]
+            row_stride, col_stride = square._data.strides[-2:]
+            if row_stride == m * col_stride or n <= 1:
+                start = k if k >= 0 else -k * m
+                count = max(0, min(n, m - k) if k >= 0 else min(n + k, m))
+                flat = square.reshape(square.shape[:-2] + (n * m,))
+                stop = start + (count - 1) * (m + 1) + 1 if count else start
+                return flat[..., start : stop : m + 1] if count else flat[..., :0]
+        n, m = self.shape[d1], self.shape[d2]
+        count = max(0, min(n, m - offset) if offset >= 0 else min(n + offset, m))
+        i = np.arange(count) + max(0, -offset)
+        square = self.movedim((d1, d2), (-2, -1))
+        return square[
+            ...,
+            self.new_tensor(i, dtype=dtypes.int64),
+            self.new_tensor(i + offset, dtype=dtypes.int64),
+        ]
+
+    def diag(self, diagonal: int = 0) -> Tensor:
+        """A 1-D tensor's matrix with it on a diagonal; a matrix's diagonal (a copy)."""
+        if self.ndim == 2:
+            return self.diagonal(diagonal).clone()
+        if self.ndim != 1:
+            raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {self.ndim}D")
+        n = self.shape[0] + builtins.abs(diagonal)
+        rows = np.arange(self.shape[0]) + builtins.max(0, -diagonal)
+        index = (
+            self.new_tensor(rows, dtype=dtypes.int64),
+            self.new_tensor(rows + diagonal, dtype=dtypes.int64),
+        )
+        return self.new_zeros((n, n)).index_put(index, self)
+
+    def trace(self) -> Tensor:
+        if self.ndim != 2:
+            raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {self.ndim}")
+        return self.diagonal().sum()
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        from .functional import tril  # noqa: PLC0415
+
+        return tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        from .functional import triu  # noqa: PLC0415
+
+        return triu(self, diagonal)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(other.dtype)
+
+    def repeat_interleave(self, repeats=None, dim=None, *, output_size=None) -> Tensor:
+        """Each element repeated `repeats` times along dim (over the flattened tensor if dim is
+        None); repeats: a number or one count per element. Called on a tensor of counts
+        alone, the indices repeated by those counts."""
+        if repeats is None:  # torch.repeat_interleave(counts)
+            counts = self.numpy(force=True)
+            return self.new_tensor(np.repeat(np.arange(len(counts)), counts), dtype=dtypes.int64)
+        x = self.flatten() if dim is None else self
+        d = 0 if dim is None else R.normalize_dim(dim, x.ndim, "repeat_interleave")
+        if isinstance(repeats, Tensor) and repeats.numel() == 1:
+            repeats = int(repeats.item())
+        if isinstance(repeats, int):
+            if repeats < 0:
+                raise RuntimeError("repeat_interleave: repeats can not be negative")
+            wide = list(x.shape[: d + 1]) + [repeats] + list(x.shape[d + 1 :])
+            merged = list(x.shape[:d]) + [x.shape[d] * repeats] + list(x.shape[d + 1 :])
+            return x.unsqueeze(d + 1).expand(wide).reshape(merged)
+        counts = repeats.numpy(force=True) if isinstance(repeats, Tensor) else np.asarray(repeats)
+        if counts.shape != (x.shape[d],):
+            raise RuntimeError(
+                f"repeat_interleave: repeats must have the same size as input along dim, but "
+                f"got repeats.size(0) = {counts.size} and input.size({d}) = {x.shape[d]}"
+            )
+        index = self.new_tensor(np.repeat(np.arange(x.shape[d]), counts), dtype=dtypes.int64)
+        return x.index_select(d, index)
+
+    def take_along_dim(self, indices: Tensor, dim=None) -> Tensor:
+        """gather with indices broadcast against self (over the flattened tensor if dim is None)."""
+        if dim is None:
+            return self.flatten().gather(0, indices.flatten())
+        d = R.normalize_dim(dim, self.ndim, "take_along_dim")
+        if indices.ndim != self.ndim:
+            raise RuntimeError(
+                f"torch.take_along_dim(): input and indices should have the same number of "
+                f"dimensions, but got {self.ndim} dimensions for input, and {indices.ndim} "
+                "dimensions for indices"
+            )
+        shape = [builtins.max(a, b) for a, b in zip(self.shape, indices.shape)]
+        x_shape, i_shape = list(shape), list(shape)
+        x_shape[d], i_shape[d] = self.shape[d], indices.shape[d]
+        return self.expand(x_shape).gather(d, indices.expand(i_shape))
+
     def roll(self, shifts, dims=None) -> Tensor:
         if dims is None:
             return self.flatten().roll(shifts, 0).view(self.shape)
@@ -711,9 +845,11 @@ class Tensor:
     def __setitem__(self, index, value) -> None:
         index = _convert_index(index)
         tracking = state.enabled and (self._requires_grad or getattr(value, "requires_grad", False))
-        if not tracking and self.is_cuda:  # the index_put kernel, then a copy back in place
+        # on cuda: the index_put kernel, then a copy back in place; in a trace: the same, so
+        # that the write is recorded (a numpy assignment would be invisible to it)
+        if not tracking and (self.is_cuda or jit_guard.capture[0] is not None):
             value = value if isinstance(value, Tensor) else _scalar_tensor(value, self.dtype)
-            self._write(apply(M.index_put, self.detach(), value, index=index)._data)
+            self._write(apply(M.index_put, self, value, index=index)._data)
             return
         if not tracking:
             data = value._data if isinstance(value, Tensor) else value
@@ -796,6 +932,9 @@ class Tensor:
         return self[mask.expand(self.shape) if mask.shape != self.shape else mask]
 
     def nonzero(self, *, as_tuple: bool = False):
+        from .jit_guard import check_host_sync  # noqa: PLC0415
+
+        check_host_sync("nonzero")  # its shape depends on the values: a trace cannot replay it
         idx = np.nonzero(self._data if self.ndim else self._data.reshape(1))
         if not self.ndim:  # a 0-d tensor has one element and no dims to index
             idx = (idx[0],) if as_tuple else ()
@@ -911,6 +1050,8 @@ class Tensor:
     def sign(self) -> Tensor:
         return E.sign(self)
 
+    sgn = sign  # the same for real numbers
+
     def sin(self) -> Tensor:
         return E.sin(self)
 
@@ -931,6 +1072,69 @@ class Tensor:
 
     def erf(self) -> Tensor:
         return E.erf(self)
+
+    def asin(self) -> Tensor:
+        return E.asin(self)
+
+    def acos(self) -> Tensor:
+        return E.acos(self)
+
+    def atan(self) -> Tensor:
+        return E.atan(self)
+
+    def sinh(self) -> Tensor:
+        return E.sinh(self)
+
+    def cosh(self) -> Tensor:
+        return E.cosh(self)
+
+    def asinh(self) -> Tensor:
+        return E.asinh(self)
+
+    def acosh(self) -> Tensor:
+        return E.acosh(self)
+
+    def atanh(self) -> Tensor:
+        return E.atanh(self)
+
+    def atan2(self, other) -> Tensor:
+        return E.atan2(self, other)
+
+    def hypot(self, other) -> Tensor:
+        return E.hypot(self, other)
+
+    arcsin, arccos, arctan, arcsinh, arccosh, arctanh, arctan2 = (
+        asin,
+        acos,
+        atan,
+        asinh,
+        acosh,
+        atanh,
+        atan2,
+    )
+
+    def deg2rad(self) -> Tensor:
+        return self * (math.pi / 180)
+
+    def rad2deg(self) -> Tensor:
+        return self * (180 / math.pi)
+
+    def logit(self, eps=None) -> Tensor:
+        """log(p / (1 - p)), with p clamped to [eps, 1 - eps] where eps is given."""
+        p = self if eps is None else self.clamp(eps, 1 - eps)
+        return (p / (1 - p)).log()
+
+    def logaddexp(self, other) -> Tensor:
+        """log(exp(self) + exp(other)) without overflow; equal infinities give themselves."""
+        top = self.maximum(other)
+        out = top + (-(self - other).abs()).exp().log1p()
+        return out.where(top.isfinite() | (self != other), top)
+
+    def xlogy(self, other) -> Tensor:
+        """self * log(other), 0 where self is 0 (unless other is nan)."""
+        other = other if isinstance(other, Tensor) else _scalar_tensor(other, self.dtype)
+        zero = (self == 0) & ~other.isnan()
+        return (self * other.log()).masked_fill(zero, 0)
 
     def floor(self) -> Tensor:
         return E.floor(self)

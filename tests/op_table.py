@@ -38,6 +38,7 @@ from strategies import (
     SIGNED,
     SMALL,
     SPECIAL,
+    UNIT,
     Case,
     Domain,
     TensorArg,
@@ -317,6 +318,15 @@ def _in_float(ref):
     return lambda x: ref(x if x.dtype.kind == "f" else x.astype(np.float64))
 
 
+def _in_float2(ref):
+    """_in_float for two inputs (ints as float64)."""
+    as_float = lambda x: x if np.asarray(x).dtype.kind == "f" else np.asarray(x, np.float64)  # noqa: E731
+    return lambda a, b: ref(as_float(a), as_float(b))
+
+
+ABOVE_ONE = Domain(1.25, 3.0, int_lo=1, int_hi=5)
+
+
 # ---- elementwise unary ---------------------------------------------------------------------------
 unary(
     "neg",
@@ -406,6 +416,14 @@ for _name, _ref, _dom in [
     ("tanh", np.tanh, SPECIAL),
     ("sigmoid", _sigmoid, SPECIAL),
     ("erf", _erf, REAL),
+    ("asin", np.arcsin, UNIT),
+    ("acos", np.arccos, UNIT),
+    ("atan", np.arctan, REAL),
+    ("sinh", np.sinh, SMALL),
+    ("cosh", np.cosh, SMALL),
+    ("asinh", np.arcsinh, REAL),
+    ("acosh", np.arccosh, ABOVE_ONE),
+    ("atanh", np.arctanh, UNIT),
 ]:
     unary(
         _name,
@@ -513,6 +531,28 @@ binary(
     scalars=SCALAR_BOTH,
     grad=True,
     ops=("div",),
+)
+binary(
+    "atan2",
+    lambda l, a, b: a.atan2(b),
+    _in_float2(np.arctan2),
+    out=FLOAT,
+    domains=(REAL, NONZERO),
+    dtypes=FLOATS + INTS,
+    scalars=(),  # torch.atan2 takes tensors only
+    grad=True,
+    ops=("atan2",),
+)
+binary(
+    "hypot",
+    lambda l, a, b: a.hypot(b),
+    _in_float2(np.hypot),
+    out=FLOAT,
+    domains=(NONZERO, NONZERO),
+    dtypes=FLOATS,
+    scalars=(),
+    grad=True,
+    ops=("hypot",),
 )
 binary(
     "floor_divide",

@@ -561,6 +561,51 @@ def test_constant_output_is_a_new_tensor_each_replay():
     assert outs[3].tolist() == [0.0, 2.0, 4.0]
 
 
+INDEXED = {
+    "x[i]": lambda w, i: w[i] * 1,
+    "x[:, i]": lambda w, i: w[:, i % 3] * 1,
+    "index_select": lambda w, i: w.index_select(0, i) * 1,
+    "embedding": lambda w, i: F.embedding(i, w) * 1,
+    "computed index": lambda w, i: w[(w[:, 0] * i.sum()).argmax()] * 1,
+    "setitem": lambda w, i: _put_rows(w, i),
+    "nll_loss": lambda w, i: F.nll_loss(w.log_softmax(1)[:4], i % 3),
+    "one_hot": lambda w, i: F.one_hot(i, 10) * 1,
+}
+
+
+def _put_rows(w, i):
+    out = torch.zeros(10, 3)
+    out[i] = w[:4]
+    return out
+
+
+@pytest.mark.parametrize("name", INDEXED)
+def test_tensor_indices_are_read_at_each_replay(name):
+    """An index tensor (an argument, or computed in the step) is an input of the replay, not
+    the traced call's values frozen into it: embeddings see each batch's tokens."""
+    torch.manual_seed(0)
+    w = torch.randn(10, 3)
+    compiled = torch.compile(INDEXED[name])
+    for k in range(5):
+        i = torch.randperm(10)[:4]
+        assert torch.equal(compiled(w, i), INDEXED[name](w, i)), (name, k)
+    assert compiled.stats.replays >= 2
+
+
+@pytest.mark.parametrize(
+    "step, message",
+    [
+        (lambda x: x[x > 0] * 2, "boolean mask tensor .* shape depends on the mask's values"),
+        (lambda x: x.nonzero() * 1, r"\.nonzero\(\) at .*reads a tensor's value into Python"),
+    ],
+)
+def test_data_dependent_shapes_are_refused(step, message):
+    compiled = torch.compile(step)
+    compiled(torch.randn(6))  # eager warm-up
+    with pytest.raises(torch.jit.TraceError, match=message):
+        compiled(torch.randn(6))
+
+
 # ---- 4. the kernel cache across processes ------------------------------------------------------
 CHILD = r"""
 import json, os, sys

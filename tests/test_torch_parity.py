@@ -98,6 +98,21 @@ UNARY = {
     "pos": lambda x: +x,
     "isnan": lambda x: x.isnan(),
     "nan_to_num": lambda x: (x / 0).nan_to_num(),
+    "atan": lambda x: x.atan(),
+    "sinh": lambda x: x.sinh(),
+    "cosh": lambda x: x.cosh(),
+    "asinh": lambda x: x.asinh(),
+    "deg2rad": lambda x: x.deg2rad(),
+    "rad2deg": lambda x: x.rad2deg(),
+    "sgn": lambda x: x.detach().sgn(),  # torch: a ZeroTensor gradient numpy cannot read
+    "logit_eps": lambda x: x.sigmoid().logit(eps=0.3),
+}
+UNIT = {  # inputs in (-0.9, 0.9)
+    "asin": lambda x: x.asin(),
+    "acos": lambda x: x.acos(),
+    "atanh": lambda x: x.atanh(),
+    "arcsin": lambda x: x.arcsin(),
+    "logit": lambda x: (x * 0.5 + 0.5).logit(),
 }
 POSITIVE = {
     "log": lambda x: x.log(),
@@ -121,6 +136,22 @@ def test_unary(name):
 @pytest.mark.parametrize("name", POSITIVE)
 def test_unary_positive(name):
     check(POSITIVE[name], pos(3, 4))
+
+
+@pytest.mark.parametrize("name", UNIT)
+def test_unary_on_minus_one_to_one(name):
+    check(UNIT[name], np.tanh(f32(3, 4)) * np.float32(0.9))
+
+
+def test_inverse_and_hyperbolic_functions():
+    check(lambda x: x.acosh(), pos(3, 4) + np.float32(1))
+    check(lambda t, x, y: t.atan2(x, y), (3, 4), (4,), lib=True)
+    check(lambda x, y: x.arctan2(y), (3, 1), (1, 4))
+    check(lambda t, x, y: t.hypot(x, y), (3, 4), (3, 4), lib=True)
+    check(lambda t, x, y: t.logaddexp(x, y), (3, 4), (3, 4), lib=True)
+    check(lambda t, x, y: t.xlogy(x, y), (3, 4), pos(3, 4), lib=True)
+    check(lambda t, x: t.xlogy(x * 0, x.abs()), (3, 4), lib=True)
+    check(lambda x: x.atan(), i64(3))  # ints promote to the default float dtype
 
 
 @pytest.mark.parametrize("name", ["exp", "neg", "sigmoid", "abs"])
@@ -462,12 +493,60 @@ MOVEMENT = {
     "select": lambda x: x.select(1, 2),
     "tile": lambda x: x.tile(2),
     "movedim_combo": lambda x: x.permute(1, 2, 0).reshape(3, 8),
+    "movedim": lambda x: x.movedim(0, -1),
+    "movedim_tuple": lambda x: x.movedim((0, 1), (2, 0)),
+    "moveaxis": lambda x: x.moveaxis(-1, 0),
+    "diagonal": lambda x: x.diagonal(),
+    "diagonal_offset_dims": lambda x: x.diagonal(1, -1, 1),
+    "diagonal_negative_offset": lambda x: x.diagonal(-1, 2, 1),
+    "diagonal_past_the_end": lambda x: x.diagonal(7, 1, 2),
+    "diagonal_of_transposed": lambda x: x.transpose(1, 2).diagonal(1, 1, 2),
+    "diagonal_of_strided": lambda x: x[:, :, ::2].diagonal(0, 1, 2),
+    "diag": lambda x: x[0].diag(1),
+    "diag_of_vector": lambda x: x[0, 0].diag(-2),
+    "trace": lambda x: x[1].trace(),
+    "tril": lambda x: x.tril(),
+    "triu": lambda x: x.triu(1),
+    "type_as": lambda x: x.type_as(x.double()),
+    "fliplr": lambda x: x.fliplr(),
+    "flipud": lambda x: x.flipud(),
+    "repeat_interleave": lambda x: x.repeat_interleave(2, dim=1),
+    "repeat_interleave_flat": lambda x: x.repeat_interleave(2),
+    "broadcast_to": lambda x: x[:, :1].broadcast_to((2, 5, 4)),
 }
 
 
 @pytest.mark.parametrize("name", MOVEMENT)
 def test_movement(name):
     check(MOVEMENT[name], (2, 3, 4))
+
+
+def test_index_driven_movement():
+    check(lambda t, x: t.repeat_interleave(x, t.tensor([1, 0, 2]), dim=1), (2, 3), lib=True)
+    check(lambda t: t.repeat_interleave(t.tensor([2, 0, 1])), lib=True)
+    check(lambda t, x: t.take_along_dim(x, x.argsort(dim=1), dim=1), (3, 4), lib=True)
+    check(lambda t, x: t.take_along_dim(x, t.tensor([[0], [2], [1]]), 1), (3, 4), lib=True)
+    check(lambda x: x.take_along_dim(torch_or_mt(x).tensor([0, 5, 3])), (3, 4))
+    check(lambda t, x: t.diagonal(x, offset=1, dim1=1, dim2=0), (3, 4), lib=True)
+    check(lambda t, x: t.diag(x), (3,), lib=True)
+    check(lambda t, x: t.trace(x), (3, 4), lib=True)
+    check(lambda t, x: t.movedim(x, 1, 0), (2, 3), lib=True)
+    raises_like_torch(lambda x: x.diagonal(0, 1, 1), (2, 3))
+    raises_like_torch(lambda x: x.movedim((0, 1), (0,)), (2, 3))
+    raises_like_torch(lambda x: x.fliplr(), (3,))
+
+
+def torch_or_mt(x):
+    return minitorch if isinstance(x, minitorch.Tensor) else torch
+
+
+def test_writes_through_a_diagonal_view_reach_the_tensor():
+    for lib in (minitorch, torch):
+        x = lib.zeros(3, 4)
+        x.diagonal().fill_(1)
+        x.t().diagonal(-1).fill_(2)  # x[i, i + 1]: a view through the transpose
+        assert x.tolist() == [[1, 2, 0, 0], [0, 1, 2, 0], [0, 0, 1, 2]], lib
+    check(lambda x: (lambda y: (y.diagonal().mul_(3), y)[1])(x * 2), (3, 3))
 
 
 def test_cat_stack_and_friends():

@@ -126,6 +126,7 @@ class Capture:
         self._slot_of: dict[int, int] = {}  # id(array) -> slot
         self._keep: list = []  # arrays whose ids are in _slot_of stay alive
         self._args = {id(a._data): i for i, a in enumerate(args) if isinstance(a, Tensor)}
+        self._arg_arrays = {i: a._data for i, a in enumerate(args) if isinstance(a, Tensor)}
         self._depth = 0  # > 0 inside an opaque call: its inner ops are not recorded
         self._first_grad: dict[int, tuple] = {}  # id(tensor) -> (tensor, .grad when first read)
         self._grad_owner: dict[int, Tensor] = {}  # id(that grad) -> the tensor it belongs to
@@ -143,13 +144,47 @@ class Capture:
             return
         self._check_random(op, params, outs)
         refs = tuple(self.ref(x) if isinstance(x, Tensor) else x for x in inputs)
+        in_dtypes = tuple(x.dtype if isinstance(x, Tensor) else None for x in inputs)
+        cuda = bool(outs) and devices.on_cuda(outs[0]._data)
+        params = dict(params)
+        computed = self._computed_arrays(params)
+        if computed:  # tensor indices (x[i], embeddings): read at replay, not frozen
+            self._check_index_shapes(op, computed)
+            op = ReadsArrays(op, len(refs), tuple(path for path, _ in computed), cuda)
+            for path, _ in computed:
+                _put(params, path, COMPUTED)
+            refs += tuple(ref for _, ref in computed)
+            in_dtypes += (None,) * len(computed)
         meta = tuple(_meta(o) for o in outs) if op.n_outputs > 1 else _meta(outs[0])
         slots = tuple(self._new_slot(o._data) for o in outs)
         if self.values is not None:
             self.values.update((k, devices.host(o._data)) for k, o in zip(slots, outs))
-        in_dtypes = tuple(x.dtype if isinstance(x, Tensor) else None for x in inputs)
-        cuda = bool(outs) and devices.on_cuda(outs[0]._data)
-        self.program.nodes.append(OpNode(op, meta, refs, dict(params), slots, in_dtypes, cuda))
+        self.program.nodes.append(OpNode(op, meta, refs, params, slots, in_dtypes, cuda))
+
+    def _computed_arrays(self, params: dict) -> list:
+        """((key, position), Ref) of each array in an op's keyword arguments that the step
+        computed or was passed (a tensor index), as opposed to a constant."""
+        found = []
+        for key, value in params.items():
+            for j, item in enumerate(value if isinstance(value, tuple) else (value,)):
+                if isinstance(item, (np.ndarray, np.generic)) or devices.on_cuda(item):
+                    ref = self._ref_array(item, None)
+                    if ref.kind != "const":
+                        found.append(((key, j if isinstance(value, tuple) else None), ref))
+        return found
+
+    def _check_index_shapes(self, op, computed) -> None:
+        arrays = [self._array_of(ref) for _, ref in computed]
+        if op.name == "getitem" and any(np.dtype(a.dtype) == np.bool_ for a in arrays):
+            self._fail(
+                f"minitorch.compile: indexing with a boolean mask tensor at {_user_frame()} "
+                "gives a result whose shape depends on the mask's values, which a trace "
+                "cannot replay. Use torch.where / masked_fill (same shape), or compile with "
+                'fallback="eager".'
+            )
+
+    def _array_of(self, ref: Ref):
+        return self._keep[ref.key] if ref.kind == "slot" else self._arg_arrays[ref.key]
 
     def on_set_grad(self, tensor, grad) -> None:
         if self._depth:
@@ -380,6 +415,45 @@ def _held_outside(t: Tensor, nodes, extra: int) -> bool:
         held += sum(r.kind == "tensor" and r.key is t for r in node_refs(node))
     # getrefcount counts its own argument and this function's parameter
     return sys.getrefcount(t) - 2 > held
+
+
+class _Computed:
+    """Where ReadsArrays puts an array in its op's keyword arguments."""
+
+    def __repr__(self) -> str:
+        return "<computed array>"
+
+
+COMPUTED = _Computed()
+
+
+def _put(params: dict, path: tuple, value) -> None:
+    key, position = path
+    if position is None:
+        params[key] = value
+    else:
+        items = list(params[key])
+        items[position] = value
+        params[key] = tuple(items)
+
+
+class ReadsArrays:
+    """An op whose keyword arguments held arrays the step computed or was passed (tensor
+    indices: x[i], an embedding's rows): its node reads them as inputs after the op's own,
+    so each replay indexes with its own call's values, not the traced call's."""
+
+    random = fresh = False
+
+    def __init__(self, op, n_inputs: int, paths: tuple, cuda: bool):
+        self.op, self.n_inputs, self.paths, self.cuda = op, n_inputs, paths, cuda
+        self.name, self.n_outputs = op.name, op.n_outputs
+        self.writes_out = getattr(op, "writes_out", False)
+
+    def forward(self, meta, *arrays, **params):
+        for path, array in zip(self.paths, arrays[self.n_inputs :]):
+            _put(params, path, array)
+        forward = devices.forward_of(self.op, self.cuda)
+        return forward(meta, *arrays[: self.n_inputs], **params)
 
 
 class _Fresh:

@@ -464,10 +464,11 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         if tensor.numel() == 0:
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
         num_classes = int(tensor.max().item()) + 1
-    if tensor.numel() and (int(tensor.min().item()) < 0):
-        raise RuntimeError("Class values must be non-negative.")
-    if tensor.numel() and int(tensor.max().item()) >= num_classes:
-        raise RuntimeError("Class values must be smaller than num_classes.")
+    if _guard[0] is None and tensor.numel():  # value checks, so eager only
+        if int(tensor.min().item()) < 0:
+            raise RuntimeError("Class values must be non-negative.")
+        if int(tensor.max().item()) >= num_classes:
+            raise RuntimeError("Class values must be smaller than num_classes.")
     return (tensor.unsqueeze(-1) == _arange(num_classes).to(tensor.device)).long()
 
 
@@ -830,9 +831,10 @@ def nll_loss(
     classes = input.shape[cdim]
     valid = target != ignore_index
     safe = target.masked_fill(~valid, 0)
-    bad = (safe < 0) | (safe >= classes)
-    if bool(bad.any()):
-        raise IndexError(f"Target {int(target[bad].reshape(-1)[0].item())} is out of bounds.")
+    if _guard[0] is None:  # a value check, so eager only (in a trace gather checks bounds)
+        bad = (safe < 0) | (safe >= classes)
+        if bool(bad.any()):
+            raise IndexError(f"Target {int(target[bad].reshape(-1)[0].item())} is out of bounds.")
     picked = -input.gather(cdim, safe.unsqueeze(cdim)).squeeze(cdim)
     w = weight.to(input.dtype)[safe] if weight is not None else None
     mask = valid.to(input.dtype)

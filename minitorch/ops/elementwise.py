@@ -399,6 +399,55 @@ erf = _elementwise(
     lambda c, g: g * exp_(-c.inputs[0] * c.inputs[0]) * (2 / math.sqrt(math.pi)),
     save=(0,),
 )
+
+
+def _x(c):
+    return c.inputs[0]
+
+
+# inverse and hyperbolic trigonometry: libm's functions (math.*) on both targets
+asin = _elementwise(
+    "asin", "math.asin({0})", FLOAT, lambda c, g: g / (1 - _x(c) * _x(c)).sqrt(), save=(0,)
+)
+acos = _elementwise(
+    "acos", "math.acos({0})", FLOAT, lambda c, g: -g / (1 - _x(c) * _x(c)).sqrt(), save=(0,)
+)
+atan = _elementwise(
+    "atan", "math.atan({0})", FLOAT, lambda c, g: g / (1 + _x(c) * _x(c)), save=(0,)
+)
+sinh = _elementwise("sinh", "math.sinh({0})", FLOAT, lambda c, g: g * cosh_(_x(c)), save=(0,))
+cosh = _elementwise("cosh", "math.cosh({0})", FLOAT, lambda c, g: g * sinh_(_x(c)), save=(0,))
+asinh = _elementwise(
+    "asinh", "math.asinh({0})", FLOAT, lambda c, g: g / (_x(c) * _x(c) + 1).sqrt(), save=(0,)
+)
+acosh = _elementwise(
+    "acosh",
+    "math.acosh({0})",
+    FLOAT,
+    lambda c, g: g / ((_x(c) - 1) * (_x(c) + 1)).sqrt(),
+    save=(0,),
+)
+atanh = _elementwise(
+    "atanh", "math.atanh({0})", FLOAT, lambda c, g: g / (1 - _x(c) * _x(c)), save=(0,)
+)
+
+
+def _atan2_backward(c, g):
+    a, b = c.inputs
+    scale = g / (a * a + b * b)
+    return scale * b, -scale * a
+
+
+atan2 = _elementwise("atan2", "math.atan2({0}, {1})", FLOAT, _atan2_backward, save=(0, 1))
+hypot = _elementwise(
+    "hypot",
+    "math.hypot({0}, {1})",
+    FLOAT,
+    lambda c, g: (g * c.inputs[0] / c.out, g * c.inputs[1] / c.out),
+    save=(0, 1),
+    save_out=True,
+)
+
 relu = _elementwise(
     "relu", "relu({0})", ARITH, lambda c, g: threshold_backward_(g, c.out), save_out=True
 )
@@ -554,4 +603,5 @@ def _fn(op):
 (exp_, log_, sin_, cos_, sign_, pow_, where_, eq_, gt_, ge_, le_, logical_and_, floor_divide_) = (
     map(_fn, (exp, log, sin, cos, sign, pow, where, eq, gt, ge, le, logical_and, floor_divide))
 )
+sinh_, cosh_ = _fn(sinh), _fn(cosh)
 threshold_backward_ = _fn(threshold_backward)

@@ -191,7 +191,9 @@ class ArgReduce(Op):
     def forward(self, meta, a, *, dim=None, keepdim=False):
         if dim is None or a.ndim == 0:
             return np.asarray(self.fn(a.reshape(-1)), dtype=np.int64).reshape(meta.shape)
-        return self.fn(a, axis=dim % a.ndim).astype(np.int64).reshape(meta.shape)
+        # NOTE: np.asarray: over a 1-D array numpy returns a scalar, which is no array to index
+        # with or to track
+        return np.asarray(self.fn(a, axis=dim % a.ndim), dtype=np.int64).reshape(meta.shape)
 
 
 argmax = register(ArgReduce("argmax", np.argmax))
