@@ -606,6 +606,67 @@ def test_data_dependent_shapes_are_refused(step, message):
         compiled(torch.randn(6))
 
 
+def test_compiled_model_in_a_training_loop_runs_eagerly_with_one_warning():
+    """torch.compile(model) with backward outside: a replay would return outputs without an
+    autograd graph, so the model runs eagerly (one warning) and trains as eager does."""
+    torch.manual_seed(0)
+    model, twin = nn.Linear(4, 2), nn.Linear(4, 2)
+    twin.load_state_dict(model.state_dict())
+    compiled = torch.compile(model)
+    x = torch.randn(8, 4)
+    with pytest.warns(RuntimeWarning, match="runs no backward itself") as record:
+        for _ in range(4):
+            for m in (compiled, twin):
+                m.zero_grad() if m is twin else model.zero_grad()
+                m(x).pow(2).sum().backward()
+    assert len(record) == 1
+    assert torch.equal(model.weight.grad, twin.weight.grad)
+    with torch.no_grad():  # inference still replays
+        for _ in range(3):
+            assert torch.equal(torch.compile(model)(x), twin(x))
+
+
+def test_freezing_a_parameter_between_calls_retraces():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = model(x).pow(2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    compiled, x = torch.compile(step), torch.randn(16, 4)
+    for _ in range(3):
+        compiled(x)
+    model[0].requires_grad_(False)
+    frozen = model[0].weight.detach().clone()
+    for _ in range(3):
+        compiled(x)
+    assert torch.equal(model[0].weight, frozen) and model[0].weight.grad is None
+    assert "changed requires_grad from True to False" in compiled.stats.retraces[-1]
+
+
+def test_scheduler_stepped_inside_the_step_keeps_stepping():
+    w = nn.Parameter(torch.ones(3))
+    opt = torch.optim.SGD([w], lr=0.8)
+    sched = torch.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5)
+
+    def step(x):
+        opt.zero_grad()
+        (w * x).sum().backward()
+        opt.step()
+        sched.step()
+
+    compiled = torch.compile(step)
+    for _ in range(6):
+        compiled(torch.ones(3))
+    assert sched.last_epoch == 6 and opt.param_groups[0]["lr"] == 0.8 * 0.5**6
+    np.testing.assert_allclose(w.tolist(), [1 - 0.8 * (1 - 0.5**6) / 0.5] * 3, rtol=1e-6)
+
+
 # ---- 4. the kernel cache across processes ------------------------------------------------------
 CHILD = r"""
 import json, os, sys

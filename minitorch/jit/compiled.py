@@ -12,7 +12,32 @@ from ..tensor import Tensor
 from .check import check_replay
 from .passes import Epilogue, FusedElementwise, FusedReduction
 from .replay import Replayer
-from .trace import Capture, TraceError, module_numbers, read_watched, watched_numbers
+from .trace import (
+    Capture,
+    SetGrad,
+    TraceError,
+    map_leaves,
+    module_numbers,
+    read_watched,
+    watched_numbers,
+)
+
+
+def _graph_left_to_caller(result, program) -> str | None:
+    """Why a traced call cannot be replayed when it returns a tensor whose autograd graph
+    the caller will run backward through (a compiled model's forward in a training loop):
+    the step ran no backward itself and an output requires grad. None otherwise."""
+    if any(isinstance(node, SetGrad) for node in program.nodes):
+        return None  # a training step: its outputs' graphs were used inside
+    outputs: list = []
+    map_leaves(result, Tensor, outputs.append)
+    if not any(t.requires_grad for t in outputs):
+        return None
+    return (
+        "it returns a tensor that requires grad and runs no backward itself, so the caller "
+        "will backward through its graph, which a replay does not build"
+    )
+
 
 # A step whose guards keep changing would retrace forever; past this many traces of one
 # function it runs eagerly, with a warning that says why (never silently).
@@ -178,6 +203,18 @@ class CompiledFunction:
                 self.stats.eager_calls += 1
                 return result
             return self._eager(call, args)  # refused before the step ran (a nested compile)
+        needs_graph = _graph_left_to_caller(result, program)
+        if needs_graph:  # the values would replay, the autograd graph would not
+            self._eager_reason = needs_graph
+            warnings.warn(
+                f"minitorch.compile({_name(self.fn)}): {needs_graph}; running it eagerly. "
+                "Compile the whole training step (forward, backward, optimizer.step), or call "
+                "it under torch.no_grad() for inference.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            self.stats.eager_calls += 1
+            return result
         replayer = Replayer(program)
         build.trace_seconds = time.perf_counter() - start
         build.add(before)

@@ -48,7 +48,12 @@ class Replayer:
 
     def guard_failure(self) -> str | None:
         """Why the tensors the trace reads no longer match it, or None."""
-        for t, shape, dtype, strides in self.tensors:
+        for t, shape, dtype, strides, requires_grad in self.tensors:
+            if getattr(t, "requires_grad", None) is not requires_grad:
+                return (
+                    f"a {tuple(shape)} tensor the step reads changed requires_grad from "
+                    f"{requires_grad} to {t.requires_grad} (a frozen or unfrozen parameter)"
+                )
             data = t._data
             if data.shape != shape or t.dtype is not dtype:
                 return (
@@ -87,7 +92,8 @@ def _tensor_guards(nodes) -> list:
             if r.kind == "tensor" and id(r.key) not in seen:
                 seen.add(id(r.key))
                 data = r.key._data
-                guards.append((r.key, data.shape, r.key.dtype, data.strides))
+                requires_grad = getattr(r.key, "requires_grad", None)  # (not a LiveGrad's)
+                guards.append((r.key, data.shape, r.key.dtype, data.strides, requires_grad))
     return guards
 
 

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .. import jit_guard
 from .optimizer import Optimizer
 
 __all__ = [
@@ -53,6 +54,13 @@ class LRScheduler:
 
     _is_initial = False
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # as Optimizer.step: a trace (minitorch.compile) replays step() as one call, so a
+        # scheduler stepped inside a compiled step keeps counting and setting lrs
+        if "step" in cls.__dict__:
+            cls.step = jit_guard.opaque(cls.__dict__["step"])
+
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
@@ -86,6 +94,7 @@ class LRScheduler:
         """The learning rates the last step() set, one per param group."""
         return self._last_lr
 
+    @jit_guard.opaque
     def step(self, epoch: int | None = None) -> None:
         """Advance one epoch (or jump to `epoch`) and write the new lrs into the optimizer."""
         self._step_count += 1
