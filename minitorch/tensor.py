@@ -128,6 +128,8 @@ class Tensor:
     @property
     def grad(self) -> Tensor | None:
         """The gradient backward accumulated into this tensor (None until one reaches it)."""
+        if self._grad is not None and jit_guard.capture[0] is not None:
+            jit_guard.capture[0].on_grad_read(self, self._grad)  # (p.grad.zero_() in a step)
         return self._grad
 
     @grad.setter
@@ -200,10 +202,15 @@ class Tensor:
 
     @property
     def data(self) -> Tensor:
-        return wrap(self._data, self.dtype)
+        out = wrap(self._data, self.dtype)
+        if jit_guard.capture[0] is not None:
+            jit_guard.capture[0].on_alias(out, self)
+        return out
 
     @data.setter
     def data(self, other: Tensor) -> None:
+        if jit_guard.capture[0] is not None:
+            jit_guard.capture[0].on_data_set(self, other)
         self._data = other._data
         self.dtype = other.dtype
 
@@ -391,6 +398,8 @@ class Tensor:
     def detach(self) -> Tensor:
         out = wrap(self._data, self.dtype)
         out._version = self._version
+        if jit_guard.capture[0] is not None:
+            jit_guard.capture[0].on_alias(out, self)
         return out
 
     def detach_(self) -> Tensor:

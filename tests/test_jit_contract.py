@@ -667,6 +667,39 @@ def test_scheduler_stepped_inside_the_step_keeps_stepping():
     np.testing.assert_allclose(w.tolist(), [1 - 0.8 * (1 - 0.5**6) / 0.5] * 3, rtol=1e-6)
 
 
+MANUAL_UPDATES = {
+    "p.data.sub_": lambda p: p.data.sub_(p.grad.data * 0.1),
+    "p.detach().sub_": lambda p: p.detach().sub_(p.grad * 0.1),
+    "p.data = ...": lambda p: setattr(p, "data", p.data - p.grad * 0.1),
+    "p.grad.zero_()": lambda p: (p.data.sub_(p.grad * 0.1), p.grad.zero_()),
+}
+
+
+@pytest.mark.parametrize("name", MANUAL_UPDATES)
+def test_writes_through_data_and_detach_reach_the_parameter_at_each_replay(name):
+    """A hand-written update through .data / .detach() (or zeroing .grad in place) writes to
+    the parameter (its gradient) the replay finds, not to a copy the trace made."""
+    losses = {}
+    for mode in ("eager", "compiled"):
+        torch.manual_seed(0)
+        model = nn.Linear(4, 1)
+
+        def step(x):
+            if mode == "eager" or name != "p.grad.zero_()":
+                model.zero_grad()
+            loss = model(x).pow(2).mean()
+            loss.backward()
+            with torch.no_grad():
+                for p in model.parameters():
+                    MANUAL_UPDATES[name](p)
+            return loss
+
+        run = torch.compile(step) if mode == "compiled" else step
+        x = torch.randn(8, 4)
+        losses[mode] = [run(x).item() for _ in range(6)]
+    assert losses["compiled"] == losses["eager"]
+
+
 # ---- 4. the kernel cache across processes ------------------------------------------------------
 CHILD = r"""
 import json, os, sys

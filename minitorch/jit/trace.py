@@ -136,6 +136,7 @@ class Capture:
         self._calls = 0  # opaque calls recorded so far
         self._rng = {default_generator: _rng_state(default_generator)}
         self._made: dict[int, Tensor] = {}  # id -> tensor made during the step (held: ids stay)
+        self._alias: dict[int, tuple] = {}  # id(detach() / .data result) -> (it, its source)
         self._first_seen: dict[int, tuple] = {}  # id(made tensor) -> (node index, its value)
 
     # ---- the hooks eager code calls ------------------------------------------------------
@@ -209,6 +210,32 @@ class Capture:
         if not self._depth:
             value = self._ref_array(array, None)
             self.program.nodes.append(Write(self.ref(tensor), value))
+
+    def on_grad_read(self, tensor, grad) -> None:
+        """tensor.grad was read: writes to it (p.grad.zero_()) then reach the gradient the
+        replay finds, as reads do (see LiveGrad), not the traced call's."""
+        if not self._depth and id(tensor) not in self._first_grad:
+            self._first_grad[id(tensor)] = (tensor, grad)
+            self._grad_owner.setdefault(id(grad), tensor)
+
+    def on_alias(self, alias, source) -> None:
+        """alias (x.detach(), x.data) shares source's storage: refs to it are refs to source,
+        so a replay's writes through it (p.data.add_(...)) reach the tensor itself."""
+        if not self._depth:
+            self._alias[id(alias)] = (alias, source)  # (alias held: its id stays unique)
+
+    def on_data_set(self, tensor, other) -> None:
+        """tensor.data = other inside the step: a replay copies other's values into tensor."""
+        if self._depth:
+            return
+        if tuple(other.shape) != tuple(tensor.shape) or other.dtype is not tensor.dtype:
+            self._fail(
+                f"minitorch.compile: .data = ... at {_user_frame()} gives a tensor a new shape "
+                f"or dtype ({tuple(tensor.shape)} {tensor.dtype} -> {tuple(other.shape)} "
+                f"{other.dtype}) inside the step; do it outside the compiled function."
+            )
+            return
+        self.program.nodes.append(Write(self.ref(tensor), self.ref(other)))
 
     def on_call(self, method, owner, args, kwargs):
         outer = not self._depth
@@ -285,6 +312,8 @@ class Capture:
 
     # ---- refs ------------------------------------------------------------------------------
     def ref(self, t: Tensor, live: bool = True) -> Ref:
+        while id(t) in self._alias:
+            t = self._alias[id(t)][1]
         if id(t) not in self._first_grad:
             self._first_grad[id(t)] = (t, t.grad)  # what its .grad was before the step set it
             if t.grad is not None:
