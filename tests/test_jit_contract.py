@@ -700,6 +700,71 @@ def test_writes_through_data_and_detach_reach_the_parameter_at_each_replay(name)
     assert losses["compiled"] == losses["eager"]
 
 
+_fold_model = None  # rebound per "fold" by the test below, read by its step as a global
+
+
+def _fold_step(x):
+    _fold_model.zero_grad()
+    loss = _fold_model(x).pow(2).mean()
+    loss.backward()
+    with torch.no_grad():
+        for p in _fold_model.parameters():
+            p.sub_(p.grad * 0.1)
+    return loss
+
+
+def test_a_global_model_or_replaced_layer_is_another_object_and_retraces():
+    global _fold_model
+    compiled, x = torch.compile(_fold_step), torch.randn(8, 4)
+    for fold in range(2):  # a new model per fold, bound to the same global
+        torch.manual_seed(fold)
+        _fold_model = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 1))
+        first = _fold_model[0].weight.detach().clone()
+        for _ in range(3):
+            compiled(x)
+        assert not torch.equal(_fold_model[0].weight, first)  # this fold's model trained
+    assert "global _fold_model is another object" in compiled.stats.retraces[0]
+    _fold_model[2] = nn.Linear(3, 1)  # a new head, same shapes
+    head = _fold_model[2].weight.detach().clone()
+    for _ in range(3):
+        compiled(x)
+    assert not torch.equal(_fold_model[2].weight, head)
+    assert "Sequential.2 is another object" in compiled.stats.retraces[-1]
+
+
+_calls = 0
+
+
+def _counting_step(x):
+    global _calls
+    _calls += 1
+    return x * 2
+
+
+class _Ema(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(3))
+
+    def forward(self, x):
+        self.mean = self.mean * 0.9 + x * 0.1  # rebinds the buffer: a replay would not
+        return self.mean
+
+
+@pytest.mark.parametrize(
+    "step, message",
+    [
+        (_counting_step, r"the step changed global _calls \(1 -> 2\)"),
+        (_Ema(), "the step assigns _Ema.mean a new tensor"),
+    ],
+)
+def test_python_state_the_step_rebinds_is_refused(step, message):
+    compiled = torch.compile(step)
+    compiled(torch.ones(3))  # eager warm-up
+    with pytest.raises(torch.jit.TraceError, match=message):
+        compiled(torch.ones(3))
+
+
 # ---- 4. the kernel cache across processes ------------------------------------------------------
 CHILD = r"""
 import json, os, sys

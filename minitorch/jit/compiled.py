@@ -16,9 +16,11 @@ from .trace import (
     Capture,
     SetGrad,
     TraceError,
+    is_watched_object,
     map_leaves,
     module_numbers,
     read_watched,
+    rebound,
     watched_numbers,
 )
 
@@ -190,9 +192,17 @@ class CompiledFunction:
         # cannot hold: rerunning the step after a failed capture ran part of it twice (an
         # optimizer step before a .item() was applied twice).
         capture = Capture(args, tolerate=self.fallback == "eager")
+        watched = watched_numbers(self.fn)
         try:
             with capture:
                 result = call(*args)
+            changed = rebound(watched)
+            if changed:
+                capture._fail(
+                    f"minitorch.compile: {changed}, which a replay would not do (it runs no "
+                    "Python); keep such state outside the compiled function or pass it in as "
+                    'an argument, or compile with fallback="eager".'
+                )
             program = capture.finish(result)
         except TraceError as e:
             if self.fallback == "error":
@@ -365,7 +375,10 @@ def _stale(entry, args) -> str | None:
             )
     for label, holder, name, value in numbers:
         now = read_watched(holder, name, value)
-        if type(now) is not type(value) or now != value:
+        if value is None or is_watched_object(value):
+            if now is not value:
+                return f"{label} is another object than when traced ({type(now).__name__})"
+        elif type(now) is not type(value) or now != value:
             return f"{label} changed from {value!r} to {now!r}"
     return replayer.guard_failure()
 

@@ -137,6 +137,7 @@ class Capture:
         self._rng = {default_generator: _rng_state(default_generator)}
         self._made: dict[int, Tensor] = {}  # id -> tensor made during the step (held: ids stay)
         self._alias: dict[int, tuple] = {}  # id(detach() / .data result) -> (it, its source)
+        self._module_state: dict[int, tuple] = {}  # id(module) -> (it, state when first called)
         self._first_seen: dict[int, tuple] = {}  # id(made tensor) -> (node index, its value)
 
     # ---- the hooks eager code calls ------------------------------------------------------
@@ -309,6 +310,8 @@ class Capture:
 
     def on_module_call(self, module) -> None:
         self.program.modules.append((module, module.training))
+        if id(module) not in self._module_state:
+            self._module_state[id(module)] = (module, _module_state(module))
 
     # ---- refs ------------------------------------------------------------------------------
     def ref(self, t: Tensor, live: bool = True) -> Ref:
@@ -349,6 +352,15 @@ class Capture:
 
     def finish(self, result) -> Program:
         self._check_random(at_end=True)
+        for module, state in self._module_state.values():
+            for name, value in _module_state(module).items():
+                if state.get(name, value) is not value:
+                    self._fail(
+                        f"minitorch.compile: the step assigns {type(module).__name__}.{name} "
+                        "a new tensor or module (self.x = ...), which a replay would not do; "
+                        "update it in place (self.x.mul_(m).add_(...), self.x.copy_(...)), or "
+                        'compile with fallback="eager".'
+                    )
         if self.failure is not None:
             raise self.failure
         self._first_grad.clear()  # (their references would make every tensor look held)
@@ -599,6 +611,14 @@ def watched_numbers(fn, _seen: set | None = None, _where: str = "") -> list[tupl
             found.append((f"global {name}{_where}", fn.__globals__, name, fn.__globals__[name]))
     found += _attribute_reads(code, fn, _where)
     numbers = [w for w in found if isinstance(w[3], (bool, int, float, str))]
+    # the objects a step works on, by identity: a global batch, model or optimizer rebound
+    # between calls (a new model per fold) is another object the trace never saw. Attribute
+    # chains only for models and optimizers (x.T makes a new tensor on every read).
+    numbers += [
+        w
+        for w in found
+        if is_watched_object(w[3]) and (isinstance(w[3], Tensor) <= (type(w[1]) is not _Attribute))
+    ]
     # NOTE: a branch on a flag inside a helper the step calls is frozen by the trace as surely
     # as one in the step itself
     for *_, v in found:
@@ -619,7 +639,46 @@ def module_numbers(modules) -> list[tuple]:
             if name != "training" and isinstance(value, (bool, int, float, str)):
                 label = f"{type(module).__name__}.{name}"
                 numbers.append((label, vars(module), name, value))
+        # a parameter, buffer or submodule replaced (m.fc = nn.Linear(...)) is not the
+        # tensor the trace reads (updates in place keep the object: load_state_dict, mul_)
+        for kind in ("_parameters", "_buffers", "_modules"):
+            for name, value in vars(module).get(kind, {}).items():
+                numbers.append((f"{type(module).__name__}.{name}", vars(module)[kind], name, value))
     return numbers
+
+
+def _module_state(module) -> dict:
+    """name -> the parameter, buffer or submodule a module holds under it."""
+    state = vars(module)
+    return {
+        name: v
+        for kind in ("_parameters", "_buffers", "_modules")
+        for name, v in state.get(kind, {}).items()
+    }
+
+
+def rebound(watched) -> str | None:
+    """How the step itself changed a value it reads (watched_numbers entries taken before
+    it ran): a replay runs no Python, so it would not; None if it changed none."""
+    for label, holder, name, value in watched:
+        now = read_watched(holder, name, value)
+        same = (
+            now is value
+            if value is None or is_watched_object(value)
+            else (type(now) is type(value) and now == value)
+        )
+        if not same:
+            return f"the step changed {label} ({value!r} -> {now!r})"
+    return None
+
+
+def is_watched_object(value) -> bool:
+    """A tensor, model or optimizer: guarded by identity (see watched_numbers)."""
+    return (
+        isinstance(value, Tensor)
+        or hasattr(value, "param_groups")
+        or (hasattr(value, "_parameters") and hasattr(value, "forward"))
+    )
 
 
 class _Attribute:
