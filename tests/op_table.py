@@ -532,28 +532,21 @@ binary(
     grad=True,
     ops=("div",),
 )
-binary(
-    "atan2",
-    lambda l, a, b: a.atan2(b),
-    _in_float2(np.arctan2),
-    out=FLOAT,
-    domains=(REAL, NONZERO),
-    dtypes=FLOATS + INTS,
-    scalars=(),  # torch.atan2 takes tensors only
-    grad=True,
-    ops=("atan2",),
-)
-binary(
-    "hypot",
-    lambda l, a, b: a.hypot(b),
-    _in_float2(np.hypot),
-    out=FLOAT,
-    domains=(NONZERO, NONZERO),
-    dtypes=FLOATS,
-    scalars=(),
-    grad=True,
-    ops=("hypot",),
-)
+for _name, _ref, _domains, _dtypes in [
+    ("atan2", np.arctan2, (REAL, NONZERO), FLOATS + INTS),
+    ("hypot", np.hypot, (NONZERO, NONZERO), FLOATS),
+]:
+    binary(
+        _name,
+        lambda l, a, b, _n=_name: getattr(a, _n)(b),
+        _in_float2(_ref),
+        out=FLOAT,
+        domains=_domains,
+        dtypes=_dtypes,
+        scalars=(),  # torch.atan2 / hypot take tensors only
+        grad=True,
+        ops=(_name,),
+    )
 binary(
     "floor_divide",
     lambda l, a, b: a // b,
