@@ -353,13 +353,16 @@ def _describe_key(key: tuple) -> str:
 
 
 def _dynamic_checks(fn, program) -> tuple:
-    numbers = watched_numbers(fn) + module_numbers(program.modules)
-    return (program.modules, numbers, program.grad_guards, program.arg_grad_guards)
+    watched = watched_numbers(fn) + module_numbers(program.modules)
+    # split once here: the objects compare by identity, the numbers by value
+    objects = [w for w in watched if w[3] is None or is_watched_object(w[3])]
+    numbers = [w for w in watched if not (w[3] is None or is_watched_object(w[3]))]
+    return (program.modules, numbers, objects, program.grad_guards, program.arg_grad_guards)
 
 
 def _stale(entry, args) -> str | None:
     """Why a trace no longer matches what its function would do, or None."""
-    replayer, (modules, numbers, grads, arg_grads), _, _ = entry
+    replayer, (modules, numbers, objects, grads, arg_grads), _, _ = entry
     for t in list(grads) + [args[i] for i in arg_grads]:
         if t.grad is not None:
             return (
@@ -375,11 +378,12 @@ def _stale(entry, args) -> str | None:
             )
     for label, holder, name, value in numbers:
         now = read_watched(holder, name, value)
-        if value is None or is_watched_object(value):
-            if now is not value:
-                return f"{label} is another object than when traced ({type(now).__name__})"
-        elif type(now) is not type(value) or now != value:
+        if type(now) is not type(value) or now != value:
             return f"{label} changed from {value!r} to {now!r}"
+    for label, holder, name, value in objects:
+        now = holder.get(name, value) if type(holder) is dict else read_watched(holder, name, value)
+        if now is not value:
+            return f"{label} is another object than when traced ({type(now).__name__})"
     return replayer.guard_failure()
 
 
