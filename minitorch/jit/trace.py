@@ -617,7 +617,7 @@ def watched_numbers(fn, _seen: set | None = None, _where: str = "") -> list[tupl
     numbers += [
         w
         for w in found
-        if is_watched_object(w[3]) and (isinstance(w[3], Tensor) <= (type(w[1]) is not _Attribute))
+        if is_watched_object(w[3]) and not (isinstance(w[3], Tensor) and type(w[1]) is _Attribute)
     ]
     # NOTE: a branch on a flag inside a helper the step calls is frozen by the trace as surely
     # as one in the step itself
