@@ -7,7 +7,8 @@
   writes.
 - `opaque`: marks a method (optimizer.step, zero_grad) that a trace records as one call and
   replays by calling it again, so the Python numbers it reads (learning rates, step counts)
-  stay live instead of being frozen into the trace.
+  stay live instead of being frozen into the trace. `OpaqueStep`: a base (Optimizer,
+  LRScheduler) whose subclasses' `step` methods get the same treatment.
 """
 
 from __future__ import annotations
@@ -42,3 +43,14 @@ def opaque(method):
 
     wrapper.__opaque__ = True
     return wrapper
+
+
+class OpaqueStep:
+    """A base class whose subclasses' own `step` methods are opaque too (optimizers, LR
+    schedulers): a trace replays step() as one call, so the learning rates and step counts it
+    reads stay live instead of being frozen into the trace."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = opaque(cls.__dict__["step"])

@@ -45,7 +45,7 @@ def _lrs(optimizer: Optimizer, key: str = "lr") -> list:
     return [group[key] for group in optimizer.param_groups]
 
 
-class LRScheduler:
+class LRScheduler(jit_guard.OpaqueStep):
     """Base class: subclasses define get_lr() (the lrs for self.last_epoch).
 
     Construction performs the initial step (last_epoch becomes 0) and records each group's
@@ -53,13 +53,6 @@ class LRScheduler:
     """
 
     _is_initial = False
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        # as Optimizer.step: a trace (minitorch.compile) replays step() as one call, so a
-        # scheduler stepped inside a compiled step keeps counting and setting lrs
-        if "step" in cls.__dict__:
-            cls.step = jit_guard.opaque(cls.__dict__["step"])
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):

@@ -44,7 +44,7 @@ class _Required:
 required = _Required()
 
 
-class Optimizer:
+class Optimizer(jit_guard.OpaqueStep):
     """Base class for optimizers.
 
     Args:
@@ -107,13 +107,6 @@ class Optimizer:
         if any(id(p) in seen for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        # A trace (minitorch.compile) replays step() as one call, so the learning rates and
-        # step counts it reads stay live instead of being frozen into the trace.
-        if "step" in cls.__dict__:
-            cls.step = jit_guard.opaque(cls.__dict__["step"])
 
     @jit_guard.opaque
     def zero_grad(self, set_to_none: bool = True) -> None:
