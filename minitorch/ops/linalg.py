@@ -12,14 +12,23 @@ from .registry import Meta, Op, apply, register
 
 def parse_equation(equation: str, n: int) -> tuple[list[str], str]:
     """The operands' subscripts and the output's (implicit output: letters seen once, sorted)."""
-    lhs, _, rhs = equation.partition("->")
+    lhs, arrow, rhs = equation.partition("->")
+    subs = _operand_subscripts(lhs, n)
+    if not arrow:
+        rhs = _seen_once("".join(subs))
+    return subs, rhs
+
+
+def _operand_subscripts(lhs: str, n: int) -> list[str]:
     subs = lhs.split(",")
     if len(subs) != n:
         raise RuntimeError(f"einsum(): {len(subs)} operand subscripts for {n} operands")
-    if not _ and not rhs:  # implicit output: letters appearing once, sorted
-        letters = "".join(subs)
-        rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
-    return subs, rhs
+    return subs
+
+
+def _seen_once(letters: str) -> str:
+    """An implicit output's letters: those that appear once, sorted."""
+    return "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
 
 
 def spell_ellipsis(equation: str, ranks: list[int]) -> str:
@@ -29,9 +38,7 @@ def spell_ellipsis(equation: str, ranks: list[int]) -> str:
     if "." not in equation:
         return equation
     lhs, arrow, rhs = equation.partition("->")
-    subs = lhs.split(",")
-    if len(subs) != len(ranks):
-        raise RuntimeError(f"einsum(): {len(subs)} operand subscripts for {len(ranks)} operands")
+    subs = _operand_subscripts(lhs, len(ranks))
     spans = []
     for k, (s, rank) in enumerate(zip(subs, ranks)):
         if s.count("...") > 1 or "." in s.replace("...", "", 1):
@@ -47,8 +54,7 @@ def spell_ellipsis(equation: str, ranks: list[int]) -> str:
     dims = "".join(free[: max(spans)])
     subs = [s.replace("...", dims[len(dims) - n :]) for s, n in zip(subs, spans)]
     if not arrow:
-        letters = "".join(s.replace("...", "") for s in lhs.split(","))
-        rhs = dims + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+        rhs = dims + _seen_once(lhs.replace("...", "").replace(",", ""))
     return ",".join(subs) + "->" + rhs.replace("...", dims)
 
 
