@@ -744,13 +744,11 @@ class Tensor:
             row_stride, col_stride = square._data.strides[-2:]
             if row_stride == m * col_stride or n <= 1:
                 start = k if k >= 0 else -k * m
-                count = max(0, min(n, m - k) if k >= 0 else min(n + k, m))
+                count = _diagonal_length(n, m, k)
                 flat = square.reshape(square.shape[:-2] + (n * m,))
                 stop = start + (count - 1) * (m + 1) + 1 if count else start
                 return flat[..., start : stop : m + 1] if count else flat[..., :0]
-        n, m = self.shape[d1], self.shape[d2]
-        count = max(0, min(n, m - offset) if offset >= 0 else min(n + offset, m))
-        i = np.arange(count) + max(0, -offset)
+        i = np.arange(_diagonal_length(self.shape[d1], self.shape[d2], offset)) + max(0, -offset)
         square = self.movedim((d1, d2), (-2, -1))
         return square[
             ...,
@@ -1809,6 +1807,11 @@ def _filled(shape, value, dtype, requires_grad, device=None) -> Tensor:
 
 def _cat(tensors, dim):
     return apply(M.cat, *tensors, dim=dim)
+
+
+def _diagonal_length(rows: int, cols: int, offset: int) -> int:
+    """How many elements (i, i + offset) a rows x cols matrix has."""
+    return max(0, min(rows, cols - offset) if offset >= 0 else min(rows + offset, cols))
 
 
 def _convert_index(index):
