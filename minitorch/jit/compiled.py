@@ -16,7 +16,7 @@ from .trace import (
     Capture,
     SetGrad,
     TraceError,
-    is_watched_object,
+    by_identity,
     map_leaves,
     module_numbers,
     read_watched,
@@ -355,8 +355,8 @@ def _describe_key(key: tuple) -> str:
 def _dynamic_checks(fn, program) -> tuple:
     watched = watched_numbers(fn) + module_numbers(program.modules)
     # split once here: the objects compare by identity, the numbers by value
-    objects = [w for w in watched if w[3] is None or is_watched_object(w[3])]
-    numbers = [w for w in watched if not (w[3] is None or is_watched_object(w[3]))]
+    objects = [w for w in watched if by_identity(w[3])]
+    numbers = [w for w in watched if not by_identity(w[3])]
     return (program.modules, numbers, objects, program.grad_guards, program.arg_grad_guards)
 
 

@@ -641,20 +641,21 @@ def module_numbers(modules) -> list[tuple]:
                 numbers.append((label, vars(module), name, value))
         # a parameter, buffer or submodule replaced (m.fc = nn.Linear(...)) is not the
         # tensor the trace reads (updates in place keep the object: load_state_dict, mul_)
-        for kind in ("_parameters", "_buffers", "_modules"):
-            for name, value in vars(module).get(kind, {}).items():
-                numbers.append((f"{type(module).__name__}.{name}", vars(module)[kind], name, value))
+        for holder in _held(module):
+            for name, value in holder.items():
+                numbers.append((f"{type(module).__name__}.{name}", holder, name, value))
     return numbers
+
+
+def _held(module) -> list[dict]:
+    """A module's dicts of parameters, buffers and submodules."""
+    state = vars(module)
+    return [state[kind] for kind in ("_parameters", "_buffers", "_modules") if kind in state]
 
 
 def _module_state(module) -> dict:
     """name -> the parameter, buffer or submodule a module holds under it."""
-    state = vars(module)
-    return {
-        name: v
-        for kind in ("_parameters", "_buffers", "_modules")
-        for name, v in state.get(kind, {}).items()
-    }
+    return {name: v for holder in _held(module) for name, v in holder.items()}
 
 
 def rebound(watched) -> str | None:
@@ -662,14 +663,15 @@ def rebound(watched) -> str | None:
     it ran): a replay runs no Python, so it would not; None if it changed none."""
     for label, holder, name, value in watched:
         now = read_watched(holder, name, value)
-        same = (
-            now is value
-            if value is None or is_watched_object(value)
-            else (type(now) is type(value) and now == value)
-        )
+        same = now is value if by_identity(value) else (type(now) is type(value) and now == value)
         if not same:
             return f"the step changed {label} ({value!r} -> {now!r})"
     return None
+
+
+def by_identity(value) -> bool:
+    """Whether a watched value is compared by identity (an object, or None) or by value."""
+    return value is None or is_watched_object(value)
 
 
 def is_watched_object(value) -> bool:
