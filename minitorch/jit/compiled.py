@@ -228,7 +228,7 @@ class CompiledFunction:
         replayer = Replayer(program)
         build.trace_seconds = time.perf_counter() - start
         build.add(before)
-        self._traces[key] = [replayer, _dynamic_checks(self.fn, program), False, build]
+        self._traces[key] = [replayer, _dynamic_checks(watched, program), False, build]
         self.stats.traces += 1
         self.stats.trace_seconds += build.trace_seconds
         self.stats.ops_captured = replayer.ops_captured
@@ -352,8 +352,10 @@ def _describe_key(key: tuple) -> str:
     return ", ".join(tensors) or "no tensor arguments"
 
 
-def _dynamic_checks(fn, program) -> tuple:
-    watched = watched_numbers(fn) + module_numbers(program.modules)
+def _dynamic_checks(watched: list, program) -> tuple:
+    """watched: the step's watched_numbers, read before it was traced (`rebound` saw they
+    did not change)."""
+    watched = watched + module_numbers(program.modules)
     # split once here: the objects compare by identity, the numbers by value
     objects = [w for w in watched if by_identity(w[3])]
     numbers = [w for w in watched if not by_identity(w[3])]
