@@ -28,7 +28,7 @@ def allocations(name: str) -> list[tuple[int, str]]:
     step = minitorch.compile(WORKLOADS[name](minitorch))
     for _ in range(4):  # warm-up, capture, the first replay (plans), a planned replay
         step()
-    replayer = next(iter(step._traces.values()))[0]
+    replayer = step.replayers()[0]
     head, *body, tail = replayer.source.splitlines()
     probed = [head, "    _mark()"]
     for line in body:  # a mark after every line: (bytes live, peak since the last mark)

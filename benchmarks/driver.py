@@ -99,7 +99,7 @@ def main() -> None:
     step = minitorch.compile(WORKLOADS[options.workload](minitorch))
     for _ in range(4):  # eager, trace, first replay (picks kernels, plans memory), a replay
         step()
-    replayer = next(iter(step._traces.values()))[0]
+    replayer = step.replayers()[0]
     start, lines = longest_run(replayer.source)
     calls = _calls(lines)
     args, python, compiled, source = segment_functions(lines, replayer._run.__globals__)

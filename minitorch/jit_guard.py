@@ -7,7 +7,8 @@
   writes.
 - `opaque`: marks a method (optimizer.step, zero_grad) that a trace records as one call and
   replays by calling it again, so the Python numbers it reads (learning rates, step counts)
-  stay live instead of being frozen into the trace. `OpaqueStep`: a base (Optimizer,
+  stay live instead of being frozen into the trace; `sets_modes` does the same for
+  Module.train (a step that calls model.train() itself). `OpaqueStep`: a base (Optimizer,
   LRScheduler) whose subclasses' `step` methods get the same treatment.
 """
 
@@ -31,18 +32,23 @@ def wrote(tensor, array) -> None:
         capture[0].on_write(tensor, array)
 
 
-def opaque(method):
-    """Record calls of `method` made during a capture as one replayable call."""
+def opaque(method, hook: str = "on_call"):
+    """Record calls of `method` made during a capture as one replayable call (the capture's
+    `hook` records it and runs it)."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         active = capture[0]
         if active is None:
             return method(self, *args, **kwargs)
-        return active.on_call(method, self, args, kwargs)
+        return getattr(active, hook)(method, self, args, kwargs)
 
-    wrapper.__opaque__ = True
     return wrapper
+
+
+# Module.train: recorded and replayed like an opaque call (the flags end as eager leaves them),
+# and the flags the step sets itself are not guarded at its entry.
+sets_modes = functools.partial(opaque, hook="on_set_modes")
 
 
 class OpaqueStep:

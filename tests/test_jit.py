@@ -380,7 +380,7 @@ def test_check_mode_names_the_op_that_differs():
         def forward(self, meta, *arrays):  # the last node may be a fused x * 3 -> exp
             return np.zeros(meta.shape, meta.dtype.np)
 
-    replayer = next(iter(compiled._traces.values()))[0]
+    replayer = compiled.replayers()[0]
     replayer.nodes[-1].op = MiscompiledExp()
     with pytest.raises(AssertionError, match="replayed op 'exp'.*max abs difference 20.1"):
         compiled(x)
@@ -414,7 +414,7 @@ def test_replays_call_elementwise_and_sum_kernels_directly_and_stay_bit_exact():
     for i in range(4):
         x = torch.randn(6, 6)
         assert np.array_equal(compiled(x, scale, mask).numpy(), step(x, scale, mask).numpy()), i
-    replayer = next(iter(compiled._traces.values()))[0]
+    replayer = compiled.replayers()[0]
     assert replayer.direct >= 5  # the chain into where, where, exp * 0.5 and the two sums
     assert f"({replayer.direct} as direct kernel calls or plans: elementwise ops, reductions" in (
         compiled.explain()
@@ -434,7 +434,7 @@ def test_replayed_gather_and_scatter_add_follow_the_index_and_check_its_bounds()
         actions = torch.randint(0, 3, (8, 1))  # new index values each call: no retrace
         for got, want in zip(compiled(q, actions, g), step(q, actions, g)):
             assert np.array_equal(got.numpy(), want.numpy())
-    replayer = next(iter(compiled._traces.values()))[0]
+    replayer = compiled.replayers()[0]
     for op in ("gather", "scatter_add"):  # the op's plan: its loop kernel, views worked out once
         assert re.search(rf"= plan\d+\(.*# {op}$", replayer.source, re.M), replayer.source
     bad = torch.tensor([[0]] * 7 + [[3]])
@@ -460,7 +460,7 @@ def test_replayed_products_call_mkl_directly_and_stay_bit_exact(dtype):
         x, x3 = torch.randn(6, 7, dtype=dtype), torch.randn(2, 3, 7, dtype=dtype)
         for got, want in zip(compiled(x, x3), step(x, x3)):
             assert got.dtype == want.dtype and np.array_equal(got.numpy(), want.numpy()), i
-    replayer = next(iter(compiled._traces.values()))[0]
+    replayer = compiled.replayers()[0]
     if mkl.library() is not None:  # the dev extra installs it (CI)
         for op, count in (("linear", 3), ("matmul", 2), (r"matmul\+\[relu\]", 1)):
             assert len(re.findall(rf"= plan\d+\(.*# {op}$", replayer.source, re.M)) == count, (
@@ -498,7 +498,7 @@ def test_memory_plan_reuses_intermediates_and_recycles_outputs_only_once_release
     for pairs in held:  # later replays wrote none of them
         for g, copy in pairs:
             assert np.array_equal(copy, g.detach().numpy())
-    replayer = next(iter(compiled._traces.values()))[0]
+    replayer = compiled.replayers()[0]
     arena = replayer.arena
     assert len(replayer.recycled) == 4, replayer.source  # b, the loss, x * 5 and w.grad
     # the intermediates live in views of one array
@@ -544,7 +544,7 @@ def test_elementwise_producers_fold_into_column_reductions_bit_exactly(dtype):
     assert "2 folded by the reduction reading them" in report, report
     assert "fusion group sum+[sub]: ({0} - {1}) (one loop)" in report
     assert "fusion group amax+[mul]: ({0} * {1}) (one loop)" in report
-    replayer = next(iter(compiled._traces.values()))[0]
+    replayer = compiled.replayers()[0]
     assert re.search(r"= plan\d+\(.*# sum$", replayer.source, re.M)  # the rows sum, alone
 
 
@@ -577,7 +577,7 @@ def test_fused_fold_that_differs_from_eager_replays_as_two_kernels_without_alloc
         tracemalloc.stop()
     assert np.array_equal(got.numpy(), step(a, b).numpy())
     assert peak < 4096, peak  # not the (300, 200) difference
-    replayer = next(iter(compiled._traces.values()))[0]
+    replayer = compiled.replayers()[0]
     folds = [getattr(getattr(n, "op", None), "fused", None) for n in replayer.nodes]
     assert [f for f in folds if f is not None] == [False]
 
@@ -599,7 +599,7 @@ def test_planned_replay_writes_reductions_into_its_buffers_too():
         tracemalloc.stop()
     assert np.array_equal(got.numpy(), step(x).numpy())
     assert peak < 4096, peak  # nothing but the returned scalar
-    replayer = next(iter(compiled._traces.values()))[0]
+    replayer = compiled.replayers()[0]
     assert len(re.findall(r"= plan\d+\(s\d+, out=buf\d+\)  # sum", replayer.source)) == 2
 
 
@@ -675,7 +675,7 @@ def test_planned_replay_writes_convolutions_norms_draws_and_recurrences_into_its
         ), i
     eager, planned = peaks[-2], peaks[-1]
     assert planned < eager / 3, peaks
-    source = next(iter(compiled._traces.values()))[0].source
+    source = compiled.replayers()[0].source
     filled = re.findall(r"^ *s\d+.*(?:out=|= buf).*# ([\w+\[\],]+)$", source, re.M)
     ops = {op.split("+")[0] for op in filled}
     assert {
@@ -718,7 +718,7 @@ def test_direct_calls_keep_no_intermediate_alive():
     assert peaks[2] < 3 * one, peaks  # not six intermediates at once
     assert peaks[3] < 4096, peaks  # a planned replay allocates no intermediate array at all
     # the driver holds no array but views of its arena, room for two intermediates in turn
-    replayer = next(iter(compiled._traces.values()))[0]
+    replayer = compiled.replayers()[0]
     held = [v for v in replayer._run.__globals__.values() if isinstance(v, np.ndarray) and v.ndim]
     arena = replayer.arena
     assert all(v.base is arena for v in held) and arena.nbytes == 2 * one, held
@@ -757,7 +757,7 @@ def test_elementwise_epilogues_run_in_place_on_products_and_stay_bit_exact():
     for _ in range(4):  # warm-up, capture, first replay (picks kernels), a planned replay
         out = compiled(x)
         assert out.item() == step(x).item()
-    assert "plan" in next(iter(compiled._traces.values()))[0].source
+    assert "plan" in compiled.replayers()[0].source
     report = compiled.explain()
     assert "linear+[relu]" in report and "conv2d+[mul,tanh]" in report
     assert "2 run as epilogues" in report

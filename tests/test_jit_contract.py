@@ -280,6 +280,139 @@ def test_retrace_limit_counts_retraces_not_calls():
     assert compiled._eager_reason is None
 
 
+BATCH_FORMS = {
+    "tuple": lambda x, y: ((x, y),),
+    "list": lambda x, y: ([x, y],),
+    "dict": lambda x, y: ({"x": x, "y": y},),
+    "nested": lambda x, y: ((x, {"target": y}),),
+}
+
+
+def _unpack(batch):
+    if isinstance(batch, dict):
+        return batch["x"], batch["y"]
+    x, y = batch
+    return x, (y["target"] if isinstance(y, dict) else y)
+
+
+@pytest.mark.parametrize("form", BATCH_FORMS)
+def test_batches_in_containers_are_traced_and_read_at_each_replay(form):
+    """step(batch) with the batch a tuple, list or dict (as a DataLoader yields it): the
+    tensors inside are the trace's inputs, read afresh at each replay."""
+    losses = []
+    for compile_it in (False, True):
+        model, opt, step = _classifier_step()
+        fn = torch.compile(lambda batch: step(*_unpack(batch))) if compile_it else None
+        run = fn or (lambda batch: step(*_unpack(batch)))
+        losses.append([run(*BATCH_FORMS[form](*_batch(16, seed=i))).item() for i in range(6)])
+    assert losses[0] == losses[1]
+    assert fn.stats.traces == 1 and fn.stats.replays == 4, fn.stats
+    fn(*BATCH_FORMS[form](*_batch(9)))  # a short batch inside the container: one retrace
+    assert re.search(r"argument 0\[.*\] changed: .*\(16, 6\).* -> .*\(9, 6\)", fn.stats.retraces[0])
+
+
+def test_a_number_argument_that_changes_every_call_retraces_then_warns():
+    """A number passed in is frozen into a trace (it may steer Python branches): new values
+    retrace, never silently run eagerly; past the limit a warning says to pass a tensor."""
+
+    def step(x, scale):
+        return (x * scale).sum()
+
+    compiled, x = torch.compile(step), torch.ones(3)
+    with pytest.warns(RuntimeWarning, match=r"argument 1 changed.*pass it as a tensor"):
+        outs = [compiled(x, float(i)).item() for i in range(12)]
+    assert outs == [3.0 * i for i in range(12)]
+    assert len(compiled.stats.retraces) == 8 and compiled._eager_reason is not None
+
+    as_tensor = torch.compile(step)
+    outs = [as_tensor(x, torch.tensor(float(i))).item() for i in range(12)]
+    assert outs == [3.0 * i for i in range(12)]
+    assert as_tensor.stats.traces == 1 and as_tensor.stats.replays == 10
+
+
+def _dropout_bn_model():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.Dropout(0.3), nn.Linear(16, 3))
+    return model, torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+
+def test_train_and_eval_called_inside_steps_replay_without_retracing():
+    """The usual loop: a train step that calls model.train() itself, and an evaluation that
+    calls model.eval(), each compiled. The flags they set are replayed (they end as eager
+    leaves them) and not guarded at entry, so neither retraces epoch after epoch."""
+    results = []
+    for compile_it in (False, True):
+        model, opt = _dropout_bn_model()
+
+        def train_step(x, y):
+            model.train()
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        def evaluate(x, y):
+            model.eval()
+            with torch.no_grad():
+                return F.cross_entropy(model(x), y)
+
+        if compile_it:
+            train_step, evaluate = torch.compile(train_step), torch.compile(evaluate)
+        seen = []
+        for _epoch in range(5):
+            for i in range(3):
+                seen.append(train_step(*_batch(16, seed=i)).item())
+                assert model.training and model[2].training
+            seen.append(evaluate(*_batch(16, seed=9)).item())
+            assert not model.training and not model[1].training
+        results.append(seen + [p.detach().numpy().copy() for p in model.parameters()])
+    assert results[0][:20] == results[1][:20]
+    for a, b in zip(results[0][20:], results[1][20:]):
+        np.testing.assert_array_equal(a, b)
+    assert train_step.stats.traces == 1 and not train_step.stats.retraces, train_step.stats
+    assert evaluate.stats.traces == 1 and not evaluate.stats.retraces, evaluate.stats
+
+
+def test_batchnorm_cumulative_average_is_traced():
+    """BatchNorm(momentum=None) averages over the batches seen: inside a trace the factor
+    1/count is a tensor op, so each replay divides by its own count."""
+    states = []
+    for compile_it in (False, True):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8, momentum=None), nn.Linear(8, 3))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = torch.compile(step) if compile_it else step
+        losses = [fn(*_batch(16, seed=i)).item() for i in range(6)]
+        states.append([losses, *(v.numpy().copy() for v in model[1].state_dict().values())])
+    assert fn.stats.replays == 4
+    assert states[0][0] == states[1][0]
+    for a, b in zip(states[0][1:], states[1][1:]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_step_alternating_between_two_states_keeps_a_trace_for_each():
+    """train()/eval() outside a compiled forward, call after call: two traces, both replayed."""
+    model, _ = _dropout_bn_model()
+    compiled, x = torch.compile(model), _batch(16)[0]
+    with torch.no_grad():
+        for i in range(12):
+            model.train(i % 2 == 0)
+            torch.manual_seed(i)
+            want = model(x)
+            torch.manual_seed(i)
+            assert torch.equal(compiled(x), want)
+    assert compiled.stats.traces == 2 and compiled.stats.replays == 9, compiled.stats
+
+
 # ---- 3. footguns -------------------------------------------------------------------------------
 _MODE = "relu"
 
@@ -751,11 +884,33 @@ class _Ema(nn.Module):
         return self.mean
 
 
+class _Trainer:
+    """A training loop's object whose step method is compiled (torch.compile(self.step))."""
+
+    def __init__(self):
+        torch.manual_seed(0)
+        self.model = nn.Linear(3, 1)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.1)
+        self.weight, self.steps = 1.0, 0
+
+    def step(self, x):
+        self.opt.zero_grad()
+        loss = self.model(x).pow(2).mean() * self.weight
+        loss.backward()
+        self.opt.step()
+        return loss
+
+    def counted_step(self, x):
+        self.steps += 1  # a replay runs no Python: refused
+        return self.step(x)
+
+
 @pytest.mark.parametrize(
     "step, message",
     [
         (_counting_step, r"the step changed global _calls \(1 -> 2\)"),
         (_Ema(), "the step assigns _Ema.mean a new tensor"),
+        (_Trainer().counted_step, r"the step changed attribute self.steps \(1 -> 2\)"),
     ],
 )
 def test_python_state_the_step_rebinds_is_refused(step, message):
@@ -763,6 +918,27 @@ def test_python_state_the_step_rebinds_is_refused(step, message):
     compiled(torch.ones(3))  # eager warm-up
     with pytest.raises(torch.jit.TraceError, match=message):
         compiled(torch.ones(3))
+
+
+def test_a_compiled_method_guards_what_it_reads_through_self():
+    trainer, twin = _Trainer(), _Trainer()
+    compiled, x = torch.compile(trainer.step), torch.ones(4, 3)
+
+    def new_model():
+        torch.manual_seed(1)
+        return nn.Linear(3, 1)
+
+    for change in (None, ("weight", lambda: 0.5), ("model", new_model), ("weight", lambda: 2.0)):
+        if change is not None:
+            for t in (trainer, twin):
+                setattr(t, change[0], change[1]())
+                t.opt = torch.optim.SGD(t.model.parameters(), lr=0.1)
+        for _ in range(3):
+            assert compiled(x).item() == twin.step(x).item()
+    reasons = compiled.stats.retraces
+    assert "attribute self.weight changed from 1.0 to 0.5" in reasons[0]
+    assert re.search(r"attribute self\.(model|opt) is another object", reasons[1]), reasons
+    assert len(reasons) == 3 and compiled.stats.replays == 7
 
 
 # ---- 4. the kernel cache across processes ------------------------------------------------------

@@ -15,12 +15,13 @@ class CheckError(AssertionError):
     """A replayed op computed something else than the same op run eagerly."""
 
 
-def check_replay(replayer, call, args, rtol: float = 1e-5, atol: float = 1e-6):
-    """Replay, restore the state, rerun eagerly (recorded), compare; keep the eager result."""
+def check_replay(replayer, call, args, leaves, rtol: float = 1e-5, atol: float = 1e-6):
+    """Replay, restore the state, rerun eagerly (recorded), compare; keep the eager result.
+    leaves: the arguments' tensors and numbers, flattened as the trace reads them."""
     snapshot = _snapshot(replayer.nodes)
-    traced = interpret(replayer.nodes, args)
+    traced = interpret(replayer.nodes, leaves)
     _restore(snapshot)
-    with Capture(args, keep_values=True) as capture:
+    with Capture(leaves, keep_values=True) as capture:
         result = call(*args)
     capture.finish(result)
     for node in replayer.nodes:

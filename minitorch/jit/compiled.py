@@ -44,6 +44,7 @@ def _graph_left_to_caller(result, program) -> str | None:
 # A step whose guards keep changing would retrace forever; past this many traces of one
 # function it runs eagerly, with a warning that says why (never silently).
 RETRACE_LIMIT = 8
+TRACES_PER_KEY = 4  # kept per guard key (states a step alternates between), oldest dropped
 
 
 @dataclass
@@ -87,13 +88,25 @@ class _Build:
         self.kernels += compiler.kernels()[n_kernels:]
 
 
+@dataclass
+class _Trace:
+    """One trace of the step and what decides whether it still matches a call."""
+
+    replayer: Replayer
+    checks: tuple  # see _dynamic_checks
+    build: _Build
+    checked: bool = False  # check=True compared its first replay with eager
+
+
 class CompiledFunction:
     """A step function that runs eagerly once, is traced on its second call, then replays.
 
     The trace is keyed by the guards of its inputs (shapes, dtypes, requires_grad of tensor
-    arguments; values of other arguments; grad mode) and checked against the values it read
-    (module training flags, numbers in the function's closure and globals, the shapes of the
-    tensors it reads). A failed check retraces, with the reason logged in `stats.retraces`.
+    arguments, also inside list/tuple/dict arguments; values of other arguments; grad mode) and
+    checked against the values it read (module training flags, numbers in the function's
+    closure and globals, the shapes of the tensors it reads). A call that matches no trace
+    traces again, with the reason logged in `stats.retraces`; a few traces are kept per key,
+    so a step that alternates between two states (train()/eval(), a frozen layer) replays both.
     """
 
     def __init__(
@@ -115,12 +128,10 @@ class CompiledFunction:
         self.cache = cache
         self.warmup = warmup
         self.stats = Stats()
-        self._traces: dict = {}  # guard key -> (Replayer, dynamic checks)
-        self._seen: dict = {}  # guard key -> eager calls so far
+        self._traces: dict = {}  # guard key -> [_Trace], the most recent last
         self._eager_reason: str | None = None
         self._last_key = None
-        self._why: dict = {}  # guard key -> why it is (re)traced, logged when it is
-        self._warming: dict = {}  # guard key -> (_Build, counters when its warm-up began)
+        self._warming: tuple | None = None  # (_Build, counters when the warm-up began)
         self.__wrapped__ = fn
         self.__doc__ = getattr(fn, "__doc__", None)
 
@@ -129,6 +140,13 @@ class CompiledFunction:
             with compiler.in_memory():
                 return self._call(*args, **kwargs)
         return self._call(*args, **kwargs)
+
+    def replayers(self) -> list[Replayer]:
+        """The replayers of the traces kept."""
+        return [trace.replayer for _, trace in self._all_traces()]
+
+    def _all_traces(self) -> list[tuple]:
+        return [(key, trace) for key, traces in self._traces.items() for trace in traces]
 
     def _call(self, *args, **kwargs):
         self.stats.calls += 1
@@ -140,58 +158,67 @@ class CompiledFunction:
             call = self.fn
         if self._eager_reason is not None:
             return self._eager(call, args)
+        # NOTE: the first calls run eagerly (they create optimizer state, compile the eager
+        # kernels); after them every call that matches no trace traces at once, so arguments
+        # that never repeat are retraced up to RETRACE_LIMIT and then run eagerly with a
+        # warning, never eagerly in silence.
+        if self.stats.calls <= self.warmup:
+            self._warming = self._warming or (_Build(), _Build.start())
+            return self._eager(call, args)
+        leaves = _leaves(args)  # tensors and numbers, also those inside list/tuple/dict
         key = _guard_key(args, kwargs)
         last_key, self._last_key = self._last_key, key
-        entry = self._traces.get(key)
-        if entry is not None:
-            reason = _stale(entry, args)
-            if reason is None and self.check and not entry[2]:
-                entry[2] = True  # checked once, then replayed at full speed
-                self.stats.replays += 1
-                return check_replay(entry[0], call, args)
-            if reason is None:
-                self.stats.replays += 1
-                if not entry[3].done:
-                    return self._first_replay(entry, args)
-                return entry[0](args)
-            del self._traces[key]
-            self._why[key] = reason
-        elif self._traces and key not in self._why:
-            self._why[key] = _key_change(last_key, key)
-        if self._seen.get(key, 0) < self.warmup:
-            self._seen[key] = self._seen.get(key, 0) + 1
-            self._warming.setdefault(key, (_Build(), _Build.start()))
-            return self._eager(call, args)
-        # NOTE: the reason is logged when the retrace happens, once: a new key's warm-up call
-        # and its traced call used to log it twice, which halved RETRACE_LIMIT.
-        reason = self._why.pop(key, None)
+        traces = self._traces.get(key, [])
+        reason = None
+        for trace in reversed(traces):
+            stale = _stale(trace, leaves)
+            if stale is None:
+                return self._replay(trace, call, args, leaves)
+            reason = reason or stale
+        if reason is None and self._traces:
+            reason = _key_change(last_key, key)
         if reason is not None:
-            self._retrace(reason)
-        return self._trace(call, args, key)
+            self.stats.retraces.append(reason)
+        return self._trace(call, args, leaves, key)
+
+    def _replay(self, trace: _Trace, call, args, leaves):
+        self.stats.replays += 1
+        if self.check and not trace.checked:
+            trace.checked = True  # checked once, then replayed at full speed
+            return check_replay(trace.replayer, call, args, leaves)
+        if not trace.build.done:
+            return self._first_replay(trace, leaves)
+        return trace.replayer(leaves)
 
     # ---- the three ways to run ---------------------------------------------------------------
     def _eager(self, call, args):
         self.stats.eager_calls += 1
         return call(*args)
 
-    def _trace(self, call, args, key):
+    def _trace(self, call, args, leaves, key):
         if len(self.stats.retraces) >= RETRACE_LIMIT:
-            self._eager_reason = (
-                f"traced {self.stats.traces} times; last reason: {self.stats.retraces[-1]}"
+            last = self.stats.retraces[-1]
+            self._eager_reason = f"traced {self.stats.traces} times; last reason: {last}"
+            hint = (
+                " (a number passed in that changes every call is frozen into each trace: "
+                "pass it as a tensor, torch.tensor(x), which a replay reads afresh)"
+                if last.startswith("argument") and "'value'" in last
+                else ""
             )
             warnings.warn(
                 f"minitorch.compile({_name(self.fn)}): {self._eager_reason}; running it "
-                "eagerly from now on",
+                f"eagerly from now on{hint}",
                 RuntimeWarning,
                 stacklevel=3,
             )
             return self._eager(call, args)
         start = time.perf_counter()
-        build, before = self._warming.pop(key, None) or (_Build(), _Build.start())
+        build, before = self._warming or (_Build(), _Build.start())
+        self._warming = None
         # NOTE: with fallback="eager" the capture runs the step to its end even past what it
         # cannot hold: rerunning the step after a failed capture ran part of it twice (an
         # optimizer step before a .item() was applied twice).
-        capture = Capture(args, tolerate=self.fallback == "eager")
+        capture = Capture(leaves, tolerate=self.fallback == "eager")
         watched = watched_numbers(self.fn)
         try:
             with capture:
@@ -228,24 +255,23 @@ class CompiledFunction:
         replayer = Replayer(program)
         build.trace_seconds = time.perf_counter() - start
         build.add(before)
-        self._traces[key] = [replayer, _dynamic_checks(watched, program), False, build]
+        traces = self._traces.setdefault(key, [])
+        traces.append(_Trace(replayer, _dynamic_checks(watched, program), build))
+        del traces[:-TRACES_PER_KEY]
         self.stats.traces += 1
         self.stats.trace_seconds += build.trace_seconds
         self.stats.ops_captured = replayer.ops_captured
         self.stats.ops_replayed = replayer.ops
         return result
 
-    def _first_replay(self, entry, args):
-        build = entry[3]
+    def _first_replay(self, trace: _Trace, leaves):
+        build = trace.build
         before = build.start()
         try:
-            return entry[0](args)
+            return trace.replayer(leaves)
         finally:
             build.add(before)
             build.done = True
-
-    def _retrace(self, reason: str) -> None:
-        self.stats.retraces.append(reason)
 
     # ---- reporting ----------------------------------------------------------------------------
     def explain(self) -> str:
@@ -267,7 +293,8 @@ class CompiledFunction:
             f"cache), Numba compiled {c.numba_compiles} functions in {c.compile_seconds:.2f} s, "
             f"{c.cache_repairs} damaged cache entries rebuilt"
         )
-        for key, (r, _, _, build) in self._traces.items():
+        for key, trace in self._all_traces():
+            r, build = trace.replayer, trace.build
             lines.append(
                 f"trace for {_describe_key(key)}: {r.ops_captured} ops captured, "
                 f"{r.folded} folded to constants, {r.merged} merged as duplicates, {r.dead} dead, "
@@ -325,19 +352,49 @@ def _guard_key(args, kwargs) -> tuple:
     """What a trace depends on in its arguments: a new key traces again."""
     parts = [("grad mode", state.enabled), ("kwargs", tuple(kwargs))]
     for i, a in enumerate(args):
-        if isinstance(a, Tensor):
-            layout = "contiguous" if a.is_contiguous() else str(a.stride())
-            parts.append(
-                (f"argument {i}", "tensor", tuple(a.shape), a.dtype.name, a.requires_grad, layout)
-                + ((str(a.device),) if a.is_cuda else ())
-            )
-        else:
-            try:
-                hash(a)
-                parts.append((f"argument {i}", "value", type(a).__name__, a))
-            except TypeError:  # an object (a model, a list): its identity
-                parts.append((f"argument {i}", "object", id(a)))
+        _key_parts(f"argument {i}", a, parts)
     return tuple(parts)
+
+
+def _key_parts(label: str, a, parts: list) -> None:
+    if isinstance(a, Tensor):
+        layout = "contiguous" if a.is_contiguous() else str(a.stride())
+        parts.append(
+            (label, "tensor", tuple(a.shape), a.dtype.name, a.requires_grad, layout)
+            + ((str(a.device),) if a.is_cuda else ())
+        )
+    elif isinstance(a, _CONTAINERS):  # a batch as (x, y) or {"x": ..}: its structure, then items
+        items = a.items() if isinstance(a, dict) else enumerate(a)
+        parts.append((label, type(a).__name__, tuple(a) if isinstance(a, dict) else len(a)))
+        for k, v in items:
+            _key_parts(f"{label}[{k!r}]", v, parts)
+    else:
+        try:
+            hash(a)
+            parts.append((label, "value", type(a).__name__, a))
+        except TypeError:  # an object (a model, a numpy array): its identity
+            parts.append((label, "object", id(a)))
+
+
+_CONTAINERS = (tuple, list, dict)
+
+
+def _leaves(args: tuple) -> tuple:
+    """The arguments with list/tuple/dict arguments replaced by their items, recursively, in
+    _guard_key's order: the values a trace reads its tensors from (as Ref("arg", i))."""
+    if not any(isinstance(a, _CONTAINERS) for a in args):
+        return args
+    flat: list = []
+
+    def visit(a):
+        if isinstance(a, _CONTAINERS):
+            for v in a.values() if isinstance(a, dict) else a:
+                visit(v)
+        else:
+            flat.append(a)
+
+    visit(args)
+    return tuple(flat)
 
 
 def _key_change(old: tuple, new: tuple) -> str:
@@ -362,9 +419,9 @@ def _dynamic_checks(watched: list, program) -> tuple:
     return (program.modules, numbers, objects, program.grad_guards, program.arg_grad_guards)
 
 
-def _stale(entry, args) -> str | None:
-    """Why a trace no longer matches what its function would do, or None."""
-    replayer, (modules, numbers, objects, grads, arg_grads), _, _ = entry
+def _stale(trace: _Trace, args) -> str | None:
+    """Why a trace does not match what its function would do now, or None."""
+    replayer, (modules, numbers, objects, grads, arg_grads) = trace.replayer, trace.checks
     for t in list(grads) + [args[i] for i in arg_grads]:
         if t.grad is not None:
             return (

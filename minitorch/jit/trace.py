@@ -15,6 +15,7 @@ import inspect
 import os
 import sys
 import sysconfig
+import types
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -138,6 +139,7 @@ class Capture:
         self._made: dict[int, Tensor] = {}  # id -> tensor made during the step (held: ids stay)
         self._alias: dict[int, tuple] = {}  # id(detach() / .data result) -> (it, its source)
         self._module_state: dict[int, tuple] = {}  # id(module) -> (it, state when first called)
+        self._modes_set: set[int] = set()  # ids of modules whose flags are guarded or the step's
         self._first_seen: dict[int, tuple] = {}  # id(made tensor) -> (node index, its value)
 
     # ---- the hooks eager code calls ------------------------------------------------------
@@ -239,11 +241,22 @@ class Capture:
         self.program.nodes.append(Write(self.ref(tensor), self.ref(other)))
 
     def on_call(self, method, owner, args, kwargs):
+        if not self._depth:
+            self._calls += 1  # (an opaque call may have zeroed gradients: see on_set_grad)
+        return self._record_call(method, owner, args, kwargs)
+
+    def on_set_modes(self, method, owner, args, kwargs):
+        """module.train()/eval() inside the step: replayed as a call; the flags of the modules
+        it sets are then the step's own, so they are not guarded at its entry."""
+        if not self._depth:
+            self._modes_set.update(id(m) for m in owner.modules())
+        return self._record_call(method, owner, args, kwargs)
+
+    def _record_call(self, method, owner, args, kwargs):
         outer = not self._depth
         if outer:
             self._check_random()
             self.program.nodes.append(Call(method, owner, args, kwargs))
-            self._calls += 1
         self._depth += 1
         try:
             return method(owner, *args, **kwargs)
@@ -309,7 +322,9 @@ class Capture:
             self._made[id(t)] = t
 
     def on_module_call(self, module) -> None:
-        self.program.modules.append((module, module.training))
+        if id(module) not in self._modes_set:  # its flag as the step found it: a guard
+            self._modes_set.add(id(module))
+            self.program.modules.append((module, module.training))
         if id(module) not in self._module_state:
             self._module_state[id(module)] = (module, _module_state(module))
 
@@ -595,6 +610,9 @@ def watched_numbers(fn, _seen: set | None = None, _where: str = "") -> list[tupl
     or the globals dict that holds `name`, so a guard rereads each value without walking the
     code again."""
     fn = inspect.unwrap(fn)
+    owner = None
+    if inspect.ismethod(fn):  # a compiled bound method: `self.x` reads are watched too
+        owner, fn = fn.__self__, fn.__func__
     code = getattr(fn, "__code__", None)
     seen = set() if _seen is None else _seen
     if code is None or code in seen or len(seen) >= _MAX_HELPERS:
@@ -609,7 +627,7 @@ def watched_numbers(fn, _seen: set | None = None, _where: str = "") -> list[tupl
     for name in dict.fromkeys(_global_names(code)):
         if name in fn.__globals__:
             found.append((f"global {name}{_where}", fn.__globals__, name, fn.__globals__[name]))
-    found += _attribute_reads(code, fn, _where)
+    found += _attribute_reads(code, fn, _where, owner)
     numbers = [w for w in found if isinstance(w[3], (bool, int, float, str))]
     # the objects a step works on, by identity: a global batch, model or optimizer rebound
     # between calls (a new model per fold) is another object the trace never saw. Attribute
@@ -700,12 +718,17 @@ class _Attribute:
         return obj
 
 
-def _attribute_reads(code, fn, where: str) -> list[tuple]:
+def _attribute_reads(code, fn, where: str, owner=None) -> list[tuple]:
     """watched_numbers-style entries for `name.attr[.attr...]` reads of a closure variable or a
-    global in code (cfg.scale): the holder rereads the chain (see _Attribute)."""
+    global in code (cfg.scale), or of `self` when code is a bound method's (owner is its
+    object): the holder rereads the chain (see _Attribute)."""
     cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
+    fast = ()
+    if owner is not None and code.co_argcount:
+        fast = (code.co_varnames[0],)
+        cells[fast[0]] = types.CellType(owner)
     found = []
-    for name, attrs in dict.fromkeys(_attribute_chains(code)):
+    for name, attrs in dict.fromkeys(_attribute_chains(code, fast)):
         if name in cells:
             holder = _Attribute(cells[name], None, name, attrs)
         elif name in fn.__globals__:
@@ -719,20 +742,24 @@ def _attribute_reads(code, fn, where: str) -> list[tuple]:
     return found
 
 
-def _attribute_chains(code) -> list[tuple[str, tuple[str, ...]]]:
-    """(name, (attr, ...)) for each closure or global `name` whose attributes code reads."""
+def _attribute_chains(code, fast: tuple = ()) -> list[tuple[str, tuple[str, ...]]]:
+    """(name, (attr, ...)) for each closure or global `name`, or local in `fast` (a method's
+    self), whose attributes code reads."""
     chains, current = [], None
     for ins in dis.get_instructions(code):
-        if ins.opname in ("LOAD_DEREF", "LOAD_GLOBAL", "LOAD_NAME"):
+        local = ins.opname.startswith("LOAD_FAST") and ins.argval in fast
+        if local or ins.opname in ("LOAD_DEREF", "LOAD_GLOBAL", "LOAD_NAME"):
             current = (ins.argval, ())
         elif ins.opname == "LOAD_ATTR" and current is not None:
             current = (current[0], current[1] + (ins.argval,))
             chains.append(current)
+        elif ins.opname == "COPY" and current is not None:  # `self.n += 1` reads via a copy
+            continue
         else:
             current = None
     for const in code.co_consts:
         if inspect.iscode(const):
-            chains += _attribute_chains(const)
+            chains += _attribute_chains(const, fast)
     return chains
 
 

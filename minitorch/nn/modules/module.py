@@ -543,6 +543,7 @@ class Module:
             yield from module.named_modules(memo, sub, remove_duplicate)
 
     # ---- modes and gradients -------------------------------------------------------------------
+    @jit_guard.sets_modes
     def train(self, mode: bool = True) -> Module:
         """Set training mode (Dropout drops, BatchNorm uses batch statistics) recursively."""
         if not isinstance(mode, bool):

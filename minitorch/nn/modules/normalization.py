@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numbers
 
-from ... import dtypes
+from ... import dtypes, jit_guard
 from ...functional import tensor as _tensor
 from ...tensor import Tensor
 from .. import functional as F
@@ -131,13 +131,20 @@ class _BatchNorm(_NormBase):
             expected = " or ".join(f"{d}D" for d in self._input_dims)
             raise ValueError(f"expected {expected} input (got {input.dim()}D input)")
 
+    def _cumulative_factor(self):
+        """1 / batches seen: a Python float, or inside a trace a tensor (a trace cannot read
+        the count into Python; the replay divides by the count it has then)."""
+        if jit_guard.capture[0] is None:
+            return 1.0 / float(self.num_batches_tracked)
+        return 1.0 / self.num_batches_tracked.to(dtypes.float64)
+
     def forward(self, input: Tensor) -> Tensor:
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked.add_(1)
             if self.momentum is None:  # cumulative moving average
-                factor = 1.0 / float(self.num_batches_tracked)
+                factor = self._cumulative_factor()
         bn_training = self.training or (self.running_mean is None and self.running_var is None)
         track = not self.training or self.track_running_stats
         return F.batch_norm(
