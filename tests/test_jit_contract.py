@@ -800,6 +800,54 @@ def test_scheduler_stepped_inside_the_step_keeps_stepping():
     np.testing.assert_allclose(w.tolist(), [1 - 0.8 * (1 - 0.5**6) / 0.5] * 3, rtol=1e-6)
 
 
+def test_a_loss_passed_to_a_scheduler_is_each_calls_own():
+    """scheduler.step(loss) inside the step: the replayed call gets that replay's loss, so
+    ReduceLROnPlateau sees the plateau eager sees (not the traced call's loss forever)."""
+    histories = []
+    for compile_it in (False, True):
+        torch.manual_seed(0)
+        model = nn.Linear(6, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.05)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=1, factor=0.5)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.mse_loss(model(x).squeeze(1), y)
+            loss.backward()
+            opt.step()
+            sched.step(loss)
+            return loss
+
+        fn = torch.compile(step) if compile_it else step
+        history = []
+        for i in range(12):  # random targets: the loss goes up and down
+            x, y = _batch(16, seed=i)
+            fn(x, y.float())
+            history.append(opt.param_groups[0]["lr"])
+        histories.append(history)
+    assert histories[0] == histories[1] and histories[0][-1] < 0.05 / 4, histories
+    assert fn.stats.replays == 10
+
+
+def test_optimizer_step_with_a_closure_is_refused():
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x):
+        def closure():
+            opt.zero_grad()
+            loss = model(x).pow(2).mean()
+            loss.backward()
+            return loss
+
+        return opt.step(closure)
+
+    compiled = torch.compile(step)
+    compiled(torch.ones(2, 3))
+    with pytest.raises(torch.jit.TraceError, match=rf"SGD.step\(\) at .*{HERE}.*closure"):
+        compiled(torch.ones(2, 3))
+
+
 MANUAL_UPDATES = {
     "p.data.sub_": lambda p: p.data.sub_(p.grad.data * 0.1),
     "p.detach().sub_": lambda p: p.detach().sub_(p.grad * 0.1),

@@ -17,6 +17,7 @@ from .trace import (
     SetGrad,
     TraceError,
     by_identity,
+    leaves,
     map_leaves,
     module_numbers,
     read_watched,
@@ -384,17 +385,7 @@ def _leaves(args: tuple) -> tuple:
     _guard_key's order: the values a trace reads its tensors from (as Ref("arg", i))."""
     if not any(isinstance(a, _CONTAINERS) for a in args):
         return args
-    flat: list = []
-
-    def visit(a):
-        if isinstance(a, _CONTAINERS):
-            for v in a.values() if isinstance(a, dict) else a:
-                visit(v)
-        else:
-            flat.append(a)
-
-    visit(args)
-    return tuple(flat)
+    return tuple(leaves(args))
 
 
 def _key_change(old: tuple, new: tuple) -> str:

@@ -17,7 +17,7 @@ from ..kernels.codegen import compose
 from ..ops import elementwise as E
 from ..ops.reduce import Reduce, normalize_dims, runs_of
 from . import devices
-from .trace import Call, OpNode, Ref, SetGrad, Write, node_refs
+from .trace import Call, OpNode, Ref, Write, map_refs, node_refs
 
 
 def fold_constants(nodes: list) -> tuple[list, int, dict]:
@@ -44,10 +44,8 @@ def fold_constants(nodes: list) -> tuple[list, int, dict]:
                 known.update(zip(node.outputs, results))
                 folded += 1
                 continue
-        elif isinstance(node, Write):
-            node.target, node.value = const(node.target), const(node.value)
-        elif isinstance(node, SetGrad) and node.value is not None:
-            node.value = const(node.value)
+        else:
+            map_refs(node, const)
         out.append(node)
     return out, folded, known
 
@@ -71,7 +69,7 @@ def eliminate_common(nodes: list) -> tuple[list, dict[int, int], int]:
             if key is not None:
                 seen[key] = node
         else:
-            _rename_effect(node, alias)
+            map_refs(node, lambda x: _rename(x, alias))
             if isinstance(node, (Write, Call)):
                 seen.clear()
         out.append(node)
@@ -106,13 +104,6 @@ def _rename(x, alias: dict[int, int]):
     if isinstance(x, Ref) and x.kind == "slot" and x.key in alias:
         return Ref("slot", alias[x.key])
     return x
-
-
-def _rename_effect(node, alias: dict[int, int]) -> None:
-    if isinstance(node, Write):
-        node.target, node.value = _rename(node.target, alias), _rename(node.value, alias)
-    elif isinstance(node, SetGrad) and node.value is not None:
-        node.value = _rename(node.value, alias)
 
 
 def _cse_key(node: OpNode):

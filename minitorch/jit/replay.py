@@ -244,7 +244,7 @@ class _Emitter:
             self.lines.append(f"write({target}, {self.value(node.value)})")
         elif isinstance(node, Call):
             method, owner = self.name(node.method, "call"), self.name(node.owner, "o")
-            args, kwargs = self.name(node.args, "a"), self.name(node.kwargs, "kw")
+            args, kwargs = self.output(node.args), self.output(node.kwargs)
             self.lines.append(f"{method}({owner}, *{args}, **{kwargs})")
 
     def buffers(self, entries) -> str:
@@ -282,7 +282,9 @@ class _Emitter:
             return self.tensor(value)
         if isinstance(value, (tuple, list)) and not hasattr(value, "_fields"):
             inner = ", ".join(self.output(v) for v in value)
-            return f"({inner},)" if isinstance(value, tuple) else f"[{inner}]"
+            if isinstance(value, list):
+                return f"[{inner}]"
+            return f"({inner},)" if inner else "()"
         if isinstance(value, dict):
             return "{" + ", ".join(f"{k!r}: {self.output(v)}" for k, v in value.items()) + "}"
         if isinstance(value, (tuple, list)):  # a named tuple
@@ -494,9 +496,14 @@ def interpret(nodes, args: tuple) -> dict[int, np.ndarray]:
         elif isinstance(node, SetGrad):
             v = None if node.value is None else value(node.value)
             target = node.tensor if node.arg is None else args[node.arg]
-            target.grad = None if v is None else wrap(v, dtypes.to_dtype(v.dtype))
+            target.grad = None if v is None else _tensor(v)
         elif isinstance(node, Write):
             devices.write(value(node.target), value(node.value))
         elif isinstance(node, Call):
-            node.method(node.owner, *node.args, **node.kwargs)
+            passed = map_leaves((node.args, node.kwargs), Ref, lambda r: _tensor(value(r)))
+            node.method(node.owner, *passed[0], **passed[1])
     return produced
+
+
+def _tensor(array) -> Tensor:
+    return wrap(array, dtypes.to_dtype(array.dtype))

@@ -256,7 +256,10 @@ class Capture:
         outer = not self._depth
         if outer:
             self._check_random()
-            self.program.nodes.append(Call(method, owner, args, kwargs))
+            self._check_call_arguments(method, owner, (args, kwargs))
+            # tensors passed (scheduler.step(loss)) are this replay's, not the traced call's
+            passed = _map_tensors((args, kwargs), self.ref)
+            self.program.nodes.append(Call(method, owner, *passed))
         self._depth += 1
         try:
             return method(owner, *args, **kwargs)
@@ -264,6 +267,15 @@ class Capture:
             self._depth -= 1
             if outer:  # draws inside the call are replayed by calling it again
                 self._rng = {g: _rng_state(g) for g in self._rng}
+
+    def _check_call_arguments(self, method, owner, arguments) -> None:
+        if any(callable(v) for v in leaves(arguments)):
+            self._fail(
+                f"minitorch.compile: {type(owner).__name__}.{method.__name__}() at "
+                f"{_user_frame()} is given a function (a closure), which a replay would call "
+                "with the traced call's tensors. Compute the loss in the step and call "
+                f"{method.__name__}() without it, or run this step uncompiled."
+            )
 
     def on_host_sync(self, what: str) -> None:
         if self._depth:  # an opaque call (optimizer.step) may read numbers: it replays whole
@@ -528,27 +540,35 @@ def _rebind(nodes, program, key: int, new: Ref) -> None:
     """Replace every Ref("tensor") to the tensor with id `key` by `new`."""
 
     def swap(x):
-        return new if isinstance(x, Ref) and x.kind == "tensor" and id(x.key) == key else x
+        return new if x.kind == "tensor" and id(x.key) == key else x
 
     for node in nodes:
-        if isinstance(node, OpNode):
-            node.inputs = tuple(map(swap, node.inputs))
-        elif isinstance(node, Write):
-            node.target, node.value = swap(node.target), swap(node.value)
-        elif isinstance(node, SetGrad) and node.value is not None:
-            node.value = swap(node.value)
+        map_refs(node, swap)
     program.output = map_leaves(program.output, Ref, swap)
 
 
+def map_refs(node, fn) -> None:
+    """Replace each Ref a node reads by fn(ref), in place."""
+    if isinstance(node, OpNode):
+        node.inputs = tuple(fn(x) if isinstance(x, Ref) else x for x in node.inputs)
+    elif isinstance(node, Write):
+        node.target, node.value = fn(node.target), fn(node.value)
+    elif isinstance(node, SetGrad) and node.value is not None:
+        node.value = fn(node.value)
+    elif isinstance(node, Call):
+        node.args, node.kwargs = map_leaves((node.args, node.kwargs), Ref, fn)
+
+
 def node_refs(node) -> list:
-    """The refs a node reads (an op's inputs, a write's target and value, a gradient)."""
+    """The refs a node reads (an op's inputs, a write's target and value, a gradient, the
+    tensors passed to a call)."""
     if isinstance(node, OpNode):
         return [x for x in node.inputs if isinstance(x, Ref)]
     if isinstance(node, Write):
         return [node.target, node.value]
     if isinstance(node, SetGrad):
         return [] if node.value is None else [node.value]
-    return []
+    return refs_in((node.args, node.kwargs))
 
 
 def _rng_state(generator) -> tuple[int, int]:
@@ -575,6 +595,15 @@ def map_leaves(value, kind: type, fn):
     if isinstance(value, dict):
         return {k: map_leaves(v, kind, fn) for k, v in value.items()}
     return value
+
+
+def leaves(value) -> list:
+    """The items of nested tuples, lists and dicts, in order (map_leaves's order)."""
+    if isinstance(value, (tuple, list)):
+        return [leaf for v in value for leaf in leaves(v)]
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in leaves(v)]
+    return [value]
 
 
 def refs_in(value) -> list:
