@@ -800,9 +800,11 @@ def test_scheduler_stepped_inside_the_step_keeps_stepping():
     np.testing.assert_allclose(w.tolist(), [1 - 0.8 * (1 - 0.5**6) / 0.5] * 3, rtol=1e-6)
 
 
-def test_a_loss_passed_to_a_scheduler_is_each_calls_own():
+@pytest.mark.parametrize("check", [False, True])
+def test_a_loss_passed_to_a_scheduler_is_each_calls_own(check):
     """scheduler.step(loss) inside the step: the replayed call gets that replay's loss, so
-    ReduceLROnPlateau sees the plateau eager sees (not the traced call's loss forever)."""
+    ReduceLROnPlateau sees the plateau eager sees (not the traced call's loss forever).
+    check=True replays and reruns the first replay: the scheduler still steps once."""
     histories = []
     for compile_it in (False, True):
         torch.manual_seed(0)
@@ -818,7 +820,7 @@ def test_a_loss_passed_to_a_scheduler_is_each_calls_own():
             sched.step(loss)
             return loss
 
-        fn = torch.compile(step) if compile_it else step
+        fn = torch.compile(step, check=check) if compile_it else step
         history = []
         for i in range(12):  # random targets: the loss goes up and down
             x, y = _batch(16, seed=i)

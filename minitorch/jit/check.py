@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from ..random import default_generator
@@ -60,8 +62,8 @@ def _state_tensors(nodes) -> list[Tensor]:
             refs = [node.target]
         elif isinstance(node, SetGrad):
             found[id(node.tensor)] = node.tensor
-        elif isinstance(node, Call):
-            for per_param in getattr(node.owner, "state", {}).values():
+        elif isinstance(node, Call) and isinstance(getattr(node.owner, "state", None), dict):
+            for per_param in node.owner.state.values():
                 for v in getattr(per_param, "values", lambda: ())():
                     if isinstance(v, Tensor):
                         found[id(v)] = v
@@ -74,17 +76,47 @@ def _state_tensors(nodes) -> list[Tensor]:
     return list(found.values())
 
 
+def _python_state(nodes) -> list[tuple[dict, dict]]:
+    """(holder, copy of its plain values) for the attributes of each object whose method the
+    step calls and for the param_groups of optimizers among them or theirs: a scheduler's
+    counters and the learning rates it sets, which the replay and the eager rerun would
+    otherwise both advance."""
+    holders: dict[int, dict] = {}
+    for node in nodes:
+        if isinstance(node, Call):
+            owner = node.owner
+            holders[id(owner)] = vars(owner)
+            optimizer = getattr(owner, "optimizer", owner)  # a scheduler's, or owner itself
+            for group in getattr(optimizer, "param_groups", ()):
+                holders[id(group)] = group
+    return [
+        (holder, copy.deepcopy({k: v for k, v in holder.items() if _plain(v)}))
+        for holder in holders.values()
+    ]
+
+
+def _plain(value) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(map(_plain, value))
+    if isinstance(value, dict):
+        return all(map(_plain, value.values()))
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
 def _snapshot(nodes):
     tensors = _state_tensors(nodes)
     return (
         [(t, devices.copy(t._data), t.grad) for t in tensors],
+        _python_state(nodes),
         (default_generator, default_generator.offset),
     )
 
 
 def _restore(snapshot) -> None:
-    tensors, (generator, offset) = snapshot
+    tensors, python_state, (generator, offset) = snapshot
     for t, data, grad in tensors:
         devices.write(t._data, data)
         t.grad = grad
+    for holder, values in python_state:
+        holder.update(copy.deepcopy(values))
     generator.offset = offset
