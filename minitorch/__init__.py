@@ -6,7 +6,7 @@ x = torch.randn(64, 784, requires_grad=True)
 
 from __future__ import annotations
 
-from . import _openblas, autograd, cuda, jit, metrics, nn, optim, utils, vision
+from . import _openblas, autograd, cuda, dtypes, jit, metrics, nn, optim, utils, vision
 from .autograd import (
     enable_grad,
     inference_mode,
@@ -89,7 +89,7 @@ from .random import (
     set_rng_state,
 )
 from .serialization import load, save
-from .tensor import Size, Tensor
+from .tensor import Size, Tensor, _legacy_type_name
 from .threads import get_num_threads, set_flush_denormal, set_num_threads
 
 float = float32  # noqa: A001
@@ -134,40 +134,29 @@ for _name in (
         globals()[_name] = _method(_name)
 
 
-def FloatTensor(*args) -> Tensor:  # noqa: N802  (PyTorch's legacy constructor names)
-    return _legacy(args, float32)
+class _LegacyType(type):
+    """torch.FloatTensor and its kin: calling one builds a tensor of its dtype (the legacy
+    constructor: from data, or uninitialised of a size); isinstance(t, torch.FloatTensor)
+    checks a cpu tensor's dtype; t.type(torch.FloatTensor) converts to it."""
+
+    def __instancecheck__(cls, obj) -> bool:
+        return isinstance(obj, Tensor) and obj.dtype is cls.dtype and not obj.is_cuda
+
+    def __call__(cls, *args) -> Tensor:
+        import numbers  # noqa: PLC0415
+
+        if len(args) == 1 and not isinstance(args[0], numbers.Integral):
+            return tensor(args[0], dtype=cls.dtype)
+        return empty(*args, dtype=cls.dtype)
 
 
-def DoubleTensor(*args) -> Tensor:  # noqa: N802
-    return _legacy(args, float64)
-
-
-def LongTensor(*args) -> Tensor:  # noqa: N802
-    return _legacy(args, int64)
-
-
-def IntTensor(*args) -> Tensor:  # noqa: N802
-    return _legacy(args, int32)
-
-
-def BoolTensor(*args) -> Tensor:  # noqa: N802
-    return _legacy(args, bool)
-
-
-def ByteTensor(*args) -> Tensor:  # noqa: N802
-    return _legacy(args, uint8)
-
-
-def _legacy(args, dt) -> Tensor:
-    import numbers  # noqa: PLC0415
-
-    if len(args) == 1 and not isinstance(args[0], numbers.Integral):
-        return tensor(args[0], dtype=dt)
-    return empty(*args, dtype=dt)
+for _dtype in (float32, float64, float16, int64, int32, int16, int8, uint8, bool):
+    _name = _legacy_type_name(_dtype)
+    globals()[_name] = _LegacyType(_name, (), {"dtype": _dtype, "__module__": __name__})
 
 
 def promote_types(a: dtype, b: dtype) -> dtype:
-    return _result_type(empty(1, dtype=a), empty(1, dtype=b))
+    return dtypes.promote(a, b)
 
 
 def result_type(a, b) -> dtype:

@@ -76,8 +76,8 @@ def to_dtype(d) -> dtype:
     """Normalise a minitorch dtype, numpy dtype, Python type or name to a minitorch dtype."""
     if isinstance(d, dtype):
         return d
-    if d is float:
-        return get_default_dtype()
+    if d is float:  # Python's float is a double, whatever the default dtype (as in PyTorch)
+        return float64
     if d is int:
         return int64
     if d is bool:
@@ -103,9 +103,13 @@ def from_numpy_dtype(np_dtype) -> dtype:
     return found
 
 
-def _promote_two(a: dtype, b: dtype) -> dtype:
+def promote(a: dtype, b: dtype) -> dtype:
+    """torch.promote_types: the higher category's dtype (bool < int < float), or within one
+    category the smallest dtype both convert to without loss."""
     if a is b:
         return a
+    if a.category != b.category:
+        return a if a.category > b.category else b
     return _BY_NP[np.promote_types(a.np, b.np)]
 
 
@@ -142,6 +146,6 @@ def result_type(*operands) -> dtype:
                 return {0: bool_, 1: int64, 2: get_default_dtype()}[top]
             out = same[0]
             for d in same[1:]:
-                out = _promote_two(out, d)
+                out = promote(out, d)
             return out
     raise AssertionError("unreachable")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -12,7 +13,7 @@ from .ops import elementwise as E
 from .ops import movement as M
 from .ops.reduce import normalize_dim
 from .ops.registry import apply
-from .tensor import Tensor, _shape_arg, wrap
+from .tensor import Tensor, _shape_arg, dim_alias, wrap
 
 __all__ = [
     "tensor",
@@ -51,20 +52,26 @@ __all__ = [
 
 
 def _infer_dtype(data) -> dtypes.dtype:
-    """dtype PyTorch gives a tensor built from Python data: bool, int64 or the default float."""
-    arr = data if isinstance(data, np.ndarray) else None
-    if arr is not None:
-        return dtypes.from_numpy_dtype(arr.dtype)
+    """dtype PyTorch gives a tensor built from Python data: bool, int64 or the default float
+    for Python numbers, their own dtype for numpy arrays and scalars, promoted together."""
+    if isinstance(data, (np.ndarray, np.generic)):
+        return dtypes.from_numpy_dtype(data.dtype)
     flat = _flatten(data)
     if any(v is None for v in flat):  # numpy would make None a nan
         raise RuntimeError("tensor: Could not infer dtype of NoneType")
     if any(isinstance(v, Tensor) for v in flat):
         return dtypes.result_type(*[v for v in flat if isinstance(v, Tensor)])
-    if flat and all(isinstance(v, (bool, np.bool_)) for v in flat):
-        return dtypes.bool_
-    if flat and all(isinstance(v, (numbers.Integral, np.integer)) for v in flat):
-        return dtypes.int64
-    return dtypes.get_default_dtype()
+    if not flat:
+        return dtypes.get_default_dtype()
+    return functools.reduce(dtypes.promote, map(_leaf_dtype, flat))
+
+
+def _leaf_dtype(value) -> dtypes.dtype:
+    if isinstance(value, (np.ndarray, np.generic)):
+        return dtypes.from_numpy_dtype(value.dtype)
+    if isinstance(value, numbers.Number) and not isinstance(value, numbers.Real):
+        return dtypes.get_default_dtype()  # (complex: refused by the array conversion)
+    return dtypes.scalar_dtype(value)
 
 
 def _flatten(data):
@@ -282,6 +289,7 @@ def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad=
     return _placed(np.eye(n, m, dtype=dt.np), dt, device, requires_grad)
 
 
+@dim_alias
 def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
     """Concatenate along an existing dim."""
     tensors = list(tensors)
@@ -293,6 +301,7 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
 concat = concatenate = cat
 
 
+@dim_alias
 def stack(tensors, dim: int = 0, *, out=None) -> Tensor:
     """Join tensors of equal shape along a new dim."""
     tensors = list(tensors)

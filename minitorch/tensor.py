@@ -7,6 +7,7 @@ View ops return tensors sharing that storage and its version counter.
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 import warnings
 from collections import namedtuple
@@ -360,7 +361,7 @@ class Tensor:
             return f"minitorch.{_legacy_type_name(self.dtype)}"
         if isinstance(dtype, str):
             dtype = _type_from_name(dtype)
-        return self.to(dtype)
+        return self.to(getattr(dtype, "dtype", dtype))  # (torch.FloatTensor: its dtype)
 
     def cpu(self) -> Tensor:
         return self.to("cpu")
@@ -1369,14 +1370,15 @@ class Tensor:
 
     def norm(self, p="fro", dim=None, keepdim: bool = False) -> Tensor:
         if p in ("fro", 2, 2.0):
-            return (self * self).sum(dim=_dims(dim), keepdim=keepdim).sqrt()
+            return root_of_sum((self * self).sum(dim=_dims(dim), keepdim=keepdim), Tensor.sqrt)
         if p in (math.inf, "inf"):
             return self.abs().amax(dim=_dims(dim), keepdim=keepdim)
         if p == 1:
             return self.abs().sum(dim=_dims(dim), keepdim=keepdim)
         if p == 0:
             return (self != 0).to(self.dtype).sum(dim=_dims(dim), keepdim=keepdim)
-        return (self.abs() ** p).sum(dim=_dims(dim), keepdim=keepdim) ** (1.0 / p)
+        total = (self.abs() ** p).sum(dim=_dims(dim), keepdim=keepdim)
+        return root_of_sum(total, lambda s: s ** (1.0 / p))
 
     # NOTE: counts, not amin/amax: those refuse empty dims, where all() is True, any() False.
     def all(self, dim=None, keepdim: bool = False) -> Tensor:
@@ -1875,6 +1877,40 @@ def _type_from_name(name: str) -> dtypes.dtype:
             return d
     raise ValueError(f"invalid type: {name!r}")
 
+
+def root_of_sum(total: Tensor, root) -> Tensor:
+    """root(total) for a norm's sum of powers, with PyTorch's norm gradient where the sum is 0:
+    zero (the chain rule alone gives 0 * inf = NaN, e.g. for a padding row of zeros)."""
+    if not total.requires_grad:
+        return root(total)
+    zero = total == 0
+    return root(total.masked_fill(zero, 1)).masked_fill(zero, 0)
+
+
+def dim_alias(function):
+    """PyTorch also takes numpy's name `axis` for a `dim` argument (x.sum(axis=1))."""
+
+    @functools.wraps(function)
+    def takes_axis(*args, **kwargs):
+        if "axis" in kwargs:
+            if "dim" in kwargs:
+                raise TypeError(f"{function.__name__}() got both 'dim' and its alias 'axis'")
+            kwargs["dim"] = kwargs.pop("axis")
+        return function(*args, **kwargs)
+
+    return takes_axis
+
+
+def _takes_dim(function) -> bool:
+    code = function.__code__
+    return "dim" in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+
+
+# (not size/stride: hot, and x.size(axis=0) is not something scripts write)
+for _name, _method in list(vars(Tensor).items()):
+    if callable(_method) and hasattr(_method, "__code__") and not _name.startswith("_"):
+        if _name not in ("size", "stride") and _takes_dim(_method):
+            setattr(Tensor, _name, dim_alias(_method))
 
 engine.Tensor = Tensor
 E.Tensor = Tensor

@@ -1064,3 +1064,90 @@ REPRS = [
 def test_repr_matches_torch(data):
     want = repr(torch.from_numpy(data.copy())).replace("torch.", "minitorch.")
     assert repr(minitorch.tensor(data)) == want
+
+
+# ---- what a PyTorch script writes (found by running tutorial-style scripts on both) ---------
+AXIS_ALIAS = {
+    "sum": lambda x: x.sum(axis=1),
+    "mean keepdim": lambda x: x.mean(axis=0, keepdim=True),
+    "torch.max": lambda lib, x: lib.max(x, axis=1).values,
+    "torch.cat": lambda lib, x: lib.cat([x, x], axis=1),
+    "softmax": lambda x: x.softmax(axis=-1),
+    "argmax": lambda x: x.argmax(axis=1),
+}
+
+
+@pytest.mark.parametrize("name", AXIS_ALIAS)
+def test_axis_is_another_name_for_dim(name):
+    fn = AXIS_ALIAS[name]
+    check(fn, (3, 4), lib=fn.__code__.co_argcount == 2)
+
+
+def test_python_and_numpy_types_give_torchs_dtypes():
+    cases = [
+        lambda lib: lib.zeros(2, dtype=float),
+        lambda lib: lib.ones(2).to(float),
+        lambda lib: lib.ones(2).to(int),
+        lambda lib: lib.tensor(np.float64(1.5)),
+        lambda lib: lib.tensor(np.int32(3)),
+        lambda lib: lib.tensor([np.ones(2), np.zeros(2)]),
+        lambda lib: lib.tensor([np.float32(1.0), 2]),
+        lambda lib: lib.tensor([np.int32(1), 2]),
+        lambda lib: lib.tensor([1, 2.5]),
+    ]
+    for fn in cases:
+        check(fn, lib=True, grad=False)
+    for a, b in [
+        ("int64", "float32"),
+        ("uint8", "int8"),
+        ("bool", "int16"),
+        ("float16", "float64"),
+    ]:
+        assert str(minitorch.promote_types(getattr(minitorch, a), getattr(minitorch, b))) == str(
+            torch.promote_types(getattr(torch, a), getattr(torch, b))
+        ).replace("torch.", "minitorch.")
+
+
+def test_legacy_tensor_types_are_classes():
+    x = minitorch.ones(2, dtype=minitorch.int64)
+    assert x.type(minitorch.FloatTensor).dtype is minitorch.float32
+    assert isinstance(x.double(), minitorch.DoubleTensor) and isinstance(x, minitorch.LongTensor)
+    assert not isinstance(x, minitorch.FloatTensor) and not isinstance(3, minitorch.LongTensor)
+    assert minitorch.FloatTensor([1, 2]).tolist() == [1.0, 2.0]
+    assert minitorch.LongTensor(2, 3).shape == (2, 3)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda lib, x: (x * 0).norm(),
+        lambda lib, x: (x * 0).norm(p=3, dim=1).sum(),
+        lambda lib, x: lib.nn.functional.normalize(x * 0, dim=0).sum(),
+        lambda lib, x: lib.nn.functional.cosine_similarity(x * 0, x, dim=1).sum(),
+    ],
+    ids=["norm", "norm p=3", "normalize", "cosine_similarity"],
+)
+def test_norm_gradients_at_zero_are_finite_like_torchs(fn):
+    check(fn, (3, 4), lib=True)
+
+
+def test_binary_cross_entropy_of_saturated_probabilities_has_finite_gradients():
+    p = np.array([0.0, 1.0, 0.5, 1.0, 0.0], np.float32)
+    y = np.array([1.0, 0.0, 1.0, 1.0, 0.0], np.float32)
+    for reduction in ("mean", "sum", "none"):
+        check(lambda lib, p: lib.nn.BCELoss(reduction=reduction)(p, lib.tensor(y)), p, lib=True)
+    check(
+        lambda lib, p, y: lib.nn.functional.binary_cross_entropy(p, y),
+        f32(6).clip(0, 1),
+        pos(6) / 3,
+        lib=True,
+    )
+
+
+def test_torch_compile_keywords_are_accepted():
+    step = minitorch.compile(lambda x: x * 2, mode="max-autotune", fullgraph=True, dynamic=False)
+    assert step(minitorch.ones(2)).tolist() == [2.0, 2.0]
+    plain = lambda x: x  # noqa: E731
+    assert minitorch.compile(plain, disable=True) is plain
+    with pytest.raises(RuntimeError, match="Unrecognized mode=fastest"):
+        minitorch.compile(plain, mode="fastest")

@@ -26,7 +26,22 @@ from .trace import TraceError
 __all__ = ["compile", "CompiledFunction", "Stats", "TraceError"]
 
 
-def compile(fn=None, *, fallback: str = "error", check: bool = False, cache: bool = True):  # noqa: A001
+_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def compile(  # noqa: A001
+    fn=None,
+    *,
+    fallback: str = "error",
+    check: bool = False,
+    cache: bool = True,
+    fullgraph: bool = False,
+    dynamic: bool | None = None,
+    backend="inductor",
+    mode: str | None = None,
+    options: dict | None = None,
+    disable: bool = False,
+):
     """Compile a training or inference step (a function or an nn.Module); usable as decorator.
 
     Args:
@@ -41,9 +56,16 @@ def compile(fn=None, *, fallback: str = "error", check: bool = False, cache: boo
             file written, Numba's disk cache neither read nor written for them; the library's
             hand-written kernels keep theirs). Traces always live in memory (a new process
             traces again, which costs one eager step).
+        fullgraph, dynamic, backend, mode, options: torch.compile's, accepted so that PyTorch
+            scripts run; minitorch has one compiler, so they change nothing (an unknown mode
+            is still an error). disable=True returns fn itself, as torch.compile does.
     """
+    if mode not in _MODES:
+        raise RuntimeError(f"Unrecognized mode={mode}, should be one of: {', '.join(_MODES[1:])}")
     if fn is None:
-        return lambda f: compile(f, fallback=fallback, check=check, cache=cache)
+        return lambda f: compile(f, fallback=fallback, check=check, cache=cache, disable=disable)
+    if disable:
+        return fn
     from ..nn.modules.module import Module  # noqa: PLC0415
 
     if isinstance(fn, Module):

@@ -20,6 +20,7 @@ from .. import dtypes
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..functional import where
 from ..jit_guard import _guard
+from ..ops import elementwise as E
 from ..ops import linear as _linear_op
 from ..ops import loss as _loss_op
 from ..ops import norm as _norm_op
@@ -652,8 +653,8 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, o
 
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along dim."""
-    n1 = (x1 * x1).sum(dim).sqrt().clamp(min=eps)
-    n2 = (x2 * x2).sum(dim).sqrt().clamp(min=eps)
+    n1 = x1.norm(dim=dim).clamp(min=eps)
+    n2 = x2.norm(dim=dim).clamp(min=eps)
     return (x1 * x2).sum(dim) / (n1 * n2)
 
 
@@ -864,10 +865,7 @@ def binary_cross_entropy(
         a = input.detach().numpy()
         if not ((a >= 0) & (a <= 1)).all():
             raise RuntimeError("all elements of input should be between 0 and 1")
-    # NOTE: log(0) = -inf; PyTorch clamps the logs at -100 so the loss stays finite.
-    log_x = input.log().clamp(min=-100.0)
-    log_1mx = (1.0 - input).log().clamp(min=-100.0)
-    loss = -(target * log_x + (1.0 - target) * log_1mx)
+    loss = apply(E.binary_cross_entropy, input, target)
     return _reduce(_weighted(loss, weight), reduction)
 
 

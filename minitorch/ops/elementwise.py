@@ -448,6 +448,26 @@ hypot = _elementwise(
     save_out=True,
 )
 
+
+def _bce_backward(c, g):
+    x, y = c.inputs
+    # PyTorch's: the denominator clamped at 1e-12, so a saturated probability (exactly 0 or 1)
+    # gets a large finite gradient, not 0/0
+    grad_x = g * (x - y) / (x * (1 - x)).clamp(min=1e-12)
+    grad_y = g * ((-x).log1p() - x.log())  # (not clamped in PyTorch either)
+    return grad_x, grad_y
+
+
+# binary cross entropy per element, PyTorch's formula: the logs clamped at -100 (log(0) is
+# -inf; the loss stays finite)
+binary_cross_entropy = _elementwise(
+    "binary_cross_entropy",
+    "(({1} - 1) * max(math.log1p(-{0}), -100.0) - {1} * max(math.log({0}), -100.0))",
+    FLOAT,
+    _bce_backward,
+    save=(0, 1),
+)
+
 relu = _elementwise(
     "relu", "relu({0})", ARITH, lambda c, g: threshold_backward_(g, c.out), save_out=True
 )
