@@ -921,6 +921,30 @@ class Tensor:
             raise IndexError("index_select(): Index is supposed to be a vector")
         return self[(slice(None),) * d + (index.reshape(-1),)]
 
+    def index_add(self, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
+        from . import indexing  # noqa: PLC0415
+
+        return indexing.index_add(self, dim, index, source, alpha)
+
+    def index_add_(self, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
+        return self._inplace(lambda s, i, v: s.index_add(dim, i, v, alpha=alpha), index, source)
+
+    def index_copy(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
+        from . import indexing  # noqa: PLC0415
+
+        return indexing.index_copy(self, dim, index, source)
+
+    def index_copy_(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
+        return self._inplace(lambda s, i, v: s.index_copy(dim, i, v), index, source)
+
+    def index_fill(self, dim: int, index: Tensor, value) -> Tensor:
+        from . import indexing  # noqa: PLC0415
+
+        return indexing.index_fill(self, dim, index, value)
+
+    def index_fill_(self, dim: int, index: Tensor, value) -> Tensor:
+        return self._inplace(lambda s, i, v: s.index_fill(dim, i, v), index, value)
+
     def masked_fill(self, mask: Tensor, value) -> Tensor:
         if mask.dtype is not dtypes.bool_:
             raise RuntimeError(

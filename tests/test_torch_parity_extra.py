@@ -1,0 +1,121 @@
+"""Parity with PyTorch for the less common API: index_add/copy/fill, the add-matmul family,
+tensordot/kron, scans (cummax, logcumsumexp), counting and order statistics (bincount, unique,
+searchsorted, median, quantile), cdist, diff, histc and minitorch.linalg.
+
+Values, shapes, dtypes, gradients and exception types are compared with `check`.
+
+NOTE: minitorch (numba) is imported before torch: torch loading LLVM first can crash numba.
+"""
+
+import minitorch  # noqa: I001  (before torch, see DESIGN.md)
+import numba  # noqa: F401
+import numpy as np
+import pytest
+
+from parity import check, raises_like_torch
+
+torch = pytest.importorskip("torch")
+
+rng = np.random.default_rng(2024)
+
+
+def f32(*shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def f64(*shape):
+    return rng.standard_normal(shape)
+
+
+def ints(*shape, lo=0, hi=4, dtype=np.int64):
+    return rng.integers(lo, hi, shape).astype(dtype)
+
+
+def check_row(fn, *inputs, **kw):
+    """check() for a table row that must not raise: a lambda whose first argument is `t`
+    takes the library."""
+    out = check(fn, *inputs, lib=fn.__code__.co_varnames[0] == "t", **kw)
+    assert not isinstance(out, BaseException), f"both libraries raised: {out}"
+    return out
+
+
+# ---- index_add / index_copy / index_fill ---------------------------------------------------------
+INDEX_WRITES = {
+    "add_dim0": (lambda x, i, s: x.index_add(0, i, s), f32(4, 3), ints(5), f32(5, 3)),
+    "add_alpha_neg_dim": (
+        lambda t, x, i, s: t.index_add(x, -1, i, s, alpha=-2.5),
+        f64(2, 3, 4),
+        ints(3),
+        f64(2, 3, 3),
+    ),
+    "add_int32_index": (
+        lambda x, i, s: x.index_add(1, i, s),
+        f32(2, 3),
+        ints(4, hi=3, dtype=np.int32),
+        f32(2, 4),
+    ),
+    "add_int": (
+        lambda x, i, s: x.index_add(0, i, s, alpha=3),
+        ints(3, 2),
+        ints(2, hi=3),
+        ints(2, 2),
+    ),
+    "add_0d_index": (lambda x, i, s: x.index_add(0, i, s), f32(3, 2), np.array(2), f32(1, 2)),
+    "copy": (lambda x, i, s: x.index_copy(1, i, s), f32(2, 5), np.array([4, 0, 2]), f32(2, 3)),
+    "copy_fn": (
+        lambda t, x, i, s: t.index_copy(x, 0, i, s),
+        f64(3, 2),
+        np.array([2, 1]),
+        f64(2, 2),
+    ),
+    "fill": (lambda x, i: x.index_fill(1, i, -1.5), f32(3, 4), np.array([0, -1, 0])),
+    "fill_int": (lambda x, i: x.index_fill(0, i, 7), ints(3, 2), np.array([1])),
+    "fill_tensor_value": (lambda x, i, v: x.index_fill(0, i, v), f32(3, 2), ints(2, hi=3), f64()),
+}
+
+
+@pytest.mark.parametrize("name", INDEX_WRITES)
+def test_index_writes(name):
+    check_row(*INDEX_WRITES[name])
+
+
+def test_index_writes_in_place():
+    check(lambda x, i, s: (x * 1).index_add_(0, i, s, alpha=2), f32(4, 3), ints(3), f32(3, 3))
+    check(lambda x, i, s: (x * 1).index_copy_(0, i, s), f32(4, 3), np.array([3, 0]), f32(2, 3))
+    check(lambda x, i: (x * 1).index_fill_(-1, i, 2.0), f32(4, 3), np.array([2]))
+
+
+INDEX_WRITE_ERRORS = {
+    "add_count": (lambda x, i, s: x.index_add(0, i, s), f32(3, 4), ints(2), f32(3, 4)),
+    "add_float_index": (lambda x, i, s: x.index_add(0, i, s), f32(3, 4), f32(2), f32(2, 4)),
+    "add_dtype": (lambda x, i, s: x.index_add(0, i, s), f32(3, 4), ints(2), f64(2, 4)),
+    "add_bounds": (lambda x, i, s: x.index_add(0, i, s), f32(3, 4), np.array([0, 3]), f32(2, 4)),
+    "add_negative": (lambda x, i, s: x.index_add(0, i, s), f32(3, 4), np.array([-1]), f32(1, 4)),
+    "add_2d_index": (lambda x, i, s: x.index_add(0, i, s), f32(3, 4), ints(1, 2), f32(2, 4)),
+    "add_dim": (lambda x, i, s: x.index_add(2, i, s), f32(3, 4), ints(2), f32(2, 4)),
+    "add_shape": (lambda x, i, s: x.index_add(0, i, s), f32(3, 4), ints(2), f32(2, 5)),
+    "copy_count": (lambda x, i, s: x.index_copy(0, i, s), f32(3, 4), ints(2), f32(3, 4)),
+    "copy_bounds": (lambda x, i, s: x.index_copy(0, i, s), f32(3, 4), np.array([5]), f32(1, 4)),
+    "copy_int32_index": (
+        lambda x, i, s: x.index_copy(0, i, s),
+        f32(3, 4),
+        ints(2, dtype=np.int32),
+        f32(2, 4),
+    ),
+    "fill_bounds": (lambda x, i: x.index_fill(0, i, 1.0), f32(3, 4), np.array([-4])),
+    "fill_int32_index": (lambda x, i: x.index_fill(0, i, 1.0), f32(3, 4), ints(2, dtype=np.int32)),
+    "fill_2d_index": (lambda x, i: x.index_fill(0, i, 1.0), f32(3, 4), ints(2, 1)),
+    "fill_1d_value": (lambda x, i, v: x.index_fill(0, i, v), f32(3, 4), ints(2), f32(2)),
+}
+
+
+@pytest.mark.parametrize("name", INDEX_WRITE_ERRORS)
+def test_index_write_errors(name):
+    fn, *inputs = INDEX_WRITE_ERRORS[name]
+    raises_like_torch(fn, *inputs)
+
+
+def test_index_add_error_names_the_op_and_shapes():
+    x, index, source = minitorch.zeros(3, 4), minitorch.tensor([0, 1]), minitorch.ones(3, 4)
+    with pytest.raises(RuntimeError, match=r"index_add\(\): Number of indices \(2\)"):
+        x.index_add(0, index, source)
