@@ -69,6 +69,7 @@ from .functional import (
     zeros_like,
 )
 from .jit import compile  # noqa: A004
+from .products import tensordot
 from .random import (
     Generator,
     bernoulli,
@@ -128,7 +129,8 @@ for _name in (
     "index_select masked_fill masked_select nonzero clone detach repeat_interleave tile "
     "asin acos atan sinh cosh asinh acosh atanh atan2 hypot arcsin arccos arctan arcsinh "
     "arccosh arctanh arctan2 deg2rad rad2deg logit logaddexp xlogy sgn fliplr flipud movedim "
-    "moveaxis diagonal diag trace take_along_dim broadcast_to index_add index_copy index_fill"
+    "moveaxis diagonal diag trace take_along_dim broadcast_to index_add index_copy index_fill "
+    "addmm addmv addbmm baddbmm kron ger"
 ).split():
     if hasattr(Tensor, _name):
         globals()[_name] = _method(_name)

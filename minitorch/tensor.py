@@ -1309,6 +1309,49 @@ class Tensor:
     def outer(self, other: Tensor) -> Tensor:
         return self.reshape(-1, 1) * other.reshape(1, -1)
 
+    def ger(self, vec2: Tensor) -> Tensor:
+        return self.outer(vec2)
+
+    def kron(self, other: Tensor) -> Tensor:
+        from . import products  # noqa: PLC0415
+
+        return products.kron(self, other)
+
+    # beta * self + alpha * product: products.py (the in-place forms write the result back)
+    def addmm(self, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
+        from . import products  # noqa: PLC0415
+
+        return products.addmm(self, mat1, mat2, beta, alpha)
+
+    def addmm_(self, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
+        return self._inplace(lambda s, a, b: s.addmm(a, b, beta=beta, alpha=alpha), mat1, mat2)
+
+    def addmv(self, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor:
+        from . import products  # noqa: PLC0415
+
+        return products.addmv(self, mat, vec, beta, alpha)
+
+    def addmv_(self, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor:
+        return self._inplace(lambda s, a, b: s.addmv(a, b, beta=beta, alpha=alpha), mat, vec)
+
+    def addbmm(self, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+        from . import products  # noqa: PLC0415
+
+        return products.addbmm(self, batch1, batch2, beta, alpha)
+
+    def addbmm_(self, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+        return self._inplace(lambda s, a, b: s.addbmm(a, b, beta=beta, alpha=alpha), batch1, batch2)
+
+    def baddbmm(self, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+        from . import products  # noqa: PLC0415
+
+        return products.baddbmm(self, batch1, batch2, beta, alpha)
+
+    def baddbmm_(self, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+        return self._inplace(
+            lambda s, a, b: s.baddbmm(a, b, beta=beta, alpha=alpha), batch1, batch2
+        )
+
     # ---- reductions ----------------------------------------------------------------------------
     def sum(self, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         x = self if dtype is None else self.to(dtype)

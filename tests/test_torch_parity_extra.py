@@ -119,3 +119,88 @@ def test_index_add_error_names_the_op_and_shapes():
     x, index, source = minitorch.zeros(3, 4), minitorch.tensor([0, 1]), minitorch.ones(3, 4)
     with pytest.raises(RuntimeError, match=r"index_add\(\): Number of indices \(2\)"):
         x.index_add(0, index, source)
+
+
+# ---- add-products, tensordot, kron ---------------------------------------------------------------
+PRODUCTS = {
+    "addmm": (lambda t, c, a, b: t.addmm(c, a, b), f32(3, 5), f32(3, 4), f32(4, 5)),
+    "addmm_bcast_beta_alpha": (
+        lambda c, a, b: c.addmm(a, b, beta=0.5, alpha=-2),
+        f64(5),
+        f64(3, 4),
+        f64(4, 5),
+    ),
+    "addmm_beta0_ignores_nan": (
+        lambda t, c, a, b: t.addmm(c, a, b, beta=0),
+        np.full((1, 5), np.nan, np.float32),
+        f32(3, 4),
+        f32(4, 5),
+    ),
+    "addmm_int": (
+        lambda t, c, a, b: t.addmm(c, a, b, beta=2, alpha=3),
+        ints(1),
+        ints(2, 3),
+        ints(3, 2),
+    ),
+    "addmv": (lambda t, c, a, b: t.addmv(c, a, b, alpha=2), f32(3), f32(3, 4), f32(4)),
+    "addbmm": (lambda t, c, a, b: t.addbmm(c, a, b, beta=3), f32(3, 5), f32(2, 3, 4), f32(2, 4, 5)),
+    "baddbmm": (
+        lambda c, a, b: c.baddbmm(a, b, beta=0.5, alpha=0.25),
+        f32(1, 3, 1),
+        f32(2, 3, 4),
+        f32(2, 4, 5),
+    ),
+    "addmm_": (lambda c, a, b: (c * 1).addmm_(a, b, alpha=2), f32(3, 5), f32(3, 4), f32(4, 5)),
+    "baddbmm_": (lambda c, a, b: (c * 1).baddbmm_(a, b), f32(2, 3, 5), f32(2, 3, 4), f32(2, 4, 5)),
+    "tensordot_int_dims": (lambda t, a, b: t.tensordot(a, b), f32(2, 3, 4), f32(3, 4, 5)),
+    "tensordot_lists": (
+        lambda t, a, b: t.tensordot(a, b, dims=([1, -1], [1, 0])),
+        f64(2, 3, 4),
+        f64(4, 3, 5),
+    ),
+    "tensordot_outer": (lambda t, a, b: t.tensordot(a, b, dims=0), f32(2, 3), f32(4)),
+    "tensordot_single_lists": (
+        lambda t, a, b: t.tensordot(a, b, dims=([0], [2])),
+        f32(5, 2),
+        f32(3, 4, 5),
+    ),
+    "tensordot_int": (lambda t, a, b: t.tensordot(a, b, dims=1), ints(2, 3), ints(3, 2)),
+    "kron": (lambda t, a, b: t.kron(a, b), f32(2, 3), f32(4, 2)),
+    "kron_ranks": (lambda a, b: a.kron(b), f64(2, 1, 3), f64(3, 2)),
+    "kron_promotes": (lambda t, a, b: t.kron(a, b), ints(2, 2), f32(2)),
+    "ger": (lambda t, a, b: t.ger(a, b), f32(3), f32(4)),
+}
+
+
+@pytest.mark.parametrize("name", PRODUCTS)
+def test_products(name):
+    check_row(*PRODUCTS[name])
+
+
+PRODUCT_ERRORS = {
+    "addmm_vector": (lambda t, c, a, b: t.addmm(c, a, b), f32(5), f32(4), f32(4, 5)),
+    "addmm_dtype": (lambda t, c, a, b: t.addmm(c, a, b), f64(3, 5), f32(3, 4), f32(4, 5)),
+    "addmm_bcast": (lambda t, c, a, b: t.addmm(c, a, b), f32(2, 5), f32(3, 4), f32(4, 5)),
+    "addmv_size": (lambda t, c, a, b: t.addmv(c, a, b), f32(3), f32(3, 4), f32(5)),
+    "addbmm_batches": (lambda t, c, a, b: t.addbmm(c, a, b), f32(3, 5), f32(2, 3, 4), f32(3, 4, 5)),
+    "baddbmm_bcast": (
+        lambda t, c, a, b: t.baddbmm(c, a, b),
+        f32(2, 3, 5),
+        f32(2, 3, 4),
+        f32(2, 4, 6),
+    ),
+    "tensordot_negative": (lambda t, a, b: t.tensordot(a, b, dims=-1), f32(2, 3), f32(3, 2)),
+    "tensordot_sizes": (lambda t, a, b: t.tensordot(a, b, dims=([1], [0])), f32(2, 3), f32(4, 3)),
+    "tensordot_lengths": (
+        lambda t, a, b: t.tensordot(a, b, dims=([0, 1], [0])),
+        f32(2, 3),
+        f32(2, 3),
+    ),
+    "tensordot_dtype": (lambda t, a, b: t.tensordot(a, b, dims=1), f32(2, 3), f64(3, 2)),
+}
+
+
+@pytest.mark.parametrize("name", PRODUCT_ERRORS)
+def test_product_errors(name):
+    fn, *inputs = PRODUCT_ERRORS[name]
+    raises_like_torch(fn, *inputs, lib=True)
