@@ -130,7 +130,7 @@ for _name in (
     "asin acos atan sinh cosh asinh acosh atanh atan2 hypot arcsin arccos arctan arcsinh "
     "arccosh arctanh arctan2 deg2rad rad2deg logit logaddexp xlogy sgn fliplr flipud movedim "
     "moveaxis diagonal diag trace take_along_dim broadcast_to index_add index_copy index_fill "
-    "addmm addmv addbmm baddbmm kron ger"
+    "addmm addmv addbmm baddbmm kron ger cummax cummin logcumsumexp"
 ).split():
     if hasattr(Tensor, _name):
         globals()[_name] = _method(_name)

@@ -1459,6 +1459,21 @@ class Tensor:
         x = self if dtype is None else self.to(dtype)
         return apply(R.cumsum, x, dim=dim)
 
+    def cummax(self, dim: int):
+        """(values, indices) of the running max along dim; ties take the later index."""
+        return self._cum_extreme(R.cummax_indices, dim, "cummax")
+
+    def cummin(self, dim: int):
+        return self._cum_extreme(R.cummin_indices, dim, "cummin")
+
+    def _cum_extreme(self, index_op, dim, name):
+        idx = apply(index_op, self, dim=dim)
+        values = self.gather(dim, idx) if self.ndim else self.clone()
+        return _named(name, ["values", "indices"])(values, idx)
+
+    def logcumsumexp(self, dim: int) -> Tensor:
+        return apply(R.logcumsumexp, self, dim=dim)
+
     def cumprod(self, dim: int) -> Tensor:
         # NOTE: exp(cumsum(log|x|)) with signs would lose exact integers; use numpy, no grad
         if self.requires_grad:

@@ -974,6 +974,59 @@ row(
 )
 
 
+def _cum_extreme_ref(better):
+    """(values, indices) of cummax/cummin, one element at a time: an element at least as good
+    as the running extreme (or a NaN) takes its place."""
+
+    def ref(x, dim):
+        x = np.asarray(x)
+        if x.ndim == 0:
+            return x.copy(), np.zeros((), np.int64)
+        moved = np.moveaxis(x, dim, -1)
+        idx = np.zeros(moved.shape, np.int64)
+        for pos in np.ndindex(moved.shape[:-1]):
+            best = 0
+            for i, v in enumerate(moved[pos]):
+                held = moved[pos][best]
+                if np.isnan(v) or (not np.isnan(held) and (v == held or better(v, held))):
+                    best = i
+                idx[pos + (i,)] = best
+        idx = np.moveaxis(idx, -1, dim)
+        return np.take_along_axis(x, idx, dim), idx
+
+    return ref
+
+
+for _name, _better in (("cummax", np.greater), ("cummin", np.less)):
+    row(
+        _name,
+        lambda l, x, dim, _name=_name: tuple(getattr(x, _name)(dim)),
+        _cum_extreme_ref(_better),
+        reduce_inputs(SPECIAL, dim="single", keepdim=False),
+        out=pair(SAME, INT64),
+        dtypes=FLOATS + INTS,
+        grad=True,
+        ops=(f"{_name}_indices",),
+    )
+
+
+def _logcumsumexp_ref(x, dim):
+    x = np.asarray(x, np.float64)
+    return x.copy() if x.ndim == 0 else np.logaddexp.accumulate(x, axis=dim)
+
+
+row(
+    "logcumsumexp",
+    lambda l, x, dim: x.logcumsumexp(dim),
+    _logcumsumexp_ref,
+    reduce_inputs(dim="single", keepdim=False),
+    out=SAME,
+    tol=LOOSE,
+    grad=True,
+    ops=("logcumsumexp",),
+)
+
+
 def _softmax_ref(x, dim, log=False):
     x = np.asarray(x, np.float64)
     if x.ndim == 0:

@@ -204,3 +204,45 @@ PRODUCT_ERRORS = {
 def test_product_errors(name):
     fn, *inputs = PRODUCT_ERRORS[name]
     raises_like_torch(fn, *inputs, lib=True)
+
+
+# ---- scans ---------------------------------------------------------------------------------------
+NAN_TIES = np.array([[1.0, 3.0, 3.0, np.nan, 2.0], [4.0, 4.0, -1.0, 5.0, 5.0]], np.float32)
+
+SCANS = {
+    "cummax": (lambda x: x.cummax(1), f32(3, 4)),
+    "cummax_neg_dim": (lambda t, x: t.cummax(x, -3), f64(3, 2, 4)),
+    "cummin": (lambda x: x.cummin(0), f32(4, 3)),
+    "cummax_ties_nan": (lambda x: x.cummax(1), NAN_TIES),
+    "cummin_ties_nan": (lambda t, x: t.cummin(x, dim=-1), NAN_TIES),
+    "cummax_int": (lambda x: x.cummax(0), ints(6, 2)),
+    "cummin_bool": (lambda x: x.cummin(0), ints(5) > 1),
+    "cummax_0d": (lambda x: x.cummax(0), np.array(2.5, np.float32)),
+    "cummin_empty": (lambda x: x.cummin(0), np.zeros((0, 3), np.float32)),
+    "logcumsumexp": (lambda x: x.logcumsumexp(1), f32(3, 5)),
+    "logcumsumexp_fn": (lambda t, x: t.logcumsumexp(x, dim=-2), f64(4, 3)),
+    "logcumsumexp_far_apart": (
+        lambda x: x.logcumsumexp(0),
+        np.array([-1000.0, 0.0, 3.0, -50.0], np.float32),
+    ),
+    "logcumsumexp_0d": (lambda x: x.logcumsumexp(0), np.array(1.5)),
+}
+
+
+@pytest.mark.parametrize("name", SCANS)
+def test_scans(name):
+    check_row(*SCANS[name])
+
+
+def test_scan_errors():
+    raises_like_torch(lambda x: x.cummax(2), f32(3, 4))
+    raises_like_torch(lambda x: x.logcumsumexp(0), ints(3))
+    raises_like_torch(lambda x: x.logcumsumexp(-3), f32(3, 4))
+
+
+def test_logcumsumexp_second_order_gradient_matches_torch():
+    def second(t, x):
+        (g,) = t.autograd.grad((x.logcumsumexp(0) * x).sum(), x, create_graph=True)
+        return g
+
+    check(second, f64(5), lib=True)
