@@ -1,5 +1,5 @@
 """Products built from matmul and broadcasting: the add-product family (addmm, addmv,
-addbmm, baddbmm), tensordot and kron.
+addbmm, baddbmm), tensordot, kron and cdist (pairwise distances).
 
 All are compositions of registry ops (matmul, permute, reshape, mul, add), so autograd,
 tracing and CUDA need nothing more here.
@@ -138,3 +138,62 @@ def kron(a, b):
     spread_b = [s for m in shape_b for s in (1, m)]
     product = a.reshape(spread_a) * b.reshape(spread_b)
     return product.reshape([p * q for p, q in zip(shape_a, shape_b)])
+
+
+# NOTE: PyTorch's cdist default (compute_mode="use_mm_for_euclid_dist_if_necessary") takes the
+# matmul form |a|^2 + |b|^2 - 2 a.b for p=2 above 25 rows on either side; so do we, so that
+# values round alike (the form cancels digits where points are close).
+_MM_ROWS = 25
+
+
+def cdist(x1, x2, p: float = 2.0, compute_mode=None):
+    """p-norm distances between each row of x1 (..., P, M) and each row of x2 (..., R, M):
+    shape (..., P, R), batch dims broadcast."""
+    _check_cdist(x1, x2, p)
+    rows1, rows2 = x1.shape[-2], x2.shape[-2]
+    by_mm = compute_mode == "use_mm_for_euclid_dist" or (
+        compute_mode in (None, "use_mm_for_euclid_dist_if_necessary")
+        and (rows1 > _MM_ROWS or rows2 > _MM_ROWS)
+    )
+    if p == 2 and by_mm:
+        squared = (
+            (x1 * x1).sum(-1, keepdim=True) + (x2 * x2).sum(-1).unsqueeze(-2) - 2 * x1.matmul(x2.mT)
+        )
+        return _root(squared.clamp(min=0), 2)
+    diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)  # (..., P, R, M)
+    if p == 0:  # a count: no gradient
+        return (diff != 0).to(x1.dtype).sum(-1)
+    if p == 1:
+        return diff.abs().sum(-1)
+    if p == math.inf:
+        return diff.abs().amax(-1)
+    powered = diff * diff if p == 2 else diff.abs() ** p
+    return _root(powered.sum(-1), p)
+
+
+def _check_cdist(x1, x2, p) -> None:
+    for name, x in (("X1", x1), ("X2", x2)):
+        if not x.dtype.is_floating_point:
+            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: {x.dtype}")
+        if x.ndim < 2:
+            raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {x.ndim}D")
+    if x1.dtype is not x2.dtype:
+        raise RuntimeError(
+            f"cdist: expected both inputs to have the same dtype, got {x1.dtype} and {x2.dtype}"
+        )
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(
+            "cdist: X1 and X2 must have the same number of columns. X1: "
+            f"{x1.shape[-1]} X2: {x2.shape[-1]}"
+        )
+    if p < 0:
+        raise RuntimeError(f"cdist only supports non-negative p values, got p={p}")
+
+
+def _root(s, p):
+    """s ** (1 / p), with zero gradient where s == 0 (the true one is infinite there, and
+    PyTorch's cdist gives 0 for a zero distance)."""
+    positive = s > 0
+    safe = s.where(positive, 1)
+    root = safe.sqrt() if p == 2 else safe ** (1.0 / p)
+    return root.masked_fill(~positive, 0)

@@ -1501,6 +1501,61 @@ class Tensor:
         values = self.gather(d, idx) if self.ndim else self.clone()
         return _named("topk_return", ["values", "indices"])(values, idx)
 
+    # ---- order statistics and counting (order_stats.py, counting.py) --------------------------
+    def median(self, dim=None, keepdim: bool = False):
+        from . import order_stats  # noqa: PLC0415
+
+        return order_stats.median(self, dim, keepdim)
+
+    def nanmedian(self, dim=None, keepdim: bool = False):
+        from . import order_stats  # noqa: PLC0415
+
+        return order_stats.median(self, dim, keepdim, skip_nan=True)
+
+    def quantile(self, q, dim=None, keepdim: bool = False, *, interpolation="linear"):
+        from . import order_stats  # noqa: PLC0415
+
+        return order_stats.quantile(self, q, dim, keepdim, interpolation=interpolation)
+
+    def nanquantile(self, q, dim=None, keepdim: bool = False, *, interpolation="linear"):
+        from . import order_stats  # noqa: PLC0415
+
+        return order_stats.quantile(
+            self, q, dim, keepdim, interpolation=interpolation, skip_nan=True
+        )
+
+    def bincount(self, weights=None, minlength: int = 0) -> Tensor:
+        from . import counting  # noqa: PLC0415
+
+        return counting.bincount(self, weights, minlength)
+
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        from . import counting  # noqa: PLC0415
+
+        return counting.unique(self, sorted, return_inverse, return_counts, dim)
+
+    def histc(self, bins: int = 100, min=0, max=0) -> Tensor:
+        from . import counting  # noqa: PLC0415
+
+        return counting.histc(self, bins, min, max)
+
+    def diff(self, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
+        """The n-th forward difference along dim (x[i + 1] - x[i]; for bool, x[i + 1] != x[i]),
+        after prepend and append are joined to the ends."""
+        if self.ndim == 0:
+            raise RuntimeError("diff expects input to be at least one-dimensional, got 0-d")
+        if n < 0:
+            raise RuntimeError(f"diff: order must be non-negative but got {n}")
+        d = R.normalize_dim(dim, self.ndim, "diff")
+        parts = [t for t in (prepend, self, append) if t is not None]
+        x = _cat(parts, d) if len(parts) > 1 else self
+        for _ in range(n):
+            if x.shape[d] == 0:
+                break
+            later, earlier = x.narrow(d, 1, x.shape[d] - 1), x.narrow(d, 0, x.shape[d] - 1)
+            x = later.logical_xor(earlier) if x.dtype is dtypes.bool_ else later - earlier
+        return x
+
     def softmax(self, dim: int, dtype=None) -> Tensor:
         x = self if dtype is None else self.to(dtype)
         return apply(R.softmax, x, dim=dim)

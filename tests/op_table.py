@@ -1118,6 +1118,43 @@ row(
 )
 
 
+def _searchsorted_build(dts, grad=False, layouts=LAYOUTS, ranks=None):
+    """Sorted boundaries, 1-D or rows matching the values' leading dims, and values."""
+
+    @st.composite
+    def case(draw):
+        shape = draw(shapes(**_sides(grad, ranks)).filter(len))
+        rows = draw(st.sampled_from([(), shape[:-1]]))
+        n = draw(st.integers(0, 5))
+        rng = np.random.default_rng(draw(st.integers(0, 1000)))
+        boundaries = np.sort(rng.integers(-3, 4, rows + (n,)), axis=-1).astype(dts[0])
+        values = _arg(draw, shape, dts[0], REAL, grad, layouts)
+        return Case([contiguous_arg(boundaries), values], {"right": draw(st.booleans())})
+
+    return case()
+
+
+def _searchsorted_ref(boundaries, values, right):
+    side = "right" if right else "left"
+    if boundaries.ndim == 1:
+        return np.searchsorted(boundaries, values, side=side)
+    n = math.prod(values.shape[:-1])
+    pairs = zip(boundaries.reshape(n, boundaries.shape[-1]), values.reshape(n, values.shape[-1]))
+    found = [np.searchsorted(b, v, side=side) for b, v in pairs]
+    return np.array(found, np.int64).reshape(values.shape)
+
+
+row(
+    "searchsorted",
+    lambda l, b, v, right: l.searchsorted(b, v, right=right),
+    _searchsorted_ref,
+    _searchsorted_build,
+    out=INT64,
+    dtypes=FLOATS + INTS,
+    ops=("searchsorted",),
+)
+
+
 def _topk_ref(x, dim, k, largest):
     values, idx = _sort_ref(x, dim, descending=largest)
     if np.ndim(x) == 0:

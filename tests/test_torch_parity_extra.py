@@ -246,3 +246,178 @@ def test_logcumsumexp_second_order_gradient_matches_torch():
         return g
 
     check(second, f64(5), lib=True)
+
+
+# ---- counting and searching ----------------------------------------------------------------------
+WITH_NAN = np.array([[1.0, np.nan, 3.0, 0.5], [2.0, 5.0, -4.0, 1.5], [np.nan] * 4], np.float32)
+SORTED_ROWS = np.sort(rng.integers(0, 10, (2, 3, 6)), axis=-1)
+
+COUNTING = {
+    "bincount": (lambda t, x: t.bincount(x), np.array([3, 1, 1, 0, 5])),
+    "bincount_minlength": (lambda x: x.bincount(minlength=9), ints(7, dtype=np.int32)),
+    "bincount_weights32": (lambda x, w: x.bincount(w), np.array([2, 0, 2]), f32(3)),
+    "bincount_weights64": (lambda t, x, w: t.bincount(x, w, 6), np.array([2, 0, 2]), f64(3)),
+    "bincount_int_weights": (lambda x, w: x.bincount(w), np.array([2, 0, 2]), ints(3)),
+    "bincount_empty": (lambda x: x.bincount(), np.zeros(0, np.int64)),
+    "unique": (lambda t, x: t.unique(x), ints(4, 3, hi=5)),
+    "unique_nan": (lambda x: x.unique(), np.array([3.0, 1.0, np.nan, 1.0, np.nan])),
+    "unique_all": (
+        lambda t, x: t.unique(x, return_inverse=True, return_counts=True),
+        ints(3, 4, hi=4),
+    ),
+    "unique_counts": (lambda x: x.unique(sorted=False, return_counts=True), f64(5).round()),
+    "searchsorted": (
+        lambda t, s, v: t.searchsorted(s, v),
+        np.array([1, 3, 5, 7]),
+        ints(2, 3, hi=9),
+    ),
+    "searchsorted_right": (
+        lambda t, s, v: t.searchsorted(s, v, right=True, out_int32=True),
+        np.array([1.0, 3.0, 3.0, 7.0]),
+        np.array([[3.0, 0.0], [7.5, 3.0]]),
+    ),
+    "searchsorted_rows_side": (
+        lambda t, s, v: t.searchsorted(s, v, side="right"),
+        SORTED_ROWS,
+        ints(2, 3, 4, hi=11),
+    ),
+    "searchsorted_sorter": (
+        lambda t, s, v, i: t.searchsorted(s, v, sorter=i),
+        np.array([5, 1, 7, 3]),
+        ints(5, hi=9),
+        np.array([1, 3, 0, 2]),
+    ),
+    "searchsorted_scalar": (lambda t, s: t.searchsorted(s, 4), np.array([1, 3, 5, 7])),
+    "bucketize": (lambda t, v, b: t.bucketize(v, b), ints(3, 2, hi=9), np.array([1, 3, 5, 7])),
+    "bucketize_right": (
+        lambda t, v, b: t.bucketize(v, b, right=True, out_int32=True),
+        np.array([1.0, 2.5, 3.0]),
+        np.array([1.0, 3.0]),
+    ),
+    "histc": (lambda t, x: t.histc(x, bins=4, min=0, max=3), np.array([1.0, 2, 1, 4, 3, -1])),
+    "histc_data_range": (lambda x: x.histc(bins=7), f32(50)),
+    "histc_one_value": (lambda x: x.histc(bins=3), np.array([2.0, 2.0])),
+}
+
+
+@pytest.mark.parametrize("name", COUNTING)
+def test_counting(name):
+    check_row(*COUNTING[name], grad=False)
+
+
+def test_counting_errors():
+    raises_like_torch(lambda x: x.bincount(), np.array([1, -1]))
+    raises_like_torch(lambda x: x.bincount(), ints(2, 2))
+    raises_like_torch(lambda x: x.bincount(), f32(3))
+    raises_like_torch(lambda x: x.bincount(minlength=-1), ints(3))
+    raises_like_torch(lambda x, w: x.bincount(w), ints(3), f32(4))
+    raises_like_torch(lambda t, s, v: t.searchsorted(s, v), SORTED_ROWS, ints(3, 2), lib=True)
+    raises_like_torch(lambda t, s, v: t.searchsorted(s, v, side="mid"), ints(3), ints(2), lib=True)
+    raises_like_torch(
+        lambda t, s, v: t.searchsorted(s, v, side="left", right=True), ints(3), ints(2), lib=True
+    )
+    raises_like_torch(lambda t, v, b: t.bucketize(v, b), ints(3), SORTED_ROWS, lib=True)
+    raises_like_torch(lambda x: x.histc(bins=0), f32(3))
+    raises_like_torch(lambda x: x.histc(min=2, max=1), f32(3))
+    raises_like_torch(lambda x: x.histc(), ints(3))
+    raises_like_torch(lambda x: x.histc(), np.array([1.0, np.nan]))
+
+
+def test_unique_by_dim_names_the_limit():
+    with pytest.raises(NotImplementedError, match="unique: dim=0"):
+        minitorch.tensor([[1, 2], [1, 2]]).unique(dim=0)
+
+
+# ---- order statistics ----------------------------------------------------------------------------
+DISTINCT = rng.permutation(24).reshape(2, 3, 4).astype(np.float32) * np.float32(0.5)
+
+ORDER_STATS = {
+    "median": (lambda x: x.median(), f32(4, 5)),
+    "median_ties_share_grad": (lambda x: x.median(), np.array([1.0, 2.0, 2.0, 3.0], np.float32)),
+    "median_dim": (lambda x: x.median(1), DISTINCT),
+    "median_neg_dim_keepdim": (lambda t, x: t.median(x, dim=-1, keepdim=True), DISTINCT),
+    "median_nan": (lambda x: x.median(dim=1), WITH_NAN),
+    "median_nan_global": (lambda x: x.median(), WITH_NAN),
+    "median_int": (lambda x: x.median(), np.array([4, 1, 3, 0])),
+    "median_0d": (lambda x: x.median(0), np.array(2.5)),
+    "median_empty": (lambda x: x.median(), np.zeros(0, np.float32)),
+    "nanmedian": (lambda x: x.nanmedian(), WITH_NAN),
+    "nanmedian_dim": (lambda t, x: t.nanmedian(x, 1), WITH_NAN[:2]),
+    "quantile": (lambda t, x: t.quantile(x, 0.4), f32(7)),
+    "quantile_dim_keepdim": (
+        lambda t, x, q: t.quantile(x, q, dim=1, keepdim=True),
+        f32(2, 5, 3),
+        np.array([0.0, 0.3, 1.0], np.float32),
+    ),
+    "quantile_flat_keepdim": (lambda x: x.quantile(0.75, keepdim=True), f64(3, 4)),
+    "quantile_neg_dim": (lambda x: x.quantile(0.5, dim=-1), f64(3, 4)),
+    "quantile_nan": (lambda x: x.quantile(0.5, dim=1), WITH_NAN),
+    "nanquantile": (lambda x: x.nanquantile(0.3, dim=1), WITH_NAN),
+    "nanquantile_global": (lambda t, x: t.nanquantile(x, 0.9), WITH_NAN),
+}
+for _mode in ("lower", "higher", "nearest", "midpoint"):
+    ORDER_STATS[f"quantile_{_mode}"] = (
+        lambda x, q, _mode=_mode: x.quantile(q, dim=0, interpolation=_mode),
+        f32(9, 2),
+        np.array([0.125, 0.3, 0.5, 0.625, 1.0], np.float32),
+    )
+
+
+@pytest.mark.parametrize("name", ORDER_STATS)
+def test_order_statistics(name):
+    check_row(*ORDER_STATS[name])
+
+
+def test_nanmedian_of_a_row_of_nan_only():
+    # NOTE: values only: which NaN PyTorch's nth_element leaves in the middle (its index, and
+    # so the element the gradient goes to) is not specified
+    check(lambda x: x.nanmedian(1).values, WITH_NAN, grad=False)
+
+
+def test_order_statistic_errors():
+    raises_like_torch(lambda x: x.median(0), np.zeros((0, 3), np.float32))
+    raises_like_torch(lambda x: x.nanmedian(2), f32(2, 3))
+    raises_like_torch(lambda x: x.quantile(0.5), ints(4))
+    raises_like_torch(lambda x: x.quantile(1.5), f32(4))
+    raises_like_torch(lambda x, q: x.quantile(q), f32(4), f64(2))
+    raises_like_torch(lambda x, q: x.quantile(q), f32(4), f32(2, 2))
+    raises_like_torch(lambda x: x.quantile(0.5, interpolation="cubic"), f32(4))
+    raises_like_torch(lambda x: x.quantile(0.5), np.zeros(0, np.float32))
+
+
+# ---- cdist, diff ---------------------------------------------------------------------------------
+DISTANCES = {
+    "cdist": (lambda t, a, b: t.cdist(a, b), f32(3, 4), f32(5, 4)),
+    "cdist_p1": (lambda t, a, b: t.cdist(a, b, p=1), f64(3, 4), f64(2, 4)),
+    "cdist_p3_batched": (lambda t, a, b: t.cdist(a, b, p=3.0), f32(2, 3, 4), f32(1, 5, 4)),
+    "cdist_pinf": (lambda t, a, b: t.cdist(a, b, p=float("inf")), f64(3, 2), f64(4, 2)),
+    "cdist_zero_distance": (lambda t, a: t.cdist(a, a), f64(3, 2)),
+    "cdist_many_rows_mm": (lambda t, a, b: t.cdist(a, b), f64(30, 3), f64(4, 3)),
+    "diff": (lambda t, x: t.diff(x), f32(3, 5)),
+    "diff_dim0_n2": (lambda x: x.diff(n=2, dim=0), f64(5, 3)),
+    "diff_prepend_append": (
+        lambda t, x, a, b: t.diff(x, dim=-1, prepend=a, append=b),
+        f32(2, 3),
+        f32(2, 1),
+        f32(2, 2),
+    ),
+    "diff_int": (lambda x: x.diff(dim=0), ints(4, 2, hi=9)),
+    "diff_bool": (lambda x: x.diff(), ints(6) > 1),
+    "diff_too_many": (lambda x: x.diff(n=5), f32(3)),
+}
+
+
+@pytest.mark.parametrize("name", DISTANCES)
+def test_distances_and_differences(name):
+    check_row(*DISTANCES[name], atol=1e-5)
+
+
+def test_distance_and_difference_errors():
+    raises_like_torch(lambda t, a, b: t.cdist(a, b), f32(3, 4), f32(5, 3), lib=True)
+    raises_like_torch(lambda t, a, b: t.cdist(a, b, p=-1), f32(3, 4), f32(5, 4), lib=True)
+    raises_like_torch(lambda t, a, b: t.cdist(a, b), ints(3, 4), ints(5, 4), lib=True)
+    raises_like_torch(lambda t, a, b: t.cdist(a, b), f32(4), f32(5, 4), lib=True)
+    raises_like_torch(lambda t, a, b: t.cdist(a, b), f32(3, 4), f64(5, 4), lib=True)
+    raises_like_torch(lambda x: x.diff(), np.array(3.0))
+    raises_like_torch(lambda x: x.diff(n=-1), f32(3))
+    raises_like_torch(lambda x: x.diff(dim=2), f32(3, 2))

@@ -3,6 +3,8 @@ sort, and the fused softmax / log_softmax kernels."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import dtypes
@@ -320,6 +322,39 @@ class Argsort(Op):
 
 
 argsort = register(Argsort())
+
+
+class SearchSorted(Op):
+    """Insertion points of `values` in `sorted_sequence` along its last dim: 1-D boundaries for
+    every value, or one row of boundaries per row of values (their leading dims match)."""
+
+    name = "searchsorted"
+    differentiable = False
+
+    def infer(self, sorted_sequence, values, *, right=False, out_int32=False):
+        s, v = tuple(sorted_sequence.shape), tuple(values.shape)
+        if len(s) != 1 and s[:-1] != v[:-1]:
+            raise RuntimeError(
+                "torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 "
+                "dimensions of boundaries tensor and input value tensor must match, but we got "
+                f"boundaries tensor {list(s)} and input value tensor {list(v)}"
+            )
+        return Meta(v, dtypes.int32 if out_int32 else dtypes.int64)
+
+    def forward(self, meta, sorted_sequence, values, *, right=False, out_int32=False):
+        side = "right" if right else "left"
+        common = np.result_type(sorted_sequence, values)
+        rows, vals = sorted_sequence.astype(common), np.asarray(values, common)
+        if rows.ndim == 1:
+            out = np.searchsorted(rows, vals, side=side)
+        else:  # one search per row (numpy's searchsorted takes 1-D boundaries only)
+            lines = math.prod(rows.shape[:-1])  # (not -1: a dim may be 0)
+            pairs = zip(rows.reshape(lines, rows.shape[-1]), vals.reshape(lines, vals.shape[-1]))
+            out = np.array([np.searchsorted(r, w, side=side) for r, w in pairs], np.int64)
+        return np.asarray(out, meta.dtype.np).reshape(meta.shape)
+
+
+searchsorted = register(SearchSorted())
 
 
 class Softmax(Op):
