@@ -6,7 +6,7 @@ x = torch.randn(64, 784, requires_grad=True)
 
 from __future__ import annotations
 
-from . import _openblas, autograd, cuda, jit, metrics, nn, optim, utils, vision
+from . import _openblas, autograd, cuda, jit, linalg, metrics, nn, optim, utils, vision
 from .autograd import (
     enable_grad,
     inference_mode,
@@ -132,7 +132,7 @@ for _name in (
     "arccosh arctanh arctan2 deg2rad rad2deg logit logaddexp xlogy sgn fliplr flipud movedim "
     "moveaxis diagonal diag trace take_along_dim broadcast_to index_add index_copy index_fill "
     "addmm addmv addbmm baddbmm kron ger cummax cummin logcumsumexp median nanmedian quantile "
-    "nanquantile bincount unique histc diff"
+    "nanquantile bincount unique histc diff inverse det logdet slogdet"
 ).split():
     if hasattr(Tensor, _name):
         globals()[_name] = _method(_name)

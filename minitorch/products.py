@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from . import dtypes
+from .linalg import root, vector_norm
 
 
 def addmm(input, mat1, mat2, beta=1, alpha=1):
@@ -159,16 +160,8 @@ def cdist(x1, x2, p: float = 2.0, compute_mode=None):
         squared = (
             (x1 * x1).sum(-1, keepdim=True) + (x2 * x2).sum(-1).unsqueeze(-2) - 2 * x1.matmul(x2.mT)
         )
-        return _root(squared.clamp(min=0), 2)
-    diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)  # (..., P, R, M)
-    if p == 0:  # a count: no gradient
-        return (diff != 0).to(x1.dtype).sum(-1)
-    if p == 1:
-        return diff.abs().sum(-1)
-    if p == math.inf:
-        return diff.abs().amax(-1)
-    powered = diff * diff if p == 2 else diff.abs() ** p
-    return _root(powered.sum(-1), p)
+        return root(squared.clamp(min=0), 2)
+    return vector_norm(x1.unsqueeze(-2) - x2.unsqueeze(-3), p, dim=-1)  # over (..., P, R, M)
 
 
 def _check_cdist(x1, x2, p) -> None:
@@ -188,12 +181,3 @@ def _check_cdist(x1, x2, p) -> None:
         )
     if p < 0:
         raise RuntimeError(f"cdist only supports non-negative p values, got p={p}")
-
-
-def _root(s, p):
-    """s ** (1 / p), with zero gradient where s == 0 (the true one is infinite there, and
-    PyTorch's cdist gives 0 for a zero distance)."""
-    positive = s > 0
-    safe = s.where(positive, 1)
-    root = safe.sqrt() if p == 2 else safe ** (1.0 / p)
-    return root.masked_fill(~positive, 0)

@@ -1317,6 +1317,27 @@ class Tensor:
 
         return products.kron(self, other)
 
+    # ---- linear algebra (linalg.py) --------------------------------------------------------------
+    def inverse(self) -> Tensor:
+        from . import linalg  # noqa: PLC0415
+
+        return linalg.inv(self)
+
+    def det(self) -> Tensor:
+        from . import linalg  # noqa: PLC0415
+
+        return linalg.det(self)
+
+    def slogdet(self):
+        from . import linalg  # noqa: PLC0415
+
+        return _named("slogdet", ["sign", "logabsdet"])(*linalg.slogdet(self))
+
+    def logdet(self) -> Tensor:
+        """log(det): NaN for a negative determinant, -inf for a zero one."""
+        sign, logabsdet = self.slogdet()
+        return logabsdet + sign.log()
+
     # beta * self + alpha * product: products.py (the in-place forms write the result back)
     def addmm(self, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
         from . import products  # noqa: PLC0415

@@ -421,3 +421,146 @@ def test_distance_and_difference_errors():
     raises_like_torch(lambda x: x.diff(), np.array(3.0))
     raises_like_torch(lambda x: x.diff(n=-1), f32(3))
     raises_like_torch(lambda x: x.diff(dim=2), f32(3, 2))
+
+
+# ---- linalg --------------------------------------------------------------------------------------
+def well_conditioned(*shape, dtype=np.float64):
+    """Random square matrices with n added to the diagonal: far from singular."""
+    n = shape[-1]
+    return (rng.standard_normal(shape) + n * np.eye(n)).astype(dtype)
+
+
+def positive_definite(*shape, dtype=np.float64):
+    a = rng.standard_normal(shape)
+    return (a @ np.swapaxes(a, -1, -2) + shape[-1] * np.eye(shape[-1])).astype(dtype)
+
+
+LINALG = {
+    "inv": (lambda t, a: t.linalg.inv(a), well_conditioned(3, 3)),
+    "inv_batched_f32": (lambda t, a: t.linalg.inv(a), well_conditioned(2, 4, 4, dtype=np.float32)),
+    "inverse_method": (lambda a: a.inverse(), well_conditioned(3, 3)),
+    "det": (lambda t, a: t.linalg.det(a), well_conditioned(2, 3, 3)),
+    "det_fn_f32": (lambda t, a: t.det(a), well_conditioned(3, 3, dtype=np.float32)),
+    "slogdet": (lambda t, a: t.linalg.slogdet(a), f64(2, 3, 3)),
+    "logdet": (lambda a: a.logdet(), positive_definite(3, 3)),
+    "solve": (lambda t, a, b: t.linalg.solve(a, b), well_conditioned(3, 3), f64(3, 2)),
+    "solve_vector": (lambda t, a, b: t.linalg.solve(a, b), well_conditioned(3, 3), f64(3)),
+    "solve_batch_vectors": (
+        lambda t, a, b: t.linalg.solve(a, b),
+        well_conditioned(2, 3, 3),
+        f64(2, 3),
+    ),
+    "solve_broadcast": (
+        lambda t, a, b: t.linalg.solve(a, b),
+        well_conditioned(2, 1, 3, 3),
+        f64(4, 3, 2),
+    ),
+    "solve_right": (
+        lambda t, a, b: t.linalg.solve(a, b, left=False),
+        well_conditioned(3, 3),
+        f64(2, 3),
+    ),
+    "cholesky": (lambda t, a: t.linalg.cholesky(a), positive_definite(4, 4)),
+    "cholesky_upper_batched": (
+        lambda t, a: t.linalg.cholesky(a, upper=True),
+        positive_definite(2, 3, 3),
+    ),
+    "svdvals": (lambda t, a: t.linalg.svdvals(a), f64(4, 3)),
+    "eigvalsh": (lambda t, a: t.linalg.eigvalsh(a), positive_definite(3, 3)),
+    "vector_norm": (lambda t, x: t.linalg.vector_norm(x), f32(3, 4)),
+    "vector_norm_ord_dim": (
+        lambda t, x: t.linalg.vector_norm(x, ord=3, dim=-1, keepdim=True),
+        f64(3, 4),
+    ),
+    "vector_norm_inf": (lambda t, x: t.linalg.vector_norm(x, ord=float("inf"), dim=0), f64(3, 4)),
+    "vector_norm_zero_grad": (lambda t, x: t.linalg.vector_norm(x), np.zeros(3)),
+    "norm_default": (lambda t, x: t.linalg.norm(x), f32(2, 3, 4)),
+    "norm_matrix_2": (lambda t, x: t.linalg.norm(x, ord=2), f64(3, 4)),
+    "norm_vector_dim": (lambda t, x: t.linalg.norm(x, ord=1, dim=1), f64(3, 4)),
+}
+for _ord in ("fro", "nuc", 1, -1, float("inf"), -float("inf"), -2):
+    LINALG[f"matrix_norm_{_ord}"] = (
+        lambda t, x, _ord=_ord: t.linalg.matrix_norm(x, ord=_ord, dim=(0, -1), keepdim=True),
+        f64(3, 2, 4),
+    )
+
+
+@pytest.mark.parametrize("name", LINALG)
+def test_linalg(name):
+    check_row(*LINALG[name])
+
+
+def test_linalg_factorizations_up_to_signs():
+    """qr, svd and eigh (forward only): LAPACK builds may flip signs of vectors, so compare
+    what signs do not change."""
+
+    def qr(t, a, mode):
+        q, r = t.linalg.qr(a, mode=mode)
+        return (q @ r, q.abs(), r.abs()) if mode != "r" else (r.abs(), q.shape)
+
+    for mode in ("reduced", "complete", "r"):
+        check(lambda t, a, mode=mode: qr(t, a, mode), f64(4, 3), lib=True, grad=False)
+
+    def svd(t, a, full):
+        u, s, vh = t.linalg.svd(a, full_matrices=full)
+        k = s.shape[-1]
+        return (u[..., :k] * s.unsqueeze(-2)) @ vh[..., :k, :], s, u.abs(), vh.abs()
+
+    check(lambda t, a: svd(t, a, True), f64(2, 4, 3), lib=True, grad=False)
+    check(lambda t, a: svd(t, a, False), f32(3, 5), lib=True, grad=False, atol=1e-5)
+
+    def eigh(t, a, uplo):
+        values, vectors = t.linalg.eigh(a, UPLO=uplo)
+        return values, vectors.abs(), (vectors * values.unsqueeze(-2)) @ vectors.mT
+
+    check(lambda t, a: eigh(t, a, "L"), positive_definite(2, 3, 3), lib=True, grad=False)
+    check(lambda t, a: eigh(t, a, "U"), f64(3, 3), lib=True, grad=False)
+
+
+def test_linalg_second_order_gradient_of_inv():
+    def second(t, a):
+        (g,) = t.autograd.grad(t.linalg.inv(a).square().sum(), a, create_graph=True)
+        return g
+
+    check(second, well_conditioned(3, 3), lib=True)
+
+
+LINALG_ERRORS = {
+    "inv_singular": (lambda t, a: t.linalg.inv(a), np.ones((3, 3))),
+    "inv_not_square": (lambda t, a: t.linalg.inv(a), f64(2, 3)),
+    "inv_vector": (lambda t, a: t.linalg.inv(a), f64(3)),
+    "inv_int": (lambda t, a: t.linalg.inv(a), ints(2, 2)),
+    "det_int": (lambda t, a: t.linalg.det(a), ints(2, 2)),
+    "cholesky_not_pd": (lambda t, a: t.linalg.cholesky(a), -positive_definite(3, 3)),
+    "solve_shapes": (lambda t, a, b: t.linalg.solve(a, b), well_conditioned(2, 2), f64(3)),
+    "solve_dtypes": (lambda t, a, b: t.linalg.solve(a, b), well_conditioned(2, 2), f32(2)),
+    "solve_right_shapes": (
+        lambda t, a, b: t.linalg.solve(a, b, left=False),
+        well_conditioned(2, 2),
+        f64(2, 3),
+    ),
+    "matrix_norm_ord": (lambda t, a: t.linalg.matrix_norm(a, ord=3), f64(3, 3)),
+    "matrix_norm_vector": (lambda t, a: t.linalg.matrix_norm(a), f64(3)),
+    "norm_ord_0_matrix": (lambda t, a: t.linalg.norm(a, ord=0), f64(3, 3)),
+    "vector_norm_int": (lambda t, a: t.linalg.vector_norm(a), ints(3)),
+    "qr_mode": (lambda t, a: t.linalg.qr(a, mode="full"), f64(3, 3)),
+}
+
+
+@pytest.mark.parametrize("name", LINALG_ERRORS)
+def test_linalg_errors(name):
+    fn, *inputs = LINALG_ERRORS[name]
+    raises_like_torch(fn, *inputs, lib=True)
+
+
+def test_linalg_singular_error_is_a_linalg_error():
+    with pytest.raises(minitorch.linalg.LinAlgError, match="linalg.inv"):
+        minitorch.linalg.inv(minitorch.ones(2, 2))
+
+
+def test_linalg_missing_gradients_name_the_op():
+    a = minitorch.randn(3, 3, requires_grad=True)
+    with pytest.raises(NotImplementedError, match="linalg.qr"):
+        minitorch.linalg.qr(a).Q.sum().backward()
+    with pytest.raises(NotImplementedError, match="linalg.eigh"):
+        minitorch.linalg.eigh(a).eigenvalues.sum().backward()
