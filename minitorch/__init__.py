@@ -6,7 +6,7 @@ x = torch.randn(64, 784, requires_grad=True)
 
 from __future__ import annotations
 
-from . import _openblas, autograd, cuda, dtypes, jit, metrics, nn, optim, utils, vision
+from . import _openblas, autograd, cuda, dtypes, jit, linalg, metrics, nn, optim, utils, vision
 from .autograd import (
     enable_grad,
     inference_mode,
@@ -15,6 +15,7 @@ from .autograd import (
     set_grad_enabled,
 )
 from .backend import Device as device
+from .counting import bucketize, searchsorted
 from .dtypes import (
     bool_ as bool,  # noqa: A001  (torch.bool)
 )
@@ -69,6 +70,7 @@ from .functional import (
     zeros_like,
 )
 from .jit import compile  # noqa: A004
+from .products import cdist, tensordot
 from .random import (
     Generator,
     bernoulli,
@@ -128,7 +130,9 @@ for _name in (
     "index_select masked_fill masked_select nonzero clone detach repeat_interleave tile "
     "asin acos atan sinh cosh asinh acosh atanh atan2 hypot arcsin arccos arctan arcsinh "
     "arccosh arctanh arctan2 deg2rad rad2deg logit logaddexp xlogy sgn fliplr flipud movedim "
-    "moveaxis diagonal diag trace take_along_dim broadcast_to"
+    "moveaxis diagonal diag trace take_along_dim broadcast_to index_add index_copy index_fill "
+    "addmm addmv addbmm baddbmm kron ger cummax cummin logcumsumexp median nanmedian quantile "
+    "nanquantile bincount unique histc diff inverse det logdet slogdet"
 ).split():
     if hasattr(Tensor, _name):
         globals()[_name] = _method(_name)

@@ -922,6 +922,30 @@ class Tensor:
             raise IndexError("index_select(): Index is supposed to be a vector")
         return self[(slice(None),) * d + (index.reshape(-1),)]
 
+    def index_add(self, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
+        from . import indexing  # noqa: PLC0415
+
+        return indexing.index_add(self, dim, index, source, alpha)
+
+    def index_add_(self, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
+        return self._inplace(lambda s, i, v: s.index_add(dim, i, v, alpha=alpha), index, source)
+
+    def index_copy(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
+        from . import indexing  # noqa: PLC0415
+
+        return indexing.index_copy(self, dim, index, source)
+
+    def index_copy_(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
+        return self._inplace(lambda s, i, v: s.index_copy(dim, i, v), index, source)
+
+    def index_fill(self, dim: int, index: Tensor, value) -> Tensor:
+        from . import indexing  # noqa: PLC0415
+
+        return indexing.index_fill(self, dim, index, value)
+
+    def index_fill_(self, dim: int, index: Tensor, value) -> Tensor:
+        return self._inplace(lambda s, i, v: s.index_fill(dim, i, v), index, value)
+
     def masked_fill(self, mask: Tensor, value) -> Tensor:
         if mask.dtype is not dtypes.bool_:
             raise RuntimeError(
@@ -1286,6 +1310,70 @@ class Tensor:
     def outer(self, other: Tensor) -> Tensor:
         return self.reshape(-1, 1) * other.reshape(1, -1)
 
+    def ger(self, vec2: Tensor) -> Tensor:
+        return self.outer(vec2)
+
+    def kron(self, other: Tensor) -> Tensor:
+        from . import products  # noqa: PLC0415
+
+        return products.kron(self, other)
+
+    # ---- linear algebra (linalg.py) --------------------------------------------------------------
+    def inverse(self) -> Tensor:
+        from . import linalg  # noqa: PLC0415
+
+        return linalg.inv(self)
+
+    def det(self) -> Tensor:
+        from . import linalg  # noqa: PLC0415
+
+        return linalg.det(self)
+
+    def slogdet(self):
+        from . import linalg  # noqa: PLC0415
+
+        return _named("slogdet", ["sign", "logabsdet"])(*linalg.slogdet(self))
+
+    def logdet(self) -> Tensor:
+        """log(det): NaN for a negative determinant, -inf for a zero one."""
+        sign, logabsdet = self.slogdet()
+        return logabsdet + sign.log()
+
+    # beta * self + alpha * product: products.py (the in-place forms write the result back)
+    def addmm(self, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
+        from . import products  # noqa: PLC0415
+
+        return products.addmm(self, mat1, mat2, beta, alpha)
+
+    def addmm_(self, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
+        return self._inplace(lambda s, a, b: s.addmm(a, b, beta=beta, alpha=alpha), mat1, mat2)
+
+    def addmv(self, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor:
+        from . import products  # noqa: PLC0415
+
+        return products.addmv(self, mat, vec, beta, alpha)
+
+    def addmv_(self, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor:
+        return self._inplace(lambda s, a, b: s.addmv(a, b, beta=beta, alpha=alpha), mat, vec)
+
+    def addbmm(self, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+        from . import products  # noqa: PLC0415
+
+        return products.addbmm(self, batch1, batch2, beta, alpha)
+
+    def addbmm_(self, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+        return self._inplace(lambda s, a, b: s.addbmm(a, b, beta=beta, alpha=alpha), batch1, batch2)
+
+    def baddbmm(self, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+        from . import products  # noqa: PLC0415
+
+        return products.baddbmm(self, batch1, batch2, beta, alpha)
+
+    def baddbmm_(self, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+        return self._inplace(
+            lambda s, a, b: s.baddbmm(a, b, beta=beta, alpha=alpha), batch1, batch2
+        )
+
     # ---- reductions ----------------------------------------------------------------------------
     def sum(self, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         x = self if dtype is None else self.to(dtype)
@@ -1394,6 +1482,21 @@ class Tensor:
         x = self if dtype is None else self.to(dtype)
         return apply(R.cumsum, x, dim=dim)
 
+    def cummax(self, dim: int):
+        """(values, indices) of the running max along dim; ties take the later index."""
+        return self._cum_extreme(R.cummax_indices, dim, "cummax")
+
+    def cummin(self, dim: int):
+        return self._cum_extreme(R.cummin_indices, dim, "cummin")
+
+    def _cum_extreme(self, index_op, dim, name):
+        idx = apply(index_op, self, dim=dim)
+        values = self.gather(dim, idx) if self.ndim else self.clone()
+        return _named(name, ["values", "indices"])(values, idx)
+
+    def logcumsumexp(self, dim: int) -> Tensor:
+        return apply(R.logcumsumexp, self, dim=dim)
+
     def cumprod(self, dim: int) -> Tensor:
         # NOTE: exp(cumsum(log|x|)) with signs would lose exact integers; use numpy, no grad
         if self.requires_grad:
@@ -1420,6 +1523,61 @@ class Tensor:
         )
         values = self.gather(d, idx) if self.ndim else self.clone()
         return _named("topk_return", ["values", "indices"])(values, idx)
+
+    # ---- order statistics and counting (order_stats.py, counting.py) --------------------------
+    def median(self, dim=None, keepdim: bool = False):
+        from . import order_stats  # noqa: PLC0415
+
+        return order_stats.median(self, dim, keepdim)
+
+    def nanmedian(self, dim=None, keepdim: bool = False):
+        from . import order_stats  # noqa: PLC0415
+
+        return order_stats.median(self, dim, keepdim, skip_nan=True)
+
+    def quantile(self, q, dim=None, keepdim: bool = False, *, interpolation="linear"):
+        from . import order_stats  # noqa: PLC0415
+
+        return order_stats.quantile(self, q, dim, keepdim, interpolation=interpolation)
+
+    def nanquantile(self, q, dim=None, keepdim: bool = False, *, interpolation="linear"):
+        from . import order_stats  # noqa: PLC0415
+
+        return order_stats.quantile(
+            self, q, dim, keepdim, interpolation=interpolation, skip_nan=True
+        )
+
+    def bincount(self, weights=None, minlength: int = 0) -> Tensor:
+        from . import counting  # noqa: PLC0415
+
+        return counting.bincount(self, weights, minlength)
+
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        from . import counting  # noqa: PLC0415
+
+        return counting.unique(self, sorted, return_inverse, return_counts, dim)
+
+    def histc(self, bins: int = 100, min=0, max=0) -> Tensor:
+        from . import counting  # noqa: PLC0415
+
+        return counting.histc(self, bins, min, max)
+
+    def diff(self, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
+        """The n-th forward difference along dim (x[i + 1] - x[i]; for bool, x[i + 1] != x[i]),
+        after prepend and append are joined to the ends."""
+        if self.ndim == 0:
+            raise RuntimeError("diff expects input to be at least one-dimensional, got 0-d")
+        if n < 0:
+            raise RuntimeError(f"diff: order must be non-negative but got {n}")
+        d = R.normalize_dim(dim, self.ndim, "diff")
+        parts = [t for t in (prepend, self, append) if t is not None]
+        x = _cat(parts, d) if len(parts) > 1 else self
+        for _ in range(n):
+            if x.shape[d] == 0:
+                break
+            later, earlier = x.narrow(d, 1, x.shape[d] - 1), x.narrow(d, 0, x.shape[d] - 1)
+            x = later.logical_xor(earlier) if x.dtype is dtypes.bool_ else later - earlier
+        return x
 
     def softmax(self, dim: int, dtype=None) -> Tensor:
         x = self if dtype is None else self.to(dtype)

@@ -974,6 +974,59 @@ row(
 )
 
 
+def _cum_extreme_ref(better):
+    """(values, indices) of cummax/cummin, one element at a time: an element at least as good
+    as the running extreme (or a NaN) takes its place."""
+
+    def ref(x, dim):
+        x = np.asarray(x)
+        if x.ndim == 0:
+            return x.copy(), np.zeros((), np.int64)
+        moved = np.moveaxis(x, dim, -1)
+        idx = np.zeros(moved.shape, np.int64)
+        for pos in np.ndindex(moved.shape[:-1]):
+            best = 0
+            for i, v in enumerate(moved[pos]):
+                held = moved[pos][best]
+                if np.isnan(v) or (not np.isnan(held) and (v == held or better(v, held))):
+                    best = i
+                idx[pos + (i,)] = best
+        idx = np.moveaxis(idx, -1, dim)
+        return np.take_along_axis(x, idx, dim), idx
+
+    return ref
+
+
+for _name, _better in (("cummax", np.greater), ("cummin", np.less)):
+    row(
+        _name,
+        lambda l, x, dim, _name=_name: tuple(getattr(x, _name)(dim)),
+        _cum_extreme_ref(_better),
+        reduce_inputs(SPECIAL, dim="single", keepdim=False),
+        out=pair(SAME, INT64),
+        dtypes=FLOATS + INTS,
+        grad=True,
+        ops=(f"{_name}_indices",),
+    )
+
+
+def _logcumsumexp_ref(x, dim):
+    x = np.asarray(x, np.float64)
+    return x.copy() if x.ndim == 0 else np.logaddexp.accumulate(x, axis=dim)
+
+
+row(
+    "logcumsumexp",
+    lambda l, x, dim: x.logcumsumexp(dim),
+    _logcumsumexp_ref,
+    reduce_inputs(dim="single", keepdim=False),
+    out=SAME,
+    tol=LOOSE,
+    grad=True,
+    ops=("logcumsumexp",),
+)
+
+
 def _softmax_ref(x, dim, log=False):
     x = np.asarray(x, np.float64)
     if x.ndim == 0:
@@ -1062,6 +1115,43 @@ row(
     out=INT64,
     dtypes=FLOATS + INTS,
     ops=("argsort",),
+)
+
+
+def _searchsorted_build(dts, grad=False, layouts=LAYOUTS, ranks=None):
+    """Sorted boundaries, 1-D or rows matching the values' leading dims, and values."""
+
+    @st.composite
+    def case(draw):
+        shape = draw(shapes(**_sides(grad, ranks)).filter(len))
+        rows = draw(st.sampled_from([(), shape[:-1]]))
+        n = draw(st.integers(0, 5))
+        rng = np.random.default_rng(draw(st.integers(0, 1000)))
+        boundaries = np.sort(rng.integers(-3, 4, rows + (n,)), axis=-1).astype(dts[0])
+        values = _arg(draw, shape, dts[0], REAL, grad, layouts)
+        return Case([contiguous_arg(boundaries), values], {"right": draw(st.booleans())})
+
+    return case()
+
+
+def _searchsorted_ref(boundaries, values, right):
+    side = "right" if right else "left"
+    if boundaries.ndim == 1:
+        return np.searchsorted(boundaries, values, side=side)
+    n = math.prod(values.shape[:-1])
+    pairs = zip(boundaries.reshape(n, boundaries.shape[-1]), values.reshape(n, values.shape[-1]))
+    found = [np.searchsorted(b, v, side=side) for b, v in pairs]
+    return np.array(found, np.int64).reshape(values.shape)
+
+
+row(
+    "searchsorted",
+    lambda l, b, v, right: l.searchsorted(b, v, right=right),
+    _searchsorted_ref,
+    _searchsorted_build,
+    out=INT64,
+    dtypes=FLOATS + INTS,
+    ops=("searchsorted",),
 )
 
 
@@ -1914,6 +2004,129 @@ row(
     tol=LOOSE,
     grad=True,
     ops=("einsum",),
+)
+
+
+# ---- linalg --------------------------------------------------------------------------------------
+def _matrices(kind: str, rhs: bool = False):
+    """Batches of matrices: "square" (+ n on the diagonal: far from singular), "spd"
+    (symmetric positive-definite) or "rect"; with rhs, a right-hand side for solve."""
+
+    def build(dts, grad=False, layouts=LAYOUTS, ranks=None):
+        @st.composite
+        def case(draw):
+            rng = np.random.default_rng(draw(st.integers(0, 1000)))
+            batch = draw(st.sampled_from([(), (2,), (2, 1)]))
+            n = draw(st.integers(1, 3))
+            m = draw(st.integers(1, 4)) if kind == "rect" else n
+            a = rng.standard_normal(batch + (m, n))
+            if kind == "square":
+                a += n * np.eye(n)
+            elif kind == "spd":
+                a = a @ np.swapaxes(a, -1, -2) + n * np.eye(n)
+            args = [contiguous_arg(a.astype(dts[0]))]
+            if rhs:
+                # (n, 3): never A.shape[:-1], which solve would read as a batch of vectors
+                args.append(contiguous_arg(rng.standard_normal((n, 3)).astype(dts[0])))
+            return Case(args)
+
+        return case()
+
+    return build
+
+
+def _sym(a):
+    """The symmetric part: what cholesky and eigvalsh read (one triangle), for gradcheck."""
+    return (a + a.mT) * 0.5
+
+
+def _singular_values(a):
+    return np.linalg.svd(a, compute_uv=False)
+
+
+def _eigvalsh_ref(a):
+    return np.linalg.eigvalsh((a + np.swapaxes(a, -1, -2)) / 2)
+
+
+LINALG_ROWS = [  # (name, fn, ref, kind, grad)
+    ("linalg_inv", lambda l, a: l.linalg.inv(a), np.linalg.inv, "square", True),
+    ("linalg_det", lambda l, a: l.linalg.det(a), np.linalg.det, "square", True),
+    (
+        "linalg_slogdet",
+        lambda l, a: tuple(l.linalg.slogdet(a)),
+        lambda a: tuple(np.linalg.slogdet(a)),
+        "square",
+        True,
+    ),
+    (
+        "linalg_cholesky",
+        lambda l, a: l.linalg.cholesky(_sym(a)),
+        np.linalg.cholesky,
+        "spd",
+        True,
+    ),
+    # NOTE: no second-order gradient (svd's and eigh's backward are not implemented): their
+    # first-order gradients are compared with PyTorch in test_torch_parity_extra.py
+    (
+        "linalg_svdvals",
+        lambda l, a: l.linalg.svdvals(a),
+        lambda a: np.linalg.svd(a)[1],
+        "rect",
+        False,
+    ),
+    ("linalg_eigvalsh", lambda l, a: l.linalg.eigvalsh(_sym(a)), _eigvalsh_ref, "spd", False),
+    # factorizations up to the signs of their vectors
+    (
+        "linalg_qr",
+        lambda l, a: (lambda q, r: (q @ r, r.abs()))(*l.linalg.qr(a)),
+        lambda a: (a, np.abs(np.linalg.qr(a)[1])),
+        "rect",
+        False,
+    ),
+    (
+        "linalg_svd",
+        lambda l, a: (lambda u, s, vh: ((u * s.unsqueeze(-2)) @ vh, s))(*l.linalg.svd(a, False)),
+        lambda a: (a, np.linalg.svd(a)[1]),
+        "rect",
+        False,
+    ),
+    (
+        "linalg_eigh",
+        lambda l, a: (lambda w, v: (w, (v * w.unsqueeze(-2)) @ v.mT))(*l.linalg.eigh(a)),
+        lambda a: (np.linalg.eigvalsh(a), a),
+        "spd",
+        False,
+    ),
+]
+_ONE_OUTPUT = ("linalg_inv", "linalg_det", "linalg_cholesky", "linalg_svdvals", "linalg_eigvalsh")
+for _name, _fn, _ref, _kind, _grad in LINALG_ROWS:
+    row(
+        _name,
+        _fn,
+        _ref,
+        _matrices(_kind),
+        out=pair(SAME, SAME)
+        if _name in ("linalg_slogdet", "linalg_qr", "linalg_svd", "linalg_eigh")
+        else SAME,
+        tol={F32: (1e-3, 1e-4), F64: (1e-8, 1e-9)},
+        grad=_grad,
+        ops=(_name,),
+        zero_d=False,
+        max_examples=10,
+    )
+row(
+    "linalg_solve",
+    lambda l, a, b: l.linalg.solve(a, b),
+    lambda a, b: np.linalg.solve(a, np.broadcast_to(b, a.shape[:-2] + b.shape)),
+    _matrices("square", rhs=True),
+    out=SAME,
+    n_data=2,
+    mixed=False,
+    tol={F32: (1e-3, 1e-4), F64: (1e-8, 1e-9)},
+    grad=True,
+    ops=("linalg_solve",),
+    zero_d=False,
+    max_examples=10,
 )
 
 

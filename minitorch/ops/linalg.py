@@ -1,4 +1,6 @@
-"""einsum: forward by numpy's optimised einsum, backward by einsum with swapped roles."""
+"""Linear algebra ops: einsum (forward by numpy's optimised einsum, backward by einsum with
+swapped roles), and minitorch.linalg's factorizations and solves (numpy's LAPACK forward,
+gradients from the standard formulas, written with ops)."""
 
 from __future__ import annotations
 
@@ -143,3 +145,241 @@ def _fill(eq, missing):
 
 
 einsum_op = register(Einsum())
+
+
+# ---- minitorch.linalg: factorizations and solves on numpy's LAPACK ------------------------------
+class LinAlgError(RuntimeError):
+    """A matrix that the operation cannot handle (singular, not positive-definite): PyTorch's
+    torch.linalg.LinAlgError, a RuntimeError."""
+
+
+def check_matrices(op: str, *tensors, square: bool = True) -> None:
+    """PyTorch's checks of linalg inputs: float, at least 2-D, square where asked."""
+    for a in tensors:
+        if a.ndim < 2:
+            raise RuntimeError(
+                f"linalg.{op}: The input tensor A must have at least 2 dimensions (got shape "
+                f"{tuple(a.shape)})."
+            )
+        if not a.dtype.is_floating_point:
+            raise RuntimeError(
+                f"linalg.{op}: Expected a floating point or complex tensor as input. Got "
+                f"{a.dtype}; convert it with .float()"
+            )
+        if square and a.shape[-1] != a.shape[-2]:
+            raise RuntimeError(
+                f"linalg.{op}: A must be batches of square matrices, but they are "
+                f"{a.shape[-2]} by {a.shape[-1]} matrices"
+            )
+
+
+class Lapack(Op):
+    """One numpy.linalg call on a batch of matrices (the last two dims).
+
+    `shapes(shape, **params)` gives the output shapes; `gradient(ctx, *grads)`, when given,
+    the input's gradient from the outputs' (a tuple for several), else backward says that
+    minitorch has none.
+    """
+
+    def __init__(self, name, fn, shapes, gradient=None, n_outputs=1, square=True, save_out=False):
+        self.name = name  # "linalg_inv": PyTorch's user-facing name is "linalg.inv"
+        self.fn = fn
+        self.shapes = shapes
+        self.gradient = gradient
+        self.n_outputs = n_outputs
+        self.square = square
+        self.save = (0,) if gradient else ()
+        self.save_out = save_out
+
+    @property
+    def label(self) -> str:
+        return self.name.replace("_", ".", 1)
+
+    def infer(self, a, **params):
+        check_matrices(self.name.removeprefix("linalg_"), a, square=self.square)
+        shapes = self.shapes(tuple(a.shape), **params)
+        if self.n_outputs == 1:
+            return Meta(shapes, a.dtype)
+        return tuple(Meta(s, a.dtype) for s in shapes)
+
+    def forward(self, meta, a, **params):
+        try:
+            out = self.fn(a, **params)
+        except np.linalg.LinAlgError as e:
+            raise LinAlgError(
+                f"{self.label}: {e} (input of shape {a.shape}); the matrix is singular or not "
+                "positive-definite"
+            ) from None
+        if isinstance(out, tuple):
+            return tuple(np.asarray(o, m.dtype.np) for o, m in zip(out, meta))
+        return np.asarray(out, meta.dtype.np)
+
+    def backward(self, ctx, grad):
+        if self.gradient is None:
+            raise NotImplementedError(
+                f"{self.label}: minitorch has no gradient for this op yet; detach its input "
+                "(A.detach()) or compute what you need from ops that have one"
+            )
+        return self.gradient(ctx, grad)
+
+
+def _same(shape, **_):
+    return shape
+
+
+def _batch(shape, **_):
+    return shape[:-2]
+
+
+def _inv_grad(ctx, g):
+    a_inv = ctx.out.mT
+    return -(a_inv @ g @ a_inv)
+
+
+def _det_grad(ctx, g):
+    (a,) = ctx.inputs
+    return (g * ctx.out)[..., None, None] * apply(inv, a).mT
+
+
+def _slogdet_grad(ctx, g):  # g: the gradient of logabsdet (sign has none)
+    (a,) = ctx.inputs
+    return g[..., None, None] * apply(inv, a).mT
+
+
+def _cholesky_grad(ctx, g):
+    # A = L L^T: gA = sym(L^-T phi(L^T gL) L^-1), phi = lower triangle with the diagonal halved
+    low = ctx.out
+    n = low.shape[-1]
+    phi = low.new_tensor(np.tril(np.ones((n, n))) - 0.5 * np.eye(n))
+    l_inv = apply(inv, low)
+    s = l_inv.mT @ ((low.mT @ g) * phi) @ l_inv
+    return (s + s.mT) * 0.5
+
+
+def _svdvals_grad(ctx, g):
+    u, _, vh = apply(svd, ctx.inputs[0], full_matrices=False)
+    return (u * g.unsqueeze(-2)) @ vh
+
+
+def _eigvalsh_grad(ctx, g):
+    _, v = apply(eigh, ctx.inputs[0], UPLO=ctx.params.get("UPLO", "L"))
+    return (v * g.unsqueeze(-2)) @ v.mT
+
+
+def _qr_shapes(shape, mode="reduced"):
+    m, n = shape[-2:]
+    k = min(m, n)
+    if mode == "r":
+        return (0,), shape[:-2] + (k, n)
+    cols = m if mode == "complete" else k
+    return shape[:-2] + (m, cols), shape[:-2] + (cols, n)
+
+
+def _qr(a, mode="reduced"):
+    if mode == "r":  # PyTorch returns an empty Q
+        return np.zeros((0,), a.dtype), np.linalg.qr(a, mode="r")
+    return tuple(np.linalg.qr(a, mode=mode))
+
+
+def _svd_shapes(shape, full_matrices=True):
+    m, n = shape[-2:]
+    k = min(m, n)
+    batch = shape[:-2]
+    u_cols, vh_rows = (m, n) if full_matrices else (k, k)
+    return batch + (m, u_cols), batch + (k,), batch + (vh_rows, n)
+
+
+inv = register(Lapack("linalg_inv", np.linalg.inv, _same, _inv_grad, save_out=True))
+det = register(Lapack("linalg_det", np.linalg.det, _batch, _det_grad, save_out=True))
+slogdet = register(
+    Lapack(
+        "linalg_slogdet",
+        lambda a: tuple(reversed(np.linalg.slogdet(a))),  # (logabsdet, sign): the first is
+        lambda shape: (shape[:-2], shape[:-2]),  # the differentiable output
+        _slogdet_grad,
+        n_outputs=2,
+    )
+)
+cholesky = register(
+    Lapack("linalg_cholesky", np.linalg.cholesky, _same, _cholesky_grad, save_out=True)
+)
+qr = register(Lapack("linalg_qr", _qr, _qr_shapes, n_outputs=2, square=False))
+svd = register(
+    Lapack(
+        "linalg_svd",
+        lambda a, full_matrices=True: tuple(np.linalg.svd(a, full_matrices=full_matrices)),
+        _svd_shapes,
+        n_outputs=3,
+        square=False,
+    )
+)
+svdvals = register(
+    Lapack(
+        "linalg_svdvals",
+        lambda a: np.linalg.svd(a, compute_uv=False),
+        lambda shape: shape[:-2] + (min(shape[-2:]),),
+        _svdvals_grad,
+        square=False,
+    )
+)
+eigh = register(
+    Lapack(
+        "linalg_eigh",
+        lambda a, UPLO="L": tuple(np.linalg.eigh(a, UPLO=UPLO)),  # noqa: N803  (PyTorch's name)
+        lambda shape, UPLO="L": (shape[:-1], shape),  # noqa: N803
+        n_outputs=2,
+    )
+)
+eigvalsh = register(
+    Lapack(
+        "linalg_eigvalsh",
+        lambda a, UPLO="L": np.linalg.eigvalsh(a, UPLO=UPLO),  # noqa: N803
+        lambda shape, UPLO="L": shape[:-1],  # noqa: N803
+        _eigvalsh_grad,
+    )
+)
+
+
+class Solve(Op):
+    """X with A X = B for a batch of square A and matrices B (batch dims broadcast)."""
+
+    name = "linalg_solve"
+    save = (0,)
+    save_out = True
+
+    def infer(self, a, b):
+        check_matrices("solve", a)
+        check_matrices("solve", b, square=False)
+        if a.dtype is not b.dtype:
+            raise RuntimeError(
+                "linalg.solve: Expected A and B to have the same dtype, but found A of type "
+                f"{a.dtype} and B of type {b.dtype} instead; convert one with .to()"
+            )
+        if b.shape[-2] != a.shape[-1]:
+            raise RuntimeError(
+                "linalg.solve: Incompatible shapes of A and B for the equation AX = B "
+                f"({_mat(a.shape)} and {_mat(b.shape)})"
+            )
+        from .elementwise import broadcast_shapes  # noqa: PLC0415
+
+        batch = broadcast_shapes(a.shape[:-2], b.shape[:-2], op="linalg.solve")
+        return Meta(batch + tuple(b.shape[-2:]), a.dtype)
+
+    def forward(self, meta, a, b):
+        a, b = np.broadcast_to(a, meta.shape[:-2] + a.shape[-2:]), np.broadcast_to(b, meta.shape)
+        try:
+            return np.linalg.solve(a, b).astype(meta.dtype.np, copy=False)
+        except np.linalg.LinAlgError as e:
+            raise LinAlgError(f"linalg.solve: {e}: the matrix A is singular") from None
+
+    def backward(self, ctx, grad):
+        a, _ = ctx.inputs
+        g_b = apply(self, a.mT, grad)
+        return -(g_b @ ctx.out.mT), g_b
+
+
+def _mat(shape) -> str:
+    return "x".join(str(n) for n in shape[-2:])
+
+
+solve = register(Solve())

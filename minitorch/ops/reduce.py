@@ -3,6 +3,8 @@ sort, and the fused softmax / log_softmax kernels."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import dtypes
@@ -221,6 +223,78 @@ class Cumsum(Op):
 cumsum = register(Cumsum())
 
 
+class CumExtremeIndices(Op):
+    """Where the running max (min) along dim was last reached: cummax/cummin's indices (their
+    values gather x there, so the gradient flows through gather)."""
+
+    differentiable = False
+
+    def __init__(self, name, accumulate, reached):
+        self.name = name
+        self.accumulate = accumulate  # np.maximum.accumulate: NaN, once seen, stays
+        self.reached = reached  # x reaches the running extreme (ties: the later index wins)
+
+    def infer(self, x, *, dim):
+        normalize_dim(dim, x.ndim, self.name.removesuffix("_indices"))
+        return Meta(x.shape, dtypes.int64)
+
+    def forward(self, meta, a, *, dim):
+        if a.ndim == 0:
+            return np.zeros((), np.int64)
+        axis = dim % a.ndim
+        reached = self.reached(a, self.accumulate(a, axis=axis))
+        if a.dtype.kind == "f":  # a NaN is the new extreme, as in PyTorch
+            reached |= np.isnan(a)
+        place = [1] * a.ndim
+        place[axis] = a.shape[axis]
+        positions = np.arange(a.shape[axis]).reshape(place)
+        return np.maximum.accumulate(np.where(reached, positions, 0), axis=axis)
+
+
+cummax_indices = register(
+    CumExtremeIndices("cummax_indices", np.maximum.accumulate, np.greater_equal)
+)
+cummin_indices = register(CumExtremeIndices("cummin_indices", np.minimum.accumulate, np.less_equal))
+
+
+class LogCumSumExp(Op):
+    """out[i] = log(sum over j <= i of exp(x[j])) along dim, without overflow or underflow."""
+
+    name = "logcumsumexp"
+    save = (0,)
+    save_out = True
+
+    def infer(self, x, *, dim):
+        normalize_dim(dim, x.ndim, self.name)
+        if not x.dtype.is_floating_point:
+            raise NotImplementedError(
+                f'"logcumsumexp" not implemented for {x.dtype}; convert the input with .float()'
+            )
+        return Meta(x.shape, x.dtype)
+
+    def forward(self, meta, a, *, dim):
+        if a.ndim == 0:
+            return a.copy()
+        return np.logaddexp.accumulate(a, axis=dim % a.ndim)
+
+    def backward(self, ctx, grad):
+        # d out[j] / d x[i] = exp(x[i] - out[j]) for j >= i: a reversed cumulative sum, done
+        # in log space (positive and negative parts of grad apart) so that it cannot overflow.
+        # NOTE: each part is clamped to the smallest normal number, not to 0: log(0) would
+        # make the second derivative 0 * inf = nan; the terms this adds are below n * tiny.
+        x, out, d = ctx.inputs[0], ctx.out, ctx.params["dim"]
+        tiny = float(np.finfo(x.dtype.np).tiny)
+
+        def part(g):
+            log_g = g.clamp(min=tiny).log() - out
+            return (x + log_g.flip(d).logcumsumexp(d).flip(d)).exp()
+
+        return part(grad) - part(-grad)
+
+
+logcumsumexp = register(LogCumSumExp())
+
+
 class Argsort(Op):
     """Stable argsort along dim (sort and topk gather values with these indices)."""
 
@@ -248,6 +322,39 @@ class Argsort(Op):
 
 
 argsort = register(Argsort())
+
+
+class SearchSorted(Op):
+    """Insertion points of `values` in `sorted_sequence` along its last dim: 1-D boundaries for
+    every value, or one row of boundaries per row of values (their leading dims match)."""
+
+    name = "searchsorted"
+    differentiable = False
+
+    def infer(self, sorted_sequence, values, *, right=False, out_int32=False):
+        s, v = tuple(sorted_sequence.shape), tuple(values.shape)
+        if len(s) != 1 and s[:-1] != v[:-1]:
+            raise RuntimeError(
+                "torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 "
+                "dimensions of boundaries tensor and input value tensor must match, but we got "
+                f"boundaries tensor {list(s)} and input value tensor {list(v)}"
+            )
+        return Meta(v, dtypes.int32 if out_int32 else dtypes.int64)
+
+    def forward(self, meta, sorted_sequence, values, *, right=False, out_int32=False):
+        side = "right" if right else "left"
+        common = np.result_type(sorted_sequence, values)
+        rows, vals = sorted_sequence.astype(common), np.asarray(values, common)
+        if rows.ndim == 1:
+            out = np.searchsorted(rows, vals, side=side)
+        else:  # one search per row (numpy's searchsorted takes 1-D boundaries only)
+            lines = math.prod(rows.shape[:-1])  # (not -1: a dim may be 0)
+            pairs = zip(rows.reshape(lines, rows.shape[-1]), vals.reshape(lines, vals.shape[-1]))
+            out = np.array([np.searchsorted(r, w, side=side) for r, w in pairs], np.int64)
+        return np.asarray(out, meta.dtype.np).reshape(meta.shape)
+
+
+searchsorted = register(SearchSorted())
 
 
 class Softmax(Op):

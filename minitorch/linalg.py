@@ -1,0 +1,186 @@
+"""minitorch.linalg: PyTorch's torch.linalg on numpy's LAPACK.
+
+inv, det, slogdet, solve, cholesky, svdvals and eigvalsh are differentiable; qr, svd and eigh
+compute forward only (their backward raises NotImplementedError naming the op). The norms
+are compositions of differentiable ops.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .ops import linalg as L
+from .ops.linalg import LinAlgError
+from .ops.reduce import normalize_dims
+from .ops.registry import apply
+
+__all__ = [
+    "LinAlgError",
+    "cholesky",
+    "det",
+    "eigh",
+    "eigvalsh",
+    "inv",
+    "matmul",
+    "matrix_norm",
+    "norm",
+    "qr",
+    "slogdet",
+    "solve",
+    "svd",
+    "svdvals",
+    "vector_norm",
+]
+
+
+def _named(name, fields):
+    from .tensor import _named as named  # noqa: PLC0415
+
+    return named(name, fields)
+
+
+def inv(A):
+    """The inverse of each square matrix in A (..., n, n); LinAlgError when one is singular."""
+    return apply(L.inv, A)
+
+
+def det(A):
+    return apply(L.det, A)
+
+
+def slogdet(A):
+    """(sign, logabsdet) of each determinant: det = sign * exp(logabsdet), without overflow."""
+    logabsdet, sign = apply(L.slogdet, A)
+    return _named("linalg_slogdet", ["sign", "logabsdet"])(sign, logabsdet)
+
+
+def solve(A, B, *, left: bool = True):
+    """X with A @ X = B (X @ A = B with left=False). B is a batch of vectors when it is 1-D or
+    has A's shape without the last dim, as in PyTorch."""
+    if not left:  # X A = B  <=>  A^T X^T = B^T
+        return solve(A.mT, B.mT).mT
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
+    if vector:
+        return apply(L.solve, A, B.unsqueeze(-1)).squeeze(-1)
+    return apply(L.solve, A, B)
+
+
+def cholesky(A, *, upper: bool = False):
+    """L lower-triangular with A = L @ L.mT (or U = L.mT with upper=True); LinAlgError when A
+    is not positive-definite."""
+    low = apply(L.cholesky, A)
+    return low.mT if upper else low
+
+
+def qr(A, mode: str = "reduced"):
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(
+            f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), "
+            "'r', or 'complete'"
+        )
+    q, r = apply(L.qr, A, mode=mode)
+    return _named("linalg_qr", ["Q", "R"])(q, r)
+
+
+def svd(A, full_matrices: bool = True):
+    u, s, vh = apply(L.svd, A, full_matrices=full_matrices)
+    return _named("linalg_svd", ["U", "S", "Vh"])(u, s, vh)
+
+
+def svdvals(A):
+    """The singular values of each matrix, in descending order."""
+    return apply(L.svdvals, A)
+
+
+def eigh(A, UPLO: str = "L"):  # noqa: N803  (PyTorch's name)
+    """Eigenvalues (ascending) and eigenvectors of symmetric matrices, read from the lower
+    (UPLO="L") or upper triangle."""
+    values, vectors = apply(L.eigh, A, UPLO=_uplo(UPLO))
+    return _named("linalg_eigh", ["eigenvalues", "eigenvectors"])(values, vectors)
+
+
+def eigvalsh(A, UPLO: str = "L"):  # noqa: N803
+    return apply(L.eigvalsh, A, UPLO=_uplo(UPLO))
+
+
+def _uplo(uplo: str) -> str:
+    if uplo not in ("L", "U"):
+        raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {uplo}")
+    return uplo
+
+
+def matmul(input, other):
+    return input.matmul(other)
+
+
+def vector_norm(x, ord=2, dim=None, keepdim: bool = False, *, dtype=None):  # noqa: A002
+    """(sum |x|^ord)^(1/ord) over dim (all by default); ord inf/-inf: max/min |x|, 0: the
+    count of nonzeros. The gradient at x = 0 is 0 (where the root's is infinite)."""
+    if dtype is not None:
+        x = x.to(dtype)
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(
+            "linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
+            f"{x.dtype}; convert it with .float()"
+        )
+    dims = normalize_dims(dim, x.ndim, "linalg.vector_norm")
+    magnitude = x.abs()
+    if ord == math.inf:
+        return magnitude.amax(dim=dims, keepdim=keepdim)
+    if ord == -math.inf:
+        return magnitude.amin(dim=dims, keepdim=keepdim)
+    if ord == 0:
+        return (x != 0).to(x.dtype).sum(dim=dims, keepdim=keepdim)
+    if ord == 1:
+        return magnitude.sum(dim=dims, keepdim=keepdim)
+    powered = x * x if ord == 2 else magnitude**ord
+    return root(powered.sum(dim=dims, keepdim=keepdim), ord)
+
+
+def root(s, p):
+    """s ** (1 / p), with gradient 0 where s == 0 (the true one is infinite there; PyTorch's
+    norms give 0)."""
+    positive = s > 0
+    safe = s.where(positive, 1)
+    out = safe.sqrt() if p == 2 else safe ** (1.0 / p)
+    return out.masked_fill(~positive, 0)
+
+
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None):  # noqa: A002
+    """Norms of the matrices in dims `dim`: 'fro', 'nuc', 1/-1 (max/min column sum of |A|),
+    inf/-inf (max/min row sum), 2/-2 (largest/smallest singular value)."""
+    if dtype is not None:
+        A = A.to(dtype)
+    if ord not in ("fro", "nuc", 1, -1, 2, -2, math.inf, -math.inf):
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    L.check_matrices("matrix_norm", A, square=False)
+    rows, cols = (d % A.ndim for d in dim)
+    if ord == "fro":
+        return vector_norm(A, 2, dim=(rows, cols), keepdim=keepdim)
+    if ord in ("nuc", 2, -2):  # singular values of the matrices moved to the last two dims
+        s = svdvals(A.movedim((rows, cols), (-2, -1)))
+        out = s.sum(-1) if ord == "nuc" else (s.amax(-1) if ord == 2 else s.amin(-1))
+        return _keep_dims(out, (rows, cols)) if keepdim else out
+    summed, across = (rows, cols) if abs(ord) == 1 else (cols, rows)
+    sums = A.abs().sum(dim=summed, keepdim=True)
+    out = sums.amax(dim=across, keepdim=True) if ord > 0 else sums.amin(dim=across, keepdim=True)
+    return out if keepdim else out.squeeze((rows, cols))
+
+
+def _keep_dims(out, dims: tuple):
+    for d in sorted(dims):
+        out = out.unsqueeze(d)
+    return out
+
+
+def norm(A, ord=None, dim=None, keepdim: bool = False, *, dtype=None):  # noqa: A002
+    """A vector norm (over all elements when ord and dim are None, or over one dim) or, for a
+    2-tuple dim or a 2-D input with ord given, a matrix norm."""
+    if isinstance(dim, int):
+        dim = (dim,)
+    two_dims = len(dim) == 2 if dim is not None else (ord is not None and A.ndim == 2)
+    if two_dims:
+        return matrix_norm(A, "fro" if ord is None else ord, dim or (-2, -1), keepdim, dtype=dtype)
+    if ord is not None and not isinstance(ord, (int, float)):
+        raise RuntimeError(f"linalg.norm: ord {ord!r} is a matrix norm; pass a 2-tuple dim")
+    return vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype=dtype)
