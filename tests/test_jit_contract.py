@@ -280,6 +280,31 @@ def test_retrace_limit_counts_retraces_not_calls():
     assert compiled._eager_reason is None
 
 
+def test_variable_sequence_lengths_each_trace_once_and_replay_when_they_come_back():
+    """New sizes alone (bucketed sequence lengths) retrace without compiling a kernel and do
+    not count against the retrace limit: twelve lengths, then every call replays."""
+    torch.manual_seed(0)
+    model = nn.GRU(4, 8, batch_first=True)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = model(x)[0].pow(2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    compiled, lengths = torch.compile(step), [5 + i for i in range(12)]
+    for length in lengths:
+        compiled(torch.randn(3, length, 4))
+    compiles = compiler.stats.numba_compiles
+    for length in lengths * 2:
+        compiled(torch.randn(3, length, 4))
+    assert compiler.stats.numba_compiles == compiles
+    assert compiled._eager_reason is None and compiled.stats.traces == 12, compiled.stats
+    assert compiled.stats.replays == 23 and len(compiled.stats.retraces) == 11
+
+
 BATCH_FORMS = {
     "tuple": lambda x, y: ((x, y),),
     "list": lambda x, y: ([x, y],),

@@ -42,10 +42,15 @@ def _graph_left_to_caller(result, program) -> str | None:
     )
 
 
-# A step whose guards keep changing would retrace forever; past this many traces of one
+# A step whose guards keep changing would retrace forever; past this many retraces of one
 # function it runs eagerly, with a warning that says why (never silently).
 RETRACE_LIMIT = 8
 TRACES_PER_KEY = 4  # kept per guard key (states a step alternates between), oldest dropped
+# New argument sizes alone (variable sequence lengths, a short last batch) retrace without
+# counting against the limit until this many guard keys have traces: each such retrace
+# compiles no kernel (they are shape-polymorphic) and its trace then replays every time the
+# sizes come back.
+SIZE_KEYS = 32
 
 
 @dataclass
@@ -131,6 +136,7 @@ class CompiledFunction:
         self.stats = Stats()
         self._traces: dict = {}  # guard key -> [_Trace], the most recent last
         self._eager_reason: str | None = None
+        self._counted_retraces = 0  # those RETRACE_LIMIT counts (see SIZE_KEYS)
         self._last_key = None
         self._warming: tuple | None = None  # (_Build, counters when the warm-up began)
         self.__wrapped__ = fn
@@ -176,10 +182,13 @@ class CompiledFunction:
             if stale is None:
                 return self._replay(trace, call, args, leaves)
             reason = reason or stale
+        new_sizes = False
         if reason is None and self._traces:
             reason = _key_change(last_key, key)
+            new_sizes = _only_sizes_differ(last_key, key) and len(self._traces) < SIZE_KEYS
         if reason is not None:
             self.stats.retraces.append(reason)
+            self._counted_retraces += not new_sizes
         return self._trace(call, args, leaves, key)
 
     def _replay(self, trace: _Trace, call, args, leaves):
@@ -197,7 +206,7 @@ class CompiledFunction:
         return call(*args)
 
     def _trace(self, call, args, leaves, key):
-        if len(self.stats.retraces) >= RETRACE_LIMIT:
+        if self._counted_retraces >= RETRACE_LIMIT:
             last = self.stats.retraces[-1]
             self._eager_reason = f"traced {self.stats.traces} times; last reason: {last}"
             hint = (
@@ -386,6 +395,17 @@ def _leaves(args: tuple) -> tuple:
     if not any(isinstance(a, _CONTAINERS) for a in args):
         return args
     return tuple(leaves(args))
+
+
+def _only_sizes_differ(old: tuple | None, new: tuple) -> bool:
+    """Whether two guard keys differ only in the sizes of tensor arguments (not their ranks,
+    dtypes, layouts or anything else)."""
+    if old is None or len(old) != len(new):
+        return False
+    return all(
+        a == b or (a[1] == b[1] == "tensor" and len(a[2]) == len(b[2]) and a[3:] == b[3:])
+        for a, b in zip(old, new)
+    )
 
 
 def _key_change(old: tuple, new: tuple) -> str:
