@@ -547,6 +547,27 @@ for _name, _ref, _domains, _dtypes in [
         grad=True,
         ops=(_name,),
     )
+
+
+def _binary_cross_entropy(lib, a, b):
+    """F.binary_cross_entropy wants one shape and dtype: the row's operands made so."""
+    dtype = lib.result_type(a, b)
+    a, b = lib.broadcast_tensors(a.to(dtype), b.to(dtype))
+    return lib.nn.functional.binary_cross_entropy(a, b, reduction="none")
+
+
+PROBABILITY = Domain(0.05, 0.95, grid=False)
+binary(
+    "binary_cross_entropy",
+    _binary_cross_entropy,
+    _in_float2(lambda x, y: -(y * np.log(x) + (1 - y) * np.log1p(-x))),
+    out=FLOAT,
+    domains=(PROBABILITY, PROBABILITY),
+    dtypes=FLOATS,
+    scalars=(),
+    grad=True,
+    ops=("binary_cross_entropy",),
+)
 binary(
     "floor_divide",
     lambda l, a, b: a // b,
@@ -1492,7 +1513,8 @@ row(
 def _index_items(draw, shape):
     """A random index: ints, slices (positive steps), None, Ellipsis, one int/bool array."""
     items, dim, advanced, ellipsis = [], 0, False, False
-    while dim < len(shape) and draw(st.integers(0, 3)):
+    # (after an Ellipsis the items index the last dims, so they go on to the end)
+    while dim < len(shape) and (ellipsis or draw(st.integers(0, 3))):
         n = shape[dim]
         kinds = (
             ["slice", "none"]

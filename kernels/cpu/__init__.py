@@ -231,6 +231,8 @@ def reduce_plan(
     inner = math.prod(shape[stop:])
     out_shape = shape[:start] + shape[stop:]
     init = np.dtype(out_dtype).type(init)
+    # long float folds combine their blocks in float64 (see codegen.reduction_source)
+    wide = np.float64(init) if np.dtype(out_dtype).kind == "f" else init
     if red == 0 or outer * inner == 0:
         return lambda *xs, out=None: np.full(out_shape, init, dtype=out_dtype)
     if inner == 1:
@@ -242,9 +244,9 @@ def reduce_plan(
         def fold_rows(*xs, out=None):
             into = np.empty((outer, 1), out_dtype) if out is None else out.reshape(outer, 1)
             parts = into if combine_parts is None else np.empty((outer, chunks), out_dtype)
-            fold(parts, chunks, init, *[x.reshape(outer, red) for x in xs])
+            fold(parts, chunks, init, wide, *[x.reshape(outer, red) for x in xs])
             if combine_parts is not None:  # combine per-thread partial folds
-                combine_parts(into, 1, init, parts)
+                combine_parts(into, 1, init, wide, parts)
             return into.reshape(out_shape)
 
         return fold_rows
@@ -254,7 +256,7 @@ def reduce_plan(
 
     def fold_columns(*xs, out=None):
         into = np.empty((outer, inner), out_dtype) if out is None else out.reshape(outer, inner)
-        fold(into, chunks, init, *[x.reshape(outer, red, inner) for x in xs])
+        fold(into, chunks, init, wide, *[x.reshape(outer, red, inner) for x in xs])
         return into.reshape(out_shape)
 
     return fold_columns
