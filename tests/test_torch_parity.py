@@ -1151,3 +1151,17 @@ def test_torch_compile_keywords_are_accepted():
     assert minitorch.compile(plain, disable=True) is plain
     with pytest.raises(RuntimeError, match="Unrecognized mode=fastest"):
         minitorch.compile(plain, mode="fastest")
+
+
+def test_long_float32_reductions_keep_their_precision():
+    """Long folds combine blocks in float64 and cumsum accumulates in float64 (PyTorch's
+    cascade sums and double cumsum accumulator): float32 running sums drift by 1e-4 here."""
+    assert abs(minitorch.full((10**7,), 0.1).mean().item() - 0.1) < 1e-6
+    assert minitorch.ones(2**24 + 8, 2).sum(0).tolist() == [2.0**24 + 8] * 2
+    c = np.random.default_rng(0).random((4 * 10**6, 2), dtype=np.float32)
+    np.testing.assert_allclose(minitorch.tensor(c).mean(0).numpy(), c.mean(0, np.float64), 1e-6)
+    x = f32(50, 3000)
+    np.testing.assert_array_equal(
+        minitorch.tensor(x).cumsum(1).numpy(), torch.tensor(x).cumsum(1).numpy()
+    )
+    assert minitorch.full((10**6,), 0.1).cumsum(0)[-1].item() == pytest.approx(1e5, rel=1e-6)
