@@ -66,6 +66,7 @@ from .functional import (
     triu,
     vstack,
     where,
+    write_out,
     zeros,
     zeros_like,
 )
@@ -107,8 +108,9 @@ __version__ = "0.1.0"
 def _method(name):
     method = getattr(Tensor, name)
 
-    def fn(input, *args, **kwargs):
-        return method(input, *args, **kwargs)
+    def fn(input, *args, out=None, **kwargs):
+        result = method(input, *args, **kwargs)
+        return result if out is None else write_out(out, result, name)
 
     fn.__name__ = name
     fn.__qualname__ = name

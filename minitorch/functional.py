@@ -5,10 +5,12 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import warnings
 
 import numpy as np
 
 from . import dtypes
+from .autograd.grad_mode import is_grad_enabled
 from .ops import elementwise as E
 from .ops import movement as M
 from .ops.reduce import normalize_dim
@@ -289,8 +291,59 @@ def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad=
     return _placed(np.eye(n, m, dtype=dt.np), dt, device, requires_grad)
 
 
+def takes_out(function):
+    """torch.f(..., out=t): f's result written into t, as PyTorch's out= variants do."""
+
+    @functools.wraps(function)
+    def with_out(*args, out=None, **kwargs):
+        result = function(*args, **kwargs)
+        return result if out is None else write_out(out, result, function.__name__)
+
+    return with_out
+
+
+def write_out(out, result, name: str):
+    """Copy result (a tensor, or a tuple of them for a tuple out) into out, resizing a tensor
+    of another size with PyTorch's warning; returns out."""
+    if isinstance(out, (tuple, list)) and isinstance(result, tuple) and len(out) == len(result):
+        written = [write_out(o, r, name) for o, r in zip(out, result)]
+        return type(result)(*written) if hasattr(result, "_fields") else tuple(written)
+    if not isinstance(out, Tensor) or not isinstance(result, Tensor):
+        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if is_grad_enabled() and (out.requires_grad or result.requires_grad):
+        raise RuntimeError(
+            f"{name}(): functions with out=... arguments don't support automatic "
+            "differentiation, but one of the arguments requires grad."
+        )
+    if result.dtype.category > out.dtype.category:
+        raise RuntimeError(
+            f"result type {_legacy_name(result.dtype)} can't be cast to the desired output type "
+            f"{_legacy_name(out.dtype)}"
+        )
+    if out.shape == result.shape:
+        return out.copy_(result)
+    if out.numel():
+        warnings.warn(
+            f"An output with one or more elements was resized since it had shape "
+            f"{list(out.shape)}, which does not match the required output shape "
+            f"{list(result.shape)}. This behavior is deprecated, and in a future PyTorch "
+            "release outputs will not be resized unless they have zero elements.",
+            UserWarning,
+            stacklevel=3,
+        )
+    out.data = result.to(out.dtype)
+    return out
+
+
+def _legacy_name(dtype) -> str:
+    return {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int"}.get(
+        dtype.name, dtype.name
+    )
+
+
+@takes_out
 @dim_alias
-def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
+def cat(tensors, dim: int = 0) -> Tensor:
     """Concatenate along an existing dim."""
     tensors = list(tensors)
     if not tensors:
@@ -301,8 +354,9 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
 concat = concatenate = cat
 
 
+@takes_out
 @dim_alias
-def stack(tensors, dim: int = 0, *, out=None) -> Tensor:
+def stack(tensors, dim: int = 0) -> Tensor:
     """Join tensors of equal shape along a new dim."""
     tensors = list(tensors)
     if not tensors:
@@ -334,6 +388,7 @@ def where(condition: Tensor, input=None, other=None) -> Tensor:
     return apply(E.where, condition, input, other)
 
 
+@takes_out
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """torch.matmul: 1-D operands are promoted to matrices and the added dim removed after."""
     if a.ndim == 0 or b.ndim == 0:

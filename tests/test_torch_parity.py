@@ -1165,3 +1165,29 @@ def test_long_float32_reductions_keep_their_precision():
         minitorch.tensor(x).cumsum(1).numpy(), torch.tensor(x).cumsum(1).numpy()
     )
     assert minitorch.full((10**6,), 0.1).cumsum(0)[-1].item() == pytest.approx(1e5, rel=1e-6)
+
+
+OUT_VARIANTS = {
+    "add": lambda lib, o: lib.add(lib.ones(2), 1, out=o),
+    "exp": lambda lib, o: lib.exp(lib.ones(2), out=o),
+    "matmul": lambda lib, o: lib.matmul(lib.ones(2, 3), lib.ones(3), out=o),
+    "cat": lambda lib, o: lib.cat([lib.ones(1), lib.zeros(1)], out=o),
+    "stack": lambda lib, o: lib.stack([lib.ones(1), lib.zeros(1)], out=o).flatten(),
+    "float into long": lambda lib, o: lib.add(lib.ones(2), 1.5, out=o.long()),
+}
+
+
+@pytest.mark.parametrize("name", OUT_VARIANTS)
+def test_out_arguments_receive_the_result(name):
+    for size in (2, 0):  # the right size, and an empty tensor resized
+        results = []
+        for lib in (minitorch, torch):
+            out = lib.zeros(size)
+            try:
+                got = OUT_VARIANTS[name](lib, out)
+                results.append((got.tolist(), out.tolist(), got is out))
+            except RuntimeError as e:
+                results.append(type(e))
+        assert results[0] == results[1], results
+    with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
+        minitorch.exp(minitorch.ones(2, requires_grad=True), out=minitorch.zeros(2))

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.grad_mode import is_grad_enabled, no_grad
-from ..functional import where
+from ..functional import where, write_out
 from ..jit_guard import _guard
 from ..ops import elementwise as E
 from ..ops import linear as _linear_op
@@ -648,7 +648,7 @@ def local_response_norm(
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:
     """input / max(||input||_p along dim, eps)."""
     norm = input.norm(p, dim, keepdim=True).clamp(min=eps)
-    return input / norm
+    return input / norm if out is None else write_out(out, input / norm, "normalize")
 
 
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
