@@ -6,7 +6,21 @@ x = torch.randn(64, 784, requires_grad=True)
 
 from __future__ import annotations
 
-from . import _openblas, autograd, cuda, dtypes, jit, linalg, metrics, nn, optim, utils, vision
+from . import (
+    _openblas,
+    autograd,
+    backends,
+    cuda,
+    dtypes,
+    jit,
+    linalg,
+    metrics,
+    nn,
+    optim,
+    testing,
+    utils,
+    vision,
+)
 from .autograd import (
     enable_grad,
     inference_mode,
@@ -159,6 +173,34 @@ class _LegacyType(type):
 for _dtype in (float32, float64, float16, int64, int32, int16, int8, uint8, bool):
     _name = _legacy_type_name(_dtype)
     globals()[_name] = _LegacyType(_name, (), {"dtype": _dtype, "__module__": __name__})
+
+
+# Settings PyTorch scripts make: kept and read back; minitorch's float32 products are always
+# full float32 (never TF32 or bfloat16), and its kernels are deterministic (fixed chunking of
+# parallel reductions, no atomics), so neither changes a result.
+_settings = {"float32_matmul_precision": "highest", "deterministic": False, "warn_only": False}
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    if precision not in ("highest", "high", "medium"):
+        raise RuntimeError(f"Invalid precision {precision!r}: use 'highest', 'high' or 'medium'")
+    _settings["float32_matmul_precision"] = precision
+
+
+def get_float32_matmul_precision() -> str:
+    return _settings["float32_matmul_precision"]
+
+
+def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+    _settings.update(deterministic=mode is True or mode == 1, warn_only=warn_only is True)
+
+
+def are_deterministic_algorithms_enabled() -> bool:
+    return _settings["deterministic"]
+
+
+def is_deterministic_algorithms_warn_only_enabled() -> bool:
+    return _settings["warn_only"]
 
 
 def promote_types(a: dtype, b: dtype) -> dtype:

@@ -98,6 +98,10 @@ class Size(tuple):
     def __repr__(self) -> str:
         return f"minitorch.Size({list(self)})"
 
+    def __getitem__(self, index):
+        got = super().__getitem__(index)
+        return Size(got) if isinstance(index, slice) else got
+
 
 class _HookHandle:
     def __init__(self, hooks, key):

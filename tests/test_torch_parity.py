@@ -1191,3 +1191,48 @@ def test_out_arguments_receive_the_result(name):
         assert results[0] == results[1], results
     with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
         minitorch.exp(minitorch.ones(2, requires_grad=True), out=minitorch.zeros(2))
+
+
+ASSERT_CLOSE_CASES = [
+    lambda lib: (lib.ones(3), lib.ones(3) + 1e-7, {}),
+    lambda lib: (lib.ones(3), lib.tensor([1.0, 1.5, 1.0]), {}),
+    lambda lib: (lib.ones(3), lib.tensor([1.0, 1.5, 1.0]), {"rtol": 0.5, "atol": 0.0}),
+    lambda lib: (lib.ones(3), lib.ones(3, dtype=lib.float64), {}),
+    lambda lib: (lib.ones(3), lib.ones(3, dtype=lib.float64), {"check_dtype": False}),
+    lambda lib: (lib.ones(2), lib.ones(3), {}),
+    lambda lib: (lib.tensor([1, 2]), lib.tensor([1, 3]), {}),
+    lambda lib: (lib.tensor([float("nan")]), lib.tensor([float("nan")]), {}),
+    lambda lib: (lib.tensor([float("nan")]), lib.tensor([float("nan")]), {"equal_nan": True}),
+    lambda lib: ([lib.ones(2), {"a": lib.zeros(1)}], [lib.ones(2), {"a": lib.ones(1)}], {}),
+    lambda lib: (1.0, 1.0 + 1e-9, {}),
+    lambda lib: (lib.ones(2), lib.ones(2), {"rtol": 1e-3}),
+]
+
+
+@pytest.mark.parametrize("case", range(len(ASSERT_CLOSE_CASES)))
+def test_testing_assert_close_agrees_with_torchs(case):
+    outcomes = []
+    for lib in (minitorch, torch):
+        actual, expected, options = ASSERT_CLOSE_CASES[case](lib)
+        try:
+            lib.testing.assert_close(actual, expected, **options)
+            outcomes.append(None)
+        except (AssertionError, ValueError) as e:
+            message = str(e) if lib is minitorch else str(e).replace("torch.", "minitorch.")
+            outcomes.append((type(e), message.splitlines()))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_settings_scripts_make_are_kept():
+    minitorch.backends.cudnn.benchmark = True
+    assert minitorch.backends.cudnn.benchmark and not minitorch.backends.mps.is_available()
+    minitorch.set_float32_matmul_precision("high")
+    assert minitorch.get_float32_matmul_precision() == "high"
+    minitorch.set_float32_matmul_precision("highest")
+    minitorch.use_deterministic_algorithms(True)
+    assert minitorch.are_deterministic_algorithms_enabled()
+    minitorch.use_deterministic_algorithms(False)
+    assert (
+        minitorch.ones(2, 3).shape[1:] == (3,)
+        and type(minitorch.ones(2, 3).shape[1:]) is minitorch.Size
+    )
