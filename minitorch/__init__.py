@@ -6,8 +6,11 @@ x = torch.randn(64, 784, requires_grad=True)
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from . import (
     _openblas,
+    amp,
     autograd,
     backends,
     cuda,
@@ -173,6 +176,12 @@ class _LegacyType(type):
 for _dtype in (float32, float64, float16, int64, int32, int16, int8, uint8, bool):
     _name = _legacy_type_name(_dtype)
     globals()[_name] = _LegacyType(_name, (), {"dtype": _dtype, "__module__": __name__})
+
+
+autocast, is_autocast_enabled = amp.autocast, amp.is_autocast_enabled
+# torch.cuda.amp / torch.cpu.amp: the older spellings of the same
+cuda.amp = SimpleNamespace(autocast=amp._CudaAutocast, GradScaler=amp.GradScaler)
+cpu = SimpleNamespace(amp=SimpleNamespace(autocast=amp._CpuAutocast, GradScaler=amp.GradScaler))
 
 
 # Settings PyTorch scripts make: kept and read back; minitorch's float32 products are always

@@ -1236,3 +1236,30 @@ def test_settings_scripts_make_are_kept():
         minitorch.ones(2, 3).shape[1:] == (3,)
         and type(minitorch.ones(2, 3).shape[1:]) is minitorch.Size
     )
+
+
+def test_grad_scaler_skips_non_finite_steps_and_moves_its_scale_like_torchs(monkeypatch):
+    runs = []
+    for lib in (minitorch, torch):
+        w = lib.nn.Parameter(lib.ones(3))
+        opt = lib.optim.SGD([w], lr=0.1)
+        scaler = lib.amp.GradScaler("cpu", init_scale=4.0, growth_interval=2)
+        run = []
+        for i in range(6):
+            opt.zero_grad()
+            with lib.autocast("cpu"):
+                loss = (w * lib.tensor([1.0, float("inf") if i == 2 else 2.0, 3.0])).sum()
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            run.append((scaler.get_scale(), w.detach().numpy().copy()))
+        runs.append((run, scaler.state_dict()))
+    (ours, our_state), (theirs, their_state) = runs
+    assert [s for s, _ in ours] == [s for s, _ in theirs] and our_state == their_state
+    for (_, a), (_, b) in zip(ours, theirs):  # (SGD's float32 rounding differs by an ulp)
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    monkeypatch.setattr(minitorch.cuda, "is_available", lambda: False)  # (the simulator's on)
+    with pytest.warns(UserWarning, match="CUDA is not available"):
+        disabled = minitorch.cuda.amp.GradScaler()
+    loss = minitorch.ones(1)
+    assert disabled.scale(loss) is loss and disabled.get_scale() == 1.0

@@ -1,0 +1,180 @@
+"""Mixed precision as PyTorch scripts spell it: autocast and GradScaler.
+
+minitorch has no float16/bfloat16 arithmetic, so `autocast` runs its region in the tensors'
+own dtypes (float32): a script written for mixed precision runs, with float32's numbers.
+`GradScaler` is PyTorch's dynamic loss scaling, in full: scale the loss, unscale the
+gradients, skip the step when one is not finite, grow or back off the scale. (On float32 it
+is rarely needed, but a script that uses it gets the behaviour it asks for.)
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+
+from .autograd.grad_mode import no_grad
+from .tensor import Tensor
+
+_DEVICE_TYPES = ("cpu", "cuda")
+
+
+class autocast:  # noqa: N801  (PyTorch's name)
+    """Context manager and decorator; the region runs in float32 (see the module's doc)."""
+
+    def __init__(self, device_type: str, dtype=None, enabled: bool = True, cache_enabled=None):
+        if device_type not in _DEVICE_TYPES:
+            raise RuntimeError(
+                f"User specified an unsupported autocast device_type '{device_type}'; use one "
+                f"of {_DEVICE_TYPES}"
+            )
+        self.device, self.fast_dtype, self.enabled = device_type, dtype, enabled
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def in_region(*args, **kwargs):
+            with self:
+                return fn(*args, **kwargs)
+
+        return in_region
+
+
+def is_autocast_enabled(device_type: str | None = None) -> bool:
+    """False: no region ever casts (see the module's doc)."""
+    return False
+
+
+class GradScaler:
+    """Dynamic loss scaling (torch.amp.GradScaler), its arguments, methods and state_dict."""
+
+    def __init__(
+        self,
+        device: str = "cuda",
+        init_scale: float = 2.0**16,
+        growth_factor: float = 2.0,
+        backoff_factor: float = 0.5,
+        growth_interval: int = 2000,
+        enabled: bool = True,
+    ):
+        from . import cuda  # noqa: PLC0415
+
+        if enabled and device == "cuda" and not cuda.is_available():
+            warnings.warn(
+                "torch.cuda.amp.GradScaler is enabled, but CUDA is not available.  Disabling.",
+                UserWarning,
+                stacklevel=2,
+            )
+            enabled = False
+        if not growth_factor > 1.0 or not 0.0 < backoff_factor < 1.0:
+            raise ValueError("growth_factor must be > 1.0 and backoff_factor in (0, 1)")
+        self._enabled = enabled
+        self._scale = float(init_scale)
+        self._growth_factor, self._backoff_factor = growth_factor, backoff_factor
+        self._growth_interval, self._growth_tracker = growth_interval, 0
+        self._unscaled: dict[int, bool] = {}  # id(optimizer) -> a gradient was not finite
+
+    def is_enabled(self) -> bool:
+        return self._enabled
+
+    def get_scale(self) -> float:
+        return self._scale if self._enabled else 1.0
+
+    def scale(self, outputs):
+        """outputs (a tensor or nested lists/tuples of them) times the current scale."""
+        if not self._enabled:
+            return outputs
+        if isinstance(outputs, Tensor):
+            return outputs * self._scale
+        if isinstance(outputs, (list, tuple)):
+            return type(outputs)(self.scale(o) for o in outputs)
+        raise ValueError("outputs must be a Tensor or an iterable of Tensors")
+
+    def unscale_(self, optimizer) -> None:
+        """Divide the optimizer's gradients by the scale, once per update()."""
+        if not self._enabled:
+            return
+        if id(optimizer) in self._unscaled:
+            raise RuntimeError(
+                "unscale_() has already been called on this optimizer since the last update()."
+            )
+        inverse, finite = 1.0 / self._scale, True
+        with no_grad():
+            for group in optimizer.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        p.grad.mul_(inverse)
+                        finite = finite and bool(p.grad.isfinite().all())
+        self._unscaled[id(optimizer)] = not finite
+
+    def step(self, optimizer, *args, **kwargs):
+        """optimizer.step(*args, **kwargs) unless a gradient is inf or nan (then skipped)."""
+        if not self._enabled:
+            return optimizer.step(*args, **kwargs)
+        if "closure" in kwargs:
+            raise RuntimeError("Closure use is not currently supported if GradScaler is enabled.")
+        if id(optimizer) not in self._unscaled:
+            self.unscale_(optimizer)
+        if self._unscaled[id(optimizer)]:
+            return None
+        return optimizer.step(*args, **kwargs)
+
+    def update(self, new_scale: float | None = None) -> None:
+        """Back off the scale after a skipped step, grow it after growth_interval good ones."""
+        if not self._enabled:
+            return
+        if new_scale is not None:
+            self._scale = float(new_scale)
+        elif any(self._unscaled.values()):
+            self._scale *= self._backoff_factor
+            self._growth_tracker = 0
+        else:
+            self._growth_tracker += 1
+            if self._growth_tracker == self._growth_interval:
+                self._scale = min(self._scale * self._growth_factor, math.inf)
+                self._growth_tracker = 0
+        self._unscaled.clear()
+
+    def state_dict(self) -> dict:
+        if not self._enabled:
+            return {}
+        return {
+            "scale": self._scale,
+            "growth_factor": self._growth_factor,
+            "backoff_factor": self._backoff_factor,
+            "growth_interval": self._growth_interval,
+            "_growth_tracker": self._growth_tracker,
+        }
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        if not self._enabled:
+            return
+        if not state_dict:
+            raise RuntimeError(
+                "The source state dict is empty, possibly because it was saved "
+                "from a disabled instance of GradScaler."
+            )
+        self._scale = float(state_dict["scale"])
+        self._growth_factor = float(state_dict["growth_factor"])
+        self._backoff_factor = float(state_dict["backoff_factor"])
+        self._growth_interval = int(state_dict["growth_interval"])
+        self._growth_tracker = int(state_dict["_growth_tracker"])
+
+
+class _CudaAutocast(autocast):
+    """torch.cuda.amp.autocast(enabled, dtype, cache_enabled): autocast("cuda", ...)."""
+
+    def __init__(self, enabled: bool = True, dtype=None, cache_enabled=True):
+        super().__init__("cuda", dtype, enabled)
+
+
+class _CpuAutocast(autocast):
+    """torch.cpu.amp.autocast(enabled, dtype, cache_enabled): autocast("cpu", ...)."""
+
+    def __init__(self, enabled: bool = True, dtype=None, cache_enabled=True):
+        super().__init__("cpu", dtype, enabled)
