@@ -88,6 +88,7 @@ from .functional import (
     zeros_like,
 )
 from .jit import compile  # noqa: A004
+from .printing import set_printoptions
 from .products import cdist, tensordot
 from .random import (
     Generator,

@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from . import dtypes
+
+# torch.set_printoptions's settings (PyTorch's defaults and profiles)
+OPTIONS = {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80, "sci_mode": None}
+_PROFILES = {
+    "default": {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80},
+    "short": {"precision": 2, "threshold": 1000, "edgeitems": 2, "linewidth": 80},
+    "full": {"precision": 4, "threshold": 2**63 - 1, "edgeitems": 3, "linewidth": 80},
+}
+
+
+def set_printoptions(
+    precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None
+) -> None:
+    """How tensors print: digits after the point, the size past which a repr summarises,
+    items kept at each edge then, line width, and scientific notation (None: automatic)."""
+    if profile is not None:
+        OPTIONS.update(_PROFILES[profile])
+    given = dict(precision=precision, threshold=threshold, edgeitems=edgeitems, linewidth=linewidth)
+    OPTIONS.update({k: v for k, v in given.items() if v is not None})
+    OPTIONS["sci_mode"] = sci_mode
 
 
 def _formatter(a: np.ndarray):
@@ -17,17 +39,19 @@ def _formatter(a: np.ndarray):
     mn = float(np.abs(finite[finite != 0]).min()) if np.any(finite != 0) else 0.0
     # PyTorch's _Formatter rules: integers print as "1.", scientific notation when the
     # nonzero magnitudes span more than 1e3, exceed 1e8 or (for non-integers) go below 1e-4
+    p, sci = OPTIONS["precision"], OPTIONS["sci_mode"]
     wide = mn and (mx / mn > 1e3 or mx > 1e8)
     if finite.size and np.all(finite == np.round(finite)):
-        if not wide:
+        if not (wide if sci is None else sci):
             return lambda v: _special(v) or f"{v:.0f}."
-    elif not (wide or (mn and mn < 1e-4)):
-        return lambda v: _special(v) or f"{v:.4f}"
-    return lambda v: _special(v) or f"{v:.4e}"
+    elif not (wide or (mn and mn < 1e-4) if sci is None else sci):
+        return lambda v: _special(v) or f"{v:.{p}f}"
+    return lambda v: _special(v) or f"{v:.{p}e}"
 
 
-def _shown(a: np.ndarray, threshold: int = 1000, edge: int = 3) -> np.ndarray:
+def _shown(a: np.ndarray) -> np.ndarray:
     """The elements a summarised repr prints (edge items of every long dim)."""
+    threshold, edge = OPTIONS["threshold"], OPTIONS["edgeitems"]
     if a.size <= threshold:
         return a
     for axis, n in enumerate(a.shape):
@@ -63,9 +87,9 @@ def tensor_repr(t) -> str:
         separator=", ",
         formatter={"all": fmt},
         prefix="tensor(",
-        threshold=1000,
-        edgeitems=3,
-        max_line_width=80,
+        threshold=min(OPTIONS["threshold"], sys.maxsize),
+        edgeitems=OPTIONS["edgeitems"],
+        max_line_width=OPTIONS["linewidth"],
     )
     body = body.replace(", ..., ", ",  ..., ")  # PyTorch prints a skipped run as " ..."
     extras = []
