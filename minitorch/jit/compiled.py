@@ -172,8 +172,8 @@ class CompiledFunction:
         if self.stats.calls <= self.warmup:
             self._warming = self._warming or (_Build(), _Build.start())
             return self._eager(call, args)
-        leaves = _leaves(args)  # tensors and numbers, also those inside list/tuple/dict
-        key = _guard_key(args, kwargs)
+        # leaves: the tensors and numbers, also those inside list/tuple/dict arguments
+        key, leaves = _guard_key(args, kwargs)
         last_key, self._last_key = self._last_key, key
         traces = self._traces.get(key, [])
         reason = None
@@ -358,21 +358,30 @@ def _name(fn) -> str:
     return getattr(fn, "__qualname__", type(fn).__name__)
 
 
-def _guard_key(args, kwargs) -> tuple:
-    """What a trace depends on in its arguments: a new key traces again."""
+def _guard_key(args, kwargs) -> tuple[tuple, tuple]:
+    """What a trace depends on in its arguments (a new key traces again), and the arguments
+    with list/tuple/dict ones replaced by their items, recursively, in the key's order: the
+    values a trace reads its tensors from (as Ref("arg", i))."""
     parts = [("grad mode", state.enabled), ("kwargs", tuple(kwargs))]
+    nested = False
     for i, a in enumerate(args):
-        _key_parts(f"argument {i}", a, parts)
-    return tuple(parts)
+        if isinstance(a, Tensor):  # (the common case first: a replay's overhead)
+            parts.append(_tensor_part(f"argument {i}", a))
+        else:
+            nested = nested or isinstance(a, _CONTAINERS)
+            _key_parts(f"argument {i}", a, parts)
+    return tuple(parts), (tuple(leaves(args)) if nested else args)
+
+
+def _tensor_part(label: str, a: Tensor) -> tuple:
+    layout = "contiguous" if a.is_contiguous() else str(a.stride())
+    part = (label, "tensor", tuple(a.shape), a.dtype.name, a.requires_grad, layout)
+    return part + ((str(a.device),) if a.is_cuda else ())
 
 
 def _key_parts(label: str, a, parts: list) -> None:
     if isinstance(a, Tensor):
-        layout = "contiguous" if a.is_contiguous() else str(a.stride())
-        parts.append(
-            (label, "tensor", tuple(a.shape), a.dtype.name, a.requires_grad, layout)
-            + ((str(a.device),) if a.is_cuda else ())
-        )
+        parts.append(_tensor_part(label, a))
     elif isinstance(a, _CONTAINERS):  # a batch as (x, y) or {"x": ..}: its structure, then items
         items = a.items() if isinstance(a, dict) else enumerate(a)
         parts.append((label, type(a).__name__, tuple(a) if isinstance(a, dict) else len(a)))
@@ -387,14 +396,6 @@ def _key_parts(label: str, a, parts: list) -> None:
 
 
 _CONTAINERS = (tuple, list, dict)
-
-
-def _leaves(args: tuple) -> tuple:
-    """The arguments with list/tuple/dict arguments replaced by their items, recursively, in
-    _guard_key's order: the values a trace reads its tensors from (as Ref("arg", i))."""
-    if not any(isinstance(a, _CONTAINERS) for a in args):
-        return args
-    return tuple(leaves(args))
 
 
 def _only_sizes_differ(old: tuple | None, new: tuple) -> bool:
