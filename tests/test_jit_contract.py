@@ -195,6 +195,11 @@ def _classifier_step(seed=0, hidden=12, wide=0):
         nn.Linear(wide or hidden, 3),
     )
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    return model, opt, _training_step(model, opt)
+
+
+def _training_step(model, opt):
+    """The usual step: zero_grad, cross entropy, backward, step; returns the loss."""
 
     def step(x, y):
         opt.zero_grad()
@@ -203,7 +208,7 @@ def _classifier_step(seed=0, hidden=12, wide=0):
         opt.step()
         return loss
 
-    return model, opt, step
+    return step
 
 
 def _batch(n, seed=0):
@@ -406,15 +411,7 @@ def test_batchnorm_cumulative_average_is_traced():
     for compile_it in (False, True):
         torch.manual_seed(0)
         model = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8, momentum=None), nn.Linear(8, 3))
-        opt = torch.optim.SGD(model.parameters(), lr=0.1)
-
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-
+        step = _training_step(model, torch.optim.SGD(model.parameters(), lr=0.1))
         fn = torch.compile(step) if compile_it else step
         losses = [fn(*_batch(16, seed=i)).item() for i in range(6)]
         states.append([losses, *(v.numpy().copy() for v in model[1].state_dict().values())])
