@@ -1,0 +1,83 @@
+"""PyTorch compatibility, case by case: custom Functions, gradients at edge values, errors
+and the less common tensor functions, each run on PyTorch and minitorch (tests/parity.py).
+
+NOTE: minitorch (numba) is imported before torch: torch loading LLVM first can crash numba.
+"""
+
+import minitorch  # noqa: F401, I001  (before torch, see DESIGN.md)
+import numba  # noqa: F401
+import pytest
+
+from parity import check
+
+torch = pytest.importorskip("torch")
+
+
+# ---- autograd.Function --------------------------------------------------------------------
+def _split_function(t):
+    """A Function with two differentiable outputs, an index output and a non-differentiable one."""
+
+    class Split(t.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            frozen = x * 5
+            ctx.mark_non_differentiable(frozen)
+            ctx.save_for_backward(x)
+            return x * 2, x * x, t.tensor([1, 2]), frozen
+
+        @staticmethod
+        def backward(ctx, grad_double, grad_square, grad_index, grad_frozen):
+            (x,) = ctx.saved_tensors
+            # missing gradients arrive as zeros (materialize_grads is on by default)
+            assert grad_index.dtype == t.int64 and not grad_frozen.any()
+            return grad_double * 2 + grad_square * 2 * x
+
+    return Split
+
+
+def test_function_tracks_every_differentiable_output():
+    def outputs(t, x):
+        double, square, index, frozen = _split_function(t).apply(x)
+        return double, square, index, frozen, [o.requires_grad for o in (square, index, frozen)]
+
+    check(outputs, (3,), lib=True)
+    check(lambda t, x: _split_function(t).apply(x)[1].exp(), (3,), lib=True)  # one used
+
+
+def test_function_output_gradients_with_materialize_off_are_none():
+    def run(t, x):
+        class Pair(t.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.set_materialize_grads(False)
+                return x * 2, x * 3
+
+            @staticmethod
+            def backward(ctx, grad_a, grad_b):
+                return (
+                    (grad_a * 2 if grad_a is not None else 0) + grad_b * 3 + 100 * (grad_a is None)
+                )
+
+        x = x.detach().requires_grad_()  # (check's inputs require no grad when grad=False)
+        _, b = Pair.apply(x)
+        b.sum().backward()
+        return x.grad.clone()
+
+    check(run, (3,), lib=True, grad=False)
+
+
+def test_function_returning_an_input_returns_a_view_with_history():
+    def run(t, x):
+        class Passthrough(t.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x, x * 2
+
+            @staticmethod
+            def backward(ctx, grad_same, grad_double):
+                return grad_same + grad_double * 2
+
+        same, double = Passthrough.apply(x)
+        return same, double, same is x, same.is_leaf
+
+    check(run, (3,), lib=True)
