@@ -81,3 +81,28 @@ def test_function_returning_an_input_returns_a_view_with_history():
         return same, double, same is x, same.is_leaf
 
     check(run, (3,), lib=True)
+
+
+def test_function_with_setup_context():
+    def run(t, x, y):
+        class Mul(t.autograd.Function):
+            @staticmethod
+            def forward(x, y, scale=2.0):  # PyTorch 2 style: no ctx in forward
+                return x * y * scale
+
+            @staticmethod
+            def setup_context(ctx, inputs, output):
+                x, y, scale = inputs
+                ctx.save_for_backward(x, y)
+                ctx.scale = scale
+
+            @staticmethod
+            def backward(ctx, grad):
+                x, y = ctx.saved_tensors
+                return grad * y * ctx.scale, grad * x * ctx.scale, None
+
+        out = Mul.apply(x, y)
+        out3 = Mul.apply(x, y, scale=3.0)
+        return out, out3, out.grad_fn is not None
+
+    check(run, (3,), (3,), lib=True)

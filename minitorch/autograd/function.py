@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from .engine import Node, PartialGrad, check_versions
 from .grad_mode import no_grad, state
 
@@ -115,20 +117,23 @@ class _OutputOp:
 
 
 class Function:
-    """Subclass with static forward(ctx, *args) and backward(ctx, *grads); call .apply.
+    """Subclass with static forward and backward(ctx, *grads), call .apply.
 
-    backward gets one gradient per output of forward (zeros where none reached it, unless
-    ctx.set_materialize_grads(False)).
+    forward is either forward(ctx, *args) or, PyTorch 2's style, forward(*args) together with a
+    static setup_context(ctx, inputs, output) that fills ctx. backward gets one gradient per
+    output of forward (zeros where none reached it, unless ctx.set_materialize_grads(False)).
     """
 
     @classmethod
     def apply(cls, *args, **kwargs):
         from ..tensor import Tensor  # noqa: PLC0415
 
+        if _defines_setup_context(cls):  # (PyTorch passes defaults and keywords as inputs too)
+            args, kwargs = _bound_args(cls.forward, args, kwargs), {}
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         with no_grad():
-            out = cls.forward(ctx, *args, **kwargs)
+            out = _run_forward(cls, ctx, args, kwargs)
         if not (state.enabled and any(ctx.needs_input_grad)):
             return out
         outs = _record(cls, ctx, args, out if isinstance(out, tuple) else (out,))
@@ -139,8 +144,31 @@ class Function:
         raise NotImplementedError("Function subclasses must implement forward(ctx, ...)")
 
     @staticmethod
+    def setup_context(ctx, inputs, output):
+        raise NotImplementedError("setup_context is not implemented.")
+
+    @staticmethod
     def backward(ctx, *grads):
         raise NotImplementedError("Function subclasses must implement backward(ctx, ...)")
+
+
+def _defines_setup_context(cls) -> bool:
+    # PyTorch tells the two styles apart the same way: by setup_context being overridden
+    return cls.setup_context is not Function.setup_context
+
+
+def _run_forward(cls, ctx, args, kwargs):
+    if not _defines_setup_context(cls):
+        return cls.forward(ctx, *args, **kwargs)
+    out = cls.forward(*args)
+    cls.setup_context(ctx, args, out)
+    return out
+
+
+def _bound_args(forward, args, kwargs) -> tuple:
+    bound = inspect.signature(forward).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return bound.args
 
 
 def _not_an_input(out, args):
