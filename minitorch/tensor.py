@@ -1392,11 +1392,9 @@ class Tensor:
         x = self if dtype is None else self.to(dtype)
         return apply(R.cumsum, x, dim=dim)
 
-    def cumprod(self, dim: int) -> Tensor:
-        # NOTE: exp(cumsum(log|x|)) with signs would lose exact integers; use numpy, no grad
-        if self.requires_grad:
-            raise RuntimeError("cumprod: autograd is not supported; use cumsum of log instead")
-        return wrap(np.cumprod(self._data, axis=dim % builtins.max(self.ndim, 1)), self.dtype)
+    def cumprod(self, dim: int, *, dtype=None) -> Tensor:
+        x = self if dtype is None else self.to(dtype)
+        return apply(R.cumprod, x, dim=dim)
 
     def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
         idx = apply(R.argsort, self, dim=dim, descending=descending)

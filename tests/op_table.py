@@ -954,23 +954,39 @@ row(
 )
 
 
-def _cumsum_ref(x, dim):
-    x = np.asarray(x)
-    if x.ndim == 0:
-        return x.astype(np.float64 if x.dtype.kind == "f" else np.int64)
-    return np.cumsum(x, axis=dim, dtype=x.dtype if x.dtype.kind == "f" else np.int64)
+def _scan_ref(fn):
+    """numpy's cumsum / cumprod with PyTorch's dtypes (integers and bools give int64)."""
+
+    def ref(x, dim):
+        x = np.asarray(x)
+        if x.ndim == 0:
+            return x.astype(np.float64 if x.dtype.kind == "f" else np.int64)
+        return fn(x, axis=dim, dtype=x.dtype if x.dtype.kind == "f" else np.int64)
+
+    return ref
 
 
 row(
     "cumsum",
     lambda l, x, dim: x.cumsum(dim),
-    _cumsum_ref,
+    _scan_ref(np.cumsum),
     reduce_inputs(dim="single", keepdim=False),
     out=SUM,
     dtypes=ALL,
     tol=LOOSE,
     grad=True,
     ops=("cumsum",),
+)
+row(
+    "cumprod",
+    lambda l, x, dim: x.cumprod(dim),
+    _scan_ref(np.cumprod),
+    reduce_inputs(SMALL, dim="single", keepdim=False),  # (small: products stay in range)
+    out=SUM,
+    dtypes=ALL,
+    tol=LOOSE,
+    grad=True,
+    ops=("cumprod",),
 )
 
 

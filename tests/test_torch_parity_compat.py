@@ -6,6 +6,7 @@ NOTE: minitorch (numba) is imported before torch: torch loading LLVM first can c
 
 import minitorch  # noqa: F401, I001  (before torch, see DESIGN.md)
 import numba  # noqa: F401
+import numpy as np
 import pytest
 
 from parity import check
@@ -106,3 +107,25 @@ def test_function_with_setup_context():
         return out, out3, out.grad_fn is not None
 
     check(run, (3,), (3,), lib=True)
+
+
+# ---- gradients at edge values -------------------------------------------------------------
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1.0, 2.0, 3.0],
+        [2.0, 0.0, 3.0, 4.0],  # one zero: it gets the product of the others, later ones 0
+        [0.0, 0.0, 3.0],
+        [[1.5, 0.0, 2.0, 0.0, -5.0], [3.0, -1.0, 2.0, 4.0, 0.5]],
+    ],
+)
+def test_cumprod_gradient_with_and_without_zeros(values):
+    x = np.array(values, np.float32)
+    for dim in range(x.ndim):
+        check(lambda x: x.cumprod(dim), x)
+        check(lambda t, x: t.cumprod(x, dim, dtype=t.float64), x, lib=True)
+
+
+def test_cumprod_dtypes():
+    for x in (np.arange(1, 5, dtype=np.int32), np.array([True, False]), np.float64([2, 3])):
+        check(lambda x: x.cumprod(0), x)
