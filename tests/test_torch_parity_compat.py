@@ -9,7 +9,7 @@ import numba  # noqa: F401
 import numpy as np
 import pytest
 
-from parity import check
+from parity import check, raises_like_torch
 
 torch = pytest.importorskip("torch")
 
@@ -129,3 +129,24 @@ def test_cumprod_gradient_with_and_without_zeros(values):
 def test_cumprod_dtypes():
     for x in (np.arange(1, 5, dtype=np.int32), np.array([True, False]), np.float64([2, 3])):
         check(lambda x: x.cumprod(0), x)
+
+
+def test_pow_gradients_at_zero():
+    zeros_and_ones = np.float32([0, 1, 0, 2])
+    exponents = np.float32([-1, 2, 0, 0])
+    check(lambda x: x**x, zeros_and_ones)
+    check(lambda x, y: x**y, zeros_and_ones, exponents)
+    check(lambda x: x**0, zeros_and_ones)
+    check(lambda x: x**-1.0, zeros_and_ones)
+    check(lambda y: 0.0**y, np.float32([0, 1, -1]))
+    check(lambda t, y: t.pow(0.0, y), np.float32([0, 1, 2]), lib=True)
+
+
+def test_integer_to_negative_integer_power_raises():
+    ints = np.int64([2, 3])
+    for fn in (lambda x: x**-1, lambda x: x.pow(-2), lambda x: x.pow_(-1)):
+        raises_like_torch(fn, ints)
+    raises_like_torch(lambda x: x**-1, np.array([True]))
+    raises_like_torch(lambda x: x ** np.int64(-1), ints)  # (a numpy int is a number too)
+    check(lambda x: x**-1.0, ints)  # a float exponent: a float result
+    check(lambda x, y: x**y, ints, np.int64([-1, 2]))  # a tensor exponent is not checked
