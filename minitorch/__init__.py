@@ -128,7 +128,8 @@ for _name in (
     "index_select masked_fill masked_select nonzero clone detach repeat_interleave tile "
     "asin acos atan sinh cosh asinh acosh atanh atan2 hypot arcsin arccos arctan arcsinh "
     "arccosh arctanh arctan2 deg2rad rad2deg logit logaddexp xlogy sgn fliplr flipud movedim "
-    "moveaxis diagonal diag trace take_along_dim broadcast_to"
+    "moveaxis diagonal diag trace take_along_dim broadcast_to bitwise_not bitwise_and bitwise_or "
+    "bitwise_xor bitwise_left_shift bitwise_right_shift"
 ).split():
     if hasattr(Tensor, _name):
         globals()[_name] = _method(_name)

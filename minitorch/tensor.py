@@ -1624,7 +1624,39 @@ class Tensor:
     def __invert__(self):
         if self.dtype is dtypes.bool_:
             return apply(E.logical_not, self)
+        if self.dtype.is_floating_point:  # (bitwise_not raises NotImplementedError, as torch's)
+            raise TypeError(
+                "~ (operator.invert) is only implemented on integer and Boolean-type tensors; "
+                f"got {self.dtype}"
+            )
         return apply(E.bitwise_not, self)
+
+    def bitwise_not(self) -> Tensor:
+        return apply(E.bitwise_not, self)
+
+    def bitwise_and(self, other) -> Tensor:
+        return apply(E.bitwise_and, self, other)
+
+    def bitwise_or(self, other) -> Tensor:
+        return apply(E.bitwise_or, self, other)
+
+    def bitwise_xor(self, other) -> Tensor:
+        return apply(E.bitwise_xor, self, other)
+
+    def bitwise_left_shift(self, other) -> Tensor:
+        return apply(E.bitwise_left_shift, self, other)
+
+    def bitwise_right_shift(self, other) -> Tensor:
+        return apply(E.bitwise_right_shift, self, other)
+
+    __lshift__ = bitwise_left_shift
+    __rshift__ = bitwise_right_shift
+
+    def __rlshift__(self, other):
+        return apply(E.bitwise_left_shift, other, self)
+
+    def __rrshift__(self, other):
+        return apply(E.bitwise_right_shift, other, self)
 
     def __and__(self, other):
         return apply(_bitwise_or_logical(self, other, E.bitwise_and, E.logical_and), self, other)
@@ -1686,6 +1718,15 @@ class Tensor:
 
     def __ior__(self, other):
         return self._inplace(Tensor.__or__, other)
+
+    def __ixor__(self, other):
+        return self._inplace(Tensor.__xor__, other)
+
+    def __ilshift__(self, other):
+        return self._inplace(Tensor.__lshift__, other)
+
+    def __irshift__(self, other):
+        return self._inplace(Tensor.__rshift__, other)
 
 
 def _bitwise_or_logical(a, b, bitwise, logical):

@@ -150,3 +150,51 @@ def test_integer_to_negative_integer_power_raises():
     raises_like_torch(lambda x: x ** np.int64(-1), ints)  # (a numpy int is a number too)
     check(lambda x: x**-1.0, ints)  # a float exponent: a float result
     check(lambda x, y: x**y, ints, np.int64([-1, 2]))  # a tensor exponent is not checked
+
+
+# ---- bitwise ops --------------------------------------------------------------------------
+FLOAT_BITWISE = {
+    "&": lambda a, b: a & b,
+    "|": lambda a, b: a | b,
+    "^": lambda a, b: a ^ b,
+    "<<": lambda a, b: a << b,
+    ">>": lambda a, b: a >> b,
+    "bitwise_and": lambda a, b: a.bitwise_and(b),
+    "&=": lambda a, b: a.__iand__(b),
+}
+
+
+@pytest.mark.parametrize("name", FLOAT_BITWISE)
+def test_bitwise_ops_on_floats_raise_like_torch(name):
+    fn = FLOAT_BITWISE[name]
+    floats, ints = np.float32([6, 3]), np.int64([6, 3])
+    raises_like_torch(fn, floats, floats)
+    raises_like_torch(fn, floats, ints)
+    raises_like_torch(lambda a: fn(a, 1.5), ints)  # promoted to float
+
+
+def test_bitwise_not_of_floats_raises_like_torch():
+    err = raises_like_torch(lambda a: ~a, np.float64([1, 2]))
+    assert isinstance(err, TypeError)
+    err = raises_like_torch(lambda t, a: t.bitwise_not(a), np.float32([1]), lib=True)
+    assert "bitwise_not" in str(err) and "float32" in str(err)
+    check(lambda t, a: t.bitwise_not(a), np.int64([6, -1, 0]), lib=True)
+
+
+def test_shifts_match_torch():
+    ints = np.int64([-8, 5, 1, 7])
+    counts = np.int64([1, 64, -1, 3])
+    check(lambda a, b: (a << b, a >> b), ints, counts)
+    check(lambda a: (a << 2, a >> 1, 1 << a.abs(), a.bitwise_left_shift(1)), ints)
+    check(lambda a: (a << 33, a >> 40), ints.astype(np.int32))
+    check(lambda a: (a << 1, a >> 2), np.uint8([200, 3]))
+    check(lambda a: a << 1, np.array([True, False]))  # bool and int: int64
+    raises_like_torch(lambda a: a << a, np.array([True]))
+
+    def in_place(a):
+        a <<= 2
+        a ^= 1
+        a >>= 1
+        return a
+
+    check(in_place, ints)

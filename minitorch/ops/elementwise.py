@@ -510,10 +510,34 @@ logical_not = _elementwise("logical_not", "({0} == 0)", LOGICAL)
 logical_and = _elementwise("logical_and", "(({0} != 0) and ({1} != 0))", LOGICAL)
 logical_or = _elementwise("logical_or", "(({0} != 0) or ({1} != 0))", LOGICAL)
 logical_xor = _elementwise("logical_xor", "(({0} != 0) != ({1} != 0))", LOGICAL)
-bitwise_and = _elementwise("bitwise_and", "({0} & {1})", ARITH)
-bitwise_or = _elementwise("bitwise_or", "({0} | {1})", ARITH)
-bitwise_xor = _elementwise("bitwise_xor", "({0} ^ {1})", ARITH)
-bitwise_not = _elementwise("bitwise_not", "(~{0})", ARITH)
+
+
+class Bitwise(Elementwise):
+    """&, |, ^, ~, <<, >> on integers (and bools, except the shifts): a float operand raises
+    NotImplementedError as in PyTorch (the kernel would not compile)."""
+
+    def __init__(self, name, template, bools=True):
+        super().__init__(name, template, ARITH)
+        self.bools = bools
+
+    def infer(self, *xs) -> Meta:
+        meta = super().infer(*xs)
+        dt = meta.dtype
+        if dt.is_floating_point or (dt is dtypes.bool_ and not self.bools):
+            kinds = "integer or bool" if self.bools else "integer"
+            raise NotImplementedError(
+                f"{self.name}: \"{self.name}\" not implemented for '{dt.name}'; it takes {kinds} "
+                "tensors (convert with .long(), or compare floats with ==, <, ...)"
+            )
+        return meta
+
+
+bitwise_and = register(Bitwise("bitwise_and", "({0} & {1})"))
+bitwise_or = register(Bitwise("bitwise_or", "({0} | {1})"))
+bitwise_xor = register(Bitwise("bitwise_xor", "({0} ^ {1})"))
+bitwise_not = register(Bitwise("bitwise_not", "(~{0})"))
+bitwise_left_shift = register(Bitwise("bitwise_left_shift", "lshift({0}, {1})", bools=False))
+bitwise_right_shift = register(Bitwise("bitwise_right_shift", "rshift({0}, {1})", bools=False))
 
 
 class Where(Elementwise):
