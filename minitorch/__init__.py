@@ -6,6 +6,8 @@ x = torch.randn(64, 784, requires_grad=True)
 
 from __future__ import annotations
 
+import math as _math
+
 from . import _openblas, autograd, cuda, jit, metrics, nn, optim, utils, vision
 from .autograd import (
     enable_grad,
@@ -20,10 +22,12 @@ from .dtypes import (
 )
 from .dtypes import (
     dtype,
+    finfo,
     float16,
     float32,
     float64,
     get_default_dtype,
+    iinfo,
     int8,
     int16,
     int32,
@@ -93,6 +97,7 @@ from .tensor import Size, Tensor
 from .threads import get_num_threads, set_flush_denormal, set_num_threads
 
 float = float32  # noqa: A001
+pi, e, inf, nan = _math.pi, _math.e, _math.inf, _math.nan
 double = float64
 half = float16
 long = int64

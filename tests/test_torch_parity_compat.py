@@ -198,3 +198,39 @@ def test_shifts_match_torch():
         return a
 
     check(in_place, ints)
+
+
+# ---- dtype limits and constants -----------------------------------------------------------
+@pytest.mark.parametrize("name", ["float16", "float32", "float64", None])
+def test_finfo_matches_torch(name):
+    def limits(t):
+        info = t.finfo() if name is None else t.finfo(getattr(t, name))
+        fields = ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype")
+        return [getattr(info, f) for f in fields] + [repr(info)]
+
+    assert limits(minitorch) == limits(torch)
+
+
+@pytest.mark.parametrize("name", ["uint8", "int8", "int16", "int32", "int64"])
+def test_iinfo_matches_torch(name):
+    def limits(t):
+        info = t.iinfo(getattr(t, name))
+        return info.bits, info.max, info.min, info.dtype, repr(info)
+
+    assert limits(minitorch) == limits(torch)
+
+
+def test_finfo_iinfo_refuse_the_other_kind_like_torch():
+    for call in (
+        lambda t: t.finfo(t.int32),
+        lambda t: t.iinfo(t.float32),
+        lambda t: t.iinfo(t.bool),
+        lambda t: t.finfo(t.bool),
+    ):
+        raises_like_torch(call, lib=True)
+
+
+def test_constants():
+    for name in ("pi", "e", "inf"):
+        assert getattr(minitorch, name) == getattr(torch, name)
+    assert np.isnan(minitorch.nan)
