@@ -134,7 +134,8 @@ for _name in (
     "asin acos atan sinh cosh asinh acosh atanh atan2 hypot arcsin arccos arctan arcsinh "
     "arccosh arctanh arctan2 deg2rad rad2deg logit logaddexp xlogy sgn fliplr flipud movedim "
     "moveaxis diagonal diag trace take_along_dim broadcast_to bitwise_not bitwise_and bitwise_or "
-    "bitwise_xor bitwise_left_shift bitwise_right_shift"
+    "bitwise_xor bitwise_left_shift bitwise_right_shift ravel erfc float_power mv dist nanmean "
+    "aminmax argwhere take"
 ).split():
     if hasattr(Tensor, _name):
         globals()[_name] = _method(_name)

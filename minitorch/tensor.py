@@ -538,6 +538,9 @@ class Tensor:
     def reshape_as(self, other: Tensor) -> Tensor:
         return self.reshape(other.shape)
 
+    def ravel(self) -> Tensor:
+        return self.reshape(-1)
+
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         if self.ndim == 0:
             return self.reshape(1)
@@ -938,6 +941,13 @@ class Tensor:
     def masked_select(self, mask: Tensor) -> Tensor:
         return self[mask.expand(self.shape) if mask.shape != self.shape else mask]
 
+    def argwhere(self) -> Tensor:
+        return self.nonzero()
+
+    def take(self, index: Tensor) -> Tensor:
+        """Elements of the flattened tensor at index (shaped like index)."""
+        return self.reshape(-1)[index]
+
     def nonzero(self, *, as_tuple: bool = False):
         from .jit_guard import check_host_sync  # noqa: PLC0415
 
@@ -1079,6 +1089,15 @@ class Tensor:
 
     def erf(self) -> Tensor:
         return E.erf(self)
+
+    def erfc(self) -> Tensor:
+        # NOTE: 1 - erf(x) loses every digit once erf(x) rounds to 1 (x > ~4 in float32)
+        return 1 - self.erf()
+
+    def float_power(self, exponent) -> Tensor:
+        """pow in float64 (both sides), as PyTorch's float_power."""
+        exponent = exponent.double() if isinstance(exponent, Tensor) else exponent
+        return self.double().pow(exponent)
 
     def asin(self) -> Tensor:
         return E.asin(self)
@@ -1285,6 +1304,14 @@ class Tensor:
     def outer(self, other: Tensor) -> Tensor:
         return self.reshape(-1, 1) * other.reshape(1, -1)
 
+    def mv(self, vec: Tensor) -> Tensor:
+        if self.ndim != 2 or vec.ndim != 1:
+            raise RuntimeError(f"vector + matrix @ vector expected, got 1, {self.ndim}, {vec.ndim}")
+        return self.matmul(vec)
+
+    def dist(self, other: Tensor, p: float = 2) -> Tensor:
+        return (self - other).norm(p)
+
     # ---- reductions ----------------------------------------------------------------------------
     def sum(self, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         x = self if dtype is None else self.to(dtype)
@@ -1292,6 +1319,21 @@ class Tensor:
 
     def nansum(self, dim=None, keepdim=False) -> Tensor:
         return self.masked_fill(self.isnan(), 0).sum(dim, keepdim)
+
+    def nanmean(self, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+        x = self if dtype is None else self.to(dtype)
+        counted = (~x.isnan()).sum(dim, keepdim)
+        return x.nansum(dim, keepdim) / counted
+
+    def aminmax(self, *, dim=None, keepdim: bool = False):
+        if self.numel() == 0:  # (amin/amax raise IndexError there; PyTorch's aminmax this)
+            raise RuntimeError(
+                "aminmax(): cannot compute aminmax over an empty dimension as the operation "
+                "has no identity."
+            )
+        dims = () if dim is None else dim
+        low, high = self.amin(dims, keepdim), self.amax(dims, keepdim)
+        return _named("aminmax", ["min", "max"])(low, high)
 
     def mean(self, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         x = self if dtype is None else self.to(dtype)

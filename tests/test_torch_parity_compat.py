@@ -234,3 +234,44 @@ def test_constants():
     for name in ("pi", "e", "inf"):
         assert getattr(minitorch, name) == getattr(torch, name)
     assert np.isnan(minitorch.nan)
+
+
+# ---- composites ---------------------------------------------------------------------------
+def test_flat_views_and_indexing():
+    check(lambda x: x.ravel(), np.float32(np.arange(12).reshape(3, 4)).T)
+    check(lambda t, x: t.ravel(x), (2, 3), lib=True)
+    check(lambda x: x.take(minitorch_or_torch_index(x, [[0, 5], [3, 3]])), (2, 3))
+    check(lambda t, x: t.argwhere(x), np.float32([[0, 1], [2, 0]]), lib=True)
+
+
+def minitorch_or_torch_index(like, values):
+    lib = torch if isinstance(like, torch.Tensor) else minitorch
+    return lib.tensor(values)
+
+
+def test_erfc_and_float_power():
+    check(lambda x: x.erfc(), np.float32([-2, -0.5, 0, 0.5, 2]))
+    check(lambda t, x: t.erfc(x), np.float64([0.1, 1.5]), lib=True)
+    check(lambda x: x.float_power(2), (3,))
+    check(lambda t, x, y: t.float_power(x, y), np.float32([1, 2]), np.float32([0.5, 3]), lib=True)
+    check(lambda t, x: t.float_power(x, 2), np.int64([2, 3]), lib=True)
+
+
+def test_mv_and_dist():
+    check(lambda a, v: a.mv(v), (3, 4), (4,))
+    check(lambda t, a, v: t.mv(a, v), (2, 3), (3,), lib=True)
+    raises_like_torch(lambda a, v: a.mv(v), (2, 3), (2, 3))
+    for p in (2, 1, 3, float("inf")):
+        check(lambda x, y: x.dist(y, p), (3, 4), (4,))
+    check(lambda t, x, y: t.dist(x, y), (3,), (3,), lib=True)
+
+
+def test_nanmean_and_aminmax():
+    with_nan = np.float32([[1, np.nan, 3], [np.nan, 4, 2]])
+    check(lambda x: x.nanmean(), with_nan)
+    check(lambda x: x.nanmean(1), with_nan)
+    check(lambda t, x: t.nanmean(x, 0, keepdim=True), with_nan, lib=True)
+    check(lambda x: x.aminmax(), (3, 4))
+    check(lambda x: x.aminmax(dim=1, keepdim=True), (3, 4))
+    check(lambda t, x: t.aminmax(x, dim=0), np.int64([[3, 1], [2, 5]]), lib=True)
+    raises_like_torch(lambda x: x.aminmax(), np.zeros(0, np.float32))
