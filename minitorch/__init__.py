@@ -6,6 +6,7 @@ x = torch.randn(64, 784, requires_grad=True)
 
 from __future__ import annotations
 
+import math as _math
 from types import SimpleNamespace
 
 from . import (
@@ -38,10 +39,12 @@ from .dtypes import (
 )
 from .dtypes import (
     dtype,
+    finfo,
     float16,
     float32,
     float64,
     get_default_dtype,
+    iinfo,
     int8,
     int16,
     int32,
@@ -114,6 +117,7 @@ from .tensor import Size, Tensor, _legacy_type_name
 from .threads import get_num_threads, set_flush_denormal, set_num_threads
 
 float = float32  # noqa: A001
+pi, e, inf, nan = _math.pi, _math.e, _math.inf, _math.nan
 double = float64
 half = float16
 long = int64
@@ -152,7 +156,10 @@ for _name in (
     "arccosh arctanh arctan2 deg2rad rad2deg logit logaddexp xlogy sgn fliplr flipud movedim "
     "moveaxis diagonal diag trace take_along_dim broadcast_to index_add index_copy index_fill "
     "addmm addmv addbmm baddbmm kron ger cummax cummin logcumsumexp median nanmedian quantile "
-    "nanquantile bincount unique histc diff inverse det logdet slogdet"
+    "nanquantile bincount unique histc diff inverse det logdet slogdet bitwise_not bitwise_and "
+    "bitwise_or "
+    "bitwise_xor bitwise_left_shift bitwise_right_shift ravel erfc float_power mv dist nanmean "
+    "aminmax argwhere take"
 ).split():
     if hasattr(Tensor, _name):
         globals()[_name] = _method(_name)

@@ -149,3 +149,60 @@ def result_type(*operands) -> dtype:
                 out = promote(out, d)
             return out
     raise AssertionError("unreachable")
+
+
+class finfo:
+    """Limits of a floating point dtype: bits, eps, max, min, tiny (= smallest_normal),
+    resolution, and the dtype's name, as torch.finfo (numpy's np.finfo underneath).
+
+    Example:
+        >>> finfo(float32).eps
+        1.1920928955078125e-07
+    """
+
+    def __init__(self, type: dtype | None = None):
+        dt = get_default_dtype() if type is None else type
+        if not dt.is_floating_point:
+            raise TypeError(
+                f"finfo() requires a floating point input type; got {dt}. Use iinfo for it."
+            )
+        info = np.finfo(dt.np)
+        self.bits = int(info.bits)
+        self.eps, self.max, self.min = float(info.eps), float(info.max), float(info.min)
+        self.tiny = self.smallest_normal = float(info.tiny)
+        self.resolution = 10.0 ** -int(info.precision)  # (np.float16(0.001) is not 0.001)
+        self.dtype = dt.name
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, finfo) and other.dtype == self.dtype
+
+    def __repr__(self) -> str:
+        return (
+            f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, "
+            f"eps={self.eps:g}, smallest_normal={self.tiny:g}, tiny={self.tiny:g}, "
+            f"dtype={self.dtype})"
+        )
+
+
+class iinfo:
+    """Limits of an integer dtype: bits, max, min and the dtype's name, as torch.iinfo.
+
+    Example:
+        >>> iinfo(uint8).max
+        255
+    """
+
+    def __init__(self, type: dtype):
+        if type is bool_:
+            raise TypeError(f"{type} is not supported by iinfo")
+        if type.is_floating_point:
+            raise TypeError(f"iinfo() requires an integer input type; got {type}. Use finfo.")
+        info = np.iinfo(type.np)
+        self.bits, self.max, self.min = int(info.bits), int(info.max), int(info.min)
+        self.dtype = type.name
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, iinfo) and other.dtype == self.dtype
+
+    def __repr__(self) -> str:
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"

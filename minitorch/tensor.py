@@ -543,6 +543,9 @@ class Tensor:
     def reshape_as(self, other: Tensor) -> Tensor:
         return self.reshape(other.shape)
 
+    def ravel(self) -> Tensor:
+        return self.reshape(-1)
+
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         if self.ndim == 0:
             return self.reshape(1)
@@ -967,6 +970,13 @@ class Tensor:
     def masked_select(self, mask: Tensor) -> Tensor:
         return self[mask.expand(self.shape) if mask.shape != self.shape else mask]
 
+    def argwhere(self) -> Tensor:
+        return self.nonzero()
+
+    def take(self, index: Tensor) -> Tensor:
+        """Elements of the flattened tensor at index (shaped like index)."""
+        return self.reshape(-1)[index]
+
     def nonzero(self, *, as_tuple: bool = False):
         from .jit_guard import check_host_sync  # noqa: PLC0415
 
@@ -1108,6 +1118,15 @@ class Tensor:
 
     def erf(self) -> Tensor:
         return E.erf(self)
+
+    def erfc(self) -> Tensor:
+        # NOTE: 1 - erf(x) loses every digit once erf(x) rounds to 1 (x > ~4 in float32)
+        return 1 - self.erf()
+
+    def float_power(self, exponent) -> Tensor:
+        """pow in float64 (both sides), as PyTorch's float_power."""
+        exponent = exponent.double() if isinstance(exponent, Tensor) else exponent
+        return self.double().pow(exponent)
 
     def asin(self) -> Tensor:
         return E.asin(self)
@@ -1378,6 +1397,14 @@ class Tensor:
             lambda s, a, b: s.baddbmm(a, b, beta=beta, alpha=alpha), batch1, batch2
         )
 
+    def mv(self, vec: Tensor) -> Tensor:
+        if self.ndim != 2 or vec.ndim != 1:
+            raise RuntimeError(f"vector + matrix @ vector expected, got 1, {self.ndim}, {vec.ndim}")
+        return self.matmul(vec)
+
+    def dist(self, other: Tensor, p: float = 2) -> Tensor:
+        return (self - other).norm(p)
+
     # ---- reductions ----------------------------------------------------------------------------
     def sum(self, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         x = self if dtype is None else self.to(dtype)
@@ -1385,6 +1412,21 @@ class Tensor:
 
     def nansum(self, dim=None, keepdim=False) -> Tensor:
         return self.masked_fill(self.isnan(), 0).sum(dim, keepdim)
+
+    def nanmean(self, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+        x = self if dtype is None else self.to(dtype)
+        counted = (~x.isnan()).sum(dim, keepdim)
+        return x.nansum(dim, keepdim) / counted
+
+    def aminmax(self, *, dim=None, keepdim: bool = False):
+        if self.numel() == 0:  # (amin/amax raise IndexError there; PyTorch's aminmax this)
+            raise RuntimeError(
+                "aminmax(): cannot compute aminmax over an empty dimension as the operation "
+                "has no identity."
+            )
+        dims = () if dim is None else dim
+        low, high = self.amin(dims, keepdim), self.amax(dims, keepdim)
+        return _named("aminmax", ["min", "max"])(low, high)
 
     def mean(self, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         x = self if dtype is None else self.to(dtype)
@@ -1501,11 +1543,9 @@ class Tensor:
     def logcumsumexp(self, dim: int) -> Tensor:
         return apply(R.logcumsumexp, self, dim=dim)
 
-    def cumprod(self, dim: int) -> Tensor:
-        # NOTE: exp(cumsum(log|x|)) with signs would lose exact integers; use numpy, no grad
-        if self.requires_grad:
-            raise RuntimeError("cumprod: autograd is not supported; use cumsum of log instead")
-        return wrap(np.cumprod(self._data, axis=dim % builtins.max(self.ndim, 1)), self.dtype)
+    def cumprod(self, dim: int, *, dtype=None) -> Tensor:
+        x = self if dtype is None else self.to(dtype)
+        return apply(R.cumprod, x, dim=dim)
 
     def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
         idx = apply(R.argsort, self, dim=dim, descending=descending)
@@ -1790,7 +1830,39 @@ class Tensor:
     def __invert__(self):
         if self.dtype is dtypes.bool_:
             return apply(E.logical_not, self)
+        if self.dtype.is_floating_point:  # (bitwise_not raises NotImplementedError, as torch's)
+            raise TypeError(
+                "~ (operator.invert) is only implemented on integer and Boolean-type tensors; "
+                f"got {self.dtype}"
+            )
         return apply(E.bitwise_not, self)
+
+    def bitwise_not(self) -> Tensor:
+        return apply(E.bitwise_not, self)
+
+    def bitwise_and(self, other) -> Tensor:
+        return apply(E.bitwise_and, self, other)
+
+    def bitwise_or(self, other) -> Tensor:
+        return apply(E.bitwise_or, self, other)
+
+    def bitwise_xor(self, other) -> Tensor:
+        return apply(E.bitwise_xor, self, other)
+
+    def bitwise_left_shift(self, other) -> Tensor:
+        return apply(E.bitwise_left_shift, self, other)
+
+    def bitwise_right_shift(self, other) -> Tensor:
+        return apply(E.bitwise_right_shift, self, other)
+
+    __lshift__ = bitwise_left_shift
+    __rshift__ = bitwise_right_shift
+
+    def __rlshift__(self, other):
+        return apply(E.bitwise_left_shift, other, self)
+
+    def __rrshift__(self, other):
+        return apply(E.bitwise_right_shift, other, self)
 
     def __and__(self, other):
         return apply(_bitwise_or_logical(self, other, E.bitwise_and, E.logical_and), self, other)
@@ -1852,6 +1924,15 @@ class Tensor:
 
     def __ior__(self, other):
         return self._inplace(Tensor.__or__, other)
+
+    def __ixor__(self, other):
+        return self._inplace(Tensor.__xor__, other)
+
+    def __ilshift__(self, other):
+        return self._inplace(Tensor.__lshift__, other)
+
+    def __irshift__(self, other):
+        return self._inplace(Tensor.__rshift__, other)
 
 
 def _bitwise_or_logical(a, b, bitwise, logical):

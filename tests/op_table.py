@@ -674,6 +674,33 @@ for _name, _op, _ref in [
     ("bitwise_xor", "__xor__", np.bitwise_xor),
 ]:
     binary(_name, lambda l, a, b, _o=_op: getattr(a, _o)(b), _ref, dtypes=INTS + BOOL, ops=(_name,))
+
+
+def _shift_ref(left: bool):
+    """PyTorch's shifts: a count past the width (or negative) gives 0 (<<) or the sign (>>)."""
+
+    def ref(a, b):
+        dt = np.result_type(a, b)
+        a64, b64 = np.asarray(a, np.int64), np.asarray(b, np.int64)
+        inside = (b64 >= 0) & (b64 < 8 * dt.itemsize)
+        count = np.clip(b64, 0, 63)
+        shifted = a64 << count if left else a64 >> count
+        outside = 0 if left else a64 >> 63
+        return np.where(inside, shifted, outside).astype(dt)
+
+    return ref
+
+
+SHIFT_COUNTS = Domain(int_lo=-2, int_hi=40)  # (past int32's width, and negative)
+for _name, _op in [("bitwise_left_shift", "__lshift__"), ("bitwise_right_shift", "__rshift__")]:
+    binary(
+        _name,
+        lambda l, a, b, _o=_op: getattr(a, _o)(b),
+        _shift_ref(_name == "bitwise_left_shift"),
+        domains=(REAL, SHIFT_COUNTS),
+        dtypes=INTS + (np.uint8,),
+        ops=(_name,),
+    )
 binary(
     "lerp",
     lambda l, a, b: a.lerp(b, 0.25),
@@ -975,23 +1002,39 @@ row(
 )
 
 
-def _cumsum_ref(x, dim):
-    x = np.asarray(x)
-    if x.ndim == 0:
-        return x.astype(np.float64 if x.dtype.kind == "f" else np.int64)
-    return np.cumsum(x, axis=dim, dtype=x.dtype if x.dtype.kind == "f" else np.int64)
+def _scan_ref(fn):
+    """numpy's cumsum / cumprod with PyTorch's dtypes (integers and bools give int64)."""
+
+    def ref(x, dim):
+        x = np.asarray(x)
+        if x.ndim == 0:
+            return x.astype(np.float64 if x.dtype.kind == "f" else np.int64)
+        return fn(x, axis=dim, dtype=x.dtype if x.dtype.kind == "f" else np.int64)
+
+    return ref
 
 
 row(
     "cumsum",
     lambda l, x, dim: x.cumsum(dim),
-    _cumsum_ref,
+    _scan_ref(np.cumsum),
     reduce_inputs(dim="single", keepdim=False),
     out=SUM,
     dtypes=ALL,
     tol=LOOSE,
     grad=True,
     ops=("cumsum",),
+)
+row(
+    "cumprod",
+    lambda l, x, dim: x.cumprod(dim),
+    _scan_ref(np.cumprod),
+    reduce_inputs(SMALL, dim="single", keepdim=False),  # (small: products stay in range)
+    out=SUM,
+    dtypes=ALL,
+    tol=LOOSE,
+    grad=True,
+    ops=("cumprod",),
 )
 
 

@@ -135,12 +135,14 @@ def test_max_min_argmax_argmin_match_cpu(dim):
         _close(indices, want_indices, "max indices")
 
 
-def test_cumsum_and_flip_match_cpu():
+def test_cumsum_cumprod_and_flip_match_cpu():
     for dim in (0, 1, -1):
         check(lambda t: t.cumsum(dim), _array((2, 3, 4)), what=f"cumsum {dim}")
+        check(lambda t: t.cumprod(dim), _array((2, 3, 4)), what=f"cumprod {dim}")
     check(lambda t: t.flip(0, 2), _array((2, 3, 4)), what="flip")
     a, b = _both(np.arange(6).reshape(2, 3))
     _close(b.cumsum(1), a.cumsum(1), "int cumsum")
+    _close(b.cumprod(1), a.cumprod(1), "int cumprod")
 
 
 def test_sort_argsort_topk_match_cpu():

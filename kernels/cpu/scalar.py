@@ -82,6 +82,19 @@ def int_trunc_div(a, b):
 
 
 @inline
+def lshift(a, b):
+    # NOTE: LLVM leaves a shift by 64 or more (or by a negative count) undefined; PyTorch gives 0.
+    # Narrower types compute in int64 and keep the low bits, so a shift past their width is 0.
+    return a << b if 0 <= b < 64 else a * 0
+
+
+@inline
+def rshift(a, b):
+    # NOTE: as lshift; PyTorch then fills with the sign bit (a >> (width - 1)).
+    return a >> b if 0 <= b < 64 else a >> 63
+
+
+@inline
 def remainder(a, b):
     r = np.fmod(a, b)  # NOTE: Numba's CPU target has no math.fmod
     return r + b if (r != 0 and ((r < 0) != (b < 0))) else r

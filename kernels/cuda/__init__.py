@@ -228,19 +228,26 @@ def _scatter(out, index, src):
 
 
 @cuda.jit
-def _cumsum_rows(out, a):
-    """for o in rows (one thread each): out[o, r] = a[o, 0] + ... + a[o, r]"""
+def _scan_rows(out, a, product):
+    """for o in rows (one thread each): out[o, r] = a[o, 0] + ... + a[o, r] (* for product)"""
     for o in range(cuda.grid(1), a.shape[0], cuda.gridsize(1)):
-        acc = a[o, 0] * 0
-        for r in range(a.shape[1]):
-            acc += a[o, r]
+        acc = a[o, 0]
+        out[o, 0] = acc
+        for r in range(1, a.shape[1]):
+            acc = acc * a[o, r] if product else acc + a[o, r]
             out[o, r] = acc
 
 
 def cumsum_rows(out, a) -> None:
     """Running sums along the rows of 2-D a into out (same shape and dtype)."""
     if a.size:
-        _cumsum_rows[grid(a.shape[0]), BLOCK](out, a)
+        _scan_rows[grid(a.shape[0]), BLOCK](out, a, False)
+
+
+def cumprod_rows(out, a) -> None:
+    """Running products along the rows of 2-D a into out (same shape and dtype)."""
+    if a.size:
+        _scan_rows[grid(a.shape[0]), BLOCK](out, a, True)
 
 
 @cuda.jit(device=True)

@@ -459,15 +459,15 @@ def _unrows(rows, shape: tuple, d: int):
     return B.view(rows, lambda host: host.reshape(moved).transpose(back))
 
 
-@cuda_forward("cumsum")
-def _cumsum(op, meta, a, *, dim):
+@cuda_forward("cumsum", "cumprod")
+def _scan(op, meta, a, *, dim):
     np_dtype = meta.dtype.np
     if a.ndim == 0:
         return Kit.astype(a, np_dtype)
     d = dim % a.ndim
     rows = _rows(a, (d,), np_dtype)
     out = B.empty(rows.shape, np_dtype)
-    K.cumsum_rows(out, rows)
+    (K.cumprod_rows if op.name == "cumprod" else K.cumsum_rows)(out, rows)
     return _unrows(out, tuple(a.shape), d)
 
 

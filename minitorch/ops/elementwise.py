@@ -343,19 +343,47 @@ minimum = _elementwise(
 )
 
 
+class Pow(Elementwise):
+    """out = a ** b; an integer tensor to a negative Python int raises, as in PyTorch (a
+    tensor exponent is not checked there either: its negative powers give 0)."""
+
+    def __init__(self):
+        super().__init__("pow", "({0} ** {1})", ARITH, _pow_backward, save=(0, 1), save_out=True)
+
+    def infer(self, a, b):
+        if (
+            isinstance(b, numbers.Integral)
+            and b < 0
+            and hasattr(a, "dtype")
+            and not a.dtype.is_floating_point
+        ):
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        return super().infer(a, b)
+
+
 def _pow_backward(c, g):
     a, b = c.inputs
-    ga = g * b * pow_(a, b - 1)
-    gb = None
-    if getattr(b, "requires_grad", False):
-        if not hasattr(a, "shape"):  # a Python number base (2.0 ** x)
-            a = c.out.new_tensor(a)
-        # NOTE: d/db a^b = a^b log a; at a == 0 PyTorch defines it as 0 (not nan).
-        gb = g * where_(eq_(a, 0), 0.0, c.out * log_(a))
+    ga = _pow_base_grad(g, a, b) if c.needs_input_grad[0] else None
+    gb = _pow_exponent_grad(g, a, b, c.out) if c.needs_input_grad[1] else None
     return ga, gb
 
 
-pow = _elementwise("pow", "({0} ** {1})", ARITH, _pow_backward, save=(0, 1), save_out=True)
+def _pow_base_grad(g, a, b):
+    # NOTE: b * a^(b-1) is 0 * inf = nan at a == 0, b == 0; PyTorch makes it 0 where b == 0.
+    if not hasattr(b, "shape"):  # a Python number exponent (x ** 3)
+        return g.new_zeros(g.shape) if b == 0 else g * b * pow_(a, b - 1)
+    return where_(eq_(b, 0), 0.0, g * b * pow_(a, b - 1))
+
+
+def _pow_exponent_grad(g, a, b, out):
+    if not hasattr(a, "shape"):  # a Python number base (2.0 ** x)
+        a = out.new_tensor(a)
+    # NOTE: d/db a^b = a^b log a is 0 * -inf = nan at a == 0; PyTorch makes it 0 there where
+    # b >= 0 (where b < 0, a^b is inf and so is the gradient).
+    return g * where_(logical_and_(eq_(a, 0), ge_(b, 0)), 0.0, out * log_(a))
+
+
+pow = register(Pow())
 
 
 def _split_grad(g, winner, other):
@@ -502,10 +530,34 @@ logical_not = _elementwise("logical_not", "({0} == 0)", LOGICAL)
 logical_and = _elementwise("logical_and", "(({0} != 0) and ({1} != 0))", LOGICAL)
 logical_or = _elementwise("logical_or", "(({0} != 0) or ({1} != 0))", LOGICAL)
 logical_xor = _elementwise("logical_xor", "(({0} != 0) != ({1} != 0))", LOGICAL)
-bitwise_and = _elementwise("bitwise_and", "({0} & {1})", ARITH)
-bitwise_or = _elementwise("bitwise_or", "({0} | {1})", ARITH)
-bitwise_xor = _elementwise("bitwise_xor", "({0} ^ {1})", ARITH)
-bitwise_not = _elementwise("bitwise_not", "(~{0})", ARITH)
+
+
+class Bitwise(Elementwise):
+    """&, |, ^, ~, <<, >> on integers (and bools, except the shifts): a float operand raises
+    NotImplementedError as in PyTorch (the kernel would not compile)."""
+
+    def __init__(self, name, template, bools=True):
+        super().__init__(name, template, ARITH)
+        self.bools = bools
+
+    def infer(self, *xs) -> Meta:
+        meta = super().infer(*xs)
+        dt = meta.dtype
+        if dt.is_floating_point or (dt is dtypes.bool_ and not self.bools):
+            kinds = "integer or bool" if self.bools else "integer"
+            raise NotImplementedError(
+                f"{self.name}: \"{self.name}\" not implemented for '{dt.name}'; it takes {kinds} "
+                "tensors (convert with .long(), or compare floats with ==, <, ...)"
+            )
+        return meta
+
+
+bitwise_and = register(Bitwise("bitwise_and", "({0} & {1})"))
+bitwise_or = register(Bitwise("bitwise_or", "({0} | {1})"))
+bitwise_xor = register(Bitwise("bitwise_xor", "({0} ^ {1})"))
+bitwise_not = register(Bitwise("bitwise_not", "(~{0})"))
+bitwise_left_shift = register(Bitwise("bitwise_left_shift", "lshift({0}, {1})", bools=False))
+bitwise_right_shift = register(Bitwise("bitwise_right_shift", "rshift({0}, {1})", bools=False))
 
 
 class Where(Elementwise):

@@ -1,5 +1,5 @@
 """Reductions over dims: sum, amax, amin, prod (generated kernels), argmax/argmin, cumsum,
-sort, and the fused softmax / log_softmax kernels."""
+cumprod, sort, and the fused softmax / log_softmax kernels."""
 
 from __future__ import annotations
 
@@ -202,8 +202,15 @@ argmax = register(ArgReduce("argmax", np.argmax))
 argmin = register(ArgReduce("argmin", np.argmin))
 
 
-class Cumsum(Op):
-    name = "cumsum"
+class Scan(Op):
+    """Running sums (cumsum) or products (cumprod) along dim; integers and bools give int64."""
+
+    def __init__(self, name, fn, backward, uses_values=False):
+        self.name = name
+        self.fn = fn  # np.cumsum / np.cumprod
+        self._backward = backward
+        self.save = (0,) if uses_values else ()
+        self.save_out = uses_values
 
     def infer(self, x, *, dim):
         normalize_dim(dim, x.ndim, self.name)
@@ -214,17 +221,43 @@ class Cumsum(Op):
         if a.ndim == 0:
             return a.astype(meta.dtype.np)
         if meta.dtype.is_floating_point and meta.dtype.itemsize < 8:
-            # accumulate in float64 as PyTorch's CPU cumsum does: a float32 running sum drifts
+            # accumulate in float64 as PyTorch's CPU scans do: a float32 running sum drifts
             # (0.1 summed 10**6 times read 100958)
-            return np.cumsum(a, axis=dim % a.ndim, dtype=np.float64).astype(meta.dtype.np)
-        return np.cumsum(a, axis=dim % a.ndim, dtype=meta.dtype.np)
+            wide = self.fn(a, axis=dim % a.ndim, dtype=np.float64)
+            return wide.astype(meta.dtype.np)
+        return self.fn(a, axis=dim % a.ndim, dtype=meta.dtype.np)
 
     def backward(self, ctx, grad):
-        d = ctx.params["dim"]
-        return grad.flip(d).cumsum(d).flip(d)
+        return grad if ctx.inputs[0].ndim == 0 else self._backward(ctx, grad, ctx.params["dim"])
 
 
-cumsum = register(Cumsum())
+def _reversed_cumsum(t, dim: int):
+    """out[k] = t[k] + t[k+1] + ... along dim."""
+    return t.flip(dim).cumsum(dim).flip(dim)
+
+
+def _cumsum_back(ctx, grad, dim):
+    return _reversed_cumsum(grad, dim)
+
+
+def _cumprod_back(ctx, grad, dim):
+    # NOTE: d out[j] / d x[k] = out[j] / x[k] (j >= k) divides by zero where x has zeros. With
+    # z the first zero along dim (as PyTorch's cumprod_backward): positions before z use that
+    # quotient, z itself gets sum_{j>=z} grad[j] * prod(x[:j+1] without x[z]), and positions
+    # after z get 0 (each of their products holds x[z]). No branch on the data: it traces.
+    x = ctx.inputs[0]
+    zero = x == 0
+    zeros_so_far = zero.cumsum(dim)
+    before = zeros_so_far == 0
+    first_zero = zero & (zeros_so_far == 1)
+    quotient = _reversed_cumsum(ctx.out * grad, dim) / x.masked_fill(~before, 1)
+    without_zero = x.masked_fill(first_zero, 1).cumprod(dim)  # (later zeros stay)
+    at_zero = _reversed_cumsum(grad * without_zero, dim).masked_fill(~first_zero, 0)
+    return quotient.where(before, at_zero)
+
+
+cumsum = register(Scan("cumsum", np.cumsum, _cumsum_back))
+cumprod = register(Scan("cumprod", np.cumprod, _cumprod_back, uses_values=True))
 
 
 class CumExtremeIndices(Op):

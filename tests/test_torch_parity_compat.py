@@ -1,0 +1,277 @@
+"""PyTorch compatibility, case by case: custom Functions, gradients at edge values, errors
+and the less common tensor functions, each run on PyTorch and minitorch (tests/parity.py).
+
+NOTE: minitorch (numba) is imported before torch: torch loading LLVM first can crash numba.
+"""
+
+import minitorch  # noqa: F401, I001  (before torch, see DESIGN.md)
+import numba  # noqa: F401
+import numpy as np
+import pytest
+
+from parity import check, raises_like_torch
+
+torch = pytest.importorskip("torch")
+
+
+# ---- autograd.Function --------------------------------------------------------------------
+def _split_function(t):
+    """A Function with two differentiable outputs, an index output and a non-differentiable one."""
+
+    class Split(t.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            frozen = x * 5
+            ctx.mark_non_differentiable(frozen)
+            ctx.save_for_backward(x)
+            return x * 2, x * x, t.tensor([1, 2]), frozen
+
+        @staticmethod
+        def backward(ctx, grad_double, grad_square, grad_index, grad_frozen):
+            (x,) = ctx.saved_tensors
+            # missing gradients arrive as zeros (materialize_grads is on by default)
+            assert grad_index.dtype == t.int64 and not grad_frozen.any()
+            return grad_double * 2 + grad_square * 2 * x
+
+    return Split
+
+
+def test_function_tracks_every_differentiable_output():
+    def outputs(t, x):
+        double, square, index, frozen = _split_function(t).apply(x)
+        return double, square, index, frozen, [o.requires_grad for o in (square, index, frozen)]
+
+    check(outputs, (3,), lib=True)
+    check(lambda t, x: _split_function(t).apply(x)[1].exp(), (3,), lib=True)  # one used
+
+
+def test_function_output_gradients_with_materialize_off_are_none():
+    def run(t, x):
+        class Pair(t.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.set_materialize_grads(False)
+                return x * 2, x * 3
+
+            @staticmethod
+            def backward(ctx, grad_a, grad_b):
+                return (
+                    (grad_a * 2 if grad_a is not None else 0) + grad_b * 3 + 100 * (grad_a is None)
+                )
+
+        x = x.detach().requires_grad_()  # (check's inputs require no grad when grad=False)
+        _, b = Pair.apply(x)
+        b.sum().backward()
+        return x.grad.clone()
+
+    check(run, (3,), lib=True, grad=False)
+
+
+def test_function_returning_an_input_returns_a_view_with_history():
+    def run(t, x):
+        class Passthrough(t.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x, x * 2
+
+            @staticmethod
+            def backward(ctx, grad_same, grad_double):
+                return grad_same + grad_double * 2
+
+        same, double = Passthrough.apply(x)
+        return same, double, same is x, same.is_leaf
+
+    check(run, (3,), lib=True)
+
+
+def test_function_with_setup_context():
+    def run(t, x, y):
+        class Mul(t.autograd.Function):
+            @staticmethod
+            def forward(x, y, scale=2.0):  # PyTorch 2 style: no ctx in forward
+                return x * y * scale
+
+            @staticmethod
+            def setup_context(ctx, inputs, output):
+                x, y, scale = inputs
+                ctx.save_for_backward(x, y)
+                ctx.scale = scale
+
+            @staticmethod
+            def backward(ctx, grad):
+                x, y = ctx.saved_tensors
+                return grad * y * ctx.scale, grad * x * ctx.scale, None
+
+        out = Mul.apply(x, y)
+        out3 = Mul.apply(x, y, scale=3.0)
+        return out, out3, out.grad_fn is not None
+
+    check(run, (3,), (3,), lib=True)
+
+
+# ---- gradients at edge values -------------------------------------------------------------
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1.0, 2.0, 3.0],
+        [2.0, 0.0, 3.0, 4.0],  # one zero: it gets the product of the others, later ones 0
+        [0.0, 0.0, 3.0],
+        [[1.5, 0.0, 2.0, 0.0, -5.0], [3.0, -1.0, 2.0, 4.0, 0.5]],
+    ],
+)
+def test_cumprod_gradient_with_and_without_zeros(values):
+    x = np.array(values, np.float32)
+    for dim in range(x.ndim):
+        check(lambda x: x.cumprod(dim), x)
+        check(lambda t, x: t.cumprod(x, dim, dtype=t.float64), x, lib=True)
+
+
+def test_cumprod_dtypes():
+    for x in (np.arange(1, 5, dtype=np.int32), np.array([True, False]), np.float64([2, 3])):
+        check(lambda x: x.cumprod(0), x)
+
+
+def test_pow_gradients_at_zero():
+    zeros_and_ones = np.float32([0, 1, 0, 2])
+    exponents = np.float32([-1, 2, 0, 0])
+    check(lambda x: x**x, zeros_and_ones)
+    check(lambda x, y: x**y, zeros_and_ones, exponents)
+    check(lambda x: x**0, zeros_and_ones)
+    check(lambda x: x**-1.0, zeros_and_ones)
+    check(lambda y: 0.0**y, np.float32([0, 1, -1]))
+    check(lambda t, y: t.pow(0.0, y), np.float32([0, 1, 2]), lib=True)
+
+
+def test_integer_to_negative_integer_power_raises():
+    ints = np.int64([2, 3])
+    for fn in (lambda x: x**-1, lambda x: x.pow(-2), lambda x: x.pow_(-1)):
+        raises_like_torch(fn, ints)
+    raises_like_torch(lambda x: x**-1, np.array([True]))
+    raises_like_torch(lambda x: x ** np.int64(-1), ints)  # (a numpy int is a number too)
+    check(lambda x: x**-1.0, ints)  # a float exponent: a float result
+    check(lambda x, y: x**y, ints, np.int64([-1, 2]))  # a tensor exponent is not checked
+
+
+# ---- bitwise ops --------------------------------------------------------------------------
+FLOAT_BITWISE = {
+    "&": lambda a, b: a & b,
+    "|": lambda a, b: a | b,
+    "^": lambda a, b: a ^ b,
+    "<<": lambda a, b: a << b,
+    ">>": lambda a, b: a >> b,
+    "bitwise_and": lambda a, b: a.bitwise_and(b),
+    "&=": lambda a, b: a.__iand__(b),
+}
+
+
+@pytest.mark.parametrize("name", FLOAT_BITWISE)
+def test_bitwise_ops_on_floats_raise_like_torch(name):
+    fn = FLOAT_BITWISE[name]
+    floats, ints = np.float32([6, 3]), np.int64([6, 3])
+    raises_like_torch(fn, floats, floats)
+    raises_like_torch(fn, floats, ints)
+    raises_like_torch(lambda a: fn(a, 1.5), ints)  # promoted to float
+
+
+def test_bitwise_not_of_floats_raises_like_torch():
+    err = raises_like_torch(lambda a: ~a, np.float64([1, 2]))
+    assert isinstance(err, TypeError)
+    err = raises_like_torch(lambda t, a: t.bitwise_not(a), np.float32([1]), lib=True)
+    assert "bitwise_not" in str(err) and "float32" in str(err)
+    check(lambda t, a: t.bitwise_not(a), np.int64([6, -1, 0]), lib=True)
+
+
+def test_shifts_match_torch():
+    ints = np.int64([-8, 5, 1, 7])
+    counts = np.int64([1, 64, -1, 3])
+    check(lambda a, b: (a << b, a >> b), ints, counts)
+    check(lambda a: (a << 2, a >> 1, 1 << a.abs(), a.bitwise_left_shift(1)), ints)
+    check(lambda a: (a << 33, a >> 40), ints.astype(np.int32))
+    check(lambda a: (a << 1, a >> 2), np.uint8([200, 3]))
+    check(lambda a: a << 1, np.array([True, False]))  # bool and int: int64
+    raises_like_torch(lambda a: a << a, np.array([True]))
+
+    def in_place(a):
+        a <<= 2
+        a ^= 1
+        a >>= 1
+        return a
+
+    check(in_place, ints)
+
+
+# ---- dtype limits and constants -----------------------------------------------------------
+@pytest.mark.parametrize("name", ["float16", "float32", "float64", None])
+def test_finfo_matches_torch(name):
+    def limits(t):
+        info = t.finfo() if name is None else t.finfo(getattr(t, name))
+        fields = ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype")
+        return [getattr(info, f) for f in fields] + [repr(info)]
+
+    assert limits(minitorch) == limits(torch)
+
+
+@pytest.mark.parametrize("name", ["uint8", "int8", "int16", "int32", "int64"])
+def test_iinfo_matches_torch(name):
+    def limits(t):
+        info = t.iinfo(getattr(t, name))
+        return info.bits, info.max, info.min, info.dtype, repr(info)
+
+    assert limits(minitorch) == limits(torch)
+
+
+def test_finfo_iinfo_refuse_the_other_kind_like_torch():
+    for call in (
+        lambda t: t.finfo(t.int32),
+        lambda t: t.iinfo(t.float32),
+        lambda t: t.iinfo(t.bool),
+        lambda t: t.finfo(t.bool),
+    ):
+        raises_like_torch(call, lib=True)
+
+
+def test_constants():
+    for name in ("pi", "e", "inf"):
+        assert getattr(minitorch, name) == getattr(torch, name)
+    assert np.isnan(minitorch.nan)
+
+
+# ---- composites ---------------------------------------------------------------------------
+def test_flat_views_and_indexing():
+    check(lambda x: x.ravel(), np.float32(np.arange(12).reshape(3, 4)).T)
+    check(lambda t, x: t.ravel(x), (2, 3), lib=True)
+    check(lambda x: x.take(minitorch_or_torch_index(x, [[0, 5], [3, 3]])), (2, 3))
+    check(lambda t, x: t.argwhere(x), np.float32([[0, 1], [2, 0]]), lib=True)
+
+
+def minitorch_or_torch_index(like, values):
+    lib = torch if isinstance(like, torch.Tensor) else minitorch
+    return lib.tensor(values)
+
+
+def test_erfc_and_float_power():
+    check(lambda x: x.erfc(), np.float32([-2, -0.5, 0, 0.5, 2]))
+    check(lambda t, x: t.erfc(x), np.float64([0.1, 1.5]), lib=True)
+    check(lambda x: x.float_power(2), (3,))
+    check(lambda t, x, y: t.float_power(x, y), np.float32([1, 2]), np.float32([0.5, 3]), lib=True)
+    check(lambda t, x: t.float_power(x, 2), np.int64([2, 3]), lib=True)
+
+
+def test_mv_and_dist():
+    check(lambda a, v: a.mv(v), (3, 4), (4,))
+    check(lambda t, a, v: t.mv(a, v), (2, 3), (3,), lib=True)
+    raises_like_torch(lambda a, v: a.mv(v), (2, 3), (2, 3))
+    for p in (2, 1, 3, float("inf")):
+        check(lambda x, y: x.dist(y, p), (3, 4), (4,))
+    check(lambda t, x, y: t.dist(x, y), (3,), (3,), lib=True)
+
+
+def test_nanmean_and_aminmax():
+    with_nan = np.float32([[1, np.nan, 3], [np.nan, 4, 2]])
+    check(lambda x: x.nanmean(), with_nan)
+    check(lambda x: x.nanmean(1), with_nan)
+    check(lambda t, x: t.nanmean(x, 0, keepdim=True), with_nan, lib=True)
+    check(lambda x: x.aminmax(), (3, 4))
+    check(lambda x: x.aminmax(dim=1, keepdim=True), (3, 4))
+    check(lambda t, x: t.aminmax(x, dim=0), np.int64([[3, 1], [2, 5]]), lib=True)
+    raises_like_torch(lambda x: x.aminmax(), np.zeros(0, np.float32))
