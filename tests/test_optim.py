@@ -63,6 +63,18 @@ CASES = [
     ("Adadelta", dict()),
     ("Adadelta", dict(lr=0.5, rho=0.5, eps=1e-4, weight_decay=0.1)),
     ("Adadelta", dict(maximize=True)),
+    ("Adamax", dict()),
+    ("Adamax", dict(lr=0.01, betas=(0.5, 0.8), weight_decay=0.1, maximize=True)),
+    ("NAdam", dict()),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1, momentum_decay=0.01)),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("RAdam", dict()),
+    ("RAdam", dict(lr=0.01, betas=(0.5, 0.6), weight_decay=0.1)),  # rectified from step 2
+    ("RAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("Rprop", dict()),
+    ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.1), maximize=True)),
+    ("ASGD", dict()),
+    ("ASGD", dict(lr=0.05, lambd=0.01, alpha=0.5, t0=2, weight_decay=0.1, maximize=True)),
 ]
 
 
@@ -207,6 +219,56 @@ def test_lr_change_takes_effect_without_compiling():
     _assert_same(*results, np.float32, "scheduled")
 
 
+NEWER = [
+    ("Adamax", dict(lr=0.01, weight_decay=0.01)),
+    ("NAdam", dict(lr=0.01, decoupled_weight_decay=True, weight_decay=0.01)),
+    ("RAdam", dict(lr=0.01)),  # rho_t > 5 from step 6: both branches of the update
+    ("RAdam", dict(lr=0.01, decoupled_weight_decay=True, weight_decay=0.01)),
+    ("Rprop", dict(lr=0.01)),
+    ("ASGD", dict(lr=0.05, t0=4)),  # averaging from step 5
+]
+
+
+@pytest.mark.parametrize("name, kwargs", NEWER, ids=[f"{n}-{k}" for n, k in NEWER])
+def test_training_a_small_model_matches_torch(name, kwargs):
+    """Ten steps of a real model (forward, backward, step), two param groups, rtol 1e-5."""
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((16, 4)), rng.standard_normal((16, 2))
+    weights = [rng.standard_normal(s) * 0.5 for s in [(8, 4), (8,), (2, 8), (2,)]]
+    results = []
+    for lib in (minitorch, torch):
+        model = lib.nn.Sequential(lib.nn.Linear(4, 8), lib.nn.Tanh(), lib.nn.Linear(8, 2))
+        with lib.no_grad():
+            for p, w in zip(model.parameters(), weights):
+                p.copy_(lib.tensor(w.astype(np.float32)))
+        groups = [{"params": model[0].parameters()}, {"params": model[2].parameters(), "lr": 0.02}]
+        opt = getattr(lib.optim, name)(groups, **kwargs)
+        xs, ys = lib.tensor(x.astype(np.float32)), lib.tensor(y.astype(np.float32))
+        for _ in range(10):
+            opt.zero_grad()
+            ((model(xs) - ys) ** 2).mean().backward()
+            opt.step()
+        results.append([p.detach().numpy().copy() for p in model.parameters()])
+    _assert_same(*results, np.float32, name)
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, message",
+    [
+        ("Adamax", dict(betas=(0.9, 1.0)), "Invalid beta parameter at index 1"),
+        ("NAdam", dict(momentum_decay=-1.0), "Invalid momentum_decay value"),
+        ("RAdam", dict(eps=-1.0), "Invalid epsilon value"),
+        ("Rprop", dict(etas=(1.5, 1.2)), "Invalid eta values"),
+        ("ASGD", dict(weight_decay=-0.1), "Invalid weight_decay value"),
+    ],
+)
+def test_newer_optimizers_reject_bad_hyperparameters_as_torch(name, kwargs, message):
+    for lib in (minitorch, torch):
+        w = lib.nn.Parameter(lib.ones(2))
+        with pytest.raises(ValueError, match=message):
+            getattr(lib.optim, name)([w], **kwargs)
+
+
 # ---- state_dict ----------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "name, kwargs",
@@ -217,6 +279,11 @@ def test_lr_change_takes_effect_without_compiling():
         ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
         ("RMSprop", dict(centered=True, momentum=0.5)),
         ("Adadelta", dict()),
+        ("Adamax", dict(lr=0.01)),
+        ("NAdam", dict(lr=0.01)),
+        ("RAdam", dict(lr=0.01, betas=(0.5, 0.6))),
+        ("Rprop", dict()),
+        ("ASGD", dict(t0=2)),
     ],
 )
 def test_resume_from_state_dict_is_identical(name, kwargs):
@@ -250,14 +317,18 @@ def test_state_dict_layout_matches_torch():
         ("SGD", dict(lr=0.1, momentum=0.9)),
         ("Adam", dict(lr=0.01, amsgrad=True)),
         ("RMSprop", dict(centered=True, momentum=0.5)),
+        ("NAdam", dict(lr=0.01)),  # its 0-d "mu_product" becomes float64, as in PyTorch
+        ("ASGD", dict(t0=1)),  # and "eta", "mu"
     ],
 )
 def test_load_torch_state_dict(name, kwargs):
     """A PyTorch optimizer's state_dict (tensors exported as numpy) resumes training here."""
     init, grads = _data(np.float64, steps=5)
-    theirs, _ = _run(torch, name, kwargs, init, grads)
     middle, topt = _run(torch, name, kwargs, init, grads[:2])
     tsd = topt.state_dict()
+    # PyTorch resumed too: loading casts NAdam's and ASGD's 0-d float32 schedule numbers to
+    # the parameters' float64, so its resumed run differs from an uninterrupted one by rounding
+    theirs, _ = _run(torch, name, kwargs, middle, grads[2:], opt_state=copy.deepcopy(tsd))
     exported = {
         "state": {i: {k: v.numpy() for k, v in s.items()} for i, s in tsd["state"].items()},
         "param_groups": tsd["param_groups"],

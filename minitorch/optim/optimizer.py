@@ -220,6 +220,9 @@ def _param_list(params) -> list:
     return params
 
 
+_HOST_SCALARS = {"step", "mu_product", "eta", "mu"}
+
+
 def _copy_state(param: Tensor, key: str, value: Any) -> Any:
     """A contiguous copy of one saved buffer, cast to param's dtype unless it is "step"."""
     if isinstance(value, np.ndarray):  # a state_dict exported from PyTorch as numpy arrays
@@ -230,8 +233,9 @@ def _copy_state(param: Tensor, key: str, value: Any) -> Any:
     if key != "step" and param.dtype.is_floating_point and dtype.is_floating_point:
         dtype = param.dtype
     host = value.detach().cpu()._data
-    # state buffers live on their parameter's device; "step" stays a cpu number, as in PyTorch
-    device = param.device if key != "step" else None
+    # state buffers live on their parameter's device; the 0-d schedule numbers ("step",
+    # NAdam's "mu_product", ASGD's "eta" and "mu") stay on the cpu, where step() reads them
+    device = None if key in _HOST_SCALARS else param.device
     return tensor(np.array(host, dtype=dtype.np, order="C"), dtype=dtype, device=device)
 
 
@@ -250,6 +254,15 @@ def _advance(state: dict[str, Any]) -> float:
     step._data[()] = float(step._data) + 1
     step._version[0] += 1
     return float(step._data)
+
+
+def _set_scalar(state: dict[str, Any], key: str, value: float) -> float:
+    """Store value in the 0-d state tensor state[key] (rounded to its dtype, as PyTorch's
+    in-place update of the tensor rounds) and return the stored value as a Python float."""
+    data = state[key]._data
+    data[()] = value
+    state[key]._version[0] += 1
+    return float(data)
 
 
 def _fused_update(
@@ -418,3 +431,37 @@ def _flat(buffer: np.ndarray, like: np.ndarray) -> np.ndarray:
     # a non-contiguous array would copy and the update would be lost.
     assert buffer.flags["C_CONTIGUOUS"]
     return buffer.reshape(-1) if isinstance(buffer, np.ndarray) else buffer
+
+
+class _FusedOptimizer(Optimizer):
+    """An optimizer whose step updates every parameter with one fused rule of
+    kernels/cpu/optim.py. A subclass names its `rule` and says how a parameter's state starts
+    (`_init_state`, after "step" exists) and what one step passes to the rule (`_rule_args`,
+    after "step" was advanced): the loop over parameters, the lazy state and the batching are
+    written once, here.
+    """
+
+    rule: str
+
+    def _init_state(self, group: dict[str, Any], param: Tensor, state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _rule_args(self, group: dict[str, Any], state: dict[str, Any], step: float) -> tuple:
+        """(state buffers in the rule's order, coefficients, flags) of one parameter's update."""
+        raise NotImplementedError
+
+    @batched_updates()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter that has a gradient."""
+        loss = self._evaluate(closure)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = _new_step()
+                    self._init_state(group, p, state)
+                buffers, coefficients, flags = self._rule_args(group, state, _advance(state))
+                _fused_update(self.rule, p, buffers, coefficients, flags)
+        return loss
