@@ -598,3 +598,99 @@ def test_kernels_are_cached_on_disk_and_reused(tmp_path):
     assert first.stdout == second.stdout
     assert np.allclose(eval(first.stdout), 0.9)  # noqa: S307
     assert {p: p.stat().st_mtime_ns for p in cache.rglob("*.nbc")} == stamp
+
+
+# ---- step hooks ----------------------------------------------------------------------------
+def _hooked_run(lib, steps: int = 4):
+    """SGD steps with a pre-hook that halves the gradients and a post-hook that counts; both
+    removed before the last step. Returns (parameter values, calls seen by the hooks)."""
+    w = lib.nn.Parameter(lib.ones(3))
+    opt = lib.optim.SGD([w], lr=0.5)
+    calls = []
+
+    def halve(optimizer, args, kwargs):
+        calls.append(("pre", optimizer is opt, len(args), dict(kwargs)))
+        for p in optimizer.param_groups[0]["params"]:
+            p.grad.mul_(0.5)
+
+    pre = opt.register_step_pre_hook(halve)
+    post = opt.register_step_post_hook(lambda o, a, k: calls.append(("post", w.tolist())))
+    for step in range(steps):
+        if step == steps - 1:
+            pre.remove()
+            post.remove()
+        w.grad = lib.ones(3)
+        opt.step()
+    return w.tolist(), calls
+
+
+def test_step_hooks_match_torch():
+    ours, theirs = _hooked_run(minitorch), _hooked_run(torch)
+    assert ours == theirs
+    assert ours[1][0] == ("pre", True, 1, {}) and len(ours[1]) == 6  # removed for the last
+
+
+def test_step_pre_hook_can_replace_arguments_and_bad_returns_raise():
+    for lib in (minitorch, torch):
+        w = lib.nn.Parameter(lib.ones(1))
+        opt = lib.optim.SGD([w], lr=1.0)
+        closure = lambda: lib.tensor(7.0)  # noqa: E731
+        handle = opt.register_step_pre_hook(lambda o, a, k: (a, {"closure": closure}))
+        w.grad = lib.ones(1)
+        assert opt.step().item() == 7.0  # the hook's closure was passed to step
+        handle.remove()
+        opt.register_step_pre_hook(lambda o, a, k: "nope")
+        with pytest.raises(RuntimeError, match=r"must return None or a tuple of \(new_args"):
+            opt.step()
+
+
+def test_step_hooks_run_once_when_a_subclass_step_calls_super():
+    class Logged(optim.SGD):
+        def step(self, closure=None):
+            return super().step(closure)
+
+    w = nn.Parameter(minitorch.ones(2))
+    opt = Logged([w], lr=0.1)
+    calls = []
+    opt.register_step_post_hook(lambda o, a, k: calls.append(1))
+    w.grad = minitorch.ones(2)
+    opt.step()
+    assert calls == [1]
+
+
+def test_step_hooks_run_at_every_replay_of_a_compiled_step():
+    """A compiled training step replays optimizer.step() as one call, hooks included: a
+    pre-hook scaling the gradients changes the traced run exactly as the eager one."""
+    rng = np.random.default_rng(5)
+    x = minitorch.tensor(rng.standard_normal((8, 4)).astype(np.float32))
+    y = minitorch.tensor(rng.standard_normal((8, 1)).astype(np.float32))
+    runs = []
+    for compiled in (False, True):
+        minitorch.manual_seed(0)
+        model = nn.Linear(4, 1)
+        opt = optim.NAdam(model.parameters(), lr=0.05)
+        calls = []
+
+        def scale_grads(optimizer, args, kwargs):
+            calls.append("pre")
+            for p in model.parameters():
+                p.grad.mul_(0.1)
+
+        opt.register_step_pre_hook(scale_grads)
+        opt.register_step_post_hook(lambda o, a, k: calls.append("post"))
+
+        def train_step():
+            opt.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        step = minitorch.compile(train_step) if compiled else train_step
+        losses = [step().item() for _ in range(5)]
+        if compiled:
+            assert step.stats.replays >= 3
+        assert calls == ["pre", "post"] * 5
+        runs.append((losses, [p.detach().numpy().copy() for p in model.parameters()]))
+    assert runs[0][0] == runs[1][0]
+    _assert_same(runs[0][1], runs[1][1], np.float32, "compiled with hooks")

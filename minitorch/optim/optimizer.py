@@ -29,6 +29,7 @@ from .. import dtypes, jit_guard
 from ..autograd import enable_grad
 from ..functional import tensor
 from ..kernels.cpu import optim as kernels
+from ..nn.modules.module import RemovableHandle, _HookDict
 from ..tensor import Tensor
 
 __all__ = ["Optimizer", "required"]
@@ -64,8 +65,18 @@ class Optimizer(jit_guard.OpaqueStep):
         tensor([0.5000, 0.5000], requires_grad=True)
     """
 
+    def __init_subclass__(cls, **kwargs):
+        # each step of a subclass runs the step hooks around it; OpaqueStep (the base's own
+        # __init_subclass__, below) then makes the hooked step one replayable call, so a
+        # minitorch.compile'd training step runs the hooks at every replay, as eager does
+        if "step" in cls.__dict__:
+            cls.step = _with_step_hooks(cls.__dict__["step"])
+        super().__init_subclass__(**kwargs)
+
     def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
+        self._optimizer_step_pre_hooks: _HookDict = _HookDict()
+        self._optimizer_step_post_hooks: _HookDict = _HookDict()
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):
@@ -129,6 +140,20 @@ class Optimizer(jit_guard.OpaqueStep):
             f"{type(self).__name__}.step is not implemented; subclasses of Optimizer define "
             "step (see docs/custom_optimizer.md)."
         )
+
+    def register_step_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Call hook(optimizer, args, kwargs) before each step; it may return a new
+        (args, kwargs) for the step. Returns a handle whose remove() unregisters it."""
+        handle = RemovableHandle(self._optimizer_step_pre_hooks)
+        self._optimizer_step_pre_hooks[handle.id] = hook
+        return handle
+
+    def register_step_post_hook(self, hook: Callable) -> RemovableHandle:
+        """Call hook(optimizer, args, kwargs) after each step. Returns a handle whose
+        remove() unregisters it."""
+        handle = RemovableHandle(self._optimizer_step_post_hooks)
+        self._optimizer_step_post_hooks[handle.id] = hook
+        return handle
 
     @staticmethod
     def _evaluate(closure: Callable[[], Any] | None) -> Any:
@@ -197,6 +222,43 @@ class Optimizer(jit_guard.OpaqueStep):
                 if key != "params":
                     text += f"    {key}: {group[key]}\n"
         return text + ")"
+
+
+def _with_step_hooks(step: Callable) -> Callable:
+    """step, run between the optimizer's step pre-hooks and post-hooks (PyTorch's order and
+    contract: args are the step's positional arguments, self included)."""
+
+    @functools.wraps(step)
+    def hooked(*args, **kwargs):
+        self = args[0]
+        pre = self.__dict__.get("_optimizer_step_pre_hooks")
+        post = self.__dict__.get("_optimizer_step_post_hooks")
+        # no hook (the common case), or a subclass's step calling super().step(): hooks once
+        if not (pre or post) or self.__dict__.get("_in_hooked_step"):
+            return step(*args, **kwargs)
+        self._in_hooked_step = True
+        try:
+            return _run_hooked(step, self, pre, post, args, kwargs)
+        finally:
+            self._in_hooked_step = False
+
+    return hooked
+
+
+def _run_hooked(step: Callable, optimizer, pre, post, args: tuple, kwargs: dict) -> Any:
+    for hook in list(pre.values()) if pre else ():
+        result = hook(optimizer, args, kwargs)
+        if result is None:
+            continue
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise RuntimeError(
+                f"{step} must return None or a tuple of (new_args, new_kwargs), but got {result}."
+            )
+        args, kwargs = result
+    out = step(*args, **kwargs)
+    for hook in list(post.values()) if post else ():
+        hook(optimizer, args, kwargs)
+    return out
 
 
 def _param_list(params) -> list:
