@@ -307,6 +307,11 @@ def test_random_numbers_match_the_cpu_for_the_same_seed():
         lambda ps: mt.optim.RMSprop(ps, lr=0.01, momentum=0.5, centered=True),
         lambda ps: mt.optim.Adagrad(ps, lr=0.1),
         lambda ps: mt.optim.Adadelta(ps),
+        lambda ps: mt.optim.Adamax(ps, lr=0.01, weight_decay=0.1),
+        lambda ps: mt.optim.NAdam(ps, lr=0.01, decoupled_weight_decay=True),
+        lambda ps: mt.optim.RAdam(ps, lr=0.01, betas=(0.5, 0.6)),  # rectified from step 2
+        lambda ps: mt.optim.Rprop(ps, lr=0.05, maximize=True),
+        lambda ps: mt.optim.ASGD(ps, lr=0.05, t0=1),
     ],
 )
 def test_optimizer_updates_match_cpu(make):

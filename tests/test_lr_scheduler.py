@@ -97,6 +97,37 @@ ALL = CASES + [
     ("CosineAnnealingWarmRestarts", "SGD", dict(T_0=7, T_mult=2, eta_min=0.001)),
     ("CosineAnnealingWarmRestarts", "Adam", dict(T_0=10)),
     ("ChainedScheduler", "SGD", dict()),
+    ("CyclicLR", "SGD", dict(base_lr=[0.01, 0.02], max_lr=0.1, step_size_up=4)),
+    (
+        "CyclicLR",
+        "Adam",
+        dict(
+            base_lr=1e-3,
+            max_lr=[0.01, 0.05],
+            step_size_up=3,
+            step_size_down=7,
+            mode="triangular2",
+            base_momentum=0.7,
+            max_momentum=[0.95, 0.9],
+        ),
+    ),
+    (
+        "CyclicLR",
+        "SGD",
+        dict(base_lr=0.01, max_lr=0.1, step_size_up=5, mode="exp_range", gamma=0.97),
+    ),
+    (
+        "CyclicLR",
+        "SGD",
+        dict(
+            base_lr=0.01,
+            max_lr=0.1,
+            step_size_up=6,
+            scale_fn=_lambda,
+            scale_mode="iterations",
+            cycle_momentum=False,
+        ),
+    ),
 ]
 
 
@@ -176,6 +207,7 @@ RESUMED = [
     "SequentialLR",
     "ChainedScheduler",
     "CosineAnnealingWarmRestarts",
+    "CyclicLR",
 ]
 
 
@@ -240,6 +272,21 @@ def test_scheduler_errors_match_torch():
         S.ReduceLROnPlateau(opt, factor=1.0)
     with pytest.raises(ValueError, match="ReduceLROnPlateau"):
         S.SequentialLR(opt, [S.ReduceLROnPlateau(opt)], milestones=[])
+
+
+def test_cyclic_lr_errors_and_state_dict_match_torch():
+    for lib in (minitorch, torch):
+        S = lib.optim.lr_scheduler  # noqa: N806
+        with pytest.raises(ValueError, match="mode is invalid and scale_fn is None"):
+            S.CyclicLR(_optimizer(lib, "SGD"), 0.01, 0.1, mode="sawtooth")
+        params = [lib.nn.Parameter(lib.zeros(2))]
+        with pytest.raises(ValueError, match="must support momentum or beta1"):
+            S.CyclicLR(lib.optim.Adagrad(params), 0.01, 0.1)
+    ours = minitorch.optim.lr_scheduler.CyclicLR(_optimizer(minitorch, "SGD"), 0.01, 0.1)
+    theirs = torch.optim.lr_scheduler.CyclicLR(_optimizer(torch, "SGD"), 0.01, 0.1)
+    # PyTorch's base keeps one more private flag (_get_lr_called_within_step)
+    assert set(ours.state_dict()) == set(theirs.state_dict()) - {"_get_lr_called_within_step"}
+    assert ours.state_dict()["_scale_fn_custom"] is None
 
 
 def test_scheduled_lr_reaches_the_update():

@@ -1493,3 +1493,123 @@ def test_module_forward_missing_raises():
         mnn.Module()(mt.ones(1))
     with pytest.raises(TypeError):
         mnn.Module(3)
+
+
+# ---- pixel/channel shuffles, adaptive max pooling, multi-margin loss, gumbel, checkpoint -----
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda nn: nn.PixelShuffle(2), (2, 8, 3, 5)),
+        (lambda nn: nn.PixelShuffle(3), (9, 2, 4)),  # unbatched
+        (lambda nn: nn.PixelUnshuffle(2), (2, 3, 4, 6)),
+        (lambda nn: nn.ChannelShuffle(3), (2, 6, 4, 5)),
+        (lambda nn: nn.ChannelShuffle(2), (2, 4, 5)),
+        (lambda nn: nn.AdaptiveMaxPool2d((2, 3)), (2, 3, 7, 5)),
+        (lambda nn: nn.AdaptiveMaxPool2d((3, None)), (3, 7, 5)),
+        (lambda nn: nn.AdaptiveMaxPool2d(1), (2, 3, 7, 5)),
+        (lambda nn: nn.AdaptiveMaxPool2d((4, 4)), (2, 3, 7, 5)),  # overlapping windows
+        (lambda nn: nn.AdaptiveMaxPool1d(3), (2, 3, 7)),
+    ],
+)
+def test_shuffles_and_adaptive_max_pool_match_torch(make, shape):
+    from layer_parity import check_layer  # noqa: PLC0415
+
+    check_layer(make(mnn), make(torch.nn), shape)
+    assert repr(make(mnn)) == repr(make(torch.nn))
+
+
+@pytest.mark.parametrize(
+    "kind, size, shape",
+    [
+        ("AdaptiveMaxPool2d", (2, 3), (2, 3, 7, 5)),
+        ("AdaptiveMaxPool2d", 4, (3, 4, 4)),
+        ("AdaptiveMaxPool1d", 6, (2, 3, 7)),
+    ],
+)
+def test_adaptive_max_pool_indices_match_torch(kind, size, shape):
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    x[..., 0, :2] = 3.0  # a tie inside a window: the first maximum in row-major order wins
+    ours = getattr(mnn, kind)(size, return_indices=True)(mt.tensor(x))
+    theirs = getattr(torch.nn, kind)(size, return_indices=True)(torch.tensor(x))
+    np.testing.assert_array_equal(ours[0].numpy(), theirs[0].numpy())
+    np.testing.assert_array_equal(ours[1].numpy(), theirs[1].numpy())
+    assert ours[1].dtype == mt.int64
+
+
+def test_shuffle_errors_match_torch():
+    for lib in (mt, torch):
+        F = lib.nn.functional  # noqa: N806
+        with pytest.raises(RuntimeError, match="divisible by the square of upscale_factor"):
+            F.pixel_shuffle(lib.ones(1, 5, 2, 2), 2)
+        with pytest.raises(RuntimeError, match=r"expects height .* input.size\(-2\)=3"):
+            F.pixel_unshuffle(lib.ones(1, 1, 3, 4), 2)
+        with pytest.raises(RuntimeError, match="Got 5 channels and 2 groups"):
+            F.channel_shuffle(lib.ones(1, 5, 2, 2), 2)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [dict(), dict(p=2, margin=0.5), dict(reduction="none"), dict(reduction="sum")]
+)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_multi_margin_loss_matches_torch(kwargs, weighted):
+    from layer_parity import check_layer  # noqa: PLC0415
+
+    rng = np.random.default_rng(2)
+    weight = rng.random(5).astype(np.float32) if weighted else None
+    ours = mnn.MultiMarginLoss(weight=None if weight is None else mt.tensor(weight), **kwargs)
+    theirs = torch.nn.MultiMarginLoss(
+        weight=None if weight is None else torch.tensor(weight), **kwargs
+    )
+    check_layer(ours, theirs, (4, 5), rng.integers(0, 5, 4))
+    check_layer(ours, theirs, (5,), np.array(3))  # unbatched
+
+
+def test_multi_margin_loss_errors_match_torch():
+    for lib in (mt, torch):
+        with pytest.raises(ValueError, match="only p == 1 and p == 2 supported"):
+            lib.nn.MultiMarginLoss(p=3)
+        with pytest.raises(RuntimeError, match=r"Expected target size \[3\], but got \[2\]"):
+            lib.nn.functional.multi_margin_loss(lib.ones(3, 4), lib.zeros(2, dtype=lib.int64))
+
+
+def test_gumbel_softmax_samples_the_categorical_distribution():
+    mt.manual_seed(0)
+    probs = np.array([0.1, 0.25, 0.65])
+    logits = mt.tensor(np.log(probs).astype(np.float32)).expand(20000, 3)
+    soft = MF.gumbel_softmax(logits, tau=0.5)
+    np.testing.assert_allclose(soft.sum(-1).numpy(), 1.0, rtol=1e-5)
+    x = logits.clone().requires_grad_(True)
+    hard = MF.gumbel_softmax(x, hard=True)
+    values = hard.detach().numpy()
+    assert hard.shape == (20000, 3) and set(np.unique(values)) == {0.0, 1.0}
+    np.testing.assert_array_equal(values.sum(-1), 1.0)  # one-hot rows
+    np.testing.assert_allclose(values.mean(0), probs, atol=0.015)  # argmax ~ Categorical
+    (hard * mt.tensor([1.0, 2.0, 3.0])).sum().backward()  # straight-through: soft gradient
+    assert x.grad is not None and np.abs(x.grad.numpy()).sum() > 0
+    assert MF.gumbel_softmax(mt.zeros(2, 4, 3), dim=1).shape == (2, 4, 3)
+
+
+def test_checkpoint_runs_the_function_with_exact_gradients():
+    from minitorch.utils.checkpoint import checkpoint, checkpoint_sequential  # noqa: PLC0415
+
+    mt.manual_seed(0)
+    model = mnn.Sequential(mnn.Linear(4, 8), mnn.Tanh(), mnn.Linear(8, 2), mnn.ReLU())
+    x = mt.randn(3, 4, requires_grad=True)
+    grads = []
+    for run in (
+        lambda: model(x),
+        lambda: checkpoint(model, x, use_reentrant=False),
+        lambda: checkpoint_sequential(model, 2, x, use_reentrant=False),
+    ):
+        model.zero_grad()
+        x.grad = None
+        run().sum().backward()
+        grads.append([x.grad.numpy().copy()] + [p.grad.numpy().copy() for p in model.parameters()])
+    for other in grads[1:]:
+        for a, b in zip(grads[0], other):
+            np.testing.assert_array_equal(a, b)
+    assert mt.utils.checkpoint.checkpoint(lambda a, b: a * b, x, b=2.0, use_reentrant=False).shape
+    with pytest.warns(UserWarning, match="use_reentrant parameter should be passed explicitly"):
+        checkpoint(model, x)
+    with pytest.raises(ValueError, match="Unexpected keyword arguments: b"):
+        checkpoint(lambda a, b: a, x, b=1, use_reentrant=True)

@@ -63,6 +63,18 @@ CASES = [
     ("Adadelta", dict()),
     ("Adadelta", dict(lr=0.5, rho=0.5, eps=1e-4, weight_decay=0.1)),
     ("Adadelta", dict(maximize=True)),
+    ("Adamax", dict()),
+    ("Adamax", dict(lr=0.01, betas=(0.5, 0.8), weight_decay=0.1, maximize=True)),
+    ("NAdam", dict()),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1, momentum_decay=0.01)),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("RAdam", dict()),
+    ("RAdam", dict(lr=0.01, betas=(0.5, 0.6), weight_decay=0.1)),  # rectified from step 2
+    ("RAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("Rprop", dict()),
+    ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.1), maximize=True)),
+    ("ASGD", dict()),
+    ("ASGD", dict(lr=0.05, lambd=0.01, alpha=0.5, t0=2, weight_decay=0.1, maximize=True)),
 ]
 
 
@@ -207,6 +219,56 @@ def test_lr_change_takes_effect_without_compiling():
     _assert_same(*results, np.float32, "scheduled")
 
 
+NEWER = [
+    ("Adamax", dict(lr=0.01, weight_decay=0.01)),
+    ("NAdam", dict(lr=0.01, decoupled_weight_decay=True, weight_decay=0.01)),
+    ("RAdam", dict(lr=0.01)),  # rho_t > 5 from step 6: both branches of the update
+    ("RAdam", dict(lr=0.01, decoupled_weight_decay=True, weight_decay=0.01)),
+    ("Rprop", dict(lr=0.01)),
+    ("ASGD", dict(lr=0.05, t0=4)),  # averaging from step 5
+]
+
+
+@pytest.mark.parametrize("name, kwargs", NEWER, ids=[f"{n}-{k}" for n, k in NEWER])
+def test_training_a_small_model_matches_torch(name, kwargs):
+    """Ten steps of a real model (forward, backward, step), two param groups, rtol 1e-5."""
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((16, 4)), rng.standard_normal((16, 2))
+    weights = [rng.standard_normal(s) * 0.5 for s in [(8, 4), (8,), (2, 8), (2,)]]
+    results = []
+    for lib in (minitorch, torch):
+        model = lib.nn.Sequential(lib.nn.Linear(4, 8), lib.nn.Tanh(), lib.nn.Linear(8, 2))
+        with lib.no_grad():
+            for p, w in zip(model.parameters(), weights):
+                p.copy_(lib.tensor(w.astype(np.float32)))
+        groups = [{"params": model[0].parameters()}, {"params": model[2].parameters(), "lr": 0.02}]
+        opt = getattr(lib.optim, name)(groups, **kwargs)
+        xs, ys = lib.tensor(x.astype(np.float32)), lib.tensor(y.astype(np.float32))
+        for _ in range(10):
+            opt.zero_grad()
+            ((model(xs) - ys) ** 2).mean().backward()
+            opt.step()
+        results.append([p.detach().numpy().copy() for p in model.parameters()])
+    _assert_same(*results, np.float32, name)
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, message",
+    [
+        ("Adamax", dict(betas=(0.9, 1.0)), "Invalid beta parameter at index 1"),
+        ("NAdam", dict(momentum_decay=-1.0), "Invalid momentum_decay value"),
+        ("RAdam", dict(eps=-1.0), "Invalid epsilon value"),
+        ("Rprop", dict(etas=(1.5, 1.2)), "Invalid eta values"),
+        ("ASGD", dict(weight_decay=-0.1), "Invalid weight_decay value"),
+    ],
+)
+def test_newer_optimizers_reject_bad_hyperparameters_as_torch(name, kwargs, message):
+    for lib in (minitorch, torch):
+        w = lib.nn.Parameter(lib.ones(2))
+        with pytest.raises(ValueError, match=message):
+            getattr(lib.optim, name)([w], **kwargs)
+
+
 # ---- state_dict ----------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "name, kwargs",
@@ -217,6 +279,11 @@ def test_lr_change_takes_effect_without_compiling():
         ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
         ("RMSprop", dict(centered=True, momentum=0.5)),
         ("Adadelta", dict()),
+        ("Adamax", dict(lr=0.01)),
+        ("NAdam", dict(lr=0.01)),
+        ("RAdam", dict(lr=0.01, betas=(0.5, 0.6))),
+        ("Rprop", dict()),
+        ("ASGD", dict(t0=2)),
     ],
 )
 def test_resume_from_state_dict_is_identical(name, kwargs):
@@ -250,14 +317,18 @@ def test_state_dict_layout_matches_torch():
         ("SGD", dict(lr=0.1, momentum=0.9)),
         ("Adam", dict(lr=0.01, amsgrad=True)),
         ("RMSprop", dict(centered=True, momentum=0.5)),
+        ("NAdam", dict(lr=0.01)),  # its 0-d "mu_product" becomes float64, as in PyTorch
+        ("ASGD", dict(t0=1)),  # and "eta", "mu"
     ],
 )
 def test_load_torch_state_dict(name, kwargs):
     """A PyTorch optimizer's state_dict (tensors exported as numpy) resumes training here."""
     init, grads = _data(np.float64, steps=5)
-    theirs, _ = _run(torch, name, kwargs, init, grads)
     middle, topt = _run(torch, name, kwargs, init, grads[:2])
     tsd = topt.state_dict()
+    # PyTorch resumed too: loading casts NAdam's and ASGD's 0-d float32 schedule numbers to
+    # the parameters' float64, so its resumed run differs from an uninterrupted one by rounding
+    theirs, _ = _run(torch, name, kwargs, middle, grads[2:], opt_state=copy.deepcopy(tsd))
     exported = {
         "state": {i: {k: v.numpy() for k, v in s.items()} for i, s in tsd["state"].items()},
         "param_groups": tsd["param_groups"],
@@ -527,3 +598,99 @@ def test_kernels_are_cached_on_disk_and_reused(tmp_path):
     assert first.stdout == second.stdout
     assert np.allclose(eval(first.stdout), 0.9)  # noqa: S307
     assert {p: p.stat().st_mtime_ns for p in cache.rglob("*.nbc")} == stamp
+
+
+# ---- step hooks ----------------------------------------------------------------------------
+def _hooked_run(lib, steps: int = 4):
+    """SGD steps with a pre-hook that halves the gradients and a post-hook that counts; both
+    removed before the last step. Returns (parameter values, calls seen by the hooks)."""
+    w = lib.nn.Parameter(lib.ones(3))
+    opt = lib.optim.SGD([w], lr=0.5)
+    calls = []
+
+    def halve(optimizer, args, kwargs):
+        calls.append(("pre", optimizer is opt, len(args), dict(kwargs)))
+        for p in optimizer.param_groups[0]["params"]:
+            p.grad.mul_(0.5)
+
+    pre = opt.register_step_pre_hook(halve)
+    post = opt.register_step_post_hook(lambda o, a, k: calls.append(("post", w.tolist())))
+    for step in range(steps):
+        if step == steps - 1:
+            pre.remove()
+            post.remove()
+        w.grad = lib.ones(3)
+        opt.step()
+    return w.tolist(), calls
+
+
+def test_step_hooks_match_torch():
+    ours, theirs = _hooked_run(minitorch), _hooked_run(torch)
+    assert ours == theirs
+    assert ours[1][0] == ("pre", True, 1, {}) and len(ours[1]) == 6  # removed for the last
+
+
+def test_step_pre_hook_can_replace_arguments_and_bad_returns_raise():
+    for lib in (minitorch, torch):
+        w = lib.nn.Parameter(lib.ones(1))
+        opt = lib.optim.SGD([w], lr=1.0)
+        closure = lambda: lib.tensor(7.0)  # noqa: E731
+        handle = opt.register_step_pre_hook(lambda o, a, k: (a, {"closure": closure}))
+        w.grad = lib.ones(1)
+        assert opt.step().item() == 7.0  # the hook's closure was passed to step
+        handle.remove()
+        opt.register_step_pre_hook(lambda o, a, k: "nope")
+        with pytest.raises(RuntimeError, match=r"must return None or a tuple of \(new_args"):
+            opt.step()
+
+
+def test_step_hooks_run_once_when_a_subclass_step_calls_super():
+    class Logged(optim.SGD):
+        def step(self, closure=None):
+            return super().step(closure)
+
+    w = nn.Parameter(minitorch.ones(2))
+    opt = Logged([w], lr=0.1)
+    calls = []
+    opt.register_step_post_hook(lambda o, a, k: calls.append(1))
+    w.grad = minitorch.ones(2)
+    opt.step()
+    assert calls == [1]
+
+
+def test_step_hooks_run_at_every_replay_of_a_compiled_step():
+    """A compiled training step replays optimizer.step() as one call, hooks included: a
+    pre-hook scaling the gradients changes the traced run exactly as the eager one."""
+    rng = np.random.default_rng(5)
+    x = minitorch.tensor(rng.standard_normal((8, 4)).astype(np.float32))
+    y = minitorch.tensor(rng.standard_normal((8, 1)).astype(np.float32))
+    runs = []
+    for compiled in (False, True):
+        minitorch.manual_seed(0)
+        model = nn.Linear(4, 1)
+        opt = optim.NAdam(model.parameters(), lr=0.05)
+        calls = []
+
+        def scale_grads(optimizer, args, kwargs):
+            calls.append("pre")
+            for p in model.parameters():
+                p.grad.mul_(0.1)
+
+        opt.register_step_pre_hook(scale_grads)
+        opt.register_step_post_hook(lambda o, a, k: calls.append("post"))
+
+        def train_step():
+            opt.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        step = minitorch.compile(train_step) if compiled else train_step
+        losses = [step().item() for _ in range(5)]
+        if compiled:
+            assert step.stats.replays >= 3
+        assert calls == ["pre", "post"] * 5
+        runs.append((losses, [p.detach().numpy().copy() for p in model.parameters()]))
+    assert runs[0][0] == runs[1][0]
+    _assert_same(runs[0][1], runs[1][1], np.float32, "compiled with hooks")

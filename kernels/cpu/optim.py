@@ -148,6 +148,126 @@ def adadelta(p, g, square_avg, acc_delta, lr, weight_decay, rho, one_minus_rho, 
     return p - lr * delta, square_avg, acc_delta
 
 
+def adamax(p, g, exp_avg, exp_inf, weight_decay, one_minus_beta1, beta2, eps, clr, maximize):
+    """Adamax: Adam with the infinity norm, exp_inf = max(beta2 * exp_inf, |g| + eps);
+    clr = lr / (1 - beta1**step)."""
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    exp_avg = exp_avg + one_minus_beta1 * (g - exp_avg)
+    exp_inf = max(exp_inf * beta2, abs(g) + eps)
+    return p - clr * exp_avg / exp_inf, exp_avg, exp_inf
+
+
+def nadam(
+    p,
+    g,
+    exp_avg,
+    exp_avg_sq,
+    weight_decay,
+    decay,
+    one_minus_beta1,
+    beta2,
+    one_minus_beta2,
+    bias_correction2,
+    eps,
+    grad_scale,
+    exp_avg_scale,
+    maximize,
+    decoupled,
+):
+    """NAdam: Adam with Nesterov momentum; the step mixes g and exp_avg with the momentum
+    schedule's weights grad_scale = -lr * (1 - mu) / (1 - mu_product) and exp_avg_scale =
+    -lr * mu_next / (1 - mu_product * mu_next)."""
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        if decoupled:
+            p = p * decay
+        else:
+            g = g + weight_decay * p
+    exp_avg = exp_avg + one_minus_beta1 * (g - exp_avg)
+    exp_avg_sq = exp_avg_sq * beta2 + one_minus_beta2 * g * g
+    denom = math.sqrt(exp_avg_sq / bias_correction2) + eps
+    p = p + grad_scale * g / denom
+    return p + exp_avg_scale * exp_avg / denom, exp_avg, exp_avg_sq
+
+
+def radam(
+    p,
+    g,
+    exp_avg,
+    exp_avg_sq,
+    weight_decay,
+    decay,
+    one_minus_beta1,
+    beta2,
+    one_minus_beta2,
+    bias_correction1,
+    bias_correction2_sqrt,
+    lr,
+    rect,
+    eps,
+    maximize,
+    decoupled,
+    rectified,
+):
+    """RAdam: Adam whose adaptive term is switched on (rectified, scaled by rect) once the
+    variance of the second moment is tractable (rho_t > 5); plain momentum SGD before."""
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        if decoupled:
+            p = p * decay
+        else:
+            g = g + weight_decay * p
+    exp_avg = exp_avg + one_minus_beta1 * (g - exp_avg)
+    exp_avg_sq = exp_avg_sq * beta2 + one_minus_beta2 * g * g
+    step = exp_avg / bias_correction1 * lr
+    if rectified:
+        step = step * (bias_correction2_sqrt / (math.sqrt(exp_avg_sq) + eps)) * rect
+    return p - step, exp_avg, exp_avg_sq
+
+
+def rprop(p, g, prev, step_size, etaminus, etaplus, step_size_min, step_size_max, maximize):
+    """Rprop: each element's step size grows by etaplus while its gradient keeps its sign and
+    shrinks by etaminus when it flips (that step is then skipped: prev = 0)."""
+    if maximize:
+        g = -g
+    agreement = g * prev
+    if agreement > 0:
+        step_size = step_size * etaplus
+    elif agreement < 0:
+        step_size = step_size * etaminus
+    step_size = min(max(step_size, step_size_min), step_size_max)
+    if agreement < 0:
+        # NOTE: the literal only reaches the stored prev (no arithmetic follows), so a float32
+        # parameter is still updated in float32
+        return p, 0.0, step_size
+    if g > 0:
+        p = p - step_size
+    elif g < 0:
+        p = p + step_size
+    return p, g, step_size
+
+
+def asgd(p, g, ax, weight_decay, decay, eta, mu, maximize, averaging):
+    """ASGD: SGD with decay = 1 - lambd * eta, and ax the running average of the parameter
+    once averaging starts (mu < 1, after t0 steps; ax = p before)."""
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    p = p * decay
+    p = p - eta * g
+    if averaging:
+        ax = ax + (p - ax) * mu
+    else:
+        ax = p
+    return p, ax
+
+
 class Rule:
     """A scalar update rule split into its argument kinds (read from its signature)."""
 
@@ -165,6 +285,11 @@ RULES = {
     "adagrad": Rule(adagrad, 1, 1),
     "rmsprop": Rule(rmsprop, 3, 3),
     "adadelta": Rule(adadelta, 2, 1),
+    "adamax": Rule(adamax, 2, 1),
+    "nadam": Rule(nadam, 2, 2),
+    "radam": Rule(radam, 2, 3),
+    "rprop": Rule(rprop, 2, 1),
+    "asgd": Rule(asgd, 1, 2),
 }
 
 HEADER = """\

@@ -26,7 +26,7 @@ from ..ops import loss as _loss_op
 from ..ops import norm as _norm_op
 from ..ops.reduce import normalize_dim
 from ..ops.registry import apply
-from ..random import bernoulli, dropout_mask
+from ..random import bernoulli, dropout_mask, rand_like
 from ..tensor import Tensor, wrap
 
 # Convolution, pooling, padding, interpolation, RNN and attention (another engineer's file).
@@ -455,6 +455,64 @@ def _embedding_renorm_(weight: Tensor, input: Tensor, max_norm: float, norm_type
         norms = picked.norm(norm_type, dim=1, keepdim=True)
         scale = where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
         weight[rows] = picked * scale
+
+
+def gumbel_softmax(
+    logits: Tensor, tau: float = 1, hard: bool = False, eps: float = 1e-10, dim: int = -1
+) -> Tensor:
+    """A sample of the Gumbel-softmax (Concrete) distribution over `dim`: softmax((logits +
+    g) / tau) with g standard Gumbel noise drawn from the framework's generator. hard=True
+    returns the one-hot of its argmax, with the soft sample's gradient (straight-through).
+
+    eps is accepted for PyTorch's signature and unused, as there.
+    """
+    # NOTE: g = -log(E), E ~ Exp(1) = -log(1 - U): 1 - U is in (0, 1], so no log(0)
+    gumbels = -(-(1 - rand_like(logits)).log()).log()
+    y_soft = ((logits + gumbels) / tau).softmax(dim)
+    if not hard:
+        return y_soft
+    index = y_soft.argmax(dim, keepdim=True)
+    y_hard = (y_soft.detach() * 0).scatter(dim, index, 1.0)
+    return y_hard - y_soft.detach() + y_soft
+
+
+def multi_margin_loss(
+    input: Tensor,
+    target: Tensor,
+    p: int = 1,
+    margin: float = 1.0,
+    weight: Tensor | None = None,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Multi-class hinge loss: sum over classes i != y of max(0, margin - x[y] + x[i])**p
+    (times weight[y]), divided by the number of classes. input (N, C) or (C,), target (N,)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    if input.ndim not in (1, 2) or input.numel() == 0:
+        raise RuntimeError(
+            "Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
+            f"{list(input.shape)}"
+        )
+    samples = int(input.shape[0]) if input.ndim == 2 else 1
+    if target.ndim > 1 or target.numel() != samples:
+        raise RuntimeError(
+            "multi_margin_loss: target tensor should be 1-D with size equal to the number of "
+            f"input samples (batch size). Expected target size [{samples}], but got "
+            f"{list(target.shape)}. Input has shape {list(input.shape)}."
+        )
+    x = input if input.ndim == 2 else input.unsqueeze(0)
+    y = target.reshape(-1, 1)
+    hinge = (margin - x.gather(1, y) + x).clamp(min=0)
+    if p == 2:
+        hinge = hinge * hinge
+    if weight is not None:
+        hinge = hinge * weight[y]
+    # the target's own class is left out of the sum
+    losses = where(_arange(x.shape[1]) == y, 0.0, hinge).sum(1) / x.shape[1]
+    return _reduce(losses if input.ndim == 2 else losses.squeeze(0), reduction)
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:

@@ -31,6 +31,11 @@ __all__ = [
     "avg_pool2d",
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "channel_shuffle",
     "pad",
     "interpolate",
     "upsample",
@@ -405,6 +410,111 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
     """Average pooling over (N, C, L) or (C, L) to a fixed length."""
     x = _height_1(input, "adaptive_avg_pool1d")
     return adaptive_avg_pool2d(x, _lift(output_size, 1, "output_size")).squeeze(-2)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
+    """Max pooling to a fixed output size; with return_indices also the flat (h * W + w)
+    position of each maximum (the first one in row-major order, as PyTorch).
+
+    Window i along a dim of size n covers [floor(i * n / out), ceil((i + 1) * n / out)).
+    Composed of slices, max and gather (autograd and tracing come free): the max is taken
+    over the window's columns first, then its rows, which keeps PyTorch's choice among ties.
+    """
+    x, added = _batched(input, 2, "adaptive_max_pool2d")
+    size = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 2
+    height, width = int(x.shape[2]), int(x.shape[3])
+    out_h, out_w = (n if s is None else int(s) for s, n in zip(size, (height, width)))
+    # NOTE: columns first: the row maxima of the window then pick the earliest row, and in it
+    # the earliest column, i.e. PyTorch's first maximum in row-major order
+    col_values, col_index = _window_max(x, width, out_w, dim=3)
+    values, row_index = _window_max(col_values, height, out_h, dim=2)
+    indices = row_index * width + col_index.gather(2, row_index)
+    if added:
+        values, indices = values.squeeze(0), indices.squeeze(0)
+    return (values, indices) if return_indices else values
+
+
+def _window_max(x: Tensor, size: int, out: int, dim: int) -> tuple[Tensor, Tensor]:
+    """Max (and its position along dim) over each of the `out` adaptive windows of dim."""
+    values, indices = [], []
+    for i in range(out):
+        start, end = (i * size) // out, -(-((i + 1) * size) // out)
+        best = x.narrow(dim, start, end - start).max(dim=dim, keepdim=True)
+        values.append(best.values)
+        indices.append(best.indices + start)
+    if out == 1:
+        return values[0], indices[0]
+    return cat(values, dim), cat(indices, dim)
+
+
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
+    """Max pooling over (N, C, L) or (C, L) to a fixed length (see adaptive_max_pool2d)."""
+    x = _height_1(input, "adaptive_max_pool1d")
+    out = adaptive_max_pool2d(x, _lift(output_size, 1, "output_size"), return_indices)
+    return tuple(o.squeeze(-2) for o in out) if return_indices else out.squeeze(-2)
+
+
+# ---- rearranging channels ------------------------------------------------------------------------
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """(*, C * r * r, H, W) -> (*, C, H * r, W * r): sub-pixel convolution's upsampling."""
+    r = int(upscale_factor)
+    *batch, channels, height, width = _image_shape(input, "pixel_shuffle")
+    if r <= 0 or channels % (r * r):
+        raise RuntimeError(
+            "pixel_shuffle expects its input's 'channel' dimension to be divisible by the "
+            f"square of upscale_factor, but input.size(-3)={channels} is not divisible by {r * r}"
+        )
+    c, n = channels // (r * r), len(batch)
+    x = input.reshape(*batch, c, r, r, height, width)
+    x = x.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)  # (*, c, H, r, W, r)
+    return x.reshape(*batch, c, height * r, width * r)
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """(*, C, H * r, W * r) -> (*, C * r * r, H, W): the inverse of pixel_shuffle."""
+    r = int(downscale_factor)
+    *batch, channels, height, width = _image_shape(input, "pixel_unshuffle")
+    for name, dim, n in (("height", -2, height), ("width", -1, width)):
+        if r <= 0 or n % r:
+            raise RuntimeError(
+                f"pixel_unshuffle expects {name} to be divisible by downscale_factor, but "
+                f"input.size({dim})={n} is not divisible by {r}"
+            )
+    n = len(batch)
+    x = input.reshape(*batch, channels, height // r, r, width // r, r)
+    x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)  # (*, C, r, r, H, W)
+    return x.reshape(*batch, channels * r * r, height // r, width // r)
+
+
+def _image_shape(input: Tensor, op: str) -> tuple:
+    if input.ndim < 3:
+        raise RuntimeError(
+            f"{op} expects input to have at least 3 dimensions, but got input with "
+            f"{input.ndim} dimension(s)"
+        )
+    return tuple(int(n) for n in input.shape)
+
+
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """(N, g * k, *) -> channels reordered as (N, k, g, *): ShuffleNet's mixing of groups."""
+    groups = int(groups)
+    if groups <= 0:
+        raise RuntimeError(
+            f"Number of groups to divide channels in must be positive. Value of groups:{groups}"
+        )
+    if input.ndim < 3:
+        raise RuntimeError(
+            f"channel_shuffle expects input with > 2 dims, but got input with sizes "
+            f"{list(input.shape)}"
+        )
+    batch, channels, *rest = (int(n) for n in input.shape)
+    if channels % groups:
+        raise RuntimeError(
+            "Number of channels must be divisible by groups. Got "
+            f"{channels} channels and {groups} groups."
+        )
+    x = input.reshape(batch, groups, channels // groups, *rest).transpose(1, 2)
+    return x.reshape(batch, channels, *rest)
 
 
 # ---- padding ------------------------------------------------------------------------------------

@@ -54,17 +54,7 @@ class Adam(Optimizer):
         fused: bool | None = None,
         decoupled_weight_decay: bool = False,
     ) -> None:
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        _no_differentiable(differentiable)
+        _check_adam_arguments(lr, betas, eps, weight_decay, differentiable)
         defaults = dict(
             lr=lr,
             betas=tuple(betas),
@@ -166,3 +156,26 @@ class AdamW(Adam):
             fused=fused,
             decoupled_weight_decay=True,
         )
+
+
+def _check_adam_arguments(lr, betas, eps, weight_decay, differentiable) -> None:
+    """The checks of the Adam family (Adam, AdamW, Adamax, NAdam, RAdam), PyTorch's messages."""
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+    _no_differentiable(differentiable)
+
+
+def _moment_coefficients(group: dict, lr: float) -> tuple:
+    """(weight_decay, decay, 1 - beta1, beta2, 1 - beta2): how the Adam family applies weight
+    decay (decay = 1 - lr * weight_decay multiplies p when it is decoupled) and moves its two
+    moments."""
+    (beta1, beta2), wd = group["betas"], group["weight_decay"]
+    return wd, 1 - lr * wd, 1 - beta1, beta2, 1 - beta2

@@ -29,6 +29,7 @@ from .. import dtypes, jit_guard
 from ..autograd import enable_grad
 from ..functional import tensor
 from ..kernels.cpu import optim as kernels
+from ..nn.modules.module import RemovableHandle, _HookDict
 from ..tensor import Tensor
 
 __all__ = ["Optimizer", "required"]
@@ -64,8 +65,18 @@ class Optimizer(jit_guard.OpaqueStep):
         tensor([0.5000, 0.5000], requires_grad=True)
     """
 
+    def __init_subclass__(cls, **kwargs):
+        # each step of a subclass runs the step hooks around it; OpaqueStep (the base's own
+        # __init_subclass__, below) then makes the hooked step one replayable call, so a
+        # minitorch.compile'd training step runs the hooks at every replay, as eager does
+        if "step" in cls.__dict__:
+            cls.step = _with_step_hooks(cls.__dict__["step"])
+        super().__init_subclass__(**kwargs)
+
     def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
+        self._optimizer_step_pre_hooks: _HookDict = _HookDict()
+        self._optimizer_step_post_hooks: _HookDict = _HookDict()
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):
@@ -129,6 +140,20 @@ class Optimizer(jit_guard.OpaqueStep):
             f"{type(self).__name__}.step is not implemented; subclasses of Optimizer define "
             "step (see docs/custom_optimizer.md)."
         )
+
+    def register_step_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Call hook(optimizer, args, kwargs) before each step; it may return a new
+        (args, kwargs) for the step. Returns a handle whose remove() unregisters it."""
+        handle = RemovableHandle(self._optimizer_step_pre_hooks)
+        self._optimizer_step_pre_hooks[handle.id] = hook
+        return handle
+
+    def register_step_post_hook(self, hook: Callable) -> RemovableHandle:
+        """Call hook(optimizer, args, kwargs) after each step. Returns a handle whose
+        remove() unregisters it."""
+        handle = RemovableHandle(self._optimizer_step_post_hooks)
+        self._optimizer_step_post_hooks[handle.id] = hook
+        return handle
 
     @staticmethod
     def _evaluate(closure: Callable[[], Any] | None) -> Any:
@@ -199,6 +224,43 @@ class Optimizer(jit_guard.OpaqueStep):
         return text + ")"
 
 
+def _with_step_hooks(step: Callable) -> Callable:
+    """step, run between the optimizer's step pre-hooks and post-hooks (PyTorch's order and
+    contract: args are the step's positional arguments, self included)."""
+
+    @functools.wraps(step)
+    def hooked(*args, **kwargs):
+        self = args[0]
+        pre = self.__dict__.get("_optimizer_step_pre_hooks")
+        post = self.__dict__.get("_optimizer_step_post_hooks")
+        # no hook (the common case), or a subclass's step calling super().step(): hooks once
+        if not (pre or post) or self.__dict__.get("_in_hooked_step"):
+            return step(*args, **kwargs)
+        self._in_hooked_step = True
+        try:
+            return _run_hooked(step, self, pre, post, args, kwargs)
+        finally:
+            self._in_hooked_step = False
+
+    return hooked
+
+
+def _run_hooked(step: Callable, optimizer, pre, post, args: tuple, kwargs: dict) -> Any:
+    for hook in list(pre.values()) if pre else ():
+        result = hook(optimizer, args, kwargs)
+        if result is None:
+            continue
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise RuntimeError(
+                f"{step} must return None or a tuple of (new_args, new_kwargs), but got {result}."
+            )
+        args, kwargs = result
+    out = step(*args, **kwargs)
+    for hook in list(post.values()) if post else ():
+        hook(optimizer, args, kwargs)
+    return out
+
+
 def _param_list(params) -> list:
     """A group's parameters as a list, checked to be leaf Tensors (or (name, Tensor) pairs)."""
     if isinstance(params, Tensor):
@@ -220,6 +282,9 @@ def _param_list(params) -> list:
     return params
 
 
+_HOST_SCALARS = {"step", "mu_product", "eta", "mu"}
+
+
 def _copy_state(param: Tensor, key: str, value: Any) -> Any:
     """A contiguous copy of one saved buffer, cast to param's dtype unless it is "step"."""
     if isinstance(value, np.ndarray):  # a state_dict exported from PyTorch as numpy arrays
@@ -230,8 +295,9 @@ def _copy_state(param: Tensor, key: str, value: Any) -> Any:
     if key != "step" and param.dtype.is_floating_point and dtype.is_floating_point:
         dtype = param.dtype
     host = value.detach().cpu()._data
-    # state buffers live on their parameter's device; "step" stays a cpu number, as in PyTorch
-    device = param.device if key != "step" else None
+    # state buffers live on their parameter's device; the 0-d schedule numbers ("step",
+    # NAdam's "mu_product", ASGD's "eta" and "mu") stay on the cpu, where step() reads them
+    device = None if key in _HOST_SCALARS else param.device
     return tensor(np.array(host, dtype=dtype.np, order="C"), dtype=dtype, device=device)
 
 
@@ -250,6 +316,15 @@ def _advance(state: dict[str, Any]) -> float:
     step._data[()] = float(step._data) + 1
     step._version[0] += 1
     return float(step._data)
+
+
+def _set_scalar(state: dict[str, Any], key: str, value: float) -> float:
+    """Store value in the 0-d state tensor state[key] (rounded to its dtype, as PyTorch's
+    in-place update of the tensor rounds) and return the stored value as a Python float."""
+    data = state[key]._data
+    data[()] = value
+    state[key]._version[0] += 1
+    return float(data)
 
 
 def _fused_update(
@@ -418,3 +493,37 @@ def _flat(buffer: np.ndarray, like: np.ndarray) -> np.ndarray:
     # a non-contiguous array would copy and the update would be lost.
     assert buffer.flags["C_CONTIGUOUS"]
     return buffer.reshape(-1) if isinstance(buffer, np.ndarray) else buffer
+
+
+class _FusedOptimizer(Optimizer):
+    """An optimizer whose step updates every parameter with one fused rule of
+    kernels/cpu/optim.py. A subclass names its `rule` and says how a parameter's state starts
+    (`_init_state`, after "step" exists) and what one step passes to the rule (`_rule_args`,
+    after "step" was advanced): the loop over parameters, the lazy state and the batching are
+    written once, here.
+    """
+
+    rule: str
+
+    def _init_state(self, group: dict[str, Any], param: Tensor, state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _rule_args(self, group: dict[str, Any], state: dict[str, Any], step: float) -> tuple:
+        """(state buffers in the rule's order, coefficients, flags) of one parameter's update."""
+        raise NotImplementedError
+
+    @batched_updates()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter that has a gradient."""
+        loss = self._evaluate(closure)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = _new_step()
+                    self._init_state(group, p, state)
+                buffers, coefficients, flags = self._rule_args(group, state, _advance(state))
+                _fused_update(self.rule, p, buffers, coefficients, flags)
+        return loss

@@ -1,5 +1,5 @@
-"""minitorch.utils: data loading (`minitorch.utils.data`), as in torch.utils."""
+"""minitorch.utils: data loading (`minitorch.utils.data`) and `checkpoint`, as in torch.utils."""
 
-from . import data
+from . import checkpoint, data
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]
