@@ -18,6 +18,13 @@ import functools
 
 _guard = [None]
 capture = [None]
+# Bumped whenever a hook (tensor, module or optimizer hook) is added or removed: a trace ran
+# the hooks that existed when it was captured, so it holds only while this has not moved.
+hooks_version = [0]
+
+
+def hooks_changed() -> None:
+    hooks_version[0] += 1
 
 
 def check_host_sync(what: str) -> None:

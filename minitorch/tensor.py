@@ -106,9 +106,11 @@ class Size(tuple):
 class _HookHandle:
     def __init__(self, hooks, key):
         self.hooks, self.key = hooks, key
+        jit_guard.hooks_changed()
 
     def remove(self):
         self.hooks.pop(self.key, None)
+        jit_guard.hooks_changed()
 
 
 class Tensor:

@@ -14,6 +14,7 @@ tests/test_jit.py has the workload-level checks; this file does not repeat them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -990,6 +991,87 @@ def test_python_state_the_step_rebinds_is_refused(step, message):
     compiled(torch.ones(3))  # eager warm-up
     with pytest.raises(torch.jit.TraceError, match=message):
         compiled(torch.ones(3))
+
+
+def test_hooks_added_or_removed_between_calls_retrace():
+    """A trace runs the hooks there were when it was captured: adding or removing one (a
+    gradient hook that freezes a layer, a forward hook) retraces."""
+    results = []
+    for compile_it in (False, True):
+        model, opt, step = _classifier_step()
+        fn = torch.compile(step) if compile_it else step
+        losses = []
+        for i in range(7):
+            if i == 3:
+                handle = model[0].weight.register_hook(lambda g: g * 0)
+                model[1].register_forward_hook(lambda m, inp, out: out * 0.5)
+            if i == 5:
+                handle.remove()
+            losses.append(fn(*_batch(16, seed=i)).item())
+        results.append((losses, model[0].weight.detach().numpy().copy()))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    assert sum("a hook was added or removed" in r for r in fn.stats.retraces) == 2
+
+
+@dataclasses.dataclass(frozen=True)
+class _Batch:
+    x: torch.Tensor
+    y: torch.Tensor
+
+
+class _Holder:  # a plain object passed in, its fields rebound between calls
+    pass
+
+
+def test_batches_in_dataclasses_and_objects_passed_in_are_read_at_each_call():
+    _, _, step = _classifier_step()
+    compiled = torch.compile(lambda batch: step(batch.x, batch.y))
+    losses = [compiled(_Batch(*_batch(16, seed=i))).item() for i in range(5)]
+    _, _, twin = _classifier_step()
+    assert losses == [twin(*_batch(16, seed=i)).item() for i in range(5)]
+    assert compiled.stats.replays == 3
+    holder, (_, _, step) = _Holder(), _classifier_step()
+    compiled, losses = torch.compile(lambda h: step(h.x, h.y)), []
+    for i in range(4):
+        holder.x, holder.y = _batch(16, seed=i)
+        losses.append(compiled(holder).item())
+    _, _, twin = _classifier_step()  # (after: dropout draws from the same generator)
+    assert losses == [twin(*_batch(16, seed=i)).item() for i in range(4)]
+    assert "attribute h.x is another object" in compiled.stats.retraces[-1]
+
+
+def test_models_and_tensors_held_in_containers_and_module_attributes_are_guarded():
+    """A k-fold loop keeping its model and optimizer in a dict, a mask tensor stored on a
+    module (neither parameter nor buffer) replaced: other objects, so the step retraces."""
+    state = {}
+
+    def new_fold(seed):
+        state["model"], state["opt"], _ = _classifier_step(seed=seed)
+        state["model"].scale = torch.ones(3)
+
+    def step(x, y):
+        state["opt"].zero_grad()
+        loss = F.cross_entropy(state["model"](x) * state["model"].scale, y)
+        loss.backward()
+        state["opt"].step()
+        return loss
+
+    def folds(fn):
+        losses = []
+        for fold in range(2):
+            new_fold(fold)
+            for i in range(4):
+                if i == 2:
+                    state["model"].scale = torch.full((3,), 0.5)
+                losses.append(fn(*_batch(16, seed=i)).item())
+        return losses
+
+    compiled = torch.compile(step)
+    assert folds(compiled) == folds(step)
+    reasons = compiled.stats.retraces
+    assert any(re.search(r"attribute state\['(model|opt)'\] is another", r) for r in reasons)
+    assert any("scale is another object" in r for r in reasons), reasons
 
 
 def test_a_compiled_method_guards_what_it_reads_through_self():

@@ -6,6 +6,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 
+from .. import jit_guard
 from ..autograd.grad_mode import state
 from ..kernels.cpu import compiler
 from ..tensor import Tensor
@@ -17,11 +18,14 @@ from .trace import (
     SetGrad,
     TraceError,
     by_identity,
+    is_record,
     leaves,
     map_leaves,
     module_numbers,
+    object_arguments,
     read_watched,
     rebound,
+    record_fields,
     watched_numbers,
 )
 
@@ -157,6 +161,7 @@ class CompiledFunction:
 
     def _call(self, *args, **kwargs):
         self.stats.calls += 1
+        positional = args
         if kwargs:
             args = args + tuple(kwargs.values())
             fn, names = self.fn, tuple(kwargs)
@@ -189,7 +194,7 @@ class CompiledFunction:
         if reason is not None:
             self.stats.retraces.append(reason)
             self._counted_retraces += not new_sizes
-        return self._trace(call, args, leaves, key)
+        return self._trace(call, args, leaves, key, object_arguments(self.fn, positional))
 
     def _replay(self, trace: _Trace, call, args, leaves):
         self.stats.replays += 1
@@ -205,7 +210,7 @@ class CompiledFunction:
         self.stats.eager_calls += 1
         return call(*args)
 
-    def _trace(self, call, args, leaves, key):
+    def _trace(self, call, args, leaves, key, roots: dict):
         if self._counted_retraces >= RETRACE_LIMIT:
             last = self.stats.retraces[-1]
             self._eager_reason = f"traced {self.stats.traces} times; last reason: {last}"
@@ -229,7 +234,7 @@ class CompiledFunction:
         # cannot hold: rerunning the step after a failed capture ran part of it twice (an
         # optimizer step before a .item() was applied twice).
         capture = Capture(leaves, tolerate=self.fallback == "eager")
-        watched = watched_numbers(self.fn)
+        watched = watched_numbers(self.fn, roots=roots)  # (roots: objects passed in)
         try:
             with capture:
                 result = call(*args)
@@ -368,7 +373,7 @@ def _guard_key(args, kwargs) -> tuple[tuple, tuple]:
         if isinstance(a, Tensor):  # (the common case first: a replay's overhead)
             parts.append(_tensor_part(f"argument {i}", a))
         else:
-            nested = nested or isinstance(a, _CONTAINERS)
+            nested = nested or isinstance(a, _CONTAINERS) or is_record(a)
             _key_parts(f"argument {i}", a, parts)
     return tuple(parts), (tuple(leaves(args)) if nested else args)
 
@@ -387,6 +392,11 @@ def _key_parts(label: str, a, parts: list) -> None:
         parts.append((label, type(a).__name__, tuple(a) if isinstance(a, dict) else len(a)))
         for k, v in items:
             _key_parts(f"{label}[{k!r}]", v, parts)
+    elif is_record(a):  # a dataclass batch: its type and fields
+        fields = record_fields(a)
+        parts.append((label, type(a).__qualname__, tuple(name for name, _ in fields)))
+        for name, v in fields:
+            _key_parts(f"{label}.{name}", v, parts)
     else:
         try:
             hash(a)
@@ -411,9 +421,16 @@ def _only_sizes_differ(old: tuple | None, new: tuple) -> bool:
 
 def _key_change(old: tuple, new: tuple) -> str:
     for a, b in zip(old, new):
-        if a != b:
+        if not _same(a, b):
             return f"{a[0]} changed: {a[1:]} -> {b[1:]}"
     return "the arguments changed"
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001  (a value whose == does not give a bool: an array field)
+        return False
 
 
 def _describe_key(key: tuple) -> str:
@@ -428,12 +445,15 @@ def _dynamic_checks(watched: list, program) -> tuple:
     # split once here: the objects compare by identity, the numbers by value
     objects = [w for w in watched if by_identity(w[3])]
     numbers = [w for w in watched if not by_identity(w[3])]
-    return (program.modules, numbers, objects, program.grad_guards, program.arg_grad_guards)
+    grads = (program.grad_guards, program.arg_grad_guards)
+    return (program.modules, numbers, objects, *grads, jit_guard.hooks_version[0])
 
 
 def _stale(trace: _Trace, args) -> str | None:
     """Why a trace does not match what its function would do now, or None."""
-    replayer, (modules, numbers, objects, grads, arg_grads) = trace.replayer, trace.checks
+    replayer, (modules, numbers, objects, grads, arg_grads, hooks) = trace.replayer, trace.checks
+    if jit_guard.hooks_version[0] != hooks:
+        return "a hook was added or removed (the trace runs the hooks there were when traced)"
     for t in list(grads) + [args[i] for i in arg_grads]:
         if t.grad is not None:
             return (

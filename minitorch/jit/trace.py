@@ -10,6 +10,7 @@ updates are seen), or a constant.
 
 from __future__ import annotations
 
+import dataclasses
 import dis
 import inspect
 import os
@@ -598,12 +599,23 @@ def map_leaves(value, kind: type, fn):
 
 
 def leaves(value) -> list:
-    """The items of nested tuples, lists and dicts, in order (map_leaves's order)."""
+    """The items of nested tuples, lists, dicts and dataclass instances, in order."""
     if isinstance(value, (tuple, list)):
         return [leaf for v in value for leaf in leaves(v)]
     if isinstance(value, dict):
         return [leaf for v in value.values() for leaf in leaves(v)]
+    if is_record(value):
+        return [leaf for _, v in record_fields(value) for leaf in leaves(v)]
     return [value]
+
+
+def is_record(value) -> bool:
+    """A dataclass instance (a batch as `Batch(x=..., y=...)`): read field by field."""
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+
+def record_fields(value) -> list[tuple[str, object]]:
+    return [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value)]
 
 
 def refs_in(value) -> list:
@@ -634,14 +646,18 @@ def closure_numbers(fn) -> dict:
     return {label: value for label, _, _, value in watched_numbers(fn)}
 
 
-def watched_numbers(fn, _seen: set | None = None, _where: str = "") -> list[tuple]:
+def watched_numbers(fn, _seen: set | None = None, _where: str = "", roots=None) -> list[tuple]:
     """closure_numbers as (label, holder, name, value): holder is a closure cell (name None)
     or the globals dict that holds `name`, so a guard rereads each value without walking the
-    code again."""
+    code again. roots: {parameter name: object} whose attributes the step reads (the objects
+    passed to it: a trainer, a batch holder); a bound method's self is one."""
     fn = inspect.unwrap(fn)
-    owner = None
+    roots = dict(roots or {})
     if inspect.ismethod(fn):  # a compiled bound method: `self.x` reads are watched too
         owner, fn = fn.__self__, fn.__func__
+        code = getattr(fn, "__code__", None)
+        if code is not None and code.co_argcount:
+            roots[code.co_varnames[0]] = owner
     code = getattr(fn, "__code__", None)
     seen = set() if _seen is None else _seen
     if code is None or code in seen or len(seen) >= _MAX_HELPERS:
@@ -656,15 +672,16 @@ def watched_numbers(fn, _seen: set | None = None, _where: str = "") -> list[tupl
     for name in dict.fromkeys(_global_names(code)):
         if name in fn.__globals__:
             found.append((f"global {name}{_where}", fn.__globals__, name, fn.__globals__[name]))
-    found += _attribute_reads(code, fn, _where, owner)
+    found += _attribute_reads(code, fn, _where, roots)
     numbers = [w for w in found if isinstance(w[3], (bool, int, float, str))]
     # the objects a step works on, by identity: a global batch, model or optimizer rebound
-    # between calls (a new model per fold) is another object the trace never saw. Attribute
-    # chains only for models and optimizers (x.T makes a new tensor on every read).
+    # between calls (a new model per fold) is another object the trace never saw. Tensors
+    # reached through attributes only where stored there (x.T makes a new tensor each read).
     numbers += [
         w
         for w in found
-        if is_watched_object(w[3]) and not (isinstance(w[3], Tensor) and type(w[1]) is _Attribute)
+        if is_watched_object(w[3])
+        and not (isinstance(w[3], Tensor) and type(w[1]) is _Attribute and not w[1].stored())
     ]
     # NOTE: a branch on a flag inside a helper the step calls is frozen by the trace as surely
     # as one in the step itself
@@ -674,16 +691,29 @@ def watched_numbers(fn, _seen: set | None = None, _where: str = "") -> list[tupl
     return numbers
 
 
+def object_arguments(fn, args: tuple) -> dict:
+    """{parameter name: argument} for the step's positional arguments that are plain objects
+    (not tensors, numbers, strings, containers or dataclasses): roots for watched_numbers,
+    whose attributes (holder.x) a replay must find unchanged."""
+    code = getattr(inspect.unwrap(fn), "__code__", None)
+    if code is None:
+        return {}
+    names = code.co_varnames[: code.co_argcount]
+    plain = (Tensor, bool, int, float, str, bytes, tuple, list, dict, type(None))
+    return {n: a for n, a in zip(names, args) if not isinstance(a, plain) and not is_record(a)}
+
+
 def module_numbers(modules) -> list[tuple]:
     """watched_numbers entries for the plain numbers in each module's attributes (`self.scale`
-    read by a forward), but for `training`, which has a guard of its own."""
+    read by a forward), but for `training`, which has a guard of its own, and for the tensors
+    stored there that are neither parameters nor buffers (`self.mask`, by identity)."""
     numbers, seen = [], set()
     for module, _ in modules:
         if id(module) in seen:
             continue
         seen.add(id(module))
         for name, value in vars(module).items():
-            if name != "training" and isinstance(value, (bool, int, float, str)):
+            if name != "training" and isinstance(value, (bool, int, float, str, Tensor)):
                 label = f"{type(module).__name__}.{name}"
                 numbers.append((label, vars(module), name, value))
         # a parameter, buffer or submodule replaced (m.fc = nn.Linear(...)) is not the
@@ -731,33 +761,61 @@ def is_watched_object(value) -> bool:
 
 
 class _Attribute:
-    """A guard's holder for `root.a.b` read by a step: rereads the chain from its root (a
-    closure cell or a globals dict) each time, so a replaced `root.a` is noticed too."""
+    """A guard's holder for `root.a.b` or `root["k"]` read by a step: rereads the chain from
+    its root (a closure cell or a globals dict) each time, so a replaced `root.a` is noticed
+    too. A step of `attrs` is an attribute name, or a 1-tuple holding a subscript's key."""
 
-    def __init__(self, cell, scope: dict | None, name: str, attrs: tuple[str, ...]):
+    def __init__(self, cell, scope: dict | None, name: str, attrs: tuple):
         self.cell, self.scope, self.name, self.attrs = cell, scope, name, attrs
 
     def get(self, _name, default):
         try:
-            obj = self.cell.cell_contents if self.scope is None else self.scope[self.name]
-            for attr in self.attrs:
-                obj = getattr(obj, attr)
+            return self._walk(self.attrs)
         except Exception:  # noqa: BLE001  (an empty cell, a missing name, a failing property)
             return default
+
+    def _walk(self, steps):
+        obj = self.cell.cell_contents if self.scope is None else self.scope[self.name]
+        for step in steps:
+            obj = obj[step[0]] if isinstance(step, tuple) else getattr(obj, step)
         return obj
 
+    def stored(self) -> bool:
+        """Whether the chain's last step reads a value stored in its object (its __dict__, a
+        dict's or list's item), not one a property makes at each read (x.T)."""
+        last = self.attrs[-1]
+        try:
+            parent = self._walk(self.attrs[:-1])
+            if isinstance(last, tuple):  # (not a tensor's x[0]: a new view at each read)
+                return isinstance(parent, (dict, list, tuple))
+            return last in vars(parent)
+        except Exception:  # noqa: BLE001  (no __dict__: a slotted or builtin object)
+            return False
 
-def _attribute_reads(code, fn, where: str, owner=None) -> list[tuple]:
-    """watched_numbers-style entries for `name.attr[.attr...]` reads of a closure variable or a
-    global in code (cfg.scale), or of `self` when code is a bound method's (owner is its
-    object): the holder rereads the chain (see _Attribute)."""
+    def through_optimizer(self) -> bool:
+        """Whether the chain passes through an optimizer (its learning rates are read live by
+        its step: a guard on them would retrace whenever a scheduler moves them)."""
+        try:
+            return any(
+                hasattr(self._walk(self.attrs[:i]), "param_groups") for i in range(len(self.attrs))
+            )
+        except Exception:  # noqa: BLE001
+            return False
+
+    def label(self) -> str:
+        return self.name + "".join(
+            f"[{s[0]!r}]" if isinstance(s, tuple) else f".{s}" for s in self.attrs
+        )
+
+
+def _attribute_reads(code, fn, where: str, roots: dict) -> list[tuple]:
+    """watched_numbers-style entries for `name.attr[.attr...]` and `name["key"]` reads of a
+    closure variable or a global in code (cfg.scale), or of a root (a bound method's self, an
+    object passed in): the holder rereads the chain (see _Attribute)."""
     cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
-    fast = ()
-    if owner is not None and code.co_argcount:
-        fast = (code.co_varnames[0],)
-        cells[fast[0]] = types.CellType(owner)
+    cells.update({name: types.CellType(obj) for name, obj in roots.items()})
     found = []
-    for name, attrs in dict.fromkeys(_attribute_chains(code, fast)):
+    for name, attrs in dict.fromkeys(_attribute_chains(code, tuple(roots))):
         if name in cells:
             holder = _Attribute(cells[name], None, name, attrs)
         elif name in fn.__globals__:
@@ -766,15 +824,15 @@ def _attribute_reads(code, fn, where: str, owner=None) -> list[tuple]:
             continue
         missing = object()
         value = holder.get(None, missing)
-        if value is not missing:
-            found.append((f"attribute {name}.{'.'.join(attrs)}{where}", holder, "", value))
+        if value is not missing and not holder.through_optimizer():
+            found.append((f"attribute {holder.label()}{where}", holder, "", value))
     return found
 
 
-def _attribute_chains(code, fast: tuple = ()) -> list[tuple[str, tuple[str, ...]]]:
-    """(name, (attr, ...)) for each closure or global `name`, or local in `fast` (a method's
-    self), whose attributes code reads."""
-    chains, current = [], None
+def _attribute_chains(code, fast: tuple = ()) -> list[tuple[str, tuple]]:
+    """(name, steps) for each closure or global `name`, or local in `fast` (a method's self,
+    an object passed in), whose attributes or constant subscripts (cfg["lr"]) code reads."""
+    chains, current, key = [], None, None
     for ins in dis.get_instructions(code):
         local = ins.opname.startswith("LOAD_FAST") and ins.argval in fast
         if local or ins.opname in ("LOAD_DEREF", "LOAD_GLOBAL", "LOAD_NAME"):
@@ -782,10 +840,17 @@ def _attribute_chains(code, fast: tuple = ()) -> list[tuple[str, tuple[str, ...]
         elif ins.opname == "LOAD_ATTR" and current is not None:
             current = (current[0], current[1] + (ins.argval,))
             chains.append(current)
+        elif ins.opname == "LOAD_CONST" and current is not None and key is None:
+            key = (ins.argval,)  # a subscript's key, if BINARY_SUBSCR follows
+            continue
+        elif ins.opname == "BINARY_SUBSCR" and current is not None and key is not None:
+            current = (current[0], current[1] + (key,))
+            chains.append(current)
         elif ins.opname == "COPY" and current is not None:  # `self.n += 1` reads via a copy
             continue
         else:
             current = None
+        key = None
     for const in code.co_consts:
         if inspect.iscode(const):
             chains += _attribute_chains(const, fast)

@@ -61,8 +61,10 @@ class RemovableHandle:
         self.hooks_dict_ref = weakref.ref(hooks_dict)
         self.id = next(RemovableHandle._next_id)
         self.extra_dict_refs = tuple(weakref.ref(d) for d in (extra_dict or ()))
+        jit_guard.hooks_changed()
 
     def remove(self) -> None:
+        jit_guard.hooks_changed()
         for ref in (self.hooks_dict_ref, *self.extra_dict_refs):
             d = ref()
             if d is not None:
