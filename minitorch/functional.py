@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from . import dtypes
+from . import dtypes, jit_guard
 from .autograd.grad_mode import is_grad_enabled
 from .ops import elementwise as E
 from .ops import movement as M
@@ -130,12 +130,11 @@ def tensor(
     """A new tensor holding a copy of data (nested lists, numbers, arrays, tensors)."""
     from .backend import to_device  # noqa: PLC0415
 
-    if isinstance(data, Tensor) and data.is_cuda:  # a copy on its device (or the one asked)
-        out = data.detach().to(device=device or data.device, dtype=dtype, copy=True)
-        t = wrap(out._data, out.dtype)
-        if requires_grad:
-            t.requires_grad = True
-        return t
+    if isinstance(data, Tensor):  # a copy through ops, so a trace replays it with new values
+        out = data.detach().to(device=device or data.device, dtype=dtype or data.dtype, copy=True)
+        return out.requires_grad_() if requires_grad else out
+    if isinstance(data, (list, tuple)) and any(isinstance(v, Tensor) for v in _flatten(data)):
+        jit_guard.check_host_sync("tensor of tensors")
     device = to_device(device)
     dt = _infer_dtype(data) if dtype is None else dtypes.to_dtype(dtype)
     array = _to_array(data, dt)

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from . import dtypes
+from . import dtypes, jit_guard
 from .backend import to_device
 from .kernels.cpu import random as K
 from .ops import random as RandomOps
@@ -236,6 +236,7 @@ def multinomial(
     input: Tensor, num_samples: int, replacement: bool = False, *, generator=None
 ) -> Tensor:
     """Sample category indices by weight (rows of a 2-D input are independent)."""
+    jit_guard.check_host_sync("multinomial")  # (reads the weights into numpy)
     probs = np.atleast_2d(np.asarray(input._data, np.float64))
     if not replacement and num_samples > probs.shape[1]:
         raise RuntimeError(

@@ -328,9 +328,11 @@ class Tensor:
         return bool(_host(self._data).reshape(()))
 
     def __float__(self):
+        jit_guard.check_host_sync("float")
         return float(self.item())
 
     def __int__(self):
+        jit_guard.check_host_sync("int")
         return int(self.item())
 
     def __index__(self):
@@ -529,6 +531,7 @@ class Tensor:
         return _view_result(M.view, self, shape=_shape_arg(shape))
 
     def _view_dtype(self, dtype) -> Tensor:
+        jit_guard.check_host_sync("view dtype")
         out = wrap(self._data.view(dtype.np), dtype)
         out._version = self._version
         return out
@@ -1299,9 +1302,11 @@ class Tensor:
         return self.shape == other.shape and bool((self == other).all())
 
     def allclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
+        jit_guard.check_host_sync("allclose")
         return bool(np.allclose(self._data, _data_of(other), rtol, atol, equal_nan))
 
     def isclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False) -> Tensor:
+        jit_guard.check_host_sync("isclose")
         return wrap(np.isclose(self._data, _data_of(other), rtol, atol, equal_nan), dtypes.bool_)
 
     def matmul(self, other: Tensor) -> Tensor:
@@ -2088,6 +2093,8 @@ def _convert_one(i):
             return i._data.astype(np.bool_)
         return i._data
     if isinstance(i, list):
+        if any(isinstance(v, Tensor) for v in i):
+            jit_guard.check_host_sync("index of tensors")
         arr = np.asarray([_data_of(v) for v in i])
         if arr.dtype == object or arr.dtype.kind == "f":
             raise IndexError(f"index: unsupported list index {i!r}; use integers or booleans")

@@ -762,6 +762,59 @@ def test_data_dependent_shapes_are_refused(step, message):
         compiled(torch.randn(6))
 
 
+@pytest.mark.parametrize(
+    "step, name",
+    [
+        (lambda x: torch.tensor([x[0], x[1]]), r"torch.tensor\(\[...\]\) of tensors"),
+        (lambda x: torch.multinomial(x.abs() + 0.1, 1), "torch.multinomial"),
+        (lambda x: x.isclose(torch.zeros(6)), "isclose"),
+        (
+            lambda x: x * 2 if torch.allclose(x, torch.zeros(6)) else x,
+            r"allclose \(a Python bool\)",
+        ),
+        (lambda x: x.view(torch.int32) + 1, r"view\(dtype\)"),
+        (lambda x: x * float(x[0]), r"float\(tensor\)"),
+        (lambda x: x[[x[0].long().clamp(0, 5), 1]], "an index list of tensors"),
+    ],
+)
+def test_reading_values_outside_the_ops_is_refused(step, name):
+    """Each of these reads a tensor's values into Python or numpy, which a replay would not
+    redo: refused with an error naming the call and line, not frozen into the trace."""
+    compiled = torch.compile(step)
+    compiled(torch.randn(6))  # eager warm-up
+    with pytest.raises(torch.jit.TraceError, match=rf"{name} at .*{HERE}"):
+        compiled(torch.randn(6))
+
+
+def test_a_tensor_copied_with_torch_tensor_is_each_calls_own():
+    compiled = torch.compile(lambda x: torch.tensor(x) + x.new_tensor(x) * 2)
+    for i in range(4):
+        x = torch.full((3,), float(i))
+        assert compiled(x).tolist() == [3.0 * i] * 3
+    assert compiled.stats.replays == 2
+
+
+def test_python_numbers_the_step_returns_are_named_in_a_warning():
+    w = nn.Parameter(torch.ones(3))
+    opt = torch.optim.SGD([w], lr=0.1)
+    sched = torch.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5)
+
+    def step(x):
+        opt.zero_grad()
+        loss = (w * x).sum()
+        loss.backward()
+        opt.step()
+        sched.step()
+        return loss.detach(), opt.param_groups[0]["lr"]
+
+    compiled = torch.compile(step)
+    compiled(torch.ones(3))
+    with pytest.warns(RuntimeWarning, match=r"returns Python numbers \(0.025\)") as record:
+        compiled(torch.ones(3))
+    assert record[0].filename == __file__
+    assert opt.param_groups[0]["lr"] == 0.025
+
+
 def test_compiled_model_in_a_training_loop_runs_eagerly_with_one_warning():
     """torch.compile(model) with backward outside: a replay would return outputs without an
     autograd graph, so the model runs eagerly (one warning) and trains as eager does."""

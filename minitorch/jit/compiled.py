@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -177,15 +178,15 @@ class CompiledFunction:
         if self.stats.calls <= self.warmup:
             self._warming = self._warming or (_Build(), _Build.start())
             return self._eager(call, args)
-        # leaves: the tensors and numbers, also those inside list/tuple/dict arguments
-        key, leaves = _guard_key(args, kwargs)
+        # flat: the tensors and numbers, also those inside list/tuple/dict arguments
+        key, flat = _guard_key(args, kwargs)
         last_key, self._last_key = self._last_key, key
         traces = self._traces.get(key, [])
         reason = None
         for trace in reversed(traces):
-            stale = _stale(trace, leaves)
+            stale = _stale(trace, flat)
             if stale is None:
-                return self._replay(trace, call, args, leaves)
+                return self._replay(trace, call, args, flat)
             reason = reason or stale
         new_sizes = False
         if reason is None and self._traces:
@@ -194,37 +195,37 @@ class CompiledFunction:
         if reason is not None:
             self.stats.retraces.append(reason)
             self._counted_retraces += not new_sizes
-        return self._trace(call, args, leaves, key, object_arguments(self.fn, positional))
+        return self._trace(call, args, flat, key, object_arguments(self.fn, positional))
 
-    def _replay(self, trace: _Trace, call, args, leaves):
+    def _replay(self, trace: _Trace, call, args, flat):
         self.stats.replays += 1
         if self.check and not trace.checked:
             trace.checked = True  # checked once, then replayed at full speed
-            return check_replay(trace.replayer, call, args, leaves)
+            return check_replay(trace.replayer, call, args, flat)
         if not trace.build.done:
-            return self._first_replay(trace, leaves)
-        return trace.replayer(leaves)
+            return self._first_replay(trace, flat)
+        return trace.replayer(flat)
 
     # ---- the three ways to run ---------------------------------------------------------------
     def _eager(self, call, args):
         self.stats.eager_calls += 1
         return call(*args)
 
-    def _trace(self, call, args, leaves, key, roots: dict):
+    def _trace(self, call, args, flat, key, roots: dict):
         if self._counted_retraces >= RETRACE_LIMIT:
             last = self.stats.retraces[-1]
             self._eager_reason = f"traced {self.stats.traces} times; last reason: {last}"
             hint = (
                 " (a number passed in that changes every call is frozen into each trace: "
                 "pass it as a tensor, torch.tensor(x), which a replay reads afresh)"
-                if last.startswith("argument") and "'value'" in last
+                if last.startswith("argument") and re.search(r"'value', '(int|float)'", last)
                 else ""
             )
             warnings.warn(
                 f"minitorch.compile({_name(self.fn)}): {self._eager_reason}; running it "
                 f"eagerly from now on{hint}",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             return self._eager(call, args)
         start = time.perf_counter()
@@ -233,7 +234,7 @@ class CompiledFunction:
         # NOTE: with fallback="eager" the capture runs the step to its end even past what it
         # cannot hold: rerunning the step after a failed capture ran part of it twice (an
         # optimizer step before a .item() was applied twice).
-        capture = Capture(leaves, tolerate=self.fallback == "eager")
+        capture = Capture(flat, tolerate=self.fallback == "eager")
         watched = watched_numbers(self.fn, roots=roots)  # (roots: objects passed in)
         try:
             with capture:
@@ -250,7 +251,7 @@ class CompiledFunction:
             if self.fallback == "error":
                 raise
             self._eager_reason = str(e)
-            warnings.warn(f"{e} Running {_name(self.fn)} eagerly.", RuntimeWarning, stacklevel=3)
+            warnings.warn(f"{e} Running {_name(self.fn)} eagerly.", RuntimeWarning, stacklevel=4)
             if e is capture.failure:  # the step ran eagerly to its end: its result stands
                 self.stats.eager_calls += 1
                 return result
@@ -263,10 +264,21 @@ class CompiledFunction:
                 "Compile the whole training step (forward, backward, optimizer.step), or call "
                 "it under torch.no_grad() for inference.",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             self.stats.eager_calls += 1
             return result
+        numbers: list = []
+        map_leaves(program.output, (int, float), numbers.append)
+        if numbers:
+            warnings.warn(
+                f"minitorch.compile({_name(self.fn)}): the step returns Python numbers "
+                f"({', '.join(map(repr, numbers[:3]))}); every replay returns these values of "
+                "the traced call (a replay runs no Python). Return tensors for values that "
+                "change between calls, or read them (a learning rate) after the call.",
+                RuntimeWarning,
+                stacklevel=4,
+            )
         replayer = Replayer(program)
         build.trace_seconds = time.perf_counter() - start
         build.add(before)
@@ -279,11 +291,11 @@ class CompiledFunction:
         self.stats.ops_replayed = replayer.ops
         return result
 
-    def _first_replay(self, trace: _Trace, leaves):
+    def _first_replay(self, trace: _Trace, flat):
         build = trace.build
         before = build.start()
         try:
-            return trace.replayer(leaves)
+            return trace.replayer(flat)
         finally:
             build.add(before)
             build.done = True

@@ -115,6 +115,28 @@ class Program:
     arg_grad_guards: list = field(default_factory=list)  # the same, for argument indices
 
 
+# what reads a tensor's values into Python (on_host_sync's `what`) -> (how the message names
+# it, what to do instead)
+_HOST_READS = {
+    "bool": ("bool(tensor)", "compute the branch with torch.where"),
+    "__array__": (
+        "a numpy conversion (np.asarray(tensor), a numpy function on a tensor)",
+        "use tensor ops, or return the tensor and convert the result",
+    ),
+    "float": ("float(tensor)", "return the tensor and convert the result"),
+    "int": ("int(tensor)", "return the tensor and convert the result"),
+    "allclose": ("torch.allclose (a Python bool)", "compute the branch with torch.where"),
+    "isclose": ("isclose", "use ((a - b).abs() <= atol + rtol * b.abs())"),
+    "multinomial": ("torch.multinomial", "draw the samples outside and pass them in"),
+    "tensor of tensors": (
+        "torch.tensor([...]) of tensors",
+        "use torch.stack, or x.detach().clone() for one tensor",
+    ),
+    "index of tensors": ("an index list of tensors", "index with one tensor (torch.stack)"),
+    "view dtype": ("view(dtype)", "reinterpret the bits outside the compiled function"),
+}
+
+
 class Capture:
     """Installed while a step runs eagerly; turns what it does into a Program."""
 
@@ -283,13 +305,9 @@ class Capture:
             return
         where = _user_frame()
         # bool(t) is Python's `if t:` / `while t:`; `t.bool()` would be a dtype conversion
-        call, fix = {
-            "bool": ("bool(tensor)", "compute the branch with torch.where"),
-            "__array__": (
-                "a numpy conversion (np.asarray(tensor), a numpy function on a tensor)",
-                "use tensor ops, or return the tensor and convert the result",
-            ),
-        }.get(what, (f".{what}()", f"return the tensor and call .{what}() on the result"))
+        call, fix = _HOST_READS.get(
+            what, (f".{what}()", f"return the tensor and call .{what}() on the result")
+        )
         self._fail(
             f"minitorch.compile: {call} at {where} reads a tensor's value into Python while "
             "tracing a step; the trace cannot hold a Python value that changes each step. Move "
