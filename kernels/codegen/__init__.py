@@ -144,7 +144,7 @@ COLS_BLOCK = 256  # cols: each column adds its block's values one after the othe
 
 
 def reduction_source(spec: Reduction) -> str:
-    """Source of `kernel(out, chunks, init, wide, a0, ...)` for a Reduction spec.
+    """Source of `kernel(out, chunks, init, wide, work, a0, ...)` for a Reduction spec.
 
     rows:  for t in prange(outer * chunks): o, c = divmod(t, chunks)
                out[o, c] = fold(expr(a[o, r]) for r in chunk c of range(R))
@@ -152,7 +152,8 @@ def reduction_source(spec: Reduction) -> str:
                out[o, j] = fold(expr(a[o, r, j]) for r in range(R)) for j in chunk c of inner
     A fold longer than ROWS_BLOCK / COLS_BLOCK folds blocks from `init` and their results
     into an accumulator that starts at `wide` (init as float64 for float outputs, init itself
-    otherwise).
+    otherwise): a scalar for rows, for cols `work[o, lo:hi]` (an (outer, inner) array of
+    wide's dtype the caller passes; 0 x 0 when no fold is that long).
     """
     ins = [f"a{i}" for i in range(spec.n_inputs)]
     loop = "prange" if spec.parallel else "range"
@@ -212,7 +213,8 @@ def reduction_source(spec: Reduction) -> str:
             "            for r in range(n_red):",
             *fold_rows,
             "            continue",
-            "        total = np.full(acc.shape[0], wide)",
+            "        total = work[o, lo:hi]",
+            "        total[:] = wide",
             "        for b in range(0, n_red, COLS_BLOCK):",
             "            acc[:] = init",
             "            for r in range(b, min(n_red, b + COLS_BLOCK)):",
@@ -222,7 +224,8 @@ def reduction_source(spec: Reduction) -> str:
             "        for j in range(acc.shape[0]):",
             "            acc[j] = total[j]",
         ]
-    head = f"@njit({', '.join(flags)})\ndef kernel(out, chunks, init, wide, {', '.join(ins)}):\n"
+    args = ", ".join(["out", "chunks", "init", "wide", "work", *ins])
+    head = f"@njit({', '.join(flags)})\ndef kernel({args}):\n"
     doc = f'    """{"rows" if spec.rows else "cols"} fold of {spec.combine} over {spec.expr}"""\n'
     blocks = f"ROWS_BLOCK = {ROWS_BLOCK}\nCOLS_BLOCK = {COLS_BLOCK}\n"
     return HEADER + "\n" + blocks + "\n\n" + head + doc + "\n".join(body) + "\n"

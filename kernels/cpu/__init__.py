@@ -17,7 +17,7 @@ import numba
 import numpy as np
 from numba.core.errors import NumbaIRAssumptionWarning
 
-from ..codegen import Elementwise, Reduction, elementwise_source, reduction_source
+from ..codegen import COLS_BLOCK, Elementwise, Reduction, elementwise_source, reduction_source
 from .compiler import load
 
 
@@ -233,6 +233,7 @@ def reduce_plan(
     init = np.dtype(out_dtype).type(init)
     # long float folds combine their blocks in float64 (see codegen.reduction_source)
     wide = np.float64(init) if np.dtype(out_dtype).kind == "f" else init
+    no_work = np.empty((0, 0), type(wide))
     if red == 0 or outer * inner == 0:
         return lambda *xs, out=None: np.full(out_shape, init, dtype=out_dtype)
     if inner == 1:
@@ -244,19 +245,21 @@ def reduce_plan(
         def fold_rows(*xs, out=None):
             into = np.empty((outer, 1), out_dtype) if out is None else out.reshape(outer, 1)
             parts = into if combine_parts is None else np.empty((outer, chunks), out_dtype)
-            fold(parts, chunks, init, wide, *[x.reshape(outer, red) for x in xs])
+            fold(parts, chunks, init, wide, no_work, *[x.reshape(outer, red) for x in xs])
             if combine_parts is not None:  # combine per-thread partial folds
-                combine_parts(into, 1, init, wide, parts)
+                combine_parts(into, 1, init, wide, no_work, parts)
             return into.reshape(out_shape)
 
         return fold_rows
     chunks = min(4 * THREADS, inner // 256) if outer < 2 * THREADS and inner >= 1024 else 1
     size = math.prod(shape) if outer * chunks > 1 else 0  # one task: no parallel region
     fold = _reduction_kernel(combine, reassociate, False, size, expr, n_inputs)
+    # the blocks' float64 partial sums: kept with the plan (a replay allocates nothing)
+    work = np.empty((outer, inner), type(wide)) if red > COLS_BLOCK else no_work
 
     def fold_columns(*xs, out=None):
         into = np.empty((outer, inner), out_dtype) if out is None else out.reshape(outer, inner)
-        fold(into, chunks, init, wide, *[x.reshape(outer, red, inner) for x in xs])
+        fold(into, chunks, init, wide, work, *[x.reshape(outer, red, inner) for x in xs])
         return into.reshape(out_shape)
 
     return fold_columns
