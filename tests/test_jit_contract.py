@@ -1026,6 +1026,9 @@ class _Trainer:
         self.opt.step()
         return loss
 
+    def step_of(self, holder):
+        return self.step(holder.x)
+
     def counted_step(self, x):
         self.steps += 1  # a replay runs no Python: refused
         return self.step(x)
@@ -1092,6 +1095,16 @@ def test_batches_in_dataclasses_and_objects_passed_in_are_read_at_each_call():
     _, _, twin = _classifier_step()  # (after: dropout draws from the same generator)
     assert losses == [twin(*_batch(16, seed=i)).item() for i in range(4)]
     assert "attribute h.x is another object" in compiled.stats.retraces[-1]
+
+
+def test_a_compiled_method_guards_the_objects_passed_to_it():
+    trainer, holder = _Trainer(), _Holder()
+    compiled = torch.compile(lambda h: trainer.step(h.x))
+    method = torch.compile(_Trainer().step_of)
+    for i in range(4):
+        holder.x = torch.full((2, 3), float(i))
+        assert compiled(holder).item() == method(holder).item()
+    assert "attribute holder.x is another object" in method.stats.retraces[-1]
 
 
 def test_models_and_tensors_held_in_containers_and_module_attributes_are_guarded():

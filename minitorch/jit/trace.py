@@ -713,10 +713,11 @@ def object_arguments(fn, args: tuple) -> dict:
     """{parameter name: argument} for the step's positional arguments that are plain objects
     (not tensors, numbers, strings, containers or dataclasses): roots for watched_numbers,
     whose attributes (holder.x) a replay must find unchanged."""
-    code = getattr(inspect.unwrap(fn), "__code__", None)
+    fn = inspect.unwrap(fn)
+    code = getattr(fn, "__code__", None)
     if code is None:
         return {}
-    names = code.co_varnames[: code.co_argcount]
+    names = code.co_varnames[inspect.ismethod(fn) : code.co_argcount]  # (not a method's self)
     plain = (Tensor, bool, int, float, str, bytes, tuple, list, dict, type(None))
     return {n: a for n, a in zip(names, args) if not isinstance(a, plain) and not is_record(a)}
 
