@@ -85,7 +85,8 @@ def _python_state(nodes) -> list[tuple[dict, dict]]:
     for node in nodes:
         if isinstance(node, Call):
             owner = node.owner
-            holders[id(owner)] = vars(owner)
+            if hasattr(owner, "__dict__"):
+                holders[id(owner)] = vars(owner)
             optimizer = getattr(owner, "optimizer", owner)  # a scheduler's, or owner itself
             for group in getattr(optimizer, "param_groups", ()):
                 holders[id(group)] = group
