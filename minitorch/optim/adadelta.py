@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from ..functional import zeros_like
-from .optimizer import Optimizer, _advance, _fused_update, _new_step, batched_updates
+from ..tensor import Tensor
+from .optimizer import _FusedOptimizer
 from .sgd import _no_differentiable
 
 __all__ = ["Adadelta"]
 
 
-class Adadelta(Optimizer):
+class Adadelta(_FusedOptimizer):
     """Adadelta, as torch.optim.Adadelta.
 
     Per parameter, with g its gradient (negated if maximize):
@@ -30,6 +31,8 @@ class Adadelta(Optimizer):
         Parameter containing:
         tensor([1., 1.], requires_grad=True)
     """
+
+    rule = "adadelta"
 
     def __init__(
         self,
@@ -65,22 +68,11 @@ class Adadelta(Optimizer):
         )
         super().__init__(params, defaults)
 
-    @batched_updates()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """One update of every parameter that has a gradient."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            rho = group["rho"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = _new_step()
-                    state["square_avg"] = zeros_like(p)
-                    state["acc_delta"] = zeros_like(p)
-                _advance(state)
-                coefficients = (group["lr"], group["weight_decay"], rho, 1 - rho, group["eps"])
-                buffers = [state["square_avg"], state["acc_delta"]]
-                _fused_update("adadelta", p, buffers, coefficients, (group["maximize"],))
-        return loss
+    def _init_state(self, group: dict[str, Any], param: Tensor, state: dict[str, Any]) -> None:
+        state["square_avg"] = zeros_like(param)
+        state["acc_delta"] = zeros_like(param)
+
+    def _rule_args(self, group: dict[str, Any], state: dict[str, Any], step: float) -> tuple:
+        rho = group["rho"]
+        coefficients = (group["lr"], group["weight_decay"], rho, 1 - rho, group["eps"])
+        return [state["square_avg"], state["acc_delta"]], coefficients, (group["maximize"],)

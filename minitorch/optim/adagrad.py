@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from ..functional import full_like
-from .optimizer import Optimizer, _advance, _fused_update, _new_step, batched_updates
+from ..tensor import Tensor
+from .optimizer import _FusedOptimizer
 from .sgd import _no_differentiable
 
 __all__ = ["Adagrad"]
 
 
-class Adagrad(Optimizer):
+class Adagrad(_FusedOptimizer):
     """Adagrad, as torch.optim.Adagrad (its state exists from construction, as in PyTorch).
 
     Per parameter, with g its gradient (negated if maximize) and t the step count:
@@ -29,6 +30,8 @@ class Adagrad(Optimizer):
         Parameter containing:
         tensor([0.5000, 0.5000], requires_grad=True)
     """
+
+    rule = "adagrad"
 
     def __init__(
         self,
@@ -71,26 +74,12 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
         for group in self.param_groups:
             for p in group["params"]:
-                self._init_state(p, group)
+                self._new_state(group, p)
 
-    def _init_state(self, p, group) -> None:
-        state = self.state[p]
-        state["step"] = _new_step()
-        state["sum"] = full_like(p, group["initial_accumulator_value"])
+    def _init_state(self, group: dict[str, Any], param: Tensor, state: dict[str, Any]) -> None:
+        state["sum"] = full_like(param, group["initial_accumulator_value"])
 
-    @batched_updates()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """One update of every parameter that has a gradient."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:  # added by add_param_group after construction
-                    self._init_state(p, group)
-                t = _advance(state)
-                clr = group["lr"] / (1 + (t - 1) * group["lr_decay"])
-                coefficients = (clr, group["weight_decay"], group["eps"])
-                _fused_update("adagrad", p, [state["sum"]], coefficients, (group["maximize"],))
-        return loss
+    def _rule_args(self, group: dict[str, Any], state: dict[str, Any], step: float) -> tuple:
+        clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+        coefficients = (clr, group["weight_decay"], group["eps"])
+        return [state["sum"]], coefficients, (group["maximize"],)

@@ -512,6 +512,12 @@ class _FusedOptimizer(Optimizer):
         """(state buffers in the rule's order, coefficients, flags) of one parameter's update."""
         raise NotImplementedError
 
+    def _new_state(self, group: dict[str, Any], param: Tensor) -> dict[str, Any]:
+        state = self.state[param]
+        state["step"] = _new_step()
+        self._init_state(group, param, state)
+        return state
+
     @batched_updates()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient."""
@@ -520,10 +526,7 @@ class _FusedOptimizer(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = _new_step()
-                    self._init_state(group, p, state)
+                state = self.state[p] or self._new_state(group, p)
                 buffers, coefficients, flags = self._rule_args(group, state, _advance(state))
                 _fused_update(self.rule, p, buffers, coefficients, flags)
         return loss
