@@ -15,7 +15,7 @@ from .ops import elementwise as E
 from .ops import movement as M
 from .ops.reduce import normalize_dim
 from .ops.registry import apply
-from .tensor import Tensor, _shape_arg, dim_alias, wrap
+from .tensor import Tensor, _legacy_type_name, _shape_arg, dim_alias, wrap
 
 __all__ = [
     "tensor",
@@ -315,10 +315,8 @@ def write_out(out, result, name: str):
             "differentiation, but one of the arguments requires grad."
         )
     if result.dtype.category > out.dtype.category:
-        raise RuntimeError(
-            f"result type {_legacy_name(result.dtype)} can't be cast to the desired output type "
-            f"{_legacy_name(out.dtype)}"
-        )
+        got, want = (_legacy_type_name(t.dtype).removesuffix("Tensor") for t in (result, out))
+        raise RuntimeError(f"result type {got} can't be cast to the desired output type {want}")
     if out.shape == result.shape:
         return out.copy_(result)
     if out.numel():
@@ -332,12 +330,6 @@ def write_out(out, result, name: str):
         )
     out.data = result.to(out.dtype)
     return out
-
-
-def _legacy_name(dtype) -> str:
-    return {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int"}.get(
-        dtype.name, dtype.name
-    )
 
 
 @takes_out
