@@ -233,7 +233,7 @@ def reduce_plan(
     init = np.dtype(out_dtype).type(init)
     # long float folds combine their blocks in float64 (see codegen.reduction_source)
     wide = np.float64(init) if np.dtype(out_dtype).kind == "f" else init
-    no_work = np.empty((0, 0), type(wide))
+    no_work = _no_work(type(wide))
     if red == 0 or outer * inner == 0:
         return lambda *xs, out=None: np.full(out_shape, init, dtype=out_dtype)
     if inner == 1:
@@ -263,6 +263,12 @@ def reduce_plan(
         return into.reshape(out_shape)
 
     return fold_columns
+
+
+@functools.cache
+def _no_work(dtype) -> np.ndarray:
+    """The 0 x 0 `work` array of a fold that needs none (see codegen.reduction_source)."""
+    return np.empty((0, 0), dtype)
 
 
 def _reduction_kernel(combine, reassociate, rows: bool, size: int, expr="{0}", n_inputs=1):
