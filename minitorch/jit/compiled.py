@@ -20,7 +20,6 @@ from .trace import (
     TraceError,
     by_identity,
     is_record,
-    leaves,
     map_leaves,
     module_numbers,
     object_arguments,
@@ -377,17 +376,17 @@ def _name(fn) -> str:
 
 def _guard_key(args, kwargs) -> tuple[tuple, tuple]:
     """What a trace depends on in its arguments (a new key traces again), and the arguments
-    with list/tuple/dict ones replaced by their items, recursively, in the key's order: the
-    values a trace reads its tensors from (as Ref("arg", i))."""
+    with list/tuple/dict/dataclass ones replaced by their items, recursively, in the key's
+    order (one walk makes both): the values a trace reads its tensors from (Ref("arg", i))."""
     parts = [("grad mode", state.enabled), ("kwargs", tuple(kwargs))]
-    nested = False
+    flat: list = []
     for i, a in enumerate(args):
         if isinstance(a, Tensor):  # (the common case first: a replay's overhead)
             parts.append(_tensor_part(f"argument {i}", a))
+            flat.append(a)
         else:
-            nested = nested or isinstance(a, _CONTAINERS) or is_record(a)
-            _key_parts(f"argument {i}", a, parts)
-    return tuple(parts), (tuple(leaves(args)) if nested else args)
+            _key_parts(f"argument {i}", a, parts, flat)
+    return tuple(parts), tuple(flat)
 
 
 def _tensor_part(label: str, a: Tensor) -> tuple:
@@ -396,25 +395,28 @@ def _tensor_part(label: str, a: Tensor) -> tuple:
     return part + ((str(a.device),) if a.is_cuda else ())
 
 
-def _key_parts(label: str, a, parts: list) -> None:
-    if isinstance(a, Tensor):
-        parts.append(_tensor_part(label, a))
-    elif isinstance(a, _CONTAINERS):  # a batch as (x, y) or {"x": ..}: its structure, then items
+def _key_parts(label: str, a, parts: list, flat: list) -> None:
+    if isinstance(a, _CONTAINERS):  # a batch as (x, y) or {"x": ..}: its structure, then items
         items = a.items() if isinstance(a, dict) else enumerate(a)
         parts.append((label, type(a).__name__, tuple(a) if isinstance(a, dict) else len(a)))
         for k, v in items:
-            _key_parts(f"{label}[{k!r}]", v, parts)
-    elif is_record(a):  # a dataclass batch: its type and fields
+            _key_parts(f"{label}[{k!r}]", v, parts, flat)
+        return
+    if is_record(a):  # a dataclass batch: its type and fields
         fields = record_fields(a)
         parts.append((label, type(a).__qualname__, tuple(name for name, _ in fields)))
         for name, v in fields:
-            _key_parts(f"{label}.{name}", v, parts)
-    else:
-        try:
-            hash(a)
-            parts.append((label, "value", type(a).__name__, a))
-        except TypeError:  # an object (a model, a numpy array): its identity
-            parts.append((label, "object", id(a)))
+            _key_parts(f"{label}.{name}", v, parts, flat)
+        return
+    flat.append(a)
+    if isinstance(a, Tensor):
+        parts.append(_tensor_part(label, a))
+        return
+    try:
+        hash(a)
+        parts.append((label, "value", type(a).__name__, a))
+    except TypeError:  # an object (a model, a numpy array): its identity
+        parts.append((label, "object", id(a)))
 
 
 _CONTAINERS = (tuple, list, dict)
