@@ -670,17 +670,16 @@ def watched_numbers(fn, _seen: set | None = None, _where: str = "", roots=None) 
     code again. roots: {parameter name: object} whose attributes the step reads (the objects
     passed to it: a trainer, a batch holder); a bound method's self is one."""
     fn = inspect.unwrap(fn)
-    roots = dict(roots or {})
-    if inspect.ismethod(fn):  # a compiled bound method: `self.x` reads are watched too
-        owner, fn = fn.__self__, fn.__func__
-        code = getattr(fn, "__code__", None)
-        if code is not None and code.co_argcount:
-            roots[code.co_varnames[0]] = owner
+    owner = fn.__self__ if inspect.ismethod(fn) else None
+    fn = getattr(fn, "__func__", fn)
     code = getattr(fn, "__code__", None)
     seen = set() if _seen is None else _seen
     if code is None or code in seen or len(seen) >= _MAX_HELPERS:
         return []
     seen.add(code)
+    roots = dict(roots or {})
+    if owner is not None and code.co_argcount:  # a compiled bound method: `self.x` reads too
+        roots[code.co_varnames[0]] = owner
     found = []  # (label, holder, name, value) of every value read, numbers or not
     for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
         try:
