@@ -141,18 +141,37 @@ def test_large_parameters_use_the_parallel_kernel(name):
     _assert_same(ours, theirs, np.float32, name)
 
 
-def test_a_large_model_updates_in_chunks_of_bounded_size():
-    """A model of more than UPDATE_CHUNK parameters goes to the kernel UPDATE_CHUNK at a time,
-    padded: the tuples' length is part of the kernel's type, and a kernel for 32 parameters
-    took 20 s to compile."""
-    chunk = optim_kernels.UPDATE_CHUNK
-    for count in (3, chunk, 2 * chunk + 3):
+def test_models_of_any_size_share_one_compiled_update():
+    """The kernel reads parameters, gradients and state through a table of addresses, not
+    tuples of arrays (whose length is part of a kernel's type: a 32-parameter tuple kernel took
+    20 s to compile): models of 3, 8 and 19 parameters run one compiled Adam kernel."""
+    for count in (3, 8, 19):
         init, grads = _data(np.float32, steps=2, shapes=[(5, 2)] * count)
         ours, _ = _run(minitorch, "Adam", dict(lr=0.01), init, grads)
         theirs, _ = _run(torch, "Adam", dict(lr=0.01), init, grads)
         _assert_same(ours, theirs, np.float32, f"{count} parameters")
-    signatures = [sig for kernel in optim_kernels._kernels.values() for sig in kernel.signatures]
-    assert signatures and all(sig[1].count <= chunk for sig in signatures)  # params' tuple
+    adam = [kernel for key, kernel in optim_kernels._kernels.items() if key[0] == "adam"]
+    assert adam and all(len(kernel.signatures) <= 2 for kernel in adam)  # float32, float64
+
+
+def test_an_update_refuses_arrays_unlike_those_it_was_planned_for():
+    """The kernel writes through addresses: a gradient of the wrong size, dtype or layout is
+    refused before the call (it would read past the array's end)."""
+    params = [np.zeros(6, np.float32), np.zeros(4, np.float32)]
+    states = [[np.zeros(6, np.float32), np.zeros(4, np.float32)] for _ in range(2)] + [None]
+    plan = optim_kernels.UpdatePlan("adam", params, states, (False, False, False))
+    coefficients = (0.0, 1.0, 0.1, 0.999, 0.001, 0.01, 1.0, 1e-8)
+    good = [np.ones(6, np.float32), np.ones(4, np.float32)]
+    plan.run(good, coefficients)
+    assert params[0][0] < 0 and params[1][0] < 0
+    for bad in (
+        [np.ones(6, np.float32), np.ones(3, np.float32)],
+        [np.ones(6, np.float64), np.ones(4, np.float32)],
+        [np.ones(12, np.float32)[::2], np.ones(4, np.float32)],
+        good[:1],
+    ):
+        with pytest.raises(ValueError, match="optimizer update"):
+            plan.run(bad, coefficients)
 
 
 def test_param_groups_and_missing_grads_match_torch():

@@ -24,6 +24,8 @@ import inspect
 import math
 
 import numpy as np
+from numba import carray, njit, types
+from numba.extending import intrinsic
 
 from .compiler import load
 
@@ -298,23 +300,51 @@ HEADER = """\
 import math
 
 from numba import njit, prange
+
+from minitorch.kernels.cpu.optim import view
 """
+
+
+@intrinsic
+def _pointer(typingctx, address, like):
+    """The integer `address` as a pointer to elements of array `like`'s dtype."""
+    pointer = types.CPointer(like.dtype)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(pointer))
+
+    return pointer(address, like), codegen
+
+
+@njit(inline="always")
+def view(address, lo, n, like):
+    """Elements [lo, lo + n) of the 1-D contiguous array at `address` (like's dtype)."""
+    return carray(_pointer(address + lo * like.itemsize, like), n)
+
+
+@njit(cache=True, nogil=True)
+def _address(a, n):
+    """The data address of 1-D a, or -1 where a is not n contiguous elements."""
+    if a.shape[0] != n or (n > 1 and a.strides[0] != a.itemsize):
+        return -1
+    return a.ctypes.data
 
 
 def update_source(
     name: str, present: tuple[bool, ...], flags: tuple[bool, ...], parallel: bool
 ) -> str:
-    """Source of `kernel(tasks, params, grads, *states, *coefficients)` applying rule `name` in
-    place to many parameters at once: params, grads and each present state are tuples of 1-D
-    arrays, and each row (k, lo, hi) of tasks is a slice [lo, hi) of parameter k. One parallel
-    loop over all tasks serves every parameter of an optimizer step.
+    """Source of `kernel(tasks, addresses, like, *coefficients)` applying rule `name` in place
+    to many parameters at once: row k of addresses holds the data addresses of parameter k,
+    its gradient and each present state buffer (1-D contiguous arrays of like's dtype), and
+    each row (k, lo, hi) of tasks is a slice [lo, hi) of parameter k. One parallel loop over
+    all tasks serves every parameter of an optimizer step.
 
-    present[k] says state buffer k exists; a missing one is passed as nothing and reads as
-    `g` inside the rule (whose flags then ignore it).
+    present[k] says state buffer k exists; a missing one has no column and reads as `g` inside
+    the rule (whose flags then ignore it).
     """
     rule = RULES[name]
     state = [s for s, here in zip(rule.state, present) if here]
-    args = ["tasks", "params", "grads", *state, *rule.coefficients]
+    args = ["tasks", "addresses", "like", *rule.coefficients]
     reads = [f"{s}_[i]" if here else "g" for s, here in zip(rule.state, present)]
     outs = ["p", *(f"v{k}" if here else "_" for k, here in enumerate(present))]
     assert len(present) == len(rule.state) and len(flags) == len(rule.flags), name
@@ -322,17 +352,17 @@ def update_source(
     call = ", ".join(["param[i]", "g", *reads, *rule.coefficients, *named_flags])
     loop = "prange" if parallel else "range"
     flags_kw = ", parallel=True" if parallel else ""
-    # NOTE: loops run over slices from 0: with range(lo, hi) bounds LLVM does not vectorise.
+    # NOTE: loops run over views from 0: with range(lo, hi) bounds LLVM does not vectorise.
     lines = [
         f'@njit(cache=True, nogil=True, error_model="numpy"{flags_kw})',
         f"def kernel({', '.join(args)}):",
-        f'    """for (k, lo, hi) in tasks: params[k][lo:hi], *states = {name}(...) elementwise"""',
+        f'    """for (k, lo, hi) in tasks: parameter k[lo:hi], *states = {name}(...)"""',
         f"    for t in {loop}(tasks.shape[0]):",
-        "        k, lo, hi = tasks[t, 0], tasks[t, 1], tasks[t, 2]",
-        "        param = params[k][lo:hi]",
-        "        grad = grads[k][lo:hi]",
-        *[f"        {s}_ = {s}[k][lo:hi]" for s in state],
-        "        for i in range(param.shape[0]):",
+        "        k, lo, n = tasks[t, 0], tasks[t, 1], tasks[t, 2] - tasks[t, 1]",
+        "        param = view(addresses[k, 0], lo, n, like)",
+        "        grad = view(addresses[k, 1], lo, n, like)",
+        *[f"        {s}_ = view(addresses[k, {c}], lo, n, like)" for c, s in enumerate(state, 2)],
+        "        for i in range(n):",
         "            g = grad[i]",
         f"            {', '.join(outs)} = {name}({call})",
         "            param[i] = p",
@@ -356,13 +386,6 @@ _tasks: dict = {}
 # 284-288, mlp's 535k 195-204 vs 277-279.
 PARALLEL_MIN = 1 << 17
 TASK_SIZE = 16384  # elements per parallel task: large enough to amortise, small to balance
-# Parameters per kernel call. NOTE: the tuples' length is part of the kernel's type, and Numba's
-# code for indexing a tuple grows with it: a cold Adam kernel compiled in 1.2 s for 2 or 6
-# parameters, 3.1 s for 16 and 20 s for 32. A model of more than UPDATE_CHUNK parameters is
-# updated UPDATE_CHUNK at a time, the last call padded with empty arrays, so every larger model
-# shares one compiled kernel. Smaller ones pass their own count: each padding array costs ~0.25
-# us of unboxing per call (padding 2 parameters to 8 took a linreg-sized update 5.3 -> 12.2 us).
-UPDATE_CHUNK = 8
 
 
 def update(
@@ -374,7 +397,7 @@ def update(
     flags: tuple[bool, ...],
 ) -> None:
     """Apply rule `name` in place to every element of each 1-D contiguous array in `params`
-    and its state, in one kernel call (per UPDATE_CHUNK parameters).
+    and its state, in one kernel call.
 
     grads[k] belongs to params[k]; states holds, per state buffer of the rule, a list of
     1-D arrays (one per parameter, same size and dtype) or None where the buffer is absent;
@@ -384,55 +407,55 @@ def update(
 
 
 class UpdatePlan:
-    """`update` for fixed parameter and state arrays: the kernel, the tuples it takes and the
-    task tables are worked out once; `run` passes each step's gradients and coefficients.
+    """`update` for fixed parameter and state arrays: the kernel, the table of their addresses
+    and the task table are worked out once; `run` passes each step's gradients and coefficients.
 
-    NOTE: an optimizer keeps one plan per parameter list (minitorch/optim/optimizer.py), so a
-    step pays only for its gradients and the kernel call: a 6-parameter Adam step (DQN-sized)
-    spent ~50 us of its ~80 in this setup, rebuilt every step.
+    NOTE: the kernel reads the arrays through their addresses, not as tuples of arrays: Numba
+    compiles code per tuple length and unpacks every array of them at each call (and in the
+    parallel loop's setup). A parallel Adam kernel for 8 parameters compiled in ~2 s as tuples,
+    in ~0.5 s for any number as addresses. The plan keeps the arrays alive; a step's gradients
+    live through its call. An optimizer keeps one plan per parameter list
+    (minitorch/optim/optimizer.py), so a step pays only for its gradients and the kernel call.
     """
 
     def __init__(self, name: str, params: list, states: list, flags: tuple[bool, ...]):
         self.dtype = params[0].dtype
+        self.like = np.empty(0, self.dtype)
         present = tuple(s is not None for s in states)
-        parallel = sum([p.shape[0] for p in params]) >= PARALLEL_MIN  # one variant for all chunks
+        self.sizes = [p.shape[0] for p in params]
+        parallel = sum(self.sizes) >= PARALLEL_MIN
         key = (name, present, flags, parallel)
         kernel = _kernels.get(key)
         if kernel is None:
             kernel = _kernels[key] = load(update_source(name, present, flags, parallel))
         self.kernel = kernel
-        self.single = len(params) <= UPDATE_CHUNK
-        lists = [params, *[s for s in states if s is not None]]
-        self.chunks = []  # (first parameter, task table, params, *states) per kernel call
-        for lo in range(0, len(params), UPDATE_CHUNK):
-            arrays = [_padded(x[lo : lo + UPDATE_CHUNK], self.single) for x in lists]
-            sizes = tuple([p.shape[0] for p in arrays[0]])
-            self.chunks.append((lo, _task_table(sizes, parallel), *arrays))
+        self.arrays = [params, *[s for s in states if s is not None]]  # kept alive
+        columns = [params, params, *self.arrays[1:]]  # column 1: each run's gradients
+        what = "a parameter or state buffer"
+        table = [[self._address(a, k, what) for k, a in enumerate(arrays)] for arrays in columns]
+        self.addresses = np.array(table, dtype=np.int64).T.copy()  # a row per parameter
+        self.tasks = _task_table(tuple(self.sizes), parallel)
 
     def run(self, grads: list, coefficients: tuple) -> None:
+        if len(grads) != len(self.sizes):
+            n = len(self.sizes)
+            raise ValueError(f"optimizer update: {len(grads)} gradients for {n} parameters")
+        addresses = self.addresses
+        for k, g in enumerate(grads):
+            addresses[k, 1] = self._address(g, k, "a gradient")
         scalars = np.array(coefficients, self.dtype)  # numpy scalars of the params' dtype
-        if self.single:
-            _, tasks, params, *states = self.chunks[0]
-            self.kernel(tasks, params, tuple(grads), *states, *scalars)
-            return
-        for lo, tasks, params, *states in self.chunks:
-            chunk = _padded(grads[lo : lo + UPDATE_CHUNK], False)
-            self.kernel(tasks, params, chunk, *states, *scalars)
+        self.kernel(self.tasks, addresses, self.like, *scalars)
 
-
-def _padded(arrays: list, single: bool) -> tuple:
-    """arrays and empty ones of their dtype: UPDATE_CHUNK in all (as they are if `single`)."""
-    missing = UPDATE_CHUNK - len(arrays)
-    if single or not missing:
-        return tuple(arrays)
-    dtype = arrays[0].dtype
-    empty = _empty.get(dtype)
-    if empty is None:
-        empty = _empty[dtype] = np.empty(0, dtype)
-    return (*arrays, *(empty,) * missing)
-
-
-_empty: dict = {}  # dtype -> a 0-size array, the padding
+    def _address(self, a: np.ndarray, k: int, what: str) -> int:
+        """a's address, checked: the kernel reads and writes it as parameter k's elements."""
+        n = self.sizes[k]
+        address = _address(a, n) if a.dtype == self.dtype and a.ndim == 1 else -1
+        if address == -1:
+            raise ValueError(
+                f"optimizer update: {what} is {a.dtype} {a.shape} with strides {a.strides}, "
+                f"expected a contiguous {self.dtype} ({n},) array"
+            )
+        return address
 
 
 def _task_table(sizes: tuple, parallel: bool) -> np.ndarray:
