@@ -450,7 +450,9 @@ def embedding(
 def _embedding_renorm_(weight: Tensor, input: Tensor, max_norm: float, norm_type: float) -> None:
     """Rescale (in place) the rows of weight that input picks so their norm is <= max_norm."""
     with no_grad():
-        rows = wrap(np.unique(input.detach().numpy()), dtypes.int64)
+        # NOTE: every pick, repeats included (no np.unique: that reads the indices on the host,
+        # which a traced step cannot): a repeated row is written the same value again
+        rows = input.detach().reshape(-1)
         picked = weight[rows]
         norms = picked.norm(norm_type, dim=1, keepdim=True)
         scale = where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
