@@ -15,6 +15,7 @@ tests/test_jit.py has the workload-level checks; this file does not repeat them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -501,6 +502,153 @@ def test_outputs_of_one_replay_are_not_overwritten_by_the_next():
     outs[-1][0].add_(100)  # a caller writing into one result changes no other result
     np.testing.assert_array_equal(outs[-2][0].numpy(), step(xs[-2], w)[0].numpy())
     assert compiled(xs[0], w)[0].numpy().max() < 100
+
+
+def _class_weights_changed_in_place(x):
+    w = torch.ones(3) * 0.5
+    w[0] = 0.0  # a write into a value made from constants
+    return x * (w * 2)
+
+
+def _constant_added_to(x):
+    g = torch.ones(3).clone()
+    g.add_(x)  # accumulated into the shared folded array on every replay
+    return g
+
+
+def _constant_written_through_a_view(x):
+    g = torch.ones(2, 3) * 0.1
+    g.t().mul_(2)  # each replay doubled the shared array again
+    g.view(-1)[:2] = -1.0
+    return g + x
+
+
+def _repeated_op_changed_in_place(x):
+    a, b = x * 2, x * 2  # one array for both would see a's update in b
+    a.add_(1)
+    return a, b
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        _class_weights_changed_in_place,
+        _constant_added_to,
+        _constant_written_through_a_view,
+        _repeated_op_changed_in_place,
+    ],
+)
+def test_values_changed_in_place_are_made_anew_by_every_replay(step):
+    """A value made from constants (or repeated on the same inputs) and then written in place
+    is neither folded into one constant nor merged with its twin: readers after the write saw
+    the value before it, and each replay's write landed in one array all replays shared."""
+    compiled = torch.compile(step, check=True)
+    for call in range(5):
+        x = torch.full((3,), float(call))
+        got, want = compiled(x), step(x)
+        pairs = zip(*(t if isinstance(t, tuple) else (t,) for t in (got, want)))
+        for a, b in pairs:
+            np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"call {call}")
+    assert compiled.stats.replays == 3
+
+
+def test_numpy_scalars_the_step_reads_are_guarded_like_python_numbers():
+    """np.float32 / np.int64 values read through a module attribute or a global are frozen
+    into a trace as Python numbers are, so they need the same guard (np.float64 alone
+    subclasses float and had one)."""
+
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.temperature = np.float32(1.0)
+
+        def forward(self, x):
+            return x / self.temperature
+
+    model = Scaled()
+    compiled = torch.compile(lambda x: model(x) * _SCALE[0])
+    settings = zip(np.float32([1, 2, 4, 4]), np.int64([1, 1, 1, 3]))
+    for call, (temperature, scale) in enumerate(settings):
+        model.temperature, _SCALE[0] = temperature, scale
+        got = compiled(torch.ones(2)).numpy()
+        np.testing.assert_array_equal(got, np.float32(scale / temperature), err_msg=f"{call}")
+    reasons = compiled.stats.retraces
+    assert len(reasons) == 2 and "temperature" in reasons[0] and "_SCALE" in reasons[1], reasons
+
+
+_SCALE = [np.int64(1)]
+
+
+def test_a_returned_tensor_whose_graph_the_caller_needs_is_not_replayed_without_it():
+    """A step that runs a backward of its own (an auxiliary loss, retain_graph) and returns
+    another loss the caller backwards: a replay returns values without a graph, which dropped
+    that gradient in silence. It runs eagerly with a warning instead; a step whose returned
+    values' graphs its backward released (the usual training step, `total = total + loss`)
+    still replays."""
+
+    def build():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+
+    def auxiliary_then_main(model, x, y):
+        out = model(x)
+        (out.pow(2).mean() * 0.01).backward(retain_graph=True)
+        return F.cross_entropy(out, y)
+
+    grads = []
+    for compile_it in (False, True):
+        model = build()
+        part = functools.partial(auxiliary_then_main, model)
+        part = torch.compile(part) if compile_it else part
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for call in range(4):
+                torch.manual_seed(call)
+                x, y = torch.randn(5, 4), torch.randint(0, 3, (5,))
+                model.zero_grad()
+                part(x, y).backward()
+        grads.append(model[2].weight.grad.numpy().copy())
+    np.testing.assert_array_equal(grads[1], grads[0])
+    assert any("whose graph no backward inside it has run" in str(w.message) for w in caught)
+
+    model = build()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def accumulating_step(x, y):
+        opt.zero_grad()
+        total = 0
+        for half in (slice(0, 3), slice(3, 6)):
+            loss = F.cross_entropy(model(x[half]), y[half])
+            loss.backward()
+            total = total + loss
+        opt.step()
+        return total
+
+    compiled = torch.compile(accumulating_step)
+    for _ in range(4):
+        compiled(torch.randn(6, 4), torch.randint(0, 3, (6,)))
+    assert compiled.stats.replays == 2 and compiled.stats.eager_calls == 1
+
+
+def test_a_hook_on_a_tensor_the_step_never_touches_does_not_retrace_it():
+    """Hooks are counted globally; only a change among the hooks of the modules and tensors a
+    trace ran retraces it (a saliency map's retain_grad() between steps retraced every call,
+    then ran the step eagerly for good)."""
+    torch.manual_seed(0)
+    model = nn.Linear(4, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    compiled = torch.compile(_training_step(model, opt))
+    batch = torch.randn(3, 4), torch.tensor([0, 1, 1])
+    for _ in range(6):
+        compiled(*batch)
+        probe = torch.randn(3, 4, requires_grad=True) * 2
+        probe.retain_grad()
+        probe.sum().backward()
+    assert compiled.stats.traces == 1 and compiled.stats.replays == 4
+    handle = model.register_forward_hook(lambda m, i, o: o * 2)
+    compiled(*batch)
+    assert compiled.stats.traces == 2 and "hook" in compiled.stats.retraces[-1]
+    handle.remove()
 
 
 def test_random_numbers_advance_across_replays_like_eager():

@@ -26,6 +26,7 @@ class Node:
         "versions",
         "hooks",
         "freed",
+        "released",
         "needs_input_grad",
         "parents",
         "__weakref__",
@@ -39,6 +40,7 @@ class Node:
         self.saved = saved
         self.hooks = None
         self.freed = False
+        self.released = False  # a backward ran through it without retain_graph
         self.needs_input_grad = tuple(getattr(x, "requires_grad", False) for x in inputs)
         # NOTE: each input's history as of now: an in-place op later gives the input tensor a
         # new grad_fn, and gradients for this node must still go to the old one.
@@ -79,6 +81,7 @@ class Node:
     def release(self):
         # only nodes that keep saved values refuse a second backward (as in PyTorch)
         self.freed = bool(self.op.save or self.op.save_out or self.saved is not None)
+        self.released = True
         self.out = None
         self.saved = None
 

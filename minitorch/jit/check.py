@@ -10,7 +10,7 @@ from ..random import default_generator
 from ..tensor import Tensor
 from . import devices
 from .replay import interpret
-from .trace import Call, Capture, LiveGrad, OpNode, Ref, SetGrad, Write
+from .trace import PLAIN_VALUES, Call, Capture, LiveGrad, OpNode, Ref, SetGrad, Write
 
 
 class CheckError(AssertionError):
@@ -101,7 +101,7 @@ def _plain(value) -> bool:
         return all(map(_plain, value))
     if isinstance(value, dict):
         return all(map(_plain, value.values()))
-    return value is None or isinstance(value, (bool, int, float, str))
+    return value is None or isinstance(value, PLAIN_VALUES)
 
 
 def _snapshot(nodes):

@@ -16,7 +16,6 @@ from .passes import Epilogue, FusedElementwise, FusedReduction
 from .replay import Replayer
 from .trace import (
     Capture,
-    SetGrad,
     TraceError,
     by_identity,
     is_record,
@@ -30,20 +29,37 @@ from .trace import (
 )
 
 
-def _graph_left_to_caller(result, program) -> str | None:
-    """Why a traced call cannot be replayed when it returns a tensor whose autograd graph
-    the caller will run backward through (a compiled model's forward in a training loop):
-    the step ran no backward itself and an output requires grad. None otherwise."""
-    if any(isinstance(node, SetGrad) for node in program.nodes):
-        return None  # a training step: its outputs' graphs were used inside
+def _graph_left_to_caller(result) -> str | None:
+    """Why a traced call cannot be replayed when it returns a tensor whose autograd graph the
+    caller may still run backward through (a compiled model's forward in a training loop, or a
+    loss the step returns without a backward of its own): a replay returns the values, not
+    the graph, so those gradients would be lost. None otherwise."""
     outputs: list = []
     map_leaves(result, Tensor, outputs.append)
-    if not any(t.requires_grad for t in outputs):
+    if not any(t.requires_grad and _reaches_leaves(t.grad_fn) for t in outputs):
         return None
     return (
-        "it returns a tensor that requires grad and runs no backward itself, so the caller "
-        "will backward through its graph, which a replay does not build"
+        "it returns a tensor that requires grad and whose graph no backward inside it has "
+        "run through, so the caller may backward through that graph, which a replay does not "
+        "build"
     )
+
+
+def _reaches_leaves(grad_fn) -> bool:
+    """Whether a backward from grad_fn would reach a leaf that requires grad (a parameter, an
+    input) through nodes that no backward has released. A training step's loss, backwarded
+    inside it, reaches none; nor does a sum of such losses (`total = total + loss`)."""
+    todo, seen = [grad_fn], set()
+    while todo:
+        node = todo.pop()
+        if node is None or id(node) in seen or getattr(node, "released", False):
+            continue
+        seen.add(id(node))
+        for parent, need in zip(node.parents, node.needs_input_grad):
+            if need and parent is None:
+                return True
+            todo.append(parent)
+    return False
 
 
 # A step whose guards keep changing would retrace forever; past this many retraces of one
@@ -255,7 +271,7 @@ class CompiledFunction:
                 self.stats.eager_calls += 1
                 return result
             return self._eager(call, args)  # refused before the step ran (a nested compile)
-        needs_graph = _graph_left_to_caller(result, program)
+        needs_graph = _graph_left_to_caller(result)
         if needs_graph:  # the values would replay, the autograd graph would not
             self._eager_reason = needs_graph
             warnings.warn(
@@ -282,7 +298,8 @@ class CompiledFunction:
         build.trace_seconds = time.perf_counter() - start
         build.add(before)
         traces = self._traces.setdefault(key, [])
-        traces.append(_Trace(replayer, _dynamic_checks(watched, program), build))
+        checks = _dynamic_checks(watched, program, replayer, flat)
+        traces.append(_Trace(replayer, checks, build))
         del traces[:-TRACES_PER_KEY]
         self.stats.traces += 1
         self.stats.trace_seconds += build.trace_seconds
@@ -452,21 +469,52 @@ def _describe_key(key: tuple) -> str:
     return ", ".join(tensors) or "no tensor arguments"
 
 
-def _dynamic_checks(watched: list, program) -> tuple:
+def _dynamic_checks(watched: list, program, replayer, flat) -> tuple:
     """watched: the step's watched_numbers, read before it was traced (`rebound` saw they
-    did not change)."""
+    did not change); flat: the traced call's arguments."""
     watched = watched + module_numbers(program.modules)
     # split once here: the objects compare by identity, the numbers by value
     objects = [w for w in watched if by_identity(w[3])]
     numbers = [w for w in watched if not by_identity(w[3])]
     grads = (program.grad_guards, program.arg_grad_guards)
-    return (program.modules, numbers, objects, *grads, jit_guard.hooks_version[0])
+    holders = (program.called, [t for t, *_ in replayer.tensors])
+    hooks = _Hooks(jit_guard.hooks_version[0], holders, _hook_state(*holders, flat))
+    return (program.modules, numbers, objects, *grads, hooks)
+
+
+@dataclass
+class _Hooks:
+    """The hooks a trace ran: those of the modules it called and of the tensors it read.
+
+    NOTE: any hook added or removed anywhere moves one counter (jit_guard.hooks_version);
+    only then are this trace's own hooks compared, so a hook on an unrelated tensor (a
+    saliency map's retain_grad() between steps) costs one comparison, not a retrace."""
+
+    version: int
+    holders: tuple  # (modules, tensors)
+    state: tuple
+
+    def changed(self, args) -> bool:
+        if jit_guard.hooks_version[0] == self.version:
+            return False
+        if _hook_state(*self.holders, args) != self.state:
+            return True
+        self.version = jit_guard.hooks_version[0]
+        return False
+
+
+def _hook_state(modules, tensors, args) -> tuple:
+    """The ids of the hooks of modules and tensors (and of the tensor arguments), in order."""
+    tables = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
+    hooks = [tuple(getattr(m, name, ())) for m in modules for name in tables]
+    hooks += [tuple(t._hooks or ()) for t in (*tensors, *args) if isinstance(t, Tensor)]
+    return tuple(hooks)
 
 
 def _stale(trace: _Trace, args) -> str | None:
     """Why a trace does not match what its function would do now, or None."""
     replayer, (modules, numbers, objects, grads, arg_grads, hooks) = trace.replayer, trace.checks
-    if jit_guard.hooks_version[0] != hooks:
+    if hooks.changed(args):
         return "a hook was added or removed (the trace runs the hooks there were when traced)"
     for t in list(grads) + [args[i] for i in arg_grads]:
         if t.grad is not None:

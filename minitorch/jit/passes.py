@@ -17,14 +17,16 @@ from ..kernels.codegen import compose
 from ..ops import elementwise as E
 from ..ops.reduce import Reduce, normalize_dims, runs_of
 from . import devices
-from .trace import Call, OpNode, Ref, Write, map_refs, node_refs
+from .trace import Call, OpNode, Ref, SetGrad, Write, map_refs, node_refs
 
 
 def fold_constants(nodes: list) -> tuple[list, int, dict]:
     """Run ops whose inputs are all constants once, now; their outputs become constants
-    (returned as {slot: array} for outputs of the step that were folded)."""
+    (returned as {slot: array} for outputs of the step that were folded). Values the step
+    changes in place are made anew by every replay (see mutated_slots)."""
     known: dict[int, np.ndarray] = {}
     out, folded = [], 0
+    mutated = mutated_slots(nodes)
 
     def const(x):
         if isinstance(x, Ref) and x.kind == "slot" and x.key in known:
@@ -34,8 +36,10 @@ def fold_constants(nodes: list) -> tuple[list, int, dict]:
     for node in nodes:
         if isinstance(node, OpNode):
             node.inputs = tuple(const(x) for x in node.inputs)
-            if _pure(node) and all(
-                not isinstance(x, Ref) or x.kind == "const" for x in node.inputs
+            if (
+                _pure(node)
+                and all(not isinstance(x, Ref) or x.kind == "const" for x in node.inputs)
+                and mutated.isdisjoint(node.outputs)
             ):
                 arrays = [x.key if isinstance(x, Ref) else x for x in node.inputs]
                 forward = devices.forward_of(node.op, node.cuda)
@@ -50,19 +54,54 @@ def fold_constants(nodes: list) -> tuple[list, int, dict]:
     return out, folded, known
 
 
+# ops whose output may be a view of their (first) input's array
+_VIEWS = frozenset(["view", "reshape", "permute", "expand", "getitem"])
+
+
+def mutated_slots(nodes: list) -> set[int]:
+    """Slots whose arrays may change after they are made: written in place, passed to an opaque
+    call, or set as a gradient (which may be changed in place after the step), and the slots
+    such a slot may be a view of.
+
+    NOTE: such a value must not become one array that every replay shares, as a folded
+    constant or a common subexpression would: `w = torch.ones(4) * 0.5; w[0] = 0` folded the
+    product, so readers after the write saw the value before it, and each replay's write
+    landed in the shared array (`g.add_(x)` added up across replays)."""
+    mutated = set()
+    for node in nodes:
+        if isinstance(node, Write):
+            mutated.update(_slots([node.target]))
+        elif isinstance(node, (Call, SetGrad)):
+            mutated.update(_slots(node_refs(node)))
+    made_by = {slot: node for node in nodes if isinstance(node, OpNode) for slot in node.outputs}
+    todo = list(mutated)
+    while todo:
+        node = made_by.get(todo.pop())
+        if node is None or node.op.name not in _VIEWS:
+            continue
+        for slot in _slots(node.inputs[:1]):
+            if slot not in mutated:
+                mutated.add(slot)
+                todo.append(slot)
+    return mutated
+
+
 def eliminate_common(nodes: list) -> tuple[list, dict[int, int], int]:
     """Merge ops that repeat an earlier op on the same inputs with the same params.
 
     An in-place write or an opaque call may change any value, so the table of earlier ops is
-    forgotten at each one (conservative, and such nodes are few).
+    forgotten at each one (conservative, and such nodes are few); values changed in place
+    after they are made (mutated_slots) keep arrays of their own.
     """
     seen: dict = {}
     alias: dict[int, int] = {}
     out = []
+    mutated = mutated_slots(nodes)
     for node in nodes:
         if isinstance(node, OpNode):
             node.inputs = tuple(_rename(x, alias) for x in node.inputs)
-            key = _cse_key(node) if _pure(node) else None
+            shared = _pure(node) and mutated.isdisjoint(node.outputs)
+            key = _cse_key(node) if shared else None
             if key is not None and key in seen:
                 alias.update(zip(node.outputs, seen[key].outputs))
                 continue

@@ -113,6 +113,7 @@ class Program:
     # replay is right only while it still is None
     grad_guards: list = field(default_factory=list)
     arg_grad_guards: list = field(default_factory=list)  # the same, for argument indices
+    called: list = field(default_factory=list)  # every module the step called (hooks it ran)
 
 
 # what reads a tensor's values into Python (on_host_sync's `what`) -> (how the message names
@@ -409,6 +410,7 @@ class Capture:
                     )
         if self.failure is not None:
             raise self.failure
+        self.program.called = [module for module, _ in self._module_state.values()]
         self._first_grad.clear()  # (their references would make every tensor look held)
         self._grad_owner.clear()
         nodes = self.program.nodes
@@ -690,7 +692,7 @@ def watched_numbers(fn, _seen: set | None = None, _where: str = "", roots=None) 
         if name in fn.__globals__:
             found.append((f"global {name}{_where}", fn.__globals__, name, fn.__globals__[name]))
     found += _attribute_reads(code, fn, _where, roots)
-    numbers = [w for w in found if isinstance(w[3], (bool, int, float, str))]
+    numbers = [w for w in found if isinstance(w[3], PLAIN_VALUES)]
     # the objects a step works on, by identity: a global batch, model or optimizer rebound
     # between calls (a new model per fold) is another object the trace never saw. Tensors
     # reached through attributes only where stored there (x.T makes a new tensor each read).
@@ -731,7 +733,7 @@ def module_numbers(modules) -> list[tuple]:
             continue
         seen.add(id(module))
         for name, value in vars(module).items():
-            if name != "training" and isinstance(value, (bool, int, float, str, Tensor)):
+            if name != "training" and isinstance(value, (*PLAIN_VALUES, Tensor)):
                 label = f"{type(module).__name__}.{name}"
                 numbers.append((label, vars(module), name, value))
         # a parameter, buffer or submodule replaced (m.fc = nn.Linear(...)) is not the
@@ -762,6 +764,12 @@ def rebound(watched) -> str | None:
         if not same:
             return f"the step changed {label} ({value!r} -> {now!r})"
     return None
+
+
+# Values a trace may read and freeze (into Python branches or as numbers), guarded by value.
+# NOTE: numpy's scalars too (np.float32(0.5) as a temperature, a np.int64 from np.arange): they
+# are not Python numbers (np.float64 alone subclasses float), and went unguarded
+PLAIN_VALUES = (bool, int, float, str, np.generic)
 
 
 def by_identity(value) -> bool:
