@@ -273,16 +273,17 @@ def randint_like(input: Tensor, low=0, high=None, *, dtype=None, **kw) -> Tensor
 
 
 def fill_uniform_(t: Tensor, a: float, b: float, generator=None) -> Tensor:
-    """In-place uniform fill (used by nn.init): no autograd history, version bumped."""
-    out = np.empty(t.shape, _float_dtype(t.dtype, "uniform_").np)
-    K.fill_uniform(out, *(generator or default_generator).draw(out.size), float(a), float(b))
-    return _fill_into(t, out)
+    """In-place uniform fill (t.uniform_(), nn.init's): no autograd history, version bumped.
+    The numbers come from the registry's draw, so a traced step replays the fill."""
+    dtype = _float_dtype(t.dtype, "uniform_")
+    values = _draw("uniform", tuple(t.shape), dtype, generator, False, (float(a), float(b)))
+    return _fill_into(t, values._data)
 
 
 def fill_normal_(t: Tensor, mean: float, std: float, generator=None) -> Tensor:
-    out = np.empty(t.shape, _float_dtype(t.dtype, "normal_").np)
-    K.fill_normal(out, *(generator or default_generator).draw(out.size), float(mean), float(std))
-    return _fill_into(t, out)
+    dtype = _float_dtype(t.dtype, "normal_")
+    values = _draw("normal", tuple(t.shape), dtype, generator, False, (float(mean), float(std)))
+    return _fill_into(t, values._data)
 
 
 def _fill_into(t: Tensor, values: np.ndarray) -> Tensor:

@@ -653,7 +653,14 @@ def test_a_hook_on_a_tensor_the_step_never_touches_does_not_retrace_it():
 
 def test_random_numbers_advance_across_replays_like_eager():
     def step(x):
-        return x + torch.rand(4), torch.randn(2, 2), F.dropout(x, 0.5), torch.bernoulli(x / 4)
+        fills = torch.empty(3).normal_(1.0, 2.0), torch.empty_like(x).uniform_(-1, 1)
+        return (
+            x + torch.rand(4),
+            torch.randn(2, 2),
+            F.dropout(x, 0.5),
+            torch.bernoulli(x / 4),
+            *fills,
+        )
 
     def run(fn):
         torch.manual_seed(123)
