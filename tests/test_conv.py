@@ -368,6 +368,9 @@ def test_padding_modules(cls, args, x):
         (dict(size=8, mode="linear"), (2, 3, 5)),
         (dict(size=(3, 2), mode="area"), (2, 3, 7, 5)),
         (dict(scale_factor=1.5, mode="nearest-exact"), (2, 3, 5, 4)),
+        (dict(scale_factor=2, mode="bicubic"), (2, 3, 4, 5)),
+        (dict(size=(7, 3), mode="bicubic", align_corners=True), (2, 3, 4, 5)),
+        (dict(scale_factor=(1.7, 0.6), mode="bicubic"), (1, 2, 6, 9)),
     ],
 )
 def test_interpolate(kwargs, x):
@@ -380,6 +383,7 @@ def test_interpolate(kwargs, x):
         dict(scale_factor=2),
         dict(size=(6, 9), mode="bilinear"),
         dict(scale_factor=2, mode="bilinear", align_corners=True),
+        dict(size=(7, 6), mode="bicubic"),
     ],
 )
 def test_upsample_module(kwargs):

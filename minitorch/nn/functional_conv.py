@@ -596,9 +596,9 @@ def interpolate(
 ):
     """Resize the spatial dims of (N, C, L) or (N, C, H, W) input.
 
-    mode: 'nearest', 'nearest-exact', 'linear' (3-D), 'bilinear' (4-D) or 'area'. Linear modes
-    are products with constant interpolation matrices (A_h @ x @ A_w^T), so they are exact
-    adjoints and differentiable to any order.
+    mode: 'nearest', 'nearest-exact', 'linear' (3-D), 'bilinear' or 'bicubic' (4-D), or 'area'.
+    Linear and cubic modes are products with constant interpolation matrices (A_h @ x @ A_w^T),
+    so they are exact adjoints and differentiable to any order.
     """
     spatial = input.ndim - 2
     if spatial not in (1, 2):
@@ -624,16 +624,17 @@ def interpolate(
         if spatial == 1:
             return adaptive_avg_pool1d(input, out_sizes)
         return adaptive_avg_pool2d(input, out_sizes)
-    expected = {"linear": 1, "bilinear": 2}.get(mode)
+    expected = {"linear": 1, "bilinear": 2, "bicubic": 2}.get(mode)
     if expected is None:
         raise NotImplementedError(f"interpolate: mode {mode!r} is not supported")
     if expected != spatial:
         raise NotImplementedError(
             f"Got {input.ndim}D input, but {mode} mode needs {expected + 2}D input"
         )
+    matrix = _cubic_matrix if mode == "bicubic" else _linear_matrix
     out = input
     for k, (i, o, s) in enumerate(zip(in_sizes, out_sizes, scales)):
-        m = _linear_matrix(i, o, s, bool(align_corners), input.dtype)
+        m = wrap(matrix(i, o, s, bool(align_corners)).astype(input.dtype.np), input.dtype)
         out = out.matmul(m.t()) if k == spatial - 1 else m.matmul(out)
     return out
 
@@ -674,22 +675,51 @@ def _nearest_index(in_size, out_size, scale, exact) -> np.ndarray:
     return np.minimum(src, in_size - 1)
 
 
-def _linear_matrix(in_size, out_size, scale, align_corners, dtype) -> Tensor:
-    """A (out, in) with out = A @ x the 1-D linear interpolation of PyTorch's index rule."""
+def _source_index(in_size, out_size, scale, align_corners) -> np.ndarray:
+    """Where each output position samples the input (PyTorch's area_pixel_compute_source_index,
+    before its clamp at 0, which the linear modes apply and the cubic one does not)."""
     dst = np.arange(out_size, dtype=np.float64)
     if align_corners:
-        src = dst * ((in_size - 1) / (out_size - 1) if out_size > 1 else 0.0)
-    else:
-        s = in_size / out_size if scale is None else scale
-        src = np.maximum(s * (dst + 0.5) - 0.5, 0.0)
-    i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
-    i1 = np.minimum(i0 + 1, in_size - 1)
-    w1 = src - i0
+        return dst * ((in_size - 1) / (out_size - 1) if out_size > 1 else 0.0)
+    s = in_size / out_size if scale is None else scale
+    return s * (dst + 0.5) - 0.5
+
+
+def _matrix_of(in_size, out_size, taps, weights) -> np.ndarray:
+    """A (out, in) adding weights[o, k] at input index taps[o, k] (clamped into the input)."""
     a = np.zeros((out_size, in_size), np.float64)
-    rows = np.arange(out_size)
-    np.add.at(a, (rows, i0), 1.0 - w1)
-    np.add.at(a, (rows, i1), w1)
-    return wrap(a.astype(dtype.np), dtype)
+    rows = np.repeat(np.arange(out_size), taps.shape[1])
+    np.add.at(a, (rows, np.clip(taps, 0, in_size - 1).ravel()), weights.ravel())
+    return a
+
+
+def _linear_matrix(in_size, out_size, scale, align_corners) -> np.ndarray:
+    """A (out, in) with out = A @ x the 1-D linear interpolation of PyTorch's index rule."""
+    src = _source_index(in_size, out_size, scale, align_corners)
+    if not align_corners:
+        src = np.maximum(src, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    w1 = src - i0
+    taps = np.stack([i0, np.minimum(i0 + 1, in_size - 1)], axis=1)
+    return _matrix_of(in_size, out_size, taps, np.stack([1.0 - w1, w1], axis=1))
+
+
+_CUBIC_A = -0.75  # PyTorch's (and OpenCV's) cubic convolution coefficient
+
+
+def _cubic_matrix(in_size, out_size, scale, align_corners) -> np.ndarray:
+    """A (out, in) of 1-D cubic convolution (Keys, a = -0.75) over the 4 inputs around each
+    source position, indices past an edge reading the edge (PyTorch's bicubic)."""
+    src = _source_index(in_size, out_size, scale, align_corners)
+    i0 = np.floor(src)
+    t = (src - i0)[:, None]
+    distance = np.abs(t - np.arange(-1, 3))  # to the taps at i0 - 1 .. i0 + 2
+    a = _CUBIC_A
+    near = ((a + 2) * distance - (a + 3)) * distance * distance + 1
+    far = ((a * distance - 5 * a) * distance + 8 * a) * distance - 4 * a
+    weights = np.where(distance <= 1, near, far)
+    taps = i0.astype(np.int64)[:, None] + np.arange(-1, 3)
+    return _matrix_of(in_size, out_size, taps, weights)
 
 
 # ---- attention ----------------------------------------------------------------------------------
