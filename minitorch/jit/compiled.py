@@ -7,6 +7,8 @@ import time
 import warnings
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .. import jit_guard
 from ..autograd.grad_mode import state
 from ..kernels.cpu import compiler
@@ -18,6 +20,7 @@ from .trace import (
     Capture,
     TraceError,
     by_identity,
+    forward_numbers,
     is_record,
     map_leaves,
     module_numbers,
@@ -176,6 +179,10 @@ class CompiledFunction:
         return [(key, trace) for key, traces in self._traces.items() for trace in traces]
 
     def _call(self, *args, **kwargs):
+        if jit_guard.capture[0] is not None:
+            # called by a step being traced: its ops are that trace's (a replay of the outer
+            # step replays them; refusing here made fallback="eager" rerun the outer step)
+            return self.fn(*args, **kwargs)
         self.stats.calls += 1
         positional = args
         if kwargs:
@@ -252,6 +259,13 @@ class CompiledFunction:
         capture = Capture(flat, tolerate=self.fallback == "eager")
         watched = watched_numbers(self.fn, roots=roots)  # (roots: objects passed in)
         try:
+            arrays = [i for i, a in enumerate(flat) if isinstance(a, np.ndarray)]
+            if arrays:
+                raise TraceError(
+                    f"minitorch.compile({_name(self.fn)}): argument {arrays[0]} is a numpy "
+                    "array; a trace would freeze its values (it cannot tell when they change); "
+                    'pass a tensor (torch.from_numpy(a)), or compile with fallback="eager".'
+                )
             with capture:
                 result = call(*args)
             changed = rebound(watched)
@@ -403,6 +417,11 @@ def _guard_key(args, kwargs) -> tuple[tuple, tuple]:
             flat.append(a)
         else:
             _key_parts(f"argument {i}", a, parts, flat)
+    # NOTE: a trace reads each array through one argument: traced as step(x, x), a call
+    # step(x, y) read y for both
+    arrays = [id(a._data) for a in flat if isinstance(a, Tensor)]
+    if len(set(arrays)) < len(arrays):
+        parts.append(("the same tensor passed twice", tuple(map(arrays.index, arrays))))
     return tuple(parts), tuple(flat)
 
 
@@ -472,7 +491,7 @@ def _describe_key(key: tuple) -> str:
 def _dynamic_checks(watched: list, program, replayer, flat) -> tuple:
     """watched: the step's watched_numbers, read before it was traced (`rebound` saw they
     did not change); flat: the traced call's arguments."""
-    watched = watched + module_numbers(program.modules)
+    watched = watched + module_numbers(program.called) + forward_numbers(program.called)
     # split once here: the objects compare by identity, the numbers by value
     objects = [w for w in watched if by_identity(w[3])]
     numbers = [w for w in watched if not by_identity(w[3])]

@@ -10,6 +10,7 @@ updates are seen), or a constant.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import dis
 import inspect
@@ -401,12 +402,13 @@ class Capture:
         self._check_random(at_end=True)
         for module, state in self._module_state.values():
             for name, value in _module_state(module).items():
-                if state.get(name, value) is not value:
+                if not _same_value(state.get(name, value), value):
                     self._fail(
                         f"minitorch.compile: the step assigns {type(module).__name__}.{name} "
-                        "a new tensor or module (self.x = ...), which a replay would not do; "
-                        "update it in place (self.x.mul_(m).add_(...), self.x.copy_(...)), or "
-                        'compile with fallback="eager".'
+                        f"a new value ({_short(state.get(name))} -> {_short(value)}; self.x = "
+                        "...), which a replay would not do (it runs no Python); update tensors "
+                        "in place (self.x.mul_(m).add_(...), self.x.copy_(...)), keep other "
+                        'state outside the compiled function, or compile with fallback="eager".'
                     )
         if self.failure is not None:
             raise self.failure
@@ -692,7 +694,7 @@ def watched_numbers(fn, _seen: set | None = None, _where: str = "", roots=None) 
         if name in fn.__globals__:
             found.append((f"global {name}{_where}", fn.__globals__, name, fn.__globals__[name]))
     found += _attribute_reads(code, fn, _where, roots)
-    numbers = [w for w in found if isinstance(w[3], PLAIN_VALUES)]
+    numbers = [g for g in map(_value_guard, found) if g is not None]
     # the objects a step works on, by identity: a global batch, model or optimizer rebound
     # between calls (a new model per fold) is another object the trace never saw. Tensors
     # reached through attributes only where stored there (x.T makes a new tensor each read).
@@ -705,6 +707,7 @@ def watched_numbers(fn, _seen: set | None = None, _where: str = "", roots=None) 
     # NOTE: a branch on a flag inside a helper the step calls is frozen by the trace as surely
     # as one in the step itself
     for *_, v in found:
+        v = getattr(v, "__wrapped__", v)  # a compiled function the step calls: its own code
         if inspect.isfunction(v) and _is_user_code(v.__code__.co_filename):
             numbers += watched_numbers(v, seen, f" (read by {v.__qualname__})")
     return numbers
@@ -724,24 +727,48 @@ def object_arguments(fn, args: tuple) -> dict:
 
 
 def module_numbers(modules) -> list[tuple]:
-    """watched_numbers entries for the plain numbers in each module's attributes (`self.scale`
-    read by a forward), but for `training`, which has a guard of its own, and for the tensors
-    stored there that are neither parameters nor buffers (`self.mask`, by identity)."""
+    """watched_numbers entries for the plain values in each module's attributes (`self.scale`
+    read by a forward, `self.mask = None`, `self.shift = (1.0, 0.0)`), but for `training`,
+    which has a guard of its own, and for the tensors stored there that are neither
+    parameters nor buffers (`self.mask`, by identity)."""
     numbers, seen = [], set()
-    for module, _ in modules:
+    for module in modules:
         if id(module) in seen:
             continue
         seen.add(id(module))
         for name, value in vars(module).items():
-            if name != "training" and isinstance(value, (*PLAIN_VALUES, Tensor)):
-                label = f"{type(module).__name__}.{name}"
-                numbers.append((label, vars(module), name, value))
+            label = f"{type(module).__name__}.{name}"
+            guard = None if name == "training" else _value_guard((label, vars(module), name, value))
+            if guard is not None or isinstance(value, Tensor):
+                numbers.append(guard or (label, vars(module), name, value))
         # a parameter, buffer or submodule replaced (m.fc = nn.Linear(...)) is not the
         # tensor the trace reads (updates in place keep the object: load_state_dict, mul_)
         for holder in _held(module):
             for name, value in holder.items():
                 numbers.append((f"{type(module).__name__}.{name}", holder, name, value))
     return numbers
+
+
+_SMALL = 32  # items of a list, tuple or dict that a guard compares by value at each call
+
+
+def _value_guard(entry: tuple) -> tuple | None:
+    """A watched entry (label, holder, name, value) guarded by value: numbers, strings, None,
+    and small lists/tuples/dicts of those (compared with a copy, as the step may read them);
+    None for anything else."""
+    value = entry[3]
+    if value is None or isinstance(value, PLAIN_VALUES):
+        return entry
+    if _small_plain(value):
+        return (*entry[:3], copy.deepcopy(value))
+    return None
+
+
+def _small_plain(value) -> bool:
+    if not isinstance(value, (list, tuple, dict)) or len(value) > _SMALL:
+        return False
+    items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+    return all(x is None or isinstance(x, PLAIN_VALUES) for x in items)
 
 
 def _held(module) -> list[dict]:
@@ -751,8 +778,37 @@ def _held(module) -> list[dict]:
 
 
 def _module_state(module) -> dict:
-    """name -> the parameter, buffer or submodule a module holds under it."""
-    return {name: v for holder in _held(module) for name, v in holder.items()}
+    """name -> the parameter, buffer, submodule, tensor or plain value (a copy of a small
+    container) a module holds under it: what a step must not rebind."""
+    state = {name: v for holder in _held(module) for name, v in holder.items()}
+    for name, value in vars(module).items():
+        if name == "training" or name.startswith("_"):
+            continue
+        if isinstance(value, Tensor):
+            state[name] = value
+        else:
+            guard = _value_guard((None, None, name, value))
+            if guard is not None:
+                state[name] = guard[3]
+    return state
+
+
+def _same_value(a, b) -> bool:
+    if a is b:
+        return True
+    if by_identity(a) or by_identity(b) or type(a) is not type(b):
+        return False
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001  (a value whose == gives no bool)
+        return False
+
+
+def _short(value) -> str:
+    if isinstance(value, Tensor):
+        return f"a {tuple(value.shape)} tensor"
+    text = repr(value)
+    return text if len(text) <= 40 else type(value).__name__
 
 
 def rebound(watched) -> str | None:
@@ -895,6 +951,25 @@ def read_watched(holder, name, value):
 
 _MAX_HELPERS = 32  # functions followed per step: bounds the guard's cost per call
 _LIBRARIES = (_PACKAGE, sysconfig.get_paths()["stdlib"], "site-packages", "dist-packages")
+
+
+def forward_numbers(modules) -> list[tuple]:
+    """watched_numbers of the forwards of the user's own modules a step called (a global
+    temperature, `self.cfg.scale`, `self.opts["k"]` read there), each code read once."""
+    numbers, seen = [], set()
+    for module in modules:
+        forward = getattr(type(module), "forward", None)
+        code = getattr(forward, "__code__", None)
+        if code is not None and code not in seen and _is_user_code(code.co_filename):
+            where = f" (read by {type(module).__name__}.forward)"
+            numbers += watched_numbers(module.forward, seen, where)
+        where = f" (read by a hook of {type(module).__name__})"
+        for table in ("_forward_pre_hooks", "_forward_hooks"):
+            for hook in getattr(module, table, {}).values():
+                code = getattr(hook, "__code__", None)
+                if code is not None and _is_user_code(code.co_filename):
+                    numbers += watched_numbers(hook, seen, where)
+    return numbers
 
 
 def _is_user_code(path: str) -> bool:
