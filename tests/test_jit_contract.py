@@ -978,7 +978,9 @@ def test_compiled_model_in_a_training_loop_runs_eagerly_with_one_warning():
     twin.load_state_dict(model.state_dict())
     compiled = torch.compile(model)
     x = torch.randn(8, 4)
-    with pytest.warns(RuntimeWarning, match="whose graph no backward inside it has run through") as record:
+    with pytest.warns(
+        RuntimeWarning, match="whose graph no backward inside it has run through"
+    ) as record:
         for _ in range(4):
             for m in (compiled, twin):
                 m.zero_grad() if m is twin else model.zero_grad()
@@ -1501,3 +1503,176 @@ def test_gradient_added_to_an_argument_that_has_one_retraces():
     compiled(x)  # x.grad is set now: eager adds to it, so the trace that sets it must not run
     assert x.grad.tolist() == [4.0, 4.0]
     assert "was None when traced and is set now" in compiled.stats.retraces[-1]
+
+
+# ---- arguments, views and modules (a fourth bug hunt) -------------------------------------------
+def _same_in_eager_and_compiled(fn, calls):
+    """Run fn eagerly and compiled on each call's arguments (made by `calls`); compare."""
+    compiled = torch.compile(fn)
+    for k, make in enumerate(calls):
+        want, got = fn(*make()), compiled(*make())
+        pairs = zip(*(t if isinstance(t, tuple) else (t,) for t in (got, want)))
+        for a, b in pairs:
+            np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy(), err_msg=f"{k}")
+    return compiled
+
+
+def test_the_same_tensor_passed_twice_is_not_replayed_for_two_tensors():
+    """A trace reads each array through one argument: traced as f(x, x), a replay of
+    f(x, y) read y twice."""
+    x, y = torch.full((3,), 5.0), torch.full((3,), 2.0)
+    compiled = _same_in_eager_and_compiled(
+        lambda a, b: a * 2 + b, [lambda: (x, x)] * 3 + [lambda: (x, y)] * 3
+    )
+    assert "the same tensor passed twice" in compiled.stats.retraces[0]
+
+
+def test_an_argument_that_is_also_a_model_tensor_is_guarded_by_identity():
+    torch.manual_seed(0)
+    model = nn.Linear(3, 3, bias=False)
+    other = torch.randn(3, 3)
+
+    def f(w):
+        with torch.no_grad():
+            return model(torch.ones(1, 3)) + w.sum()
+
+    compiled = _same_in_eager_and_compiled(
+        f, [lambda: (model.weight.detach(),)] * 3 + [lambda: (other,)] * 2
+    )
+    assert compiled.stats.replays == 2 and compiled.stats.retraces[0].startswith("argument 0 was")
+
+
+def _view_written(x):
+    k = torch.zeros(3)
+    k[1:].add_(x[1:])  # through a view of a tensor the step made
+    return k * 1
+
+
+def _view_returned(x):
+    k = torch.full((3,), 5.0)
+    return x + k, k.view(3, 1)
+
+
+def test_views_of_tensors_made_in_the_step_are_made_anew_by_every_replay():
+    """A tensor the step makes (zeros, full) and then writes or returns through a view gets
+    a fresh array per replay: the write was lost (k * 1 folded before it), and a returned view
+    shared one array with every later replay."""
+    _same_in_eager_and_compiled(
+        _view_written, [lambda i=i: (torch.full((3,), float(i)),) for i in range(5)]
+    )
+    compiled = torch.compile(_view_returned)
+    for _ in range(5):
+        total, view = compiled(torch.zeros(3))
+        assert total.numpy().tolist() == [5.0] * 3
+        view.add_(100)  # the caller's own tensor: no later replay sees it
+
+
+def test_numpy_array_arguments_are_refused_with_what_to_pass_instead():
+    compiled = torch.compile(lambda x, a: x + torch.tensor(a))
+    compiled(torch.zeros(2), np.ones(2, np.float32))
+    with pytest.raises(torch.jit.TraceError, match=r"argument 1 is a numpy array.*from_numpy"):
+        compiled(torch.zeros(2), np.ones(2, np.float32))
+
+
+def test_a_detached_argument_returned_is_a_new_tensor_sharing_its_values():
+    x = torch.ones(3, requires_grad=True)
+    compiled = torch.compile(lambda t: (t.detach() * 2, t.detach()))
+    for _ in range(4):
+        out = compiled(x)[1]
+        assert out is not x and not out.requires_grad
+        assert np.shares_memory(out.numpy(), x.detach().numpy())
+
+
+TEMPERATURE = 1.0
+
+
+class _Configured(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+        self.opts = {"scale": 1.0}
+        self.mask = None
+        self.shift = (0.0, 0.0)
+
+    def forward(self, x):
+        out = self.fc(x) * self.opts["scale"] / TEMPERATURE + self.shift[0]
+        return out if self.mask is None else out * self.mask
+
+
+def test_values_a_module_forward_or_its_hooks_read_are_guarded():
+    """A forward reading a global, a dict, a None or a tuple attribute, and a hook reading a
+    global, each retrace when that value changes (they were frozen in silence)."""
+    global TEMPERATURE
+    torch.manual_seed(0)
+    model, gain = _Configured(), [1.0]
+    model.fc.register_forward_hook(lambda m, i, o: o * _GAIN[0])
+    compiled, x = torch.compile(model), torch.randn(3, 4)
+    changes = [
+        lambda: None,
+        lambda: None,
+        lambda: globals().__setitem__("TEMPERATURE", 2.0),
+        lambda: model.opts.__setitem__("scale", 3.0),
+        lambda: setattr(model, "mask", torch.zeros(2)),
+        lambda: setattr(model, "shift", (1.0, 0.0)),
+        lambda: _GAIN.__setitem__(0, 5.0),
+    ]
+    try:
+        with torch.no_grad():
+            for change in changes:
+                change()
+                np.testing.assert_array_equal(compiled(x).numpy(), model(x).numpy())
+    finally:
+        TEMPERATURE = 1.0
+        _GAIN[0] = 1.0
+    assert len(compiled.stats.retraces) == 5, compiled.stats.retraces
+    del gain
+
+
+_GAIN = [1.0]
+
+
+def test_a_forward_rebinding_its_own_attributes_is_refused():
+    class Counting(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += 1  # a replay runs no Python: it would not count
+            return x * self.calls
+
+    compiled = torch.compile(Counting())
+    compiled(torch.ones(2))
+    with pytest.raises(torch.jit.TraceError, match=r"assigns Counting.calls a new value"):
+        compiled(torch.ones(2))
+
+
+def test_a_compiled_function_called_by_a_traced_step_runs_inside_its_trace():
+    """A compiled model called by a compiled step (or a compiled function calling itself)
+    is part of the step's trace; it was refused, and fallback="eager" then ran the part of the
+    step before it twice."""
+    torch.manual_seed(0)
+    inner = nn.Linear(3, 3)
+    compiled_inner = torch.compile(inner)
+    opt = torch.optim.SGD(inner.parameters(), lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = compiled_inner(x).pow(2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    compiled = torch.compile(step)
+    twin, twin_opt = nn.Linear(3, 3), None
+    twin.load_state_dict(inner.state_dict())
+    twin_opt = torch.optim.SGD(twin.parameters(), lr=0.1)
+    for call in range(5):
+        torch.manual_seed(call)
+        x = torch.randn(2, 3)
+        twin_opt.zero_grad()
+        twin(x).pow(2).mean().backward()
+        twin_opt.step()
+        compiled(x)
+    np.testing.assert_array_equal(inner.weight.detach().numpy(), twin.weight.detach().numpy())
+    assert compiled.stats.replays == 3

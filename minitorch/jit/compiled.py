@@ -473,6 +473,9 @@ def _key_change(old: tuple, new: tuple) -> str:
     for a, b in zip(old, new):
         if not _same(a, b):
             return f"{a[0]} changed: {a[1:]} -> {b[1:]}"
+    if len(old) != len(new):  # a part only one of them has (the same tensor passed twice)
+        extra = max(old, new, key=len)[min(len(old), len(new))]
+        return f"{extra[0]}: {'now' if len(new) > len(old) else 'no longer'}"
     return "the arguments changed"
 
 
@@ -498,7 +501,21 @@ def _dynamic_checks(watched: list, program, replayer, flat) -> tuple:
     grads = (program.grad_guards, program.arg_grad_guards)
     holders = (program.called, [t for t, *_ in replayer.tensors])
     hooks = _Hooks(jit_guard.hooks_version[0], holders, _hook_state(*holders, flat))
-    return (program.modules, numbers, objects, *grads, hooks)
+    return (program.modules, numbers, objects, *grads, hooks, _pinned(flat, program, objects))
+
+
+def _pinned(flat, program, objects) -> list[tuple]:
+    """(i, argument i's array) for the tensor arguments that were also a tensor the step reads
+    through its modules or names (step(model.weight)): the trace read both as the argument,
+    so it holds only while that argument holds the same array.
+
+    NOTE: traced as c(m.weight), a call c(z) read z wherever the step read m.weight."""
+    held = {id(w[3]._data) for w in objects if isinstance(w[3], Tensor)}
+    for module in program.called:
+        for holder in (module._parameters, module._buffers):
+            held.update(id(t._data) for t in holder.values() if t is not None)
+    tensors = [(i, a) for i, a in enumerate(flat) if isinstance(a, Tensor)]
+    return [(i, a._data) for i, a in tensors if id(a._data) in held]
 
 
 @dataclass
@@ -532,9 +549,15 @@ def _hook_state(modules, tensors, args) -> tuple:
 
 def _stale(trace: _Trace, args) -> str | None:
     """Why a trace does not match what its function would do now, or None."""
-    replayer, (modules, numbers, objects, grads, arg_grads, hooks) = trace.replayer, trace.checks
+    replayer, (modules, numbers, objects, grads, arg_grads, hooks, pinned) = (
+        trace.replayer,
+        trace.checks,
+    )
     if hooks.changed(args):
         return "a hook was added or removed (the trace runs the hooks there were when traced)"
+    for i, array in pinned:
+        if args[i]._data is not array:
+            return f"argument {i} was a tensor the step also reads elsewhere, and is another now"
     for t in list(grads) + [args[i] for i in arg_grads]:
         if t.grad is not None:
             return (

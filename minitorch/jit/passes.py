@@ -17,7 +17,7 @@ from ..kernels.codegen import compose
 from ..ops import elementwise as E
 from ..ops.reduce import Reduce, normalize_dims, runs_of
 from . import devices
-from .trace import Call, OpNode, Ref, SetGrad, Write, map_refs, node_refs
+from .trace import VIEW_OPS, Call, OpNode, Ref, SetGrad, Write, map_refs, node_refs
 
 
 def fold_constants(nodes: list) -> tuple[list, int, dict]:
@@ -54,10 +54,6 @@ def fold_constants(nodes: list) -> tuple[list, int, dict]:
     return out, folded, known
 
 
-# ops whose output may be a view of their (first) input's array
-_VIEWS = frozenset(["view", "reshape", "permute", "expand", "getitem"])
-
-
 def mutated_slots(nodes: list) -> set[int]:
     """Slots whose arrays may change after they are made: written in place, passed to an opaque
     call, or set as a gradient (which may be changed in place after the step), and the slots
@@ -77,7 +73,7 @@ def mutated_slots(nodes: list) -> set[int]:
     todo = list(mutated)
     while todo:
         node = made_by.get(todo.pop())
-        if node is None or node.op.name not in _VIEWS:
+        if node is None or node.op.name not in VIEW_OPS:
             continue
         for slot in _slots(node.inputs[:1]):
             if slot not in mutated:

@@ -207,6 +207,8 @@ class _Emitter:
             return self.name(x.key, "t")
         if x.kind == "arg":  # an argument returned as is: the caller's tensor
             return f"targs[{x.key}]"
+        if x.kind == "detached":  # x.detach() of an argument or a tensor the step reads
+            return f"{self.tensor(x.key)}.detach()"
         if x.kind == "slot":
             return f"wrap({self.value(x)}, {self.name(self.slot_dtypes[x.key], 'd')})"
         dtype = self.name(dtypes.to_dtype(np.dtype(x.key.dtype)), "d")

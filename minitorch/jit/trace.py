@@ -422,20 +422,31 @@ class Capture:
         ]
         self._set_from_none.clear()
         # NOTE: a returned gradient stays the tensor itself (as eager returns it), not a LiveGrad
-        self.program.output = _map_tensors(result, lambda t: self.ref(t, live=False))
+        self.program.output = _map_tensors(result, self._output_ref)
         self._fresh_made_tensors()
         self._keep.clear()
         self._made.clear()
         _freeze_temporaries(nodes)
         return self.program
 
+    def _output_ref(self, t: Tensor) -> Ref:
+        """How a replay returns t: x.detach() (or .data) of a tensor it does not make is a
+        new tensor sharing that one's values, not the tensor itself (requires_grad and all)."""
+        ref = self.ref(t, live=False)
+        if id(t) in self._alias and ref.kind in ("arg", "tensor"):
+            return Ref("detached", ref)
+        return ref
+
     def _fresh_made_tensors(self) -> None:
         """Give each tensor the step made outside the registry and then wrote to or returned
         a fresh copy of its first value per replay: a replay must neither add to the previous
         replay's buffer nor return the same tensor twice. (Ones it only read stay constants.)"""
         nodes, program = self.program.nodes, self.program
-        targets = {id(n.target.key) for n in nodes if isinstance(n, Write)}
-        targets.update(id(r.key) for r in refs_in(program.output) if r.kind == "tensor")
+        # NOTE: through views too: `k[1:].add_(x)` writes k, and a returned `k.view(3, 1)` is k
+        made_by = {slot: n for n in nodes if isinstance(n, OpNode) for slot in n.outputs}
+        changed = [n.target for n in nodes if isinstance(n, Write)]
+        bases = [_viewed(r, made_by) for r in changed + refs_in(program.output)]
+        targets = {id(r.key) for r in bases if r is not None and r.kind == "tensor"}
         fresh = [k for k in self._first_seen if k in targets]
         for key in sorted(fresh, key=lambda k: self._first_seen[k][0], reverse=True):
             at, value = self._first_seen[key]
@@ -463,6 +474,20 @@ class Capture:
         registry.recorder[0] = None
         jit_guard.capture[0] = None
         jit_guard._guard[0] = None
+
+
+# ops whose output may be a view of their first input's array
+VIEW_OPS = frozenset(["view", "reshape", "permute", "expand", "getitem"])
+
+
+def _viewed(ref: Ref, made_by: dict) -> Ref | None:
+    """The ref whose array `ref` is (a view of), following view ops back from a slot."""
+    while isinstance(ref, Ref) and ref.kind == "slot":
+        node = made_by.get(ref.key)
+        if node is None or node.op.name not in VIEW_OPS:
+            return ref
+        ref = node.inputs[0]
+    return ref if isinstance(ref, Ref) else None
 
 
 def _freeze_temporaries(nodes) -> None:
