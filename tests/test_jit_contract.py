@@ -1195,7 +1195,7 @@ class _Trainer:
     "step, message",
     [
         (_counting_step, r"the step changed global _calls \(1 -> 2\)"),
-        (_Ema(), "the step assigns _Ema.mean a new tensor"),
+        (_Ema(), "the step assigns _Ema.mean a new value"),
         (_Trainer().counted_step, r"the step changed attribute self.steps \(1 -> 2\)"),
     ],
 )
