@@ -992,6 +992,27 @@ def test_compiled_model_in_a_training_loop_runs_eagerly_with_one_warning():
             assert torch.equal(torch.compile(model)(x), twin(x))
 
 
+def test_a_call_that_needs_the_graph_runs_eagerly_only_for_its_guard_key():
+    """A call with grad enabled runs eagerly (its caller backwards through the graph); the
+    same model under no_grad, another guard key, still traces and replays."""
+    torch.manual_seed(0)
+    model = nn.Linear(4, 4)
+    compiled, x = torch.compile(model), torch.randn(2, 4)
+    with pytest.warns(RuntimeWarning, match="whose graph no backward") as record:
+        for _ in range(3):
+            compiled(x).sum().backward()
+    assert len(record) == 1 and compiled.stats.eager_calls == 3
+    with torch.no_grad():
+        for _ in range(4):
+            assert torch.equal(compiled(x), model(x))
+    assert compiled.stats.traces == 1 and compiled.stats.replays == 3, compiled.stats
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once for that key: eager again, in silence
+        model.zero_grad()
+        compiled(x).sum().backward()
+    assert torch.equal(model.weight.grad, torch.ones(4, 1).expand(4, 4) * x.sum(0))
+
+
 def test_a_compiled_block_is_a_submodule_of_the_module_holding_it():
     """compile(module) is an nn.Module holding the original as `_orig_mod`, as PyTorch's
     OptimizedModule: a parent sees its parameters (state_dict keys with `_orig_mod.`), its
