@@ -1122,6 +1122,22 @@ def test_a_deep_copy_of_a_compiled_model_is_an_independent_compiled_model():
         assert shallow._orig_mod is model and torch.equal(shallow(x), expected)
 
 
+def test_a_replayed_gather_rejects_a_negative_index_as_eager_does():
+    """A negative index is out of bounds for gather (PyTorch's error); a replay raised nothing
+    and picked the element counted from the end (a wrong nll_loss for target -3)."""
+    x = torch.randn(4, 3)
+    pick = torch.compile(lambda x, i: x.gather(1, i))
+    loss = torch.compile(lambda s, t: F.nll_loss(s.log_softmax(-1), t, reduction="none"))
+    for _ in range(3):
+        pick(x, torch.tensor([[0], [1], [2], [1]]))
+        loss(x, torch.tensor([0, 1, 2, 1]))
+    assert pick.stats.replays and loss.stats.replays
+    with pytest.raises(RuntimeError, match="index -1 is out of bounds for dimension 1 with size 3"):
+        pick(x, torch.tensor([[0], [1], [-1], [1]]))
+    with pytest.raises(RuntimeError, match="index -3 is out of bounds"):
+        loss(x, torch.tensor([0, 1, -3, 1]))
+
+
 def test_freezing_a_parameter_between_calls_retraces():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
