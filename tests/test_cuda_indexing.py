@@ -127,8 +127,9 @@ def test_index_put_with_index_tensors_matches_cpu(name):
 
 
 # index smaller than the input off dim (and than src anywhere), as PyTorch allows; repeats
-# add up in scatter_add and gather's backward; values in range, negative ones wrapped
-SMALL = np.array([[0, 3, 1], [3, 3, -4]])  # (2, 3) into (3, 4) along dim 1
+# add up in scatter_add and gather's backward; values in [0, size) (PyTorch rejects negative
+# ones here, unlike x[i])
+SMALL = np.array([[0, 3, 1], [3, 3, 0]])  # (2, 3) into (3, 4) along dim 1
 SCATTERS = {
     "scatter_add index (2, 3) of (3, 4), src (3, 5)": (
         lambda x, s, i: x.scatter_add(1, i, s),
@@ -148,7 +149,7 @@ SCATTERS = {
     "scatter_add index (2, 1, 2) of (3, 2, 4) along dim 2": (
         lambda x, s, i: x.scatter_add(2, i, s),
         [(3, 2, 4), (2, 2, 3)],
-        np.array([[[3, 3]], [[0, -1]]]),
+        np.array([[[3, 3]], [[0, 3]]]),
     ),
     "gather index (2, 3) of (3, 4), backward scatter_add": (
         lambda x, i: x.gather(1, i),

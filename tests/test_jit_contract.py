@@ -992,6 +992,152 @@ def test_compiled_model_in_a_training_loop_runs_eagerly_with_one_warning():
             assert torch.equal(torch.compile(model)(x), twin(x))
 
 
+def test_a_call_that_needs_the_graph_runs_eagerly_only_for_its_guard_key():
+    """A call with grad enabled runs eagerly (its caller backwards through the graph); the
+    same model under no_grad, another guard key, still traces and replays."""
+    torch.manual_seed(0)
+    model = nn.Linear(4, 4)
+    compiled, x = torch.compile(model), torch.randn(2, 4)
+    with pytest.warns(RuntimeWarning, match="whose graph no backward") as record:
+        for _ in range(3):
+            compiled(x).sum().backward()
+    assert len(record) == 1 and compiled.stats.eager_calls == 3
+    with torch.no_grad():
+        for _ in range(4):
+            assert torch.equal(compiled(x), model(x))
+    assert compiled.stats.traces == 1 and compiled.stats.replays == 3, compiled.stats
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once for that key: eager again, in silence
+        model.zero_grad()
+        compiled(x).sum().backward()
+    assert torch.equal(model.weight.grad, torch.ones(4, 1).expand(4, 4) * x.sum(0))
+
+
+def test_a_compiled_block_is_a_submodule_of_the_module_holding_it():
+    """compile(module) is an nn.Module holding the original as `_orig_mod`, as PyTorch's
+    OptimizedModule: a parent sees its parameters (state_dict keys with `_orig_mod.`), its
+    train()/eval() reach it, nn.Sequential takes it, and an optimizer trains it."""
+
+    class Parent(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = torch.compile(nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5)))
+            self.head = nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.head(self.encoder(x))
+
+    torch.manual_seed(0)
+    parent = Parent()
+    assert isinstance(parent.encoder, nn.Module)
+    assert list(parent.state_dict()) == [
+        "encoder._orig_mod.0.weight",
+        "encoder._orig_mod.0.bias",
+        "head.weight",
+        "head.bias",
+    ]
+    assert len(list(parent.parameters())) == 4
+    parent.eval()
+    assert not parent.encoder.training and not parent.encoder._orig_mod[1].training
+    parent.train()
+    w0 = parent.encoder._orig_mod[0].weight.detach().clone()
+    opt = torch.optim.SGD(parent.parameters(), lr=0.1)
+    x, y = torch.randn(8, 4), torch.tensor([0, 1] * 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the encoder runs eagerly: backward is outside)
+        for _ in range(2):
+            opt.zero_grad()
+            F.cross_entropy(parent(x), y).backward()
+            opt.step()
+    assert not torch.equal(parent.encoder._orig_mod[0].weight, w0)
+    seq = nn.Sequential(torch.compile(nn.Linear(4, 4)), nn.ReLU())
+    assert [name for name, _ in seq.named_parameters()] == [
+        "0._orig_mod.weight",
+        "0._orig_mod.bias",
+    ]
+
+
+def test_train_eval_and_to_of_a_compiled_model_return_it_and_act_on_the_model():
+    """`model = torch.compile(model).eval()` keeps the compiled model (eval() returned the
+    plain one, which then ran eagerly)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+    compiled = torch.compile(model)
+    assert compiled.eval() is compiled and not model.training and not model[1].training
+    assert compiled.train() is compiled and model[1].training
+    assert compiled.to(torch.float64) is compiled and model[0].weight.dtype == torch.float64
+    assert compiled.float() is compiled and model[0].weight.dtype == torch.float32
+    assert compiled.double() is compiled and model[0].bias.dtype == torch.float64
+    assert compiled.requires_grad_(False) is compiled and not model[0].weight.requires_grad
+    compiled = torch.compile(nn.Linear(4, 4)).eval()
+    with torch.no_grad():
+        _until_replayed(compiled, torch.randn(2, 4))
+
+
+def test_attributes_set_on_a_compiled_model_are_set_on_the_model():
+    """As on PyTorch's OptimizedModule: `compiled.fc = ...` replaces the model's layer (the
+    compiled forward then uses it), `compiled.training = False` sets the model's flag."""
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x):
+            return self.fc(x)
+
+    torch.manual_seed(0)
+    model = Net()
+    compiled, x = torch.compile(model), torch.randn(2, 4)
+    with torch.no_grad():
+        _until_replayed(compiled, x)
+        compiled.fc = nn.Linear(4, 3)
+        assert compiled.fc is model.fc and "fc" not in vars(compiled)
+        assert torch.equal(compiled(x), model.fc(x))
+        compiled.training = False
+        assert model.training is False and compiled.training is False
+        compiled.scale = 2.0
+        assert model.scale == 2.0
+        del compiled.scale
+        assert not hasattr(model, "scale")
+
+
+def test_a_deep_copy_of_a_compiled_model_is_an_independent_compiled_model():
+    """copy.deepcopy (EMA weights of a compiled model) copies the model and compiles a forward
+    of its own: changing the copy's weights leaves the original's replays alone."""
+    import copy  # noqa: PLC0415
+
+    torch.manual_seed(0)
+    model = nn.Linear(4, 3)
+    compiled, x = torch.compile(model), torch.randn(2, 4)
+    with torch.no_grad():
+        expected = _until_replayed(compiled, x).clone()
+        twin = copy.deepcopy(compiled)
+        assert type(twin) is type(compiled) and twin._orig_mod is not model
+        assert twin.stats.calls == 0  # no trace shared with the original
+        twin.weight.zero_()
+        assert torch.equal(_until_replayed(twin, x), twin.bias.expand(2, 3))
+        assert torch.equal(_until_replayed(compiled, x), expected)
+        shallow = copy.copy(compiled)
+        assert shallow._orig_mod is model and torch.equal(shallow(x), expected)
+
+
+def test_a_replayed_gather_rejects_a_negative_index_as_eager_does():
+    """A negative index is out of bounds for gather (PyTorch's error); a replay raised nothing
+    and picked the element counted from the end (a wrong nll_loss for target -3)."""
+    x = torch.randn(4, 3)
+    pick = torch.compile(lambda x, i: x.gather(1, i))
+    loss = torch.compile(lambda s, t: F.nll_loss(s.log_softmax(-1), t, reduction="none"))
+    for _ in range(3):
+        pick(x, torch.tensor([[0], [1], [2], [1]]))
+        loss(x, torch.tensor([0, 1, 2, 1]))
+    assert pick.stats.replays and loss.stats.replays
+    with pytest.raises(RuntimeError, match="index -1 is out of bounds for dimension 1 with size 3"):
+        pick(x, torch.tensor([[0], [1], [-1], [1]]))
+    with pytest.raises(RuntimeError, match="index -3 is out of bounds"):
+        loss(x, torch.tensor([0, 1, -3, 1]))
+
+
 def test_freezing_a_parameter_between_calls_retraces():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))

@@ -929,6 +929,11 @@ ERRORS = {
     "gather_index_dtype": (lambda x, i: x.gather(0, i), [(3,), np.array([0, 1], np.float32)]),
     "gather_out_of_range": (lambda x, i: x.gather(0, i), [(3,), np.array([0, 5])]),
     "gather_bool_index": (lambda x, i: x.gather(0, i), [(3,), np.array([True, False])]),
+    "gather_negative_index": (lambda x, i: x.gather(0, i), [(3,), np.array([0, -1])]),
+    "scatter_add_negative_index": (
+        lambda x, i: x.scatter_add(0, i, x[:2]),
+        [(3,), np.array([-3, 1])],
+    ),
     "scatter_index_dtype": (lambda x, i: x.scatter(0, i, 1.0), [(3,), np.array([0.0], np.float32)]),
     "index_select_float": (lambda x, i: x.index_select(0, i), [(3,), np.array([0.0], np.float32)]),
     "index_select_int16": (lambda x, i: x.index_select(0, i), [(3,), np.array([0], np.int16)]),
@@ -984,6 +989,18 @@ def test_error_messages_name_shapes():
 
 
 # ---- autograd parity ----------------------------------------------------------------------
+def test_gather_rejects_negative_indices_with_torchs_message():
+    """gather does not count a negative index from the end (x[i] does): PyTorch's error,
+    from the loop kernel and the numpy path (an index smaller than the input) alike."""
+    x = np.arange(12.0).reshape(4, 3)
+    for index in ([[0], [1], [-1], [1]], [[0], [-1]]):
+        i = np.array(index)
+        err = raises_like_torch(lambda x, i: x.gather(1, i), x, i)
+        with pytest.raises(RuntimeError) as want:
+            torch.tensor(x).gather(1, torch.tensor(i))
+        assert str(want.value) in str(err)
+
+
 def test_grad_through_views_and_composites():
     check(lambda x: (x.t() @ x).tanh().sum(1), (3, 4), atol=1e-5)
     check(lambda x: x.reshape(2, 6).softmax(1)[:, ::2], (3, 4), atol=1e-5)

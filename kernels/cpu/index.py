@@ -6,7 +6,8 @@ DQN's chosen actions): a plain loop with the bounds check inside. NOTE: numpy's 
 (np.indices grids, a fancy index, np.add.at, and min/max for the bounds) took 12-18 us per
 call on a (64, 2) input, a small part of which was work.
 
-Negative indices count from the end, as in the ops' numpy path. Loops run in C order, so
+A negative index is out of range, as in PyTorch (gather and scatter do not count from the
+end as x[i] does; the check costs nothing inside the loop). Loops run in C order, so
 scatter_add sums repeated targets in the order np.add.at does and scatter keeps the last
 write: the same bits as the numpy path.
 """
@@ -23,7 +24,7 @@ _OPTS = {"cache": True, "nogil": True}
 
 @njit(**_OPTS)
 def _along(src, index, dst, scatter, accumulate):
-    """For each (a, j, b) of index, k = index[a, j, b] (from the end when negative), along dim
+    """For each (a, j, b) of index, k = index[a, j, b], along dim
     1 of `src` (gather) or of `dst` (scatter):
     gather: dst[a, j, b] = src[a, k, b]; scatter: dst[a, k, b] = (or +=) src[a, j, b].
     Returns False at the first k out of range.
@@ -35,7 +36,6 @@ def _along(src, index, dst, scatter, accumulate):
         for j in range(index.shape[1]):
             for b in range(index.shape[2]):
                 k = index[a, j, b]
-                k = k + n if k < 0 else k
                 if k < 0 or k >= n:
                     return False
                 if not scatter:

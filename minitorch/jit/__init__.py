@@ -20,6 +20,7 @@ retrace with its reason.
 
 from __future__ import annotations
 
+from ..nn.modules.module import Module
 from .compiled import CompiledFunction, Stats
 from .trace import TraceError
 
@@ -66,21 +67,29 @@ def compile(  # noqa: A001
         return lambda f: compile(f, fallback=fallback, check=check, cache=cache, disable=disable)
     if disable:
         return fn
-    from ..nn.modules.module import Module  # noqa: PLC0415
-
     if isinstance(fn, Module):
-        return _CompiledModule(fn, fallback=fallback, check=check, cache=cache)
+        return OptimizedModule(fn, fallback=fallback, check=check, cache=cache)
     return CompiledFunction(fn, fallback=fallback, check=check, cache=cache)
 
 
-class _CompiledModule:
-    """module(...) through a compiled forward; attributes pass through to the module."""
+class OptimizedModule(Module):
+    """What compile(module) returns, as torch._dynamo's OptimizedModule: an nn.Module holding
+    the original as the submodule `_orig_mod` (so a parent module that stores it sees its
+    parameters, its state_dict keys start with `_orig_mod.`, and train()/eval()/to() reach
+    it and return this wrapper), whose calls go through a compiled forward. Every other
+    attribute read or write goes to the original module."""
 
-    def __init__(self, module, **options):
-        self._module = module
+    # the wrapper's own attributes; every other name set on it is set on the original
+    _own = frozenset({"_orig_mod", "_forward", "_options"})
+
+    def __init__(self, module: Module, **options):
+        super().__init__()
+        del self.__dict__["training"]  # the property below reads and sets the original's
+        self._orig_mod = module
+        self._options = options
         self._forward = CompiledFunction(module.__call__, **options)
 
-    def __call__(self, *args, **kwargs):
+    def forward(self, *args, **kwargs):
         return self._forward(*args, **kwargs)
 
     def explain(self) -> str:
@@ -90,5 +99,46 @@ class _CompiledModule:
     def stats(self) -> Stats:
         return self._forward.stats
 
-    def __getattr__(self, name):
-        return getattr(self._module, name)
+    @property
+    def training(self) -> bool:
+        return self._orig_mod.training
+
+    @training.setter
+    def training(self, mode: bool) -> None:
+        self._orig_mod.training = mode
+
+    def __getattr__(self, name: str):
+        orig = self.__dict__.get("_modules", {}).get("_orig_mod")
+        if orig is None:  # half-built (by copy or pickle): no recursion through _orig_mod
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        return orig if name == "_orig_mod" else getattr(orig, name)
+
+    def __setattr__(self, name: str, value) -> None:
+        # (a class attribute, `training` included, keeps its own meaning, as in PyTorch)
+        if name in self._own or hasattr(type(self), name):
+            super().__setattr__(name, value)
+        else:
+            setattr(self._orig_mod, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if name in self._own or hasattr(type(self), name):
+            super().__delattr__(name)
+        else:
+            delattr(self._orig_mod, name)
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(dir(self._orig_mod)))
+
+    # NOTE: the traces hold the arrays of this module's parameters; a copy (copy.deepcopy,
+    # pickle) compiles a forward of its own on its own module instead of sharing them.
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        del state["_forward"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._forward = CompiledFunction(self._orig_mod.__call__, **self._options)
+
+
+_CompiledModule = OptimizedModule  # its former name

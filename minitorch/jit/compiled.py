@@ -158,7 +158,10 @@ class CompiledFunction:
         self.warmup = warmup
         self.stats = Stats()
         self._traces: dict = {}  # guard key -> [_Trace], the most recent last
-        self._eager_reason: str | None = None
+        self._eager_reason: str | None = None  # why every call runs eagerly
+        # guard key -> why its calls run eagerly: a call whose caller needs the autograd graph
+        # (grad mode is in the key, so the same step under no_grad still traces and replays)
+        self._eager_keys: dict = {}
         self._counted_retraces = 0  # those RETRACE_LIMIT counts (see SIZE_KEYS)
         self._last_key = None
         self._warming: tuple | None = None  # (_Build, counters when the warm-up began)
@@ -203,6 +206,8 @@ class CompiledFunction:
         # flat: the tensors and numbers, also those inside list/tuple/dict arguments
         key, flat = _guard_key(args, kwargs)
         last_key, self._last_key = self._last_key, key
+        if self._eager_keys and key in self._eager_keys:
+            return self._eager(call, args)
         traces = self._traces.get(key, [])
         reason = None
         for trace in reversed(traces):
@@ -287,7 +292,7 @@ class CompiledFunction:
             return self._eager(call, args)  # refused before the step ran (a nested compile)
         needs_graph = _graph_left_to_caller(result)
         if needs_graph:  # the values would replay, the autograd graph would not
-            self._eager_reason = needs_graph
+            self._eager_keys[key] = needs_graph
             warnings.warn(
                 f"minitorch.compile({_name(self.fn)}): {needs_graph}; running it eagerly. "
                 "Compile the whole training step (forward, backward, optimizer.step), or call "
@@ -340,6 +345,8 @@ class CompiledFunction:
         ]
         if self._eager_reason:
             lines.append(f"running eagerly: {self._eager_reason}")
+        for key, reason in self._eager_keys.items():
+            lines.append(f"running eagerly for {_describe_key(key)}: {reason}")
         for reason in s.retraces:
             lines.append(f"retraced: {reason}")
         c = compiler.stats
@@ -488,7 +495,8 @@ def _same(a: tuple, b: tuple) -> bool:
 
 def _describe_key(key: tuple) -> str:
     tensors = [f"{p[2]}" for p in key if len(p) > 2 and p[1] == "tensor"]
-    return ", ".join(tensors) or "no tensor arguments"
+    grad = "grad enabled" if key[0][1] else "grad disabled"
+    return f"{', '.join(tensors) or 'no tensor arguments'} ({grad})"
 
 
 def _dynamic_checks(watched: list, program, replayer, flat) -> tuple:

@@ -477,7 +477,7 @@ class Gather(Op):
             out = K_index.gather(a, index, d)
             if out is not None:
                 return out
-        _check_bounds(index, a.shape[d] if a.ndim else 1, "gather")
+        _check_bounds(index, a.shape[d] if a.ndim else 1, d, "gather")
         return a[_gather_index(a.shape, index, d)] if a.ndim else a.copy()
 
     def plan(self, meta, arrays, params, out):
@@ -504,11 +504,16 @@ class Gather(Op):
 gather = register(Gather())
 
 
-def _check_bounds(index, size, op):
-    if index.size and (index.min() < -size or index.max() >= size):
-        bad = index.max() if index.max() >= size else index.min()
+def _check_bounds(index, size, dim, op):
+    """PyTorch's check: gather and scatter take indices in [0, size), negative ones too are
+    out of bounds (x[i] and index_select count those from the end)."""
+    if not index.size:
+        return
+    low, high = index.min(), index.max()
+    if low < 0 or high >= size:
+        bad = low if low < 0 else high
         raise RuntimeError(  # PyTorch raises RuntimeError here (IndexError for x[i])
-            f"{op}: index {bad} is out of bounds for dimension with size {size}"
+            f"{op}: index {bad} is out of bounds for dimension {dim} with size {size}"
         )
 
 
@@ -535,7 +540,7 @@ class Scatter(Op):
             out = K_index.scatter(a, index, src, d, self.accumulate)
             if out is not None:
                 return out
-        _check_bounds(index, a.shape[d] if a.ndim else 1, self.name)
+        _check_bounds(index, a.shape[d] if a.ndim else 1, d, self.name)
         out = a.copy()
         where = _gather_index(a.shape, index, d)
         if isinstance(src, np.ndarray):
