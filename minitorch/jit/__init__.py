@@ -140,5 +140,3 @@ class OptimizedModule(Module):
         self.__dict__.update(state)
         self._forward = CompiledFunction(self._orig_mod.__call__, **self._options)
 
-
-_CompiledModule = OptimizedModule  # its former name
