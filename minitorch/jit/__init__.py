@@ -139,4 +139,3 @@ class OptimizedModule(Module):
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._forward = CompiledFunction(self._orig_mod.__call__, **self._options)
-
