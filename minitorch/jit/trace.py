@@ -778,15 +778,22 @@ _SMALL = 32  # items of a list, tuple or dict that a guard compares by value at 
 
 
 def _value_guard(entry: tuple) -> tuple | None:
-    """A watched entry (label, holder, name, value) guarded by value: numbers, strings, None,
-    and small lists/tuples/dicts of those (compared with a copy, as the step may read them);
-    None for anything else."""
-    value = entry[3]
+    """A watched entry (label, holder, name, value) guarded by value (see _snapshot), or None
+    for a value that is not."""
+    snapshot = _snapshot(entry[3])
+    return None if snapshot is _UNWATCHED else (*entry[:3], snapshot)
+
+
+_UNWATCHED = object()
+
+
+def _snapshot(value):
+    """What a guard compares a value with later: numbers, strings and None as they are, a copy
+    of a small list/tuple/dict of those (the step may change it in place); _UNWATCHED for
+    anything else."""
     if value is None or isinstance(value, PLAIN_VALUES):
-        return entry
-    if _small_plain(value):
-        return (*entry[:3], copy.deepcopy(value))
-    return None
+        return value
+    return copy.deepcopy(value) if _small_plain(value) else _UNWATCHED
 
 
 def _small_plain(value) -> bool:
@@ -809,16 +816,15 @@ def _module_state(module) -> dict:
     for name, value in vars(module).items():
         if name == "training" or name.startswith("_"):
             continue
-        if isinstance(value, Tensor):
-            state[name] = value
-        else:
-            guard = _value_guard((None, None, name, value))
-            if guard is not None:
-                state[name] = guard[3]
+        snapshot = value if isinstance(value, Tensor) else _snapshot(value)
+        if snapshot is not _UNWATCHED:
+            state[name] = snapshot
     return state
 
 
 def _same_value(a, b) -> bool:
+    """Whether a watched value is unchanged: the same object where guarded by identity, an
+    equal one of the same type where guarded by value."""
     if a is b:
         return True
     if by_identity(a) or by_identity(b) or type(a) is not type(b):
@@ -841,8 +847,7 @@ def rebound(watched) -> str | None:
     it ran): a replay runs no Python, so it would not; None if it changed none."""
     for label, holder, name, value in watched:
         now = read_watched(holder, name, value)
-        same = now is value if by_identity(value) else (type(now) is type(value) and now == value)
-        if not same:
+        if not _same_value(value, now):
             return f"the step changed {label} ({value!r} -> {now!r})"
     return None
 
