@@ -17,7 +17,7 @@ from ..kernels.codegen import compose
 from ..ops import elementwise as E
 from ..ops.reduce import Reduce, normalize_dims, runs_of
 from . import devices
-from .trace import VIEW_OPS, Call, OpNode, Ref, SetGrad, Write, map_refs, node_refs
+from .trace import Call, OpNode, Ref, SetGrad, Write, map_refs, node_refs, view_chain
 
 
 def fold_constants(nodes: list) -> tuple[list, int, dict]:
@@ -70,16 +70,8 @@ def mutated_slots(nodes: list) -> set[int]:
         elif isinstance(node, (Call, SetGrad)):
             mutated.update(_slots(node_refs(node)))
     made_by = {slot: node for node in nodes if isinstance(node, OpNode) for slot in node.outputs}
-    todo = list(mutated)
-    while todo:
-        node = made_by.get(todo.pop())
-        if node is None or node.op.name not in VIEW_OPS:
-            continue
-        for slot in _slots(node.inputs[:1]):
-            if slot not in mutated:
-                mutated.add(slot)
-                todo.append(slot)
-    return mutated
+    viewed = [_slots(view_chain(Ref("slot", slot), made_by)) for slot in mutated]
+    return mutated.union(*viewed)
 
 
 def eliminate_common(nodes: list) -> tuple[list, dict[int, int], int]:

@@ -480,14 +480,23 @@ class Capture:
 VIEW_OPS = frozenset(["view", "reshape", "permute", "expand", "getitem"])
 
 
-def _viewed(ref: Ref, made_by: dict) -> Ref | None:
-    """The ref whose array `ref` is (a view of), following view ops back from a slot."""
+def view_chain(ref, made_by: dict) -> list:
+    """ref, then each ref whose array the previous one may be a view of (following view ops
+    back from a slot; made_by: slot -> the node that made it)."""
+    chain = [ref]
     while isinstance(ref, Ref) and ref.kind == "slot":
         node = made_by.get(ref.key)
         if node is None or node.op.name not in VIEW_OPS:
-            return ref
+            break
         ref = node.inputs[0]
-    return ref if isinstance(ref, Ref) else None
+        chain.append(ref)
+    return chain
+
+
+def _viewed(ref: Ref, made_by: dict) -> Ref | None:
+    """The ref whose array `ref` is (a view of)."""
+    base = view_chain(ref, made_by)[-1]
+    return base if isinstance(base, Ref) else None
 
 
 def _freeze_temporaries(nodes) -> None:
