@@ -35,7 +35,9 @@ class Elementwise:
     """Kernel spec: outputs[k] = exprs[k] over inputs, broadcast to the output shape.
 
     scalars[i] says input i is a plain number (passed by value) rather than an array.
-    ndim=None means the flat fast path: every array is 1-D, contiguous and of equal length.
+    ndim=None means the flat fast path: every array is contiguous and of the output's size,
+    except the inputs listed in `vectors`, contiguous arrays repeated along the output's
+    leading dims (a bias of shape (n,) added to (rows, n)): the loop then runs over rows.
     Otherwise arrays are ndim-dimensional, inputs possibly with size-1 (broadcast) dims.
     inplace lists the inputs that are outs[0] itself: their elements are read from outs[0].
 
@@ -51,6 +53,7 @@ class Elementwise:
     ndim: int | None
     parallel: bool
     inplace: tuple[int, ...] = ()
+    vectors: tuple[int, ...] = ()
 
 
 HEADER = """\
@@ -75,7 +78,10 @@ def elementwise_source(spec: Elementwise) -> str:
     outs, ins = _signature(len(spec.exprs), spec.scalars)
     loop = "prange" if spec.parallel else "range"
     lines = [f"def kernel({', '.join(outs + ins)}):"]
-    if spec.ndim is None:
+    if spec.ndim is None and spec.vectors:
+        lines += _rows_loop(spec, outs, ins, loop)
+        idx, depth = "i, j", 3
+    elif spec.ndim is None:
         idx = "i"
         doc = " ; ".join(
             f"{o}[i] = {render(e, _access(ins, spec.scalars, 'i', spec.inplace))}"
@@ -104,16 +110,46 @@ def elementwise_source(spec: Elementwise) -> str:
     ind = "    " * depth
     for o, e in zip(outs, spec.exprs):
         lines.append(
-            f"{ind}{o}[{idx}] = {render(e, _access(ins, spec.scalars, idx, spec.inplace))}"
+            f"{ind}{o}[{idx}] = "
+            + render(e, _access(ins, spec.scalars, idx, spec.inplace, spec.vectors))
         )
     flags = ", parallel=True" if spec.parallel else ""
     decorator = f'@njit(cache=True, nogil=True, error_model="numpy"{flags})'
     return HEADER + "\n\n" + decorator + "\n" + "\n".join(lines) + "\n"
 
 
-def _access(ins: list[str], scalars: tuple[bool, ...], idx: str, inplace=()) -> list[str]:
+def _access(
+    ins: list[str], scalars: tuple[bool, ...], idx: str, inplace=(), vectors=()
+) -> list[str]:
     names = ["out0" if i in inplace else name for i, name in enumerate(ins)]
-    return [name if s else f"{name}[{idx}]" for name, s in zip(names, scalars)]
+    return [
+        name if s else f"{name}[j]" if i in vectors else f"{name}[{idx}]"
+        for i, (name, s) in enumerate(zip(names, scalars))
+    ]
+
+
+def _rows_loop(spec: Elementwise, outs: list[str], ins: list[str], loop: str) -> list[str]:
+    """Head of the rows layout: every full array seen as (rows, n), each vector as (n,).
+
+    NOTE: the strided path reads a broadcast bias through a stride-0 view of unknown layout,
+    which LLVM does not vectorise: (64, 128) + (128,) ran 2-4x slower than this loop (and than
+    numpy's in-place add, which Linear used before)."""
+    first = ins[spec.vectors[0]]
+    body = " ; ".join(
+        f"{o}[i, j] = {render(e, _access(ins, spec.scalars, 'i, j', spec.inplace, spec.vectors))}"
+        for o, e in zip(outs, spec.exprs)
+    )
+    lines = [
+        f'    """for i in {loop}(rows), j in range(n): {body}"""',
+        f"    n = {first}.size",
+        "    rows = out0.size // n if n else 0",
+    ]
+    arrays = [(o, False) for o in outs] + [
+        (name, k in spec.vectors) for k, name in enumerate(ins) if not spec.scalars[k]
+    ]
+    for name, vector in arrays:
+        lines.append(f"    {name} = {name}.reshape({'n' if vector else 'rows, n'})")
+    return [*lines, f"    for i in {loop}(rows):", "        for j in range(n):"]
 
 
 @dataclass(frozen=True)

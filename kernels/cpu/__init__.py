@@ -161,20 +161,44 @@ def elementwise_for(exprs: tuple[str, ...], out: np.ndarray, inputs: list):
             flat = False
         if x is out:
             inplace += (i,)
-    ndim = None if flat else out.ndim
-    return elementwise_sized(exprs, tuple(scalars), ndim, out.size, inplace)
+    vectors = () if flat else _row_vectors(out, inputs)
+    ndim = None if flat or vectors else out.ndim
+    return elementwise_sized(exprs, tuple(scalars), ndim, out.size, inplace, vectors)
+
+
+def _row_vectors(out: np.ndarray, inputs: list) -> tuple[int, ...]:
+    """The inputs repeated along out's leading dims (a bias), where the rows layout
+    (codegen.Elementwise.vectors) takes all of them: out and every other array C-contiguous
+    and of out's shape, the repeated ones C-contiguous and all covering out's same last dims.
+    Else ()."""
+    if not (out.flags.c_contiguous and out.size):
+        return ()
+    vectors, shape, cover = (), out.shape, None
+    for i, x in enumerate(inputs):
+        if not isinstance(x, np.ndarray):
+            continue
+        if not x.flags.c_contiguous:
+            return ()
+        if x.shape == shape:
+            continue
+        tail = x.shape[next((d for d, n in enumerate(x.shape) if n != 1), x.ndim) :]
+        if not tail or tail != shape[len(shape) - len(tail) :] or cover not in (None, tail):
+            return ()
+        vectors, cover = vectors + (i,), tail
+    return vectors
 
 
 def elementwise_sized(
-    exprs: tuple[str, ...], scalars: tuple[bool, ...], ndim, size: int, inplace=()
+    exprs: tuple[str, ...], scalars: tuple[bool, ...], ndim, size: int, inplace=(), vectors=()
 ):
     """The kernel of an Elementwise spec for `size` elements (serial or prange: see _variant);
-    `inplace`: the inputs that are the (first) output array itself."""
+    `inplace`: the inputs that are the (first) output array itself; `vectors`: the inputs
+    repeated along the output's rows (codegen.Elementwise)."""
     return _variant(
         _elementwise,
-        (exprs, scalars, ndim, inplace),
+        (exprs, scalars, ndim, inplace, vectors),
         size,
-        lambda key: elementwise_kernel(exprs, scalars, ndim, key[-1], inplace),
+        lambda key: elementwise_kernel(exprs, scalars, ndim, key[-1], inplace, vectors),
         _parallel_min(exprs),
     )
 
@@ -199,13 +223,18 @@ def _variant(table: dict, spec: tuple, size: int, build, parallel_min: int = PAR
 
 
 def elementwise_kernel(
-    exprs: tuple[str, ...], scalars: tuple[bool, ...], ndim, parallel: bool, inplace=()
+    exprs: tuple[str, ...],
+    scalars: tuple[bool, ...],
+    ndim,
+    parallel: bool,
+    inplace=(),
+    vectors=(),
 ):
     """The compiled kernel for an Elementwise spec (ndim None = flat contiguous path)."""
-    key = (exprs, scalars, ndim, inplace, parallel)
+    key = (exprs, scalars, ndim, inplace, vectors, parallel)
     kernel = _elementwise.get(key)
     if kernel is None:
-        spec = Elementwise(exprs, scalars, ndim, parallel, inplace)
+        spec = Elementwise(exprs, scalars, ndim, parallel, inplace, vectors)
         kernel = _elementwise[key] = load(elementwise_source(spec))
     return kernel
 
