@@ -27,6 +27,16 @@ def hooks_changed() -> None:
     hooks_version[0] += 1
 
 
+# Bumped whenever a module's attribute, parameter, buffer or submodule is set, added or
+# removed: a trace's guards on the modules it ran (minitorch/jit) compare them only when this
+# moved since they last did.
+modules_version = [0]
+
+
+def modules_changed() -> None:
+    modules_version[0] += 1
+
+
 def check_host_sync(what: str) -> None:
     """Called by Tensor methods that move data to Python; a no-op outside a trace."""
     if _guard[0] is not None:

@@ -218,7 +218,7 @@ def test_changed_number_of_a_module_is_noticed():
             compiled(x)
         model.scale = -1.0
         assert np.array_equal(compiled(x).numpy(), model(x).numpy())
-    assert "Scaled.scale changed from 2.0 to -1.0" in compiled.stats.retraces[0]
+    assert "scale (read by Scaled.forward) changed from 2.0 to -1.0" in compiled.stats.retraces[0]
 
 
 def test_item_inside_a_step_names_the_line():

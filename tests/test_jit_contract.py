@@ -1820,3 +1820,98 @@ def test_a_compiled_function_called_by_a_traced_step_runs_inside_its_trace():
         compiled(x)
     np.testing.assert_array_equal(inner.weight.detach().numpy(), twin.weight.detach().numpy())
     assert compiled.stats.replays == 3
+
+
+def test_zero_and_negative_zero_are_different_numbers_to_guards_and_merging():
+    """0.0 == -0.0 in Python, but 1 / x tells them apart: a trace made with one replayed for
+    the other, and x * 0.0 and x * -0.0 were merged as one op."""
+    x = torch.ones(3)
+    _same_in_eager_and_compiled(
+        lambda x, s: 1.0 / (x * s), [lambda s=s: (x, s) for s in (0.0, 0.0, 0.0, -0.0, 0.0)]
+    )
+    both = _same_in_eager_and_compiled(
+        lambda x: (1.0 / (x * 0.0), 1.0 / (x * -0.0)), [lambda: (x,)] * 4
+    )
+    assert both.stats.replays >= 1
+
+
+class _Stack(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(4, 4)])
+        self.seq = nn.Sequential(nn.Linear(4, 4), nn.Tanh())
+
+    def forward(self, x):
+        for layer in self.layers:  # (a ModuleList is iterated, never called)
+            x = torch.tanh(layer(x))
+        x = self.seq(x)
+        if hasattr(self, "shift"):
+            x = x + self.shift
+        return x
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: m.layers.append(nn.Linear(4, 4)),
+        lambda m: m.layers.__setitem__(0, nn.Linear(4, 4)),
+        lambda m: m.layers.insert(0, nn.Linear(4, 4)),
+        lambda m: m.seq.append(nn.Linear(4, 4)),
+        lambda m: m.seq.__delitem__(1),
+        lambda m: m.seq.insert(1, nn.ReLU()),
+        lambda m: setattr(m, "shift", 2.0),  # read behind hasattr: absent when traced
+    ],
+    ids=[
+        "list.append",
+        "list[0]=",
+        "list.insert",
+        "seq.append",
+        "del seq[1]",
+        "seq.insert",
+        "new attr",
+    ],
+)
+def test_layers_added_replaced_or_removed_in_containers_retrace(change):
+    torch.manual_seed(0)
+    model, x = _Stack(), torch.randn(2, 4)
+    compiled = torch.compile(model)
+    with torch.no_grad():
+        for _ in range(3):
+            compiled(x)
+        change(model)
+        for _ in range(2):  # (the second call replays the new trace)
+            np.testing.assert_array_equal(compiled(x).numpy(), model(x).numpy())
+    assert len(compiled.stats.retraces) == 1
+
+
+def _phase_step():
+    _phase_opt.zero_grad()
+    loss = _phase_criterion(_phase_model(torch.ones(2, 3)), torch.zeros(2, 1))
+    loss.backward()
+    _phase_opt.step()
+    _phase_sched.step()
+    return loss
+
+
+def test_a_global_scheduler_or_loss_function_rebound_between_calls_retraces():
+    global _phase_model, _phase_opt, _phase_sched, _phase_criterion
+    results = []
+    for compiled in (False, True):
+        torch.manual_seed(0)
+        _phase_model = nn.Linear(3, 1)
+        _phase_opt = torch.optim.SGD(_phase_model.parameters(), lr=0.1)
+        _phase_sched = torch.optim.lr_scheduler.ConstantLR(_phase_opt, factor=1.0, total_iters=0)
+        _phase_criterion = F.mse_loss
+        step = torch.compile(_phase_step) if compiled else _phase_step
+        for call in range(8):
+            if call == 3:  # the next phase: another scheduler
+                _phase_sched = torch.optim.lr_scheduler.ExponentialLR(_phase_opt, gamma=0.5)
+            if call == 5:
+                _phase_criterion = F.l1_loss
+            step()
+        results.append((_phase_opt.param_groups[0]["lr"], _phase_model.weight.detach().numpy()))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    retraces = " | ".join(step.stats.retraces)
+    assert "global _phase_sched is another object" in retraces
+    assert "global _phase_criterion is another object" in retraces

@@ -20,6 +20,8 @@ from .trace import (
     Capture,
     TraceError,
     by_identity,
+    equal_value,
+    exact,
     forward_numbers,
     is_record,
     map_leaves,
@@ -457,7 +459,7 @@ def _key_parts(label: str, a, parts: list, flat: list) -> None:
         return
     try:
         hash(a)
-        parts.append((label, "value", type(a).__name__, a))
+        parts.append((label, "value", type(a).__name__, exact(a)))
     except TypeError:  # an object (a model, a numpy array): its identity
         parts.append((label, "object", id(a)))
 
@@ -502,14 +504,25 @@ def _describe_key(key: tuple) -> str:
 def _dynamic_checks(watched: list, program, replayer, flat) -> tuple:
     """watched: the step's watched_numbers, read before it was traced (`rebound` saw they
     did not change); flat: the traced call's arguments."""
-    watched = watched + module_numbers(program.called) + forward_numbers(program.called)
-    # split once here: the objects compare by identity, the numbers by value
-    objects = [w for w in watched if by_identity(w[3])]
-    numbers = [w for w in watched if not by_identity(w[3])]
+    held = module_numbers(program.called)
+    # what modules hold is compared only after a module was assigned to (_Gated), but for
+    # lists and dicts, which may change in place
+    in_place = [w for w in held if isinstance(w[3], (list, dict))]
+    modules = _Gated(*_split([w for w in held if not isinstance(w[3], (list, dict))]))
+    numbers, objects = _split(watched + in_place + forward_numbers(program.called))
     grads = (program.grad_guards, program.arg_grad_guards)
     holders = (program.called, [t for t, *_ in replayer.tensors])
     hooks = _Hooks(jit_guard.hooks_version[0], holders, _hook_state(*holders, flat))
-    return (program.modules, numbers, objects, *grads, hooks, _pinned(flat, program, objects))
+    pinned = _pinned(flat, program, objects + modules.objects)
+    return (program.modules, numbers, objects, *grads, hooks, modules, pinned)
+
+
+def _split(watched: list) -> tuple[list, list]:
+    """(entries compared by value, entries compared by identity): split once, at trace time."""
+    return (
+        [w for w in watched if not by_identity(w[3])],
+        [w for w in watched if by_identity(w[3])],
+    )
 
 
 def _pinned(flat, program, objects) -> list[tuple]:
@@ -555,9 +568,28 @@ def _hook_state(modules, tensors, args) -> tuple:
     return tuple(hooks)
 
 
+@dataclass
+class _Gated:
+    """Guards on what the modules a trace ran hold (see module_numbers), compared only when
+    some module was assigned to since they last held (jit_guard.modules_version): most calls
+    pay one comparison, not one per parameter and attribute."""
+
+    numbers: list
+    objects: list
+    version: int = field(default_factory=lambda: jit_guard.modules_version[0])
+
+    def change(self) -> str | None:
+        if jit_guard.modules_version[0] == self.version:
+            return None
+        reason = _first_change(self.numbers, self.objects)
+        if reason is None:
+            self.version = jit_guard.modules_version[0]
+        return reason
+
+
 def _stale(trace: _Trace, args) -> str | None:
     """Why a trace does not match what its function would do now, or None."""
-    replayer, (modules, numbers, objects, grads, arg_grads, hooks, pinned) = (
+    replayer, (modules, numbers, objects, grads, arg_grads, hooks, held, pinned) = (
         trace.replayer,
         trace.checks,
     )
@@ -579,15 +611,20 @@ def _stale(trace: _Trace, args) -> str | None:
                 f"{type(module).__name__}.training changed from {training} to "
                 f"{module.training} (train()/eval())"
             )
+    return _first_change(numbers, objects) or held.change() or replayer.guard_failure()
+
+
+def _first_change(numbers: list, objects: list) -> str | None:
+    """How the first watched value that changed did (numbers by value, objects by identity)."""
     for label, holder, name, value in numbers:
         now = read_watched(holder, name, value)
-        if type(now) is not type(value) or now != value:
+        if now is not value and not equal_value(now, value):
             return f"{label} changed from {value!r} to {now!r}"
     for label, holder, name, value in objects:
-        now = holder.get(name, value) if type(holder) is dict else read_watched(holder, name, value)
-        if now is not value:
+        if read_watched(holder, name, value) is not value:
+            now = read_watched(holder, name, value)
             return f"{label} is another object than when traced ({type(now).__name__})"
-    return replayer.guard_failure()
+    return None
 
 
 def _how_run(op) -> str:

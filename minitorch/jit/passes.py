@@ -17,7 +17,17 @@ from ..kernels.codegen import compose
 from ..ops import elementwise as E
 from ..ops.reduce import Reduce, normalize_dims, runs_of
 from . import devices
-from .trace import Call, OpNode, Ref, SetGrad, Write, map_refs, node_refs, view_chain
+from .trace import (
+    Call,
+    OpNode,
+    Ref,
+    SetGrad,
+    Write,
+    exact,
+    map_refs,
+    node_refs,
+    view_chain,
+)
 
 
 def fold_constants(nodes: list) -> tuple[list, int, dict]:
@@ -138,10 +148,10 @@ def _cse_key(node: OpNode):
     inputs = tuple(
         (x.kind, x.key if x.kind in ("slot", "arg") else id(x.key))
         if isinstance(x, Ref)
-        else (type(x), x)
+        else (type(x), exact(x))
         for x in node.inputs
     )
-    params = tuple((k, type(v), v) for k, v in sorted(node.params.items()))
+    params = tuple((k, type(v), exact(v)) for k, v in sorted(node.params.items()))
     try:
         key = (node.op.name, inputs, params)
         hash(key)

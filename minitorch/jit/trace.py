@@ -13,8 +13,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import dis
+import functools
 import inspect
 import os
+import struct
 import sys
 import sysconfig
 import types
@@ -402,7 +404,7 @@ class Capture:
         self._check_random(at_end=True)
         for module, state in self._module_state.values():
             for name, value in _module_state(module).items():
-                if not _same_value(state.get(name, value), value):
+                if not same_value(state.get(name, MISSING), value):
                     self._fail(
                         f"minitorch.compile: the step assigns {type(module).__name__}.{name} "
                         f"a new value ({_short(state.get(name))} -> {_short(value)}; self.x = "
@@ -729,15 +731,7 @@ def watched_numbers(fn, _seen: set | None = None, _where: str = "", roots=None) 
             found.append((f"global {name}{_where}", fn.__globals__, name, fn.__globals__[name]))
     found += _attribute_reads(code, fn, _where, roots)
     numbers = [g for g in map(_value_guard, found) if g is not None]
-    # the objects a step works on, by identity: a global batch, model or optimizer rebound
-    # between calls (a new model per fold) is another object the trace never saw. Tensors
-    # reached through attributes only where stored there (x.T makes a new tensor each read).
-    numbers += [
-        w
-        for w in found
-        if is_watched_object(w[3])
-        and not (isinstance(w[3], Tensor) and type(w[1]) is _Attribute and not w[1].stored())
-    ]
+    numbers += [w for w in found if _guarded_by_identity(w)]
     # NOTE: a branch on a flag inside a helper the step calls is frozen by the trace as surely
     # as one in the step itself
     for *_, v in found:
@@ -764,23 +758,68 @@ def module_numbers(modules) -> list[tuple]:
     """watched_numbers entries for the plain values in each module's attributes (`self.scale`
     read by a forward, `self.mask = None`, `self.shift = (1.0, 0.0)`), but for `training`,
     which has a guard of its own, and for the tensors stored there that are neither
-    parameters nor buffers (`self.mask`, by identity)."""
-    numbers, seen = [], set()
-    for module in modules:
-        if id(module) in seen:
-            continue
-        seen.add(id(module))
+    parameters nor buffers (`self.mask`, by identity); and for the parameters, buffers and
+    submodules of these modules and of all modules inside them, by name and by count."""
+    numbers, internal = [], _module_internals()
+    for module in {id(m): m for m in modules}.values():
         for name, value in vars(module).items():
+            if name in internal:
+                continue
             label = f"{type(module).__name__}.{name}"
-            guard = None if name == "training" else _value_guard((label, vars(module), name, value))
+            guard = _value_guard((label, vars(module), name, value))
             if guard is not None or isinstance(value, Tensor):
                 numbers.append(guard or (label, vars(module), name, value))
+    # NOTE: also of the modules inside them that no step calls: a forward iterates a
+    # ModuleList or ParameterList, and a layer appended, replaced or deleted there (or in a
+    # Sequential) would not be the layers the trace runs
+    inside = {id(m): m for module in modules for m in module.modules()}
+    for module in inside.values():
         # a parameter, buffer or submodule replaced (m.fc = nn.Linear(...)) is not the
         # tensor the trace reads (updates in place keep the object: load_state_dict, mul_)
-        for holder in _held(module):
-            for name, value in holder.items():
-                numbers.append((f"{type(module).__name__}.{name}", holder, name, value))
+        kind = type(module).__name__
+        for holder in _HOLDERS:
+            for name, value in vars(module).get(holder, {}).items():
+                numbers.append((f"{kind}.{name}", _Held(module, holder), name, value))
+        numbers.append((f"the number of {kind}'s entries", _Count(module), "", _count(module)))
     return numbers
+
+
+_HOLDERS = ("_parameters", "_buffers", "_modules")
+
+
+class _Held:
+    """A guard's holder for one of a module's dicts of parameters, buffers or submodules,
+    read afresh (a container's insert or delete replaces the dict)."""
+
+    def __init__(self, module, holder: str):
+        self.module, self.holder = module, holder
+
+    def get(self, name, default):
+        return vars(self.module).get(self.holder, {}).get(name, default)
+
+
+class _Count:
+    """A guard's holder for how many parameters, buffers and submodules a module has (one
+    added: no guard reads its name)."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def get(self, _name, _default) -> int:
+        return _count(self.module)
+
+
+def _count(module) -> int:
+    return sum(len(vars(module).get(holder, ())) for holder in _HOLDERS)
+
+
+@functools.cache
+def _module_internals() -> frozenset:
+    """The attributes every Module has for its own bookkeeping (its dicts of parameters and
+    hooks: guarded on their own), and `training` (see Program.modules)."""
+    from ..nn import Module  # noqa: PLC0415  (nn imports the tracer's hooks)
+
+    return frozenset(vars(Module()))
 
 
 _SMALL = 32  # items of a list, tuple or dict that a guard compares by value at each call
@@ -815,7 +854,7 @@ def _small_plain(value) -> bool:
 def _held(module) -> list[dict]:
     """A module's dicts of parameters, buffers and submodules."""
     state = vars(module)
-    return [state[kind] for kind in ("_parameters", "_buffers", "_modules") if kind in state]
+    return [state[kind] for kind in _HOLDERS if kind in state]
 
 
 def _module_state(module) -> dict:
@@ -831,17 +870,47 @@ def _module_state(module) -> dict:
     return state
 
 
-def _same_value(a, b) -> bool:
+def same_value(a, b) -> bool:
     """Whether a watched value is unchanged: the same object where guarded by identity, an
-    equal one of the same type where guarded by value."""
+    equal one where guarded by value."""
     if a is b:
         return True
-    if by_identity(a) or by_identity(b) or type(a) is not type(b):
+    return not (by_identity(a) or by_identity(b)) and equal_value(a, b)
+
+
+def equal_value(a, b) -> bool:
+    """Whether two values guarded by value are the same: of one type, equal (floats by their
+    bits: see Exact)."""
+    if type(a) is not type(b):
         return False
     try:
-        return bool(a == b)
+        return bool(exact(a) == exact(b))
     except Exception:  # noqa: BLE001  (a value whose == gives no bool)
         return False
+
+
+class Exact:
+    """A float as guards and common-subexpression keys compare it: by its bits, so 0.0 and
+    -0.0 differ (1 / x tells them apart) and a NaN matches itself."""
+
+    __slots__ = ("value", "bits")
+
+    def __init__(self, value):
+        self.value, self.bits = value, struct.pack("<d", value)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Exact) and self.bits == other.bits
+
+    def __hash__(self) -> int:
+        return hash(self.bits)
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+def exact(value):
+    """value as guards compare it (Exact for a float), else value itself."""
+    return Exact(value) if isinstance(value, (float, np.floating)) else value
 
 
 def _short(value) -> str:
@@ -856,7 +925,7 @@ def rebound(watched) -> str | None:
     it ran): a replay runs no Python, so it would not; None if it changed none."""
     for label, holder, name, value in watched:
         now = read_watched(holder, name, value)
-        if not _same_value(value, now):
+        if not same_value(value, now):
             return f"the step changed {label} ({value!r} -> {now!r})"
     return None
 
@@ -868,17 +937,22 @@ PLAIN_VALUES = (bool, int, float, str, np.generic)
 
 
 def by_identity(value) -> bool:
-    """Whether a watched value is compared by identity (an object, or None) or by value."""
-    return value is None or is_watched_object(value)
+    """Whether a watched value is compared by identity (an object, None, MISSING) or by
+    value (see _snapshot)."""
+    return value is None or not (isinstance(value, PLAIN_VALUES) or _small_plain(value))
 
 
-def is_watched_object(value) -> bool:
-    """A tensor, model or optimizer: guarded by identity (see watched_numbers)."""
-    return (
-        isinstance(value, Tensor)
-        or hasattr(value, "param_groups")
-        or (hasattr(value, "_parameters") and hasattr(value, "forward"))
-    )
+def _guarded_by_identity(entry: tuple) -> bool:
+    """Whether watched_numbers guards an entry's value by identity: the objects a step works
+    on (a tensor, model, optimizer, scheduler, loss function, helper) rebound between calls (a
+    new model per fold, the next phase's scheduler) are other objects than the trace ran.
+    Through an attribute only where stored there: x.T, a bound method are new at each read."""
+    _, holder, _, value = entry
+    if value is MISSING:
+        return True
+    if value is None or not by_identity(value):
+        return False  # (guarded by value)
+    return type(holder) is not _Attribute or holder.stored()
 
 
 class _Attribute:
@@ -913,6 +987,18 @@ class _Attribute:
         except Exception:  # noqa: BLE001  (no __dict__: a slotted or builtin object)
             return False
 
+    def absent(self) -> bool:
+        """Whether the chain's last step names what its object does not have (`self.shift`
+        behind a hasattr, a missing key), the rest of the chain being there."""
+        last = self.attrs[-1]
+        try:
+            parent = self._walk(self.attrs[:-1])
+        except Exception:  # noqa: BLE001
+            return False
+        if isinstance(last, tuple):
+            return isinstance(parent, dict) and last[0] not in parent
+        return hasattr(parent, "__dict__") and not hasattr(parent, last)
+
     def through_optimizer(self) -> bool:
         """Whether the chain passes through an optimizer (its learning rates are read live by
         its step: a guard on them would retrace whenever a scheduler moves them)."""
@@ -943,9 +1029,10 @@ def _attribute_reads(code, fn, where: str, roots: dict) -> list[tuple]:
             holder = _Attribute(None, fn.__globals__, name, attrs)
         else:
             continue
-        missing = object()
-        value = holder.get(None, missing)
-        if value is not missing and not holder.through_optimizer():
+        value = holder.get(None, MISSING)
+        if value is MISSING and not holder.absent():
+            continue  # (the chain fails before its last step: x.grad.norm while grad is None)
+        if not holder.through_optimizer():
             found.append((f"attribute {holder.label()}{where}", holder, "", value))
     return found
 
@@ -978,14 +1065,25 @@ def _attribute_chains(code, fast: tuple = ()) -> list[tuple[str, tuple]]:
     return chains
 
 
+class _Missing:
+    """What a watched name or attribute reads as where it is not there (a layer deleted, an
+    attribute the forward tests with hasattr): guarded by identity like an object."""
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+MISSING = _Missing()
+
+
 def read_watched(holder, name, value):
-    """The current value of a watched_numbers entry (`value` when it is gone)."""
+    """The current value of a watched_numbers entry (MISSING when it is gone)."""
     if name is not None:  # a globals dict, a module's attributes or an _Attribute
-        return holder.get(name, value)
+        return holder.get(name, MISSING)
     try:
         return holder.cell_contents
     except ValueError:
-        return value
+        return MISSING
 
 
 _MAX_HELPERS = 32  # functions followed per step: bounds the guard's cost per call

@@ -7,6 +7,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain, islice
 
+from ... import jit_guard
 from ...tensor import Tensor
 from ..parameter import Parameter
 from .module import Module, _addindent
@@ -119,6 +120,7 @@ class Sequential(Module):
         index = index + n if index < 0 else index
         mods = list(self._modules.values())
         mods.insert(index, module)
+        jit_guard.modules_changed()
         self.__dict__["_modules"] = OrderedDict((str(i), m) for i, m in enumerate(mods))
         return self
 

@@ -304,6 +304,7 @@ class Module:
             )
         if isinstance(tensor, Buffer):
             tensor = tensor.detach()
+        jit_guard.modules_changed()
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers_set.discard(name)
@@ -317,6 +318,7 @@ class Module:
         _check_name(name, "parameter")
         if hasattr(self, name) and name not in self._parameters:
             raise KeyError(f"attribute '{name}' already exists")
+        jit_guard.modules_changed()
         if param is None:
             self._parameters[name] = None
             return
@@ -345,6 +347,7 @@ class Module:
             raise KeyError(f'module name can\'t contain ".", got: {name}')
         if name == "":
             raise KeyError('module name can\'t be empty string ""')
+        jit_guard.modules_changed()
         self._modules[name] = module
 
     register_module = add_module
@@ -402,6 +405,7 @@ class Module:
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __setattr__(self, name: str, value) -> None:
+        jit_guard.modules_changed()
         d = self.__dict__
         params = d.get("_parameters")
         if isinstance(value, Parameter):
@@ -454,6 +458,7 @@ class Module:
                 object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
+        jit_guard.modules_changed()
         if name in self._parameters:
             del self._parameters[name]
         elif name in self._buffers:
@@ -597,6 +602,7 @@ class Module:
                     g = fn(param.grad)
                 if g is not param.grad:
                     param.grad = g.requires_grad_(param.grad.requires_grad)
+        jit_guard.modules_changed()
         for key, buf in self._buffers.items():
             if buf is not None:
                 self._buffers[key] = fn(buf)
