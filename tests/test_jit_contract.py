@@ -1915,3 +1915,72 @@ def test_a_global_scheduler_or_loss_function_rebound_between_calls_retraces():
     retraces = " | ".join(step.stats.retraces)
     assert "global _phase_sched is another object" in retraces
     assert "global _phase_criterion is another object" in retraces
+
+
+def _group_steps(kind):
+    """A step that reads or sets its optimizer's learning rate itself (not in opt.step())."""
+    torch.manual_seed(0)
+    model = nn.Linear(4, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x, lr):
+        opt.zero_grad()
+        model(x).pow(2).mean().backward()
+        if kind == "set":
+            opt.param_groups[0]["lr"] = lr
+        elif kind == "decay":
+            for g in opt.param_groups:
+                g["lr"] *= 0.9
+        else:  # a hand-written weight decay at the live learning rate
+            with torch.no_grad():
+                for g in opt.param_groups:
+                    for p in g["params"]:
+                        p.mul_(1 - g["lr"] * 0.5)
+        opt.step()
+        return model.weight.detach() * 1
+
+    return step, opt
+
+
+@pytest.mark.parametrize("kind", ["set", "decay", "read"])
+def test_param_groups_the_step_reads_or_sets_itself_replay_as_eager(kind):
+    (eager, eager_opt), (step, opt) = _group_steps(kind), _group_steps(kind)
+    compiled, x = torch.compile(step), torch.ones(3, 4)
+    for call, lr in enumerate([0.1, 0.1, 0.1, 0.05, 0.1, 0.1, 0.02, 0.1]):
+        want, got = eager(x, lr), compiled(x, lr)
+        np.testing.assert_array_equal(got.detach().numpy(), want.detach().numpy(), f"{call}")
+        if kind == "read":  # a scheduler outside the step
+            for o in (eager_opt, opt):
+                o.param_groups[0]["lr"] *= 0.5
+        assert opt.param_groups[0]["lr"] == eager_opt.param_groups[0]["lr"]
+    assert type(opt.param_groups[0]) is dict  # (the trace's stand-in is gone)
+    if kind == "set":  # replays set the rate (the calls with lr 0.1 after one with 0.05)
+        assert compiled.stats.replays >= 4
+    else:  # a rate the step reads moves every call: each call traces, naming it
+        assert "SGD.param_groups[0]['lr'] changed" in compiled.stats.retraces[-1]
+
+
+def test_optimizer_state_the_step_reads_is_guarded_across_load_state_dict():
+    outs = []
+    for compile_it in (False, True):
+        torch.manual_seed(0)
+        model = nn.Linear(4, 2)
+        opt = torch.optim.Adam(model.parameters(), lr=0.01)
+
+        def step(x):
+            opt.zero_grad()
+            model(x).pow(2).mean().backward()
+            opt.step()
+            state = opt.state[model.weight]
+            return state["step"] * 1, state["exp_avg"].abs().sum()
+
+        f = torch.compile(step) if compile_it else step
+        seen = []
+        for call in range(6):
+            seen.append([t.item() for t in f(torch.ones(3, 4))])
+            if call == 1:
+                checkpoint = opt.state_dict()
+            if call == 3:
+                opt.load_state_dict(checkpoint)  # new tensors in opt.state
+        outs.append(seen)
+    assert outs[0] == outs[1]

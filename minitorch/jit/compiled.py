@@ -27,6 +27,7 @@ from .trace import (
     map_leaves,
     module_numbers,
     object_arguments,
+    optimizer_state_reads,
     read_watched,
     rebound,
     record_fields,
@@ -263,8 +264,9 @@ class CompiledFunction:
         # NOTE: with fallback="eager" the capture runs the step to its end even past what it
         # cannot hold: rerunning the step after a failed capture ran part of it twice (an
         # optimizer step before a .item() was applied twice).
-        capture = Capture(flat, tolerate=self.fallback == "eager")
         watched = watched_numbers(self.fn, roots=roots)  # (roots: objects passed in)
+        optimizers = [v for v in [*flat, *(w[3] for w in watched)] if hasattr(v, "param_groups")]
+        capture = Capture(flat, tolerate=self.fallback == "eager", optimizers=optimizers)
         try:
             arrays = [i for i, a in enumerate(flat) if isinstance(a, np.ndarray)]
             if arrays:
@@ -319,6 +321,8 @@ class CompiledFunction:
         build.trace_seconds = time.perf_counter() - start
         build.add(before)
         traces = self._traces.setdefault(key, [])
+        tensors = [t for t, *_ in replayer.tensors]
+        watched += capture.group_reads + optimizer_state_reads(capture.optimizers, tensors)
         checks = _dynamic_checks(watched, program, replayer, flat)
         traces.append(_Trace(replayer, checks, build))
         del traces[:-TRACES_PER_KEY]

@@ -144,10 +144,15 @@ _HOST_READS = {
 class Capture:
     """Installed while a step runs eagerly; turns what it does into a Program."""
 
-    def __init__(self, args: tuple, keep_values: bool = False, tolerate: bool = False):
+    def __init__(
+        self, args: tuple, keep_values: bool = False, tolerate: bool = False, optimizers=()
+    ):
         """tolerate: on what a trace cannot hold, keep running the step eagerly and keep the
-        first such error in `self.failure` instead of raising it (fallback="eager")."""
+        first such error in `self.failure` instead of raising it (fallback="eager").
+        optimizers: those whose param_groups the step may read or set itself (see _Group)."""
         self.program = Program()
+        self.optimizers = list({id(o): o for o in optimizers}.values())
+        self.group_reads: list[tuple] = []  # watched entries of param_group values read
         self.values: dict[int, np.ndarray] | None = {} if keep_values else None
         self.tolerate = tolerate
         self.failure: TraceError | None = None
@@ -470,12 +475,105 @@ class Capture:
         registry.recorder[0] = self.on_op
         jit_guard.capture[0] = self
         jit_guard._guard[0] = self.on_host_sync
+        for optimizer in self.optimizers:
+            groups = optimizer.param_groups
+            groups[:] = [_Group(g, optimizer, i, self) for i, g in enumerate(groups)]
         return self
 
     def __exit__(self, *exc):
         registry.recorder[0] = None
         jit_guard.capture[0] = None
         jit_guard._guard[0] = None
+        for optimizer in self.optimizers:
+            groups = optimizer.param_groups
+            groups[:] = [g.restored() if isinstance(g, _Group) else g for g in groups]
+
+    def on_group_read(self, group: _Group, key, value) -> None:
+        """The step's own code read group[key]: a trace freezes it, so a guard compares it."""
+        if self._depth or key == "params" or key in group.written:
+            return
+        label = f"{type(group.optimizer).__name__}.param_groups[{group.index}][{key!r}]"
+        entry = (label, _GroupItem(group.optimizer, group.index), key, value)
+        self.group_reads.append(_value_guard(entry) or entry)
+
+    def on_group_write(self, group: _Group, key, value) -> None:
+        """The step's own code set group[key] (a learning rate): every replay sets it again."""
+        if self._depth:
+            return
+        group.written.add(key)
+        self.program.nodes.append(
+            Call(_set_group_item, group.optimizer, (group.index, key, value), {})
+        )
+
+
+class _Group(dict):
+    """An optimizer's param_group while a step is traced, in its place in param_groups: what
+    the step's own code reads (a learning rate in a hand-written weight decay) becomes a guard,
+    what it sets (`g["lr"] = lr`) a call every replay makes. Reads and writes inside opaque
+    calls (optimizer.step, scheduler.step) are theirs, replayed by calling them again."""
+
+    def __init__(self, group: dict, optimizer, index: int, capture: Capture):
+        super().__init__(group)
+        self.original, self.optimizer, self.index, self.capture = group, optimizer, index, capture
+        self.written: set = set()
+
+    def __getitem__(self, key):
+        value = dict.__getitem__(self, key)
+        self.capture.on_group_read(self, key, value)
+        return value
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def __setitem__(self, key, value) -> None:
+        self.capture.on_group_write(self, key, value)
+        dict.__setitem__(self, key, value)
+
+    def restored(self) -> dict:
+        """The group the optimizer had, holding what this one holds now."""
+        self.original.clear()
+        self.original.update(dict.items(self))
+        return self.original
+
+
+class _GroupItem:
+    """A guard's holder for optimizer.param_groups[index], read afresh."""
+
+    def __init__(self, optimizer, index: int):
+        self.optimizer, self.index = optimizer, index
+
+    def get(self, key, default):
+        groups = self.optimizer.param_groups
+        return groups[self.index].get(key, default) if self.index < len(groups) else default
+
+
+def optimizer_state_reads(optimizers, tensors) -> list[tuple]:
+    """watched entries, by identity, for the optimizer state tensors among `tensors` (those a
+    trace reads: the step's own code logging Adam's exp_avg): load_state_dict puts new ones
+    in their place."""
+    read, entries = {id(t) for t in tensors}, []
+    for optimizer in optimizers:
+        for param, state in optimizer.state.items():
+            for key, value in state.items():
+                if id(value) in read:
+                    label = f"{type(optimizer).__name__}.state[a parameter][{key!r}]"
+                    entries.append((label, _StateItem(optimizer, param), key, value))
+    return entries
+
+
+class _StateItem:
+    """A guard's holder for optimizer.state[param], read afresh."""
+
+    def __init__(self, optimizer, param):
+        self.optimizer, self.param = optimizer, param
+
+    def get(self, key, default):
+        state = self.optimizer.state.get(self.param)
+        return default if state is None else state.get(key, default)
+
+
+def _set_group_item(optimizer, index: int, key, value) -> None:
+    optimizer.param_groups[index][key] = value
 
 
 # ops whose output may be a view of their first input's array
