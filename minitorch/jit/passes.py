@@ -298,20 +298,33 @@ class Epilogue:
         n, slot, run_producer = self.n_inputs, self.slot, self.run_producer
         several = self.n_outputs > 1
         image = outs[0] if several else outs
-        kernel = cpu.elementwise_for((self.expr,), image, _with(arrays[n:], slot, image))
+        # a linear's bias is added in the epilogue's loop, not in a pass of its own
+        bias = n == 3 and self.producer.name == "linear" and arrays[2].ndim == 1
         producer_plan = getattr(self.producer, "plan", None)
-        planned = producer_plan and producer_plan(meta, arrays[:n], params, outs)
+        planned = producer_plan and producer_plan(meta, arrays[: 2 if bias else n], params, outs)
+        bias = bias and planned is not None
         if planned is None:
             planned = functools.partial(run_producer, meta, **params)
             # given arrays are C-ordered: only where the producer's own outputs were too
             c_order = all(x.flags.c_contiguous for x in (outs if several else (outs,)))
             planned.takes_out = getattr(self.producer, "writes_out", False) and c_order
         takes_out = getattr(planned, "takes_out", False)
+        expr, operands = self.expr, _with(arrays[n:], slot, image)
+        if bias:  # {slot} + the bias, an operand after the expression's own
+            added = f"np.{image.dtype.name}(({{{slot}}} + {{{len(operands)}}}))"
+            places = [f"{{{k}}}" for k in range(len(operands))]
+            expr = compose(expr, *places[:slot], added, *places[slot + 1 :])
+            operands.append(arrays[2])
+        kernel = cpu.elementwise_for((expr,), image, operands)
+        given = 2 if bias else n  # the inputs the product takes
 
         def product_and_epilogue(*arrays, out=None):
-            outs = planned(*arrays[:n], out=out) if out is not None else planned(*arrays[:n])
+            outs = (
+                planned(*arrays[:given], out=out) if out is not None else planned(*arrays[:given])
+            )
             image = outs[0] if several else outs
-            kernel(image, *_with(arrays[n:], slot, image))
+            rest = (arrays[2],) if bias else ()
+            kernel(image, *_with(arrays[n:], slot, image), *rest)
             return outs
 
         product_and_epilogue.takes_out = takes_out

@@ -836,7 +836,20 @@ def watched_numbers(fn, _seen: set | None = None, _where: str = "", roots=None) 
         v = getattr(v, "__wrapped__", v)  # a compiled function the step calls: its own code
         if inspect.isfunction(v) and _is_user_code(v.__code__.co_filename):
             numbers += watched_numbers(v, seen, f" (read by {v.__qualname__})")
+        elif _user_callable(v):  # an object the step calls: its __call__ reads self.x
+            numbers += watched_numbers(v.__call__, seen, f" (read by {type(v).__qualname__})")
     return numbers
+
+
+def _user_callable(value) -> bool:
+    """An instance of the user's own class with a __call__ (not a function, class or module)."""
+    classes = type(value).__mro__
+    call = next((vars(c)["__call__"] for c in classes if "__call__" in vars(c)), None)
+    return (
+        inspect.isfunction(call)
+        and not isinstance(value, type)
+        and _is_user_code(call.__code__.co_filename)
+    )
 
 
 def object_arguments(fn, args: tuple) -> dict:
