@@ -260,3 +260,120 @@ def test_bit_casts():
     b32, b64, back32, back64, one = casts(F32(-1.5), -1.5)
     assert b32 == np.array(-1.5, F32).view(np.int32) and b64 == np.array(-1.5).view(np.int64)
     assert back32 == -1.5 and back64 == -1.5 and one == 1.0
+
+
+# ------------------------------------------------------------- same bits in every kernel
+# A generated kernel inlines these helpers; eager runs one kernel per op and traced code runs
+# fused ones, compiled in other processes at other times (the on-disk cache keeps both). Every
+# compilation must give the same bits, or a traced step replays values an ulp away from eager.
+
+HELPERS = ("sigmoid", "exp", "log", "tanh", "gelu_tanh")
+
+
+def _bit_values(n: int = 4099) -> np.ndarray:
+    """n float32 values (an odd count: a vector body and a scalar remainder) with edges."""
+    rng = np.random.default_rng(7)
+    edges = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-40, 88.8, -88.8, -104.0, 0.625]
+    x = (rng.standard_normal(n - len(edges)) * 4).astype(F32)
+    return np.concatenate([np.array(edges, F32), x])
+
+
+def _same_bits(got: np.ndarray, want: np.ndarray, what: str) -> None:
+    got, want = np.ravel(got), np.ravel(want)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=what)
+    ok = ~np.isnan(want)
+    diff = np.flatnonzero(got[ok].view(np.int32) != want[ok].view(np.int32))
+    assert not diff.size, f"{what}: {diff.size} values differ, first {got[ok][diff[0]]!r} vs " + (
+        f"{want[ok][diff[0]]!r}"
+    )
+
+
+def _kernel_values(helper: str, x: np.ndarray) -> np.ndarray:
+    from minitorch.kernels import cpu
+
+    out = np.empty(x.shape, x.dtype)
+    cpu.elementwise_for((f"{helper}({{0}})",), out, [x])(out, x)
+    return out
+
+
+@pytest.mark.parametrize("helper", HELPERS)
+def test_helper_bits_same_in_every_layout(helper):
+    """1-D and 2-D signatures, vector lanes and the scalar remainder, a strided view, the
+    parallel variant: one set of bits."""
+    from minitorch.kernels import cpu
+
+    x = _bit_values(63 * 65)
+    flat = _kernel_values(helper, x)
+    _same_bits(_kernel_values(helper, x.reshape(63, 65)), flat, f"{helper} 2-D")
+    _same_bits(_kernel_values(helper, x[::-1].copy())[::-1], flat, f"{helper} reversed")
+    strided = np.empty((63, 130), F32)[:, ::2]
+    strided[...] = x.reshape(63, 65)
+    _same_bits(_kernel_values(helper, strided), flat, f"{helper} strided")
+    for parallel in (False, True):  # both variants, whichever elementwise_for picked above
+        out = np.empty_like(x)
+        cpu.elementwise_kernel((f"{helper}({{0}})",), (False,), None, parallel)(out, x)
+        _same_bits(out, flat, f"{helper} parallel={parallel}")
+    for i in range(0, x.size, 509):  # one element at a time: a loop with no vector body
+        _same_bits(_kernel_values(helper, x[i : i + 1].copy()), flat[i : i + 1], f"{helper} [{i}]")
+
+
+def test_fused_sigmoid_matches_eager():
+    """silu and sigmoid(x) + c traced (one fused kernel) give eager's bits (separate kernels)."""
+    import minitorch as torch
+
+    F = torch.nn.functional
+    x = _bit_values(36 * 6)
+    for f in (F.silu, lambda a: torch.sigmoid(a) + 0.0, lambda a: torch.tanh(a) * torch.exp(a)):
+        compiled = torch.compile(f)
+        for shape in ((36, 6), (216,)):
+            t = torch.tensor(x.reshape(shape))
+            _same_bits(compiled(t).numpy(), f(t).numpy(), f"fused {shape}")
+
+
+_CHILD = """
+import sys
+import numpy as np
+import minitorch as torch
+from minitorch.kernels import cpu
+from minitorch.kernels.cpu import nn
+
+if sys.argv[1] == "softmax_first":  # a caller compiled with fastmath={"nsz", "contract"}
+    a = np.ones((2, 8), np.float32)
+    nn.softmax_rows(np.empty_like(a), a, False)
+x = np.load(sys.argv[2])
+out = {}
+for helper in sys.argv[4:]:
+    o = np.empty_like(x)
+    cpu.elementwise_for((helper + "({0})",), o, [x])(o, x)
+    out[helper] = o
+t = torch.tensor(x)
+out["silu"] = torch.nn.functional.silu(t).numpy()
+out["silu_traced"] = torch.compile(torch.nn.functional.silu)(t).numpy()
+np.savez(sys.argv[3], **out)
+"""
+
+
+def test_helper_bits_do_not_depend_on_the_first_caller(tmp_path):
+    """Two fresh processes, one compiling a fastmath={"contract"} caller (softmax) before the
+    kernels, give the same bits: Numba makes a callee that leaves fastmath unset inherit its
+    first caller's flags, and keeps that compilation (also on disk) for every later kernel."""
+    import os
+    import subprocess
+    import sys
+
+    x = _bit_values()
+    np.save(tmp_path / "x.npy", x)
+    runs = {}
+    for order in ("plain", "softmax_first"):
+        env = dict(os.environ)
+        env["MINITORCH_CACHE_DIR"] = str(tmp_path / order / "minitorch")
+        env["NUMBA_CACHE_DIR"] = str(tmp_path / order / "numba")  # the helpers' own cache too
+        args = [order, str(tmp_path / "x.npy"), str(tmp_path / f"{order}.npz"), *HELPERS]
+        runs[order] = subprocess.Popen([sys.executable, "-c", _CHILD, *args], env=env)
+    for order, proc in runs.items():
+        assert proc.wait(timeout=600) == 0, order
+    plain, first = (np.load(tmp_path / f"{order}.npz") for order in runs)
+    for name in plain.files:
+        _same_bits(first[name], plain[name], name)
+    _same_bits(first["silu_traced"], plain["silu"], "traced silu vs eager (other process)")
+    _same_bits(plain["silu_traced"], first["silu"], "traced silu vs eager (other process)")

@@ -144,7 +144,16 @@ _TP4 = F(-3.33332819422e-1)
 # (the loop vectorises). Fresh cache, same script, one run each way: a tanh kernel compiled in
 # 0.9-1.0 s against 1.7 s inlined and ran 45 against 59 us (64K float32); sigmoid 0.6-0.7 vs
 # 1.4 s, 69-74 vs 98 us; the softmax kernels 2.1-2.3 vs 3.1 s, same speed.
-_compiled = njit(error_model="numpy", cache=True)
+#
+# NOTE: fastmath=False is explicit, not left to the default: Numba makes a callee that does not
+# set fastmath inherit its first caller's flags, and keeps that one compilation for every later
+# caller (in memory and in the on-disk cache, whose key has no flags). The softmax kernels
+# (nn.py, fastmath={"nsz", "contract"}) compiled _exp_f32 with `contract`, LLVM fused its
+# polynomial into FMAs, and every kernel built afterwards, in that process or from that cache,
+# inlined the FMA version: a sigmoid kernel gave 0.27531525 or 0.27531528 for x = -0.96781987
+# depending on which ran first, and traced (fused) kernels replayed eager's values 1 ulp off.
+_NO_FASTMATH = {"error_model": "numpy", "fastmath": False}
+_compiled = njit(cache=True, **_NO_FASTMATH)
 
 
 @_compiled
@@ -214,7 +223,7 @@ def _elementwise(name: str, fast_f32, libm):
     def func(x):
         return scalar(x)
 
-    @overload(func, jit_options={"error_model": "numpy"})
+    @overload(func, jit_options=_NO_FASTMATH)  # NOTE: see _compiled on why fastmath=False
     def _overload(x):
         if x == types.float32:
             return lambda x: fast_f32(x)
@@ -222,7 +231,7 @@ def _elementwise(name: str, fast_f32, libm):
             return lambda x: libm(x)
         return None
 
-    scalar = njit(error_model="numpy")(lambda x: func(x))
+    scalar = njit(**_NO_FASTMATH)(lambda x: func(x))
     func.__name__ = func.__qualname__ = name
     func.__doc__ = f"{name}(x): float32 via a vectorisable polynomial, else math.{name}."
     return func
