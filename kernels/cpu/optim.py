@@ -324,10 +324,10 @@ def view(address, lo, n, like):
 
 @njit(cache=True, nogil=True)
 def _address(a, n):
-    """The data address of 1-D a, or -1 where a is not n contiguous elements."""
-    if a.shape[0] != n or (n > 1 and a.strides[0] != a.itemsize):
-        return -1
-    return a.ctypes.data
+    """The data address of a (any rank), or -1 where a is not n C-contiguous elements."""
+    if a.size != n or not a.flags.c_contiguous:
+        return np.int64(-1)
+    return np.int64(a.ctypes.data)
 
 
 def update_source(
@@ -450,11 +450,11 @@ class UpdatePlan:
     def _address(self, a: np.ndarray, k: int, what: str) -> int:
         """a's address, checked: the kernel reads and writes it as parameter k's elements."""
         n = self.sizes[k]
-        address = _address(a, n) if a.dtype == self.dtype and a.ndim == 1 else -1
+        address = _address(a, n) if a.dtype == self.dtype else -1
         if address == -1:
             raise ValueError(
                 f"optimizer update: {what} is {a.dtype} {a.shape} with strides {a.strides}, "
-                f"expected a contiguous {self.dtype} ({n},) array"
+                f"expected {n} C-contiguous {self.dtype} elements"
             )
         return address
 

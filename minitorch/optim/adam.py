@@ -80,7 +80,7 @@ class Adam(Optimizer):
             flags = (group["maximize"], amsgrad, group["decoupled_weight_decay"])
             last_t = coefficients = None
             for p in group["params"]:
-                if p.grad is None:
+                if p._grad is None:
                     continue
                 state = self.state[p]
                 if not state:

@@ -80,7 +80,7 @@ class RMSprop(Optimizer):
             momentum, centered, alpha = group["momentum"], group["centered"], group["alpha"]
             flags = (group["maximize"], centered, momentum > 0)
             for p in group["params"]:
-                if p.grad is None:
+                if p._grad is None:
                     continue
                 state = self.state[p]
                 if not state:

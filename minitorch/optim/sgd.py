@@ -80,7 +80,7 @@ class SGD(Optimizer):
             momentum = group["momentum"]
             flags = (group["maximize"], group["nesterov"], momentum != 0)
             for p in group["params"]:
-                if p.grad is None:
+                if p._grad is None:
                     continue
                 buf = None
                 decay, scale = momentum, 1 - group["dampening"]
