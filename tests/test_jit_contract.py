@@ -1134,8 +1134,44 @@ def test_a_replayed_gather_rejects_a_negative_index_as_eager_does():
     assert pick.stats.replays and loss.stats.replays
     with pytest.raises(RuntimeError, match="index -1 is out of bounds for dimension 1 with size 3"):
         pick(x, torch.tensor([[0], [1], [-1], [1]]))
-    with pytest.raises(RuntimeError, match="index -3 is out of bounds"):
+    with pytest.raises(IndexError, match="Target -3 is out of bounds"):  # (nll_loss's error)
         loss(x, torch.tensor([0, 1, -3, 1]))
+
+
+_ROWS = torch.arange(6.0).reshape(3, 2)
+VALUE_CHECKS = {  # name: (step, arguments a replay takes, arguments eager rejects)
+    "one_hot negative": (lambda i: F.one_hot(i, 4), [[0, 1]], [[0, -1]]),
+    "one_hot too large": (lambda i: F.one_hot(i, 4), [[0, 3]], [[0, 4]]),
+    "index_add negative": (lambda i: _ROWS.index_add(0, i, torch.ones(2, 2)), [[0, 1]], [[0, -1]]),
+    "index_add too large": (lambda i: _ROWS.index_add(0, i, torch.ones(2, 2)), [[0, 1]], [[0, 3]]),
+    "index_add_": (lambda i: _ROWS.clone().index_add_(0, i, torch.ones(2, 2)), [[0, 1]], [[-1, 1]]),
+    "index_copy": (lambda i: _ROWS.index_copy(0, i, torch.ones(2, 2)), [[0, 1]], [[0, -2]]),
+    "index_fill": (lambda i: _ROWS.index_fill(0, i, 7.0), [[0, -1]], [[0, -4]]),
+    "nll_loss": (lambda i: F.nll_loss(_ROWS.T.log_softmax(1), i), [[0, 2]], [[0, 3]]),
+    "getitem": (lambda i: _ROWS[i] * 2, [[0, 2]], [[0, 5]]),
+    "binary_cross_entropy": (
+        lambda p: F.binary_cross_entropy(p, torch.tensor([0.0, 1.0])),
+        [[0.2, 0.7]],
+        [[0.2, 1.5]],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", VALUE_CHECKS)
+def test_a_replay_checks_values_as_eager_does(name):
+    """Value checks (index bounds, class values, probabilities) run in the ops, so a replay of
+    values eager rejects raises eager's error; they ran in Python before the op, only eagerly,
+    and a replay returned garbage (numpy counts a negative index from the end)."""
+    step, good, bad = VALUE_CHECKS[name]
+    compiled = torch.compile(step)
+    _until_replayed(compiled, *[torch.tensor(a) for a in good])
+    errors = []
+    for fn in (step, compiled):
+        with pytest.raises((RuntimeError, IndexError)) as caught:
+            fn(*[torch.tensor(a) for a in bad])
+        errors.append((type(caught.value), str(caught.value)))
+    assert errors[0] == errors[1]
+    assert compiled.stats.replays >= 1 and compiled.stats.traces == 1
 
 
 def test_freezing_a_parameter_between_calls_retraces():
