@@ -724,6 +724,55 @@ def test_host_sync_in_a_step_names_file_and_line(what):
         compiled(torch.ones(2))
 
 
+def _scaler_step(model, opt, scaler, x):
+    opt.zero_grad()
+    scaler.scale(model(x).sum()).backward()
+    scaler.step(opt)  # reads whether the gradients are finite
+    scaler.update()
+    return x
+
+
+def _clipped_step(model, opt, scaler, x):
+    opt.zero_grad()
+    model(x).sum().backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 1.0, error_if_nonfinite=True)
+    opt.step()
+    return x
+
+
+LIBRARY_READS = {
+    "GradScaler.step": (
+        _scaler_step,
+        r"(bool\(tensor\)|\.item\(\)) at minitorch/amp\.py:\d+ in GradScaler\.\w+",
+    ),
+    "clip_grad_norm_": (
+        _clipped_step,
+        r"bool\(tensor\) at minitorch/nn/utils/clip_grad\.py:\d+ in \w+",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(LIBRARY_READS))
+def test_host_sync_in_library_code_names_the_call_to_move_out(name):
+    """A read made inside minitorch (GradScaler, clip_grad_norm_(error_if_nonfinite=True))
+    names the library call, where it reads, and the user's line that called it; the advice
+    for the user's own reads (`compute the branch with torch.where`) does not apply."""
+    step, site = LIBRARY_READS[name]
+    torch.manual_seed(0)
+    model = nn.Linear(4, 2)
+    args = (model, torch.optim.SGD(model.parameters(), lr=0.1), torch.amp.GradScaler("cpu"))
+    line = step.__code__.co_firstlineno + 3  # the library call's line
+    compiled = torch.compile(step)
+    compiled(*args, torch.ones(3, 4))  # eager warm-up
+    with pytest.raises(torch.jit.TraceError) as caught:
+        compiled(*args, torch.ones(3, 4))
+    message = str(caught.value)
+    assert re.search(rf"{re.escape(name)}, called at \S*{HERE}:{line}\b", message), message
+    assert re.search(rf"\({site}\)", message), message
+    assert f"Move the {name} call out of the compiled function" in message, message
+    assert 'fallback="eager"' in message and "torch.where" not in message, message
+
+
 @pytest.mark.parametrize("what", list(HOST_SYNCS))
 def test_host_sync_with_fallback_runs_eagerly_with_one_warning(what):
     fn = HOST_SYNCS[what]
