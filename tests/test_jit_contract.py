@@ -1264,6 +1264,42 @@ def test_scheduler_stepped_inside_the_step_keeps_stepping():
     np.testing.assert_allclose(w.tolist(), [1 - 0.8 * (1 - 0.5**6) / 0.5] * 3, rtol=1e-6)
 
 
+def test_a_grad_scaler_scale_changed_outside_the_step_is_the_one_replays_multiply_by():
+    """AMP's usual split: scaler.scale(loss).backward() compiled, unscale_/step/update outside.
+    update() doubles the scale every growth_interval steps; the replays kept multiplying by
+    the traced scale (a Python float) while unscale_ divided by the new one, so gradients
+    shrank 2x, 4x, ... The scale is a tensor (as PyTorch's), read at each replay."""
+    runs = []
+    for compile_it in (False, True):
+        torch.manual_seed(0)
+        model = nn.Linear(4, 2)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        scaler = torch.amp.GradScaler("cpu", init_scale=4.0, growth_interval=2)
+
+        def forward_backward(x, y):
+            opt.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            scaler.scale(loss).backward()
+            return loss
+
+        step = torch.compile(forward_backward) if compile_it else forward_backward
+        run = []
+        for _ in range(6):
+            step(torch.ones(3, 4), torch.zeros(3, 2))
+            scaler.unscale_(opt)
+            run.append(model.weight.grad.clone())
+            scaler.step(opt)
+            scaler.update()
+        runs.append((run, scaler.get_scale(), scaler.state_dict()))
+        if compile_it:
+            assert step.stats.replays >= 3 and step.stats.traces == 1
+    (eager, eager_scale, eager_state), (compiled, scale, state) = runs
+    for k, (a, b) in enumerate(zip(eager, compiled)):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, err_msg=f"step {k}")
+    assert scale == eager_scale == 32.0 and isinstance(scale, float)
+    assert state == eager_state and state["scale"] == 32.0
+
+
 @pytest.mark.parametrize("check", [False, True])
 def test_a_loss_passed_to_a_scheduler_is_each_calls_own(check):
     """scheduler.step(loss) inside the step: the replayed call gets that replay's loss, so
