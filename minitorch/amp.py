@@ -14,6 +14,8 @@ import math
 import warnings
 
 from .autograd.grad_mode import no_grad
+from .dtypes import float32
+from .functional import full
 from .tensor import Tensor
 
 _DEVICE_TYPES = ("cpu", "cuda")
@@ -74,7 +76,10 @@ class GradScaler:
         if not growth_factor > 1.0 or not 0.0 < backoff_factor < 1.0:
             raise ValueError("growth_factor must be > 1.0 and backoff_factor in (0, 1)")
         self._enabled = enabled
-        self._scale = float(init_scale)
+        # a tensor, as PyTorch's: a compiled step that scales the loss reads its value at each
+        # replay (a Python float would be frozen into the trace); update() writes it in place
+        on = device if enabled and str(device).startswith("cuda") else "cpu"
+        self._scale = full((), float(init_scale), dtype=float32, device=on)
         self._growth_factor, self._backoff_factor = growth_factor, backoff_factor
         self._growth_interval, self._growth_tracker = growth_interval, 0
         self._unscaled: dict[int, bool] = {}  # id(optimizer) -> a gradient was not finite
@@ -83,14 +88,15 @@ class GradScaler:
         return self._enabled
 
     def get_scale(self) -> float:
-        return self._scale if self._enabled else 1.0
+        return self._scale.item() if self._enabled else 1.0
 
     def scale(self, outputs):
         """outputs (a tensor or nested lists/tuples of them) times the current scale."""
         if not self._enabled:
             return outputs
         if isinstance(outputs, Tensor):
-            return outputs * self._scale
+            scale = self._scale
+            return outputs * (scale if scale.device == outputs.device else scale.to(outputs.device))
         if isinstance(outputs, (list, tuple)):
             return type(outputs)(self.scale(o) for o in outputs)
         raise ValueError("outputs must be a Tensor or an iterable of Tensors")
@@ -103,7 +109,7 @@ class GradScaler:
             raise RuntimeError(
                 "unscale_() has already been called on this optimizer since the last update()."
             )
-        inverse, finite = 1.0 / self._scale, True
+        inverse, finite = 1.0 / self.get_scale(), True
         with no_grad():
             for group in optimizer.param_groups:
                 for p in group["params"]:
@@ -129,14 +135,14 @@ class GradScaler:
         if not self._enabled:
             return
         if new_scale is not None:
-            self._scale = float(new_scale)
+            self._scale.fill_(float(new_scale))
         elif any(self._unscaled.values()):
-            self._scale *= self._backoff_factor
+            self._scale.fill_(self.get_scale() * self._backoff_factor)
             self._growth_tracker = 0
         else:
             self._growth_tracker += 1
             if self._growth_tracker == self._growth_interval:
-                self._scale = min(self._scale * self._growth_factor, math.inf)
+                self._scale.fill_(min(self.get_scale() * self._growth_factor, math.inf))
                 self._growth_tracker = 0
         self._unscaled.clear()
 
@@ -144,7 +150,7 @@ class GradScaler:
         if not self._enabled:
             return {}
         return {
-            "scale": self._scale,
+            "scale": self.get_scale(),
             "growth_factor": self._growth_factor,
             "backoff_factor": self._backoff_factor,
             "growth_interval": self._growth_interval,
@@ -159,7 +165,7 @@ class GradScaler:
                 "The source state dict is empty, possibly because it was saved "
                 "from a disabled instance of GradScaler."
             )
-        self._scale = float(state_dict["scale"])
+        self._scale.fill_(float(state_dict["scale"]))
         self._growth_factor = float(state_dict["growth_factor"])
         self._backoff_factor = float(state_dict["backoff_factor"])
         self._growth_interval = int(state_dict["growth_interval"])

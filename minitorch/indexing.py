@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numpy as np
-
 from . import dtypes
+from .ops.movement import index_put
 from .ops.reduce import normalize_dim
+from .ops.registry import apply
 
 
 class _Rules(NamedTuple):
@@ -68,11 +68,22 @@ def _put(x, dim, index, values, op, accumulate=False):
         out = _put(x.reshape(1), dim, index, values.reshape(-1), op, accumulate)
         return out.reshape(())
     d = _check_index(op, x, dim, index)
-    return x.index_put((slice(None),) * d + (index.reshape(-1),), values, accumulate)
+    rules = _RULES[op]
+    # the index's values are checked in index_put's forward (`bounds`), so that a traced
+    # step's replay checks them too
+    return apply(
+        index_put,
+        x,
+        values,
+        index=(slice(None),) * d + (index.reshape(-1)._data,),
+        accumulate=accumulate,
+        bounds=(op, rules.negative_ok, rules.out_of_bounds),
+    )
 
 
 def _check_index(op: str, x, dim: int, index) -> int:
-    """dim normalized, after PyTorch's checks of the index's dtype, rank and values."""
+    """dim normalized, after PyTorch's checks of the index's dtype and rank (index_put's
+    forward checks its values)."""
     rules = _RULES[op]
     d = normalize_dim(dim, x.ndim, op)
     if index.dtype not in rules.index_dtypes:
@@ -86,16 +97,6 @@ def _check_index(op: str, x, dim: int, index) -> int:
             f"{op}(): Index is supposed to be a vector (0-d or 1-d), but got shape "
             f"{tuple(index.shape)}; flatten it with index.reshape(-1)"
         )
-    values = index._data
-    size = x.shape[d]
-    low = -size if rules.negative_ok else 0
-    if isinstance(values, np.ndarray) and values.size:  # (cuda indices are not read back)
-        bad = values[(values < low) | (values >= size)]
-        if bad.size:
-            raise rules.out_of_bounds(
-                f"{op}(): index {bad[0]} is out of bounds for dimension {d} with size {size} "
-                f"(tensor of shape {tuple(x.shape)})"
-            )
     return d
 
 

@@ -724,6 +724,55 @@ def test_host_sync_in_a_step_names_file_and_line(what):
         compiled(torch.ones(2))
 
 
+def _scaler_step(model, opt, scaler, x):
+    opt.zero_grad()
+    scaler.scale(model(x).sum()).backward()
+    scaler.step(opt)  # reads whether the gradients are finite
+    scaler.update()
+    return x
+
+
+def _clipped_step(model, opt, scaler, x):
+    opt.zero_grad()
+    model(x).sum().backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 1.0, error_if_nonfinite=True)
+    opt.step()
+    return x
+
+
+LIBRARY_READS = {
+    "GradScaler.step": (
+        _scaler_step,
+        r"(bool\(tensor\)|\.item\(\)) at minitorch/amp\.py:\d+ in GradScaler\.\w+",
+    ),
+    "clip_grad_norm_": (
+        _clipped_step,
+        r"bool\(tensor\) at minitorch/nn/utils/clip_grad\.py:\d+ in \w+",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(LIBRARY_READS))
+def test_host_sync_in_library_code_names_the_call_to_move_out(name):
+    """A read made inside minitorch (GradScaler, clip_grad_norm_(error_if_nonfinite=True))
+    names the library call, where it reads, and the user's line that called it; the advice
+    for the user's own reads (`compute the branch with torch.where`) does not apply."""
+    step, site = LIBRARY_READS[name]
+    torch.manual_seed(0)
+    model = nn.Linear(4, 2)
+    args = (model, torch.optim.SGD(model.parameters(), lr=0.1), torch.amp.GradScaler("cpu"))
+    line = step.__code__.co_firstlineno + 3  # the library call's line
+    compiled = torch.compile(step)
+    compiled(*args, torch.ones(3, 4))  # eager warm-up
+    with pytest.raises(torch.jit.TraceError) as caught:
+        compiled(*args, torch.ones(3, 4))
+    message = str(caught.value)
+    assert re.search(rf"{re.escape(name)}, called at \S*{HERE}:{line}\b", message), message
+    assert re.search(rf"\({site}\)", message), message
+    assert f"Move the {name} call out of the compiled function" in message, message
+    assert 'fallback="eager"' in message and "torch.where" not in message, message
+
+
 @pytest.mark.parametrize("what", list(HOST_SYNCS))
 def test_host_sync_with_fallback_runs_eagerly_with_one_warning(what):
     fn = HOST_SYNCS[what]
@@ -1134,8 +1183,44 @@ def test_a_replayed_gather_rejects_a_negative_index_as_eager_does():
     assert pick.stats.replays and loss.stats.replays
     with pytest.raises(RuntimeError, match="index -1 is out of bounds for dimension 1 with size 3"):
         pick(x, torch.tensor([[0], [1], [-1], [1]]))
-    with pytest.raises(RuntimeError, match="index -3 is out of bounds"):
+    with pytest.raises(IndexError, match="Target -3 is out of bounds"):  # (nll_loss's error)
         loss(x, torch.tensor([0, 1, -3, 1]))
+
+
+_ROWS = torch.arange(6.0).reshape(3, 2)
+VALUE_CHECKS = {  # name: (step, arguments a replay takes, arguments eager rejects)
+    "one_hot negative": (lambda i: F.one_hot(i, 4), [[0, 1]], [[0, -1]]),
+    "one_hot too large": (lambda i: F.one_hot(i, 4), [[0, 3]], [[0, 4]]),
+    "index_add negative": (lambda i: _ROWS.index_add(0, i, torch.ones(2, 2)), [[0, 1]], [[0, -1]]),
+    "index_add too large": (lambda i: _ROWS.index_add(0, i, torch.ones(2, 2)), [[0, 1]], [[0, 3]]),
+    "index_add_": (lambda i: _ROWS.clone().index_add_(0, i, torch.ones(2, 2)), [[0, 1]], [[-1, 1]]),
+    "index_copy": (lambda i: _ROWS.index_copy(0, i, torch.ones(2, 2)), [[0, 1]], [[0, -2]]),
+    "index_fill": (lambda i: _ROWS.index_fill(0, i, 7.0), [[0, -1]], [[0, -4]]),
+    "nll_loss": (lambda i: F.nll_loss(_ROWS.T.log_softmax(1), i), [[0, 2]], [[0, 3]]),
+    "getitem": (lambda i: _ROWS[i] * 2, [[0, 2]], [[0, 5]]),
+    "binary_cross_entropy": (
+        lambda p: F.binary_cross_entropy(p, torch.tensor([0.0, 1.0])),
+        [[0.2, 0.7]],
+        [[0.2, 1.5]],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", VALUE_CHECKS)
+def test_a_replay_checks_values_as_eager_does(name):
+    """Value checks (index bounds, class values, probabilities) run in the ops, so a replay of
+    values eager rejects raises eager's error; they ran in Python before the op, only eagerly,
+    and a replay returned garbage (numpy counts a negative index from the end)."""
+    step, good, bad = VALUE_CHECKS[name]
+    compiled = torch.compile(step)
+    _until_replayed(compiled, *[torch.tensor(a) for a in good])
+    errors = []
+    for fn in (step, compiled):
+        with pytest.raises((RuntimeError, IndexError)) as caught:
+            fn(*[torch.tensor(a) for a in bad])
+        errors.append((type(caught.value), str(caught.value)))
+    assert errors[0] == errors[1]
+    assert compiled.stats.replays >= 1 and compiled.stats.traces == 1
 
 
 def test_freezing_a_parameter_between_calls_retraces():
@@ -1177,6 +1262,42 @@ def test_scheduler_stepped_inside_the_step_keeps_stepping():
         compiled(torch.ones(3))
     assert sched.last_epoch == 6 and opt.param_groups[0]["lr"] == 0.8 * 0.5**6
     np.testing.assert_allclose(w.tolist(), [1 - 0.8 * (1 - 0.5**6) / 0.5] * 3, rtol=1e-6)
+
+
+def test_a_grad_scaler_scale_changed_outside_the_step_is_the_one_replays_multiply_by():
+    """AMP's usual split: scaler.scale(loss).backward() compiled, unscale_/step/update outside.
+    update() doubles the scale every growth_interval steps; the replays kept multiplying by
+    the traced scale (a Python float) while unscale_ divided by the new one, so gradients
+    shrank 2x, 4x, ... The scale is a tensor (as PyTorch's), read at each replay."""
+    runs = []
+    for compile_it in (False, True):
+        torch.manual_seed(0)
+        model = nn.Linear(4, 2)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        scaler = torch.amp.GradScaler("cpu", init_scale=4.0, growth_interval=2)
+
+        def forward_backward(x, y):
+            opt.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            scaler.scale(loss).backward()
+            return loss
+
+        step = torch.compile(forward_backward) if compile_it else forward_backward
+        run = []
+        for _ in range(6):
+            step(torch.ones(3, 4), torch.zeros(3, 2))
+            scaler.unscale_(opt)
+            run.append(model.weight.grad.clone())
+            scaler.step(opt)
+            scaler.update()
+        runs.append((run, scaler.get_scale(), scaler.state_dict()))
+        if compile_it:
+            assert step.stats.replays >= 3 and step.stats.traces == 1
+    (eager, eager_scale, eager_state), (compiled, scale, state) = runs
+    for k, (a, b) in enumerate(zip(eager, compiled)):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, err_msg=f"step {k}")
+    assert scale == eager_scale == 32.0 and isinstance(scale, float)
+    assert state == eager_state and state["scale"] == 32.0
 
 
 @pytest.mark.parametrize("check", [False, True])

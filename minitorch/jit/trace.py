@@ -317,6 +317,17 @@ class Capture:
         call, fix = _HOST_READS.get(
             what, (f".{what}()", f"return the tensor and call .{what}() on the result")
         )
+        library = _library_read()
+        if library is not None:  # minitorch's own code read it: the fix is the call's place
+            entry, site = library
+            self._fail(
+                f"minitorch.compile: {entry}, called at {where}, reads a tensor's value into "
+                f"Python ({call} at {site}) while tracing a step; the trace cannot hold a "
+                f"Python value that changes each step. Move the {entry} call out of the "
+                'compiled function, or compile with fallback="eager" to run this function '
+                "eagerly."
+            )
+            return
         self._fail(
             f"minitorch.compile: {call} at {where} reads a tensor's value into Python while "
             "tracing a step; the trace cannot hold a Python value that changes each step. Move "
@@ -793,6 +804,53 @@ def _user_frame() -> str:
             return f"{frame.f_code.co_filename}:{frame.f_lineno}"
         frame = frame.f_back
     return "<unknown>"
+
+
+_HOOKS = (os.path.join(_PACKAGE, "jit") + os.sep, os.path.join(_PACKAGE, "jit_guard.py"))
+_TENSOR_PY = os.path.join(_PACKAGE, "tensor.py")
+_TORCH_PY = os.path.join(_PACKAGE, "__init__.py")  # torch.quantile -> Tensor.quantile wrappers
+# frames that only pass a call on (a module's __call__ to its forward): not what the user called
+_PASSING_ON = frozenset(["__call__", "_call_with_hooks", "_call_with_backward_hooks", "wrapper"])
+
+
+def _library_read() -> tuple[str, str] | None:
+    """For a host read reported while tracing: (the minitorch function the user's code called,
+    "file:line in function" of the read inside it) when minitorch's own code made the read
+    (the GradScaler reading whether gradients are finite), None when the user's code did
+    (bool(t), t.item(), torch.allclose called in the step)."""
+
+    def path(f):
+        return os.path.abspath(f.f_code.co_filename)
+
+    def passes_on(f):  # a wrapper (torch.quantile's, a decorator's) or a module's __call__
+        code = f.f_code
+        return code.co_name in _PASSING_ON or "<locals>" in getattr(code, "co_qualname", "")
+
+    frame = sys._getframe(1)
+    while frame is not None and path(frame).startswith(_HOOKS):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    if path(frame) == _TENSOR_PY:  # the read itself: bool(t), t.item(), t.numpy(), ...
+        while frame is not None and path(frame) == _TENSOR_PY:
+            frame = frame.f_back
+    else:  # a function reporting its own read (torch.multinomial): its caller made the read
+        frame = frame.f_back
+    while frame is not None and path(frame).startswith(_PACKAGE) and passes_on(frame):
+        frame = frame.f_back
+    if frame is None or not path(frame).startswith(_PACKAGE):
+        return None  # the user's code made the read
+    site, called = frame, [frame]
+    while frame.f_back is not None and path(frame.f_back).startswith(_PACKAGE):
+        frame = frame.f_back
+        called.append(frame)
+    entry = next((f for f in reversed(called) if not passes_on(f)), site)
+    name = getattr(entry.f_code, "co_qualname", entry.f_code.co_name)
+    if path(called[-1]) == _TORCH_PY:  # called as torch.quantile(x, ...)
+        name = f"torch.{entry.f_code.co_name}"
+    where = os.path.relpath(path(site), os.path.dirname(_PACKAGE))
+    code = site.f_code
+    return name, f"{where}:{site.f_lineno} in {getattr(code, 'co_qualname', code.co_name)}"
 
 
 def closure_numbers(fn) -> dict:

@@ -525,7 +525,9 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         if tensor.numel() == 0:
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
         num_classes = int(tensor.max().item()) + 1
-    if _guard[0] is None and tensor.numel():  # value checks, so eager only
+    if not tensor.is_cuda:  # checked in an op: a traced step's replay checks them too
+        tensor = apply(_loss_op.check_classes, tensor, of="one_hot", classes=num_classes)
+    elif _guard[0] is None and tensor.numel():  # (cuda: eager only, reading them back)
         if int(tensor.min().item()) < 0:
             raise RuntimeError("Class values must be non-negative.")
         if int(tensor.max().item()) >= num_classes:
@@ -890,12 +892,20 @@ def nll_loss(
     _loss_op._check(input, target, weight, 0.0, reduction, "nll_loss")
     cdim = 0 if input.ndim == 1 else 1
     classes = input.shape[cdim]
-    valid = target != ignore_index
-    safe = target.masked_fill(~valid, 0)
-    if _guard[0] is None:  # a value check, so eager only (in a trace gather checks bounds)
-        bad = (safe < 0) | (safe >= classes)
+    if not target.is_cuda:  # checked in an op: a traced step's replay checks them too
+        target = apply(
+            _loss_op.check_classes,
+            target,
+            of="nll_loss",
+            classes=classes,
+            ignore_index=ignore_index,
+        )
+    elif _guard[0] is None:  # (cuda: eager only, reading them back; in a trace gather checks)
+        bad = (target != ignore_index) & ((target < 0) | (target >= classes))
         if bool(bad.any()):
             raise IndexError(f"Target {int(target[bad].reshape(-1)[0].item())} is out of bounds.")
+    valid = target != ignore_index
+    safe = target.masked_fill(~valid, 0)
     picked = -input.gather(cdim, safe.unsqueeze(cdim)).squeeze(cdim)
     w = weight.to(input.dtype)[safe] if weight is not None else None
     mask = valid.to(input.dtype)
@@ -921,11 +931,7 @@ def binary_cross_entropy(
             f"Using a target size ({target.shape}) that is different to the input size "
             f"({input.shape}) is deprecated. Please ensure they have the same size."
         )
-    if _guard[0] is None:  # a value check, so eager only (a trace cannot read values)
-        a = input.detach().numpy()
-        if not ((a >= 0) & (a <= 1)).all():
-            raise RuntimeError("all elements of input should be between 0 and 1")
-    loss = apply(E.binary_cross_entropy, input, target)
+    loss = apply(E.binary_cross_entropy, input, target)  # (its forward checks 0 <= input <= 1)
     return _reduce(_weighted(loss, weight), reduction)
 
 

@@ -344,7 +344,8 @@ def _take_layout(a_shape: tuple, d: int, index):
 
 
 @cuda_forward("index_put")
-def _index_put(op, meta, base, values, *, index, accumulate=False):
+def _index_put(op, meta, base, values, *, index, accumulate=False, bounds=None):
+    # NOTE: `bounds` (index_add and co.) is not checked: cuda indices are not read back
     out = B.copy(base)
     target = _basic_view(out, index)
     if target is None:  # out[:, i, j] (+)= values (embedding and gather backward), out[mask] = v

@@ -486,14 +486,31 @@ def _bce_backward(c, g):
     return grad_x, grad_y
 
 
+class _Probabilities(Elementwise):
+    """An elementwise op whose first input must lie in [0, 1] (PyTorch's check and error):
+    checked in the CPU forward, which a traced step's replay calls too (it would skip it for
+    a direct kernel call or a fused chain: this op offers neither)."""
+
+    def forward(self, meta, *arrays):
+        x = arrays[0]
+        if isinstance(x, np.ndarray) and x.size and not (x.min() >= 0 and x.max() <= 1):
+            raise RuntimeError("all elements of input should be between 0 and 1")
+        return super().forward(meta, *arrays)
+
+    def direct(self, meta, arrays):
+        return None
+
+
 # binary cross entropy per element, PyTorch's formula: the logs clamped at -100 (log(0) is
 # -inf; the loss stays finite)
-binary_cross_entropy = _elementwise(
-    "binary_cross_entropy",
-    "(({1} - 1) * max(math.log1p(-{0}), -100.0) - {1} * max(math.log({0}), -100.0))",
-    FLOAT,
-    _bce_backward,
-    save=(0, 1),
+binary_cross_entropy = register(
+    _Probabilities(
+        "binary_cross_entropy",
+        "(({1} - 1) * max(math.log1p(-{0}), -100.0) - {1} * max(math.log({0}), -100.0))",
+        FLOAT,
+        _bce_backward,
+        save=(0, 1),
+    )
 )
 
 relu = _elementwise(

@@ -99,6 +99,38 @@ def _raise_if_bad(t: np.ndarray, bad: int) -> None:
         raise IndexError(f"Target {int(t[bad])} is out of bounds.")
 
 
+class CheckClasses(Op):
+    """Its input unchanged (a view), after a check that its values are class indices in
+    [0, classes) (ignore_index let through), raising PyTorch's error of the op `of` that
+    reads them: nll_loss's targets, one_hot's class values. An op, so that a traced step's
+    replay checks each call's values as eager does; the ops reading them would not raise,
+    or raise another error."""
+
+    name = "check_classes"
+    differentiable = False
+
+    def infer(self, x, *, of, classes, ignore_index=None):
+        return Meta(tuple(x.shape), x.dtype)
+
+    def forward(self, meta, a, *, of, classes, ignore_index=None):
+        if a.size and (a.min() < 0 or a.max() >= classes):
+            _raise_bad_classes(a, of, classes, ignore_index)
+        return a.view()
+
+
+def _raise_bad_classes(a: np.ndarray, of: str, classes: int, ignore_index) -> None:
+    if of == "one_hot":
+        if a.min() < 0:
+            raise RuntimeError("Class values must be non-negative.")
+        raise RuntimeError("Class values must be smaller than num_classes.")
+    t = a.reshape(-1)
+    bad = ((t < 0) | (t >= classes)) & (t != ignore_index)
+    _raise_if_bad(t, int(np.argmax(bad)) if bad.any() else -1)
+
+
+check_classes = register(CheckClasses())
+
+
 def _weights(weight) -> np.ndarray:
     if weight is None:
         return np.empty(0, np.float64)

@@ -162,7 +162,10 @@ class GetItem(Op):
         return Meta(shape, x.dtype)
 
     def forward(self, meta, a, *, index):
-        out = _take(a, index)
+        try:
+            out = _take(a, index)
+        except IndexError as e:  # infer's error, for a traced step's replay of another index
+            raise IndexError(f"index: {e} (tensor of shape {a.shape})") from None
         if not isinstance(out, np.ndarray):  # all-int index: a 0-d view, not a numpy scalar
             index = index if isinstance(index, tuple) else (index,)
             out = a[index + (Ellipsis,)]
@@ -330,10 +333,12 @@ class IndexPut(Op):
     name = "index_put"
     writes_out = True
 
-    def infer(self, base, values, *, index, accumulate=False):
+    def infer(self, base, values, *, index, accumulate=False, bounds=None):
         return Meta(base.shape, base.dtype)
 
-    def forward(self, meta, base, values, *, index, accumulate=False, out=None):
+    def forward(self, meta, base, values, *, index, accumulate=False, bounds=None, out=None):
+        if bounds is not None:
+            _check_put_bounds(bounds, index, base.shape)
         out = base.copy() if out is None else into(out, base)
         values = (
             np.asarray(values, dtype=out.dtype)
@@ -360,6 +365,25 @@ class IndexPut(Op):
 
 
 index_put = register(IndexPut())
+
+
+def _check_put_bounds(bounds, index, shape) -> None:
+    """The value check of index_add / index_copy / index_fill (see indexing.py), whose index
+    is `(:, ..., :, array)`: bounds = (op, negative_ok, error class). It runs in index_put's
+    forward, so that a traced step's replay checks each call's index as eager does (numpy
+    would count a negative index from the end)."""
+    op, negative_ok, error = bounds
+    d = len(index) - 1
+    values, size = index[d], shape[d]
+    if not values.size:
+        return
+    low = -size if negative_ok else 0
+    if values.min() < low or values.max() >= size:
+        bad = values[(values < low) | (values >= size)][0]
+        raise error(
+            f"{op}(): index {bad} is out of bounds for dimension {d} with size {size} "
+            f"(tensor of shape {tuple(shape)})"
+        )
 
 
 class Copy(Op):
