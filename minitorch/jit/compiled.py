@@ -625,8 +625,7 @@ def _first_change(numbers: list, objects: list) -> str | None:
         if now is not value and not equal_value(now, value):
             return f"{label} changed from {value!r} to {now!r}"
     for label, holder, name, value in objects:
-        if read_watched(holder, name, value) is not value:
-            now = read_watched(holder, name, value)
+        if (now := read_watched(holder, name, value)) is not value:
             return f"{label} is another object than when traced ({type(now).__name__})"
     return None
 
