@@ -145,6 +145,12 @@ def elementwise(exprs: tuple[str, ...], outs: list[np.ndarray], inputs: list) ->
         elementwise_for(exprs, outs[0], inputs)(*outs, *inputs)
 
 
+def compile_for(kernel, *args) -> None:
+    """Compile kernel for these arguments' types now (or load it from the disk cache), not at
+    its first call: a replay's plan makes kernels its first replay never ran."""
+    kernel.compile(tuple(numba.typeof(a) for a in args))
+
+
 def elementwise_for(exprs: tuple[str, ...], out: np.ndarray, inputs: list):
     """The compiled kernel elementwise() runs for these operands: kernel(*outs, *inputs).
 

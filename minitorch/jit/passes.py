@@ -316,6 +316,8 @@ class Epilogue:
             expr = compose(expr, *places[:slot], added, *places[slot + 1 :])
             operands.append(arrays[2])
         kernel = cpu.elementwise_for((expr,), image, operands)
+        if bias:
+            cpu.compile_for(kernel, image, *operands)
         given = 2 if bias else n  # the inputs the product takes
 
         def product_and_epilogue(*arrays, out=None):
