@@ -263,3 +263,15 @@ def test_messages_have_no_unformatted_placeholders():
         with pytest.raises(Exception) as info:  # noqa: B017, PT011
             call()
         assert not re.search(r"\{[a-z_]+\}", str(info.value)), str(info.value)
+
+
+def test_float16_converts_and_its_arithmetic_says_to_convert_first():
+    """float16 tensors round-trip (Numba has no float16, so numpy converts them); arithmetic
+    on them raises PyTorch's kind of error, not Numba's bare NotImplementedError."""
+    x = mt.tensor([1.5, -2.7, 65504.0, 1e-8])
+    half = x.to(mt.float16)
+    np.testing.assert_array_equal(half.numpy(), x.numpy().astype(np.float16))
+    np.testing.assert_array_equal(half.float().numpy(), x.numpy().astype(np.float16))
+    assert half.to(mt.int64).tolist() == [1, -2, 65504, 0]
+    for call in (lambda: half + half, lambda: half.sum(), lambda: mt.nn.Linear(4, 2).half()(half)):
+        has(error(RuntimeError, call), "not implemented for 'Half'", ".float()")

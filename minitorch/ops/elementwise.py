@@ -141,7 +141,7 @@ class Elementwise(Op):
             return None
         if not dt.is_floating_point and self.name in _INT_DIVISION:  # forward checks for 0
             return None
-        if type(ad) is not np.ndarray:  # a device array: the general (per-device) path
+        if type(ad) is not np.ndarray or dt is dtypes.float16:  # (float16: apply's error)
             return None
         if not ad.flags.c_contiguous or not 0 < ad.size < cpu.PARALLEL_MIN:
             return None
@@ -629,6 +629,9 @@ class Cast(Op):
     def run(self, dev, meta, arrays, *, dtype):
         (a,) = arrays
         out = dev.empty(a.shape, dtype.np)
+        if dev is CPU and np.float16 in (a.dtype, dtype.np):  # Numba has no float16: numpy's
+            out[...] = (a != 0) if dtype is dtypes.bool_ else a  # (rounds to nearest even)
+            return out
         template = "({0} != 0)" if dtype is dtypes.bool_ else "{0}"
         dev.elementwise((template,), [out], [a])
         return out

@@ -103,6 +103,18 @@ def register(op: Op) -> Op:
     return op
 
 
+def _refuse_half(op: Op, inputs, meta, error) -> None:
+    """Raise PyTorch's kind of error where a float16 tensor reached a kernel (Numba has no
+    float16 arithmetic); return otherwise."""
+    metas = meta if op.n_outputs > 1 else (meta,)
+    dtypes_seen = [getattr(x, "dtype", None) for x in inputs] + [m.dtype for m in metas]
+    if any(getattr(d, "np", None) == np.float16 for d in dtypes_seen):
+        raise RuntimeError(
+            f"\"{op.name}\" not implemented for 'Half' on the CPU in minitorch (float16 tensors "
+            "are stored and converted, not computed); convert with .float() first"
+        ) from error
+
+
 def apply(op: Op, *inputs, **params):
     """Run op eagerly on Tensors (and plain numbers), recording a tape node if needed."""
     from ..tensor import Tensor, wrap  # noqa: PLC0415
@@ -110,7 +122,11 @@ def apply(op: Op, *inputs, **params):
     meta = op.infer(*inputs, **params)
     arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
     if op.crosses_devices or common_device(op.name, inputs, params.get("device")) is cpu_device:
-        result = op.forward(meta, *arrays, **params)
+        try:
+            result = op.forward(meta, *arrays, **params)
+        except NotImplementedError as error:  # Numba's own, on a float16 array
+            _refuse_half(op, inputs, meta, error)
+            raise
     else:  # the op's CUDA forward from ops/cuda.py's table (imported on first cuda use)
         from . import cuda  # noqa: PLC0415
 
