@@ -621,11 +621,11 @@ def _stale(trace: _Trace, args) -> str | None:
 def _first_change(numbers: list, objects: list) -> str | None:
     """How the first watched value that changed did (numbers by value, objects by identity)."""
     for label, holder, name, value in numbers:
-        now = read_watched(holder, name, value)
+        now = read_watched(holder, name)
         if now is not value and not equal_value(now, value):
             return f"{label} changed from {value!r} to {now!r}"
     for label, holder, name, value in objects:
-        if (now := read_watched(holder, name, value)) is not value:
+        if (now := read_watched(holder, name)) is not value:
             return f"{label} is another object than when traced ({type(now).__name__})"
     return None
 

@@ -504,7 +504,8 @@ class Capture:
         if self._depth or key == "params" or key in group.written:
             return
         label = f"{type(group.optimizer).__name__}.param_groups[{group.index}][{key!r}]"
-        entry = (label, _GroupItem(group.optimizer, group.index), key, value)
+        holder = _Reread(functools.partial(_group_item, group.optimizer, group.index))
+        entry = (label, holder, key, value)
         self.group_reads.append(_value_guard(entry) or entry)
 
     def on_group_write(self, group: _Group, key, value) -> None:
@@ -547,15 +548,20 @@ class _Group(dict):
         return self.original
 
 
-class _GroupItem:
-    """A guard's holder for optimizer.param_groups[index], read afresh."""
+class _Reread:
+    """A guard's holder whose get(name, default) reads the value afresh at each check, through
+    `read`: an optimizer's param_groups entry or state (load_state_dict replaces them), a
+    module's dict of parameters, buffers or submodules (a container's edit replaces it)."""
 
-    def __init__(self, optimizer, index: int):
-        self.optimizer, self.index = optimizer, index
+    __slots__ = ("get",)
 
-    def get(self, key, default):
-        groups = self.optimizer.param_groups
-        return groups[self.index].get(key, default) if self.index < len(groups) else default
+    def __init__(self, read):
+        self.get = read
+
+
+def _group_item(optimizer, index: int, key, default):
+    groups = optimizer.param_groups
+    return groups[index].get(key, default) if index < len(groups) else default
 
 
 def optimizer_state_reads(optimizers, tensors) -> list[tuple]:
@@ -568,19 +574,14 @@ def optimizer_state_reads(optimizers, tensors) -> list[tuple]:
             for key, value in state.items():
                 if id(value) in read:
                     label = f"{type(optimizer).__name__}.state[a parameter][{key!r}]"
-                    entries.append((label, _StateItem(optimizer, param), key, value))
+                    holder = _Reread(functools.partial(_state_item, optimizer, param))
+                    entries.append((label, holder, key, value))
     return entries
 
 
-class _StateItem:
-    """A guard's holder for optimizer.state[param], read afresh."""
-
-    def __init__(self, optimizer, param):
-        self.optimizer, self.param = optimizer, param
-
-    def get(self, key, default):
-        state = self.optimizer.state.get(self.param)
-        return default if state is None else state.get(key, default)
+def _state_item(optimizer, param, key, default):
+    state = optimizer.state.get(param)
+    return default if state is None else state.get(key, default)
 
 
 def _set_group_item(optimizer, index: int, key, value) -> None:
@@ -947,38 +948,24 @@ def module_numbers(modules) -> list[tuple]:
         # tensor the trace reads (updates in place keep the object: load_state_dict, mul_)
         kind = type(module).__name__
         for holder in _HOLDERS:
+            held = _Reread(functools.partial(_held_item, module, holder))
             for name, value in vars(module).get(holder, {}).items():
-                numbers.append((f"{kind}.{name}", _Held(module, holder), name, value))
-        numbers.append((f"the number of {kind}'s entries", _Count(module), "", _count(module)))
+                numbers.append((f"{kind}.{name}", held, name, value))
+        count = _Reread(lambda _name, _default, module=module: _count(module))
+        numbers.append((f"the number of {kind}'s entries", count, "", _count(module)))
     return numbers
 
 
 _HOLDERS = ("_parameters", "_buffers", "_modules")
 
 
-class _Held:
-    """A guard's holder for one of a module's dicts of parameters, buffers or submodules,
-    read afresh (a container's insert or delete replaces the dict)."""
-
-    def __init__(self, module, holder: str):
-        self.module, self.holder = module, holder
-
-    def get(self, name, default):
-        return vars(self.module).get(self.holder, {}).get(name, default)
-
-
-class _Count:
-    """A guard's holder for how many parameters, buffers and submodules a module has (one
-    added: no guard reads its name)."""
-
-    def __init__(self, module):
-        self.module = module
-
-    def get(self, _name, _default) -> int:
-        return _count(self.module)
+def _held_item(module, holder: str, name, default):
+    return vars(module).get(holder, {}).get(name, default)
 
 
 def _count(module) -> int:
+    """How many parameters, buffers and submodules a module has (one added: no guard reads
+    its name)."""
     return sum(len(vars(module).get(holder, ())) for holder in _HOLDERS)
 
 
@@ -1093,7 +1080,7 @@ def rebound(watched) -> str | None:
     """How the step itself changed a value it reads (watched_numbers entries taken before
     it ran): a replay runs no Python, so it would not; None if it changed none."""
     for label, holder, name, value in watched:
-        now = read_watched(holder, name, value)
+        now = read_watched(holder, name)
         if not same_value(value, now):
             return f"the step changed {label} ({value!r} -> {now!r})"
     return None
@@ -1245,7 +1232,7 @@ class _Missing:
 MISSING = _Missing()
 
 
-def read_watched(holder, name, value):
+def read_watched(holder, name):
     """The current value of a watched_numbers entry (MISSING when it is gone)."""
     if name is not None:  # a globals dict, a module's attributes or an _Attribute
         return holder.get(name, MISSING)
