@@ -298,10 +298,12 @@ class Epilogue:
         n, slot, run_producer = self.n_inputs, self.slot, self.run_producer
         several = self.n_outputs > 1
         image = outs[0] if several else outs
-        # a linear's bias is added in the epilogue's loop, not in a pass of its own
-        bias = n == 3 and self.producer.name == "linear" and arrays[2].ndim == 1
+        # a bias the producer adds to its rows (a linear's) is added in the epilogue's loop
+        # instead, not in a pass of its own
+        k = getattr(self.producer, "row_bias", None)
+        bias = k is not None and n == k + 1 and arrays[k].ndim == 1
         producer_plan = getattr(self.producer, "plan", None)
-        planned = producer_plan and producer_plan(meta, arrays[: 2 if bias else n], params, outs)
+        planned = producer_plan and producer_plan(meta, arrays[: k if bias else n], params, outs)
         bias = bias and planned is not None
         if planned is None:
             planned = functools.partial(run_producer, meta, **params)
@@ -314,18 +316,18 @@ class Epilogue:
             added = f"np.{image.dtype.name}(({{{slot}}} + {{{len(operands)}}}))"
             places = [f"{{{k}}}" for k in range(len(operands))]
             expr = compose(expr, *places[:slot], added, *places[slot + 1 :])
-            operands.append(arrays[2])
+            operands.append(arrays[k])
         kernel = cpu.elementwise_for((expr,), image, operands)
         if bias:
             cpu.compile_for(kernel, image, *operands)
-        given = 2 if bias else n  # the inputs the product takes
+        given = k if bias else n  # the inputs the product takes
 
         def product_and_epilogue(*arrays, out=None):
             outs = (
                 planned(*arrays[:given], out=out) if out is not None else planned(*arrays[:given])
             )
             image = outs[0] if several else outs
-            rest = (arrays[2],) if bias else ()
+            rest = (arrays[k],) if bias else ()
             kernel(image, *_with(arrays[n:], slot, image), *rest)
             return outs
 

@@ -80,6 +80,7 @@ class Linear(Op):
 
     name = "linear"
     save = (0, 1)
+    row_bias = 2  # input 2, where given, is added to every row after the product (epilogues)
 
     def infer(self, x, weight, *bias):
         if weight.ndim != 2 or x.ndim == 0:

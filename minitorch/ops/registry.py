@@ -23,6 +23,7 @@ import numpy as np
 from ..autograd.engine import Node
 from ..autograd.grad_mode import state
 from ..backend import common_device, cpu_device
+from ..dtypes import float16
 
 REGISTRY: dict[str, Op] = {}
 
@@ -108,7 +109,7 @@ def _refuse_half(op: Op, inputs, meta, error) -> None:
     float16 arithmetic); return otherwise."""
     metas = meta if op.n_outputs > 1 else (meta,)
     dtypes_seen = [getattr(x, "dtype", None) for x in inputs] + [m.dtype for m in metas]
-    if any(getattr(d, "np", None) == np.float16 for d in dtypes_seen):
+    if float16 in dtypes_seen:
         raise RuntimeError(
             f"\"{op.name}\" not implemented for 'Half' on the CPU in minitorch (float16 tensors "
             "are stored and converted, not computed); convert with .float() first"
