@@ -1898,19 +1898,22 @@ def test_values_a_module_forward_or_its_hooks_read_are_guarded():
 _GAIN = [1.0]
 
 
-def test_a_forward_rebinding_its_own_attributes_is_refused():
+@pytest.mark.parametrize("name", ["calls", "_calls"])
+def test_a_forward_rebinding_its_own_attributes_is_refused(name):
+    """A private attribute (`self._calls += 1`) too: only Module's own bookkeeping is exempt."""
+
     class Counting(nn.Module):
         def __init__(self):
             super().__init__()
-            self.calls = 0
+            setattr(self, name, 0)
 
         def forward(self, x):
-            self.calls += 1  # a replay runs no Python: it would not count
-            return x * self.calls
+            setattr(self, name, getattr(self, name) + 1)  # a replay runs no Python
+            return x * getattr(self, name)
 
     compiled = torch.compile(Counting())
     compiled(torch.ones(2))
-    with pytest.raises(torch.jit.TraceError, match=r"assigns Counting.calls a new value"):
+    with pytest.raises(torch.jit.TraceError, match=rf"assigns Counting.{name} a new value"):
         compiled(torch.ones(2))
 
 

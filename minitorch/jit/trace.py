@@ -1017,8 +1017,9 @@ def _module_state(module) -> dict:
     """name -> the parameter, buffer, submodule, tensor or plain value (a copy of a small
     container) a module holds under it: what a step must not rebind."""
     state = {name: v for holder in _held(module) for name, v in holder.items()}
+    internal = _module_internals()  # (and `training`: see Program.modules)
     for name, value in vars(module).items():
-        if name == "training" or name.startswith("_"):
+        if name in internal:
             continue
         snapshot = value if isinstance(value, Tensor) else _snapshot(value)
         if snapshot is not _UNWATCHED:
