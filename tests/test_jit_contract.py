@@ -1473,6 +1473,41 @@ def test_python_state_the_step_rebinds_is_refused(step, message):
         compiled(torch.ones(3))
 
 
+_HISTORY: list = []
+
+
+class _Logged(_Trainer):
+    def __init__(self):
+        super().__init__()
+        self.losses = {"train": []}
+
+    def logged_step(self, x):
+        loss = self.step(x)
+        self.losses["train"].append(loss)  # a replay runs no Python: never appended
+        return loss
+
+    def global_history_step(self, x):
+        loss = self.step(x)
+        _HISTORY.append(loss)
+        return loss
+
+
+@pytest.mark.parametrize(
+    "step, message",
+    [
+        ("global_history_step", "the step changed the items of global _HISTORY"),
+        ("logged_step", "the step changed the items of attribute self.losses"),
+    ],
+)
+def test_containers_the_step_appends_to_are_refused(step, message):
+    """A list or dict the step fills (history.append(loss), a dict of lists) would not grow
+    in a replay: refused, where a guard on the object saw nothing."""
+    compiled = torch.compile(getattr(_Logged(), step))
+    compiled(torch.ones(3))  # eager warm-up
+    with pytest.raises(torch.jit.TraceError, match=message):
+        compiled(torch.ones(3))
+
+
 def test_hooks_added_or_removed_between_calls_retrace():
     """A trace runs the hooks there were when it was captured: adding or removing one (a
     gradient hook that freezes a layer, a forward hook) retraces."""

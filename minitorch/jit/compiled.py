@@ -20,6 +20,7 @@ from .trace import (
     Capture,
     TraceError,
     by_identity,
+    container_contents,
     equal_value,
     exact,
     forward_numbers,
@@ -265,6 +266,7 @@ class CompiledFunction:
         # cannot hold: rerunning the step after a failed capture ran part of it twice (an
         # optimizer step before a .item() was applied twice).
         watched = watched_numbers(self.fn, roots=roots)  # (roots: objects passed in)
+        contents = container_contents(watched)
         optimizers = [v for v in [*flat, *(w[3] for w in watched)] if hasattr(v, "param_groups")]
         capture = Capture(flat, tolerate=self.fallback == "eager", optimizers=optimizers)
         try:
@@ -277,7 +279,7 @@ class CompiledFunction:
                 )
             with capture:
                 result = call(*args)
-            changed = rebound(watched)
+            changed = rebound(watched, contents)
             if changed:
                 capture._fail(
                     f"minitorch.compile: {changed}, which a replay would not do (it runs no "

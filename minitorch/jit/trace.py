@@ -10,6 +10,7 @@ updates are seen), or a constant.
 
 from __future__ import annotations
 
+import collections
 import copy
 import dataclasses
 import dis
@@ -1077,14 +1078,49 @@ def _short(value) -> str:
     return text if len(text) <= 40 else type(value).__name__
 
 
-def rebound(watched) -> str | None:
+def rebound(watched, contents=()) -> str | None:
     """How the step itself changed a value it reads (watched_numbers entries taken before
-    it ran): a replay runs no Python, so it would not; None if it changed none."""
+    it ran) or the items of a container it reads (`container_contents` taken before it ran):
+    a replay runs no Python, so it would not; None if it changed none."""
     for label, holder, name, value in watched:
         now = read_watched(holder, name)
         if not same_value(value, now):
             return f"the step changed {label} ({value!r} -> {now!r})"
+    for label, container, items in contents:
+        if _items(container) != items:
+            return (
+                f"the step changed the items of {label} (a {type(container).__name__}, now of "
+                f"{len(container)}; history.append(loss) in the step: return the value and "
+                "append it after the call)"
+            )
     return None
+
+
+_MUTABLE = (list, dict, set, bytearray, collections.deque)
+
+
+def container_contents(watched) -> list[tuple]:
+    """(label, container, its items) for the mutable containers among watched values that are
+    guarded by identity (a list of tensors, a dict of lists, a long list): a guard on the
+    object does not see the items a step appends (`rebound` compares them after the trace)."""
+    return [
+        (label, value, _items(value))
+        for label, _, _, value in watched
+        if isinstance(value, _MUTABLE) and by_identity(value)
+    ]
+
+
+def _items(value, depth: int = 2):
+    """What a mutable container holds, as the identities of its items (and of the items of
+    containers inside it, `depth` levels down: metrics["loss"].append(loss))."""
+    if not isinstance(value, _MUTABLE) or depth == 0:
+        return id(value)
+    if isinstance(value, bytearray):
+        return bytes(value)
+    if isinstance(value, set):
+        return frozenset(map(id, value))
+    items = [x for pair in value.items() for x in pair] if isinstance(value, dict) else value
+    return tuple(_items(x, depth - 1) for x in items)
 
 
 # Values a trace may read and freeze (into Python branches or as numbers), guarded by value.
