@@ -2144,3 +2144,41 @@ def test_optimizer_state_the_step_reads_is_guarded_across_load_state_dict():
                 opt.load_state_dict(checkpoint)  # new tensors in opt.state
         outs.append(seen)
     assert outs[0] == outs[1]
+
+
+_ACTIVATIONS: list = []
+
+
+class _Recording(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc, self.inputs = nn.Linear(3, 1), []
+
+    def forward(self, x):
+        self.inputs.append(x)  # a replay runs no Python: never appended
+        return self.fc(x)
+
+
+@pytest.mark.parametrize("where", ["attribute", "hook"])
+def test_a_forward_or_hook_storing_tensors_in_a_list_is_refused(where):
+    """A forward keeping its inputs (self.inputs.append(x)) or a forward hook collecting
+    activations in a global list would store them in the traced call only."""
+    torch.manual_seed(0)
+    model = _Recording()
+    if where == "hook":
+        model.forward = model.fc.forward  # (stores nothing itself)
+        model.register_forward_hook(lambda module, args, out: _ACTIVATIONS.append(out))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = model(x).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    compiled = torch.compile(step)
+    compiled(torch.ones(3))
+    label = "_Recording.inputs" if where == "attribute" else "global _ACTIVATIONS"
+    with pytest.raises(torch.jit.TraceError, match=f"changed the items of {label}"):
+        compiled(torch.ones(3))

@@ -17,6 +17,7 @@ from .check import check_replay
 from .passes import Epilogue, FusedElementwise, FusedReduction
 from .replay import Replayer
 from .trace import (
+    NO_PYTHON,
     Capture,
     TraceError,
     by_identity,
@@ -281,11 +282,7 @@ class CompiledFunction:
                 result = call(*args)
             changed = rebound(watched, contents)
             if changed:
-                capture._fail(
-                    f"minitorch.compile: {changed}, which a replay would not do (it runs no "
-                    "Python); keep such state outside the compiled function or pass it in as "
-                    'an argument, or compile with fallback="eager".'
-                )
+                capture._fail(f"minitorch.compile: {changed}, {NO_PYTHON}")
             program = capture.finish(result)
         except TraceError as e:
             if self.fallback == "error":

@@ -172,6 +172,9 @@ class Capture:
         self._made: dict[int, Tensor] = {}  # id -> tensor made during the step (held: ids stay)
         self._alias: dict[int, tuple] = {}  # id(detach() / .data result) -> (it, its source)
         self._module_state: dict[int, tuple] = {}  # id(module) -> (it, state when first called)
+        # containers a called module holds or its forward and hooks read by name, as they were
+        # when first called (see container_contents)
+        self._module_contents: list[tuple] = []
         self._modes_set: set[int] = set()  # ids of modules whose flags are guarded or the step's
         self._first_seen: dict[int, tuple] = {}  # id(made tensor) -> (node index, its value)
 
@@ -379,6 +382,7 @@ class Capture:
             self.program.modules.append((module, module.training))
         if id(module) not in self._module_state:
             self._module_state[id(module)] = (module, _module_state(module))
+            self._module_contents += _module_contents(module)
 
     # ---- refs ------------------------------------------------------------------------------
     def ref(self, t: Tensor, live: bool = True) -> Ref:
@@ -419,6 +423,9 @@ class Capture:
 
     def finish(self, result) -> Program:
         self._check_random(at_end=True)
+        changed = rebound((), self._module_contents)
+        if changed:
+            self._fail(f"minitorch.compile: {changed}, {NO_PYTHON}")
         for module, state in self._module_state.values():
             for name, value in _module_state(module).items():
                 if not same_value(state.get(name, MISSING), value):
@@ -1028,6 +1035,14 @@ def _module_state(module) -> dict:
     return state
 
 
+def _module_contents(module) -> list[tuple]:
+    """container_contents of what a module holds (self.outputs) and of what its forward and
+    hooks read by name (a global list a forward hook appends activations to)."""
+    internal, kind = _module_internals(), type(module).__name__
+    held = [(f"{kind}.{n}", None, n, v) for n, v in vars(module).items() if n not in internal]
+    return container_contents(held + forward_numbers([module]))
+
+
 def same_value(a, b) -> bool:
     """Whether a watched value is unchanged: the same object where guarded by identity, an
     equal one where guarded by value."""
@@ -1090,12 +1105,16 @@ def rebound(watched, contents=()) -> str | None:
         if _items(container) != items:
             return (
                 f"the step changed the items of {label} (a {type(container).__name__}, now of "
-                f"{len(container)}; history.append(loss) in the step: return the value and "
-                "append it after the call)"
+                f"{len(container)}: return what the step stores there and store it after the "
+                "call)"
             )
     return None
 
 
+NO_PYTHON = (
+    "which a replay would not do (it runs no Python); keep such state outside the compiled "
+    'function or pass it in as an argument, or compile with fallback="eager".'
+)
 _MUTABLE = (list, dict, set, bytearray, collections.deque)
 
 
