@@ -534,6 +534,28 @@ def test_inplace_on_unsaved_tensor_is_fine():
     close(x.grad, [2, 2])
 
 
+def test_inplace_on_a_tensor_only_an_unneeded_gradient_reads_is_fine():
+    """x * 2 and x / 3 keep no x for backward (x's gradient reads the number), as in PyTorch:
+    h[:, 1:3] = h[:, 1:3] * 2 then backward works; x * w with w requiring grad keeps x."""
+    x = mt.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 1
+    y = h * 2 + h / 4
+    h.add_(5)
+    y.sum().backward()
+    close(x.grad, [2.25, 2.25])
+    lin = mt.nn.Linear(3, 3)
+    h = lin(mt.ones(2, 3))
+    h[:, 1:3] = h[:, 1:3] * 2
+    h.sum().backward()
+    close(lin.bias.grad, [2.0, 4.0, 4.0])
+    w = mt.ones(2, requires_grad=True)
+    h = x * 1
+    y = h * w  # w's gradient reads h
+    h.add_(1)
+    with pytest.raises(RuntimeError, match="MulBackward0"):
+        y.sum().backward()
+
+
 def test_inplace_on_non_leaf_has_right_gradient():
     x = mt.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = x * 2  # 2x

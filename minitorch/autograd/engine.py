@@ -49,7 +49,8 @@ class Node:
             for x, need in zip(inputs, self.needs_input_grad)
         )
         # numbers (x * 2) have no version; a Function's op saves nothing here
-        watched = [inputs[i] for i in op.save if i < len(inputs) and hasattr(inputs[i], "_version")]
+        watched = [inputs[i] for i in _saved(op, self.needs_input_grad) if i < len(inputs)]
+        watched = [x for x in watched if hasattr(x, "_version")]
         if op.save_out:
             watched.append(out)
         self.versions = tuple((t._version, t._version[0]) for t in watched)
@@ -100,6 +101,14 @@ class PartialGrad:
     def merge(parts: list):
         """The full-size Tensor sum of parts (all of the same subclass)."""
         raise NotImplementedError
+
+
+def _saved(op, needs_input_grad) -> tuple[int, ...]:
+    """The inputs an op's backward will read, given which inputs need gradients."""
+    if getattr(op, "reads", None) is None:  # (a custom Function's op is no Op)
+        return op.save
+    needed = {j for reads, need in zip(op.reads, needs_input_grad) if need for j in reads}
+    return tuple(sorted(needed))
 
 
 def check_versions(versions, user: str) -> None:

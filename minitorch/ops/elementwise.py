@@ -49,13 +49,22 @@ class Elementwise(Op):
     """out = template(*inputs) elementwise, with broadcasting and PyTorch type promotion."""
 
     def __init__(
-        self, name, template, kind, backward=None, *, int_template=None, save=(), save_out=False
+        self,
+        name,
+        template,
+        kind,
+        backward=None,
+        *,
+        int_template=None,
+        save=(),
+        save_out=False,
+        reads=None,
     ):
         self.name = name
         self.template = template
         self.int_template = int_template or template
         self.kind = kind
-        self.save = save
+        self.save, self.reads = save, reads
         self.save_out = save_out
         self._backward = backward
         self.differentiable = backward is not None
@@ -294,16 +303,22 @@ def _elementwise(name, template, kind, backward=None, **kw):
 # ---- arithmetic ------------------------------------------------------------------------------
 add = _elementwise("add", "({0} + {1})", ARITH, lambda c, g: (g, g))
 sub = _elementwise("sub", "({0} - {1})", ARITH, lambda c, g: (g, -g))
-mul = _elementwise(
-    "mul", "({0} * {1})", ARITH, lambda c, g: (g * c.inputs[1], g * c.inputs[0]), save=(0, 1)
-)
-div = _elementwise(
-    "div",
-    "({0} / {1})",
-    FLOAT,
-    lambda c, g: (g / c.inputs[1], -g * c.inputs[0] / (c.inputs[1] * c.inputs[1])),
-    save=(0, 1),
-)
+
+
+def _mul_backward(c, g):
+    a, b = c.inputs
+    need_a, need_b = c.needs_input_grad
+    return (g * b if need_a else None, g * a if need_b else None)
+
+
+def _div_backward(c, g):
+    a, b = c.inputs
+    need_a, need_b = c.needs_input_grad
+    return (g / b if need_a else None, -g * a / (b * b) if need_b else None)
+
+
+mul = _elementwise("mul", "({0} * {1})", ARITH, _mul_backward, save=(0, 1), reads=((1,), (0,)))
+div = _elementwise("div", "({0} / {1})", FLOAT, _div_backward, save=(0, 1), reads=((1,), (0, 1)))
 floor_divide = _elementwise(
     "floor_divide",
     "floor_div({0}, {1})",

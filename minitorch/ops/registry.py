@@ -47,6 +47,9 @@ class Op:
 
     name = ""
     save: tuple[int, ...] = ()  # inputs backward reads: version-checked at backward
+    # per input, the inputs its gradient reads, where not all of `save`: only those of inputs
+    # that need a gradient are checked (x * 2 then x.add_(1): PyTorch saves no x either)
+    reads: tuple[tuple[int, ...], ...] | None = None
     save_out = False  # backward reads the output (e.g. exp)
     differentiable = True
     n_outputs = 1  # extra outputs (e.g. max's indices) are never differentiable
