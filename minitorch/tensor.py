@@ -121,6 +121,7 @@ class Tensor:
     grad_fn = None
     _requires_grad = False
     _hooks = None
+    _post_accumulate_hooks = None
     _base = None
     _view_chain = ()
     _retains_grad = False
@@ -438,6 +439,21 @@ class Tensor:
         key = object()
         self._hooks[key] = hook
         return _HookHandle(self._hooks, key)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call hook(self) after a backward has accumulated this leaf's gradient into .grad
+        (an optimizer stepping each parameter as soon as its gradient is ready)."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors"
+            )
+        if self._post_accumulate_hooks is None:
+            self._post_accumulate_hooks = {}
+        key = object()
+        self._post_accumulate_hooks[key] = hook
+        return _HookHandle(self._post_accumulate_hooks, key)
 
     def retain_grad(self) -> None:
         if self.grad_fn is None or self._retains_grad:
@@ -1126,8 +1142,7 @@ class Tensor:
         return E.erf(self)
 
     def erfc(self) -> Tensor:
-        # NOTE: 1 - erf(x) loses every digit once erf(x) rounds to 1 (x > ~4 in float32)
-        return 1 - self.erf()
+        return E.erfc(self)
 
     def float_power(self, exponent) -> Tensor:
         """pow in float64 (both sides), as PyTorch's float_power."""
@@ -2158,6 +2173,43 @@ def _takes_dim(function) -> bool:
     code = function.__code__
     return "dim" in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
 
+
+# Tensor methods whose in-place twin (x.sin_()) computes them out of place and writes the result
+# into self (Tensor._inplace: dtype and shape checks, autograd history); comparisons write 1 / 0
+# in self's dtype, as PyTorch's eq_ does
+_INPLACE_TWINS = """
+    absolute acos acosh arccos arccosh arcsin arcsinh arctan arctan2 arctanh asin asinh atan atan2
+    atanh bitwise_and bitwise_left_shift bitwise_not bitwise_or bitwise_right_shift bitwise_xor
+    ceil clamp_max clamp_min cos cosh cumprod cumsum deg2rad divide eq erf erfc exp2 expm1
+    floor_divide fmod frac ge greater greater_equal gt hypot le less less_equal log10 log1p log2
+    logical_and logical_not logical_or logical_xor logit lt multiply nan_to_num ne negative
+    not_equal rad2deg reciprocal remainder rsqrt sgn sign sin sinh square subtract tan tril triu
+    true_divide trunc xlogy
+""".split()
+
+
+# twins of ops with a boolean result, whose gradient PyTorch defines as zero
+_BOOLEAN = set(
+    "eq ne lt le gt ge greater greater_equal less less_equal not_equal logical_and logical_or "
+    "logical_xor logical_not".split()
+)
+
+
+def _inplace_twin(name: str):
+    out_of_place = getattr(Tensor, name)
+
+    def method(self, *args, **kwargs):
+        if name in _BOOLEAN:  # (copy_ keeps self's graph, with a zero gradient, as PyTorch)
+            return self.copy_(out_of_place(self, *args, **kwargs))
+        return self._inplace(lambda s, *a: out_of_place(s, *a, **kwargs), *args)
+
+    method.__name__ = method.__qualname__ = f"{name}_"
+    method.__doc__ = f"In-place {name}: self.{name}(...) written into self."
+    return method
+
+
+for _name in _INPLACE_TWINS:
+    setattr(Tensor, f"{_name}_", _inplace_twin(_name))
 
 # (not size/stride: hot, and x.size(axis=0) is not something scripts write)
 for _name, _method in list(vars(Tensor).items()):

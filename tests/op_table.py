@@ -311,6 +311,7 @@ def _sigmoid(x):
 
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
+_erfc = np.vectorize(math.erfc, otypes=[np.float64])
 
 
 def _in_float(ref):
@@ -416,6 +417,7 @@ for _name, _ref, _dom in [
     ("tanh", np.tanh, SPECIAL),
     ("sigmoid", _sigmoid, SPECIAL),
     ("erf", _erf, REAL),
+    ("erfc", _erfc, REAL),
     ("asin", np.arcsin, UNIT),
     ("acos", np.arccos, UNIT),
     ("atan", np.arctan, REAL),

@@ -667,3 +667,18 @@ def test_prod_gradient_where_inputs_are_zero(dim):
     else:
         want = np.array([[0.0, 6.0, 0.0], [0.0, 0.0, 0.0], [8.0, 4.0, 2.0]])
     np.testing.assert_array_equal(t.grad.numpy(), want)
+
+
+def test_post_accumulate_grad_hooks_run_after_the_gradient_is_stored():
+    """An optimizer per parameter, stepped from the hook (PyTorch's optimizer-in-backward)."""
+    w = mt.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    handle = w.register_post_accumulate_grad_hook(lambda p: seen.append(p.grad.tolist()))
+    (w * 3).sum().backward()
+    (w * 2).sum().backward()
+    assert seen == [[3.0, 3.0], [5.0, 5.0]]
+    handle.remove()
+    (w * 2).sum().backward()
+    assert len(seen) == 2
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        (w * 2).register_post_accumulate_grad_hook(print)

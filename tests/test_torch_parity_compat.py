@@ -6,6 +6,8 @@ NOTE: minitorch (numba) is imported before torch: torch loading LLVM first can c
 
 import minitorch  # noqa: F401, I001  (before torch, see DESIGN.md)
 import numba  # noqa: F401
+import sys
+
 import numpy as np
 import pytest
 
@@ -251,6 +253,7 @@ def minitorch_or_torch_index(like, values):
 
 def test_erfc_and_float_power():
     check(lambda x: x.erfc(), np.float32([-2, -0.5, 0, 0.5, 2]))
+    check(lambda x: x.erfc(), np.float32([4, 5, 9]), rtol=1e-6)  # (1 - erf(x) gave 0 there)
     check(lambda t, x: t.erfc(x), np.float64([0.1, 1.5]), lib=True)
     check(lambda x: x.float_power(2), (3,))
     check(lambda t, x, y: t.float_power(x, y), np.float32([1, 2]), np.float32([0.5, 3]), lib=True)
@@ -275,3 +278,32 @@ def test_nanmean_and_aminmax():
     check(lambda x: x.aminmax(dim=1, keepdim=True), (3, 4))
     check(lambda t, x: t.aminmax(x, dim=0), np.int64([[3, 1], [2, 5]]), lib=True)
     raises_like_torch(lambda x: x.aminmax(), np.zeros(0, np.float32))
+
+
+_TWIN_ARGUMENTS = {  # the in-place twins that take more than self, and their other operand
+    **dict.fromkeys(["cumsum", "cumprod"], 1),
+    **dict.fromkeys(["atan2", "arctan2", "hypot", "xlogy", "logical_and", "logical_or"], 1.5),
+    **dict.fromkeys(["clamp_max", "clamp_min", "floor_divide", "fmod", "remainder"], 0.75),
+    **dict.fromkeys(["divide", "true_divide", "multiply", "subtract", "logical_xor"], 0.75),
+    **dict.fromkeys(["eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal"], 0.5),
+    **dict.fromkeys(["less", "less_equal", "not_equal"], 0.5),
+}
+_INTEGER_TWINS = ["bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not"]
+_INTEGER_TWINS += ["bitwise_left_shift", "bitwise_right_shift"]
+
+
+@pytest.mark.parametrize("name", sys.modules["minitorch.tensor"]._INPLACE_TWINS)
+def test_inplace_twins_match_pytorch(name):
+    """x.sin_() and the other in-place twins: values, dtype and gradients through a clone."""
+    other = () if name == "bitwise_not" else (_TWIN_ARGUMENTS.get(name, 2),)
+    if name in ("atan2", "arctan2", "hypot", "xlogy", "logical_and", "logical_or", "logical_xor"):
+        other = (np.float32([other[0]]),)  # a tensor operand (PyTorch takes no number there)
+    data = np.int64([[1, 6, 3], [4, 5, 12]]) if name in _INTEGER_TWINS else (2, 3)
+
+    def twin(x, *other):
+        y = x.clone()
+        assert getattr(y, f"{name}_")(*other) is y
+        return y
+
+    # (PyTorch: floor_divide_ has no derivative, logical_or_'s passes self's gradient through)
+    check(twin, data, *other, grad=name != "floor_divide" and not name.startswith("logical"))

@@ -211,6 +211,8 @@ def _finish_leaves(leaf_grads, wanted, captured, accumulate, create_graph):
             if not create_graph:
                 g = g.detach()
             leaf.grad = g if leaf.grad is None else leaf.grad + g  # a trace sees it (Tensor.grad)
+            for hook in list((leaf._post_accumulate_hooks or {}).values()):
+                hook(leaf)
     return captured
 
 

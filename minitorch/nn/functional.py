@@ -108,6 +108,28 @@ def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
     return leaky_relu(input, negative_slope, True)
 
 
+def rrelu(
+    input: Tensor,
+    lower: float = 1.0 / 8,
+    upper: float = 1.0 / 3,
+    training: bool = False,
+    inplace: bool = False,
+) -> Tensor:
+    """Randomized leaky ReLU: in training each negative element's slope is drawn from
+    U(lower, upper) (the gradient is that slope); in eval the slope is (lower + upper) / 2."""
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    with no_grad():
+        slope = where(input >= 0, 1.0, input.new_empty(input.shape).uniform_(lower, upper))
+    return _maybe_inplace(lambda x: x * slope, input, inplace)
+
+
+def rrelu_(
+    input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False
+) -> Tensor:
+    return rrelu(input, lower, upper, training, True)
+
+
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x if x > 0 else alpha * (exp(x) - 1)."""
     # NOTE: expm1 of min(x, 0), not exp(x) - 1 on all x: exp overflows to inf for large x
@@ -394,6 +416,25 @@ def alpha_dropout(
     input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False
 ) -> Tensor:
     """Dropout that keeps SELU's self-normalising mean and variance."""
+    return _alpha_dropout(input, p, training, inplace, tuple(input.shape))
+
+
+def feature_alpha_dropout(
+    input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False
+) -> Tensor:
+    """alpha_dropout of whole channels: one draw per (N, C) of an (N, C, ...) input."""
+    if input.ndim < 2:
+        raise RuntimeError(
+            f"feature_alpha_dropout: Feature dropout requires at least 2 dimensions in the "
+            f"input, got a {input.ndim}-D input of shape {tuple(input.shape)}"
+        )
+    shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
+    return _alpha_dropout(input, p, training, inplace, shape)
+
+
+def _alpha_dropout(input: Tensor, p: float, training: bool, inplace: bool, shape) -> Tensor:
+    """Dropped elements become SELU's saturation value, then all are scaled and shifted back
+    to the input's mean and variance; `shape`: the draws' (broadcast over input)."""
     _check_p(p)
     if not training or p == 0.0:
         return input
@@ -403,7 +444,7 @@ def alpha_dropout(
     a = ((1 - p) * (1 + p * alpha * alpha)) ** -0.5
     b = -a * alpha * p
     with no_grad():
-        keep = bernoulli(input.new_empty(input.shape), 1.0 - p)
+        keep = bernoulli(input.new_empty(shape), 1.0 - p)
     return _maybe_inplace(lambda x: (x * keep + (1 - keep) * alpha) * a + b, input, inplace)
 
 

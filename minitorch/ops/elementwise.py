@@ -442,6 +442,14 @@ erf = _elementwise(
     lambda c, g: g * exp_(-c.inputs[0] * c.inputs[0]) * (2 / math.sqrt(math.pi)),
     save=(0,),
 )
+# (not 1 - erf(x): that loses every digit once erf(x) rounds to 1, x > ~4 in float32)
+erfc = _elementwise(
+    "erfc",
+    "math.erfc({0})",
+    FLOAT,
+    lambda c, g: g * exp_(-c.inputs[0] * c.inputs[0]) * (-2 / math.sqrt(math.pi)),
+    save=(0,),
+)
 
 
 def _x(c):

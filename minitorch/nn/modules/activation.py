@@ -15,6 +15,7 @@ __all__ = [
     "ReLU",
     "ReLU6",
     "LeakyReLU",
+    "RReLU",
     "ELU",
     "CELU",
     "SELU",
@@ -125,6 +126,22 @@ class LeakyReLU(Module):
     def extra_repr(self) -> str:
         extra = ", inplace=True" if self.inplace else ""
         return f"negative_slope={self.negative_slope}{extra}"
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU: negative slopes drawn from U(lower, upper) in training, their
+    mean in eval."""
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        extra = ", inplace=True" if self.inplace else ""
+        return f"lower={self.lower}, upper={self.upper}{extra}"
 
 
 class ELU(Module):
