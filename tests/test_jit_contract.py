@@ -2182,3 +2182,20 @@ def test_a_forward_or_hook_storing_tensors_in_a_list_is_refused(where):
     label = "_Recording.inputs" if where == "attribute" else "global _ACTIVATIONS"
     with pytest.raises(torch.jit.TraceError, match=f"changed the items of {label}"):
         compiled(torch.ones(3))
+
+
+def test_detect_anomaly_in_a_step_is_refused_naming_anomaly_mode():
+    """Anomaly mode's NaN checks read gradients on the host; the refusal said to move the
+    backward out of the compiled function instead of naming detect_anomaly."""
+    w = torch.ones(3, requires_grad=True)
+
+    def step(x):
+        w.grad = None
+        with torch.autograd.detect_anomaly():
+            (w * x).sum().backward()
+        return w.grad
+
+    compiled = torch.compile(step)
+    compiled(torch.ones(3))
+    with pytest.raises(torch.jit.TraceError, match="(?i)anomaly mode.*leave detect_anomaly out"):
+        compiled(torch.ones(3))

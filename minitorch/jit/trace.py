@@ -317,6 +317,15 @@ class Capture:
         if self._depth:  # an opaque call (optimizer.step) may read numbers: it replays whole
             return
         where = _user_frame()
+        if what == "detect_anomaly":
+            self._fail(
+                f"minitorch.compile: the backward at {where} runs in anomaly mode "
+                "(torch.autograd.detect_anomaly / set_detect_anomaly), whose NaN checks read "
+                "every gradient's values on the host, which a replay cannot do. Leave "
+                "detect_anomaly out of compiled steps (debug the step uncompiled), or compile "
+                'with fallback="eager".'
+            )
+            return
         # bool(t) is Python's `if t:` / `while t:`; `t.bool()` would be a dtype conversion
         call, fix = _HOST_READS.get(
             what, (f".{what}()", f"return the tensor and call .{what}() on the result")
