@@ -2199,3 +2199,36 @@ def test_detect_anomaly_in_a_step_is_refused_naming_anomaly_mode():
     compiled(torch.ones(3))
     with pytest.raises(torch.jit.TraceError, match="(?i)anomaly mode.*leave detect_anomaly out"):
         compiled(torch.ones(3))
+
+
+def _clip_by_name_run(compile_it):
+    """Parameters and returned gradient norms of 5 steps that clip one layer's gradient by
+    name after backward, the caller zeroing gradients to None before each."""
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x):
+        model(x).pow(2).sum().backward()
+        model.weight.grad.clamp_(-0.5, 0.5)
+        norm = model.weight.grad.norm()
+        opt.step()
+        return norm
+
+    f = torch.compile(step) if compile_it else step
+    outs = []
+    for i in range(5):
+        opt.zero_grad()  # set_to_none=True
+        outs.append(f(torch.full((4, 3), float(i))).numpy())
+    outs += [p.detach().numpy() for p in model.parameters()]
+    return outs, f
+
+
+def test_reading_a_gradient_by_name_after_backward_replays():
+    """`model.weight.grad.clamp_(...)` after backward, grads None at entry: refused as "the step
+    changed attribute model.weight.grad (None -> tensor)", though a replay sets gradients."""
+    eager, _ = _clip_by_name_run(False)
+    compiled, f = _clip_by_name_run(True)
+    for a, b in zip(eager, compiled):
+        np.testing.assert_array_equal(a, b)
+    assert f.stats.replays == 3, f.stats

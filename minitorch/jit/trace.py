@@ -1108,7 +1108,7 @@ def rebound(watched, contents=()) -> str | None:
     a replay runs no Python, so it would not; None if it changed none."""
     for label, holder, name, value in watched:
         now = read_watched(holder, name)
-        if not same_value(value, now):
+        if not same_value(value, now) and not _is_gradient(holder):
             return f"the step changed {label} ({value!r} -> {now!r})"
     for label, container, items in contents:
         if _items(container) != items:
@@ -1118,6 +1118,18 @@ def rebound(watched, contents=()) -> str | None:
                 "call)"
             )
     return None
+
+
+def _is_gradient(holder) -> bool:
+    """Whether a watched chain reads a tensor's gradient (`m.weight.grad`): the step's backward
+    (or `p.grad = ...`) sets it and a replay sets it too (SetGrad), so it is no Python state a
+    replay would miss; the guards on gradients are grad_guards and LiveGrad."""
+    if type(holder) is not _Attribute or holder.attrs[-1] != "grad":
+        return False
+    try:
+        return isinstance(holder._walk(holder.attrs[:-1]), Tensor)
+    except Exception:  # noqa: BLE001  (the chain before .grad fails now)
+        return False
 
 
 NO_PYTHON = (
