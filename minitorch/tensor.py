@@ -202,6 +202,8 @@ class Tensor:
                 "var_no_grad = var.detach()."
             )
         self._requires_grad = bool(value)
+        if jit_guard.capture[0] is not None:  # (on a step's argument: replayed)
+            jit_guard.capture[0].on_set_flags(self, Tensor.requires_grad_, (bool(value),))
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         self.requires_grad = requires_grad
@@ -415,6 +417,8 @@ class Tensor:
     def detach_(self) -> Tensor:
         self.grad_fn = None
         self._requires_grad = False
+        if jit_guard.capture[0] is not None:  # (on a step's argument: replayed)
+            jit_guard.capture[0].on_set_flags(self, Tensor.detach_, ())
         return self
 
     def contiguous(self, memory_format=None) -> Tensor:

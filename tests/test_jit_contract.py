@@ -2232,3 +2232,32 @@ def test_reading_a_gradient_by_name_after_backward_replays():
     for a, b in zip(eager, compiled):
         np.testing.assert_array_equal(a, b)
     assert f.stats.replays == 3, f.stats
+
+
+@pytest.mark.parametrize("how", ["detach_", "requires_grad_"])
+def test_a_step_turning_off_its_arguments_requires_grad_replays_that(how):
+    """`x.detach_()` / `x.requires_grad_(False)` on an argument: the caller's x kept
+    requires_grad=True after replays, where eager turns it off."""
+
+    def run(compile_it):
+        w = torch.ones(3, requires_grad=True)
+
+        def step(x):
+            (w * x).sum().backward()
+            x.detach_() if how == "detach_" else x.requires_grad_(False)
+            return x * 2
+
+        f = torch.compile(step) if compile_it else step
+        outs = []
+        for i in range(5):
+            w.grad = None
+            x = torch.full((3,), float(i), requires_grad=True)
+            out = f(x)
+            outs.append((out.numpy(), x.requires_grad, x.grad.numpy(), w.grad.numpy()))
+        return outs, f
+
+    (eager, _), (compiled, f) = run(False), run(True)
+    for a, b in zip(eager, compiled):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+    assert f.stats.replays == 3, f.stats

@@ -161,6 +161,7 @@ class Capture:
         self._keep: list = []  # arrays whose ids are in _slot_of stay alive
         self._args = {id(a._data): i for i, a in enumerate(args) if isinstance(a, Tensor)}
         self._arg_arrays = {i: a._data for i, a in enumerate(args) if isinstance(a, Tensor)}
+        self._arg_tensors = {id(a): i for i, a in enumerate(args) if isinstance(a, Tensor)}
         self._depth = 0  # > 0 inside an opaque call: its inner ops are not recorded
         self._first_grad: dict[int, tuple] = {}  # id(tensor) -> (tensor, .grad when first read)
         self._grad_owner: dict[int, Tensor] = {}  # id(that grad) -> the tensor it belongs to
@@ -256,6 +257,13 @@ class Capture:
         if not self._depth and id(tensor) not in self._first_grad:
             self._first_grad[id(tensor)] = (tensor, grad)
             self._grad_owner.setdefault(id(grad), tensor)
+
+    def on_set_flags(self, tensor, method, args: tuple) -> None:
+        """tensor.requires_grad_(flag) or tensor.detach_(): on an argument, the caller's tensor
+        keeps what eager leaves it, so a replay calls it on the argument too."""
+        arg = self._arg_tensors.get(id(tensor))
+        if not self._depth and arg is not None:
+            self.program.nodes.append(Call(_on_argument, method, (Ref("arg", arg), *args), {}))
 
     def on_alias(self, alias, source) -> None:
         """alias (x.detach(), x.data) shares source's storage: refs to it are refs to source,
@@ -574,6 +582,12 @@ class _Reread:
 
     def __init__(self, read):
         self.get = read
+
+
+def _on_argument(method, argument: Tensor, *args) -> None:
+    """How a replay calls `argument.method(*args)` (see on_set_flags): a Call's owner is fixed
+    at capture, the argument is this replay's."""
+    method(argument, *args)
 
 
 def _group_item(optimizer, index: int, key, default):
