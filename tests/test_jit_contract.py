@@ -2261,3 +2261,97 @@ def test_a_step_turning_off_its_arguments_requires_grad_replays_that(how):
         for x, y in zip(a, b):
             np.testing.assert_array_equal(x, y)
     assert f.stats.replays == 3, f.stats
+
+
+_SCALE = {"s": 1.0}
+_SCALE_TENSOR = torch.tensor(1.0)
+
+
+class _ScaleGrad(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * _SCALE["s"] * _SCALE_TENSOR
+
+
+class _ScaleForward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.s = _SCALE["s"]
+        return x * ctx.s
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.s
+
+
+_BACKWARD_SIDE = {
+    "tensor_hook": lambda lin: lin.weight.register_hook(lambda g: g * _SCALE["s"]),
+    "tensor_hook_tensor": lambda lin: lin.weight.register_hook(lambda g: g * _SCALE_TENSOR),
+    "backward_hook": lambda lin: lin.register_full_backward_hook(
+        lambda m, gi, go: (gi[0] * _SCALE["s"],)
+    ),
+    "backward_pre_hook": lambda lin: lin.register_full_backward_pre_hook(
+        lambda m, go: (go[0] * _SCALE["s"],)
+    ),
+    "function_backward": lambda lin: setattr(lin, "then", _ScaleGrad.apply),
+    "function_forward": lambda lin: setattr(lin, "then", _ScaleForward.apply),
+}
+
+
+@pytest.mark.parametrize("kind", list(_BACKWARD_SIDE))
+def test_values_read_by_backward_side_code_are_guarded(kind):
+    """Gradient hooks on a parameter and module backward (pre-)hooks registered outside the
+    step, and a custom autograd.Function's forward and backward, reading a global number or
+    a global tensor the caller rebinds: frozen at the traced call's value, in silence."""
+    global _SCALE_TENSOR
+
+    def run(compile_it):
+        global _SCALE_TENSOR
+        torch.manual_seed(0)
+        lin = nn.Linear(3, 1)
+        lin.then = lambda h: h
+        _BACKWARD_SIDE[kind](lin)
+
+        def step(x):
+            lin.zero_grad()
+            xx = x.clone().requires_grad_(True)
+            lin.then(lin(xx)).sum().backward()
+            return lin.weight.grad.clone(), xx.grad
+
+        f = torch.compile(step) if compile_it else step
+        outs = []
+        for i in range(5):
+            _SCALE["s"], _SCALE_TENSOR = float(i + 1), torch.tensor(float(i + 1))
+            outs += [t.numpy() for t in f(torch.ones(2, 3))]
+        return outs, f
+
+    try:
+        (eager, _), (compiled, f) = run(False), run(True)
+    finally:
+        _SCALE["s"], _SCALE_TENSOR = 1.0, torch.tensor(1.0)
+    for a, b in zip(eager, compiled):
+        np.testing.assert_array_equal(a, b)
+    assert len(f.stats.retraces) == 3, f.stats.retraces
+
+
+def test_removing_a_hook_of_a_weight_the_replay_does_not_read_retraces():
+    """A weight's value is dead in a replay that only computes its gradient; its hooks were
+    not compared, so removing one replayed the traced call's hook."""
+    lin = nn.Linear(3, 1)
+    handle = lin.weight.register_hook(lambda g: g * 2)
+
+    def step(x):
+        lin.zero_grad()
+        lin(x).sum().backward()
+        return lin.weight.grad.clone()
+
+    compiled = torch.compile(step)
+    for _ in range(3):
+        compiled(torch.ones(2, 3))
+    handle.remove()
+    np.testing.assert_array_equal(compiled(torch.ones(2, 3)).numpy(), step(torch.ones(2, 3)))
+    assert "a hook was added or removed" in compiled.stats.retraces[-1]

@@ -118,6 +118,7 @@ class Program:
     grad_guards: list = field(default_factory=list)
     arg_grad_guards: list = field(default_factory=list)  # the same, for argument indices
     called: list = field(default_factory=list)  # every module the step called (hooks it ran)
+    functions: list = field(default_factory=list)  # the autograd.Function classes it applied
 
 
 # what reads a tensor's values into Python (on_host_sync's `what`) -> (how the message names
@@ -392,6 +393,11 @@ class Capture:
     def on_new_tensor(self, t: Tensor) -> None:
         if not self._depth:
             self._made[id(t)] = t
+
+    def on_function(self, cls) -> None:
+        """cls.apply ran: its forward and backward read values as the step's code does."""
+        if not self._depth and cls not in self.program.functions:
+            self.program.functions.append(cls)
 
     def on_module_call(self, module) -> None:
         if id(module) not in self._modes_set:  # its flag as the step found it: a guard
@@ -769,6 +775,21 @@ def node_refs(node) -> list:
     if isinstance(node, SetGrad):
         return [] if node.value is None else [node.value]
     return refs_in((node.args, node.kwargs))
+
+
+def touched_tensors(nodes) -> list[Tensor]:
+    """The tensors from outside the step that a program reads, or whose gradient it reads or
+    sets, before any pass dropped a node: autograd ran their gradient hooks during the
+    capture even where a replay no longer reads them (a weight whose forward output is dead
+    once its gradient is computed)."""
+    found: dict[int, Tensor] = {}
+    for node in nodes:
+        tensors = [node.tensor] if isinstance(node, SetGrad) and node.arg is None else []
+        for r in node_refs(node):
+            if r.kind == "tensor":
+                tensors.append(r.key.leaf if isinstance(r.key, LiveGrad) else r.key)
+        found.update((id(t), t) for t in tensors if isinstance(t, Tensor))
+    return list(found.values())
 
 
 def _rng_state(generator) -> tuple[int, int]:
@@ -1337,9 +1358,14 @@ _MAX_HELPERS = 32  # functions followed per step: bounds the guard's cost per ca
 _LIBRARIES = (_PACKAGE, sysconfig.get_paths()["stdlib"], "site-packages", "dist-packages")
 
 
+# a module's hooks, forward and backward, in the order they run
+HOOK_TABLES = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
+
+
 def forward_numbers(modules) -> list[tuple]:
-    """watched_numbers of the forwards of the user's own modules a step called (a global
-    temperature, `self.cfg.scale`, `self.opts["k"]` read there), each code read once."""
+    """watched_numbers of the forwards of the user's own modules a step called and of their
+    hooks, forward and backward (a global temperature, `self.cfg.scale`, `self.opts["k"]`
+    read there), each code read once."""
     numbers, seen = [], set()
     for module in modules:
         forward = getattr(type(module), "forward", None)
@@ -1348,12 +1374,35 @@ def forward_numbers(modules) -> list[tuple]:
             where = f" (read by {type(module).__name__}.forward)"
             numbers += watched_numbers(module.forward, seen, where)
         where = f" (read by a hook of {type(module).__name__})"
-        for table in ("_forward_pre_hooks", "_forward_hooks"):
+        for table in HOOK_TABLES:
             for hook in getattr(module, table, {}).values():
-                code = getattr(hook, "__code__", None)
-                if code is not None and _is_user_code(code.co_filename):
-                    numbers += watched_numbers(hook, seen, where)
+                numbers += _user_code_numbers(hook, seen, where)
     return numbers
+
+
+def autograd_numbers(tensors, functions) -> list[tuple]:
+    """watched_numbers of the user's code autograd ran for a step outside the step's own: the
+    gradient hooks of the tensors it read (`p.register_hook(lambda g: g * cfg.scale)`, made
+    outside the step) and the methods of the custom autograd.Functions it applied. Their
+    backward runs in the trace's backward: a value read there is frozen as surely."""
+    numbers, seen = [], set()
+    for t in tensors:
+        for hook in (t._hooks or {}).values():
+            where = f" (read by a gradient hook of a {tuple(t.shape)} tensor)"
+            numbers += _user_code_numbers(hook, seen, where)
+    for cls in functions:
+        for name in ("forward", "setup_context", "backward"):
+            where = f" (read by {cls.__qualname__}.{name})"
+            numbers += _user_code_numbers(getattr(cls, name), seen, where)
+    return numbers
+
+
+def _user_code_numbers(fn, seen: set, where: str) -> list[tuple]:
+    """watched_numbers of fn where it is the user's code (not minitorch's or a library's)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or not _is_user_code(code.co_filename):
+        return []
+    return watched_numbers(fn, seen, where)
 
 
 def _is_user_code(path: str) -> bool:
