@@ -104,9 +104,9 @@ class Size(tuple):
 
 
 class _HookHandle:
-    def __init__(self, hooks, key):
+    def __init__(self, hooks, key, tensor):
         self.hooks, self.key = hooks, key
-        jit_guard.hooks_changed()
+        jit_guard.hook_registered(hooks, key, tensor)
 
     def remove(self):
         self.hooks.pop(self.key, None)
@@ -441,7 +441,7 @@ class Tensor:
                 self.grad_fn.hooks = self._hooks
         key = object()
         self._hooks[key] = hook
-        return _HookHandle(self._hooks, key)
+        return _HookHandle(self._hooks, key, self)
 
     def retain_grad(self) -> None:
         if self.grad_fn is None or self._retains_grad:

@@ -2355,3 +2355,44 @@ def test_removing_a_hook_of_a_weight_the_replay_does_not_read_retraces():
     handle.remove()
     np.testing.assert_array_equal(compiled(torch.ones(2, 3)).numpy(), step(torch.ones(2, 3)))
     assert "a hook was added or removed" in compiled.stats.retraces[-1]
+
+
+_HOOKS_IN_STEP = {
+    "tensor_hook_left": lambda lin: lin.weight.register_hook(lambda g: g * 2),
+    "forward_hook_left": lambda lin: lin.register_forward_hook(lambda m, i, o: o * 2),
+    "tensor_hook_removed": lambda lin: lin.weight.register_hook(lambda g: g * 2).remove,
+    "forward_hook_removed": lambda lin: lin.register_forward_hook(lambda m, i, o: o * 2).remove,
+}
+
+
+@pytest.mark.parametrize("kind", list(_HOOKS_IN_STEP))
+def test_a_hook_the_step_registers_and_leaves_is_refused(kind):
+    """A hook registered in the step on a parameter or module and never removed: eager adds
+    one more at every call (gradients 4, 8, 16, ...), replays added none (8, 8, 8) in silence.
+    Registered and removed in the step, it replays."""
+
+    def run(compile_it):
+        torch.manual_seed(0)
+        lin = nn.Linear(3, 1)
+
+        def step(x):
+            lin.zero_grad()
+            handle = _HOOKS_IN_STEP[kind](lin)
+            out = lin(x).sum()
+            out.backward()
+            if kind.endswith("removed"):
+                handle()
+            return out.detach(), lin.weight.grad.clone()
+
+        f = torch.compile(step) if compile_it else step
+        return [t.numpy() for _ in range(5) for t in f(torch.ones(2, 3))], f
+
+    eager, _ = run(False)
+    if kind.endswith("left"):
+        with pytest.raises(torch.jit.TraceError, match="registers a hook at .*leaves it regis"):
+            run(True)
+        return
+    compiled, f = run(True)
+    for a, b in zip(eager, compiled):
+        np.testing.assert_array_equal(a, b)
+    assert f.stats.replays == 3, f.stats

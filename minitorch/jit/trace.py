@@ -179,6 +179,7 @@ class Capture:
         self._module_contents: list[tuple] = []
         self._modes_set: set[int] = set()  # ids of modules whose flags are guarded or the step's
         self._first_seen: dict[int, tuple] = {}  # id(made tensor) -> (node index, its value)
+        self._hooks_added: list[tuple] = []  # (hooks dict, key, its tensor or None, where)
 
     # ---- the hooks eager code calls ------------------------------------------------------
     def on_op(self, op, inputs, params, outs) -> None:
@@ -394,6 +395,24 @@ class Capture:
         if not self._depth:
             self._made[id(t)] = t
 
+    def on_hook_registered(self, hooks: dict, key, tensor) -> None:
+        if not self._depth:
+            self._hooks_added.append((hooks, key, tensor, _user_frame()))
+
+    def _check_hooks_left(self) -> None:
+        """Fail if a hook the step registered on a tensor or module from outside it is still
+        registered: eager adds one more at every call, a replay (no Python) adds none."""
+        for hooks, key, tensor, where in self._hooks_added:
+            if key in hooks and id(tensor) not in self._made:  # (not on a tensor it made)
+                self._fail(
+                    f"minitorch.compile: the step registers a hook at {where} on a tensor or "
+                    "module from outside it and leaves it registered, so eager adds one more "
+                    "hook there at every call, which a replay would not do (it runs no "
+                    "Python). Register the hook once outside the compiled function, or remove "
+                    'it inside the step (handle.remove()), or compile with fallback="eager".'
+                )
+                return
+
     def on_function(self, cls) -> None:
         """cls.apply ran: its forward and backward read values as the step's code does."""
         if not self._depth and cls not in self.program.functions:
@@ -446,6 +465,7 @@ class Capture:
 
     def finish(self, result) -> Program:
         self._check_random(at_end=True)
+        self._check_hooks_left()
         changed = rebound((), self._module_contents)
         if changed:
             self._fail(f"minitorch.compile: {changed}, {NO_PYTHON}")
