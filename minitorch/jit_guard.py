@@ -27,6 +27,13 @@ def hooks_changed() -> None:
     hooks_version[0] += 1
 
 
+def hook_registered(hooks: dict, key, tensor=None) -> None:
+    """Report a hook added as hooks[key] (on `tensor`, or a module's or optimizer's hook)."""
+    hooks_changed()
+    if capture[0] is not None:
+        capture[0].on_hook_registered(hooks, key, tensor)
+
+
 # Bumped whenever a module's attribute, parameter, buffer or submodule is set, added or
 # removed: a trace's guards on the modules it ran (minitorch/jit) compare them only when this
 # moved since they last did.

@@ -104,9 +104,9 @@ class Size(tuple):
 
 
 class _HookHandle:
-    def __init__(self, hooks, key):
+    def __init__(self, hooks, key, tensor):
         self.hooks, self.key = hooks, key
-        jit_guard.hooks_changed()
+        jit_guard.hook_registered(hooks, key, tensor)
 
     def remove(self):
         self.hooks.pop(self.key, None)
@@ -203,6 +203,8 @@ class Tensor:
                 "var_no_grad = var.detach()."
             )
         self._requires_grad = bool(value)
+        if jit_guard.capture[0] is not None:  # (on a step's argument: replayed)
+            jit_guard.capture[0].on_set_flags(self, Tensor.requires_grad_, (bool(value),))
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         self.requires_grad = requires_grad
@@ -416,6 +418,8 @@ class Tensor:
     def detach_(self) -> Tensor:
         self.grad_fn = None
         self._requires_grad = False
+        if jit_guard.capture[0] is not None:  # (on a step's argument: replayed)
+            jit_guard.capture[0].on_set_flags(self, Tensor.detach_, ())
         return self
 
     def contiguous(self, memory_format=None) -> Tensor:
@@ -438,7 +442,7 @@ class Tensor:
                 self.grad_fn.hooks = self._hooks
         key = object()
         self._hooks[key] = hook
-        return _HookHandle(self._hooks, key)
+        return _HookHandle(self._hooks, key, self)
 
     def register_post_accumulate_grad_hook(self, hook):
         """Call hook(self) after a backward has accumulated this leaf's gradient into .grad

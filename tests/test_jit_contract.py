@@ -2182,3 +2182,217 @@ def test_a_forward_or_hook_storing_tensors_in_a_list_is_refused(where):
     label = "_Recording.inputs" if where == "attribute" else "global _ACTIVATIONS"
     with pytest.raises(torch.jit.TraceError, match=f"changed the items of {label}"):
         compiled(torch.ones(3))
+
+
+def test_detect_anomaly_in_a_step_is_refused_naming_anomaly_mode():
+    """Anomaly mode's NaN checks read gradients on the host; the refusal said to move the
+    backward out of the compiled function instead of naming detect_anomaly."""
+    w = torch.ones(3, requires_grad=True)
+
+    def step(x):
+        w.grad = None
+        with torch.autograd.detect_anomaly():
+            (w * x).sum().backward()
+        return w.grad
+
+    compiled = torch.compile(step)
+    compiled(torch.ones(3))
+    with pytest.raises(torch.jit.TraceError, match="(?i)anomaly mode.*leave detect_anomaly out"):
+        compiled(torch.ones(3))
+
+
+def _clip_by_name_run(compile_it):
+    """Parameters and returned gradient norms of 5 steps that clip one layer's gradient by
+    name after backward, the caller zeroing gradients to None before each."""
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x):
+        model(x).pow(2).sum().backward()
+        model.weight.grad.clamp_(-0.5, 0.5)
+        norm = model.weight.grad.norm()
+        opt.step()
+        return norm
+
+    f = torch.compile(step) if compile_it else step
+    outs = []
+    for i in range(5):
+        opt.zero_grad()  # set_to_none=True
+        outs.append(f(torch.full((4, 3), float(i))).numpy())
+    outs += [p.detach().numpy() for p in model.parameters()]
+    return outs, f
+
+
+def test_reading_a_gradient_by_name_after_backward_replays():
+    """`model.weight.grad.clamp_(...)` after backward, grads None at entry: refused as "the step
+    changed attribute model.weight.grad (None -> tensor)", though a replay sets gradients."""
+    eager, _ = _clip_by_name_run(False)
+    compiled, f = _clip_by_name_run(True)
+    for a, b in zip(eager, compiled):
+        np.testing.assert_array_equal(a, b)
+    assert f.stats.replays == 3, f.stats
+
+
+@pytest.mark.parametrize("how", ["detach_", "requires_grad_"])
+def test_a_step_turning_off_its_arguments_requires_grad_replays_that(how):
+    """`x.detach_()` / `x.requires_grad_(False)` on an argument: the caller's x kept
+    requires_grad=True after replays, where eager turns it off."""
+
+    def run(compile_it):
+        w = torch.ones(3, requires_grad=True)
+
+        def step(x):
+            (w * x).sum().backward()
+            x.detach_() if how == "detach_" else x.requires_grad_(False)
+            return x * 2
+
+        f = torch.compile(step) if compile_it else step
+        outs = []
+        for i in range(5):
+            w.grad = None
+            x = torch.full((3,), float(i), requires_grad=True)
+            out = f(x)
+            outs.append((out.numpy(), x.requires_grad, x.grad.numpy(), w.grad.numpy()))
+        return outs, f
+
+    (eager, _), (compiled, f) = run(False), run(True)
+    for a, b in zip(eager, compiled):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+    assert f.stats.replays == 3, f.stats
+
+
+_SCALE = {"s": 1.0}
+_SCALE_TENSOR = torch.tensor(1.0)
+
+
+class _ScaleGrad(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * _SCALE["s"] * _SCALE_TENSOR
+
+
+class _ScaleForward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.s = _SCALE["s"]
+        return x * ctx.s
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.s
+
+
+_BACKWARD_SIDE = {
+    "tensor_hook": lambda lin: lin.weight.register_hook(lambda g: g * _SCALE["s"]),
+    "tensor_hook_tensor": lambda lin: lin.weight.register_hook(lambda g: g * _SCALE_TENSOR),
+    "backward_hook": lambda lin: lin.register_full_backward_hook(
+        lambda m, gi, go: (gi[0] * _SCALE["s"],)
+    ),
+    "backward_pre_hook": lambda lin: lin.register_full_backward_pre_hook(
+        lambda m, go: (go[0] * _SCALE["s"],)
+    ),
+    "function_backward": lambda lin: setattr(lin, "then", _ScaleGrad.apply),
+    "function_forward": lambda lin: setattr(lin, "then", _ScaleForward.apply),
+}
+
+
+@pytest.mark.parametrize("kind", list(_BACKWARD_SIDE))
+def test_values_read_by_backward_side_code_are_guarded(kind):
+    """Gradient hooks on a parameter and module backward (pre-)hooks registered outside the
+    step, and a custom autograd.Function's forward and backward, reading a global number or
+    a global tensor the caller rebinds: frozen at the traced call's value, in silence."""
+    global _SCALE_TENSOR
+
+    def run(compile_it):
+        global _SCALE_TENSOR
+        torch.manual_seed(0)
+        lin = nn.Linear(3, 1)
+        lin.then = lambda h: h
+        _BACKWARD_SIDE[kind](lin)
+
+        def step(x):
+            lin.zero_grad()
+            xx = x.clone().requires_grad_(True)
+            lin.then(lin(xx)).sum().backward()
+            return lin.weight.grad.clone(), xx.grad
+
+        f = torch.compile(step) if compile_it else step
+        outs = []
+        for i in range(5):
+            _SCALE["s"], _SCALE_TENSOR = float(i + 1), torch.tensor(float(i + 1))
+            outs += [t.numpy() for t in f(torch.ones(2, 3))]
+        return outs, f
+
+    try:
+        (eager, _), (compiled, f) = run(False), run(True)
+    finally:
+        _SCALE["s"], _SCALE_TENSOR = 1.0, torch.tensor(1.0)
+    for a, b in zip(eager, compiled):
+        np.testing.assert_array_equal(a, b)
+    assert len(f.stats.retraces) == 3, f.stats.retraces
+
+
+def test_removing_a_hook_of_a_weight_the_replay_does_not_read_retraces():
+    """A weight's value is dead in a replay that only computes its gradient; its hooks were
+    not compared, so removing one replayed the traced call's hook."""
+    lin = nn.Linear(3, 1)
+    handle = lin.weight.register_hook(lambda g: g * 2)
+
+    def step(x):
+        lin.zero_grad()
+        lin(x).sum().backward()
+        return lin.weight.grad.clone()
+
+    compiled = torch.compile(step)
+    for _ in range(3):
+        compiled(torch.ones(2, 3))
+    handle.remove()
+    np.testing.assert_array_equal(compiled(torch.ones(2, 3)).numpy(), step(torch.ones(2, 3)))
+    assert "a hook was added or removed" in compiled.stats.retraces[-1]
+
+
+_HOOKS_IN_STEP = {
+    "tensor_hook_left": lambda lin: lin.weight.register_hook(lambda g: g * 2),
+    "forward_hook_left": lambda lin: lin.register_forward_hook(lambda m, i, o: o * 2),
+    "tensor_hook_removed": lambda lin: lin.weight.register_hook(lambda g: g * 2).remove,
+    "forward_hook_removed": lambda lin: lin.register_forward_hook(lambda m, i, o: o * 2).remove,
+}
+
+
+@pytest.mark.parametrize("kind", list(_HOOKS_IN_STEP))
+def test_a_hook_the_step_registers_and_leaves_is_refused(kind):
+    """A hook registered in the step on a parameter or module and never removed: eager adds
+    one more at every call (gradients 4, 8, 16, ...), replays added none (8, 8, 8) in silence.
+    Registered and removed in the step, it replays."""
+
+    def run(compile_it):
+        torch.manual_seed(0)
+        lin = nn.Linear(3, 1)
+
+        def step(x):
+            lin.zero_grad()
+            handle = _HOOKS_IN_STEP[kind](lin)
+            out = lin(x).sum()
+            out.backward()
+            if kind.endswith("removed"):
+                handle()
+            return out.detach(), lin.weight.grad.clone()
+
+        f = torch.compile(step) if compile_it else step
+        return [t.numpy() for _ in range(5) for t in f(torch.ones(2, 3))], f
+
+    eager, _ = run(False)
+    if kind.endswith("left"):
+        with pytest.raises(torch.jit.TraceError, match="registers a hook at .*leaves it regis"):
+            run(True)
+        return
+    compiled, f = run(True)
+    for a, b in zip(eager, compiled):
+        np.testing.assert_array_equal(a, b)
+    assert f.stats.replays == 3, f.stats

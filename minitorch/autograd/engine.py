@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from .. import jit_guard
 from .grad_mode import no_grad, set_grad_enabled, state
 
 
@@ -259,6 +260,7 @@ def _run_hooks(hooks, grad):
 
 
 def _check_nan(node, grads):
+    jit_guard.check_host_sync("detect_anomaly")  # (a trace names the mode, not the backward)
     with no_grad():
         for i, g in enumerate(grads):
             g = g.values if isinstance(g, PartialGrad) else g

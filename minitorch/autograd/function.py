@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 
+from .. import jit_guard
 from .engine import Node, PartialGrad, check_versions
 from .grad_mode import no_grad, state
 
@@ -128,6 +129,8 @@ class Function:
     def apply(cls, *args, **kwargs):
         from ..tensor import Tensor  # noqa: PLC0415
 
+        if jit_guard.capture[0] is not None:  # (the values its methods read are guarded)
+            jit_guard.capture[0].on_function(cls)
         if _defines_setup_context(cls):  # (PyTorch passes defaults and keywords as inputs too)
             args, kwargs = _bound_args(cls.forward, args, kwargs), {}
         ctx = FunctionCtx()

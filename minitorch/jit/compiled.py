@@ -17,9 +17,11 @@ from .check import check_replay
 from .passes import Epilogue, FusedElementwise, FusedReduction
 from .replay import Replayer
 from .trace import (
+    HOOK_TABLES,
     NO_PYTHON,
     Capture,
     TraceError,
+    autograd_numbers,
     by_identity,
     container_contents,
     equal_value,
@@ -33,6 +35,7 @@ from .trace import (
     read_watched,
     rebound,
     record_fields,
+    touched_tensors,
     watched_numbers,
 )
 
@@ -322,7 +325,7 @@ class CompiledFunction:
         traces = self._traces.setdefault(key, [])
         tensors = [t for t, *_ in replayer.tensors]
         watched += capture.group_reads + optimizer_state_reads(capture.optimizers, tensors)
-        checks = _dynamic_checks(watched, program, replayer, flat)
+        checks = _dynamic_checks(watched, program, flat)
         traces.append(_Trace(replayer, checks, build))
         del traces[:-TRACES_PER_KEY]
         self.stats.traces += 1
@@ -504,7 +507,7 @@ def _describe_key(key: tuple) -> str:
     return f"{', '.join(tensors) or 'no tensor arguments'} ({grad})"
 
 
-def _dynamic_checks(watched: list, program, replayer, flat) -> tuple:
+def _dynamic_checks(watched: list, program, flat) -> tuple:
     """watched: the step's watched_numbers, read before it was traced (`rebound` saw they
     did not change); flat: the traced call's arguments."""
     held = module_numbers(program.called)
@@ -512,9 +515,14 @@ def _dynamic_checks(watched: list, program, replayer, flat) -> tuple:
     # lists and dicts, which may change in place
     in_place = [w for w in held if isinstance(w[3], (list, dict))]
     modules = _Gated(*_split([w for w in held if not isinstance(w[3], (list, dict))]))
-    numbers, objects = _split(watched + in_place + forward_numbers(program.called))
+    # NOTE: the tensors the capture touched, not only those the replay reads: the hooks of a
+    # weight whose forward output is dead after backward ran too (a removed one went unseen)
+    holders = (program.called, touched_tensors(program.nodes))
+    args = [a for a in flat if isinstance(a, Tensor)]
+    code = forward_numbers(program.called)  # (and the hooks and Functions autograd ran:)
+    code += autograd_numbers(holders[1] + args, program.functions)
+    numbers, objects = _split(watched + in_place + code)
     grads = (program.grad_guards, program.arg_grad_guards)
-    holders = (program.called, [t for t, *_ in replayer.tensors])
     hooks = _Hooks(jit_guard.hooks_version[0], holders, _hook_state(*holders, flat))
     pinned = _pinned(flat, program, objects + modules.objects)
     return (program.modules, numbers, objects, *grads, hooks, modules, pinned)
@@ -565,8 +573,7 @@ class _Hooks:
 
 def _hook_state(modules, tensors, args) -> tuple:
     """The ids of the hooks of modules and tensors (and of the tensor arguments), in order."""
-    tables = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
-    hooks = [tuple(getattr(m, name, ())) for m in modules for name in tables]
+    hooks = [tuple(getattr(m, name, ())) for m in modules for name in HOOK_TABLES]
     hooks += [tuple(t._hooks or ()) for t in (*tensors, *args) if isinstance(t, Tensor)]
     return tuple(hooks)
 

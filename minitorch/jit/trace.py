@@ -118,6 +118,7 @@ class Program:
     grad_guards: list = field(default_factory=list)
     arg_grad_guards: list = field(default_factory=list)  # the same, for argument indices
     called: list = field(default_factory=list)  # every module the step called (hooks it ran)
+    functions: list = field(default_factory=list)  # the autograd.Function classes it applied
 
 
 # what reads a tensor's values into Python (on_host_sync's `what`) -> (how the message names
@@ -161,6 +162,7 @@ class Capture:
         self._keep: list = []  # arrays whose ids are in _slot_of stay alive
         self._args = {id(a._data): i for i, a in enumerate(args) if isinstance(a, Tensor)}
         self._arg_arrays = {i: a._data for i, a in enumerate(args) if isinstance(a, Tensor)}
+        self._arg_tensors = {id(a): i for i, a in enumerate(args) if isinstance(a, Tensor)}
         self._depth = 0  # > 0 inside an opaque call: its inner ops are not recorded
         self._first_grad: dict[int, tuple] = {}  # id(tensor) -> (tensor, .grad when first read)
         self._grad_owner: dict[int, Tensor] = {}  # id(that grad) -> the tensor it belongs to
@@ -177,6 +179,7 @@ class Capture:
         self._module_contents: list[tuple] = []
         self._modes_set: set[int] = set()  # ids of modules whose flags are guarded or the step's
         self._first_seen: dict[int, tuple] = {}  # id(made tensor) -> (node index, its value)
+        self._hooks_added: list[tuple] = []  # (hooks dict, key, its tensor or None, where)
 
     # ---- the hooks eager code calls ------------------------------------------------------
     def on_op(self, op, inputs, params, outs) -> None:
@@ -257,6 +260,13 @@ class Capture:
             self._first_grad[id(tensor)] = (tensor, grad)
             self._grad_owner.setdefault(id(grad), tensor)
 
+    def on_set_flags(self, tensor, method, args: tuple) -> None:
+        """tensor.requires_grad_(flag) or tensor.detach_(): on an argument, the caller's tensor
+        keeps what eager leaves it, so a replay calls it on the argument too."""
+        arg = self._arg_tensors.get(id(tensor))
+        if not self._depth and arg is not None:
+            self.program.nodes.append(Call(_on_argument, method, (Ref("arg", arg), *args), {}))
+
     def on_alias(self, alias, source) -> None:
         """alias (x.detach(), x.data) shares source's storage: refs to it are refs to source,
         so a replay's writes through it (p.data.add_(...)) reach the tensor itself."""
@@ -317,6 +327,15 @@ class Capture:
         if self._depth:  # an opaque call (optimizer.step) may read numbers: it replays whole
             return
         where = _user_frame()
+        if what == "detect_anomaly":
+            self._fail(
+                f"minitorch.compile: the backward at {where} runs in anomaly mode "
+                "(torch.autograd.detect_anomaly / set_detect_anomaly), whose NaN checks read "
+                "every gradient's values on the host, which a replay cannot do. Leave "
+                "detect_anomaly out of compiled steps (debug the step uncompiled), or compile "
+                'with fallback="eager".'
+            )
+            return
         # bool(t) is Python's `if t:` / `while t:`; `t.bool()` would be a dtype conversion
         call, fix = _HOST_READS.get(
             what, (f".{what}()", f"return the tensor and call .{what}() on the result")
@@ -376,6 +395,29 @@ class Capture:
         if not self._depth:
             self._made[id(t)] = t
 
+    def on_hook_registered(self, hooks: dict, key, tensor) -> None:
+        if not self._depth:
+            self._hooks_added.append((hooks, key, tensor, _user_frame()))
+
+    def _check_hooks_left(self) -> None:
+        """Fail if a hook the step registered on a tensor or module from outside it is still
+        registered: eager adds one more at every call, a replay (no Python) adds none."""
+        for hooks, key, tensor, where in self._hooks_added:
+            if key in hooks and id(tensor) not in self._made:  # (not on a tensor it made)
+                self._fail(
+                    f"minitorch.compile: the step registers a hook at {where} on a tensor or "
+                    "module from outside it and leaves it registered, so eager adds one more "
+                    "hook there at every call, which a replay would not do (it runs no "
+                    "Python). Register the hook once outside the compiled function, or remove "
+                    'it inside the step (handle.remove()), or compile with fallback="eager".'
+                )
+                return
+
+    def on_function(self, cls) -> None:
+        """cls.apply ran: its forward and backward read values as the step's code does."""
+        if not self._depth and cls not in self.program.functions:
+            self.program.functions.append(cls)
+
     def on_module_call(self, module) -> None:
         if id(module) not in self._modes_set:  # its flag as the step found it: a guard
             self._modes_set.add(id(module))
@@ -423,6 +465,7 @@ class Capture:
 
     def finish(self, result) -> Program:
         self._check_random(at_end=True)
+        self._check_hooks_left()
         changed = rebound((), self._module_contents)
         if changed:
             self._fail(f"minitorch.compile: {changed}, {NO_PYTHON}")
@@ -565,6 +608,12 @@ class _Reread:
 
     def __init__(self, read):
         self.get = read
+
+
+def _on_argument(method, argument: Tensor, *args) -> None:
+    """How a replay calls `argument.method(*args)` (see on_set_flags): a Call's owner is fixed
+    at capture, the argument is this replay's."""
+    method(argument, *args)
 
 
 def _group_item(optimizer, index: int, key, default):
@@ -746,6 +795,21 @@ def node_refs(node) -> list:
     if isinstance(node, SetGrad):
         return [] if node.value is None else [node.value]
     return refs_in((node.args, node.kwargs))
+
+
+def touched_tensors(nodes) -> list[Tensor]:
+    """The tensors from outside the step that a program reads, or whose gradient it reads or
+    sets, before any pass dropped a node: autograd ran their gradient hooks during the
+    capture even where a replay no longer reads them (a weight whose forward output is dead
+    once its gradient is computed)."""
+    found: dict[int, Tensor] = {}
+    for node in nodes:
+        tensors = [node.tensor] if isinstance(node, SetGrad) and node.arg is None else []
+        for r in node_refs(node):
+            if r.kind == "tensor":
+                tensors.append(r.key.leaf if isinstance(r.key, LiveGrad) else r.key)
+        found.update((id(t), t) for t in tensors if isinstance(t, Tensor))
+    return list(found.values())
 
 
 def _rng_state(generator) -> tuple[int, int]:
@@ -1099,7 +1163,7 @@ def rebound(watched, contents=()) -> str | None:
     a replay runs no Python, so it would not; None if it changed none."""
     for label, holder, name, value in watched:
         now = read_watched(holder, name)
-        if not same_value(value, now):
+        if not same_value(value, now) and not _is_gradient(holder):
             return f"the step changed {label} ({value!r} -> {now!r})"
     for label, container, items in contents:
         if _items(container) != items:
@@ -1109,6 +1173,18 @@ def rebound(watched, contents=()) -> str | None:
                 "call)"
             )
     return None
+
+
+def _is_gradient(holder) -> bool:
+    """Whether a watched chain reads a tensor's gradient (`m.weight.grad`): the step's backward
+    (or `p.grad = ...`) sets it and a replay sets it too (SetGrad), so it is no Python state a
+    replay would miss; the guards on gradients are grad_guards and LiveGrad."""
+    if type(holder) is not _Attribute or holder.attrs[-1] != "grad":
+        return False
+    try:
+        return isinstance(holder._walk(holder.attrs[:-1]), Tensor)
+    except Exception:  # noqa: BLE001  (the chain before .grad fails now)
+        return False
 
 
 NO_PYTHON = (
@@ -1302,9 +1378,14 @@ _MAX_HELPERS = 32  # functions followed per step: bounds the guard's cost per ca
 _LIBRARIES = (_PACKAGE, sysconfig.get_paths()["stdlib"], "site-packages", "dist-packages")
 
 
+# a module's hooks, forward and backward, in the order they run
+HOOK_TABLES = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
+
+
 def forward_numbers(modules) -> list[tuple]:
-    """watched_numbers of the forwards of the user's own modules a step called (a global
-    temperature, `self.cfg.scale`, `self.opts["k"]` read there), each code read once."""
+    """watched_numbers of the forwards of the user's own modules a step called and of their
+    hooks, forward and backward (a global temperature, `self.cfg.scale`, `self.opts["k"]`
+    read there), each code read once."""
     numbers, seen = [], set()
     for module in modules:
         forward = getattr(type(module), "forward", None)
@@ -1313,12 +1394,35 @@ def forward_numbers(modules) -> list[tuple]:
             where = f" (read by {type(module).__name__}.forward)"
             numbers += watched_numbers(module.forward, seen, where)
         where = f" (read by a hook of {type(module).__name__})"
-        for table in ("_forward_pre_hooks", "_forward_hooks"):
+        for table in HOOK_TABLES:
             for hook in getattr(module, table, {}).values():
-                code = getattr(hook, "__code__", None)
-                if code is not None and _is_user_code(code.co_filename):
-                    numbers += watched_numbers(hook, seen, where)
+                numbers += _user_code_numbers(hook, seen, where)
     return numbers
+
+
+def autograd_numbers(tensors, functions) -> list[tuple]:
+    """watched_numbers of the user's code autograd ran for a step outside the step's own: the
+    gradient hooks of the tensors it read (`p.register_hook(lambda g: g * cfg.scale)`, made
+    outside the step) and the methods of the custom autograd.Functions it applied. Their
+    backward runs in the trace's backward: a value read there is frozen as surely."""
+    numbers, seen = [], set()
+    for t in tensors:
+        for hook in (t._hooks or {}).values():
+            where = f" (read by a gradient hook of a {tuple(t.shape)} tensor)"
+            numbers += _user_code_numbers(hook, seen, where)
+    for cls in functions:
+        for name in ("forward", "setup_context", "backward"):
+            where = f" (read by {cls.__qualname__}.{name})"
+            numbers += _user_code_numbers(getattr(cls, name), seen, where)
+    return numbers
+
+
+def _user_code_numbers(fn, seen: set, where: str) -> list[tuple]:
+    """watched_numbers of fn where it is the user's code (not minitorch's or a library's)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or not _is_user_code(code.co_filename):
+        return []
+    return watched_numbers(fn, seen, where)
 
 
 def _is_user_code(path: str) -> bool:

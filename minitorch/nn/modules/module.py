@@ -61,7 +61,7 @@ class RemovableHandle:
         self.hooks_dict_ref = weakref.ref(hooks_dict)
         self.id = next(RemovableHandle._next_id)
         self.extra_dict_refs = tuple(weakref.ref(d) for d in (extra_dict or ()))
-        jit_guard.hooks_changed()
+        jit_guard.hook_registered(hooks_dict, self.id)
 
     def remove(self) -> None:
         jit_guard.hooks_changed()
