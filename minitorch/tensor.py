@@ -457,7 +457,7 @@ class Tensor:
             self._post_accumulate_hooks = {}
         key = object()
         self._post_accumulate_hooks[key] = hook
-        return _HookHandle(self._post_accumulate_hooks, key)
+        return _HookHandle(self._post_accumulate_hooks, key, self)
 
     def retain_grad(self) -> None:
         if self.grad_fn is None or self._retains_grad:

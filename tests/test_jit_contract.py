@@ -2396,3 +2396,37 @@ def test_a_hook_the_step_registers_and_leaves_is_refused(kind):
     for a, b in zip(eager, compiled):
         np.testing.assert_array_equal(a, b)
     assert f.stats.replays == 3, f.stats
+
+
+def test_post_accumulate_grad_hooks_replay_and_are_guarded():
+    """An optimizer per parameter stepped from post-accumulate hooks (optimizer in backward):
+    its updates replay; a value the hook reads, changed between calls, retraces."""
+    results = []
+    for compile_it in (False, True):
+        torch.manual_seed(0)
+        model = nn.Linear(3, 2)
+        opts = {p: torch.optim.SGD([p], lr=0.1) for p in model.parameters()}
+        scale = {"lr": 0.1}
+
+        def update(p):
+            opts[p].param_groups[0]["lr"] = scale["lr"]
+            opts[p].step()
+            opts[p].zero_grad()
+
+        for p in model.parameters():
+            p.register_post_accumulate_grad_hook(update)
+
+        def step(x):
+            loss = model(x).pow(2).sum()
+            loss.backward()
+            return loss
+
+        fn = torch.compile(step) if compile_it else step
+        losses = []
+        for i in range(6):
+            scale["lr"] = 0.1 if i < 3 else 0.05
+            losses.append(fn(torch.ones(4, 3) * (i + 1)).detach().numpy().copy())
+        results.append((losses, [p.detach().numpy().copy() for p in model.parameters()]))
+    (eager, eager_params), (traced, traced_params) = results
+    assert all(np.array_equal(a, b) for a, b in zip(eager, traced))
+    assert all(np.array_equal(a, b) for a, b in zip(eager_params, traced_params))

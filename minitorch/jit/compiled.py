@@ -574,7 +574,8 @@ class _Hooks:
 def _hook_state(modules, tensors, args) -> tuple:
     """The ids of the hooks of modules and tensors (and of the tensor arguments), in order."""
     hooks = [tuple(getattr(m, name, ())) for m in modules for name in HOOK_TABLES]
-    hooks += [tuple(t._hooks or ()) for t in (*tensors, *args) if isinstance(t, Tensor)]
+    tensors = [t for t in (*tensors, *args) if isinstance(t, Tensor)]
+    hooks += [(*(t._hooks or ()), *(t._post_accumulate_hooks or ())) for t in tensors]
     return tuple(hooks)
 
 

@@ -1407,7 +1407,8 @@ def autograd_numbers(tensors, functions) -> list[tuple]:
     backward runs in the trace's backward: a value read there is frozen as surely."""
     numbers, seen = [], set()
     for t in tensors:
-        for hook in (t._hooks or {}).values():
+        hooks = [*(t._hooks or {}).values(), *(t._post_accumulate_hooks or {}).values()]
+        for hook in hooks:
             where = f" (read by a gradient hook of a {tuple(t.shape)} tensor)"
             numbers += _user_code_numbers(hook, seen, where)
     for cls in functions:
