@@ -8,6 +8,7 @@ give the same numbers in eager, traced and CUDA code.
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 
@@ -45,6 +46,7 @@ class Generator:
         self._seed = 67280421310721
         self.offset = 0
         self.device = device
+        _generators.add(self)
 
     def manual_seed(self, seed: int) -> Generator:
         self._seed = int(seed) % 2**64
@@ -71,6 +73,15 @@ class Generator:
         start = self.offset
         self.offset += n
         return self._seed, start
+
+
+# Every generator alive: a trace watches them all, since a step may draw from any of them
+# without a registry op (randint(generator=g)), and check=True restores them all.
+_generators: weakref.WeakSet[Generator] = weakref.WeakSet()
+
+
+def live_generators() -> list[Generator]:
+    return list(_generators)
 
 
 default_generator = Generator()

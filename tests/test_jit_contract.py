@@ -674,8 +674,20 @@ def test_random_numbers_advance_across_replays_like_eager():
         assert not np.array_equal(earlier[1], later[1])
 
 
+_OWN_GENERATOR = torch.Generator()
+
+
 @pytest.mark.parametrize(
-    "draw", [lambda: torch.randint(0, 100, (4,)), lambda: torch.randperm(4), "manual_seed"]
+    "draw",
+    [
+        lambda: torch.randint(0, 100, (4,)),
+        lambda: torch.randperm(4),
+        "manual_seed",
+        # a generator of the step's own, never drawn from by a recorded op
+        lambda: torch.randint(0, 100, (4,), generator=_OWN_GENERATOR),
+        lambda: torch.randperm(4, generator=_OWN_GENERATOR),
+        lambda: torch.empty(4).random_(0, 100, generator=_OWN_GENERATOR),
+    ],
 )
 def test_random_draws_a_trace_cannot_replay_are_refused(draw):
     def step(x):

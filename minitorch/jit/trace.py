@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import jit_guard
 from ..ops import registry
-from ..random import default_generator
+from ..random import live_generators
 from ..tensor import Tensor
 from . import devices
 
@@ -168,7 +168,9 @@ class Capture:
         self._grads_set: set[int] = set()  # ids of tensors whose .grad the step set
         self._set_from_none: list[Tensor] = []  # of those, the ones whose .grad was None
         self._calls = 0  # opaque calls recorded so far
-        self._rng = {default_generator: _rng_state(default_generator)}
+        # every generator's (seed, offset): any may move outside a recorded op (randint with
+        # generator=g, g.manual_seed) before or without a recorded draw from it
+        self._rng = {g: _rng_state(g) for g in live_generators()}
         self._made: dict[int, Tensor] = {}  # id -> tensor made during the step (held: ids stay)
         self._alias: dict[int, tuple] = {}  # id(detach() / .data result) -> (it, its source)
         self._module_state: dict[int, tuple] = {}  # id(module) -> (it, state when first called)
