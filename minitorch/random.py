@@ -49,6 +49,7 @@ class Generator:
         _generators.add(self)
 
     def manual_seed(self, seed: int) -> Generator:
+        jit_guard.unreplayable("reseed")  # (noticed even when the state stays the same)
         self._seed = int(seed) % 2**64
         self.offset = 0
         return self
@@ -58,13 +59,16 @@ class Generator:
         return self._seed
 
     def initial_seed(self) -> int:
+        jit_guard.unreplayable("read rng")
         return self._seed
 
     def get_state(self) -> Tensor:
+        jit_guard.unreplayable("read rng")
         state = np.array([self._seed, self.offset], dtype=np.uint64).view(np.uint8)
         return wrap(state.copy(), dtypes.uint8)
 
     def set_state(self, state: Tensor) -> None:
+        jit_guard.unreplayable("reseed")
         seed, offset = np.asarray(state._data, np.uint8).view(np.uint64)
         self._seed, self.offset = int(seed), int(offset)
 

@@ -675,6 +675,7 @@ def test_random_numbers_advance_across_replays_like_eager():
 
 
 _OWN_GENERATOR = torch.Generator()
+_STATE = torch.Generator().manual_seed(0).get_state()
 
 
 @pytest.mark.parametrize(
@@ -682,7 +683,6 @@ _OWN_GENERATOR = torch.Generator()
     [
         lambda: torch.randint(0, 100, (4,)),
         lambda: torch.randperm(4),
-        "manual_seed",
         # a generator of the step's own, never drawn from by a recorded op
         lambda: torch.randint(0, 100, (4,), generator=_OWN_GENERATOR),
         lambda: torch.randperm(4, generator=_OWN_GENERATOR),
@@ -691,14 +691,39 @@ _OWN_GENERATOR = torch.Generator()
 )
 def test_random_draws_a_trace_cannot_replay_are_refused(draw):
     def step(x):
-        if draw == "manual_seed":
-            torch.manual_seed(0)  # eager reseeds each call; a replay would not
-            return x + torch.rand(4)
         return x + draw()
 
     compiled = torch.compile(step)
     compiled(torch.ones(4))
     with pytest.raises(torch.jit.TraceError, match="random numbers were drawn outside"):
+        compiled(torch.ones(4))
+
+
+@pytest.mark.parametrize(
+    ("use", "refusal"),
+    [
+        (lambda: torch.manual_seed(0), "reseeds a generator"),  # (MC-dropout evaluation)
+        (lambda: _OWN_GENERATOR.manual_seed(0), "reseeds a generator"),
+        (lambda: torch.set_rng_state(_STATE), "reseeds a generator"),
+        (lambda: torch.rand(4, generator=torch.Generator()), "draws from a torch.Generator"),
+        (lambda: torch.get_rng_state(), "reads a generator's state"),
+        (lambda: torch.initial_seed(), "reads a generator's state"),
+        (lambda: _OWN_GENERATOR.get_state(), "reads a generator's state"),
+    ],
+)
+def test_setting_or_reading_generator_state_in_a_step_is_refused(use, refusal):
+    """Eager reseeds, starts a new generator or reads the state on every call; a replay runs
+    no Python. Refused at the call, even where the state is the same as the traced call
+    found it (the caller reseeded just before it)."""
+
+    def step(x):
+        use()
+        return x + torch.rand(4) + torch.rand(4, generator=_OWN_GENERATOR)
+
+    compiled = torch.compile(step)
+    compiled(torch.ones(4))  # eager warm-up
+    torch.manual_seed(0), _OWN_GENERATOR.manual_seed(0)  # as the reseeds in the step leave them
+    with pytest.raises(torch.jit.TraceError, match=rf"the step {refusal} .* at \S*{HERE}:\d+"):
         compiled(torch.ones(4))
 
 

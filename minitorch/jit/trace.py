@@ -142,6 +142,29 @@ _HOST_READS = {
 }
 
 
+# what eager code did that a replay cannot repeat (jit_guard.unreplayable's `what`) ->
+# (what the step did, why a replay cannot repeat it, what to do instead)
+_UNREPLAYABLE = {
+    "new generator": (
+        "draws from a torch.Generator it created",
+        "a replay would draw on from the traced call's generator where eager starts from a "
+        "new one on every call",
+        "Create the generator outside the compiled function",
+    ),
+    "reseed": (
+        "reseeds a generator (manual_seed, seed or set_rng_state)",
+        "a replay runs no Python, so it would not reseed and would draw new numbers where "
+        "eager repeats them",
+        "Seed outside the compiled function",
+    ),
+    "read rng": (
+        "reads a generator's state or seed (get_rng_state, initial_seed)",
+        "a replay runs no Python, so it would return the traced call's value",
+        "Read it outside the compiled function (pass it in if the step needs it)",
+    ),
+}
+
+
 class Capture:
     """Installed while a step runs eagerly; turns what it does into a Program."""
 
@@ -341,6 +364,15 @@ class Capture:
             "run this function eagerly."
         )
 
+    def on_unreplayable(self, what: str) -> None:
+        if self._depth:  # an opaque call replays whole
+            return
+        did, why, fix = _UNREPLAYABLE[what]
+        self._fail(
+            f"minitorch.compile: the step {did} at {_user_frame()}; {why}. {fix}, or compile "
+            'with fallback="eager".'
+        )
+
     def _fail(self, message: str) -> None:
         if not self.tolerate:
             raise TraceError(message)
@@ -350,14 +382,18 @@ class Capture:
     def _check_random(self, op=None, params=None, outs=None, at_end: bool = False) -> None:
         """Fail if a generator moved other than by the random ops recorded.
 
-        torch.randint, randperm and multinomial draw numbers without a registry op, and
-        manual_seed inside the step reseeds: a replay would repeat none of it, so every replay
-        would reuse the numbers of the traced call (or not reseed) where eager draws afresh.
+        torch.randint, randperm and multinomial draw numbers without a registry op, from any
+        generator, and manual_seed inside the step reseeds (reported by the call itself too,
+        see on_unreplayable): a replay would repeat none of it, so every replay would reuse
+        the numbers of the traced call (or not reseed) where eager draws afresh.
         """
         drawn, n = None, 0
         if getattr(op, "random", False):  # a Draw of n numbers advances its generator by n
             drawn, n = params["generator"], outs[0]._data.size
-            self._rng.setdefault(drawn, (drawn.initial_seed(), drawn.offset - n))
+            if drawn not in self._rng:  # made in the step: every one made before is watched
+                self.on_unreplayable("new generator")
+                seed, offset = _rng_state(drawn)
+                self._rng[drawn] = (seed, offset - n)
         for g, (seed, offset) in self._rng.items():
             expected = (seed, offset + (n if g is drawn else 0))
             if _rng_state(g) != expected:
@@ -751,7 +787,7 @@ def node_refs(node) -> list:
 
 
 def _rng_state(generator) -> tuple[int, int]:
-    return generator.initial_seed(), generator.offset
+    return generator._seed, generator.offset  # (initial_seed() would report a step's read)
 
 
 def _meta(t: Tensor) -> registry.Meta:
