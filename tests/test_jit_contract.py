@@ -552,6 +552,26 @@ def test_values_changed_in_place_are_made_anew_by_every_replay(step):
     assert compiled.stats.replays == 3
 
 
+def test_check_restores_the_generators_the_step_draws_from():
+    """check=True replays, restores the state and reruns eagerly: a generator of the step's
+    own, not only the default one, must be restored, or the rerun draws other numbers (a false
+    CheckError) and the generator ends advanced twice."""
+    own = torch.Generator()
+
+    def step(x):
+        return x * torch.rand(4, generator=own) + torch.rand(4)
+
+    def run(fn):
+        torch.manual_seed(0), own.manual_seed(7)
+        return [fn(torch.ones(4)).numpy().copy() for _ in range(4)], own.get_state().numpy()
+
+    compiled = torch.compile(step, check=True)
+    (eager, eager_state), (replayed, replayed_state) = run(step), run(compiled)
+    np.testing.assert_array_equal(np.array(replayed), np.array(eager))
+    np.testing.assert_array_equal(replayed_state, eager_state)
+    assert compiled.stats.replays == 2
+
+
 def test_numpy_scalars_the_step_reads_are_guarded_like_python_numbers():
     """np.float32 / np.int64 values read through a module attribute or a global are frozen
     into a trace as Python numbers are, so they need the same guard (np.float64 alone
