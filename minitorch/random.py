@@ -189,30 +189,17 @@ def normal(
 
 def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
     """1 with probability input (elementwise, or p), else 0; same dtype as input."""
-    probs = input if p is None else input.new_full(input.shape, p)
-    if probs.is_cuda:  # the kernel reads the probabilities on the device
-        # NOTE: a number p is checked here; probabilities in a cuda tensor are not (that would
-        # be a host synchronization; PyTorch checks them with a device-side assert).
-        if p is not None and not 0 <= p <= 1:
-            raise RuntimeError("bernoulli: all probabilities must be in [0, 1]")
-        return apply(
-            RandomOps.draw,
-            probs,
-            kind="bernoulli",
-            shape=tuple(probs.shape),
-            dtype=input.dtype,
-            generator=generator or default_generator,
-        )
-    pa = np.ascontiguousarray(
-        probs._data, dtype=probs.dtype.np if probs.dtype.is_floating_point else np.float64
-    )
-    if pa.size and (pa.min() < 0 or pa.max() > 1):
+    # NOTE: the draw op checks the probabilities on the CPU; in a cuda tensor they are not
+    # checked (that would be a host synchronization; PyTorch checks them with a device-side
+    # assert), so a number p is checked here.
+    if p is not None and not 0 <= p <= 1:
         raise RuntimeError("bernoulli: all probabilities must be in [0, 1]")
+    probs = input if p is None else input.new_full(input.shape, p)
     return apply(
         RandomOps.draw,
-        wrap(pa, dtypes.to_dtype(pa.dtype)),
+        probs,
         kind="bernoulli",
-        shape=pa.shape,
+        shape=tuple(probs.shape),
         dtype=input.dtype,
         generator=generator or default_generator,
     )

@@ -694,6 +694,31 @@ def test_random_numbers_advance_across_replays_like_eager():
         assert not np.array_equal(earlier[1], later[1])
 
 
+@pytest.mark.parametrize(
+    "sample",
+    [
+        lambda p: torch.bernoulli(p * 1.0),  # (contiguous: the range check alone)
+        lambda p: torch.bernoulli(p.t()),
+        lambda p: torch.bernoulli(p[:, ::2]),
+        lambda p: torch.bernoulli(p[0].expand(3, 4)),
+    ],
+)
+def test_bernoulli_replays_sample_this_calls_probabilities(sample):
+    """Probabilities in a view were made contiguous outside the op, so every replay sampled
+    the traced call's; and probabilities outside [0, 1] must raise on a replay as in eager."""
+
+    def step(p):
+        return sample(p)
+
+    compiled = torch.compile(step)
+    for call in range(5):  # probabilities of 0 and 1: eager and replays draw the same
+        p = _tensor((np.arange(12).reshape(3, 4) % (call + 2) == 0).astype(np.float32))
+        np.testing.assert_array_equal(compiled(p).numpy(), step(p).numpy(), err_msg=f"{call}")
+    assert compiled.stats.replays == 3
+    with pytest.raises(RuntimeError, match=r"bernoulli: all probabilities must be in \[0, 1\]"):
+        compiled(torch.full((3, 4), 2.0))
+
+
 _OWN_GENERATOR = torch.Generator()
 _STATE = torch.Generator().manual_seed(0).get_state()
 
