@@ -701,11 +701,13 @@ def test_random_numbers_advance_across_replays_like_eager():
         lambda p: torch.bernoulli(p.t()),
         lambda p: torch.bernoulli(p[:, ::2]),
         lambda p: torch.bernoulli(p[0].expand(3, 4)),
+        lambda p: torch.zeros(3, 4).bernoulli_(p[0]),
     ],
 )
 def test_bernoulli_replays_sample_this_calls_probabilities(sample):
     """Probabilities in a view were made contiguous outside the op, so every replay sampled
-    the traced call's; and probabilities outside [0, 1] must raise on a replay as in eager."""
+    the traced call's; x.bernoulli_(p) read a tensor p into Python; and probabilities outside
+    [0, 1] must raise on a replay as in eager."""
 
     def step(p):
         return sample(p)
