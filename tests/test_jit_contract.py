@@ -34,6 +34,7 @@ import minitorch as torch
 import minitorch.nn as nn
 import minitorch.nn.functional as F
 from minitorch.kernels.cpu import compiler
+from minitorch.utils.data import DataLoader, TensorDataset
 
 HERE = re.escape(Path(__file__).name)
 
@@ -772,6 +773,33 @@ def test_setting_or_reading_generator_state_in_a_step_is_refused(use, refusal):
     torch.manual_seed(0), _OWN_GENERATOR.manual_seed(0)  # as the reseeds in the step leave them
     with pytest.raises(torch.jit.TraceError, match=rf"the step {refusal} .* at \S*{HERE}:\d+"):
         compiled(torch.ones(4))
+
+
+def test_a_step_taking_its_batch_from_a_dataloader_iterator_is_refused():
+    """x, y = next(loader_iter) inside the step: every replay would reuse the traced call's
+    batch. With fallback="eager" the step runs eagerly, a new batch every call."""
+    data = TensorDataset(torch.arange(16.0).reshape(8, 2))
+
+    def compiled(fallback):
+        batches = iter(DataLoader(data, batch_size=2))
+
+        def step(w):
+            (x,) = next(batches)
+            return x * w
+
+        return torch.compile(step, fallback=fallback)
+
+    refusing = compiled("error")
+    refusing(torch.ones(2))  # eager warm-up
+    with pytest.raises(
+        torch.jit.TraceError,
+        match=rf"the step takes the next batch from a DataLoader iterator at \S*{HERE}:\d+",
+    ):
+        refusing(torch.ones(2))
+    eager = compiled("eager")
+    with pytest.warns(RuntimeWarning, match="pass it in"):
+        batches = [eager(torch.ones(2)).numpy() for _ in range(4)]
+    np.testing.assert_array_equal(np.concatenate(batches), data.tensors[0].numpy())
 
 
 def _sync_item(x):

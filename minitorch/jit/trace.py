@@ -142,7 +142,8 @@ _HOST_READS = {
 }
 
 
-# what eager code did that a replay cannot repeat (jit_guard.unreplayable's `what`) ->
+# what eager code did that a replay cannot repeat (jit_guard.unreplayable's `what`: a generator's
+# methods, a DataLoader iterator's __next__) ->
 # (what the step did, why a replay cannot repeat it, what to do instead)
 _UNREPLAYABLE = {
     "new generator": (
@@ -161,6 +162,11 @@ _UNREPLAYABLE = {
         "reads a generator's state or seed (get_rng_state, initial_seed)",
         "a replay runs no Python, so it would return the traced call's value",
         "Read it outside the compiled function (pass it in if the step needs it)",
+    ),
+    "next batch": (
+        "takes the next batch from a DataLoader iterator",
+        "a replay runs no Python, so every replay would reuse the traced call's batch",
+        "Fetch the batch outside the compiled function and pass it in",
     ),
 }
 
