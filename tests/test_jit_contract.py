@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -800,6 +801,27 @@ def test_a_step_taking_its_batch_from_a_dataloader_iterator_is_refused():
     with pytest.warns(RuntimeWarning, match="pass it in"):
         batches = [eager(torch.ones(2)).numpy() for _ in range(4)]
     np.testing.assert_array_equal(np.concatenate(batches), data.tensors[0].numpy())
+
+
+def _flipped_by_python_random(x):
+    return x.flip(0) if random.random() < 0.5 else x
+
+
+@pytest.mark.parametrize(
+    ("augment", "source"),
+    [
+        (_flipped_by_python_random, "Python's random module"),
+        (lambda x: x * float(np.random.uniform(0.5, 2.0)), "numpy's global generator"),
+        (lambda x: x + torch.from_numpy(np.random.randn(4)), "numpy's global generator"),
+    ],
+)
+def test_a_step_drawing_from_python_or_numpy_random_is_refused(augment, source):
+    """A random flip, scale or noise drawn with random / np.random: every replay would reuse
+    the traced call's."""
+    compiled = torch.compile(augment)
+    compiled(torch.arange(4.0))  # eager warm-up
+    with pytest.raises(torch.jit.TraceError, match=f"the step draws random numbers from {source}"):
+        compiled(torch.arange(4.0))
 
 
 def _sync_item(x):

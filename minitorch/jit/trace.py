@@ -17,6 +17,7 @@ import dis
 import functools
 import inspect
 import os
+import random
 import struct
 import sys
 import sysconfig
@@ -200,6 +201,7 @@ class Capture:
         # every generator's (seed, offset): any may move outside a recorded op (randint with
         # generator=g, g.manual_seed) before or without a recorded draw from it
         self._rng = {g: _rng_state(g) for g in live_generators()}
+        self._host_rng = _host_rng_states()
         self._made: dict[int, Tensor] = {}  # id -> tensor made during the step (held: ids stay)
         self._alias: dict[int, tuple] = {}  # id(detach() / .data result) -> (it, its source)
         self._module_state: dict[int, tuple] = {}  # id(module) -> (it, state when first called)
@@ -323,6 +325,7 @@ class Capture:
         outer = not self._depth
         if outer:
             self._check_random()
+            self._check_host_random()
             self._check_call_arguments(method, owner, (args, kwargs))
             # tensors passed (scheduler.step(loss)) are this replay's, not the traced call's
             passed = _map_tensors((args, kwargs), self.ref)
@@ -334,6 +337,7 @@ class Capture:
             self._depth -= 1
             if outer:  # draws inside the call are replayed by calling it again
                 self._rng = {g: _rng_state(g) for g in self._rng}
+                self._host_rng = _host_rng_states()
 
     def _check_call_arguments(self, method, owner, arguments) -> None:
         if any(callable(v) for v in leaves(arguments)):
@@ -416,6 +420,19 @@ class Capture:
                 return
         self._rng = {g: _rng_state(g) for g in self._rng}
 
+    def _check_host_random(self) -> None:
+        """Fail if the step drew from Python's or numpy's global generator: a replay runs no
+        Python, so it would reuse the traced call's numbers (a frozen flip, noise, crop)."""
+        for name, before, after in zip(_HOST_RNGS, self._host_rng, _host_rng_states()):
+            if before != after:
+                self._fail(
+                    f"minitorch.compile: the step draws random numbers from {name}; a replay "
+                    "runs no Python, so every replay would reuse the traced call's numbers. "
+                    "Use torch.rand / torch.randn (which replay), draw them outside the "
+                    'compiled function and pass them in, or compile with fallback="eager".'
+                )
+                return
+
     def on_new_tensor(self, t: Tensor) -> None:
         if not self._depth:
             self._made[id(t)] = t
@@ -467,6 +484,7 @@ class Capture:
 
     def finish(self, result) -> Program:
         self._check_random(at_end=True)
+        self._check_host_random()
         changed = rebound((), self._module_contents)
         if changed:
             self._fail(f"minitorch.compile: {changed}, {NO_PYTHON}")
@@ -790,6 +808,18 @@ def node_refs(node) -> list:
     if isinstance(node, SetGrad):
         return [] if node.value is None else [node.value]
     return refs_in((node.args, node.kwargs))
+
+
+_HOST_RNGS = (
+    "Python's random module (random.random(), random.shuffle...)",
+    "numpy's global generator (np.random.randn(), np.random.shuffle...)",
+)
+
+
+def _host_rng_states() -> tuple:
+    """The states of the generators _HOST_RNGS names, comparable with ==."""
+    numpy_state = np.random.get_state()
+    return random.getstate(), (numpy_state[1].tobytes(), *numpy_state[2:])
 
 
 def _rng_state(generator) -> tuple[int, int]:
