@@ -44,8 +44,8 @@ def check_host_sync(what: str) -> None:
 
 
 def unreplayable(what: str) -> None:
-    """Called by eager code doing what a replay cannot repeat (making or reseeding a generator,
-    reading its state, taking a DataLoader batch); a no-op outside a trace."""
+    """Called by eager code doing what a replay cannot repeat (reseeding a generator, reading
+    its state, taking a DataLoader batch); a no-op outside a trace."""
     if capture[0] is not None:
         capture[0].on_unreplayable(what)
 
