@@ -4,7 +4,7 @@
   it, so a trace can reject them with a clear error.
 - `capture`: the active capture, or None. Eager code reports the effects a trace must replay
   that are not registry ops: gradients assigned to tensors (Tensor.grad's setter), in-place
-  writes.
+  writes; and (`unreplayable`) what a replay cannot repeat.
 - `opaque`: marks a method (optimizer.step, zero_grad) that a trace records as one call and
   replays by calling it again, so the Python numbers it reads (learning rates, step counts)
   stay live instead of being frozen into the trace; `sets_modes` does the same for
@@ -48,6 +48,13 @@ def check_host_sync(what: str) -> None:
     """Called by Tensor methods that move data to Python; a no-op outside a trace."""
     if _guard[0] is not None:
         _guard[0](what)
+
+
+def unreplayable(what: str) -> None:
+    """Called by eager code doing what a replay cannot repeat (reseeding a generator, reading
+    its state, taking a DataLoader batch); a no-op outside a trace."""
+    if capture[0] is not None:
+        capture[0].on_unreplayable(what)
 
 
 def wrote(tensor, array) -> None:

@@ -8,6 +8,7 @@ give the same numbers in eager, traced and CUDA code.
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 
@@ -45,8 +46,10 @@ class Generator:
         self._seed = 67280421310721
         self.offset = 0
         self.device = device
+        _generators.add(self)
 
     def manual_seed(self, seed: int) -> Generator:
+        jit_guard.unreplayable("reseed")  # (noticed even when the state stays the same)
         self._seed = int(seed) % 2**64
         self.offset = 0
         return self
@@ -56,13 +59,16 @@ class Generator:
         return self._seed
 
     def initial_seed(self) -> int:
+        jit_guard.unreplayable("read rng")
         return self._seed
 
     def get_state(self) -> Tensor:
+        jit_guard.unreplayable("read rng")
         state = np.array([self._seed, self.offset], dtype=np.uint64).view(np.uint8)
         return wrap(state.copy(), dtypes.uint8)
 
     def set_state(self, state: Tensor) -> None:
+        jit_guard.unreplayable("reseed")
         seed, offset = np.asarray(state._data, np.uint8).view(np.uint64)
         self._seed, self.offset = int(seed), int(offset)
 
@@ -71,6 +77,15 @@ class Generator:
         start = self.offset
         self.offset += n
         return self._seed, start
+
+
+# Every generator alive: a trace watches them all, since a step may draw from any of them
+# without a registry op (randint(generator=g)), and check=True restores them all.
+_generators: weakref.WeakSet[Generator] = weakref.WeakSet()
+
+
+def live_generators() -> list[Generator]:
+    return list(_generators)
 
 
 default_generator = Generator()
@@ -174,30 +189,17 @@ def normal(
 
 def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
     """1 with probability input (elementwise, or p), else 0; same dtype as input."""
-    probs = input if p is None else input.new_full(input.shape, p)
-    if probs.is_cuda:  # the kernel reads the probabilities on the device
-        # NOTE: a number p is checked here; probabilities in a cuda tensor are not (that would
-        # be a host synchronization; PyTorch checks them with a device-side assert).
-        if p is not None and not 0 <= p <= 1:
-            raise RuntimeError("bernoulli: all probabilities must be in [0, 1]")
-        return apply(
-            RandomOps.draw,
-            probs,
-            kind="bernoulli",
-            shape=tuple(probs.shape),
-            dtype=input.dtype,
-            generator=generator or default_generator,
-        )
-    pa = np.ascontiguousarray(
-        probs._data, dtype=probs.dtype.np if probs.dtype.is_floating_point else np.float64
-    )
-    if pa.size and (pa.min() < 0 or pa.max() > 1):
+    # NOTE: the draw op checks the probabilities on the CPU; in a cuda tensor they are not
+    # checked (that would be a host synchronization; PyTorch checks them with a device-side
+    # assert), so a number p is checked here.
+    if p is not None and not 0 <= p <= 1:
         raise RuntimeError("bernoulli: all probabilities must be in [0, 1]")
+    probs = input if p is None else input.new_full(input.shape, p)
     return apply(
         RandomOps.draw,
-        wrap(pa, dtypes.to_dtype(pa.dtype)),
+        probs,
         kind="bernoulli",
-        shape=pa.shape,
+        shape=tuple(probs.shape),
         dtype=input.dtype,
         generator=generator or default_generator,
     )

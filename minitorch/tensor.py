@@ -1782,10 +1782,12 @@ class Tensor:
 
         return fill_normal_(self, mean, std, generator)
 
-    def bernoulli_(self, p: float = 0.5, *, generator=None) -> Tensor:
+    def bernoulli_(self, p: float | Tensor = 0.5, *, generator=None) -> Tensor:
         from .random import bernoulli  # noqa: PLC0415
 
-        return self.copy_(bernoulli(self.new_full(self.shape, p), generator=generator))
+        # a tensor p broadcast by a view, not read into new_full (a trace replays the view)
+        probs = p.expand(self.shape) if isinstance(p, Tensor) else self.new_full(self.shape, p)
+        return self.copy_(bernoulli(probs, generator=generator))
 
     def random_(self, low: int = 0, high: int | None = None, *, generator=None) -> Tensor:
         from .random import randint  # noqa: PLC0415

@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -34,6 +35,7 @@ import minitorch as torch
 import minitorch.nn as nn
 import minitorch.nn.functional as F
 from minitorch.kernels.cpu import compiler
+from minitorch.utils.data import DataLoader, TensorDataset
 
 HERE = re.escape(Path(__file__).name)
 
@@ -552,6 +554,26 @@ def test_values_changed_in_place_are_made_anew_by_every_replay(step):
     assert compiled.stats.replays == 3
 
 
+def test_check_restores_the_generators_the_step_draws_from():
+    """check=True replays, restores the state and reruns eagerly: a generator of the step's
+    own, not only the default one, must be restored, or the rerun draws other numbers (a false
+    CheckError) and the generator ends advanced twice."""
+    own = torch.Generator()
+
+    def step(x):
+        return x * torch.rand(4, generator=own) + torch.rand(4)
+
+    def run(fn):
+        torch.manual_seed(0), own.manual_seed(7)
+        return [fn(torch.ones(4)).numpy().copy() for _ in range(4)], own.get_state().numpy()
+
+    compiled = torch.compile(step, check=True)
+    (eager, eager_state), (replayed, replayed_state) = run(step), run(compiled)
+    np.testing.assert_array_equal(np.array(replayed), np.array(eager))
+    np.testing.assert_array_equal(replayed_state, eager_state)
+    assert compiled.stats.replays == 2
+
+
 def test_numpy_scalars_the_step_reads_are_guarded_like_python_numbers():
     """np.float32 / np.int64 values read through a module attribute or a global are frozen
     into a trace as Python numbers are, so they need the same guard (np.float64 alone
@@ -675,19 +697,131 @@ def test_random_numbers_advance_across_replays_like_eager():
 
 
 @pytest.mark.parametrize(
-    "draw", [lambda: torch.randint(0, 100, (4,)), lambda: torch.randperm(4), "manual_seed"]
+    "sample",
+    [
+        lambda p: torch.bernoulli(p * 1.0),  # (contiguous: the range check alone)
+        lambda p: torch.bernoulli(p.t()),
+        lambda p: torch.bernoulli(p[:, ::2]),
+        lambda p: torch.bernoulli(p[0].expand(3, 4)),
+        lambda p: torch.zeros(3, 4).bernoulli_(p[0]),
+    ],
+)
+def test_bernoulli_replays_sample_this_calls_probabilities(sample):
+    """Probabilities in a view were made contiguous outside the op, so every replay sampled
+    the traced call's; x.bernoulli_(p) read a tensor p into Python; and probabilities outside
+    [0, 1] must raise on a replay as in eager."""
+
+    def step(p):
+        return sample(p)
+
+    compiled = torch.compile(step)
+    for call in range(5):  # probabilities of 0 and 1: eager and replays draw the same
+        p = _tensor((np.arange(12).reshape(3, 4) % (call + 2) == 0).astype(np.float32))
+        np.testing.assert_array_equal(compiled(p).numpy(), step(p).numpy(), err_msg=f"{call}")
+    assert compiled.stats.replays == 3
+    with pytest.raises(RuntimeError, match=r"bernoulli: all probabilities must be in \[0, 1\]"):
+        compiled(torch.full((3, 4), 2.0))
+
+
+_OWN_GENERATOR = torch.Generator()
+_STATE = torch.Generator().manual_seed(0).get_state()
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda: torch.randint(0, 100, (4,)),
+        lambda: torch.randperm(4),
+        # a generator of the step's own, never drawn from by a recorded op
+        lambda: torch.randint(0, 100, (4,), generator=_OWN_GENERATOR),
+        lambda: torch.randperm(4, generator=_OWN_GENERATOR),
+        lambda: torch.empty(4).random_(0, 100, generator=_OWN_GENERATOR),
+    ],
 )
 def test_random_draws_a_trace_cannot_replay_are_refused(draw):
     def step(x):
-        if draw == "manual_seed":
-            torch.manual_seed(0)  # eager reseeds each call; a replay would not
-            return x + torch.rand(4)
         return x + draw()
 
     compiled = torch.compile(step)
     compiled(torch.ones(4))
     with pytest.raises(torch.jit.TraceError, match="random numbers were drawn outside"):
         compiled(torch.ones(4))
+
+
+@pytest.mark.parametrize(
+    ("use", "refusal"),
+    [
+        (lambda: torch.manual_seed(0), "reseeds a generator"),  # (MC-dropout evaluation)
+        (lambda: _OWN_GENERATOR.manual_seed(0), "reseeds a generator"),
+        (lambda: torch.set_rng_state(_STATE), "reseeds a generator"),
+        (lambda: torch.rand(4, generator=torch.Generator()), "draws from a torch.Generator"),
+        (lambda: torch.get_rng_state(), "reads a generator's state"),
+        (lambda: torch.initial_seed(), "reads a generator's state"),
+        (lambda: _OWN_GENERATOR.get_state(), "reads a generator's state"),
+    ],
+)
+def test_setting_or_reading_generator_state_in_a_step_is_refused(use, refusal):
+    """Eager reseeds, starts a new generator or reads the state on every call; a replay runs
+    no Python. Refused at the call, even where the state is the same as the traced call
+    found it (the caller reseeded just before it)."""
+
+    def step(x):
+        use()
+        return x + torch.rand(4) + torch.rand(4, generator=_OWN_GENERATOR)
+
+    compiled = torch.compile(step)
+    compiled(torch.ones(4))  # eager warm-up
+    torch.manual_seed(0), _OWN_GENERATOR.manual_seed(0)  # as the reseeds in the step leave them
+    with pytest.raises(torch.jit.TraceError, match=rf"the step {refusal} .* at \S*{HERE}:\d+"):
+        compiled(torch.ones(4))
+
+
+def test_a_step_taking_its_batch_from_a_dataloader_iterator_is_refused():
+    """x, y = next(loader_iter) inside the step: every replay would reuse the traced call's
+    batch. With fallback="eager" the step runs eagerly, a new batch every call."""
+    data = TensorDataset(torch.arange(16.0).reshape(8, 2))
+
+    def compiled(fallback):
+        batches = iter(DataLoader(data, batch_size=2))
+
+        def step(w):
+            (x,) = next(batches)
+            return x * w
+
+        return torch.compile(step, fallback=fallback)
+
+    refusing = compiled("error")
+    refusing(torch.ones(2))  # eager warm-up
+    with pytest.raises(
+        torch.jit.TraceError,
+        match=rf"the step takes the next batch from a DataLoader iterator at \S*{HERE}:\d+",
+    ):
+        refusing(torch.ones(2))
+    eager = compiled("eager")
+    with pytest.warns(RuntimeWarning, match="pass it in"):
+        batches = [eager(torch.ones(2)).numpy() for _ in range(4)]
+    np.testing.assert_array_equal(np.concatenate(batches), data.tensors[0].numpy())
+
+
+def _flipped_by_python_random(x):
+    return x.flip(0) if random.random() < 0.5 else x
+
+
+@pytest.mark.parametrize(
+    ("augment", "source"),
+    [
+        (_flipped_by_python_random, "Python's random module"),
+        (lambda x: x * float(np.random.uniform(0.5, 2.0)), "numpy's global generator"),
+        (lambda x: x + torch.from_numpy(np.random.randn(4)), "numpy's global generator"),
+    ],
+)
+def test_a_step_drawing_from_python_or_numpy_random_is_refused(augment, source):
+    """A random flip, scale or noise drawn with random / np.random: every replay would reuse
+    the traced call's."""
+    compiled = torch.compile(augment)
+    compiled(torch.arange(4.0))  # eager warm-up
+    with pytest.raises(torch.jit.TraceError, match=f"the step draws random numbers from {source}"):
+        compiled(torch.arange(4.0))
 
 
 def _sync_item(x):

@@ -6,7 +6,7 @@ import copy
 
 import numpy as np
 
-from ..random import default_generator
+from ..random import live_generators
 from ..tensor import Tensor
 from . import devices
 from .replay import interpret
@@ -109,15 +109,16 @@ def _snapshot(nodes):
     return (
         [(t, devices.copy(t._data), t.grad) for t in tensors],
         _python_state(nodes),
-        (default_generator, default_generator.offset),
+        [(g, g.get_state()) for g in live_generators()],  # any the step draws from
     )
 
 
 def _restore(snapshot) -> None:
-    tensors, python_state, (generator, offset) = snapshot
+    tensors, python_state, generators = snapshot
     for t, data, grad in tensors:
         devices.write(t._data, data)
         t.grad = grad
     for holder, values in python_state:
         holder.update(copy.deepcopy(values))
-    generator.offset = offset
+    for generator, state in generators:
+        generator.set_state(state)

@@ -17,6 +17,7 @@ import dis
 import functools
 import inspect
 import os
+import random
 import struct
 import sys
 import sysconfig
@@ -27,7 +28,7 @@ import numpy as np
 
 from .. import jit_guard
 from ..ops import registry
-from ..random import default_generator
+from ..random import live_generators
 from ..tensor import Tensor
 from . import devices
 
@@ -143,6 +144,35 @@ _HOST_READS = {
 }
 
 
+# what eager code did that a replay cannot repeat (jit_guard.unreplayable's `what`: a generator's
+# methods, a DataLoader iterator's __next__) ->
+# (what the step did, why a replay cannot repeat it, what to do instead)
+_UNREPLAYABLE = {
+    "new generator": (
+        "draws from a torch.Generator it created",
+        "a replay would draw on from the traced call's generator where eager starts from a "
+        "new one on every call",
+        "Create the generator outside the compiled function",
+    ),
+    "reseed": (
+        "reseeds a generator (manual_seed, seed or set_rng_state)",
+        "a replay runs no Python, so it would not reseed and would draw new numbers where "
+        "eager repeats them",
+        "Seed outside the compiled function",
+    ),
+    "read rng": (
+        "reads a generator's state or seed (get_rng_state, initial_seed)",
+        "a replay runs no Python, so it would return the traced call's value",
+        "Read it outside the compiled function (pass it in if the step needs it)",
+    ),
+    "next batch": (
+        "takes the next batch from a DataLoader iterator",
+        "a replay runs no Python, so every replay would reuse the traced call's batch",
+        "Fetch the batch outside the compiled function and pass it in",
+    ),
+}
+
+
 class Capture:
     """Installed while a step runs eagerly; turns what it does into a Program."""
 
@@ -170,7 +200,10 @@ class Capture:
         self._grads_set: set[int] = set()  # ids of tensors whose .grad the step set
         self._set_from_none: list[Tensor] = []  # of those, the ones whose .grad was None
         self._calls = 0  # opaque calls recorded so far
-        self._rng = {default_generator: _rng_state(default_generator)}
+        # every generator's (seed, offset): any may move outside a recorded op (randint with
+        # generator=g, g.manual_seed) before or without a recorded draw from it
+        self._rng = {g: _rng_state(g) for g in live_generators()}
+        self._host_rng = _host_rng_states()
         self._made: dict[int, Tensor] = {}  # id -> tensor made during the step (held: ids stay)
         self._alias: dict[int, tuple] = {}  # id(detach() / .data result) -> (it, its source)
         self._module_state: dict[int, tuple] = {}  # id(module) -> (it, state when first called)
@@ -302,6 +335,7 @@ class Capture:
         outer = not self._depth
         if outer:
             self._check_random()
+            self._check_host_random()
             self._check_call_arguments(method, owner, (args, kwargs))
             # tensors passed (scheduler.step(loss)) are this replay's, not the traced call's
             passed = _map_tensors((args, kwargs), self.ref)
@@ -313,6 +347,7 @@ class Capture:
             self._depth -= 1
             if outer:  # draws inside the call are replayed by calling it again
                 self._rng = {g: _rng_state(g) for g in self._rng}
+                self._host_rng = _host_rng_states()
 
     def _check_call_arguments(self, method, owner, arguments) -> None:
         if any(callable(v) for v in leaves(arguments)):
@@ -358,6 +393,15 @@ class Capture:
             "run this function eagerly."
         )
 
+    def on_unreplayable(self, what: str) -> None:
+        if self._depth:  # an opaque call replays whole
+            return
+        did, why, fix = _UNREPLAYABLE[what]
+        self._fail(
+            f"minitorch.compile: the step {did} at {_user_frame()}; {why}. {fix}, or compile "
+            'with fallback="eager".'
+        )
+
     def _fail(self, message: str) -> None:
         if not self.tolerate:
             raise TraceError(message)
@@ -367,14 +411,18 @@ class Capture:
     def _check_random(self, op=None, params=None, outs=None, at_end: bool = False) -> None:
         """Fail if a generator moved other than by the random ops recorded.
 
-        torch.randint, randperm and multinomial draw numbers without a registry op, and
-        manual_seed inside the step reseeds: a replay would repeat none of it, so every replay
-        would reuse the numbers of the traced call (or not reseed) where eager draws afresh.
+        torch.randint, randperm and multinomial draw numbers without a registry op, from any
+        generator, and manual_seed inside the step reseeds (reported by the call itself too,
+        see on_unreplayable): a replay would repeat none of it, so every replay would reuse
+        the numbers of the traced call (or not reseed) where eager draws afresh.
         """
         drawn, n = None, 0
         if getattr(op, "random", False):  # a Draw of n numbers advances its generator by n
             drawn, n = params["generator"], outs[0]._data.size
-            self._rng.setdefault(drawn, (drawn.initial_seed(), drawn.offset - n))
+            if drawn not in self._rng:  # made in the step: every one made before is watched
+                self.on_unreplayable("new generator")
+                seed, offset = _rng_state(drawn)
+                self._rng[drawn] = (seed, offset - n)
         for g, (seed, offset) in self._rng.items():
             expected = (seed, offset + (n if g is drawn else 0))
             if _rng_state(g) != expected:
@@ -390,6 +438,19 @@ class Capture:
                 )
                 return
         self._rng = {g: _rng_state(g) for g in self._rng}
+
+    def _check_host_random(self) -> None:
+        """Fail if the step drew from Python's or numpy's global generator: a replay runs no
+        Python, so it would reuse the traced call's numbers (a frozen flip, noise, crop)."""
+        for name, before, after in zip(_HOST_RNGS, self._host_rng, _host_rng_states()):
+            if before != after:
+                self._fail(
+                    f"minitorch.compile: the step draws random numbers from {name}; a replay "
+                    "runs no Python, so every replay would reuse the traced call's numbers. "
+                    "Use torch.rand / torch.randn (which replay), draw them outside the "
+                    'compiled function and pass them in, or compile with fallback="eager".'
+                )
+                return
 
     def on_new_tensor(self, t: Tensor) -> None:
         if not self._depth:
@@ -465,6 +526,7 @@ class Capture:
 
     def finish(self, result) -> Program:
         self._check_random(at_end=True)
+        self._check_host_random()
         self._check_hooks_left()
         changed = rebound((), self._module_contents)
         if changed:
@@ -812,8 +874,20 @@ def touched_tensors(nodes) -> list[Tensor]:
     return list(found.values())
 
 
+_HOST_RNGS = (
+    "Python's random module (random.random(), random.shuffle...)",
+    "numpy's global generator (np.random.randn(), np.random.shuffle...)",
+)
+
+
+def _host_rng_states() -> tuple:
+    """The states of the generators _HOST_RNGS names, comparable with ==."""
+    numpy_state = np.random.get_state()
+    return random.getstate(), (numpy_state[1].tobytes(), *numpy_state[2:])
+
+
 def _rng_state(generator) -> tuple[int, int]:
-    return generator.initial_seed(), generator.offset
+    return generator._seed, generator.offset  # (initial_seed() would report a step's read)
 
 
 def _meta(t: Tensor) -> registry.Meta:

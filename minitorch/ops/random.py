@@ -26,12 +26,22 @@ class Draw(Op):
 
     def forward(self, meta, *arrays, kind, shape, dtype, generator, args=(), device=None, out=None):
         out = np.empty(meta.shape, meta.dtype.np) if out is None else out
-        seed, offset = generator.draw(out.size)
         if kind == "bernoulli":
-            K.fill_bernoulli(out, arrays[0], seed, offset)
+            probs = _probabilities(arrays[0])  # (checked before the generator advances)
+            K.fill_bernoulli(out, probs, *generator.draw(out.size))
         else:
+            seed, offset = generator.draw(out.size)
             getattr(K, f"fill_{kind}")(out, seed, offset, *args)
         return out
+
+
+def _probabilities(p: np.ndarray) -> np.ndarray:
+    """bernoulli's probabilities as the kernel reads them (contiguous floats), checked: done
+    here, in the op, so that a replay copies this call's values and raises what eager raises."""
+    p = np.ascontiguousarray(p, dtype=p.dtype if p.dtype.kind == "f" else np.float64)
+    if p.size and (p.min() < 0 or p.max() > 1):
+        raise RuntimeError("bernoulli: all probabilities must be in [0, 1]")
+    return p
 
 
 draw = register(Draw())

@@ -21,6 +21,7 @@ import signal
 import time
 from multiprocessing.connection import wait
 
+from ... import jit_guard
 from ...random import default_generator, randint
 from ._collate import default_collate, default_convert
 from ._worker import ExceptionWrapper, IterableEnd, make_fetcher, worker_loop
@@ -253,6 +254,7 @@ class _SingleProcessIter:
         return self
 
     def __next__(self):
+        jit_guard.unreplayable("next batch")  # (a replay would not advance the iterator)
         return self._fetcher.fetch(next(self._sampler_iter))
 
     def __len__(self) -> int:
@@ -337,6 +339,7 @@ class _MultiProcessIter:
         self._send_idx += 1
 
     def __next__(self):
+        jit_guard.unreplayable("next batch")  # (a replay would not advance the iterator)
         while True:
             ready = self._next_ready()
             if ready is not None:
