@@ -2182,3 +2182,24 @@ def test_a_forward_or_hook_storing_tensors_in_a_list_is_refused(where):
     label = "_Recording.inputs" if where == "attribute" else "global _ACTIVATIONS"
     with pytest.raises(torch.jit.TraceError, match=f"changed the items of {label}"):
         compiled(torch.ones(3))
+
+
+# ---- objects and callables passed in, global modes, host reads through printing ---------------
+_shift = 0.0  # a global sharing its name with the attribute `_Shifted._shift`
+
+
+class _Shifted:
+    def __init__(self, shift):
+        self._shift = shift
+
+
+def test_an_attribute_read_is_not_a_read_of_the_global_of_that_name():
+    """obj._shift reads no global `_shift`: a script variable of that name that changes
+    every call must not retrace the step."""
+    global _shift
+    compiled = torch.compile(lambda x, holder: x + holder._shift)
+    holder = _Shifted(1.0)
+    for i in range(6):
+        _shift = float(i)
+        assert compiled(torch.ones(2), holder).tolist() == [2.0, 2.0]
+    assert compiled.stats.retraces == [] and compiled.stats.replays == 4

@@ -1326,8 +1326,10 @@ def _is_user_code(path: str) -> bool:
 
 
 def _global_names(code) -> list[str]:
-    """Names that code and the functions defined inside it may read as globals."""
-    names = list(code.co_names)
+    """Names that code and the functions defined inside it read as globals. (Not co_names:
+    it holds attribute names too, and `batch.x` is no read of a global `x`.)"""
+    reads = ("LOAD_GLOBAL", "LOAD_NAME")
+    names = [ins.argval for ins in dis.get_instructions(code) if ins.opname in reads]
     for const in code.co_consts:
         if inspect.iscode(const):
             names += _global_names(const)
