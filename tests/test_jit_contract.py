@@ -2203,3 +2203,145 @@ def test_an_attribute_read_is_not_a_read_of_the_global_of_that_name():
         _shift = float(i)
         assert compiled(torch.ones(2), holder).tolist() == [2.0, 2.0]
     assert compiled.stats.retraces == [] and compiled.stats.replays == 4
+
+
+class _Config:
+    def __init__(self):
+        self.scale, self.use_bias = 2.0, False
+
+
+def _scaled(x, cfg):
+    y = x * cfg.scale
+    return y + 1 if cfg.use_bias else y
+
+
+def _in_tuple(batch):
+    x, cfg = batch  # (the local cfg is bound from the tuple: no chain from a parameter)
+    return _scaled(x, cfg)
+
+
+def _through_star_args(x, *rest):
+    cfg = rest[0]
+    y = x * cfg.scale
+    return y + 1 if cfg.use_bias else y
+
+
+def _through_kwargs(x, **kw):
+    return _through_star_args(x, kw["cfg"])
+
+
+def _same_over_a_config_change(fn, compiled, make_args):
+    """fn and compiled give the same bits over calls before and after the config's scale and
+    use_bias change (a replay of the old trace would give the old ones)."""
+    outs = []
+    for f in (fn, compiled):
+        cfg, results = _Config(), []
+        for i in range(6):
+            if i == 3:
+                cfg.scale, cfg.use_bias = 5.0, True
+            args, kwargs = make_args(torch.arange(3.0), cfg)
+            results.append(f(*args, **kwargs).numpy().tobytes())
+        outs.append(results)
+    assert outs[0] == outs[1]
+
+
+@pytest.mark.parametrize(
+    "fn, make_args",
+    [
+        (_scaled, lambda x, cfg: ((x,), {"cfg": cfg})),
+        (_in_tuple, lambda x, cfg: (((x, cfg),), {})),
+        (lambda batch: _scaled(batch["x"], batch["cfg"]), lambda x, c: (({"x": x, "cfg": c},), {})),
+        (_through_star_args, lambda x, cfg: ((x, cfg), {})),
+        (_through_kwargs, lambda x, cfg: ((x,), {"cfg": cfg})),
+    ],
+    ids=["keyword", "in a tuple", "in a dict", "*args", "**kwargs"],
+)
+def test_objects_passed_by_keyword_or_inside_arguments_are_guarded(fn, make_args):
+    compiled = torch.compile(fn)
+    _same_over_a_config_change(fn, compiled, make_args)
+    assert any(re.search(r"scale\b.* changed from 2.0 to 5.0", r) for r in compiled.stats.retraces)
+
+
+class _OptionsNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x, cfg):
+        return _scaled(self.fc(x), cfg)
+
+
+@pytest.mark.parametrize("how", ["positional", "keyword"])
+def test_objects_passed_to_a_compiled_modules_forward_are_guarded(how):
+    model = _OptionsNet()
+    compiled = torch.compile(model)
+
+    def args(x, cfg):
+        return ((x, cfg), {}) if how == "positional" else ((x,), {"cfg": cfg})
+
+    with torch.no_grad():
+        _same_over_a_config_change(model, compiled, args)
+    assert any(re.search(r"scale\b.* changed from 2.0 to 5.0", r) for r in compiled.stats.retraces)
+
+
+_USE_SHIFT = False
+
+
+def _maybe_shifted(x, cfg):
+    return _scaled(x, cfg) + 1 if _USE_SHIFT else _scaled(x, cfg)
+
+
+class _CallableStep:
+    def __init__(self, cfg):
+        self.cfg = cfg
+
+    def __call__(self, x):
+        return _maybe_shifted(x, self.cfg)
+
+
+@pytest.mark.parametrize("kind", ["partial", "callable object"])
+def test_a_compiled_partial_or_callable_object_guards_what_it_reads(kind):
+    """What the wrapped function reads (a global flag, the bound object's attributes) is
+    guarded as for a function compiled itself."""
+    global _USE_SHIFT
+    outs = []
+    for compiled in (False, True):
+        _USE_SHIFT, cfg = False, _Config()
+        fn = functools.partial(_maybe_shifted, cfg=cfg) if kind == "partial" else _CallableStep(cfg)
+        fn = torch.compile(fn) if compiled else fn
+        results = []
+        for i in range(9):
+            if i == 3:
+                cfg.scale = 5.0
+            if i == 6:
+                _USE_SHIFT = True
+            results.append(fn(torch.arange(3.0)).numpy().tobytes())
+        outs.append(results)
+    assert outs[0] == outs[1]
+    assert len(fn.stats.retraces) == 2
+
+
+class _DecoratedTrainer(_Trainer):
+    compiled_step = torch.compile(_Trainer.step)  # (as @torch.compile on the def)
+
+
+class _CompiledForwardNet(_OptionsNet):
+    forward = torch.compile(_OptionsNet.forward)
+
+
+def test_compile_on_a_method_in_a_class_body_binds_each_instance():
+    trainers, twins, x = [_DecoratedTrainer(), _DecoratedTrainer()], [_Trainer(), _Trainer()], None
+    for i in range(8):
+        if i == 4:
+            trainers[1].weight = twins[1].weight = 0.5
+        x = torch.full((4, 3), float(i))
+        for trainer, twin in zip(trainers, twins):
+            got = trainer.compiled_step(x).detach().numpy().tobytes()
+            assert got == twin.step(x).detach().numpy().tobytes()
+    compiled = _DecoratedTrainer.compiled_step
+    assert compiled.stats.replays > 0
+    assert any("self.weight changed from 1.0 to 0.5" in r for r in compiled.stats.retraces)
+    with torch.no_grad():
+        _same_over_a_config_change(_OptionsNet(), _CompiledForwardNet(), lambda x, c: ((x, c), {}))
+    assert _CompiledForwardNet.forward.stats.replays > 0

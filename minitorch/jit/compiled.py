@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import types
 import warnings
 from dataclasses import dataclass, field
 
@@ -28,12 +29,11 @@ from .trace import (
     is_record,
     map_leaves,
     module_numbers,
-    object_arguments,
     optimizer_state_reads,
     read_watched,
     rebound,
     record_fields,
-    watched_numbers,
+    step_reads,
 )
 
 
@@ -179,6 +179,12 @@ class CompiledFunction:
                 return self._call(*args, **kwargs)
         return self._call(*args, **kwargs)
 
+    def __get__(self, instance, owner=None):
+        """@compile on a method in a class body: `obj.step` is this function with obj as its
+        first argument, guarded like any object passed in (its self.x reads); one function
+        for all instances, as the class holds one."""
+        return self if instance is None else types.MethodType(self, instance)
+
     def replayers(self) -> list[Replayer]:
         """The replayers of the traces kept."""
         return [trace.replayer for _, trace in self._all_traces()]
@@ -227,7 +233,7 @@ class CompiledFunction:
         if reason is not None:
             self.stats.retraces.append(reason)
             self._counted_retraces += not new_sizes
-        return self._trace(call, args, flat, key, object_arguments(self.fn, positional))
+        return self._trace(call, args, flat, key, (positional, kwargs))
 
     def _replay(self, trace: _Trace, call, args, flat):
         self.stats.replays += 1
@@ -243,7 +249,7 @@ class CompiledFunction:
         self.stats.eager_calls += 1
         return call(*args)
 
-    def _trace(self, call, args, flat, key, roots: dict):
+    def _trace(self, call, args, flat, key, passed: tuple):
         if self._counted_retraces >= RETRACE_LIMIT:
             last = self.stats.retraces[-1]
             self._eager_reason = f"traced {self.stats.traces} times; last reason: {last}"
@@ -266,7 +272,7 @@ class CompiledFunction:
         # NOTE: with fallback="eager" the capture runs the step to its end even past what it
         # cannot hold: rerunning the step after a failed capture ran part of it twice (an
         # optimizer step before a .item() was applied twice).
-        watched = watched_numbers(self.fn, roots=roots)  # (roots: objects passed in)
+        watched = step_reads(self.fn, *passed)  # (passed: the call's args and kwargs)
         contents = container_contents(watched)
         optimizers = [v for v in [*flat, *(w[3] for w in watched)] if hasattr(v, "param_groups")]
         capture = Capture(flat, tolerate=self.fallback == "eager", optimizers=optimizers)
