@@ -2345,3 +2345,37 @@ def test_compile_on_a_method_in_a_class_body_binds_each_instance():
     with torch.no_grad():
         _same_over_a_config_change(_OptionsNet(), _CompiledForwardNet(), lambda x, c: ((x, c), {}))
     assert _CompiledForwardNet.forward.stats.replays > 0
+
+
+def test_a_new_default_dtype_retraces():
+    def step(x):
+        return x + torch.full((3,), 0.1) + torch.ones(3) / 3
+
+    compiled, x = torch.compile(step), torch.zeros(3, dtype=torch.float64)
+    try:
+        for dtype in (torch.float32, torch.float64, torch.float32):
+            torch.set_default_dtype(dtype)
+            for _ in range(3):
+                assert compiled(x).numpy().tobytes() == step(x).numpy().tobytes()
+    finally:
+        torch.set_default_dtype(torch.float32)
+    assert compiled.stats.retraces[0] == "default dtype changed: ('float32',) -> ('float64',)"
+
+
+def test_anomaly_mode_turned_on_after_tracing_runs_the_checks():
+    """A replay runs no Python, so no per-node check of the gradients for NaN."""
+    w = torch.ones(3, requires_grad=True)
+
+    def step(x):
+        w.grad = None
+        (w * x).sqrt().sum().backward()  # d sqrt(0) = inf, times 0: a NaN
+        return w.grad.clone()
+
+    compiled, x = torch.compile(step), torch.tensor([1.0, 0.0, 4.0])
+    for _ in range(3):
+        compiled(x)
+    with torch.autograd.detect_anomaly(), pytest.raises(RuntimeError, match="nan values"):
+        compiled(x)
+    replays = compiled.stats.replays
+    assert np.array_equal(compiled(x).numpy(), step(x).numpy(), equal_nan=True)
+    assert compiled.stats.replays == replays + 1

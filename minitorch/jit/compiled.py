@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import jit_guard
 from ..autograd.grad_mode import state
+from ..dtypes import get_default_dtype
 from ..kernels.cpu import compiler
 from ..tensor import Tensor
 from .check import check_replay
@@ -205,7 +206,8 @@ class CompiledFunction:
             call = lambda *a: fn(*a[: len(a) - len(names)], **dict(zip(names, a[-len(names) :])))  # noqa: E731
         else:
             call = self.fn
-        if self._eager_reason is not None:
+        # anomaly mode checks each backward node's gradients in Python, which a replay skips
+        if self._eager_reason is not None or state.anomaly:
             return self._eager(call, args)
         # NOTE: the first calls run eagerly (they create optimizer state, compile the eager
         # kernels); after them every call that matches no trace traces at once, so arguments
@@ -427,7 +429,9 @@ def _guard_key(args, kwargs) -> tuple[tuple, tuple]:
     """What a trace depends on in its arguments (a new key traces again), and the arguments
     with list/tuple/dict/dataclass ones replaced by their items, recursively, in the key's
     order (one walk makes both): the values a trace reads its tensors from (Ref("arg", i))."""
+    # (the default dtype decides the dtype of the constants the step makes: torch.ones(3))
     parts = [("grad mode", state.enabled), ("kwargs", tuple(kwargs))]
+    parts.append(("default dtype", get_default_dtype().name))
     flat: list = []
     for i, a in enumerate(args):
         if isinstance(a, Tensor):  # (the common case first: a replay's overhead)
