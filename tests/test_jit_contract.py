@@ -14,10 +14,12 @@ tests/test_jit.py has the workload-level checks; this file does not repeat them.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import json
 import os
+import pickle
 import re
 import shutil
 import subprocess
@@ -706,11 +708,21 @@ def _sync_bool(x):
     return x * 2 if x.sum() > 0 else x
 
 
+def _sync_str(x):
+    return x * len(str(x))  # (a log line: its text changes with the values)
+
+
+def _sync_format(x):
+    return x * len(f"{x.sum()}")
+
+
 HOST_SYNCS = {
     r"\.item\(\)": _sync_item,
     r"\.tolist\(\)": _sync_tolist,
     r"\.numpy\(\)": _sync_numpy,
     r"bool\(tensor\)": _sync_bool,
+    r"printing or formatting a tensor \(.*str\(t\).*\)": _sync_str,
+    r"printing or formatting a tensor \(.*f\"\{t\}\"\)": _sync_format,
 }
 
 
@@ -2379,3 +2391,37 @@ def test_anomaly_mode_turned_on_after_tracing_runs_the_checks():
     replays = compiled.stats.replays
     assert np.array_equal(compiled(x).numpy(), step(x).numpy(), equal_nan=True)
     assert compiled.stats.replays == replays + 1
+
+
+@pytest.mark.parametrize("copier", [copy.deepcopy, copy.copy], ids=["deepcopy", "copy"])
+def test_a_copy_of_a_tensor_made_in_the_step_is_each_calls_own(copier):
+    """A snapshot of a weight before the update (copy.deepcopy(w.detach())) is a clone each
+    replay makes again, not the traced call's values."""
+    outs = []
+    for compile_it in (False, True):
+        torch.manual_seed(0)
+        model = nn.Linear(3, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x):
+            old = copier(model.weight.detach())
+            opt.zero_grad()
+            model(x).pow(2).mean().backward()
+            opt.step()
+            return (model.weight.detach() - old).abs().sum()
+
+        fn = torch.compile(step) if compile_it else step
+        outs.append([fn(torch.full((4, 3), float(i))).numpy().tobytes() for i in range(5)])
+    assert outs[0] == outs[1]
+
+
+def test_copies_of_parameters_keep_their_class_and_pickling_in_a_step_is_refused():
+    w = nn.Parameter(torch.ones(2))
+    w.grad = torch.ones(2)
+    shallow, deep = copy.copy(w), copy.deepcopy(w)
+    assert type(shallow) is type(deep) is nn.Parameter and shallow.requires_grad
+    assert shallow.grad is None and deep.grad.tolist() == [1.0, 1.0]
+    compiled = torch.compile(lambda x: (x * 2, pickle.dumps(x)))
+    compiled(torch.ones(2))  # eager warm-up
+    with pytest.raises(torch.jit.TraceError, match=rf"pickling a tensor .* at \S*{HERE}"):
+        compiled(torch.ones(2))

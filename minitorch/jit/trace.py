@@ -140,6 +140,14 @@ _HOST_READS = {
     ),
     "index of tensors": ("an index list of tensors", "index with one tensor (torch.stack)"),
     "view dtype": ("view(dtype)", "reinterpret the bits outside the compiled function"),
+    "repr": (
+        "printing or formatting a tensor (print(t), str(t), repr(t), f\"{t}\")",
+        "return the tensor and print it after the call",
+    ),
+    "pickle": (
+        "pickling a tensor (pickle.dumps, torch.save)",
+        "return the tensor and save it after the call",
+    ),
 }
 
 
