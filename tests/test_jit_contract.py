@@ -1806,6 +1806,26 @@ def test_damaged_cache_is_rebuilt_not_a_crash(populated_cache, tmp_path):
     assert healed["losses"] == first["losses"]
 
 
+@pytest.mark.parametrize("blocked", ["the folder", "its kernels folder"])
+def test_a_cache_dir_that_cannot_be_written_compiles_in_memory_with_one_warning(
+    blocked, tmp_path, monkeypatch
+):
+    """MINITORCH_CACHE_DIR naming a file (or a read-only folder) crashed every run, eager
+    included, with a raw NotADirectoryError; now kernels compile in memory, said once."""
+    blocker = tmp_path / "cache" if blocked == "the folder" else tmp_path / "kernels"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("MINITORCH_CACHE_DIR", str(blocker if blocked == "the folder" else tmp_path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for k in (1, 2):  # two new kernels: one warning
+            source = f"import numba\n@numba.njit(cache=True)\ndef kernel(x):\n    return x + {k}\n"
+            source += f"# {tmp_path}\n"  # (new to this process)
+            assert compiler.load(source)(1.5) == 1.5 + k
+    messages = [str(w.message) for w in caught if "minitorch" in str(w.message)]
+    assert len(messages) == 1 and "MINITORCH_CACHE_DIR" in messages[0], messages
+    assert compiler.kernels()[-1].path is None
+
+
 def test_gradient_added_to_an_argument_that_has_one_retraces():
     def step(x):
         (x * x).sum().backward()
