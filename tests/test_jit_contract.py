@@ -2445,3 +2445,10 @@ def test_copies_of_parameters_keep_their_class_and_pickling_in_a_step_is_refused
     compiled(torch.ones(2))  # eager warm-up
     with pytest.raises(torch.jit.TraceError, match=rf"pickling a tensor .* at \S*{HERE}"):
         compiled(torch.ones(2))
+
+
+def test_warnings_for_a_compiled_model_name_its_class():
+    compiled = torch.compile(nn.Sequential(nn.Linear(2, 2)))
+    with pytest.warns(RuntimeWarning, match=r"minitorch\.compile\(Sequential\.forward\)"):
+        for _ in range(3):
+            compiled(torch.ones(1, 2))  # (its graph is left to the caller: runs eagerly)

@@ -31,9 +31,11 @@ from .trace import (
     map_leaves,
     module_numbers,
     optimizer_state_reads,
+    qualname,
     read_watched,
     rebound,
     record_fields,
+    step_function,
     step_reads,
 )
 
@@ -422,7 +424,9 @@ def _summary(kernel) -> str:
 
 
 def _name(fn) -> str:
-    return getattr(fn, "__qualname__", type(fn).__name__)
+    """How messages name a compiled callable: Net.forward for compile(model) (not the
+    library's Module.__call__), a partial's function, a callable object's __call__."""
+    return qualname(step_function(fn)[0])
 
 
 def _guard_key(args, kwargs) -> tuple[tuple, tuple]:

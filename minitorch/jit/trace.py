@@ -934,7 +934,7 @@ def step_reads(fn, args: tuple, kwargs: dict) -> list[tuple]:
     it is passed or reads by name (object_attributes)."""
     codes: set = set()  # (filled by watched_numbers: the step's code and its helpers')
     roots, step = object_arguments(fn, args, kwargs), step_function(fn)[0]
-    where = "" if step is inspect.unwrap(fn) else f" (read by {_qualname(step)})"
+    where = "" if step is inspect.unwrap(fn) else f" (read by {qualname(step)})"
     watched = watched_numbers(step, codes, where, roots=roots)
     held = [("argument", (args, kwargs))] + [(f"argument {k}", v) for k, v in roots.items()]
     held += [(label, value) for label, _, _, value in watched]
@@ -958,7 +958,7 @@ def step_function(fn) -> tuple:
     return fn, (), {}
 
 
-def _qualname(fn) -> str:
+def qualname(fn) -> str:
     """Net.forward for a module's bound forward (not the <locals> path of its class)."""
     if inspect.ismethod(fn):
         return f"{type(fn.__self__).__name__}.{fn.__name__}"
