@@ -2294,6 +2294,16 @@ def test_objects_passed_by_keyword_or_inside_arguments_are_guarded(fn, make_args
     assert any(re.search(r"scale\b.* changed from 2.0 to 5.0", r) for r in compiled.stats.retraces)
 
 
+def test_a_method_called_in_the_step_guards_no_attribute_of_that_name():
+    """x.mean() reads no `mean` of the objects passed in: a running mean kept on one, which
+    the step never reads, changes every call without a retrace."""
+    compiled, running = torch.compile(lambda x, stats: x - x.mean()), _Config()
+    for i in range(6):
+        running.mean = float(i)
+        assert compiled(torch.arange(3.0), running).tolist() == [-1.0, 0.0, 1.0]
+    assert compiled.stats.retraces == []
+
+
 class _OptionsNet(nn.Module):
     def __init__(self):
         super().__init__()

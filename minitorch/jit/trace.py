@@ -141,7 +141,7 @@ _HOST_READS = {
     "index of tensors": ("an index list of tensors", "index with one tensor (torch.stack)"),
     "view dtype": ("view(dtype)", "reinterpret the bits outside the compiled function"),
     "repr": (
-        "printing or formatting a tensor (print(t), str(t), repr(t), f\"{t}\")",
+        'printing or formatting a tensor (print(t), str(t), repr(t), f"{t}")',
         "return the tensor and print it after the call",
     ),
     "pickle": (
@@ -1055,9 +1055,14 @@ def _user_object(value) -> bool:
 
 
 def _names_read(code) -> set:
-    """The names code and the functions inside it read as attributes or globals, and the
-    strings it holds (getattr(cfg, "scale"))."""
-    names = set(code.co_names)
+    """The attribute names code and the functions inside it read as values (cfg.scale; not
+    methods called, opt.step(): a `tracker.step` number is no read), and the strings it holds
+    (getattr(cfg, "scale"))."""
+    names = {
+        ins.argval
+        for ins in dis.get_instructions(code)
+        if ins.opname == "LOAD_ATTR" and "NULL|self" not in ins.argrepr  # (3.12's method load)
+    }
     for const in code.co_consts:
         if inspect.iscode(const):
             names |= _names_read(const)
