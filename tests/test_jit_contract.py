@@ -2389,6 +2389,30 @@ def test_compile_on_a_method_in_a_class_body_binds_each_instance():
     assert _CompiledForwardNet.forward.stats.replays > 0
 
 
+def _logged(method):
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        return method(*args, **kwargs)
+
+    return wrapper
+
+
+class _LoggedTrainer(_Trainer):
+    step = _logged(_Trainer.step)
+
+
+def test_a_decorated_method_compiled_bound_guards_what_it_reads_through_self():
+    """inspect.unwrap of the bound method gave the bare function: self was lost."""
+    trainer, twin = _LoggedTrainer(), _Trainer()
+    compiled = torch.compile(trainer.step)
+    for i in range(6):
+        if i == 3:
+            trainer.weight = twin.weight = 0.5
+        x = torch.full((4, 3), float(i))
+        assert compiled(x).detach().numpy().tobytes() == twin.step(x).detach().numpy().tobytes()
+    assert "attribute self.weight changed from 1.0 to 0.5" in compiled.stats.retraces[0]
+
+
 def test_a_new_default_dtype_retraces():
     def step(x):
         return x + torch.full((3,), 0.1) + torch.ones(3) / 3

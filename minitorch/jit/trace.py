@@ -934,7 +934,7 @@ def step_reads(fn, args: tuple, kwargs: dict) -> list[tuple]:
     it is passed or reads by name (object_attributes)."""
     codes: set = set()  # (filled by watched_numbers: the step's code and its helpers')
     roots, step = object_arguments(fn, args, kwargs), step_function(fn)[0]
-    where = "" if step is inspect.unwrap(fn) else f" (read by {qualname(step)})"
+    where = "" if qualname(step) == qualname(fn) else f" (read by {qualname(step)})"
     watched = watched_numbers(step, codes, where, roots=roots)
     held = [("argument", (args, kwargs))] + [(f"argument {k}", v) for k, v in roots.items()]
     held += [(label, value) for label, _, _, value in watched]
@@ -947,7 +947,10 @@ def step_function(fn) -> tuple:
     compiled module's forward (the library's Module.__call__ only runs hooks around it)."""
     from ..nn import Module  # noqa: PLC0415  (nn imports the tracer's hooks)
 
-    fn = inspect.unwrap(fn)
+    if inspect.ismethod(fn):  # (unwrapped itself, it would give the function, not the method)
+        fn = types.MethodType(inspect.unwrap(fn.__func__), fn.__self__)
+    else:
+        fn = inspect.unwrap(fn)
     if isinstance(fn, functools.partial):
         inner, args, kwargs = step_function(fn.func)
         return inner, (*args, *fn.args), {**kwargs, **fn.keywords}
