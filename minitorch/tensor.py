@@ -268,17 +268,30 @@ class Tensor:
     def __repr__(self) -> str:
         from .printing import tensor_repr  # noqa: PLC0415
 
+        jit_guard.check_host_sync("repr")  # print(t), str(t), f"{t}": the values as text
         return tensor_repr(self)
 
     __str__ = __repr__
 
     def __format__(self, spec: str) -> str:
+        jit_guard.check_host_sync("repr")
         if self.ndim == 0:
             return format(self.item(), spec)
         return repr(self)
 
     def __reduce_ex__(self, protocol):
+        jit_guard.check_host_sync("pickle")
         return (_rebuild, (np.array(self._data), self.dtype.name, self.requires_grad))
+
+    def __deepcopy__(self, memo):
+        """copy.deepcopy: a new leaf holding a copy of the values, requires_grad kept. A clone,
+        which a trace records: each replay copies its own call's values, not the traced one's."""
+        if id(self) not in memo:
+            memo[id(self)] = self.detach().clone().requires_grad_(self.requires_grad)
+        return memo[id(self)]
+
+    def __copy__(self):
+        return self.__deepcopy__({})  # (a tensor's values are all it holds)
 
     # ---- conversion ----------------------------------------------------------------------------
     def numpy(self, *, force: bool = False) -> np.ndarray:

@@ -14,10 +14,12 @@ tests/test_jit.py has the workload-level checks; this file does not repeat them.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import json
 import os
+import pickle
 import random
 import re
 import shutil
@@ -840,11 +842,21 @@ def _sync_bool(x):
     return x * 2 if x.sum() > 0 else x
 
 
+def _sync_str(x):
+    return x * len(str(x))  # (a log line: its text changes with the values)
+
+
+def _sync_format(x):
+    return x * len(f"{x.sum()}")
+
+
 HOST_SYNCS = {
     r"\.item\(\)": _sync_item,
     r"\.tolist\(\)": _sync_tolist,
     r"\.numpy\(\)": _sync_numpy,
     r"bool\(tensor\)": _sync_bool,
+    r"printing or formatting a tensor \(.*str\(t\).*\)": _sync_str,
+    r"printing or formatting a tensor \(.*f\"\{t\}\"\)": _sync_format,
 }
 
 
@@ -1928,6 +1940,26 @@ def test_damaged_cache_is_rebuilt_not_a_crash(populated_cache, tmp_path):
     assert healed["losses"] == first["losses"]
 
 
+@pytest.mark.parametrize("blocked", ["the folder", "its kernels folder"])
+def test_a_cache_dir_that_cannot_be_written_compiles_in_memory_with_one_warning(
+    blocked, tmp_path, monkeypatch
+):
+    """MINITORCH_CACHE_DIR naming a file (or a read-only folder) crashed every run, eager
+    included, with a raw NotADirectoryError; now kernels compile in memory, said once."""
+    blocker = tmp_path / "cache" if blocked == "the folder" else tmp_path / "kernels"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("MINITORCH_CACHE_DIR", str(blocker if blocked == "the folder" else tmp_path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for k in (1, 2):  # two new kernels: one warning
+            source = f"import numba\n@numba.njit(cache=True)\ndef kernel(x):\n    return x + {k}\n"
+            source += f"# {tmp_path}\n"  # (new to this process)
+            assert compiler.load(source)(1.5) == 1.5 + k
+    messages = [str(w.message) for w in caught if "minitorch" in str(w.message)]
+    assert len(messages) == 1 and "MINITORCH_CACHE_DIR" in messages[0], messages
+    assert compiler.kernels()[-1].path is None
+
+
 def test_gradient_added_to_an_argument_that_has_one_retraces():
     def step(x):
         (x * x).sum().backward()
@@ -2564,3 +2596,275 @@ def test_post_accumulate_grad_hooks_replay_and_are_guarded():
     (eager, eager_params), (traced, traced_params) = results
     assert all(np.array_equal(a, b) for a, b in zip(eager, traced))
     assert all(np.array_equal(a, b) for a, b in zip(eager_params, traced_params))
+
+
+# ---- objects and callables passed in, global modes, host reads through printing ---------------
+_shift = 0.0  # a global sharing its name with the attribute `_Shifted._shift`
+
+
+class _Shifted:
+    def __init__(self, shift):
+        self._shift = shift
+
+
+def test_an_attribute_read_is_not_a_read_of_the_global_of_that_name():
+    """obj._shift reads no global `_shift`: a script variable of that name that changes
+    every call must not retrace the step."""
+    global _shift
+    compiled = torch.compile(lambda x, holder: x + holder._shift)
+    holder = _Shifted(1.0)
+    for i in range(6):
+        _shift = float(i)
+        assert compiled(torch.ones(2), holder).tolist() == [2.0, 2.0]
+    assert compiled.stats.retraces == [] and compiled.stats.replays == 4
+
+
+class _Config:
+    def __init__(self):
+        self.scale, self.use_bias = 2.0, False
+
+
+def _scaled(x, cfg):
+    y = x * cfg.scale
+    return y + 1 if cfg.use_bias else y
+
+
+def _in_tuple(batch):
+    x, cfg = batch  # (the local cfg is bound from the tuple: no chain from a parameter)
+    return _scaled(x, cfg)
+
+
+def _through_star_args(x, *rest):
+    cfg = rest[0]
+    y = x * cfg.scale
+    return y + 1 if cfg.use_bias else y
+
+
+def _through_kwargs(x, **kw):
+    return _through_star_args(x, kw["cfg"])
+
+
+def _same_over_a_config_change(fn, compiled, make_args):
+    """fn and compiled give the same bits over calls before and after the config's scale and
+    use_bias change (a replay of the old trace would give the old ones)."""
+    outs = []
+    for f in (fn, compiled):
+        cfg, results = _Config(), []
+        for i in range(6):
+            if i == 3:
+                cfg.scale, cfg.use_bias = 5.0, True
+            args, kwargs = make_args(torch.arange(3.0), cfg)
+            results.append(f(*args, **kwargs).numpy().tobytes())
+        outs.append(results)
+    assert outs[0] == outs[1]
+
+
+@pytest.mark.parametrize(
+    "fn, make_args",
+    [
+        (_scaled, lambda x, cfg: ((x,), {"cfg": cfg})),
+        (_in_tuple, lambda x, cfg: (((x, cfg),), {})),
+        (lambda batch: _scaled(batch["x"], batch["cfg"]), lambda x, c: (({"x": x, "cfg": c},), {})),
+        (_through_star_args, lambda x, cfg: ((x, cfg), {})),
+        (_through_kwargs, lambda x, cfg: ((x,), {"cfg": cfg})),
+    ],
+    ids=["keyword", "in a tuple", "in a dict", "*args", "**kwargs"],
+)
+def test_objects_passed_by_keyword_or_inside_arguments_are_guarded(fn, make_args):
+    compiled = torch.compile(fn)
+    _same_over_a_config_change(fn, compiled, make_args)
+    assert any(re.search(r"scale\b.* changed from 2.0 to 5.0", r) for r in compiled.stats.retraces)
+
+
+def test_a_method_called_in_the_step_guards_no_attribute_of_that_name():
+    """x.mean() reads no `mean` of the objects passed in: a running mean kept on one, which
+    the step never reads, changes every call without a retrace."""
+    compiled, running = torch.compile(lambda x, stats: x - x.mean()), _Config()
+    for i in range(6):
+        running.mean = float(i)
+        assert compiled(torch.arange(3.0), running).tolist() == [-1.0, 0.0, 1.0]
+    assert compiled.stats.retraces == []
+
+
+class _OptionsNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x, cfg):
+        return _scaled(self.fc(x), cfg)
+
+
+@pytest.mark.parametrize("how", ["positional", "keyword"])
+def test_objects_passed_to_a_compiled_modules_forward_are_guarded(how):
+    model = _OptionsNet()
+    compiled = torch.compile(model)
+
+    def args(x, cfg):
+        return ((x, cfg), {}) if how == "positional" else ((x,), {"cfg": cfg})
+
+    with torch.no_grad():
+        _same_over_a_config_change(model, compiled, args)
+    assert any(re.search(r"scale\b.* changed from 2.0 to 5.0", r) for r in compiled.stats.retraces)
+
+
+_USE_SHIFT = False
+
+
+def _maybe_shifted(x, cfg):
+    return _scaled(x, cfg) + 1 if _USE_SHIFT else _scaled(x, cfg)
+
+
+class _CallableStep:
+    def __init__(self, cfg):
+        self.cfg = cfg
+
+    def __call__(self, x):
+        return _maybe_shifted(x, self.cfg)
+
+
+@pytest.mark.parametrize("kind", ["partial", "callable object"])
+def test_a_compiled_partial_or_callable_object_guards_what_it_reads(kind):
+    """What the wrapped function reads (a global flag, the bound object's attributes) is
+    guarded as for a function compiled itself."""
+    global _USE_SHIFT
+    outs = []
+    for compiled in (False, True):
+        _USE_SHIFT, cfg = False, _Config()
+        fn = functools.partial(_maybe_shifted, cfg=cfg) if kind == "partial" else _CallableStep(cfg)
+        fn = torch.compile(fn) if compiled else fn
+        results = []
+        for i in range(9):
+            if i == 3:
+                cfg.scale = 5.0
+            if i == 6:
+                _USE_SHIFT = True
+            results.append(fn(torch.arange(3.0)).numpy().tobytes())
+        outs.append(results)
+    assert outs[0] == outs[1]
+    assert len(fn.stats.retraces) == 2
+
+
+class _DecoratedTrainer(_Trainer):
+    compiled_step = torch.compile(_Trainer.step)  # (as @torch.compile on the def)
+
+
+class _CompiledForwardNet(_OptionsNet):
+    forward = torch.compile(_OptionsNet.forward)
+
+
+def test_compile_on_a_method_in_a_class_body_binds_each_instance():
+    trainers, twins, x = [_DecoratedTrainer(), _DecoratedTrainer()], [_Trainer(), _Trainer()], None
+    for i in range(8):
+        if i == 4:
+            trainers[1].weight = twins[1].weight = 0.5
+        x = torch.full((4, 3), float(i))
+        for trainer, twin in zip(trainers, twins):
+            got = trainer.compiled_step(x).detach().numpy().tobytes()
+            assert got == twin.step(x).detach().numpy().tobytes()
+    compiled = _DecoratedTrainer.compiled_step
+    assert compiled.stats.replays > 0
+    assert any("self.weight changed from 1.0 to 0.5" in r for r in compiled.stats.retraces)
+    with torch.no_grad():
+        _same_over_a_config_change(_OptionsNet(), _CompiledForwardNet(), lambda x, c: ((x, c), {}))
+    assert _CompiledForwardNet.forward.stats.replays > 0
+
+
+def _logged(method):
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        return method(*args, **kwargs)
+
+    return wrapper
+
+
+class _LoggedTrainer(_Trainer):
+    step = _logged(_Trainer.step)
+
+
+def test_a_decorated_method_compiled_bound_guards_what_it_reads_through_self():
+    """inspect.unwrap of the bound method gave the bare function: self was lost."""
+    trainer, twin = _LoggedTrainer(), _Trainer()
+    compiled = torch.compile(trainer.step)
+    for i in range(6):
+        if i == 3:
+            trainer.weight = twin.weight = 0.5
+        x = torch.full((4, 3), float(i))
+        assert compiled(x).detach().numpy().tobytes() == twin.step(x).detach().numpy().tobytes()
+    assert "attribute self.weight changed from 1.0 to 0.5" in compiled.stats.retraces[0]
+
+
+def test_a_new_default_dtype_retraces():
+    def step(x):
+        return x + torch.full((3,), 0.1) + torch.ones(3) / 3
+
+    compiled, x = torch.compile(step), torch.zeros(3, dtype=torch.float64)
+    try:
+        for dtype in (torch.float32, torch.float64, torch.float32):
+            torch.set_default_dtype(dtype)
+            for _ in range(3):
+                assert compiled(x).numpy().tobytes() == step(x).numpy().tobytes()
+    finally:
+        torch.set_default_dtype(torch.float32)
+    assert compiled.stats.retraces[0] == "default dtype changed: ('float32',) -> ('float64',)"
+
+
+def test_anomaly_mode_turned_on_after_tracing_runs_the_checks():
+    """A replay runs no Python, so no per-node check of the gradients for NaN."""
+    w = torch.ones(3, requires_grad=True)
+
+    def step(x):
+        w.grad = None
+        (w * x).sqrt().sum().backward()  # d sqrt(0) = inf, times 0: a NaN
+        return w.grad.clone()
+
+    compiled, x = torch.compile(step), torch.tensor([1.0, 0.0, 4.0])
+    for _ in range(3):
+        compiled(x)
+    with torch.autograd.detect_anomaly(), pytest.raises(RuntimeError, match="nan values"):
+        compiled(x)
+    replays = compiled.stats.replays
+    assert np.array_equal(compiled(x).numpy(), step(x).numpy(), equal_nan=True)
+    assert compiled.stats.replays == replays + 1
+
+
+@pytest.mark.parametrize("copier", [copy.deepcopy, copy.copy], ids=["deepcopy", "copy"])
+def test_a_copy_of_a_tensor_made_in_the_step_is_each_calls_own(copier):
+    """A snapshot of a weight before the update (copy.deepcopy(w.detach())) is a clone each
+    replay makes again, not the traced call's values."""
+    outs = []
+    for compile_it in (False, True):
+        torch.manual_seed(0)
+        model = nn.Linear(3, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x):
+            old = copier(model.weight.detach())
+            opt.zero_grad()
+            model(x).pow(2).mean().backward()
+            opt.step()
+            return (model.weight.detach() - old).abs().sum()
+
+        fn = torch.compile(step) if compile_it else step
+        outs.append([fn(torch.full((4, 3), float(i))).numpy().tobytes() for i in range(5)])
+    assert outs[0] == outs[1]
+
+
+def test_copies_of_parameters_keep_their_class_and_pickling_in_a_step_is_refused():
+    w = nn.Parameter(torch.ones(2))
+    w.grad = torch.ones(2)
+    shallow, deep = copy.copy(w), copy.deepcopy(w)
+    assert type(shallow) is type(deep) is nn.Parameter and shallow.requires_grad
+    assert shallow.grad is None and deep.grad.tolist() == [1.0, 1.0]
+    compiled = torch.compile(lambda x: (x * 2, pickle.dumps(x)))
+    compiled(torch.ones(2))  # eager warm-up
+    with pytest.raises(torch.jit.TraceError, match=rf"pickling a tensor .* at \S*{HERE}"):
+        compiled(torch.ones(2))
+
+
+def test_warnings_for_a_compiled_model_name_its_class():
+    compiled = torch.compile(nn.Sequential(nn.Linear(2, 2)))
+    with pytest.warns(RuntimeWarning, match=r"minitorch\.compile\(Sequential\.forward\)"):
+        for _ in range(3):
+            compiled(torch.ones(1, 2))  # (its graph is left to the caller: runs eagerly)

@@ -16,6 +16,7 @@ garbage `.pyc`, `.nbi` or `.nbc`) is deleted and rebuilt, never a crash. Inside 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.util
 import os
@@ -121,6 +122,33 @@ def cache_dir() -> Path:
     return Path(root) / "kernels"
 
 
+def _writable_cache_dir() -> Path | None:
+    """cache_dir(), or None where it cannot hold files (a file, a read-only folder): kernels
+    are then compiled in memory, as with in_memory(), not a crash of every run."""
+    folder = cache_dir()
+    return folder if _writable(folder) else None
+
+
+@functools.cache
+def _writable(folder: Path) -> bool:
+    """Whether a file can be made in folder (made if missing); warns once per folder if not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+        return True
+    except OSError as e:
+        warnings.warn(
+            f"minitorch: the kernel cache {folder} cannot be written ({type(e).__name__}: {e}); "
+            "compiling generated kernels in memory, so every process compiles them again. Set "
+            "MINITORCH_CACHE_DIR to a writable folder.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return False
+
+
 _memory_depth = 0  # > 0 inside in_memory()
 
 
@@ -147,7 +175,8 @@ def load(source: str, name: str = "kernel"):
     # NOTE: content-hash names: identical source in any process maps to the same module and
     # Numba cache entry, and different sources never collide after fork (numba #10486).
     modname = f"minitorch_gen_{digest}"
-    path = None if _memory_depth else cache_dir() / f"{modname}.py"
+    folder = None if _memory_depth else _writable_cache_dir()
+    path = None if folder is None else folder / f"{modname}.py"
     if os.environ.get("MINITORCH_DEBUG") == "1":
         print(f"# minitorch kernel {path or modname + ' (in memory)'}\n{source}", file=sys.stderr)
     if path is None:

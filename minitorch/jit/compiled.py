@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import types
 import warnings
 from dataclasses import dataclass, field
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from .. import jit_guard
 from ..autograd.grad_mode import state
+from ..dtypes import get_default_dtype
 from ..kernels.cpu import compiler
 from ..tensor import Tensor
 from .check import check_replay
@@ -30,13 +32,14 @@ from .trace import (
     is_record,
     map_leaves,
     module_numbers,
-    object_arguments,
     optimizer_state_reads,
+    qualname,
     read_watched,
     rebound,
     record_fields,
+    step_function,
+    step_reads,
     touched_tensors,
-    watched_numbers,
 )
 
 
@@ -182,6 +185,12 @@ class CompiledFunction:
                 return self._call(*args, **kwargs)
         return self._call(*args, **kwargs)
 
+    def __get__(self, instance, owner=None):
+        """@compile on a method in a class body: `obj.step` is this function with obj as its
+        first argument, guarded like any object passed in (its self.x reads); one function
+        for all instances, as the class holds one."""
+        return self if instance is None else types.MethodType(self, instance)
+
     def replayers(self) -> list[Replayer]:
         """The replayers of the traces kept."""
         return [trace.replayer for _, trace in self._all_traces()]
@@ -202,7 +211,8 @@ class CompiledFunction:
             call = lambda *a: fn(*a[: len(a) - len(names)], **dict(zip(names, a[-len(names) :])))  # noqa: E731
         else:
             call = self.fn
-        if self._eager_reason is not None:
+        # anomaly mode checks each backward node's gradients in Python, which a replay skips
+        if self._eager_reason is not None or state.anomaly:
             return self._eager(call, args)
         # NOTE: the first calls run eagerly (they create optimizer state, compile the eager
         # kernels); after them every call that matches no trace traces at once, so arguments
@@ -230,7 +240,7 @@ class CompiledFunction:
         if reason is not None:
             self.stats.retraces.append(reason)
             self._counted_retraces += not new_sizes
-        return self._trace(call, args, flat, key, object_arguments(self.fn, positional))
+        return self._trace(call, args, flat, key, (positional, kwargs))
 
     def _replay(self, trace: _Trace, call, args, flat):
         self.stats.replays += 1
@@ -246,7 +256,7 @@ class CompiledFunction:
         self.stats.eager_calls += 1
         return call(*args)
 
-    def _trace(self, call, args, flat, key, roots: dict):
+    def _trace(self, call, args, flat, key, passed: tuple):
         if self._counted_retraces >= RETRACE_LIMIT:
             last = self.stats.retraces[-1]
             self._eager_reason = f"traced {self.stats.traces} times; last reason: {last}"
@@ -269,7 +279,7 @@ class CompiledFunction:
         # NOTE: with fallback="eager" the capture runs the step to its end even past what it
         # cannot hold: rerunning the step after a failed capture ran part of it twice (an
         # optimizer step before a .item() was applied twice).
-        watched = watched_numbers(self.fn, roots=roots)  # (roots: objects passed in)
+        watched = step_reads(self.fn, *passed)  # (passed: the call's args and kwargs)
         contents = container_contents(watched)
         optimizers = [v for v in [*flat, *(w[3] for w in watched)] if hasattr(v, "param_groups")]
         capture = Capture(flat, tolerate=self.fallback == "eager", optimizers=optimizers)
@@ -417,14 +427,18 @@ def _summary(kernel) -> str:
 
 
 def _name(fn) -> str:
-    return getattr(fn, "__qualname__", type(fn).__name__)
+    """How messages name a compiled callable: Net.forward for compile(model) (not the
+    library's Module.__call__), a partial's function, a callable object's __call__."""
+    return qualname(step_function(fn)[0])
 
 
 def _guard_key(args, kwargs) -> tuple[tuple, tuple]:
     """What a trace depends on in its arguments (a new key traces again), and the arguments
     with list/tuple/dict/dataclass ones replaced by their items, recursively, in the key's
     order (one walk makes both): the values a trace reads its tensors from (Ref("arg", i))."""
+    # (the default dtype decides the dtype of the constants the step makes: torch.ones(3))
     parts = [("grad mode", state.enabled), ("kwargs", tuple(kwargs))]
+    parts.append(("default dtype", get_default_dtype().name))
     flat: list = []
     for i, a in enumerate(args):
         if isinstance(a, Tensor):  # (the common case first: a replay's overhead)

@@ -16,6 +16,7 @@ import dataclasses
 import dis
 import functools
 import inspect
+import itertools
 import os
 import random
 import struct
@@ -141,6 +142,14 @@ _HOST_READS = {
     ),
     "index of tensors": ("an index list of tensors", "index with one tensor (torch.stack)"),
     "view dtype": ("view(dtype)", "reinterpret the bits outside the compiled function"),
+    "repr": (
+        'printing or formatting a tensor (print(t), str(t), repr(t), f"{t}")',
+        "return the tensor and print it after the call",
+    ),
+    "pickle": (
+        "pickling a tensor (pickle.dumps, torch.save)",
+        "return the tensor and save it after the call",
+    ),
 }
 
 
@@ -1012,7 +1021,7 @@ def watched_numbers(fn, _seen: set | None = None, _where: str = "", roots=None) 
     or the globals dict that holds `name`, so a guard rereads each value without walking the
     code again. roots: {parameter name: object} whose attributes the step reads (the objects
     passed to it: a trainer, a batch holder); a bound method's self is one."""
-    fn = inspect.unwrap(fn)
+    fn = step_function(fn)[0]  # (a partial's function, a callable object's __call__)
     owner = fn.__self__ if inspect.ismethod(fn) else None
     fn = getattr(fn, "__func__", fn)
     code = getattr(fn, "__code__", None)
@@ -1057,17 +1066,150 @@ def _user_callable(value) -> bool:
     )
 
 
-def object_arguments(fn, args: tuple) -> dict:
-    """{parameter name: argument} for the step's positional arguments that are plain objects
-    (not tensors, numbers, strings, containers or dataclasses): roots for watched_numbers,
-    whose attributes (holder.x) a replay must find unchanged."""
-    fn = inspect.unwrap(fn)
-    code = getattr(fn, "__code__", None)
-    if code is None:
+def step_reads(fn, args: tuple, kwargs: dict) -> list[tuple]:
+    """watched_numbers of a compiled callable called with (args, kwargs): with the objects
+    passed in as roots (object_arguments), and the attributes of every object of the user's
+    it is passed or reads by name (object_attributes)."""
+    codes: set = set()  # (filled by watched_numbers: the step's code and its helpers')
+    roots, step = object_arguments(fn, args, kwargs), step_function(fn)[0]
+    where = "" if qualname(step) == qualname(fn) else f" (read by {qualname(step)})"
+    watched = watched_numbers(step, codes, where, roots=roots)
+    held = [("argument", (args, kwargs))] + [(f"argument {k}", v) for k, v in roots.items()]
+    held += [(label, value) for label, _, _, value in watched]
+    return watched + object_attributes(held, codes)
+
+
+def step_function(fn) -> tuple:
+    """(the user's function a compiled callable runs, the arguments it binds itself, the
+    keyword ones): a partial's function and arguments, a callable object's __call__, a
+    compiled module's forward (the library's Module.__call__ only runs hooks around it)."""
+    from ..nn import Module  # noqa: PLC0415  (nn imports the tracer's hooks)
+
+    if inspect.ismethod(fn):  # (unwrapped itself, it would give the function, not the method)
+        fn = types.MethodType(inspect.unwrap(fn.__func__), fn.__self__)
+    else:
+        fn = inspect.unwrap(fn)
+    if isinstance(fn, functools.partial):
+        inner, args, kwargs = step_function(fn.func)
+        return inner, (*args, *fn.args), {**kwargs, **fn.keywords}
+    if inspect.ismethod(fn) and fn.__func__ is Module.__call__:
+        return step_function(fn.__self__.forward)
+    if _user_callable(fn):
+        return fn.__call__, (), {}
+    return fn, (), {}
+
+
+def qualname(fn) -> str:
+    """Net.forward for a module's bound forward (not the <locals> path of its class)."""
+    if inspect.ismethod(fn):
+        return f"{type(fn.__self__).__name__}.{fn.__name__}"
+    return getattr(fn, "__qualname__", type(fn).__name__)
+
+
+_PASSED_AS_VALUES = (Tensor, bool, int, float, str, bytes, tuple, list, dict, type(None))
+_GATHERING = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+
+
+def object_arguments(fn, args: tuple, kwargs: dict) -> dict:
+    """{parameter name: value} for the step's parameters whose attributes or items it may read
+    (holder.x, rest[0].scale, kw["cfg"].scale): roots for watched_numbers. The plain objects
+    passed (not tensors, numbers, strings, containers or dataclasses: the guard key holds
+    those), the tuple of *args and dict of **kwargs, and what a partial binds or a default
+    gives (a config dict), which no key holds."""
+    step, own_args, own_kwargs = step_function(fn)
+    try:
+        signature = inspect.signature(step)
+        call = signature.bind(*own_args, *args, **own_kwargs, **kwargs)
+        own = signature.bind_partial(*own_args, **own_kwargs).arguments
+    except (TypeError, ValueError):  # (no signature, or a call eager will refuse itself)
         return {}
-    names = code.co_varnames[inspect.ismethod(fn) : code.co_argcount]  # (not a method's self)
-    plain = (Tensor, bool, int, float, str, bytes, tuple, list, dict, type(None))
-    return {n: a for n, a in zip(names, args) if not isinstance(a, plain) and not is_record(a)}
+    passed = set(call.arguments) - set(own)
+    call.apply_defaults()
+    roots = {}
+    for name, value in call.arguments.items():
+        gathering = signature.parameters[name].kind in _GATHERING
+        if name in passed and not gathering:
+            keep = not isinstance(value, _PASSED_AS_VALUES) and not is_record(value)
+        else:
+            keep = not (value is None or isinstance(value, (Tensor, *PLAIN_VALUES)))
+        if keep:
+            roots[name] = value
+    return roots
+
+
+def object_attributes(held, codes) -> list[tuple]:
+    """watched_numbers-style entries for the attributes of the user's objects among `held`
+    ((label, value) of the arguments and what the step reads by name), inside them too (in a
+    tuple or dict, through *args, cfg.optim), under the names the step's code objects read.
+    Which local holds which object (`x, cfg = batch` then cfg.scale, a helper given cfg) is not
+    in the bytecode, so every attribute of such a name is guarded."""
+    names, seen, found = set().union(*map(_names_read, codes)), set(), []
+    for label, value in held:
+        for where, obj in _objects_in(label, value):
+            if id(obj) not in seen:
+                seen.add(id(obj))
+                state = vars(obj)
+                found += [
+                    (f"attribute {n} of {where}", state, n, v)
+                    for n, v in state.items()
+                    if n in names
+                ]
+    return found
+
+
+def _objects_in(label: str, value, depth: int = 3):
+    """(label, object) for the user's objects in a value, through tuples, lists, dicts (their
+    first _SMALL items), dataclass fields and such objects' attributes, `depth` levels down.
+    `("argument", (args, kwargs))` names each argument as the guard key does."""
+    if depth == 0:
+        return
+    if label == "argument":
+        items = [(f"argument {i}", v) for i, v in enumerate(value[0])]
+        items += [(f"argument {k}", v) for k, v in value[1].items()]
+    elif isinstance(value, (tuple, list, dict)):
+        pairs = value.items() if isinstance(value, dict) else enumerate(value)
+        items = [(f"{label}[{k!r}]", v) for k, v in itertools.islice(pairs, _SMALL)]
+    elif is_record(value):
+        items = [(f"{label}.{k}", v) for k, v in record_fields(value)]
+    elif _user_object(value):
+        yield label, value
+        items = [(f"{label}.{k}", v) for k, v in vars(value).items() if _user_object(v)]
+    else:
+        return
+    for sub, v in items:
+        yield from _objects_in(sub, v, depth - 1)
+
+
+def _user_object(value) -> bool:
+    """An instance of one of the user's classes (a config, a batch holder), but for modules
+    (guarded where called) and optimizers (their learning rates are read live)."""
+    from ..nn import Module  # noqa: PLC0415
+
+    home = type(value).__module__
+    source = getattr(sys.modules.get(home), "__file__", None)
+    return (
+        (_is_user_code(source) if source else home == "__main__")
+        and hasattr(value, "__dict__")
+        and not isinstance(value, (type, Tensor, Module))
+        and not hasattr(value, "param_groups")
+    )
+
+
+def _names_read(code) -> set:
+    """The attribute names code and the functions inside it read as values (cfg.scale; not
+    methods called, opt.step(): a `tracker.step` number is no read), and the strings it holds
+    (getattr(cfg, "scale"))."""
+    names = {
+        ins.argval
+        for ins in dis.get_instructions(code)
+        if ins.opname == "LOAD_ATTR" and "NULL|self" not in ins.argrepr  # (3.12's method load)
+    }
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names |= _names_read(const)
+        elif isinstance(const, str):
+            names.add(const)
+    return names
 
 
 def module_numbers(modules) -> list[tuple]:
@@ -1505,8 +1647,10 @@ def _is_user_code(path: str) -> bool:
 
 
 def _global_names(code) -> list[str]:
-    """Names that code and the functions defined inside it may read as globals."""
-    names = list(code.co_names)
+    """Names that code and the functions defined inside it read as globals. (Not co_names:
+    it holds attribute names too, and `batch.x` is no read of a global `x`.)"""
+    reads = ("LOAD_GLOBAL", "LOAD_NAME")
+    names = [ins.argval for ins in dis.get_instructions(code) if ins.opname in reads]
     for const in code.co_consts:
         if inspect.iscode(const):
             names += _global_names(const)

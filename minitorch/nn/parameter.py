@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import jit_guard
 from ..tensor import Tensor, _rebuild
 
 __all__ = ["Parameter", "Buffer"]
@@ -47,17 +48,21 @@ class Parameter(Tensor):
     __str__ = __repr__
 
     def __reduce_ex__(self, protocol):
+        jit_guard.check_host_sync("pickle")
         host = self.detach().cpu()._data  # pickles hold host arrays (a cuda one is copied)
         return (_rebuild_parameter, (host.copy(), self.dtype.name, self.requires_grad))
 
     def __deepcopy__(self, memo):
         if id(self) in memo:
             return memo[id(self)]
-        out = _rebuild_parameter(self.detach().clone()._data, self.dtype.name, self.requires_grad)
+        out = self.__copy__()
         if self.grad is not None:
             out.grad = self.grad.clone()
         memo[id(self)] = out
         return out
+
+    def __copy__(self):  # (as pickle's copy: a Parameter, without the gradient)
+        return _rebuild_parameter(self.detach().clone()._data, self.dtype.name, self.requires_grad)
 
 
 def _rebuild_parameter(array, dtype_name: str, requires_grad: bool) -> Parameter:
