@@ -104,9 +104,11 @@ class Size(tuple):
 
 
 class _HookHandle:
-    def __init__(self, hooks, key, tensor):
-        self.hooks, self.key = hooks, key
-        jit_guard.hook_registered(hooks, key, tensor)
+    def __init__(self, hooks: dict, hook, tensor):
+        """Add hook to a tensor's table of hooks, under a key of its own."""
+        self.hooks, self.key = hooks, object()
+        hooks[self.key] = hook
+        jit_guard.hook_registered(hooks, self.key, tensor)
 
     def remove(self):
         self.hooks.pop(self.key, None)
@@ -453,9 +455,7 @@ class Tensor:
             self._hooks = {}
             if self.grad_fn is not None:
                 self.grad_fn.hooks = self._hooks
-        key = object()
-        self._hooks[key] = hook
-        return _HookHandle(self._hooks, key, self)
+        return _HookHandle(self._hooks, hook, self)
 
     def register_post_accumulate_grad_hook(self, hook):
         """Call hook(self) after a backward has accumulated this leaf's gradient into .grad
@@ -468,9 +468,7 @@ class Tensor:
             )
         if self._post_accumulate_hooks is None:
             self._post_accumulate_hooks = {}
-        key = object()
-        self._post_accumulate_hooks[key] = hook
-        return _HookHandle(self._post_accumulate_hooks, key, self)
+        return _HookHandle(self._post_accumulate_hooks, hook, self)
 
     def retain_grad(self) -> None:
         if self.grad_fn is None or self._retains_grad:
