@@ -52,7 +52,8 @@ def check_host_sync(what: str) -> None:
 
 def unreplayable(what: str) -> None:
     """Called by eager code doing what a replay cannot repeat (reseeding a generator, reading
-    its state, taking a DataLoader batch); a no-op outside a trace."""
+    its state, taking a DataLoader batch, anomaly mode's NaN checks); a no-op outside a
+    trace."""
     if capture[0] is not None:
         capture[0].on_unreplayable(what)
 

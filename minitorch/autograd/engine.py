@@ -260,7 +260,7 @@ def _run_hooks(hooks, grad):
 
 
 def _check_nan(node, grads):
-    jit_guard.check_host_sync("detect_anomaly")  # (a trace names the mode, not the backward)
+    jit_guard.unreplayable("anomaly check")  # (a trace names the mode, not the backward)
     with no_grad():
         for i, g in enumerate(grads):
             g = g.values if isinstance(g, PartialGrad) else g

@@ -154,7 +154,7 @@ _HOST_READS = {
 
 
 # what eager code did that a replay cannot repeat (jit_guard.unreplayable's `what`: a generator's
-# methods, a DataLoader iterator's __next__) ->
+# methods, a DataLoader iterator's __next__, anomaly mode's checks) ->
 # (what the step did, why a replay cannot repeat it, what to do instead)
 _UNREPLAYABLE = {
     "new generator": (
@@ -178,6 +178,11 @@ _UNREPLAYABLE = {
         "takes the next batch from a DataLoader iterator",
         "a replay runs no Python, so every replay would reuse the traced call's batch",
         "Fetch the batch outside the compiled function and pass it in",
+    ),
+    "anomaly check": (
+        "runs a backward in anomaly mode (torch.autograd.detect_anomaly / set_detect_anomaly)",
+        "its NaN checks read every gradient's values on the host, which a replay cannot do",
+        "Leave detect_anomaly out of compiled steps (debug the step uncompiled)",
     ),
 }
 
@@ -371,15 +376,6 @@ class Capture:
         if self._depth:  # an opaque call (optimizer.step) may read numbers: it replays whole
             return
         where = _user_frame()
-        if what == "detect_anomaly":
-            self._fail(
-                f"minitorch.compile: the backward at {where} runs in anomaly mode "
-                "(torch.autograd.detect_anomaly / set_detect_anomaly), whose NaN checks read "
-                "every gradient's values on the host, which a replay cannot do. Leave "
-                "detect_anomaly out of compiled steps (debug the step uncompiled), or compile "
-                'with fallback="eager".'
-            )
-            return
         # bool(t) is Python's `if t:` / `while t:`; `t.bool()` would be a dtype conversion
         call, fix = _HOST_READS.get(
             what, (f".{what}()", f"return the tensor and call .{what}() on the result")
@@ -1604,11 +1600,8 @@ def forward_numbers(modules) -> list[tuple]:
     read there), each code read once."""
     numbers, seen = [], set()
     for module in modules:
-        forward = getattr(type(module), "forward", None)
-        code = getattr(forward, "__code__", None)
-        if code is not None and code not in seen and _is_user_code(code.co_filename):
-            where = f" (read by {type(module).__name__}.forward)"
-            numbers += watched_numbers(module.forward, seen, where)
+        where = f" (read by {type(module).__name__}.forward)"
+        numbers += _user_code_numbers(getattr(module, "forward", None), seen, where)
         where = f" (read by a hook of {type(module).__name__})"
         for table in HOOK_TABLES:
             for hook in getattr(module, table, {}).values():
