@@ -107,7 +107,10 @@ def save(
 
 
 class _Encoder:
-    """obj -> JSON tree; tensors and arrays go into `arrays` under keys "t0", "t1", ..."""
+    """obj -> JSON tree; tensors and arrays go into `arrays` under their path of keys ("fc.weight"
+    for a state_dict's, "model.fc.weight" inside {"model": ...}; "t0", "t1", ... where the
+    path is empty or taken), so other safetensors readers (PyTorch's) see a state_dict's names.
+    """
 
     def __init__(self, arrays: dict) -> None:
         self.arrays = arrays
@@ -115,16 +118,16 @@ class _Encoder:
         self.keep = []  # keeps encoded objects alive so ids stay unique
         self.active: set[int] = set()
 
-    def encode(self, obj, where: str):
+    def encode(self, obj, where: str, path: tuple = ()):
         if obj is None or type(obj) in (bool, str, int):
             return obj
         if type(obj) is float:
             return obj if math.isfinite(obj) else {"$": "float", "v": repr(obj)}
         if isinstance(obj, Tensor):
             array = np.asarray(obj.detach().cpu())  # a cuda tensor is saved from a host copy
-            return {"$": "tensor", "key": self._store(obj, array, where)}
+            return {"$": "tensor", "key": self._store(obj, array, where, path)}
         if isinstance(obj, np.ndarray):
-            return {"$": "ndarray", "key": self._store(obj, obj, where)}
+            return {"$": "ndarray", "key": self._store(obj, obj, where, path)}
         if isinstance(obj, np.generic) and obj.dtype.name in _DTYPES:
             return {"$": "npscalar", "dtype": obj.dtype.name, "v": self.encode(obj.item(), where)}
         if isinstance(obj, dtypes.dtype):
@@ -134,7 +137,7 @@ class _Encoder:
         if isinstance(obj, bytes):
             return {"$": "bytes", "hex": obj.hex()}
         if isinstance(obj, (dict, list, tuple)):
-            return self._container(obj, where)
+            return self._container(obj, where, path)
         raise TypeError(
             f"save: cannot store {where} of type {type(obj).__name__}. minitorch.save stores "
             "tensors, numpy arrays, numbers, strings, bools, None, and dicts/lists/tuples of "
@@ -142,7 +145,7 @@ class _Encoder:
             "object itself, and convert other objects first (e.g. to a dict or a string)."
         )
 
-    def _container(self, obj, where: str):
+    def _container(self, obj, where: str, path: tuple):
         if id(obj) in self.active:
             raise ValueError(f"save: {where} contains itself (a circular reference)")
         self.active.add(id(obj))
@@ -150,18 +153,21 @@ class _Encoder:
             if isinstance(obj, dict):
                 tag = "odict" if isinstance(obj, OrderedDict) else "dict"
                 items = [
-                    [self.encode(k, f"a key of {where}"), self.encode(v, f"{where}[{k!r}]")]
+                    [
+                        self.encode(k, f"a key of {where}"),
+                        self.encode(v, f"{where}[{k!r}]", (*path, str(k))),
+                    ]
                     for k, v in obj.items()
                 ]
                 return {"$": tag, "items": items}
-            items = [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+            items = [self.encode(v, f"{where}[{i}]", (*path, str(i))) for i, v in enumerate(obj)]
             if isinstance(obj, list):
                 return items
             return {"$": "size" if isinstance(obj, Size) else "tuple", "items": items}
         finally:
             self.active.discard(id(obj))
 
-    def _store(self, obj, array: np.ndarray, where: str) -> str:
+    def _store(self, obj, array: np.ndarray, where: str, path: tuple) -> str:
         key = self.keys.get(id(obj))
         if key is not None:
             return key
@@ -169,7 +175,12 @@ class _Encoder:
             raise TypeError(
                 f"save: cannot store {where}: dtype {array.dtype} is not one of {sorted(_DTYPES)}"
             )
-        key = self.keys[id(obj)] = f"t{len(self.arrays)}"
+        key = ".".join(path)
+        if not key or key in self.arrays:
+            key = f"t{len(self.arrays)}"
+            while key in self.arrays:  # a path "t3" taken by a tensor saved earlier
+                key += "_"
+        self.keys[id(obj)] = key
         self.keep.append(obj)
         # NOTE: not np.ascontiguousarray, which turns a 0-d array into a 1-d one
         self.arrays[key] = np.asarray(array, dtype=array.dtype.newbyteorder("<"), order="C")

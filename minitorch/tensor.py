@@ -384,8 +384,9 @@ class Tensor:
         return out
 
     def type(self, dtype=None):
-        if dtype is None:
-            return f"minitorch.{_legacy_type_name(self.dtype)}"
+        if dtype is None:  # PyTorch's names: scripts compare them with "torch.FloatTensor"
+            device = "cuda." if self.device.type == "cuda" else ""
+            return f"torch.{device}{_legacy_type_name(self.dtype)}"
         if isinstance(dtype, str):
             dtype = _type_from_name(dtype)
         return self.to(getattr(dtype, "dtype", dtype))  # (torch.FloatTensor: its dtype)
@@ -1953,11 +1954,16 @@ class Tensor:
     def __itruediv__(self, other):
         return self.div_(other)
 
+    def __ifloordiv__(self, other):
+        return self.floor_divide_(other)
+
+    def __imod__(self, other):
+        return self.remainder_(other)
+
     def __ipow__(self, other):
         return self.pow_(other)
 
-    def __imatmul__(self, other):
-        return self._inplace(Tensor.matmul, other)
+    # NOTE: no __imatmul__: PyTorch has none, so `a @= b` makes a new tensor and rebinds a
 
     def __iand__(self, other):
         return self._inplace(Tensor.__and__, other)

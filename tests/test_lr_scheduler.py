@@ -299,3 +299,15 @@ def test_scheduled_lr_reaches_the_update():
         opt.step()
         sched.step()
     assert math.isclose(-w.item(), 1 + 0.5 + 0.25 + 0.125)
+
+
+@pytest.mark.parametrize("lib", [minitorch, torch], ids=["minitorch", "torch"])
+def test_a_group_added_after_the_scheduler_is_an_error_not_left_unscheduled(lib):
+    a, b = lib.nn.Parameter(lib.ones(1)), lib.nn.Parameter(lib.ones(1))
+    opt = lib.optim.SGD([a], lr=1.0)
+    scheduler = lib.optim.lr_scheduler.LambdaLR(opt, lambda epoch: 0.5**epoch)
+    opt.add_param_group({"params": [b], "lr": 1.0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyTorch's "scheduler stepped before the optimizer"
+        with pytest.raises(ValueError):
+            scheduler.step()

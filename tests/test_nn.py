@@ -311,6 +311,23 @@ def test_load_state_dict_strict_errors_like_torch():
         m.load_state_dict([1, 2])
 
 
+def test_load_state_dict_assign_takes_the_tensors_like_torch():
+    for lib in (mt, torch):
+        linear, norm = lib.nn.Linear(2, 1), lib.nn.BatchNorm1d(2)
+        old = linear.weight
+        weight = lib.ones(1, 2, dtype=lib.float64)
+        linear.load_state_dict({"weight": weight, "bias": lib.ones(1)}, assign=True)
+        assert linear.weight is not old and isinstance(linear.weight, lib.nn.Parameter)
+        assert linear.weight.dtype == lib.float64 and linear.weight.requires_grad
+        assert [n for n, _ in linear.named_parameters()] == ["weight", "bias"]
+        state = {k: v + 1 for k, v in norm.state_dict().items()}
+        norm.load_state_dict(state, assign=True)
+        assert norm.running_mean is state["running_mean"]  # buffers: the tensors themselves
+        assert norm.weight.requires_grad and norm.weight.tolist() == [2.0, 2.0]
+        with pytest.raises(RuntimeError, match="size mismatch"):
+            linear.load_state_dict({"weight": lib.ones(2, 2), "bias": lib.ones(1)}, assign=True)
+
+
 def test_state_dict_shares_storage_and_keep_vars():
     m = mnn.Linear(2, 2)
     sd = m.state_dict()

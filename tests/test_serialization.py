@@ -322,3 +322,20 @@ def test_missing_safetensors_gives_a_clear_message(monkeypatch):
         minitorch.save(minitorch.ones(1), io.BytesIO())
     buf.seek(0)
     assert minitorch.load(buf)["w"].tolist() == [1.0, 1.0]
+
+
+@needs_safetensors
+def test_saved_tensors_are_named_by_their_keys_for_other_safetensors_readers(tmp_path):
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    path = tmp_path / "model.safetensors"
+    minitorch.save(model.state_dict(), path)
+    plain = safetensors.numpy.load_file(path)  # what PyTorch's safetensors.torch reads too
+    assert sorted(plain) == sorted(model.state_dict())
+    np.testing.assert_array_equal(plain["2.weight"], model[2].weight.detach().numpy())
+    # nested paths join with dots; a path taken or empty falls back to "t<n>"
+    tied = minitorch.ones(2)
+    obj = {"model": {"w": tied}, "again": tied, "t1": minitorch.zeros(1), "": minitorch.ones(3)}
+    minitorch.save(obj, path)
+    assert sorted(safetensors.numpy.load_file(path)) == ["model.w", "t1", "t2"]
+    back = minitorch.load(path)
+    assert back["again"] is back["model"]["w"] and back[""].tolist() == [1.0, 1.0, 1.0]

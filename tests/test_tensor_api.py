@@ -253,7 +253,8 @@ def test_dtype_conversions():
     assert x.to("cpu", mt.float64).dtype is mt.float64
     assert x.to(dtype=mt.float64).dtype is mt.float64
     assert x.to(mt.float32, copy=True) is not x
-    assert x.type() == "minitorch.FloatTensor"
+    assert x.type() == "torch.FloatTensor" and x.long().type() == "torch.LongTensor"
+    assert x.type("torch.DoubleTensor").dtype is mt.float64
     assert x.type(mt.float64).dtype is mt.float64
     assert x.device == mt.device("cpu") and str(x.device) == "cpu"
     assert x.is_floating_point() and not x.long().is_floating_point()
@@ -706,9 +707,15 @@ def test_inplace_operators():
     a **= 2
     assert id(a) == ident and a._version_value == version + 5
     same(a, [9.0, 25.0])
-    m = mt.eye(2)
-    m @= mt.tensor([[1.0, 2.0], [3.0, 4.0]])
+    m = alias = mt.eye(2)
+    m @= mt.tensor([[1.0, 2.0], [3.0, 4.0]])  # as in PyTorch: a new tensor, m rebound
     same(m, [[1, 2], [3, 4]])
+    assert m is not alias and alias.tolist() == [[1, 0], [0, 1]]
+    r = alias = mt.tensor([7, -7, 9])
+    r //= 2  # in place, as PyTorch's __ifloordiv__ and __imod__: aliases see it
+    r %= 3
+    assert r is alias
+    same(alias, [0, 2, 1], mt.int64)
     b = mt.tensor([True, False])
     b &= mt.tensor([True, True])
     b |= mt.tensor([False, True])

@@ -47,6 +47,21 @@ def _lrs(optimizer: Optimizer, key: str = "lr") -> list:
     return [group[key] for group in optimizer.param_groups]
 
 
+def _set_lrs(scheduler, values: list) -> None:
+    """Write one lr per param group (PyTorch raises too where the counts differ: a group added
+    after the scheduler was made would otherwise keep its lr unscheduled, silently)."""
+    groups = scheduler.optimizer.param_groups
+    if len(values) != len(groups):
+        raise ValueError(
+            f"{type(scheduler).__name__}.step(): the optimizer has {len(groups)} param groups "
+            f"but the scheduler schedules {len(values)} (a group added with add_param_group "
+            "after the scheduler was made?); make the scheduler after adding every group"
+        )
+    for group, lr in zip(groups, values):
+        group["lr"] = lr
+    scheduler._last_lr = _lrs(scheduler.optimizer)
+
+
 class LRScheduler(jit_guard.OpaqueStep):
     """Base class: subclasses define get_lr() (the lrs for self.last_epoch).
 
@@ -103,9 +118,7 @@ class LRScheduler(jit_guard.OpaqueStep):
             self.last_epoch = epoch
             closed = getattr(self, "_get_closed_form_lr", None)
             values = closed() if closed is not None else self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, values):
-            group["lr"] = lr
-        self._last_lr = _lrs(self.optimizer)
+        _set_lrs(self, values)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything but the optimizer (which has its own state_dict)."""
@@ -430,9 +443,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             self.T_i = self.T_0
             self.T_cur = epoch
         self.last_epoch = math.floor(epoch)
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
-            group["lr"] = lr
-        self._last_lr = _lrs(self.optimizer)
+        _set_lrs(self, self.get_lr())
 
 
 class SequentialLR(LRScheduler):

@@ -46,7 +46,7 @@ def _addindent(s: str, num_spaces: int) -> str:
 
 def _typename(value) -> str:
     if isinstance(value, Tensor):
-        return value.type()  # e.g. minitorch.FloatTensor, as torch.typename
+        return value.type()  # e.g. torch.FloatTensor, as torch.typename
     module = type(value).__module__
     name = type(value).__qualname__
     return name if module in (None, "builtins") else f"{module}.{name}"
@@ -728,7 +728,13 @@ class Module:
                 if strict:
                     missing_keys.append(key)
                 continue
-            _copy_into(param, state_dict[key], key, error_msgs)
+            value = _checked_value(param, state_dict[key], key, error_msgs)
+            if value is None:
+                continue
+            if local_metadata.get("assign_to_params_buffers"):
+                setattr(self, name, _assigned(param, value))
+            else:
+                _copy_into(param, value, key, error_msgs)
         if self._has_extra_state():
             key = prefix + _EXTRA_STATE
             if key in state_dict:
@@ -750,9 +756,12 @@ class Module:
     def load_state_dict(self, state_dict: Mapping, strict: bool = True, assign: bool = False):
         """Copy parameters and buffers from state_dict into this module (in place).
 
-        With strict=True (the default) missing and unexpected keys raise RuntimeError.
+        With strict=True (the default) missing and unexpected keys raise RuntimeError. With
+        assign=True the module takes the state_dict's tensors themselves (their dtype and
+        device; a parameter keeps its requires_grad), as PyTorch's does.
         Returns a named tuple (missing_keys, unexpected_keys).
         """
+        metadata = {"assign_to_params_buffers": assign}
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         missing, unexpected, errors = [], [], []
@@ -761,7 +770,7 @@ class Module:
         def load(module, local, prefix=""):
             for hook in module._load_state_dict_pre_hooks.values():
                 hook(module, local, prefix, {}, True, missing, unexpected, errors)
-            module._load_from_state_dict(local, prefix, {}, True, missing, unexpected, errors)
+            module._load_from_state_dict(local, prefix, metadata, True, missing, unexpected, errors)
             for name, child in module._modules.items():
                 if child is not None:
                     child_prefix = prefix + name + "."
@@ -890,13 +899,14 @@ def _remove_from(name: str, *dicts_or_sets) -> None:
                 d.discard(name)
 
 
-def _copy_into(param: Tensor, value, key: str, errors: list) -> None:
+def _checked_value(param: Tensor, value, key: str, errors: list) -> Tensor | None:
+    """value, a tensor of param's shape, or None with the reason in errors."""
     if not isinstance(value, Tensor):
         errors.append(
             f'While copying the parameter named "{key}", expected minitorch.Tensor or '
             f"Tensor-like object from checkpoint but received {type(value)}"
         )
-        return
+        return None
     if param.ndim == 0 and value.shape == (1,):
         value = value[0]
     if value.shape != param.shape:
@@ -904,7 +914,20 @@ def _copy_into(param: Tensor, value, key: str, errors: list) -> None:
             f"size mismatch for {key}: copying a param with shape {value.shape} from "
             f"checkpoint, the shape in current model is {param.shape}."
         )
-        return
+        return None
+    return value
+
+
+def _assigned(param: Tensor, value: Tensor) -> Tensor:
+    """What load_state_dict(assign=True) stores: value, a Parameter where param was one."""
+    if not isinstance(param, Parameter):
+        return value
+    if not isinstance(value, Parameter):
+        return Parameter(value, requires_grad=param.requires_grad)
+    return value.requires_grad_(param.requires_grad)
+
+
+def _copy_into(param: Tensor, value: Tensor, key: str, errors: list) -> None:
     try:
         with no_grad():
             param.copy_(value)
