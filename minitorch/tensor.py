@@ -1074,11 +1074,13 @@ class Tensor:
         return self - self.div(other, rounding_mode="trunc") * other
 
     def pow(self, exponent) -> Tensor:
-        # shortcuts only where they keep pow's dtype (int ** 2.0 is float, int * int is not)
+        # shortcuts only where they keep pow's dtype (int ** 2.0 is float, int * int is not;
+        # bool ** 2 is int64, bool * bool is bool)
         if (
             isinstance(exponent, (int, float))
             and not isinstance(exponent, bool)
             and (self.dtype.is_floating_point or isinstance(exponent, int))
+            and self.dtype is not dtypes.bool_
         ):
             if exponent == 2:
                 return E.mul(self, self)
