@@ -10,8 +10,9 @@ is rarely needed, but a script that uses it gets the behaviour it asks for.)
 from __future__ import annotations
 
 import functools
-import math
 import warnings
+
+import numpy as np
 
 from .autograd.grad_mode import no_grad
 from .dtypes import float32
@@ -82,7 +83,10 @@ class GradScaler:
         self._scale = full((), float(init_scale), dtype=float32, device=on)
         self._growth_factor, self._backoff_factor = growth_factor, backoff_factor
         self._growth_interval, self._growth_tracker = growth_interval, 0
-        self._unscaled: dict[int, bool] = {}  # id(optimizer) -> a gradient was not finite
+        # PyTorch's per-optimizer stage since the last update(): absent (ready), "unscaled" or
+        # "stepped"; and whether the optimizer's unscaled gradients held an inf or nan
+        self._stage: dict[int, str] = {}
+        self._found_inf: dict[int, bool] = {}
 
     def is_enabled(self) -> bool:
         return self._enabled
@@ -102,21 +106,26 @@ class GradScaler:
         raise ValueError("outputs must be a Tensor or an iterable of Tensors")
 
     def unscale_(self, optimizer) -> None:
-        """Divide the optimizer's gradients by the scale, once per update()."""
+        """Divide the optimizer's gradients by the scale, once per update() and before step()."""
         if not self._enabled:
             return
-        if id(optimizer) in self._unscaled:
+        stage = self._stage.get(id(optimizer))
+        if stage == "unscaled":
             raise RuntimeError(
                 "unscale_() has already been called on this optimizer since the last update()."
             )
+        if stage == "stepped":
+            raise RuntimeError("unscale_() is being called after step().")
         inverse, finite = 1.0 / self.get_scale(), True
         with no_grad():
             for group in optimizer.param_groups:
                 for p in group["params"]:
                     if p.grad is not None:
-                        p.grad.mul_(inverse)
+                        # checked before scaling, as PyTorch's kernel: a scale below 1 could
+                        # overflow a finite gradient
                         finite = finite and bool(p.grad.isfinite().all())
-        self._unscaled[id(optimizer)] = not finite
+                        p.grad.mul_(inverse)
+        self._stage[id(optimizer)], self._found_inf[id(optimizer)] = "unscaled", not finite
 
     def step(self, optimizer, *args, **kwargs):
         """optimizer.step(*args, **kwargs) unless a gradient is inf or nan (then skipped)."""
@@ -124,27 +133,41 @@ class GradScaler:
             return optimizer.step(*args, **kwargs)
         if "closure" in kwargs:
             raise RuntimeError("Closure use is not currently supported if GradScaler is enabled.")
-        if id(optimizer) not in self._unscaled:
+        if self._stage.get(id(optimizer)) == "stepped":
+            raise RuntimeError("step() has already been called since the last update().")
+        if id(optimizer) not in self._stage:
             self.unscale_(optimizer)
-        if self._unscaled[id(optimizer)]:
-            return None
-        return optimizer.step(*args, **kwargs)
+        result = None if self._found_inf[id(optimizer)] else optimizer.step(*args, **kwargs)
+        self._stage[id(optimizer)] = "stepped"
+        return result
 
-    def update(self, new_scale: float | None = None) -> None:
+    def update(self, new_scale: float | Tensor | None = None) -> None:
         """Back off the scale after a skipped step, grow it after growth_interval good ones."""
         if not self._enabled:
             return
         if new_scale is not None:
             self._scale.fill_(float(new_scale))
-        elif any(self._unscaled.values()):
+        elif not self._found_inf:
+            raise AssertionError("No inf checks were recorded prior to update.")
+        else:
+            self._update_scale(any(self._found_inf.values()))
+        self._stage.clear()
+        self._found_inf.clear()
+
+    def _update_scale(self, found_inf: bool) -> None:
+        """torch._amp_update_scale_: back off after a skipped step; after growth_interval good
+        steps in a row, grow, unless the grown scale overflows float32 (then keep it)."""
+        if found_inf:
             self._scale.fill_(self.get_scale() * self._backoff_factor)
             self._growth_tracker = 0
-        else:
-            self._growth_tracker += 1
-            if self._growth_tracker == self._growth_interval:
-                self._scale.fill_(min(self.get_scale() * self._growth_factor, math.inf))
-                self._growth_tracker = 0
-        self._unscaled.clear()
+            return
+        self._growth_tracker += 1
+        if self._growth_tracker == self._growth_interval:
+            with np.errstate(over="ignore"):  # NOTE: float32 rounding decides, not float64's
+                grown = np.float32(self.get_scale() * self._growth_factor)
+            if np.isfinite(grown):
+                self._scale.fill_(float(grown))
+            self._growth_tracker = 0
 
     def state_dict(self) -> dict:
         if not self._enabled:
