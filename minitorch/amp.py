@@ -1,7 +1,10 @@
 """Mixed precision as PyTorch scripts spell it: autocast and GradScaler.
 
-minitorch has no float16/bfloat16 arithmetic, so `autocast` runs its region in the tensors'
-own dtypes (float32): a script written for mixed precision runs, with float32's numbers.
+minitorch has no float16/bfloat16 arithmetic (and numpy cannot hold a bfloat16 tensor at all),
+so `autocast` runs its region in the tensors' own dtypes (float32): a script written for mixed
+precision runs, with float32's numbers. The region's state is still kept as PyTorch's is, for
+code that asks: `is_autocast_enabled(device_type)` is True inside it and `get_autocast_dtype`
+names its dtype; `custom_fwd`/`custom_bwd` read and restore that state.
 `GradScaler` is PyTorch's dynamic loss scaling, in full: scale the loss, unscale the
 gradients, skip the step when one is not finite, grow or back off the scale. (On float32 it
 is rarely needed, but a script that uses it gets the behaviour it asks for.)
@@ -15,29 +18,53 @@ import warnings
 import numpy as np
 
 from .autograd.grad_mode import no_grad
-from .dtypes import float32
+from .dtypes import bfloat16, float16, float32, float64
 from .functional import full
 from .tensor import Tensor
 
-_DEVICE_TYPES = ("cpu", "cuda")
+# device type -> [enabled, dtype]: what is_autocast_enabled and get_autocast_dtype report.
+# Regions set and restore it; no op reads it, as every region runs in float32.
+_STATE = {"cpu": [False, bfloat16], "cuda": [False, float16]}
+
+
+def _state(device_type: str) -> list:
+    if device_type not in _STATE:
+        raise RuntimeError(
+            f"User specified an unsupported autocast device_type '{device_type}'; use one "
+            f"of {tuple(_STATE)}"
+        )
+    return _STATE[device_type]
 
 
 class autocast:  # noqa: N801  (PyTorch's name)
-    """Context manager and decorator; the region runs in float32 (see the module's doc)."""
+    """Context manager and decorator; the region runs in float32 (see the module's doc).
+
+    Example:
+        >>> with autocast("cpu", dtype=bfloat16):
+        ...     is_autocast_enabled("cpu"), get_autocast_dtype("cpu")
+        (True, minitorch.bfloat16)
+    """
 
     def __init__(self, device_type: str, dtype=None, enabled: bool = True, cache_enabled=None):
-        if device_type not in _DEVICE_TYPES:
-            raise RuntimeError(
-                f"User specified an unsupported autocast device_type '{device_type}'; use one "
-                f"of {_DEVICE_TYPES}"
+        self.device, self.fast_dtype = device_type, dtype or get_autocast_dtype(device_type)
+        if enabled and device_type == "cpu" and self.fast_dtype not in (bfloat16, float16):
+            warnings.warn(
+                "In CPU autocast, but the target dtype is not supported. Disabling autocast.\n"
+                "CPU Autocast only supports dtypes of torch.bfloat16, torch.float16 currently.",
+                UserWarning,
+                stacklevel=2,
             )
-        self.device, self.fast_dtype, self.enabled = device_type, dtype, enabled
+            enabled = False
+        self.enabled = enabled
 
     def __enter__(self):
+        state = _state(self.device)
+        self._previous = state[:]
+        state[:] = [self.enabled, self.fast_dtype]
         return self
 
     def __exit__(self, *exc) -> None:
-        return None
+        _state(self.device)[:] = self._previous
 
     def __call__(self, fn):
         @functools.wraps(fn)
@@ -48,9 +75,75 @@ class autocast:  # noqa: N801  (PyTorch's name)
         return in_region
 
 
-def is_autocast_enabled(device_type: str | None = None) -> bool:
-    """False: no region ever casts (see the module's doc)."""
-    return False
+def is_autocast_available(device_type: str) -> bool:
+    return device_type in _STATE
+
+
+def is_autocast_enabled(device_type: str = "cuda") -> bool:
+    """Inside an enabled autocast region of device_type (the ops still run in float32)."""
+    return _state(device_type)[0]
+
+
+def set_autocast_enabled(device_type, enabled=None) -> None:
+    """set_autocast_enabled(device_type, enabled), or PyTorch's older (enabled) for cuda."""
+    if enabled is None:
+        device_type, enabled = "cuda", device_type
+    _state(device_type)[0] = bool(enabled)
+
+
+def get_autocast_dtype(device_type: str):
+    """The dtype autocast regions of device_type name (bfloat16 on cpu, float16 on cuda)."""
+    return _state(device_type)[1]
+
+
+def set_autocast_dtype(device_type: str, dtype) -> None:
+    _state(device_type)[1] = dtype
+
+
+def custom_fwd(fwd=None, *, device_type: str, cast_inputs=None):
+    """Decorator for a custom autograd Function's forward, as torch.amp.custom_fwd: in an
+    autocast region with cast_inputs set, floating tensor arguments are cast to cast_inputs
+    (float64 ones excepted) and forward runs with autocast off."""
+    if fwd is None:
+        return functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
+
+    @functools.wraps(fwd)
+    def decorate_fwd(ctx, *args, **kwargs):
+        # custom_bwd runs backward under the autocast state forward ran under
+        ctx._dtype = get_autocast_dtype(device_type)
+        in_region = is_autocast_enabled(device_type)
+        ctx._fwd_used_autocast = in_region and cast_inputs is None
+        if not in_region or cast_inputs is None:
+            return fwd(ctx, *args, **kwargs)
+        with autocast(device_type, enabled=False):
+            return fwd(ctx, *_cast(args, cast_inputs), **_cast(kwargs, cast_inputs))
+
+    return decorate_fwd
+
+
+def custom_bwd(bwd=None, *, device_type: str):
+    """Decorator for a custom autograd Function's backward: the autocast state of forward."""
+    if bwd is None:
+        return functools.partial(custom_bwd, device_type=device_type)
+
+    @functools.wraps(bwd)
+    def decorate_bwd(ctx, *args, **kwargs):
+        with autocast(device_type, dtype=ctx._dtype, enabled=ctx._fwd_used_autocast):
+            return bwd(ctx, *args, **kwargs)
+
+    return decorate_bwd
+
+
+def _cast(value, dtype):
+    """value with its floating tensors (float64 ones excepted) cast to dtype, in containers too."""
+    if isinstance(value, Tensor):
+        cast = value.dtype.is_floating_point and value.dtype is not float64
+        return value.to(dtype) if cast else value
+    if isinstance(value, dict):
+        return {k: _cast(v, dtype) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cast(v, dtype) for v in value)
+    return value
 
 
 class GradScaler:

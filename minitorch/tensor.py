@@ -405,6 +405,9 @@ class Tensor:
     def half(self) -> Tensor:
         return self.to(dtypes.float16)
 
+    def bfloat16(self) -> Tensor:
+        return self.to(dtypes.bfloat16)  # (raises: numpy has no bfloat16; see dtypes.to_dtype)
+
     def long(self) -> Tensor:
         return self.to(dtypes.int64)
 

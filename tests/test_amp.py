@@ -70,3 +70,81 @@ def test_grad_scaler_refuses_calls_out_of_order_like_torch(calls, message):
         assert str(raised.value) == message, lib.__name__
         if calls == ("step", "step"):
             np.testing.assert_allclose(w.detach().numpy(), [0.8, 0.8], rtol=1e-6)
+
+
+def _autocast_states(lib):
+    """What is_autocast_enabled / get_autocast_dtype report in and out of nested regions."""
+    seen = [(lib.is_autocast_enabled("cpu"), lib.get_autocast_dtype("cpu"))]
+    with lib.autocast(device_type="cpu", dtype=lib.bfloat16):
+        seen.append((lib.is_autocast_enabled("cpu"), lib.is_autocast_cpu_enabled()))
+        with lib.autocast("cpu", enabled=False):
+            seen.append((lib.is_autocast_enabled("cpu"), lib.get_autocast_dtype("cpu")))
+        with lib.cpu.amp.autocast(dtype=lib.float16):
+            seen.append((lib.is_autocast_enabled("cpu"), lib.get_autocast_cpu_dtype()))
+        seen.append((lib.is_autocast_enabled("cuda"), lib.get_autocast_dtype("cuda")))
+    seen.append((lib.is_autocast_enabled("cpu"), lib.amp.is_autocast_available("cpu")))
+    return [(a, str(b).split(".")[-1]) for a, b in seen]
+
+
+def test_autocast_regions_report_their_state_like_torchs_and_run_in_float32():
+    """`torch.bfloat16` did not exist, so the usual CPU autocast spelling failed before any op;
+    is_autocast_enabled was False inside a region."""
+    assert _autocast_states(minitorch) == _autocast_states(torch)
+    with minitorch.autocast("cpu", dtype=minitorch.bfloat16):
+        out = minitorch.nn.Linear(4, 2)(minitorch.randn(3, 4))
+    assert out.dtype is minitorch.float32  # (PyTorch's would be bfloat16; see amp's doc)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda t: t.zeros(3, dtype=t.bfloat16),
+        lambda t: t.tensor([1.0], dtype=t.bfloat16),
+        lambda t: t.ones(2).bfloat16(),
+        lambda t: t.ones(2).to(t.bfloat16),
+        lambda t: t.nn.Linear(2, 2).bfloat16(),
+    ],
+)
+def test_a_bfloat16_tensor_is_refused_with_what_to_do_instead(make):
+    with pytest.raises(TypeError, match=r"^bfloat16: .*float32.*autocast"):
+        make(minitorch)
+
+
+def test_finfo_of_bfloat16_is_torchs():
+    ours, theirs = minitorch.finfo(minitorch.bfloat16), torch.finfo(torch.bfloat16)
+    assert repr(ours) == repr(theirs) and (ours.bits, ours.max) == (theirs.bits, theirs.max)
+    assert minitorch.bfloat16.itemsize == 2 and minitorch.bfloat16.is_floating_point
+
+
+def _custom_function_run(lib, cast_inputs):
+    """Autocast states seen inside a custom Function's forward and backward, and the grad."""
+    seen = []
+
+    class Square(lib.autograd.Function):
+        @staticmethod
+        @lib.amp.custom_fwd(device_type="cpu", cast_inputs=cast_inputs)
+        def forward(ctx, x):
+            seen.append(("fwd", lib.is_autocast_enabled("cpu"), str(x.dtype).split(".")[-1]))
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        @lib.amp.custom_bwd(device_type="cpu")
+        def backward(ctx, grad):
+            seen.append(("bwd", lib.is_autocast_enabled("cpu")))
+            (x,) = ctx.saved_tensors
+            return 2 * x * grad
+
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    with lib.autocast("cpu", dtype=lib.bfloat16):
+        y = Square.apply(x)
+    y.sum().backward()
+    return seen, x.grad.tolist()
+
+
+@pytest.mark.parametrize("cast_inputs", [None, "float32"])
+def test_custom_fwd_and_bwd_set_the_autocast_state_like_torchs(cast_inputs):
+    def run(lib):
+        return _custom_function_run(lib, cast_inputs and getattr(lib, cast_inputs))
+
+    assert run(minitorch) == run(torch)
