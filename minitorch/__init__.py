@@ -158,8 +158,8 @@ for _name in (
     "arccosh arctanh arctan2 deg2rad rad2deg logit logaddexp xlogy sgn fliplr flipud movedim "
     "moveaxis diagonal diag trace take_along_dim broadcast_to index_add index_copy index_fill "
     "addmm addmv addbmm baddbmm kron ger cummax cummin logcumsumexp median nanmedian quantile "
-    "nanquantile bincount unique histc diff inverse det logdet slogdet bitwise_not bitwise_and "
-    "bitwise_or "
+    "nanquantile kthvalue bincount unique histc diff inverse det logdet slogdet bitwise_not "
+    "bitwise_and bitwise_or "
     "bitwise_xor bitwise_left_shift bitwise_right_shift ravel erfc float_power mv dist nanmean "
     "aminmax argwhere take"
 ).split():
