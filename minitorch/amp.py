@@ -46,7 +46,8 @@ class autocast:  # noqa: N801  (PyTorch's name)
     """
 
     def __init__(self, device_type: str, dtype=None, enabled: bool = True, cache_enabled=None):
-        self.device, self.fast_dtype = device_type, dtype or get_autocast_dtype(device_type)
+        default_dtype = _state(device_type)[1]  # (an unknown device_type raises here, as PyTorch's)
+        self.device, self.fast_dtype = device_type, dtype or default_dtype
         if enabled and device_type == "cpu" and self.fast_dtype not in (bfloat16, float16):
             warnings.warn(
                 "In CPU autocast, but the target dtype is not supported. Disabling autocast.\n"

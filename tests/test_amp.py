@@ -93,6 +93,8 @@ def test_autocast_regions_report_their_state_like_torchs_and_run_in_float32():
     with minitorch.autocast("cpu", dtype=minitorch.bfloat16):
         out = minitorch.nn.Linear(4, 2)(minitorch.randn(3, 4))
     assert out.dtype is minitorch.float32  # (PyTorch's would be bfloat16; see amp's doc)
+    with pytest.raises(RuntimeError, match="unsupported autocast device_type 'tpu'"):
+        minitorch.autocast("tpu", dtype=minitorch.bfloat16)
 
 
 @pytest.mark.parametrize(
