@@ -6,6 +6,7 @@ x = torch.randn(64, 784, requires_grad=True)
 
 from __future__ import annotations
 
+import functools as _functools
 import math as _math
 from types import SimpleNamespace
 
@@ -35,9 +36,7 @@ from .autograd import (
 from .backend import Device as device
 from .counting import bucketize, searchsorted
 from .dtypes import (
-    bool_ as bool,  # noqa: A001  (torch.bool)
-)
-from .dtypes import (
+    bfloat16,
     dtype,
     finfo,
     float16,
@@ -51,6 +50,9 @@ from .dtypes import (
     int64,
     set_default_dtype,
     uint8,
+)
+from .dtypes import (
+    bool_ as bool,  # noqa: A001  (torch.bool)
 )
 from .dtypes import (
     result_type as _result_type,
@@ -156,8 +158,8 @@ for _name in (
     "arccosh arctanh arctan2 deg2rad rad2deg logit logaddexp xlogy sgn fliplr flipud movedim "
     "moveaxis diagonal diag trace take_along_dim broadcast_to index_add index_copy index_fill "
     "addmm addmv addbmm baddbmm kron ger cummax cummin logcumsumexp median nanmedian quantile "
-    "nanquantile bincount unique histc diff inverse det logdet slogdet bitwise_not bitwise_and "
-    "bitwise_or "
+    "nanquantile kthvalue bincount unique histc diff inverse det logdet slogdet bitwise_not "
+    "bitwise_and bitwise_or "
     "bitwise_xor bitwise_left_shift bitwise_right_shift ravel erfc float_power mv dist nanmean "
     "aminmax argwhere take"
 ).split():
@@ -186,9 +188,29 @@ for _dtype in (float32, float64, float16, int64, int32, int16, int8, uint8, bool
     globals()[_name] = _LegacyType(_name, (), {"dtype": _dtype, "__module__": __name__})
 
 
-autocast, is_autocast_enabled = amp.autocast, amp.is_autocast_enabled
+autocast, is_autocast_enabled, set_autocast_enabled = (
+    amp.autocast,
+    amp.is_autocast_enabled,
+    amp.set_autocast_enabled,
+)
+get_autocast_dtype, set_autocast_dtype = amp.get_autocast_dtype, amp.set_autocast_dtype
+
+
+def is_autocast_cpu_enabled() -> bool:
+    return amp.is_autocast_enabled("cpu")
+
+
+def get_autocast_cpu_dtype() -> dtype:
+    return amp.get_autocast_dtype("cpu")
+
+
 # torch.cuda.amp / torch.cpu.amp: the older spellings of the same
-cuda.amp = SimpleNamespace(autocast=amp._CudaAutocast, GradScaler=amp.GradScaler)
+cuda.amp = SimpleNamespace(
+    autocast=amp._CudaAutocast,
+    GradScaler=amp.GradScaler,
+    custom_fwd=_functools.partial(amp.custom_fwd, device_type="cuda"),
+    custom_bwd=_functools.partial(amp.custom_bwd, device_type="cuda"),
+)
 cpu = SimpleNamespace(amp=SimpleNamespace(autocast=amp._CpuAutocast, GradScaler=amp.GradScaler))
 
 

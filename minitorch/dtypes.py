@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 __all__ = ["dtype", "result_type", "get_default_dtype", "set_default_dtype", "to_dtype"]
@@ -16,13 +18,13 @@ class dtype:
 
     __slots__ = ("name", "np", "category", "itemsize", "is_floating_point", "is_signed")
 
-    def __init__(self, name: str, np_dtype: type, category: int):
+    def __init__(self, name: str, np_dtype: type | None, category: int, itemsize: int = 0):
         self.name = name
-        self.np = np.dtype(np_dtype)
+        self.np = None if np_dtype is None else np.dtype(np_dtype)  # None: no storage (bfloat16)
         self.category = category
-        self.itemsize = self.np.itemsize
+        self.itemsize = itemsize or self.np.itemsize
         self.is_floating_point = category == 2
-        self.is_signed = self.np.kind in "if"
+        self.is_signed = category == 2 or self.np.kind == "i"
 
     def __repr__(self) -> str:
         return f"minitorch.{self.name}"
@@ -40,6 +42,9 @@ int64 = dtype("int64", np.int64, 1)
 float16 = dtype("float16", np.float16, 2)
 float32 = dtype("float32", np.float32, 2)
 float64 = dtype("float64", np.float64, 2)
+# NOTE: numpy, which holds every tensor, has no bfloat16: the name exists so that scripts can
+# pass it to autocast (whose regions run in float32), and to_dtype refuses to make a tensor of it.
+bfloat16 = dtype("bfloat16", None, 2, itemsize=2)
 
 ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
 _BY_NP = {d.np: d for d in ALL}
@@ -74,6 +79,13 @@ def set_default_dtype(d: dtype) -> None:
 
 def to_dtype(d) -> dtype:
     """Normalise a minitorch dtype, numpy dtype, Python type or name to a minitorch dtype."""
+    if d is bfloat16 or d == "bfloat16":
+        raise TypeError(
+            "bfloat16: minitorch stores tensors in numpy arrays, which have no bfloat16, so it "
+            "cannot make a bfloat16 tensor. Keep the tensors in float32 (or use float16), or "
+            "run the region under torch.autocast(device_type, dtype=torch.bfloat16), which "
+            "minitorch runs in float32."
+        )
     if isinstance(d, dtype):
         return d
     if d is float:  # Python's float is a double, whatever the default dtype (as in PyTorch)
@@ -151,6 +163,17 @@ def result_type(*operands) -> dtype:
     raise AssertionError("unreachable")
 
 
+# numpy has no bfloat16 to ask: float32's 8 exponent bits with 7 mantissa bits, by hand
+_BFLOAT16_INFO = SimpleNamespace(
+    bits=16,
+    eps=2.0**-7,
+    max=float.fromhex("0x1.fep+127"),
+    min=-float.fromhex("0x1.fep+127"),
+    tiny=2.0**-126,
+    precision=2,
+)
+
+
 class finfo:
     """Limits of a floating point dtype: bits, eps, max, min, tiny (= smallest_normal),
     resolution, and the dtype's name, as torch.finfo (numpy's np.finfo underneath).
@@ -166,7 +189,7 @@ class finfo:
             raise TypeError(
                 f"finfo() requires a floating point input type; got {dt}. Use iinfo for it."
             )
-        info = np.finfo(dt.np)
+        info = _BFLOAT16_INFO if dt is bfloat16 else np.finfo(dt.np)
         self.bits = int(info.bits)
         self.eps, self.max, self.min = float(info.eps), float(info.max), float(info.min)
         self.tiny = self.smallest_normal = float(info.tiny)

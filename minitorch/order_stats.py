@@ -1,4 +1,4 @@
-"""Order statistics: median, nanmedian, quantile, nanquantile.
+"""Order statistics: median, nanmedian, kthvalue, quantile, nanquantile.
 
 Each sorts (argsort, a registry op) and gathers the elements it picks, so gradients flow to
 those elements through gather, as in PyTorch. NaN sorts last: median and quantile return NaN
@@ -18,8 +18,6 @@ _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
 def median(x, dim=None, keepdim=False, *, skip_nan=False):
     """The lower of the two middle values (no averaging): over all elements, or along dim as
     (values, indices)."""
-    from .tensor import _named  # noqa: PLC0415
-
     op = "nanmedian" if skip_nan else "median"
     if dim is None:
         flat = x.reshape(-1)
@@ -32,13 +30,32 @@ def median(x, dim=None, keepdim=False, *, skip_nan=False):
         raise IndexError(
             f"{op}(): Expected reduction dim {d} to have non-zero size (shape {tuple(x.shape)})"
         )
-    if not x.ndim:
-        return _named(op, ["values", "indices"])(x.clone(), x.new_zeros((), dtype=dtypes.int64))
-    idx = _middle_index(x, d, skip_nan)
+    return _picked(op, x, d, _middle_index(x, d, skip_nan) if x.ndim else None, keepdim)
+
+
+def kthvalue(x, k: int, dim: int = -1, keepdim: bool = False):
+    """The k-th smallest element (k counts from 1) along dim, as (values, indices); NaN sorts
+    last."""
+    d = normalize_dim(dim, x.ndim, "kthvalue")
+    if not 1 <= k <= (x.shape[d] if x.ndim else 1):
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
+    return _picked(
+        "kthvalue", x, d, x.argsort(dim=d).narrow(d, k - 1, 1) if x.ndim else None, keepdim
+    )
+
+
+def _picked(op: str, x, d: int, idx, keepdim: bool):
+    """(values, indices) named as op's result: the elements of x at idx (size 1 along d), or
+    x itself when it is 0-d (idx None)."""
+    from .tensor import _named  # noqa: PLC0415
+
+    result = _named(op, ["values", "indices"])
+    if idx is None:
+        return result(x.clone(), x.new_zeros((), dtype=dtypes.int64))
     values = x.gather(d, idx)
     if not keepdim:
         values, idx = values.squeeze(d), idx.squeeze(d)
-    return _named(op, ["values", "indices"])(values, idx)
+    return result(values, idx)
 
 
 def _middle_index(x, d: int, skip_nan: bool):

@@ -177,6 +177,15 @@ class Tensor:
         return self.dtype.itemsize
 
     @property
+    def itemsize(self) -> int:
+        return self.dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        """numel() * itemsize, as PyTorch's (an expanded view counts every element)."""
+        return self.numel() * self.dtype.itemsize
+
+    @property
     def device(self) -> Device:
         return device_of(self._data)
 
@@ -405,6 +414,9 @@ class Tensor:
 
     def half(self) -> Tensor:
         return self.to(dtypes.float16)
+
+    def bfloat16(self) -> Tensor:
+        return self.to(dtypes.bfloat16)  # (raises: numpy has no bfloat16; see dtypes.to_dtype)
 
     def long(self) -> Tensor:
         return self.to(dtypes.int64)
@@ -1619,6 +1631,11 @@ class Tensor:
         from . import order_stats  # noqa: PLC0415
 
         return order_stats.median(self, dim, keepdim, skip_nan=True)
+
+    def kthvalue(self, k: int, dim: int = -1, keepdim: bool = False):
+        from . import order_stats  # noqa: PLC0415
+
+        return order_stats.kthvalue(self, k, dim, keepdim)
 
     def quantile(self, q, dim=None, keepdim: bool = False, *, interpolation="linear"):
         from . import order_stats  # noqa: PLC0415

@@ -564,3 +564,32 @@ def test_linalg_missing_gradients_name_the_op():
         minitorch.linalg.qr(a).Q.sum().backward()
     with pytest.raises(NotImplementedError, match="linalg.eigh"):
         minitorch.linalg.eigh(a).eigenvalues.sum().backward()
+
+
+@pytest.mark.parametrize(
+    "k, dim, keepdim", [(1, -1, False), (2, 1, True), (3, 0, False), (1, 0, True)]
+)
+def test_kthvalue_values_indices_and_grad_match_torch(k, dim, keepdim):
+    data = np.array([[3.0, 1.0, 2.0, 7.0], [np.nan, 0.0, 5.0, -1.0], [4.0, 6.0, -2.0, 8.0]])
+    results = []
+    for lib in (minitorch, torch):
+        x = lib.tensor(data, requires_grad=True)
+        out = lib.kthvalue(x, k, dim, keepdim)
+        (out.values * lib.arange(out.values.numel()).reshape(out.values.shape)).sum().backward()
+        results.append((type(out).__name__, out.values.tolist(), out.indices.tolist(), x.grad))
+    (name, values, indices, grad), (t_name, t_values, t_indices, t_grad) = results
+    assert name == t_name == "kthvalue" and indices == t_indices
+    np.testing.assert_array_equal(values, t_values)
+    np.testing.assert_array_equal(grad.numpy(), t_grad.numpy())
+    scalar = minitorch.tensor(3.0).kthvalue(1)
+    assert scalar.values.item() == 3.0 and scalar.indices.item() == 0
+    raises_like_torch(lambda lib: lib.ones(2, 3).kthvalue(4, 1), lib=True)
+
+
+def test_nbytes_and_itemsize_match_torch():
+    for make in (
+        lambda lib: lib.zeros(2, 3, dtype=lib.float64),
+        lambda lib: lib.zeros(3).expand(4, 3),
+    ):
+        ours, theirs = make(minitorch), make(torch)
+        assert (ours.nbytes, ours.itemsize) == (theirs.nbytes, theirs.itemsize)

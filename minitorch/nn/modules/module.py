@@ -657,6 +657,9 @@ class Module:
     def half(self) -> Module:
         return self._apply(lambda t: t.half() if t.dtype.is_floating_point else t)
 
+    def bfloat16(self) -> Module:
+        return self._apply(lambda t: t.bfloat16() if t.dtype.is_floating_point else t)
+
     def share_memory(self) -> Module:
         return self
 
