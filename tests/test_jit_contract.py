@@ -1766,6 +1766,54 @@ def test_a_compiled_method_guards_what_it_reads_through_self():
     assert len(reasons) == 3 and compiled.stats.replays == 7
 
 
+class _ClassScaled(_Trainer):
+    scale = 1.0  # a class attribute: read through the class, not the instance
+
+    def via_self(self, x):
+        return self.step(x) * self.scale
+
+    def via_type(self, x):
+        return self.step(x) * type(self).scale
+
+    def via_class(self, x):
+        return self.step(x) * _ClassScaled.scale
+
+
+class _ClassScaledNet(nn.Module):
+    scale = 1.0
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = nn.Linear(3, 1)
+
+    def forward(self, x):
+        return self.fc(x) * type(self).scale
+
+
+@pytest.mark.parametrize("form", ["via_self", "via_type", "via_class", "module forward"])
+def test_a_class_attribute_changed_between_calls_retraces(form):
+    """`type(self).scale` read a class attribute that no guard watched: set on the class
+    between calls, the replays kept the traced call's value."""
+    outs = []
+    for compile_it in (False, True):
+        for cls in (_ClassScaled, _ClassScaledNet):
+            cls.scale = 1.0
+        if form == "module forward":
+            fn = _ClassScaledNet().requires_grad_(False)
+        else:
+            fn = getattr(_ClassScaled(), form)
+        fn = torch.compile(fn) if compile_it else fn
+        results = []
+        for i in range(6):
+            if i == 3:
+                _ClassScaled.scale = _ClassScaledNet.scale = 2.0
+            results.append(fn(torch.full((2, 3), float(i))).detach().numpy().tobytes())
+        outs.append(results)
+    assert outs[0] == outs[1]
+    assert re.search(r"scale .*changed from 1.0 to 2.0", fn.stats.retraces[-1]), fn.stats.retraces
+
+
 # ---- 4. the kernel cache across processes ------------------------------------------------------
 CHILD = r"""
 import json, os, sys

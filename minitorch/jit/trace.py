@@ -1510,9 +1510,13 @@ class _Attribute:
             return False
 
     def label(self) -> str:
-        return self.name + "".join(
-            f"[{s[0]!r}]" if isinstance(s, tuple) else f".{s}" for s in self.attrs
-        )
+        text = self.name
+        for s in self.attrs:
+            if s == "__class__":  # (see _attribute_chains)
+                text = f"type({text})"
+            else:
+                text += f"[{s[0]!r}]" if isinstance(s, tuple) else f".{s}"
+        return text
 
 
 def _attribute_reads(code, fn, where: str, roots: dict) -> list[tuple]:
@@ -1539,12 +1543,19 @@ def _attribute_reads(code, fn, where: str, roots: dict) -> list[tuple]:
 
 def _attribute_chains(code, fast: tuple = ()) -> list[tuple[str, tuple]]:
     """(name, steps) for each closure or global `name`, or local in `fast` (a method's self,
-    an object passed in), whose attributes or constant subscripts (cfg["lr"]) code reads."""
-    chains, current, key = [], None, None
+    an object passed in), whose attributes or constant subscripts (cfg["lr"]) code reads.
+    `type(self).scale` reads a class attribute as `self.__class__.scale` does: its chain goes
+    through "__class__" (a class attribute changed between calls is seen as one on self)."""
+    chains, current, key, typed = [], None, None, False
     for ins in dis.get_instructions(code):
         local = ins.opname.startswith("LOAD_FAST") and ins.argval in fast
         if local or ins.opname in ("LOAD_DEREF", "LOAD_GLOBAL", "LOAD_NAME"):
+            typed = current == ("type", ())  # the argument of a call of `type`, perhaps
             current = (ins.argval, ())
+        elif ins.opname in ("PRECALL", "CALL") and typed and ins.arg == 1:
+            if ins.opname == "CALL":  # (3.11 has a PRECALL before it)
+                current, typed = (current[0], current[1] + ("__class__",)), False
+            continue
         elif ins.opname == "LOAD_ATTR" and current is not None:
             current = (current[0], current[1] + (ins.argval,))
             chains.append(current)
@@ -1557,7 +1568,7 @@ def _attribute_chains(code, fast: tuple = ()) -> list[tuple[str, tuple]]:
         elif ins.opname == "COPY" and current is not None:  # `self.n += 1` reads via a copy
             continue
         else:
-            current = None
+            current, typed = None, False
         key = None
     for const in code.co_consts:
         if inspect.iscode(const):
