@@ -490,6 +490,33 @@ def test_python_branch_on_a_closure_flag_is_noticed():
     assert compiled.stats.retraces == ["closure use_tanh changed from True to False"]
 
 
+def _env_step(x):
+    y = x * float(os.environ.get("MINITORCH_TEST_SCALE", "1.0"))
+    return y + 1 if os.getenv("MINITORCH_TEST_SHIFT") else y
+
+
+def test_environment_variables_the_step_reads_are_guarded(monkeypatch):
+    """os.environ.get / os.getenv inside the step: replays kept the traced call's values
+    when the variable was set or changed between calls."""
+    monkeypatch.delenv("MINITORCH_TEST_SHIFT", raising=False)
+    monkeypatch.delenv("MINITORCH_TEST_SCALE", raising=False)
+    compiled = torch.compile(_env_step)
+    for i in range(8):
+        if i == 3:
+            monkeypatch.setenv("MINITORCH_TEST_SHIFT", "1")
+        if i == 6:
+            monkeypatch.setenv("MINITORCH_TEST_SCALE", "3.0")
+        assert compiled(torch.ones(2)).tolist() == _env_step(torch.ones(2)).tolist()
+    reasons = compiled.stats.retraces
+    assert re.search(
+        rf"os.environ\['MINITORCH_TEST_SHIFT'\] \(read at .*{HERE}:\d+\) changed "
+        r"from None to '1'",
+        reasons[0],
+    ), reasons
+    assert "MINITORCH_TEST_SCALE'] (read at" in reasons[1] and "to '3.0'" in reasons[1]
+    assert len(reasons) == 2 and compiled.stats.replays == 4
+
+
 def test_outputs_of_one_replay_are_not_overwritten_by_the_next():
     def step(x, w):
         h = (x @ w).tanh()  # matmul, then a fused chain

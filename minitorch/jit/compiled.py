@@ -23,6 +23,7 @@ from .trace import (
     NO_PYTHON,
     Capture,
     TraceError,
+    _short,
     autograd_numbers,
     by_identity,
     container_contents,
@@ -334,7 +335,8 @@ class CompiledFunction:
         build.add(before)
         traces = self._traces.setdefault(key, [])
         tensors = [t for t, *_ in replayer.tensors]
-        watched += capture.group_reads + optimizer_state_reads(capture.optimizers, tensors)
+        watched += capture.group_reads + list(capture.env_reads.values())
+        watched += optimizer_state_reads(capture.optimizers, tensors)
         checks = _dynamic_checks(watched, program, flat)
         traces.append(_Trace(replayer, checks, build))
         del traces[:-TRACES_PER_KEY]
@@ -647,6 +649,8 @@ def _first_change(numbers: list, objects: list) -> str | None:
             return f"{label} changed from {value!r} to {now!r}"
     for label, holder, name, value in objects:
         if (now := read_watched(holder, name)) is not value:
+            if value is None or now is None:  # (set or unset: an environment variable)
+                return f"{label} changed from {_short(value)} to {_short(now)}"
             return f"{label} is another object than when traced ({type(now).__name__})"
     return None
 

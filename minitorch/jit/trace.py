@@ -199,6 +199,7 @@ class Capture:
         self.program = Program()
         self.optimizers = list({id(o): o for o in optimizers}.values())
         self.group_reads: list[tuple] = []  # watched entries of param_group values read
+        self.env_reads: dict = {}  # (id(mapping), key) -> watched entry (see on_env_read)
         self.values: dict[int, np.ndarray] | None = {} if keep_values else None
         self.tolerate = tolerate
         self.failure: TraceError | None = None
@@ -604,6 +605,7 @@ class Capture:
         registry.recorder[0] = self.on_op
         jit_guard.capture[0] = self
         jit_guard._guard[0] = self.on_host_sync
+        _ENVIRON.__getitem__ = _read_environ
         for optimizer in self.optimizers:
             groups = optimizer.param_groups
             groups[:] = [_Group(g, optimizer, i, self) for i, g in enumerate(groups)]
@@ -613,9 +615,22 @@ class Capture:
         registry.recorder[0] = None
         jit_guard.capture[0] = None
         jit_guard._guard[0] = None
+        _ENVIRON.__getitem__ = _ENVIRON_ITEM
         for optimizer in self.optimizers:
             groups = optimizer.param_groups
             groups[:] = [g.restored() if isinstance(g, _Group) else g for g in groups]
+
+    def on_env_read(self, mapping, key, value) -> None:
+        """The step's own code read os.environ[key] (os.environ.get, os.getenv, `in`): a trace
+        freezes what it did with the value, so a guard compares the value (None: unset)."""
+        if self._depth or (id(mapping), key) in self.env_reads:
+            return
+        where = _env_reader()
+        if where is None:  # (a library's read: Numba's settings)
+            return
+        holder = _Reread(lambda name, _default: mapping.get(name))
+        label = f"os.environ[{key!r}] (read at {where})"
+        self.env_reads[id(mapping), key] = (label, holder, key, value)
 
     def on_group_read(self, group: _Group, key, value) -> None:
         """The step's own code read group[key]: a trace freezes it, so a guard compares it."""
@@ -634,6 +649,40 @@ class Capture:
         self.program.nodes.append(
             Call(_set_group_item, group.optimizer, (group.index, key, value), {})
         )
+
+
+# os.environ's class: while a step is traced its __getitem__ (which os.environ.get, os.getenv
+# and `key in os.environ` all call) reports the variables read (Capture.on_env_read)
+_ENVIRON = type(os.environ)
+_ENVIRON_ITEM = _ENVIRON.__getitem__
+
+
+def _read_environ(mapping, key):
+    try:
+        value = _ENVIRON_ITEM(mapping, key)
+    except KeyError:  # unset: reported as None (what os.environ.get gives)
+        _report_env_read(mapping, key, None)
+        raise
+    _report_env_read(mapping, key, value)
+    return value
+
+
+def _report_env_read(mapping, key, value) -> None:
+    if jit_guard.capture[0] is not None:
+        jit_guard.capture[0].on_env_read(mapping, key, value)
+
+
+def _env_reader() -> str | None:
+    """file:line of the code that read an environment variable when it is the user's (past
+    the tracer's frames and the standard library's os.getenv, Mapping.get), None when a
+    library read it (Numba)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        path = frame.f_code.co_filename
+        if not path.startswith(("<frozen", _STDLIB, *_HOOKS)):
+            return f"{path}:{frame.f_lineno}" if _is_user_code(path) else None
+        frame = frame.f_back
+    return None
 
 
 class _Group(dict):
@@ -1598,7 +1647,8 @@ def read_watched(holder, name):
 
 
 _MAX_HELPERS = 32  # functions followed per step: bounds the guard's cost per call
-_LIBRARIES = (_PACKAGE, sysconfig.get_paths()["stdlib"], "site-packages", "dist-packages")
+_STDLIB = sysconfig.get_paths()["stdlib"]
+_LIBRARIES = (_PACKAGE, _STDLIB, "site-packages", "dist-packages")
 
 
 # a module's hooks, forward and backward, in the order they run
