@@ -1681,6 +1681,39 @@ def test_containers_the_step_appends_to_are_refused(step, message):
         compiled(torch.ones(3))
 
 
+def _history_step(x, history=[]):  # noqa: B006  (the footgun under test)
+    loss = x.sum() * 2
+    history.append(loss)
+    return loss
+
+
+def _float_history_step(x, history=[]):  # noqa: B006
+    history.append(1.0)
+    return x.sum() * len(history)
+
+
+@pytest.mark.parametrize(
+    "step, label",
+    [
+        (_history_step, "the items of argument history of _history_step (its default)"),
+        (_float_history_step, "argument history of _float_history_step (its default)"),
+        (
+            functools.partial(_history_step, history=[]),
+            "the items of argument history of _history_step (bound by a partial)",
+        ),
+    ],
+    ids=["default", "default of numbers", "partial"],
+)
+def test_a_mutable_default_the_step_appends_to_is_refused(step, label):
+    """def step(x, history=[]) appending to its default: eager's list grows at every call, a
+    replay's did not (nor did a list a functools.partial binds)."""
+    compiled = torch.compile(step)
+    compiled(torch.ones(3))  # eager warm-up
+    match = rf"the step changed {re.escape(label)} \(.*{HERE}:\d+\)"
+    with pytest.raises(torch.jit.TraceError, match=match):
+        compiled(torch.ones(3))
+
+
 def test_hooks_added_or_removed_between_calls_retrace():
     """A trace runs the hooks there were when it was captured: adding or removing one (a
     gradient hook that freezes a layer, a forward hook) retraces."""

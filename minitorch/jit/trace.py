@@ -1116,9 +1116,14 @@ def step_reads(fn, args: tuple, kwargs: dict) -> list[tuple]:
     passed in as roots (object_arguments), and the attributes of every object of the user's
     it is passed or reads by name (object_attributes)."""
     codes: set = set()  # (filled by watched_numbers: the step's code and its helpers')
-    roots, step = object_arguments(fn, args, kwargs), step_function(fn)[0]
+    (roots, kept), step = object_arguments(fn, args, kwargs), step_function(fn)[0]
     where = "" if qualname(step) == qualname(fn) else f" (read by {qualname(step)})"
     watched = watched_numbers(step, codes, where, roots=roots)
+    # NOTE: a mutable default (def step(x, history=[])) or a list a partial binds is the same
+    # object at every call: what the step appends there, eager keeps and a replay would not
+    # add (watched, `rebound` compares it after the capture)
+    kept = [(label, {name: roots[name]}, name, roots[name]) for name, label in kept.items()]
+    watched += [_value_guard(entry) or entry for entry in kept if isinstance(entry[3], _MUTABLE)]
     held = [("argument", (args, kwargs))] + [(f"argument {k}", v) for k, v in roots.items()]
     held += [(label, value) for label, _, _, value in watched]
     return watched + object_attributes(held, codes)
@@ -1155,22 +1160,25 @@ _PASSED_AS_VALUES = (Tensor, bool, int, float, str, bytes, tuple, list, dict, ty
 _GATHERING = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 
-def object_arguments(fn, args: tuple, kwargs: dict) -> dict:
-    """{parameter name: value} for the step's parameters whose attributes or items it may read
-    (holder.x, rest[0].scale, kw["cfg"].scale): roots for watched_numbers. The plain objects
-    passed (not tensors, numbers, strings, containers or dataclasses: the guard key holds
-    those), the tuple of *args and dict of **kwargs, and what a partial binds or a default
-    gives (a config dict), which no key holds."""
+def object_arguments(fn, args: tuple, kwargs: dict) -> tuple[dict, dict]:
+    """({parameter name: value} for the step's parameters whose attributes or items it may read
+    (holder.x, rest[0].scale, kw["cfg"].scale): roots for watched_numbers, {name: label} for
+    those of them the call does not pass, which outlive it). Roots: the plain objects passed
+    (not tensors, numbers, strings, containers or dataclasses: the guard key holds those), the
+    tuple of *args and dict of **kwargs, and what a partial binds or a default gives (a config
+    dict, a history list), which no key holds."""
     step, own_args, own_kwargs = step_function(fn)
     try:
         signature = inspect.signature(step)
         call = signature.bind(*own_args, *args, **own_kwargs, **kwargs)
         own = signature.bind_partial(*own_args, **own_kwargs).arguments
     except (TypeError, ValueError):  # (no signature, or a call eager will refuse itself)
-        return {}
+        return {}, {}
     passed = set(call.arguments) - set(own)
     call.apply_defaults()
-    roots = {}
+    roots, kept = {}, {}
+    code = getattr(step, "__code__", None)
+    where = f" ({code.co_filename}:{code.co_firstlineno})" if code else ""
     for name, value in call.arguments.items():
         gathering = signature.parameters[name].kind in _GATHERING
         if name in passed and not gathering:
@@ -1179,7 +1187,10 @@ def object_arguments(fn, args: tuple, kwargs: dict) -> dict:
             keep = not (value is None or isinstance(value, (Tensor, *PLAIN_VALUES)))
         if keep:
             roots[name] = value
-    return roots
+            if name not in passed and not gathering:  # (*args, **kwargs: new at each call)
+                how = "bound by a partial" if name in own else "its default"
+                kept[name] = f"argument {name} of {qualname(step)} ({how}){where}"
+    return roots, kept
 
 
 def object_attributes(held, codes) -> list[tuple]:
