@@ -2458,6 +2458,56 @@ def test_a_forward_or_hook_storing_tensors_in_a_list_is_refused(where):
         compiled(torch.ones(3))
 
 
+_GRADS: list = []
+
+
+class _LoggedBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        _GRADS.append(g)  # a replay runs no Python: never appended
+        return g * 2
+
+
+_STORING = {
+    "gradient hook": lambda lin: lin.weight.register_hook(lambda g: _GRADS.append(g)),
+    "list.append as hook": lambda lin: lin.weight.register_hook(_GRADS.append),
+    "post-accumulate hook": lambda lin: lin.weight.register_post_accumulate_grad_hook(
+        lambda p: _GRADS.append(p.grad)
+    ),
+    "Function.backward": lambda lin: setattr(lin, "then", _LoggedBackward.apply),
+    "forward hook": lambda lin: lin.register_forward_hook(lambda m, i, o: _GRADS.append(o)),
+}
+
+
+@pytest.mark.parametrize("kind", list(_STORING))
+def test_backward_side_code_storing_in_a_container_is_refused(kind):
+    """A gradient hook or a custom Function's backward appending to a global list stored in
+    the traced call only (module hooks alone were checked); so did a forward hook when the
+    caller emptied the list between calls (an empty list was watched through a copy)."""
+    torch.manual_seed(0)
+    lin = nn.Linear(3, 1)
+    lin.then = lambda h: h
+    _STORING[kind](lin)
+
+    def step(x):
+        lin.zero_grad()
+        lin.then(lin(x)).sum().backward()
+        return lin.weight.grad.clone()
+
+    compiled = torch.compile(step)
+    _GRADS.clear()
+    compiled(torch.ones(2, 3))  # eager warm-up
+    _GRADS.clear()
+    label = "the list whose append is called" if kind == "list.append as hook" else "global _GRADS"
+    with pytest.raises(torch.jit.TraceError, match=f"changed the items of {label} \\(read by"):
+        compiled(torch.ones(2, 3))
+    _GRADS.clear()
+
+
 def test_detect_anomaly_in_a_step_is_refused_naming_anomaly_mode():
     """Anomaly mode's NaN checks read gradients on the host; the refusal said to move the
     backward out of the compiled function instead of naming detect_anomaly."""

@@ -222,9 +222,10 @@ class Capture:
         self._made: dict[int, Tensor] = {}  # id -> tensor made during the step (held: ids stay)
         self._alias: dict[int, tuple] = {}  # id(detach() / .data result) -> (it, its source)
         self._module_state: dict[int, tuple] = {}  # id(module) -> (it, state when first called)
-        # containers a called module holds or its forward and hooks read by name, as they were
-        # when first called (see container_contents)
-        self._module_contents: list[tuple] = []
+        # containers that a called module holds, or that user code the step runs without
+        # calling it itself reads by name (a module's forward and hooks, gradient hooks, custom
+        # autograd.Functions), as they were before that code first ran (see container_contents)
+        self._contents: list[tuple] = []
         self._modes_set: set[int] = set()  # ids of modules whose flags are guarded or the step's
         self._first_seen: dict[int, tuple] = {}  # id(made tensor) -> (node index, its value)
         self._hooks_added: list[tuple] = []  # (hooks dict, key, its tensor or None, where)
@@ -465,6 +466,8 @@ class Capture:
     def on_hook_registered(self, hooks: dict, key, tensor) -> None:
         if not self._depth:
             self._hooks_added.append((hooks, key, tensor, _user_frame()))
+            if tensor is not None:  # (a module's hooks: when it is called, see on_module_call)
+                self._contents += container_contents(autograd_numbers([tensor], []))
 
     def _check_hooks_left(self) -> None:
         """Fail if a hook the step registered on a tensor or module from outside it is still
@@ -484,6 +487,7 @@ class Capture:
         """cls.apply ran: its forward and backward read values as the step's code does."""
         if not self._depth and cls not in self.program.functions:
             self.program.functions.append(cls)
+            self._contents += container_contents(autograd_numbers([], [cls]))
 
     def on_module_call(self, module) -> None:
         if id(module) not in self._modes_set:  # its flag as the step found it: a guard
@@ -491,7 +495,7 @@ class Capture:
             self.program.modules.append((module, module.training))
         if id(module) not in self._module_state:
             self._module_state[id(module)] = (module, _module_state(module))
-            self._module_contents += _module_contents(module)
+            self._contents += _module_contents(module)
 
     # ---- refs ------------------------------------------------------------------------------
     def ref(self, t: Tensor, live: bool = True) -> Ref:
@@ -501,6 +505,8 @@ class Capture:
             self._first_grad[id(t)] = (t, t.grad)  # what its .grad was before the step set it
             if t.grad is not None:
                 self._grad_owner.setdefault(id(t.grad), t)
+            if t._hooks or t._post_accumulate_hooks:  # (they run in the step's backward)
+                self._contents += container_contents(autograd_numbers([t], []))
         return self._ref_array(t._data, t, live)
 
     def _ref_array(self, array, tensor, live: bool = True) -> Ref:
@@ -534,7 +540,7 @@ class Capture:
         self._check_random(at_end=True)
         self._check_host_random()
         self._check_hooks_left()
-        changed = rebound((), self._module_contents)
+        changed = rebound((), self._contents)
         if changed:
             self._fail(f"minitorch.compile: {changed}, {NO_PYTHON}")
         for module, state in self._module_state.values():
@@ -1375,7 +1381,8 @@ def _module_contents(module) -> list[tuple]:
     """container_contents of what a module holds (self.outputs) and of what its forward and
     hooks read by name (a global list a forward hook appends activations to)."""
     internal, kind = _module_internals(), type(module).__name__
-    held = [(f"{kind}.{n}", None, n, v) for n, v in vars(module).items() if n not in internal]
+    state = vars(module)
+    held = [(f"{kind}.{n}", state, n, v) for n, v in state.items() if n not in internal]
     return container_contents(held + forward_numbers([module]))
 
 
@@ -1467,19 +1474,24 @@ _MUTABLE = (list, dict, set, bytearray, collections.deque)
 
 
 def container_contents(watched) -> list[tuple]:
-    """(label, container, its items) for the mutable containers among watched values that are
-    guarded by identity (a list of tensors, a dict of lists, a long list): a guard on the
-    object does not see the items a step appends (`rebound` compares them after the trace)."""
-    return [
-        (label, value, _items(value))
-        for label, _, _, value in watched
-        if isinstance(value, _MUTABLE) and by_identity(value)
-    ]
+    """(label, container, its items) for the mutable containers among watched values (a list
+    of tensors, a dict of lists, a long list): a guard on the object does not see the items a
+    step appends (`rebound` compares them after the trace). Read afresh: a small list of
+    numbers is watched through a copy (see _snapshot), and an empty list is one."""
+    found = []
+    for label, holder, name, value in watched:
+        if isinstance(value, _MUTABLE):
+            live = read_watched(holder, name)
+            found.append((label, live, _items(live)))
+    return found
 
 
 def _items(value, depth: int = 2):
-    """What a mutable container holds, as the identities of its items (and of the items of
-    containers inside it, `depth` levels down: metrics["loss"].append(loss))."""
+    """What a mutable container holds, as the identities of its items (the values of numbers
+    and strings: one set again to an equal value is unchanged), and of the items of
+    containers inside it, `depth` levels down: metrics["loss"].append(loss)."""
+    if isinstance(value, PLAIN_VALUES):
+        return exact(value)
     if not isinstance(value, _MUTABLE) or depth == 0:
         return id(value)
     if isinstance(value, bytearray):
@@ -1674,9 +1686,9 @@ def forward_numbers(modules) -> list[tuple]:
     for module in modules:
         where = f" (read by {type(module).__name__}.forward)"
         numbers += _user_code_numbers(getattr(module, "forward", None), seen, where)
-        where = f" (read by a hook of {type(module).__name__})"
         for table in HOOK_TABLES:
             for hook in getattr(module, table, {}).values():
+                where = f" (read by a hook of {type(module).__name__}{_defined_at(hook)})"
                 numbers += _user_code_numbers(hook, seen, where)
     return numbers
 
@@ -1690,21 +1702,32 @@ def autograd_numbers(tensors, functions) -> list[tuple]:
     for t in tensors:
         hooks = [*(t._hooks or {}).values(), *(t._post_accumulate_hooks or {}).values()]
         for hook in hooks:
-            where = f" (read by a gradient hook of a {tuple(t.shape)} tensor)"
+            where = f" (read by a gradient hook of a {tuple(t.shape)} tensor{_defined_at(hook)})"
             numbers += _user_code_numbers(hook, seen, where)
     for cls in functions:
         for name in ("forward", "setup_context", "backward"):
-            where = f" (read by {cls.__qualname__}.{name})"
-            numbers += _user_code_numbers(getattr(cls, name), seen, where)
+            method = getattr(cls, name)
+            where = f" (read by {cls.__qualname__}.{name}{_defined_at(method)})"
+            numbers += _user_code_numbers(method, seen, where)
     return numbers
 
 
 def _user_code_numbers(fn, seen: set, where: str) -> list[tuple]:
     """watched_numbers of fn where it is the user's code (not minitorch's or a library's)."""
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, _MUTABLE):  # a container's own method (register_hook(grads.append))
+        kind = type(owner).__name__
+        return [(f"the {kind} whose {fn.__name__} is called{where}", {"": owner}, "", owner)]
     code = getattr(fn, "__code__", None)
     if code is None or not _is_user_code(code.co_filename):
         return []
     return watched_numbers(fn, seen, where)
+
+
+def _defined_at(fn) -> str:
+    """ ", file:line" where the user's function fn (a hook, often a lambda) is defined."""
+    code = getattr(fn, "__code__", None)
+    return f", {code.co_filename}:{code.co_firstlineno}" if code is not None else ""
 
 
 def _is_user_code(path: str) -> bool:
