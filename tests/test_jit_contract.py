@@ -2722,6 +2722,36 @@ def test_a_hook_the_step_registers_and_leaves_is_refused(kind):
     assert f.stats.replays == 3, f.stats
 
 
+@pytest.mark.parametrize("make", [nn.ReLU, lambda: nn.Linear(3, 3)], ids=["ReLU", "Linear"])
+def test_hooks_on_a_module_the_step_makes_replay_as_eager(make):
+    """A temporary module made in the step, hooked and called: its hooks die with it, as in
+    eager (it was refused as a hook left registered). A Linear's random init is each call's."""
+
+    def run(compile_it):
+        torch.manual_seed(0)
+        lin = nn.Linear(3, 3)
+        opt = torch.optim.SGD(lin.parameters(), lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            tmp = make()
+            tmp.register_forward_pre_hook(lambda m, args: (args[0] + 1,))
+            tmp.register_forward_hook(lambda m, args, out: out * 2)
+            tmp.register_full_backward_hook(lambda m, grad_in, grad_out: (grad_in[0] * 3,))
+            loss = tmp(lin(x)).pow(2).sum()
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        f = torch.compile(step) if compile_it else step
+        losses = [f(torch.full((2, 3), float(i))).numpy().tobytes() for i in range(5)]
+        return losses, lin.weight.detach().numpy().tobytes(), f
+
+    eager, (losses, weight, f) = run(False), run(True)
+    assert (losses, weight) == eager[:2]
+    assert f.stats.replays == 3, f.stats
+
+
 def test_post_accumulate_grad_hooks_replay_and_are_guarded():
     """An optimizer per parameter stepped from post-accumulate hooks (optimizer in backward):
     its updates replay; a value the hook reads, changed between calls, retraces."""

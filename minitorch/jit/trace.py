@@ -220,6 +220,7 @@ class Capture:
         self._rng = {g: _rng_state(g) for g in live_generators()}
         self._host_rng = _host_rng_states()
         self._made: dict[int, Tensor] = {}  # id -> tensor made during the step (held: ids stay)
+        self._made_modules: list = []  # the modules made during the step
         self._alias: dict[int, tuple] = {}  # id(detach() / .data result) -> (it, its source)
         self._module_state: dict[int, tuple] = {}  # id(module) -> (it, state when first called)
         # containers that a called module holds, or that user code the step runs without
@@ -463,6 +464,10 @@ class Capture:
         if not self._depth:
             self._made[id(t)] = t
 
+    def on_new_module(self, module) -> None:
+        if not self._depth:
+            self._made_modules.append(module)
+
     def on_hook_registered(self, hooks: dict, key, tensor) -> None:
         if not self._depth:
             self._hooks_added.append((hooks, key, tensor, _user_frame()))
@@ -471,9 +476,11 @@ class Capture:
 
     def _check_hooks_left(self) -> None:
         """Fail if a hook the step registered on a tensor or module from outside it is still
-        registered: eager adds one more at every call, a replay (no Python) adds none."""
+        registered: eager adds one more at every call, a replay (no Python) adds none. (On a
+        tensor or module the step made, it goes with them: eager makes both anew each call.)"""
+        made = {id(d) for m in self._made_modules for d in vars(m).values() if isinstance(d, dict)}
         for hooks, key, tensor, where in self._hooks_added:
-            if key in hooks and id(tensor) not in self._made:  # (not on a tensor it made)
+            if key in hooks and id(tensor) not in self._made and id(hooks) not in made:
                 self._fail(
                     f"minitorch.compile: the step registers a hook at {where} on a tensor or "
                     "module from outside it and leaves it registered, so eager adds one more "
@@ -569,6 +576,7 @@ class Capture:
         self._fresh_made_tensors()
         self._keep.clear()
         self._made.clear()
+        self._made_modules.clear()
         _freeze_temporaries(nodes)
         return self.program
 
