@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import gc
 import json
 import os
 import pickle
@@ -26,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import warnings
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -2957,6 +2959,42 @@ def test_compile_on_a_method_in_a_class_body_binds_each_instance():
     with torch.no_grad():
         _same_over_a_config_change(_OptionsNet(), _CompiledForwardNet(), lambda x, c: ((x, c), {}))
     assert _CompiledForwardNet.forward.stats.replays > 0
+
+
+class _FoldTrainer(_Trainer):
+    def __init__(self, fold):
+        super().__init__()
+        torch.manual_seed(fold)
+        self.model = nn.Linear(3, 1)  # (a new model and optimizer per cross-validation fold)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.1)
+
+    compiled_step = torch.compile(_Trainer.step)
+
+
+def test_a_method_compiled_in_a_class_body_serves_many_instances():
+    """A new trainer per fold (10 folds): one function for all instances retraced for each
+    and, past RETRACE_LIMIT, ran every call eagerly with a warning. Each instance now keeps
+    its own traces, freed with it; stats are shared; a deep copy compiles its own."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (no "running it eagerly from now on")
+        for fold in range(10):
+            trainer, twin = _FoldTrainer(fold), _FoldTrainer(fold)
+            for i in range(4):
+                x = torch.full((4, 3), float(i))
+                got = trainer.compiled_step(x).detach().numpy().tobytes()
+                assert got == twin.step(x).detach().numpy().tobytes()
+    compiled = _FoldTrainer.compiled_step
+    assert (compiled.stats.calls, compiled.stats.traces, compiled.stats.replays) == (40, 10, 20)
+    assert compiled.stats.retraces == [] and "trace for (4, 3)" in compiled.explain()
+    copied, twin = copy.deepcopy(trainer), copy.deepcopy(twin)
+    for _ in range(3):
+        got = copied.compiled_step(x).detach().numpy().tobytes()
+        assert got == twin.step(x).detach().numpy().tobytes()
+    assert copied.compiled_step is not trainer.compiled_step
+    alive = weakref.ref(trainer)
+    del trainer, copied
+    gc.collect()
+    assert alive() is None and len(compiled.replayers()) == 0
 
 
 def _logged(method):
