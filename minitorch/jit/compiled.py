@@ -24,7 +24,6 @@ from .trace import (
     NO_PYTHON,
     Capture,
     TraceError,
-    _short,
     autograd_numbers,
     by_identity,
     container_contents,
@@ -39,6 +38,7 @@ from .trace import (
     read_watched,
     rebound,
     record_fields,
+    short,
     step_function,
     step_reads,
     touched_tensors,
@@ -703,7 +703,7 @@ def _first_change(numbers: list, objects: list) -> str | None:
     for label, holder, name, value in objects:
         if (now := read_watched(holder, name)) is not value:
             if value is None or now is None:  # (set or unset: an environment variable)
-                return f"{label} changed from {_short(value)} to {_short(now)}"
+                return f"{label} changed from {short(value)} to {short(now)}"
             return f"{label} is another object than when traced ({type(now).__name__})"
     return None
 

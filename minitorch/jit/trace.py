@@ -555,7 +555,7 @@ class Capture:
                 if not same_value(state.get(name, MISSING), value):
                     self._fail(
                         f"minitorch.compile: the step assigns {type(module).__name__}.{name} "
-                        f"a new value ({_short(state.get(name))} -> {_short(value)}; self.x = "
+                        f"a new value ({short(state.get(name))} -> {short(value)}; self.x = "
                         "...), which a replay would not do (it runs no Python); update tensors "
                         "in place (self.x.mul_(m).add_(...), self.x.copy_(...)), keep other "
                         'state outside the compiled function, or compile with fallback="eager".'
@@ -1136,8 +1136,10 @@ def step_reads(fn, args: tuple, kwargs: dict) -> list[tuple]:
     # NOTE: a mutable default (def step(x, history=[])) or a list a partial binds is the same
     # object at every call: what the step appends there, eager keeps and a replay would not
     # add (watched, `rebound` compares it after the capture)
-    kept = [(label, {name: roots[name]}, name, roots[name]) for name, label in kept.items()]
-    watched += [_value_guard(entry) or entry for entry in kept if isinstance(entry[3], _MUTABLE)]
+    for name, label in kept.items():
+        if isinstance(roots[name], _MUTABLE):
+            entry = (label, {name: roots[name]}, name, roots[name])
+            watched.append(_value_guard(entry) or entry)
     held = [("argument", (args, kwargs))] + [(f"argument {k}", v) for k, v in roots.items()]
     held += [(label, value) for label, _, _, value in watched]
     return watched + object_attributes(held, codes)
@@ -1437,7 +1439,8 @@ def exact(value):
     return Exact(value) if isinstance(value, (float, np.floating)) else value
 
 
-def _short(value) -> str:
+def short(value) -> str:
+    """How messages show a value: its repr when short, else its type (a tensor by shape)."""
     if isinstance(value, Tensor):
         return f"a {tuple(value.shape)} tensor"
     text = repr(value)
