@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import gc
 import json
 import os
 import pickle
@@ -26,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import warnings
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -488,6 +490,33 @@ def test_python_branch_on_a_closure_flag_is_noticed():
     use_tanh = False
     np.testing.assert_array_equal(compiled(x).numpy(), x.sigmoid().numpy())
     assert compiled.stats.retraces == ["closure use_tanh changed from True to False"]
+
+
+def _env_step(x):
+    y = x * float(os.environ.get("MINITORCH_TEST_SCALE", "1.0"))
+    return y + 1 if os.getenv("MINITORCH_TEST_SHIFT") else y
+
+
+def test_environment_variables_the_step_reads_are_guarded(monkeypatch):
+    """os.environ.get / os.getenv inside the step: replays kept the traced call's values
+    when the variable was set or changed between calls."""
+    monkeypatch.delenv("MINITORCH_TEST_SHIFT", raising=False)
+    monkeypatch.delenv("MINITORCH_TEST_SCALE", raising=False)
+    compiled = torch.compile(_env_step)
+    for i in range(8):
+        if i == 3:
+            monkeypatch.setenv("MINITORCH_TEST_SHIFT", "1")
+        if i == 6:
+            monkeypatch.setenv("MINITORCH_TEST_SCALE", "3.0")
+        assert compiled(torch.ones(2)).tolist() == _env_step(torch.ones(2)).tolist()
+    reasons = compiled.stats.retraces
+    assert re.search(
+        rf"os.environ\['MINITORCH_TEST_SHIFT'\] \(read at .*{HERE}:\d+\) changed "
+        r"from None to '1'",
+        reasons[0],
+    ), reasons
+    assert "MINITORCH_TEST_SCALE'] (read at" in reasons[1] and "to '3.0'" in reasons[1]
+    assert len(reasons) == 2 and compiled.stats.replays == 4
 
 
 def test_outputs_of_one_replay_are_not_overwritten_by_the_next():
@@ -1654,6 +1683,39 @@ def test_containers_the_step_appends_to_are_refused(step, message):
         compiled(torch.ones(3))
 
 
+def _history_step(x, history=[]):  # noqa: B006  (the footgun under test)
+    loss = x.sum() * 2
+    history.append(loss)
+    return loss
+
+
+def _float_history_step(x, history=[]):  # noqa: B006
+    history.append(1.0)
+    return x.sum() * len(history)
+
+
+@pytest.mark.parametrize(
+    "step, label",
+    [
+        (_history_step, "the items of argument history of _history_step (its default)"),
+        (_float_history_step, "argument history of _float_history_step (its default)"),
+        (
+            functools.partial(_history_step, history=[]),
+            "the items of argument history of _history_step (bound by a partial)",
+        ),
+    ],
+    ids=["default", "default of numbers", "partial"],
+)
+def test_a_mutable_default_the_step_appends_to_is_refused(step, label):
+    """def step(x, history=[]) appending to its default: eager's list grows at every call, a
+    replay's did not (nor did a list a functools.partial binds)."""
+    compiled = torch.compile(step)
+    compiled(torch.ones(3))  # eager warm-up
+    match = rf"the step changed {re.escape(label)} \(.*{HERE}:\d+\)"
+    with pytest.raises(torch.jit.TraceError, match=match):
+        compiled(torch.ones(3))
+
+
 def test_hooks_added_or_removed_between_calls_retrace():
     """A trace runs the hooks there were when it was captured: adding or removing one (a
     gradient hook that freezes a layer, a forward hook) retraces."""
@@ -1764,6 +1826,54 @@ def test_a_compiled_method_guards_what_it_reads_through_self():
     assert "attribute self.weight changed from 1.0 to 0.5" in reasons[0]
     assert re.search(r"attribute self\.(model|opt) is another object", reasons[1]), reasons
     assert len(reasons) == 3 and compiled.stats.replays == 7
+
+
+class _ClassScaled(_Trainer):
+    scale = 1.0  # a class attribute: read through the class, not the instance
+
+    def via_self(self, x):
+        return self.step(x) * self.scale
+
+    def via_type(self, x):
+        return self.step(x) * type(self).scale
+
+    def via_class(self, x):
+        return self.step(x) * _ClassScaled.scale
+
+
+class _ClassScaledNet(nn.Module):
+    scale = 1.0
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = nn.Linear(3, 1)
+
+    def forward(self, x):
+        return self.fc(x) * type(self).scale
+
+
+@pytest.mark.parametrize("form", ["via_self", "via_type", "via_class", "module forward"])
+def test_a_class_attribute_changed_between_calls_retraces(form):
+    """`type(self).scale` read a class attribute that no guard watched: set on the class
+    between calls, the replays kept the traced call's value."""
+    outs = []
+    for compile_it in (False, True):
+        for cls in (_ClassScaled, _ClassScaledNet):
+            cls.scale = 1.0
+        if form == "module forward":
+            fn = _ClassScaledNet().requires_grad_(False)
+        else:
+            fn = getattr(_ClassScaled(), form)
+        fn = torch.compile(fn) if compile_it else fn
+        results = []
+        for i in range(6):
+            if i == 3:
+                _ClassScaled.scale = _ClassScaledNet.scale = 2.0
+            results.append(fn(torch.full((2, 3), float(i))).detach().numpy().tobytes())
+        outs.append(results)
+    assert outs[0] == outs[1]
+    assert re.search(r"scale .*changed from 1.0 to 2.0", fn.stats.retraces[-1]), fn.stats.retraces
 
 
 # ---- 4. the kernel cache across processes ------------------------------------------------------
@@ -2350,6 +2460,56 @@ def test_a_forward_or_hook_storing_tensors_in_a_list_is_refused(where):
         compiled(torch.ones(3))
 
 
+_GRADS: list = []
+
+
+class _LoggedBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        _GRADS.append(g)  # a replay runs no Python: never appended
+        return g * 2
+
+
+_STORING = {
+    "gradient hook": lambda lin: lin.weight.register_hook(lambda g: _GRADS.append(g)),
+    "list.append as hook": lambda lin: lin.weight.register_hook(_GRADS.append),
+    "post-accumulate hook": lambda lin: lin.weight.register_post_accumulate_grad_hook(
+        lambda p: _GRADS.append(p.grad)
+    ),
+    "Function.backward": lambda lin: setattr(lin, "then", _LoggedBackward.apply),
+    "forward hook": lambda lin: lin.register_forward_hook(lambda m, i, o: _GRADS.append(o)),
+}
+
+
+@pytest.mark.parametrize("kind", list(_STORING))
+def test_backward_side_code_storing_in_a_container_is_refused(kind):
+    """A gradient hook or a custom Function's backward appending to a global list stored in
+    the traced call only (module hooks alone were checked); so did a forward hook when the
+    caller emptied the list between calls (an empty list was watched through a copy)."""
+    torch.manual_seed(0)
+    lin = nn.Linear(3, 1)
+    lin.then = lambda h: h
+    _STORING[kind](lin)
+
+    def step(x):
+        lin.zero_grad()
+        lin.then(lin(x)).sum().backward()
+        return lin.weight.grad.clone()
+
+    compiled = torch.compile(step)
+    _GRADS.clear()
+    compiled(torch.ones(2, 3))  # eager warm-up
+    _GRADS.clear()
+    label = "the list whose append is called" if kind == "list.append as hook" else "global _GRADS"
+    with pytest.raises(torch.jit.TraceError, match=f"changed the items of {label} \\(read by"):
+        compiled(torch.ones(2, 3))
+    _GRADS.clear()
+
+
 def test_detect_anomaly_in_a_step_is_refused_naming_anomaly_mode():
     """Anomaly mode's NaN checks read gradients on the host; the refusal said to move the
     backward out of the compiled function instead of naming detect_anomaly."""
@@ -2564,6 +2724,36 @@ def test_a_hook_the_step_registers_and_leaves_is_refused(kind):
     assert f.stats.replays == 3, f.stats
 
 
+@pytest.mark.parametrize("make", [nn.ReLU, lambda: nn.Linear(3, 3)], ids=["ReLU", "Linear"])
+def test_hooks_on_a_module_the_step_makes_replay_as_eager(make):
+    """A temporary module made in the step, hooked and called: its hooks die with it, as in
+    eager (it was refused as a hook left registered). A Linear's random init is each call's."""
+
+    def run(compile_it):
+        torch.manual_seed(0)
+        lin = nn.Linear(3, 3)
+        opt = torch.optim.SGD(lin.parameters(), lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            tmp = make()
+            tmp.register_forward_pre_hook(lambda m, args: (args[0] + 1,))
+            tmp.register_forward_hook(lambda m, args, out: out * 2)
+            tmp.register_full_backward_hook(lambda m, grad_in, grad_out: (grad_in[0] * 3,))
+            loss = tmp(lin(x)).pow(2).sum()
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        f = torch.compile(step) if compile_it else step
+        losses = [f(torch.full((2, 3), float(i))).numpy().tobytes() for i in range(5)]
+        return losses, lin.weight.detach().numpy().tobytes(), f
+
+    eager, (losses, weight, f) = run(False), run(True)
+    assert (losses, weight) == eager[:2]
+    assert f.stats.replays == 3, f.stats
+
+
 def test_post_accumulate_grad_hooks_replay_and_are_guarded():
     """An optimizer per parameter stepped from post-accumulate hooks (optimizer in backward):
     its updates replay; a value the hook reads, changed between calls, retraces."""
@@ -2769,6 +2959,42 @@ def test_compile_on_a_method_in_a_class_body_binds_each_instance():
     with torch.no_grad():
         _same_over_a_config_change(_OptionsNet(), _CompiledForwardNet(), lambda x, c: ((x, c), {}))
     assert _CompiledForwardNet.forward.stats.replays > 0
+
+
+class _FoldTrainer(_Trainer):
+    def __init__(self, fold):
+        super().__init__()
+        torch.manual_seed(fold)
+        self.model = nn.Linear(3, 1)  # (a new model and optimizer per cross-validation fold)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.1)
+
+    compiled_step = torch.compile(_Trainer.step)
+
+
+def test_a_method_compiled_in_a_class_body_serves_many_instances():
+    """A new trainer per fold (10 folds): one function for all instances retraced for each
+    and, past RETRACE_LIMIT, ran every call eagerly with a warning. Each instance now keeps
+    its own traces, freed with it; stats are shared; a deep copy compiles its own."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (no "running it eagerly from now on")
+        for fold in range(10):
+            trainer, twin = _FoldTrainer(fold), _FoldTrainer(fold)
+            for i in range(4):
+                x = torch.full((4, 3), float(i))
+                got = trainer.compiled_step(x).detach().numpy().tobytes()
+                assert got == twin.step(x).detach().numpy().tobytes()
+    compiled = _FoldTrainer.compiled_step
+    assert (compiled.stats.calls, compiled.stats.traces, compiled.stats.replays) == (40, 10, 20)
+    assert compiled.stats.retraces == [] and "trace for (4, 3)" in compiled.explain()
+    copied, twin = copy.deepcopy(trainer), copy.deepcopy(twin)
+    for _ in range(3):
+        got = copied.compiled_step(x).detach().numpy().tobytes()
+        assert got == twin.step(x).detach().numpy().tobytes()
+    assert copied.compiled_step is not trainer.compiled_step
+    alive = weakref.ref(trainer)
+    del trainer, copied
+    gc.collect()
+    assert alive() is None and len(compiled.replayers()) == 0
 
 
 def _logged(method):

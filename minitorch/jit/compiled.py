@@ -6,6 +6,7 @@ import re
 import time
 import types
 import warnings
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +38,7 @@ from .trace import (
     read_watched,
     rebound,
     record_fields,
+    short,
     step_function,
     step_reads,
     touched_tensors,
@@ -174,8 +176,15 @@ class CompiledFunction:
         # (grad mode is in the key, so the same step under no_grad still traces and replays)
         self._eager_keys: dict = {}
         self._counted_retraces = 0  # those RETRACE_LIMIT counts (see SIZE_KEYS)
+        self._calls = 0  # this function's own (stats are shared by a method's instances)
+        self._traced = 0
         self._last_key = None
         self._warming: tuple | None = None  # (_Build, counters when the warm-up began)
+        # compiled in a class body: where each instance keeps its own compiled method (see
+        # __get__), and those alive (their traces are listed by explain())
+        self._key = f"_compiled_{getattr(fn, '__qualname__', 'method')}"
+        self._bound: weakref.WeakSet = weakref.WeakSet()
+        self._parent: CompiledFunction | None = None  # the class's function, for a bound one
         self.__wrapped__ = fn
         self.__doc__ = getattr(fn, "__doc__", None)
 
@@ -185,18 +194,55 @@ class CompiledFunction:
                 return self._call(*args, **kwargs)
         return self._call(*args, **kwargs)
 
+    def __set_name__(self, owner, name: str) -> None:
+        self._key = f"_compiled_{owner.__qualname__}.{name}"
+
     def __get__(self, instance, owner=None):
-        """@compile on a method in a class body: `obj.step` is this function with obj as its
-        first argument, guarded like any object passed in (its self.x reads); one function
-        for all instances, as the class holds one."""
-        return self if instance is None else types.MethodType(self, instance)
+        """@compile on a method in a class body: `obj.step` is a compiled function of obj's
+        own (kept in obj.__dict__, so it dies with obj), the method bound to obj. One function
+        for all instances retraced for each (its guards watch self.model, self.opt: a new
+        Trainer per fold is other objects) and ran eagerly past RETRACE_LIMIT instances.
+        Stats are shared; explain() on the class's function lists every instance's traces."""
+        if instance is None:
+            return self
+        held = getattr(instance, "__dict__", None)
+        if held is None:  # (__slots__: nowhere to keep one, one function serves all)
+            return types.MethodType(self, instance)
+        bound = held.get(self._key)
+        # (a shallow copy of obj shares obj's dict entries: its own method is made anew)
+        if getattr(bound, "_parent", None) is not self or bound.fn.__self__ is not instance:
+            bound = CompiledFunction(
+                types.MethodType(self.fn, instance),
+                fallback=self.fallback,
+                check=self.check,
+                cache=self.cache,
+                warmup=self.warmup,
+            )
+            bound.stats, bound._parent = self.stats, self
+            self._bound.add(bound)
+            held[self._key] = bound
+        return bound
+
+    def __reduce_ex__(self, protocol):
+        """A copy or pickle of an object holding its compiled method (copy.deepcopy(trainer))
+        holds None in its place (its traces read the original's tensors): the copy's method
+        compiles for the copy at its first use."""
+        if self._parent is None:
+            return super().__reduce_ex__(protocol)
+        return (_nothing, ())
 
     def replayers(self) -> list[Replayer]:
         """The replayers of the traces kept."""
         return [trace.replayer for _, trace in self._all_traces()]
 
     def _all_traces(self) -> list[tuple]:
-        return [(key, trace) for key, traces in self._traces.items() for trace in traces]
+        """(guard key, trace) of this function's traces and its instances' (see __get__)."""
+        return [
+            (key, trace)
+            for fn in (self, *self._bound)
+            for key, traces in fn._traces.items()
+            for trace in traces
+        ]
 
     def _call(self, *args, **kwargs):
         if jit_guard.capture[0] is not None:
@@ -204,6 +250,7 @@ class CompiledFunction:
             # step replays them; refusing here made fallback="eager" rerun the outer step)
             return self.fn(*args, **kwargs)
         self.stats.calls += 1
+        self._calls += 1
         positional = args
         if kwargs:
             args = args + tuple(kwargs.values())
@@ -218,7 +265,7 @@ class CompiledFunction:
         # kernels); after them every call that matches no trace traces at once, so arguments
         # that never repeat are retraced up to RETRACE_LIMIT and then run eagerly with a
         # warning, never eagerly in silence.
-        if self.stats.calls <= self.warmup:
+        if self._calls <= self.warmup:
             self._warming = self._warming or (_Build(), _Build.start())
             return self._eager(call, args)
         # flat: the tensors and numbers, also those inside list/tuple/dict arguments
@@ -259,7 +306,7 @@ class CompiledFunction:
     def _trace(self, call, args, flat, key, passed: tuple):
         if self._counted_retraces >= RETRACE_LIMIT:
             last = self.stats.retraces[-1]
-            self._eager_reason = f"traced {self.stats.traces} times; last reason: {last}"
+            self._eager_reason = f"traced {self._traced} times; last reason: {last}"
             hint = (
                 " (a number passed in that changes every call is frozen into each trace: "
                 "pass it as a tensor, torch.tensor(x), which a replay reads afresh)"
@@ -334,11 +381,13 @@ class CompiledFunction:
         build.add(before)
         traces = self._traces.setdefault(key, [])
         tensors = [t for t, *_ in replayer.tensors]
-        watched += capture.group_reads + optimizer_state_reads(capture.optimizers, tensors)
+        watched += capture.group_reads + list(capture.env_reads.values())
+        watched += optimizer_state_reads(capture.optimizers, tensors)
         checks = _dynamic_checks(watched, program, flat)
         traces.append(_Trace(replayer, checks, build))
         del traces[:-TRACES_PER_KEY]
         self.stats.traces += 1
+        self._traced += 1
         self.stats.trace_seconds += build.trace_seconds
         self.stats.ops_captured = replayer.ops_captured
         self.stats.ops_replayed = replayer.ops
@@ -361,10 +410,12 @@ class CompiledFunction:
             f"minitorch.compile({_name(self.fn)}): {s.calls} calls: {s.eager_calls} eager, "
             f"{s.traces} traced ({s.trace_seconds * 1e3:.1f} ms), {s.replays} replayed",
         ]
-        if self._eager_reason:
-            lines.append(f"running eagerly: {self._eager_reason}")
-        for key, reason in self._eager_keys.items():
-            lines.append(f"running eagerly for {_describe_key(key)}: {reason}")
+        for fn in (self, *self._bound):  # (a method's instances: see __get__)
+            whose = f" for {_name(fn.fn)} of one instance" if fn is not self else ""
+            if fn._eager_reason:
+                lines.append(f"running eagerly{whose}: {fn._eager_reason}")
+            for key, reason in fn._eager_keys.items():
+                lines.append(f"running eagerly{whose} for {_describe_key(key)}: {reason}")
         for reason in s.retraces:
             lines.append(f"retraced: {reason}")
         c = compiler.stats
@@ -417,6 +468,10 @@ class CompiledFunction:
             lines.append("driver source:")
             lines.append(r.source)
         return "\n".join(lines)
+
+
+def _nothing() -> None:
+    return None
 
 
 def _summary(kernel) -> str:
@@ -647,6 +702,8 @@ def _first_change(numbers: list, objects: list) -> str | None:
             return f"{label} changed from {value!r} to {now!r}"
     for label, holder, name, value in objects:
         if (now := read_watched(holder, name)) is not value:
+            if value is None or now is None:  # (set or unset: an environment variable)
+                return f"{label} changed from {short(value)} to {short(now)}"
             return f"{label} is another object than when traced ({type(now).__name__})"
     return None
 

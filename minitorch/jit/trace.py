@@ -199,6 +199,7 @@ class Capture:
         self.program = Program()
         self.optimizers = list({id(o): o for o in optimizers}.values())
         self.group_reads: list[tuple] = []  # watched entries of param_group values read
+        self.env_reads: dict = {}  # (id(mapping), key) -> watched entry (see on_env_read)
         self.values: dict[int, np.ndarray] | None = {} if keep_values else None
         self.tolerate = tolerate
         self.failure: TraceError | None = None
@@ -219,11 +220,13 @@ class Capture:
         self._rng = {g: _rng_state(g) for g in live_generators()}
         self._host_rng = _host_rng_states()
         self._made: dict[int, Tensor] = {}  # id -> tensor made during the step (held: ids stay)
+        self._made_modules: list = []  # the modules made during the step
         self._alias: dict[int, tuple] = {}  # id(detach() / .data result) -> (it, its source)
         self._module_state: dict[int, tuple] = {}  # id(module) -> (it, state when first called)
-        # containers a called module holds or its forward and hooks read by name, as they were
-        # when first called (see container_contents)
-        self._module_contents: list[tuple] = []
+        # containers that a called module holds, or that user code the step runs without
+        # calling it itself reads by name (a module's forward and hooks, gradient hooks, custom
+        # autograd.Functions), as they were before that code first ran (see container_contents)
+        self._contents: list[tuple] = []
         self._modes_set: set[int] = set()  # ids of modules whose flags are guarded or the step's
         self._first_seen: dict[int, tuple] = {}  # id(made tensor) -> (node index, its value)
         self._hooks_added: list[tuple] = []  # (hooks dict, key, its tensor or None, where)
@@ -461,15 +464,23 @@ class Capture:
         if not self._depth:
             self._made[id(t)] = t
 
+    def on_new_module(self, module) -> None:
+        if not self._depth:
+            self._made_modules.append(module)
+
     def on_hook_registered(self, hooks: dict, key, tensor) -> None:
         if not self._depth:
             self._hooks_added.append((hooks, key, tensor, _user_frame()))
+            if tensor is not None:  # (a module's hooks: when it is called, see on_module_call)
+                self._contents += container_contents(autograd_numbers([tensor], []))
 
     def _check_hooks_left(self) -> None:
         """Fail if a hook the step registered on a tensor or module from outside it is still
-        registered: eager adds one more at every call, a replay (no Python) adds none."""
+        registered: eager adds one more at every call, a replay (no Python) adds none. (On a
+        tensor or module the step made, it goes with them: eager makes both anew each call.)"""
+        made = {id(d) for m in self._made_modules for d in vars(m).values() if isinstance(d, dict)}
         for hooks, key, tensor, where in self._hooks_added:
-            if key in hooks and id(tensor) not in self._made:  # (not on a tensor it made)
+            if key in hooks and id(tensor) not in self._made and id(hooks) not in made:
                 self._fail(
                     f"minitorch.compile: the step registers a hook at {where} on a tensor or "
                     "module from outside it and leaves it registered, so eager adds one more "
@@ -483,6 +494,7 @@ class Capture:
         """cls.apply ran: its forward and backward read values as the step's code does."""
         if not self._depth and cls not in self.program.functions:
             self.program.functions.append(cls)
+            self._contents += container_contents(autograd_numbers([], [cls]))
 
     def on_module_call(self, module) -> None:
         if id(module) not in self._modes_set:  # its flag as the step found it: a guard
@@ -490,7 +502,7 @@ class Capture:
             self.program.modules.append((module, module.training))
         if id(module) not in self._module_state:
             self._module_state[id(module)] = (module, _module_state(module))
-            self._module_contents += _module_contents(module)
+            self._contents += _module_contents(module)
 
     # ---- refs ------------------------------------------------------------------------------
     def ref(self, t: Tensor, live: bool = True) -> Ref:
@@ -500,6 +512,8 @@ class Capture:
             self._first_grad[id(t)] = (t, t.grad)  # what its .grad was before the step set it
             if t.grad is not None:
                 self._grad_owner.setdefault(id(t.grad), t)
+            if t._hooks or t._post_accumulate_hooks:  # (they run in the step's backward)
+                self._contents += container_contents(autograd_numbers([t], []))
         return self._ref_array(t._data, t, live)
 
     def _ref_array(self, array, tensor, live: bool = True) -> Ref:
@@ -533,7 +547,7 @@ class Capture:
         self._check_random(at_end=True)
         self._check_host_random()
         self._check_hooks_left()
-        changed = rebound((), self._module_contents)
+        changed = rebound((), self._contents)
         if changed:
             self._fail(f"minitorch.compile: {changed}, {NO_PYTHON}")
         for module, state in self._module_state.values():
@@ -541,7 +555,7 @@ class Capture:
                 if not same_value(state.get(name, MISSING), value):
                     self._fail(
                         f"minitorch.compile: the step assigns {type(module).__name__}.{name} "
-                        f"a new value ({_short(state.get(name))} -> {_short(value)}; self.x = "
+                        f"a new value ({short(state.get(name))} -> {short(value)}; self.x = "
                         "...), which a replay would not do (it runs no Python); update tensors "
                         "in place (self.x.mul_(m).add_(...), self.x.copy_(...)), keep other "
                         'state outside the compiled function, or compile with fallback="eager".'
@@ -562,6 +576,7 @@ class Capture:
         self._fresh_made_tensors()
         self._keep.clear()
         self._made.clear()
+        self._made_modules.clear()
         _freeze_temporaries(nodes)
         return self.program
 
@@ -604,6 +619,7 @@ class Capture:
         registry.recorder[0] = self.on_op
         jit_guard.capture[0] = self
         jit_guard._guard[0] = self.on_host_sync
+        _ENVIRON.__getitem__ = _read_environ
         for optimizer in self.optimizers:
             groups = optimizer.param_groups
             groups[:] = [_Group(g, optimizer, i, self) for i, g in enumerate(groups)]
@@ -613,9 +629,22 @@ class Capture:
         registry.recorder[0] = None
         jit_guard.capture[0] = None
         jit_guard._guard[0] = None
+        _ENVIRON.__getitem__ = _ENVIRON_ITEM
         for optimizer in self.optimizers:
             groups = optimizer.param_groups
             groups[:] = [g.restored() if isinstance(g, _Group) else g for g in groups]
+
+    def on_env_read(self, mapping, key, value) -> None:
+        """The step's own code read os.environ[key] (os.environ.get, os.getenv, `in`): a trace
+        freezes what it did with the value, so a guard compares the value (None: unset)."""
+        if self._depth or (id(mapping), key) in self.env_reads:
+            return
+        where = _env_reader()
+        if where is None:  # (a library's read: Numba's settings)
+            return
+        holder = _Reread(lambda name, _default: mapping.get(name))
+        label = f"os.environ[{key!r}] (read at {where})"
+        self.env_reads[id(mapping), key] = (label, holder, key, value)
 
     def on_group_read(self, group: _Group, key, value) -> None:
         """The step's own code read group[key]: a trace freezes it, so a guard compares it."""
@@ -634,6 +663,40 @@ class Capture:
         self.program.nodes.append(
             Call(_set_group_item, group.optimizer, (group.index, key, value), {})
         )
+
+
+# os.environ's class: while a step is traced its __getitem__ (which os.environ.get, os.getenv
+# and `key in os.environ` all call) reports the variables read (Capture.on_env_read)
+_ENVIRON = type(os.environ)
+_ENVIRON_ITEM = _ENVIRON.__getitem__
+
+
+def _read_environ(mapping, key):
+    try:
+        value = _ENVIRON_ITEM(mapping, key)
+    except KeyError:  # unset: reported as None (what os.environ.get gives)
+        _report_env_read(mapping, key, None)
+        raise
+    _report_env_read(mapping, key, value)
+    return value
+
+
+def _report_env_read(mapping, key, value) -> None:
+    if jit_guard.capture[0] is not None:
+        jit_guard.capture[0].on_env_read(mapping, key, value)
+
+
+def _env_reader() -> str | None:
+    """file:line of the code that read an environment variable when it is the user's (past
+    the tracer's frames and the standard library's os.getenv, Mapping.get), None when a
+    library read it (Numba)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        path = frame.f_code.co_filename
+        if not path.startswith(("<frozen", _STDLIB, *_HOOKS)):
+            return f"{path}:{frame.f_lineno}" if _is_user_code(path) else None
+        frame = frame.f_back
+    return None
 
 
 class _Group(dict):
@@ -1067,9 +1130,16 @@ def step_reads(fn, args: tuple, kwargs: dict) -> list[tuple]:
     passed in as roots (object_arguments), and the attributes of every object of the user's
     it is passed or reads by name (object_attributes)."""
     codes: set = set()  # (filled by watched_numbers: the step's code and its helpers')
-    roots, step = object_arguments(fn, args, kwargs), step_function(fn)[0]
+    (roots, kept), step = object_arguments(fn, args, kwargs), step_function(fn)[0]
     where = "" if qualname(step) == qualname(fn) else f" (read by {qualname(step)})"
     watched = watched_numbers(step, codes, where, roots=roots)
+    # NOTE: a mutable default (def step(x, history=[])) or a list a partial binds is the same
+    # object at every call: what the step appends there, eager keeps and a replay would not
+    # add (watched, `rebound` compares it after the capture)
+    for name, label in kept.items():
+        if isinstance(roots[name], _MUTABLE):
+            entry = (label, {name: roots[name]}, name, roots[name])
+            watched.append(_value_guard(entry) or entry)
     held = [("argument", (args, kwargs))] + [(f"argument {k}", v) for k, v in roots.items()]
     held += [(label, value) for label, _, _, value in watched]
     return watched + object_attributes(held, codes)
@@ -1106,22 +1176,25 @@ _PASSED_AS_VALUES = (Tensor, bool, int, float, str, bytes, tuple, list, dict, ty
 _GATHERING = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 
-def object_arguments(fn, args: tuple, kwargs: dict) -> dict:
-    """{parameter name: value} for the step's parameters whose attributes or items it may read
-    (holder.x, rest[0].scale, kw["cfg"].scale): roots for watched_numbers. The plain objects
-    passed (not tensors, numbers, strings, containers or dataclasses: the guard key holds
-    those), the tuple of *args and dict of **kwargs, and what a partial binds or a default
-    gives (a config dict), which no key holds."""
+def object_arguments(fn, args: tuple, kwargs: dict) -> tuple[dict, dict]:
+    """({parameter name: value} for the step's parameters whose attributes or items it may read
+    (holder.x, rest[0].scale, kw["cfg"].scale): roots for watched_numbers, {name: label} for
+    those of them the call does not pass, which outlive it). Roots: the plain objects passed
+    (not tensors, numbers, strings, containers or dataclasses: the guard key holds those), the
+    tuple of *args and dict of **kwargs, and what a partial binds or a default gives (a config
+    dict, a history list), which no key holds."""
     step, own_args, own_kwargs = step_function(fn)
     try:
         signature = inspect.signature(step)
         call = signature.bind(*own_args, *args, **own_kwargs, **kwargs)
         own = signature.bind_partial(*own_args, **own_kwargs).arguments
     except (TypeError, ValueError):  # (no signature, or a call eager will refuse itself)
-        return {}
+        return {}, {}
     passed = set(call.arguments) - set(own)
     call.apply_defaults()
-    roots = {}
+    roots, kept = {}, {}
+    code = getattr(step, "__code__", None)
+    where = f" ({code.co_filename}:{code.co_firstlineno})" if code else ""
     for name, value in call.arguments.items():
         gathering = signature.parameters[name].kind in _GATHERING
         if name in passed and not gathering:
@@ -1130,7 +1203,10 @@ def object_arguments(fn, args: tuple, kwargs: dict) -> dict:
             keep = not (value is None or isinstance(value, (Tensor, *PLAIN_VALUES)))
         if keep:
             roots[name] = value
-    return roots
+            if name not in passed and not gathering:  # (*args, **kwargs: new at each call)
+                how = "bound by a partial" if name in own else "its default"
+                kept[name] = f"argument {name} of {qualname(step)} ({how}){where}"
+    return roots, kept
 
 
 def object_attributes(held, codes) -> list[tuple]:
@@ -1315,7 +1391,8 @@ def _module_contents(module) -> list[tuple]:
     """container_contents of what a module holds (self.outputs) and of what its forward and
     hooks read by name (a global list a forward hook appends activations to)."""
     internal, kind = _module_internals(), type(module).__name__
-    held = [(f"{kind}.{n}", None, n, v) for n, v in vars(module).items() if n not in internal]
+    state = vars(module)
+    held = [(f"{kind}.{n}", state, n, v) for n, v in state.items() if n not in internal]
     return container_contents(held + forward_numbers([module]))
 
 
@@ -1362,7 +1439,8 @@ def exact(value):
     return Exact(value) if isinstance(value, (float, np.floating)) else value
 
 
-def _short(value) -> str:
+def short(value) -> str:
+    """How messages show a value: its repr when short, else its type (a tensor by shape)."""
     if isinstance(value, Tensor):
         return f"a {tuple(value.shape)} tensor"
     text = repr(value)
@@ -1407,19 +1485,24 @@ _MUTABLE = (list, dict, set, bytearray, collections.deque)
 
 
 def container_contents(watched) -> list[tuple]:
-    """(label, container, its items) for the mutable containers among watched values that are
-    guarded by identity (a list of tensors, a dict of lists, a long list): a guard on the
-    object does not see the items a step appends (`rebound` compares them after the trace)."""
-    return [
-        (label, value, _items(value))
-        for label, _, _, value in watched
-        if isinstance(value, _MUTABLE) and by_identity(value)
-    ]
+    """(label, container, its items) for the mutable containers among watched values (a list
+    of tensors, a dict of lists, a long list): a guard on the object does not see the items a
+    step appends (`rebound` compares them after the trace). Read afresh: a small list of
+    numbers is watched through a copy (see _snapshot), and an empty list is one."""
+    found = []
+    for label, holder, name, value in watched:
+        if isinstance(value, _MUTABLE):
+            live = read_watched(holder, name)
+            found.append((label, live, _items(live)))
+    return found
 
 
 def _items(value, depth: int = 2):
-    """What a mutable container holds, as the identities of its items (and of the items of
-    containers inside it, `depth` levels down: metrics["loss"].append(loss))."""
+    """What a mutable container holds, as the identities of its items (the values of numbers
+    and strings: one set again to an equal value is unchanged), and of the items of
+    containers inside it, `depth` levels down: metrics["loss"].append(loss)."""
+    if isinstance(value, PLAIN_VALUES):
+        return exact(value)
     if not isinstance(value, _MUTABLE) or depth == 0:
         return id(value)
     if isinstance(value, bytearray):
@@ -1510,9 +1593,13 @@ class _Attribute:
             return False
 
     def label(self) -> str:
-        return self.name + "".join(
-            f"[{s[0]!r}]" if isinstance(s, tuple) else f".{s}" for s in self.attrs
-        )
+        text = self.name
+        for s in self.attrs:
+            if s == "__class__":  # (see _attribute_chains)
+                text = f"type({text})"
+            else:
+                text += f"[{s[0]!r}]" if isinstance(s, tuple) else f".{s}"
+        return text
 
 
 def _attribute_reads(code, fn, where: str, roots: dict) -> list[tuple]:
@@ -1539,12 +1626,19 @@ def _attribute_reads(code, fn, where: str, roots: dict) -> list[tuple]:
 
 def _attribute_chains(code, fast: tuple = ()) -> list[tuple[str, tuple]]:
     """(name, steps) for each closure or global `name`, or local in `fast` (a method's self,
-    an object passed in), whose attributes or constant subscripts (cfg["lr"]) code reads."""
-    chains, current, key = [], None, None
+    an object passed in), whose attributes or constant subscripts (cfg["lr"]) code reads.
+    `type(self).scale` reads a class attribute as `self.__class__.scale` does: its chain goes
+    through "__class__" (a class attribute changed between calls is seen as one on self)."""
+    chains, current, key, typed = [], None, None, False
     for ins in dis.get_instructions(code):
         local = ins.opname.startswith("LOAD_FAST") and ins.argval in fast
         if local or ins.opname in ("LOAD_DEREF", "LOAD_GLOBAL", "LOAD_NAME"):
+            typed = current == ("type", ())  # the argument of a call of `type`, perhaps
             current = (ins.argval, ())
+        elif ins.opname in ("PRECALL", "CALL") and typed and ins.arg == 1:
+            if ins.opname == "CALL":  # (3.11 has a PRECALL before it)
+                current, typed = (current[0], current[1] + ("__class__",)), False
+            continue
         elif ins.opname == "LOAD_ATTR" and current is not None:
             current = (current[0], current[1] + (ins.argval,))
             chains.append(current)
@@ -1557,7 +1651,7 @@ def _attribute_chains(code, fast: tuple = ()) -> list[tuple[str, tuple]]:
         elif ins.opname == "COPY" and current is not None:  # `self.n += 1` reads via a copy
             continue
         else:
-            current = None
+            current, typed = None, False
         key = None
     for const in code.co_consts:
         if inspect.iscode(const):
@@ -1587,7 +1681,8 @@ def read_watched(holder, name):
 
 
 _MAX_HELPERS = 32  # functions followed per step: bounds the guard's cost per call
-_LIBRARIES = (_PACKAGE, sysconfig.get_paths()["stdlib"], "site-packages", "dist-packages")
+_STDLIB = sysconfig.get_paths()["stdlib"]
+_LIBRARIES = (_PACKAGE, _STDLIB, "site-packages", "dist-packages")
 
 
 # a module's hooks, forward and backward, in the order they run
@@ -1602,9 +1697,9 @@ def forward_numbers(modules) -> list[tuple]:
     for module in modules:
         where = f" (read by {type(module).__name__}.forward)"
         numbers += _user_code_numbers(getattr(module, "forward", None), seen, where)
-        where = f" (read by a hook of {type(module).__name__})"
         for table in HOOK_TABLES:
             for hook in getattr(module, table, {}).values():
+                where = f" (read by a hook of {type(module).__name__}{_defined_at(hook)})"
                 numbers += _user_code_numbers(hook, seen, where)
     return numbers
 
@@ -1618,21 +1713,32 @@ def autograd_numbers(tensors, functions) -> list[tuple]:
     for t in tensors:
         hooks = [*(t._hooks or {}).values(), *(t._post_accumulate_hooks or {}).values()]
         for hook in hooks:
-            where = f" (read by a gradient hook of a {tuple(t.shape)} tensor)"
+            where = f" (read by a gradient hook of a {tuple(t.shape)} tensor{_defined_at(hook)})"
             numbers += _user_code_numbers(hook, seen, where)
     for cls in functions:
         for name in ("forward", "setup_context", "backward"):
-            where = f" (read by {cls.__qualname__}.{name})"
-            numbers += _user_code_numbers(getattr(cls, name), seen, where)
+            method = getattr(cls, name)
+            where = f" (read by {cls.__qualname__}.{name}{_defined_at(method)})"
+            numbers += _user_code_numbers(method, seen, where)
     return numbers
 
 
 def _user_code_numbers(fn, seen: set, where: str) -> list[tuple]:
     """watched_numbers of fn where it is the user's code (not minitorch's or a library's)."""
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, _MUTABLE):  # a container's own method (register_hook(grads.append))
+        kind = type(owner).__name__
+        return [(f"the {kind} whose {fn.__name__} is called{where}", {"": owner}, "", owner)]
     code = getattr(fn, "__code__", None)
     if code is None or not _is_user_code(code.co_filename):
         return []
     return watched_numbers(fn, seen, where)
+
+
+def _defined_at(fn) -> str:
+    """ ", file:line" where the user's function fn (a hook, often a lambda) is defined."""
+    code = getattr(fn, "__code__", None)
+    return f", {code.co_filename}:{code.co_firstlineno}" if code is not None else ""
 
 
 def _is_user_code(path: str) -> bool:

@@ -128,6 +128,8 @@ class Module:
         d["_state_dict_pre_hooks"] = _HookDict()
         d["_load_state_dict_pre_hooks"] = _HookDict()
         d["_load_state_dict_post_hooks"] = _HookDict()
+        if jit_guard.capture[0] is not None:  # a module the step makes: its hooks die with it
+            jit_guard.capture[0].on_new_module(self)
 
     forward: Callable
 
