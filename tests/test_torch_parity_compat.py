@@ -307,3 +307,32 @@ def test_inplace_twins_match_pytorch(name):
 
     # (PyTorch: floor_divide_ has no derivative, logical_or_'s passes self's gradient through)
     check(twin, data, *other, grad=name != "floor_divide" and not name.startswith("logical"))
+
+
+# ---- the in-place version counter ---------------------------------------------------------
+def _version_trail(t) -> list:
+    """Tensor._version after each write, read through the tensor, its views and its aliases."""
+    x = t.ones(3, 4)
+    v, d, p = x[1:], x.detach(), t.nn.Parameter(t.zeros(2))
+    seen = [x._version]
+    for write in (
+        lambda: v.add_(1),  # through a view: the base counts it
+        lambda: x.mul_(2),
+        lambda: x.t()[0].zero_(),  # a view of a view
+        lambda: d.add_(1),  # detach() shares the counter
+        lambda: x.data.add_(1),  # .data does not
+        lambda: x.__setitem__(0, 5.0),
+        lambda: x.clone().add_(1),  # a copy has its own
+        lambda: t.nn.init.ones_(p),  # (under no_grad)
+    ):
+        write()
+        seen.append((x._version, v._version, d._version, p._version))
+    return seen
+
+
+def test_version_is_an_int_shared_by_views_like_pytorch():
+    assert _version_trail(minitorch) == _version_trail(torch)
+    x = minitorch.ones(2)
+    assert type(x._version) is int
+    with pytest.raises(AttributeError):
+        x._version = 3  # (PyTorch: "attribute '_version' ... is not writable")
