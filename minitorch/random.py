@@ -13,11 +13,12 @@ import weakref
 import numpy as np
 
 from . import dtypes, jit_guard
+from .autograd import grad_mode
 from .backend import to_device
 from .kernels.cpu import random as K
 from .ops import random as RandomOps
 from .ops.registry import apply
-from .tensor import Tensor, _shape_arg, wrap
+from .tensor import Tensor, _check_inplace_allowed, _shape_arg, wrap
 
 __all__ = [
     "Generator",
@@ -274,28 +275,68 @@ def randint_like(input: Tensor, low=0, high=None, *, dtype=None, **kw) -> Tensor
     return randint(low, high, input.shape, dtype=dtype or input.dtype, **kw)
 
 
-def fill_uniform_(t: Tensor, a: float, b: float, generator=None) -> Tensor:
-    """In-place uniform fill (t.uniform_(), nn.init's): no autograd history, version bumped.
-    The numbers come from the registry's draw, so a traced step replays the fill."""
-    dtype = _float_dtype(t.dtype, "uniform_")
-    values = _draw("uniform", tuple(t.shape), dtype, generator, False, (float(a), float(b)))
-    return _fill_into(t, values._data)
+# PyTorch's checks of the in-place samplers' numbers: kind -> (refuses(x0, x1), message)
+_SAMPLE_CHECKS = {
+    "uniform": (
+        lambda a, b: a > b,
+        "uniform_ expects to return a [from, to) range, but found from={0:g} > to={1:g}",
+    ),
+    "normal": (lambda mean, std: not std >= 0, "normal expects std >= 0.0, but found std {1:g}"),
+    "log_normal": (
+        lambda mean, std: not std > 0,
+        "log_normal_ expects std > 0.0, but found std={1:g}",
+    ),
+    "exponential": (
+        lambda lambd, _: not lambd > 0,
+        "exponential_ expects lambda > 0.0, but found lambda={0:g}",
+    ),
+    "cauchy": (
+        lambda median, sigma: not sigma > 0,
+        "cauchy_ expects sigma > 0.0, but found sigma={1:g}",
+    ),
+    "geometric": (
+        lambda p, _: not 0 < p < 1,
+        "geometric_ expects p to be in (0, 1), but got p={0:g}",
+    ),
+}
 
 
-def fill_normal_(t: Tensor, mean: float, std: float, generator=None) -> Tensor:
-    dtype = _float_dtype(t.dtype, "normal_")
-    values = _draw("normal", tuple(t.shape), dtype, generator, False, (float(mean), float(std)))
-    return _fill_into(t, values._data)
-
-
-def _fill_into(t: Tensor, values: np.ndarray) -> Tensor:
-    from .autograd.grad_mode import state  # noqa: PLC0415
-    from .tensor import _check_inplace_allowed  # noqa: PLC0415
-
-    if state.enabled and t.requires_grad:
-        _check_inplace_allowed(t)
-    t._write(values)
+def sample_(t: Tensor, kind: str, x0=0.0, x1=1.0, generator=None) -> Tensor:
+    """t.<kind>_(x0, x1): fill t in place with numbers of a float kind (kernels/codegen/
+    philox.py's FLOAT_KINDS: uniform_, normal_, log_normal_, exponential_, cauchy_,
+    geometric_), its version bumped. The numbers come from the registry's draw, so a traced
+    step replays the fill; its arguments and dtype are checked as PyTorch checks them."""
+    x0, x1 = float(x0), float(x1)
+    refuses, message = _SAMPLE_CHECKS[kind]
+    if refuses(x0, x1):
+        raise RuntimeError(message.format(x0, x1))
+    dtype = _sample_dtype(kind, t.dtype)
+    args = (math.log1p(-x0), 0.0) if kind == "geometric" else (x0, x1)  # (kernel: log(1 - p))
+    tracking = grad_mode.state.enabled and t.requires_grad
+    if tracking:
+        _check_inplace_allowed(t)  # (a leaf: refused before the generator moves on)
+    values = _draw(kind, tuple(t.shape), dtype, generator, False, args)
+    if tracking:  # a zero gradient to t's old value, as PyTorch's samplers record (copy_ does)
+        return t.copy_(values.to(t.device))
+    with np.errstate(over="ignore"):  # (float16: cauchy_'s far tails round to inf)
+        t._write(values._data)
     return t
+
+
+def _sample_dtype(kind: str, dtype: dtypes.dtype) -> dtypes.dtype:
+    """The dtype sample_ draws for a tensor of `dtype`, refused as PyTorch refuses it: float16
+    gets float32 numbers and geometric_'s integer tensors float64 ones (whole, exact up to
+    2**53), cast as they are written."""
+    if dtype.is_floating_point:
+        return dtypes.float64 if dtype is dtypes.float64 else dtypes.float32
+    if kind in ("exponential", "cauchy"):
+        raise RuntimeError(
+            f"{kind.capitalize()} distribution is a continuous probability distribution. "
+            f"dtype must be a floating point but you specified {dtype}"
+        )
+    if kind != "geometric" or dtype is dtypes.bool_:
+        raise NotImplementedError(f'"{kind}_" not implemented for {dtype} tensors')
+    return dtypes.float64
 
 
 def _numel(shape) -> int:

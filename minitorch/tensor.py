@@ -1786,15 +1786,24 @@ class Tensor:
     def masked_scatter_(self, mask, source):
         raise NotImplementedError("masked_scatter_ is not supported")
 
+    # the in-place samplers: numbers from the registry's draw (minitorch/random.py sample_)
     def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
-        from .random import fill_uniform_  # noqa: PLC0415
-
-        return fill_uniform_(self, a, b, generator)
+        return _sample_(self, "uniform", a, b, generator)
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
-        from .random import fill_normal_  # noqa: PLC0415
+        return _sample_(self, "normal", mean, std, generator)
 
-        return fill_normal_(self, mean, std, generator)
+    def log_normal_(self, mean: float = 1, std: float = 2, *, generator=None) -> Tensor:
+        return _sample_(self, "log_normal", mean, std, generator)
+
+    def exponential_(self, lambd: float = 1, *, generator=None) -> Tensor:
+        return _sample_(self, "exponential", lambd, 0.0, generator)
+
+    def cauchy_(self, median: float = 0, sigma: float = 1, *, generator=None) -> Tensor:
+        return _sample_(self, "cauchy", median, sigma, generator)
+
+    def geometric_(self, p: float, *, generator=None) -> Tensor:
+        return _sample_(self, "geometric", p, 0.0, generator)
 
     def bernoulli_(self, p: float | Tensor = 0.5, *, generator=None) -> Tensor:
         from .random import bernoulli  # noqa: PLC0415
@@ -2038,6 +2047,12 @@ def _dims(dim):
 
 def _data_of(x):
     return x._data if isinstance(x, Tensor) else x
+
+
+def _sample_(t: Tensor, kind: str, x0, x1, generator) -> Tensor:
+    from .random import sample_  # noqa: PLC0415  (minitorch/random.py imports this module)
+
+    return sample_(t, kind, x0, x1, generator)
 
 
 def _scalar_tensor(value, dtype) -> Tensor:

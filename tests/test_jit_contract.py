@@ -698,6 +698,42 @@ def test_random_numbers_advance_across_replays_like_eager():
         assert not np.array_equal(earlier[1], later[1])
 
 
+def test_in_place_samplers_replay_what_eager_draws_bit_for_bit():
+    """exponential_, geometric_ (float and integer tensors), cauchy_ and log_normal_ on tensors
+    the step makes, on a clone and on the step's own argument: every replay draws what eager
+    draws for the same seed (the same counters of the same generator), call after call."""
+
+    def step(x, out):
+        out.cauchy_(1.0, 0.5)  # the argument itself, written back
+        return (
+            torch.empty(5).exponential_(2.0),
+            torch.empty(2, 3, dtype=torch.float64).geometric_(0.3),
+            torch.empty(4, dtype=torch.int64).geometric_(p=0.6),
+            torch.empty_like(x).cauchy_(),
+            torch.empty(7, dtype=torch.float64).log_normal_(),
+            x * torch.empty_like(x).exponential_(lambd=0.5),
+            x.clone().log_normal_(0.0, 0.25) + out,
+        )
+
+    def run(fn):
+        torch.manual_seed(321)
+        calls = []
+        for _ in range(5):
+            out = torch.zeros(2, 4)
+            calls.append([t.numpy().copy() for t in (*fn(torch.ones(2, 4), out), out)])
+        return calls
+
+    compiled = torch.compile(step)
+    eager, replayed = run(step), run(compiled)
+    assert compiled.stats.replays == 3
+    for call, (a, b) in enumerate(zip(eager, replayed)):
+        for k, (u, v) in enumerate(zip(a, b)):
+            assert v.dtype == u.dtype
+            np.testing.assert_array_equal(v, u, err_msg=f"call {call}, output {k}")
+    for earlier, later in zip(replayed, replayed[1:]):  # replays draw new numbers
+        assert not np.array_equal(earlier[0], later[0])
+
+
 @pytest.mark.parametrize(
     "sample",
     [

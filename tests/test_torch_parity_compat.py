@@ -6,6 +6,7 @@ NOTE: minitorch (numba) is imported before torch: torch loading LLVM first can c
 
 import minitorch  # noqa: F401, I001  (before torch, see DESIGN.md)
 import numba  # noqa: F401
+import inspect
 import sys
 
 import numpy as np
@@ -336,3 +337,95 @@ def test_version_is_an_int_shared_by_views_like_pytorch():
     assert type(x._version) is int
     with pytest.raises(AttributeError):
         x._version = 3  # (PyTorch: "attribute '_version' ... is not writable")
+
+
+# ---- the in-place samplers ---------------------------------------------------------------
+_SAMPLERS = ["exponential_", "geometric_", "cauchy_", "log_normal_", "normal_", "bernoulli_"]
+
+
+def _torch_signature(name: str) -> list:
+    """(name, kind, default) of each argument in PyTorch's documented signature, e.g.
+    'exponential_(lambd=1, *, generator=None) -> Tensor'."""
+    line = getattr(torch.Tensor, name).__doc__.strip().splitlines()[0]
+    fake = f"def f({line[line.index('(') + 1 : line.rindex(')')]}): pass"
+    scope: dict = {}
+    exec(fake, scope)
+    return _arguments(scope["f"])
+
+
+def _arguments(fn) -> list:
+    params = list(inspect.signature(fn).parameters.values())
+    return [(p.name, p.kind, p.default) for p in params if p.name != "self"]
+
+
+@pytest.mark.parametrize("name", _SAMPLERS)
+def test_sampler_signatures_match_pytorch(name):
+    assert _arguments(getattr(minitorch.Tensor, name)) == _torch_signature(name)
+
+
+@pytest.mark.parametrize(
+    "fill",
+    [
+        lambda x: x.exponential_(0),
+        lambda x: x.exponential_(-1e-5),
+        lambda x: x.exponential_(float("nan")),
+        lambda x: x.geometric_(0),
+        lambda x: x.geometric_(1),
+        lambda x: x.geometric_(1.5),
+        lambda x: x.geometric_(),
+        lambda x: x.cauchy_(0, 0),
+        lambda x: x.cauchy_(0, -1),
+        lambda x: x.log_normal_(1, 0),
+        lambda x: x.log_normal_(1, float("nan")),
+        lambda x: x.normal_(0, -1),
+        lambda x: x.uniform_(1, 0),
+        lambda x: x.exponential_(1, None),  # generator is keyword-only
+        lambda x: x.long().exponential_(),
+        lambda x: x.int().cauchy_(),
+        lambda x: x.long().log_normal_(),
+        lambda x: x.long().normal_(),
+        lambda x: x.long().uniform_(),
+        lambda x: x.bool().geometric_(0.5),
+        lambda x: x.exponential_(),  # a leaf that requires grad
+    ],
+)
+def test_sampler_errors_match_pytorch(fill):
+    raises_like_torch(fill, np.ones(3, np.float32))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int64", "int32", "uint8"])
+def test_geometric_fills_any_dtype_but_bool_like_pytorch(dtype):
+    def fill(t):
+        x = t.zeros(2, 3, dtype=getattr(t, dtype))
+        y = x.geometric_(0.4)
+        return y is x, y.shape, y.dtype, x._version, bool((x.double() >= 1).all())
+
+    check(fill, lib=True)
+
+
+@pytest.mark.parametrize("name", ["exponential_", "cauchy_", "log_normal_", "uniform_"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+def test_continuous_samplers_keep_identity_dtype_and_bump_the_version_like_pytorch(name, dtype):
+    def fill(t):
+        x = t.zeros(4, 2, dtype=getattr(t, dtype))
+        view = x[1:]
+        y = getattr(view, name)()
+        return y is view, y.shape, y.dtype, x._version, bool((x[0].double() == 0).all())
+
+    check(fill, lib=True)
+
+
+def test_sampling_into_a_result_gives_its_old_value_a_zero_gradient_like_pytorch():
+    def fill(x):
+        y = x * 2
+        y.exponential_(3.0).cauchy_().log_normal_()
+        return y.requires_grad, y.is_leaf, y.shape
+
+    def grad(x):
+        y = x * 2
+        y.geometric_(0.5)
+        (y * x).sum().backward()
+        return x.grad  # only the (y * x) term: y's old value gets none
+
+    for fn in (fill, grad):
+        check(fn, np.ones(3, np.float32), grad=False)
