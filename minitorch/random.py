@@ -68,16 +68,42 @@ class Generator:
         state = np.array([self._seed, self.offset], dtype=np.uint64).view(np.uint8)
         return wrap(state.copy(), dtypes.uint8)
 
-    def set_state(self, state: Tensor) -> None:
+    def set_state(self, new_state: Tensor) -> None:
         jit_guard.unreplayable("reseed")
-        seed, offset = np.asarray(state._data, np.uint8).view(np.uint64)
-        self._seed, self.offset = int(seed), int(offset)
+        self._seed, self.offset = _seed_and_offset(new_state)
 
     def draw(self, n: int) -> tuple[int, int]:
         """Reserve n counters: returns (seed, offset) for them and advances the offset."""
         start = self.offset
         self.offset += n
         return self._seed, start
+
+
+_STATE_BYTES = 16  # get_state(): the seed and the offset, two uint64s
+
+
+def _seed_and_offset(new_state) -> tuple[int, int]:
+    """The (seed, offset) in a state that get_state() returned; anything else is refused with
+    the class PyTorch raises (TypeError: not a uint8 tensor, RuntimeError: the wrong size)."""
+    if not isinstance(new_state, Tensor) or new_state.dtype is not dtypes.uint8:
+        got = new_state.dtype if isinstance(new_state, Tensor) else type(new_state).__name__
+        raise TypeError(
+            "set_rng_state: expected the uint8 tensor that minitorch.get_rng_state() (or "
+            f"Generator.get_state()) returned, got {got}"
+        )
+    n = new_state.numel()
+    if n != _STATE_BYTES:
+        # NOTE: PyTorch's CPU state is its Mersenne Twister's (5056 bytes); ours is Philox's
+        # (seed, offset), so no state converts from one to the other
+        what = " (PyTorch's Mersenne Twister state: it cannot be loaded)" if n == 5056 else ""
+        raise RuntimeError(
+            f"set_rng_state: expected a state of {_STATE_BYTES} bytes (the seed and offset of "
+            f"minitorch's counter-based Philox generator), got {n} bytes{what}. To reproduce a "
+            "run, call minitorch.manual_seed(seed) at its start (a seed always draws the same "
+            "numbers), or restore a state saved with minitorch.get_rng_state()."
+        )
+    seed, offset = np.ascontiguousarray(new_state.cpu()._data).view(np.uint64)
+    return int(seed), int(offset)
 
 
 # Every generator alive: a trace watches them all, since a step may draw from any of them
@@ -109,8 +135,8 @@ def get_rng_state() -> Tensor:
     return default_generator.get_state()
 
 
-def set_rng_state(state: Tensor) -> None:
-    default_generator.set_state(state)
+def set_rng_state(new_state: Tensor) -> None:
+    default_generator.set_state(new_state)
 
 
 def _float_dtype(dtype, op: str) -> dtypes.dtype:

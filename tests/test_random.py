@@ -233,3 +233,31 @@ def test_samplers_refuse_a_leaf_that_requires_grad_and_cut_a_results_gradient(fi
     fill(y)  # (the old value gets a zero gradient, as in PyTorch)
     y.sum().backward()
     np.testing.assert_array_equal(arr(w.grad), [0.0, 0.0, 0.0])
+
+
+# ---- loading states ------------ ------------------------------------------------------------
+def test_cuda_rng_state_is_the_shared_generators():
+    mt.manual_seed(8)
+    state = mt.cuda.get_rng_state()
+    np.testing.assert_array_equal(arr(state), arr(mt.get_rng_state()))
+    a = arr(mt.rand(3)).copy()
+    mt.cuda.set_rng_state(state)
+    np.testing.assert_array_equal(arr(mt.rand(3)), a)
+
+
+@pytest.mark.parametrize(
+    ("state", "error", "match"),
+    [
+        (mt.zeros(5056, dtype=mt.uint8), RuntimeError, "PyTorch's Mersenne Twister state"),
+        (mt.zeros(8, dtype=mt.uint8), RuntimeError, "expected a state of 16 bytes .* got 8"),
+        (mt.zeros(16), TypeError, "uint8 tensor .* got minitorch.float32"),
+        ([0] * 16, TypeError, "got list"),
+    ],
+)
+def test_set_rng_state_refuses_a_state_it_did_not_make(state, error, match):
+    before = arr(mt.get_rng_state()).copy()
+    for load in (mt.set_rng_state, mt.Generator().set_state, mt.cuda.set_rng_state):
+        with pytest.raises(error, match=match) as info:
+            load(state)
+        assert "manual_seed" in str(info.value) or error is TypeError
+    np.testing.assert_array_equal(arr(mt.get_rng_state()), before)  # left as it was

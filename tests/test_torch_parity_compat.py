@@ -339,7 +339,7 @@ def test_version_is_an_int_shared_by_views_like_pytorch():
         x._version = 3  # (PyTorch: "attribute '_version' ... is not writable")
 
 
-# ---- the in-place samplers ---------------------------------------------------------------
+# ---- the in-place samplers and generator states ------------------------------------------
 _SAMPLERS = ["exponential_", "geometric_", "cauchy_", "log_normal_", "normal_", "bernoulli_"]
 
 
@@ -429,3 +429,11 @@ def test_sampling_into_a_result_gives_its_old_value_a_zero_gradient_like_pytorch
 
     for fn in (fill, grad):
         check(fn, np.ones(3, np.float32), grad=False)
+
+
+def test_loading_a_pytorch_rng_state_says_why_it_cannot():
+    state = torch.get_rng_state()
+    with pytest.raises(RuntimeError, match=r"got 5056 bytes \(PyTorch's Mersenne Twister"):
+        minitorch.set_rng_state(minitorch.tensor(state.numpy()))
+    raises_like_torch(lambda t: t.set_rng_state(t.zeros(16)), lib=True)  # not uint8
+    raises_like_torch(lambda t: t.set_rng_state(t.zeros(8, dtype=t.uint8)), lib=True)  # size
