@@ -7,6 +7,7 @@ give the same numbers in eager, traced and CUDA code.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import weakref
 
@@ -27,6 +28,7 @@ __all__ = [
     "initial_seed",
     "get_rng_state",
     "set_rng_state",
+    "fork_rng",
     "rand",
     "randn",
     "randint",
@@ -137,6 +139,48 @@ def get_rng_state() -> Tensor:
 
 def set_rng_state(new_state: Tensor) -> None:
     default_generator.set_state(new_state)
+
+
+@contextlib.contextmanager
+def fork_rng(
+    devices=None, enabled=True, _caller="fork_rng", _devices_kw="devices", device_type=None
+):
+    """Put the default generator back as it was on leaving the block (torch.random.fork_rng),
+    so numbers drawn inside do not change the numbers drawn after it.
+
+    Args:
+        devices: PyTorch's CUDA devices to fork. Accepted for compatibility: minitorch's CUDA
+            draws come from the same default generator as the CPU's (minitorch.cuda.
+            manual_seed), so forking it forks every device.
+        enabled: if False, the block runs without forking.
+        device_type: "cuda" (the default), "cpu", or "meta" (nothing to fork).
+
+    Inside a compiled step it is refused (a replay could not put the generator back), like
+    reseeding there; use it around the compiled call instead.
+
+    Example:
+        >>> import minitorch as torch
+        >>> _ = torch.manual_seed(0)
+        >>> with torch.random.fork_rng():
+        ...     _ = torch.rand(3)
+        >>> after = torch.rand(2)
+        >>> _ = torch.manual_seed(0)
+        >>> torch.equal(torch.rand(2), after)
+        True
+    """
+    if device_type not in (None, "cuda", "cpu", "meta"):
+        raise RuntimeError(
+            f"{_caller}: minitorch has no device type `{device_type}`; use 'cuda' or 'cpu'"
+        )
+    if not enabled or device_type == "meta":
+        yield
+        return
+    jit_guard.unreplayable("fork rng")
+    state = default_generator.get_state()
+    try:
+        yield
+    finally:
+        default_generator.set_state(state)
 
 
 def _float_dtype(dtype, op: str) -> dtypes.dtype:

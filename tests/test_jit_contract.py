@@ -814,6 +814,38 @@ def test_setting_or_reading_generator_state_in_a_step_is_refused(use, refusal):
         compiled(torch.ones(4))
 
 
+def test_fork_rng_in_a_step_is_refused_and_runs_eagerly_with_fallback():
+    """A replay could not put the generator back on leaving the block (it runs no Python), so
+    the draws after it would differ from eager's: refused at the block; fallback="eager" runs
+    it eagerly, and fork_rng(enabled=False) forks nothing and replays."""
+
+    def step(x, enabled=True):
+        with torch.random.fork_rng(enabled=enabled):
+            noise = torch.rand(4)
+        return x + noise + torch.randn(4)
+
+    def run(fn):
+        torch.manual_seed(5)
+        return [fn(torch.ones(4)).numpy().copy() for _ in range(4)]
+
+    refusing = torch.compile(step)
+    refusing(torch.ones(4))  # eager warm-up
+    with pytest.raises(
+        torch.jit.TraceError,
+        match=rf"the step forks the random state \(torch.random.fork_rng\) at \S*{HERE}:\d+; "
+        r"a replay .* would not put the generator back",
+    ):
+        refusing(torch.ones(4))
+    with pytest.warns(RuntimeWarning, match="Fork around the compiled call"):
+        fallback = run(torch.compile(step, fallback="eager"))
+    unforked = functools.partial(step, enabled=False)
+    replayed = torch.compile(unforked)
+    for got, want in ((fallback, run(step)), (run(replayed), run(unforked))):
+        for call, (a, b) in enumerate(zip(got, want)):
+            np.testing.assert_array_equal(a, b, err_msg=f"call {call}")
+    assert replayed.stats.replays == 2
+
+
 def test_a_step_taking_its_batch_from_a_dataloader_iterator_is_refused():
     """x, y = next(loader_iter) inside the step: every replay would reuse the traced call's
     batch. With fallback="eager" the step runs eagerly, a new batch every call."""

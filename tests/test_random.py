@@ -235,7 +235,39 @@ def test_samplers_refuse_a_leaf_that_requires_grad_and_cut_a_results_gradient(fi
     np.testing.assert_array_equal(arr(w.grad), [0.0, 0.0, 0.0])
 
 
-# ---- loading states ------------ ------------------------------------------------------------
+# ---- fork_rng and loading states ------------------------------------------------------------
+def test_fork_rng_leaves_the_numbers_after_it_unchanged():
+    mt.manual_seed(5)
+    want = arr(mt.rand(4)).copy(), arr(mt.randn(3)).copy()
+    mt.manual_seed(5)
+    with mt.random.fork_rng():
+        inside = arr(mt.rand(4)).copy()
+        mt.empty(100).exponential_()
+        mt.manual_seed(99)  # (reseeding inside is forked too)
+        mt.randint(0, 10, (5,))
+    np.testing.assert_array_equal(inside, want[0])  # it starts from the same state
+    np.testing.assert_array_equal(arr(mt.rand(4)), want[0])
+    np.testing.assert_array_equal(arr(mt.randn(3)), want[1])
+    mt.manual_seed(5)
+    with pytest.raises(KeyError), mt.random.fork_rng(devices=[0], device_type="cuda"):
+        mt.rand(7)
+        raise KeyError  # restored on the way out of an exception too
+    np.testing.assert_array_equal(arr(mt.rand(4)), want[0])
+
+
+def test_fork_rng_disabled_or_on_meta_forks_nothing():
+    for kw in ({"enabled": False}, {"device_type": "meta"}):
+        mt.manual_seed(5)
+        with mt.random.fork_rng(**kw):
+            first = arr(mt.rand(4)).copy()
+        assert not np.array_equal(arr(mt.rand(4)), first)  # the draws inside moved it on
+    with (
+        pytest.raises(RuntimeError, match="no device type `tpu`"),
+        mt.random.fork_rng(device_type="tpu"),
+    ):
+        pass
+
+
 def test_cuda_rng_state_is_the_shared_generators():
     mt.manual_seed(8)
     state = mt.cuda.get_rng_state()

@@ -363,6 +363,10 @@ def test_sampler_signatures_match_pytorch(name):
     assert _arguments(getattr(minitorch.Tensor, name)) == _torch_signature(name)
 
 
+def test_fork_rng_signature_matches_pytorch():
+    assert _arguments(minitorch.random.fork_rng) == _arguments(torch.random.fork_rng)
+
+
 @pytest.mark.parametrize(
     "fill",
     [
@@ -429,6 +433,21 @@ def test_sampling_into_a_result_gives_its_old_value_a_zero_gradient_like_pytorch
 
     for fn in (fill, grad):
         check(fn, np.ones(3, np.float32), grad=False)
+
+
+def test_fork_rng_restores_the_state_like_pytorch():
+    def forked(t):
+        t.manual_seed(0)
+        before = t.get_rng_state()
+        with t.random.fork_rng(devices=[]):
+            t.rand(5)
+            t.manual_seed(1)
+        with t.random.fork_rng(enabled=False):
+            t.rand(5)
+        return t.equal(t.get_rng_state(), before)
+
+    check(forked, lib=True)  # False: the draw outside the fork moved the state
+    assert not minitorch.equal(minitorch.get_rng_state(), minitorch.manual_seed(0).get_state())
 
 
 def test_loading_a_pytorch_rng_state_says_why_it_cannot():
