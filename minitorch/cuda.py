@@ -18,6 +18,7 @@ from .backend import cuda as _runtime
 __all__ = [
     "device_count",
     "empty_cache",
+    "get_rng_state",
     "is_available",
     "manual_seed",
     "manual_seed_all",
@@ -25,6 +26,7 @@ __all__ = [
     "memory_allocated",
     "memory_reserved",
     "reset_peak_memory_stats",
+    "set_rng_state",
     "synchronize",
 ]
 
@@ -54,6 +56,21 @@ def manual_seed(seed: int) -> None:
 
 
 manual_seed_all = manual_seed
+
+
+def get_rng_state(device="cuda"):
+    """The state of the generator GPU draws come from: the CPU's default one (see
+    manual_seed), so this is minitorch.get_rng_state()."""
+    from .random import get_rng_state as _get  # noqa: PLC0415
+
+    return _get()
+
+
+def set_rng_state(new_state, device="cuda") -> None:
+    """Set the generator GPU draws come from (the CPU's default one, see manual_seed)."""
+    from .random import set_rng_state as _set  # noqa: PLC0415
+
+    _set(new_state)
 
 
 def memory_allocated(device=None) -> int:

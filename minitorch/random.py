@@ -7,17 +7,19 @@ give the same numbers in eager, traced and CUDA code.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import weakref
 
 import numpy as np
 
 from . import dtypes, jit_guard
+from .autograd import grad_mode
 from .backend import to_device
 from .kernels.cpu import random as K
 from .ops import random as RandomOps
 from .ops.registry import apply
-from .tensor import Tensor, _shape_arg, wrap
+from .tensor import Tensor, _check_inplace_allowed, _shape_arg, wrap
 
 __all__ = [
     "Generator",
@@ -26,6 +28,7 @@ __all__ = [
     "initial_seed",
     "get_rng_state",
     "set_rng_state",
+    "fork_rng",
     "rand",
     "randn",
     "randint",
@@ -67,16 +70,42 @@ class Generator:
         state = np.array([self._seed, self.offset], dtype=np.uint64).view(np.uint8)
         return wrap(state.copy(), dtypes.uint8)
 
-    def set_state(self, state: Tensor) -> None:
+    def set_state(self, new_state: Tensor) -> None:
         jit_guard.unreplayable("reseed")
-        seed, offset = np.asarray(state._data, np.uint8).view(np.uint64)
-        self._seed, self.offset = int(seed), int(offset)
+        self._seed, self.offset = _seed_and_offset(new_state)
 
     def draw(self, n: int) -> tuple[int, int]:
         """Reserve n counters: returns (seed, offset) for them and advances the offset."""
         start = self.offset
         self.offset += n
         return self._seed, start
+
+
+_STATE_BYTES = 16  # get_state(): the seed and the offset, two uint64s
+
+
+def _seed_and_offset(new_state) -> tuple[int, int]:
+    """The (seed, offset) in a state that get_state() returned; anything else is refused with
+    the class PyTorch raises (TypeError: not a uint8 tensor, RuntimeError: the wrong size)."""
+    if not isinstance(new_state, Tensor) or new_state.dtype is not dtypes.uint8:
+        got = new_state.dtype if isinstance(new_state, Tensor) else type(new_state).__name__
+        raise TypeError(
+            "set_rng_state: expected the uint8 tensor that minitorch.get_rng_state() (or "
+            f"Generator.get_state()) returned, got {got}"
+        )
+    n = new_state.numel()
+    if n != _STATE_BYTES:
+        # NOTE: PyTorch's CPU state is its Mersenne Twister's (5056 bytes); ours is Philox's
+        # (seed, offset), so no state converts from one to the other
+        what = " (PyTorch's Mersenne Twister state: it cannot be loaded)" if n == 5056 else ""
+        raise RuntimeError(
+            f"set_rng_state: expected a state of {_STATE_BYTES} bytes (the seed and offset of "
+            f"minitorch's counter-based Philox generator), got {n} bytes{what}. To reproduce a "
+            "run, call minitorch.manual_seed(seed) at its start (a seed always draws the same "
+            "numbers), or restore a state saved with minitorch.get_rng_state()."
+        )
+    seed, offset = np.ascontiguousarray(new_state.cpu()._data).view(np.uint64)
+    return int(seed), int(offset)
 
 
 # Every generator alive: a trace watches them all, since a step may draw from any of them
@@ -108,8 +137,50 @@ def get_rng_state() -> Tensor:
     return default_generator.get_state()
 
 
-def set_rng_state(state: Tensor) -> None:
-    default_generator.set_state(state)
+def set_rng_state(new_state: Tensor) -> None:
+    default_generator.set_state(new_state)
+
+
+@contextlib.contextmanager
+def fork_rng(
+    devices=None, enabled=True, _caller="fork_rng", _devices_kw="devices", device_type=None
+):
+    """Put the default generator back as it was on leaving the block (torch.random.fork_rng),
+    so numbers drawn inside do not change the numbers drawn after it.
+
+    Args:
+        devices: PyTorch's CUDA devices to fork. Accepted for compatibility: minitorch's CUDA
+            draws come from the same default generator as the CPU's (minitorch.cuda.
+            manual_seed), so forking it forks every device.
+        enabled: if False, the block runs without forking.
+        device_type: "cuda" (the default), "cpu", or "meta" (nothing to fork).
+
+    Inside a compiled step it is refused (a replay could not put the generator back), like
+    reseeding there; use it around the compiled call instead.
+
+    Example:
+        >>> import minitorch as torch
+        >>> _ = torch.manual_seed(0)
+        >>> with torch.random.fork_rng():
+        ...     _ = torch.rand(3)
+        >>> after = torch.rand(2)
+        >>> _ = torch.manual_seed(0)
+        >>> torch.equal(torch.rand(2), after)
+        True
+    """
+    if device_type not in (None, "cuda", "cpu", "meta"):
+        raise RuntimeError(
+            f"{_caller}: minitorch has no device type `{device_type}`; use 'cuda' or 'cpu'"
+        )
+    if not enabled or device_type == "meta":
+        yield
+        return
+    jit_guard.unreplayable("fork rng")
+    state = default_generator.get_state()
+    try:
+        yield
+    finally:
+        default_generator.set_state(state)
 
 
 def _float_dtype(dtype, op: str) -> dtypes.dtype:
@@ -274,28 +345,68 @@ def randint_like(input: Tensor, low=0, high=None, *, dtype=None, **kw) -> Tensor
     return randint(low, high, input.shape, dtype=dtype or input.dtype, **kw)
 
 
-def fill_uniform_(t: Tensor, a: float, b: float, generator=None) -> Tensor:
-    """In-place uniform fill (t.uniform_(), nn.init's): no autograd history, version bumped.
-    The numbers come from the registry's draw, so a traced step replays the fill."""
-    dtype = _float_dtype(t.dtype, "uniform_")
-    values = _draw("uniform", tuple(t.shape), dtype, generator, False, (float(a), float(b)))
-    return _fill_into(t, values._data)
+# PyTorch's checks of the in-place samplers' numbers: kind -> (refuses(x0, x1), message)
+_SAMPLE_CHECKS = {
+    "uniform": (
+        lambda a, b: a > b,
+        "uniform_ expects to return a [from, to) range, but found from={0:g} > to={1:g}",
+    ),
+    "normal": (lambda mean, std: not std >= 0, "normal expects std >= 0.0, but found std {1:g}"),
+    "log_normal": (
+        lambda mean, std: not std > 0,
+        "log_normal_ expects std > 0.0, but found std={1:g}",
+    ),
+    "exponential": (
+        lambda lambd, _: not lambd > 0,
+        "exponential_ expects lambda > 0.0, but found lambda={0:g}",
+    ),
+    "cauchy": (
+        lambda median, sigma: not sigma > 0,
+        "cauchy_ expects sigma > 0.0, but found sigma={1:g}",
+    ),
+    "geometric": (
+        lambda p, _: not 0 < p < 1,
+        "geometric_ expects p to be in (0, 1), but got p={0:g}",
+    ),
+}
 
 
-def fill_normal_(t: Tensor, mean: float, std: float, generator=None) -> Tensor:
-    dtype = _float_dtype(t.dtype, "normal_")
-    values = _draw("normal", tuple(t.shape), dtype, generator, False, (float(mean), float(std)))
-    return _fill_into(t, values._data)
-
-
-def _fill_into(t: Tensor, values: np.ndarray) -> Tensor:
-    from .autograd.grad_mode import state  # noqa: PLC0415
-    from .tensor import _check_inplace_allowed  # noqa: PLC0415
-
-    if state.enabled and t.requires_grad:
-        _check_inplace_allowed(t)
-    t._write(values)
+def sample_(t: Tensor, kind: str, x0=0.0, x1=1.0, generator=None) -> Tensor:
+    """t.<kind>_(x0, x1): fill t in place with numbers of a float kind (kernels/codegen/
+    philox.py's FLOAT_KINDS: uniform_, normal_, log_normal_, exponential_, cauchy_,
+    geometric_), its version bumped. The numbers come from the registry's draw, so a traced
+    step replays the fill; its arguments and dtype are checked as PyTorch checks them."""
+    x0, x1 = float(x0), float(x1)
+    refuses, message = _SAMPLE_CHECKS[kind]
+    if refuses(x0, x1):
+        raise RuntimeError(message.format(x0, x1))
+    dtype = _sample_dtype(kind, t.dtype)
+    args = (math.log1p(-x0), 0.0) if kind == "geometric" else (x0, x1)  # (kernel: log(1 - p))
+    tracking = grad_mode.state.enabled and t.requires_grad
+    if tracking:
+        _check_inplace_allowed(t)  # (a leaf: refused before the generator moves on)
+    values = _draw(kind, tuple(t.shape), dtype, generator, False, args)
+    if tracking:  # a zero gradient to t's old value, as PyTorch's samplers record (copy_ does)
+        return t.copy_(values.to(t.device))
+    with np.errstate(over="ignore"):  # (float16: cauchy_'s far tails round to inf)
+        t._write(values._data)
     return t
+
+
+def _sample_dtype(kind: str, dtype: dtypes.dtype) -> dtypes.dtype:
+    """The dtype sample_ draws for a tensor of `dtype`, refused as PyTorch refuses it: float16
+    gets float32 numbers and geometric_'s integer tensors float64 ones (whole, exact up to
+    2**53), cast as they are written."""
+    if dtype.is_floating_point:
+        return dtypes.float64 if dtype is dtypes.float64 else dtypes.float32
+    if kind in ("exponential", "cauchy"):
+        raise RuntimeError(
+            f"{kind.capitalize()} distribution is a continuous probability distribution. "
+            f"dtype must be a floating point but you specified {dtype}"
+        )
+    if kind != "geometric" or dtype is dtypes.bool_:
+        raise NotImplementedError(f'"{kind}_" not implemented for {dtype} tensors')
+    return dtypes.float64
 
 
 def _numel(shape) -> int:

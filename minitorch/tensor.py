@@ -40,7 +40,7 @@ def wrap(array: np.ndarray, dtype: dtypes.dtype) -> Tensor:
     t = object.__new__(Tensor)
     t._data = array
     t.dtype = dtype
-    t._version = [0]
+    t._version_counter = [0]
     if jit_guard.capture[0] is not None:  # a trace tells tensors the step made from older ones
         jit_guard.capture[0].on_new_tensor(t)
     return t
@@ -50,7 +50,7 @@ def _view_result(op, x, *args, **params):
     """Apply a movement op; when the result shares x's storage it shares its version too."""
     out = apply(op, x, *args, **params)
     if _shares_memory(out._data, x._data):
-        out._version = x._version
+        out._version_counter = x._version_counter
         out._base = x._base if x._base is not None else x
         # how to make this view from its base again (in-place autograd through views)
         out._view_chain = (x._view_chain if x._base is not None else ()) + ((op, params),)
@@ -118,7 +118,7 @@ class _HookHandle:
 class Tensor:
     """An n-dimensional array with autograd. Create with minitorch.tensor(...), zeros, ..."""
 
-    # class-level defaults keep construction cheap (only _data, dtype, _version are set)
+    # class-level defaults keep construction cheap (only _data, dtype, _version_counter are set)
     _grad = None
     grad_fn = None
     _requires_grad = False
@@ -236,8 +236,11 @@ class Tensor:
         self.dtype = other.dtype
 
     @property
-    def _version_value(self) -> int:
-        return self._version[0]
+    def _version(self) -> int:
+        """How many times this tensor was written in place (PyTorch's read-only int). Views,
+        detach() and Parameters share their base's counter (_version_counter, a one-item list
+        that in-place writes bump), so a write through any of them counts for all."""
+        return self._version_counter[0]
 
     # NOTE: flags["C_CONTIGUOUS"], not flags.c_contiguous: numba's DeviceNDArray has a dict
     @property
@@ -438,7 +441,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         out = wrap(self._data, self.dtype)
-        out._version = self._version
+        out._version_counter = self._version_counter
         if jit_guard.capture[0] is not None:
             jit_guard.capture[0].on_alias(out, self)
         return out
@@ -520,7 +523,7 @@ class Tensor:
         else:
             t = wrap(_copy(self._data) if copy else self._data, self.dtype)
         if not copy:
-            t._version = self._version
+            t._version_counter = self._version_counter
         t.grad_fn = self.grad_fn
         t._requires_grad = self._requires_grad
         return t
@@ -565,7 +568,7 @@ class Tensor:
             from .backend import cuda  # noqa: PLC0415
 
             cuda.write(self._data, array)
-        self._version[0] += 1
+        self._version_counter[0] += 1
         if jit_guard.capture[0] is not None:
             jit_guard.wrote(self, array)
 
@@ -578,7 +581,7 @@ class Tensor:
     def _view_dtype(self, dtype) -> Tensor:
         jit_guard.check_host_sync("view dtype")
         out = wrap(self._data.view(dtype.np), dtype)
-        out._version = self._version
+        out._version_counter = self._version_counter
         return out
 
     def view_as(self, other: Tensor) -> Tensor:
@@ -928,7 +931,7 @@ class Tensor:
                 if "read-only" in str(e):
                     self._write(self._data)  # raises the PyTorch-style error
                 raise RuntimeError(f"setitem: {e} (tensor shape {tuple(self.shape)})") from None
-            self._version[0] += 1
+            self._version_counter[0] += 1
             return
         _check_inplace_allowed(self)
         value = value if isinstance(value, Tensor) else _scalar_tensor(value, self.dtype)
@@ -1803,15 +1806,24 @@ class Tensor:
     def masked_scatter_(self, mask, source):
         raise NotImplementedError("masked_scatter_ is not supported")
 
+    # the in-place samplers: numbers from the registry's draw (minitorch/random.py sample_)
     def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
-        from .random import fill_uniform_  # noqa: PLC0415
-
-        return fill_uniform_(self, a, b, generator)
+        return _sample_(self, "uniform", a, b, generator)
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
-        from .random import fill_normal_  # noqa: PLC0415
+        return _sample_(self, "normal", mean, std, generator)
 
-        return fill_normal_(self, mean, std, generator)
+    def log_normal_(self, mean: float = 1, std: float = 2, *, generator=None) -> Tensor:
+        return _sample_(self, "log_normal", mean, std, generator)
+
+    def exponential_(self, lambd: float = 1, *, generator=None) -> Tensor:
+        return _sample_(self, "exponential", lambd, 0.0, generator)
+
+    def cauchy_(self, median: float = 0, sigma: float = 1, *, generator=None) -> Tensor:
+        return _sample_(self, "cauchy", median, sigma, generator)
+
+    def geometric_(self, p: float, *, generator=None) -> Tensor:
+        return _sample_(self, "geometric", p, 0.0, generator)
 
     def bernoulli_(self, p: float | Tensor = 0.5, *, generator=None) -> Tensor:
         from .random import bernoulli  # noqa: PLC0415
@@ -2028,7 +2040,7 @@ def _rebase(t: Tensor, result: Tensor) -> None:
     if node.out is result:
         node.out = t
     node.versions = tuple(
-        (t._version, t._version[0]) if box is result._version else (box, v)
+        (t._version_counter, t._version_counter[0]) if box is result._version_counter else (box, v)
         for box, v in node.versions
     )
     if t._hooks is not None:
@@ -2060,6 +2072,12 @@ def _dims(dim):
 
 def _data_of(x):
     return x._data if isinstance(x, Tensor) else x
+
+
+def _sample_(t: Tensor, kind: str, x0, x1, generator) -> Tensor:
+    from .random import sample_  # noqa: PLC0415  (minitorch/random.py imports this module)
+
+    return sample_(t, kind, x0, x1, generator)
 
 
 def _scalar_tensor(value, dtype) -> Tensor:

@@ -298,6 +298,26 @@ def test_random_numbers_match_the_cpu_for_the_same_seed():
         _close(got, want, "random draw", rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("dtype", [mt.float32, mt.float64])
+@pytest.mark.parametrize(
+    ("kind", "args"),
+    [("exponential", (2.0, 0.0)), ("cauchy", (1.0, 0.5)), ("log_normal", (0.5, 0.25))]
+    + [("geometric", (math.log1p(-0.3), 0.0))],
+)
+def test_float_kind_draws_match_the_cpu_for_the_same_seed(kind, args, dtype):
+    """The samplers' kinds (kernels/codegen/philox.py FLOAT_KINDS) drawn by the CUDA kernels:
+    the CPU's numbers (up to the last ulp of log/exp/tan)."""
+    from minitorch.random import _draw  # noqa: PLC0415
+
+    def draw(device):
+        return _draw(kind, (5, 7), dtype, None, False, args, device)
+
+    mt.manual_seed(3)
+    want = draw("cpu")
+    mt.manual_seed(3)
+    _close(draw("cuda"), want, f"{kind} draw", rtol=1e-6, atol=1e-7)
+
+
 @pytest.mark.parametrize(
     "make",
     [

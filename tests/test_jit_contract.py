@@ -727,6 +727,42 @@ def test_random_numbers_advance_across_replays_like_eager():
         assert not np.array_equal(earlier[1], later[1])
 
 
+def test_in_place_samplers_replay_what_eager_draws_bit_for_bit():
+    """exponential_, geometric_ (float and integer tensors), cauchy_ and log_normal_ on tensors
+    the step makes, on a clone and on the step's own argument: every replay draws what eager
+    draws for the same seed (the same counters of the same generator), call after call."""
+
+    def step(x, out):
+        out.cauchy_(1.0, 0.5)  # the argument itself, written back
+        return (
+            torch.empty(5).exponential_(2.0),
+            torch.empty(2, 3, dtype=torch.float64).geometric_(0.3),
+            torch.empty(4, dtype=torch.int64).geometric_(p=0.6),
+            torch.empty_like(x).cauchy_(),
+            torch.empty(7, dtype=torch.float64).log_normal_(),
+            x * torch.empty_like(x).exponential_(lambd=0.5),
+            x.clone().log_normal_(0.0, 0.25) + out,
+        )
+
+    def run(fn):
+        torch.manual_seed(321)
+        calls = []
+        for _ in range(5):
+            out = torch.zeros(2, 4)
+            calls.append([t.numpy().copy() for t in (*fn(torch.ones(2, 4), out), out)])
+        return calls
+
+    compiled = torch.compile(step)
+    eager, replayed = run(step), run(compiled)
+    assert compiled.stats.replays == 3
+    for call, (a, b) in enumerate(zip(eager, replayed)):
+        for k, (u, v) in enumerate(zip(a, b)):
+            assert v.dtype == u.dtype
+            np.testing.assert_array_equal(v, u, err_msg=f"call {call}, output {k}")
+    for earlier, later in zip(replayed, replayed[1:]):  # replays draw new numbers
+        assert not np.array_equal(earlier[0], later[0])
+
+
 @pytest.mark.parametrize(
     "sample",
     [
@@ -805,6 +841,38 @@ def test_setting_or_reading_generator_state_in_a_step_is_refused(use, refusal):
     torch.manual_seed(0), _OWN_GENERATOR.manual_seed(0)  # as the reseeds in the step leave them
     with pytest.raises(torch.jit.TraceError, match=rf"the step {refusal} .* at \S*{HERE}:\d+"):
         compiled(torch.ones(4))
+
+
+def test_fork_rng_in_a_step_is_refused_and_runs_eagerly_with_fallback():
+    """A replay could not put the generator back on leaving the block (it runs no Python), so
+    the draws after it would differ from eager's: refused at the block; fallback="eager" runs
+    it eagerly, and fork_rng(enabled=False) forks nothing and replays."""
+
+    def step(x, enabled=True):
+        with torch.random.fork_rng(enabled=enabled):
+            noise = torch.rand(4)
+        return x + noise + torch.randn(4)
+
+    def run(fn):
+        torch.manual_seed(5)
+        return [fn(torch.ones(4)).numpy().copy() for _ in range(4)]
+
+    refusing = torch.compile(step)
+    refusing(torch.ones(4))  # eager warm-up
+    with pytest.raises(
+        torch.jit.TraceError,
+        match=rf"the step forks the random state \(torch.random.fork_rng\) at \S*{HERE}:\d+; "
+        r"a replay .* would not put the generator back",
+    ):
+        refusing(torch.ones(4))
+    with pytest.warns(RuntimeWarning, match="Fork around the compiled call"):
+        fallback = run(torch.compile(step, fallback="eager"))
+    unforked = functools.partial(step, enabled=False)
+    replayed = torch.compile(unforked)
+    for got, want in ((fallback, run(step)), (run(replayed), run(unforked))):
+        for call, (a, b) in enumerate(zip(got, want)):
+            np.testing.assert_array_equal(a, b, err_msg=f"call {call}")
+    assert replayed.stats.replays == 2
 
 
 def test_a_step_taking_its_batch_from_a_dataloader_iterator_is_refused():

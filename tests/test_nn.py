@@ -1606,6 +1606,17 @@ def test_gumbel_softmax_samples_the_categorical_distribution():
     assert MF.gumbel_softmax(mt.zeros(2, 4, 3), dim=1).shape == (2, 4, 3)
 
 
+def test_gumbel_noise_is_minus_log_of_exponential_draws_like_pytorch():
+    """g = -log(E) with E from exponential_, which never gives 0: g is never +inf (the old
+    -log(-log(1 - U)) was, at U = 0, and softmax then gave NaN)."""
+    logits = mt.randn(64, 5)
+    mt.manual_seed(1)
+    got = MF.gumbel_softmax(logits, tau=0.7)
+    mt.manual_seed(1)
+    want = ((logits - mt.empty(64, 5).exponential_().log()) / 0.7).softmax(-1)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
 def test_checkpoint_runs_the_function_with_exact_gradients():
     from minitorch.utils.checkpoint import checkpoint, checkpoint_sequential  # noqa: PLC0415
 

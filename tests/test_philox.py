@@ -76,17 +76,24 @@ def test_kernels_match_scalar_reference(n):
     bits = R.fill_bits(np.empty(n, np.uint32), seed, offset)
     ints = R.fill_randint(np.empty(n, np.int64), seed, offset, -10, 1000)
     drop = R.fill_dropout(np.empty(n, np.float32), seed, offset, 0.5, 2.0)
+    exp32 = R.fill_float("exponential", np.empty(n, np.float32), seed, offset, 2.0)
+    geo64 = R.fill_float("geometric", np.empty(n), seed, offset, math.log1p(-0.25))
+    lnorm64 = R.fill_float("log_normal", np.empty(n), seed, offset, 0.5, 0.25)
     quarter, half = -(-n // 4), -(-n // 2)
     for e in sorted({*range(min(n, 9)), quarter, half, n - 2, n - 1} & set(range(n))):
         j, w = e // quarter, ref_words(seed, offset + e % quarter)
         assert bits[e] == w[j], e
         assert u32[e] == P.uniform32_from_bits(w[j])
         assert drop[e] == (2.0 if P.uniform32_from_bits(w[j]) < np.float32(0.5) else 0.0)
+        assert exp32[e] == np.float32(-math.log(P.open_uniform32_from_bits(w[j])) / 2.0)
         j, w = e // half, ref_words(seed, offset + e % half)
         assert u64[e] == P.uniform64_from_bits(w[2 * j], w[2 * j + 1])
         assert z32[e] == np.float32(P.normal32_from_bits(w[2 * j], w[2 * j + 1]))
         assert ints[e] == -10 + int(P.u64_from_bits(w[2 * j], w[2 * j + 1])) % 1010
+        v = P.open_uniform64_from_bits(w[2 * j], w[2 * j + 1])
+        assert geo64[e] == P.geometric_from_uniform(v, math.log1p(-0.25))
         assert z64[e] == P.normal64_from_bits(*ref_words(seed, offset + e))
+        assert lnorm64[e] == math.exp(0.5 + 0.25 * z64[e])
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
@@ -119,6 +126,8 @@ FILLS = {
     "bits": lambda n, s, o: R.fill_bits(np.empty(n, np.uint32), s, o),
     "randint": lambda n, s, o: R.fill_randint(np.empty(n, np.int64), s, o, -5, 17),
     "bernoulli": lambda n, s, o: R.fill_bernoulli(np.empty(n), np.full(n, 0.5), s, o),
+    "cauchy32": lambda n, s, o: R.fill_float("cauchy", np.empty(n, np.float32), s, o),
+    "geometric64": lambda n, s, o: R.fill_float("geometric", np.empty(n), s, o, -0.5),
 }
 
 

@@ -6,6 +6,7 @@ NOTE: minitorch (numba) is imported before torch: torch loading LLVM first can c
 
 import minitorch  # noqa: F401, I001  (before torch, see DESIGN.md)
 import numba  # noqa: F401
+import inspect
 import sys
 
 import numpy as np
@@ -307,3 +308,151 @@ def test_inplace_twins_match_pytorch(name):
 
     # (PyTorch: floor_divide_ has no derivative, logical_or_'s passes self's gradient through)
     check(twin, data, *other, grad=name != "floor_divide" and not name.startswith("logical"))
+
+
+# ---- the in-place version counter ---------------------------------------------------------
+def _version_trail(t) -> list:
+    """Tensor._version after each write, read through the tensor, its views and its aliases."""
+    x = t.ones(3, 4)
+    v, d, p = x[1:], x.detach(), t.nn.Parameter(t.zeros(2))
+    seen = [x._version]
+    for write in (
+        lambda: v.add_(1),  # through a view: the base counts it
+        lambda: x.mul_(2),
+        lambda: x.t()[0].zero_(),  # a view of a view
+        lambda: d.add_(1),  # detach() shares the counter
+        lambda: x.data.add_(1),  # .data does not
+        lambda: x.__setitem__(0, 5.0),
+        lambda: x.clone().add_(1),  # a copy has its own
+        lambda: t.nn.init.ones_(p),  # (under no_grad)
+    ):
+        write()
+        seen.append((x._version, v._version, d._version, p._version))
+    return seen
+
+
+def test_version_is_an_int_shared_by_views_like_pytorch():
+    assert _version_trail(minitorch) == _version_trail(torch)
+    x = minitorch.ones(2)
+    assert type(x._version) is int
+    with pytest.raises(AttributeError):
+        x._version = 3  # (PyTorch: "attribute '_version' ... is not writable")
+
+
+# ---- the in-place samplers and generator states ------------------------------------------
+_SAMPLERS = ["exponential_", "geometric_", "cauchy_", "log_normal_", "normal_", "bernoulli_"]
+
+
+def _torch_signature(name: str) -> list:
+    """(name, kind, default) of each argument in PyTorch's documented signature, e.g.
+    'exponential_(lambd=1, *, generator=None) -> Tensor'."""
+    line = getattr(torch.Tensor, name).__doc__.strip().splitlines()[0]
+    fake = f"def f({line[line.index('(') + 1 : line.rindex(')')]}): pass"
+    scope: dict = {}
+    exec(fake, scope)
+    return _arguments(scope["f"])
+
+
+def _arguments(fn) -> list:
+    params = list(inspect.signature(fn).parameters.values())
+    return [(p.name, p.kind, p.default) for p in params if p.name != "self"]
+
+
+@pytest.mark.parametrize("name", _SAMPLERS)
+def test_sampler_signatures_match_pytorch(name):
+    assert _arguments(getattr(minitorch.Tensor, name)) == _torch_signature(name)
+
+
+def test_fork_rng_signature_matches_pytorch():
+    assert _arguments(minitorch.random.fork_rng) == _arguments(torch.random.fork_rng)
+
+
+@pytest.mark.parametrize(
+    "fill",
+    [
+        lambda x: x.exponential_(0),
+        lambda x: x.exponential_(-1e-5),
+        lambda x: x.exponential_(float("nan")),
+        lambda x: x.geometric_(0),
+        lambda x: x.geometric_(1),
+        lambda x: x.geometric_(1.5),
+        lambda x: x.geometric_(),
+        lambda x: x.cauchy_(0, 0),
+        lambda x: x.cauchy_(0, -1),
+        lambda x: x.log_normal_(1, 0),
+        lambda x: x.log_normal_(1, float("nan")),
+        lambda x: x.normal_(0, -1),
+        lambda x: x.uniform_(1, 0),
+        lambda x: x.exponential_(1, None),  # generator is keyword-only
+        lambda x: x.long().exponential_(),
+        lambda x: x.int().cauchy_(),
+        lambda x: x.long().log_normal_(),
+        lambda x: x.long().normal_(),
+        lambda x: x.long().uniform_(),
+        lambda x: x.bool().geometric_(0.5),
+        lambda x: x.exponential_(),  # a leaf that requires grad
+    ],
+)
+def test_sampler_errors_match_pytorch(fill):
+    raises_like_torch(fill, np.ones(3, np.float32))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int64", "int32", "uint8"])
+def test_geometric_fills_any_dtype_but_bool_like_pytorch(dtype):
+    def fill(t):
+        x = t.zeros(2, 3, dtype=getattr(t, dtype))
+        y = x.geometric_(0.4)
+        return y is x, y.shape, y.dtype, x._version, bool((x.double() >= 1).all())
+
+    check(fill, lib=True)
+
+
+@pytest.mark.parametrize("name", ["exponential_", "cauchy_", "log_normal_", "uniform_"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+def test_continuous_samplers_keep_identity_dtype_and_bump_the_version_like_pytorch(name, dtype):
+    def fill(t):
+        x = t.zeros(4, 2, dtype=getattr(t, dtype))
+        view = x[1:]
+        y = getattr(view, name)()
+        return y is view, y.shape, y.dtype, x._version, bool((x[0].double() == 0).all())
+
+    check(fill, lib=True)
+
+
+def test_sampling_into_a_result_gives_its_old_value_a_zero_gradient_like_pytorch():
+    def fill(x):
+        y = x * 2
+        y.exponential_(3.0).cauchy_().log_normal_()
+        return y.requires_grad, y.is_leaf, y.shape
+
+    def grad(x):
+        y = x * 2
+        y.geometric_(0.5)
+        (y * x).sum().backward()
+        return x.grad  # only the (y * x) term: y's old value gets none
+
+    for fn in (fill, grad):
+        check(fn, np.ones(3, np.float32), grad=False)
+
+
+def test_fork_rng_restores_the_state_like_pytorch():
+    def forked(t):
+        t.manual_seed(0)
+        before = t.get_rng_state()
+        with t.random.fork_rng(devices=[]):
+            t.rand(5)
+            t.manual_seed(1)
+        with t.random.fork_rng(enabled=False):
+            t.rand(5)
+        return t.equal(t.get_rng_state(), before)
+
+    check(forked, lib=True)  # False: the draw outside the fork moved the state
+    assert not minitorch.equal(minitorch.get_rng_state(), minitorch.manual_seed(0).get_state())
+
+
+def test_loading_a_pytorch_rng_state_says_why_it_cannot():
+    state = torch.get_rng_state()
+    with pytest.raises(RuntimeError, match=r"got 5056 bytes \(PyTorch's Mersenne Twister"):
+        minitorch.set_rng_state(minitorch.tensor(state.numpy()))
+    raises_like_torch(lambda t: t.set_rng_state(t.zeros(16)), lib=True)  # not uint8
+    raises_like_torch(lambda t: t.set_rng_state(t.zeros(8, dtype=t.uint8)), lib=True)  # size

@@ -51,10 +51,10 @@ class Node:
         )
         # numbers (x * 2) have no version; a Function's op saves nothing here
         watched = [inputs[i] for i in _saved(op, self.needs_input_grad) if i < len(inputs)]
-        watched = [x for x in watched if hasattr(x, "_version")]
+        watched = [x for x in watched if hasattr(x, "_version_counter")]
         if op.save_out:
             watched.append(out)
-        self.versions = tuple((t._version, t._version[0]) for t in watched)
+        self.versions = tuple((t._version_counter, t._version_counter[0]) for t in watched)
 
     def name(self) -> str:
         return self.op.backward_name

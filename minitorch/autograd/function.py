@@ -21,7 +21,9 @@ class FunctionCtx:
 
     def save_for_backward(self, *tensors) -> None:
         self._saved = tensors
-        self._saved_versions = tuple((t._version, t._version[0]) for t in tensors if t is not None)
+        self._saved_versions = tuple(
+            (t._version_counter, t._version_counter[0]) for t in tensors if t is not None
+        )
 
     @property
     def saved_tensors(self) -> tuple:

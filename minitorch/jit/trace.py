@@ -11,6 +11,7 @@ updates are seen), or a constant.
 from __future__ import annotations
 
 import collections
+import contextlib
 import copy
 import dataclasses
 import dis
@@ -173,6 +174,12 @@ _UNREPLAYABLE = {
         "reads a generator's state or seed (get_rng_state, initial_seed)",
         "a replay runs no Python, so it would return the traced call's value",
         "Read it outside the compiled function (pass it in if the step needs it)",
+    ),
+    "fork rng": (
+        "forks the random state (torch.random.fork_rng)",
+        "a replay runs no Python, so it would not put the generator back on leaving the block, "
+        "and the numbers drawn after it would differ from eager's",
+        "Fork around the compiled call instead",
     ),
     "next batch": (
         "takes the next batch from a DataLoader iterator",
@@ -1011,16 +1018,18 @@ _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _user_frame() -> str:
-    """file:line of the innermost frame outside minitorch (the user's code)."""
+    """file:line of the innermost frame outside minitorch (the user's code); contextlib's
+    frames pass a `with` on to minitorch's context managers (fork_rng), so they are not it."""
     frame = sys._getframe(1)
     while frame is not None:
         path = os.path.abspath(frame.f_code.co_filename)
-        if not path.startswith(_PACKAGE):
+        if not path.startswith(_PACKAGE) and path != _CONTEXTLIB:
             return f"{frame.f_code.co_filename}:{frame.f_lineno}"
         frame = frame.f_back
     return "<unknown>"
 
 
+_CONTEXTLIB = os.path.abspath(contextlib.__file__)
 _HOOKS = (os.path.join(_PACKAGE, "jit") + os.sep, os.path.join(_PACKAGE, "jit_guard.py"))
 _TENSOR_PY = os.path.join(_PACKAGE, "tensor.py")
 _TORCH_PY = os.path.join(_PACKAGE, "__init__.py")  # torch.quantile -> Tensor.quantile wrappers

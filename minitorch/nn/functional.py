@@ -26,7 +26,7 @@ from ..ops import loss as _loss_op
 from ..ops import norm as _norm_op
 from ..ops.reduce import normalize_dim
 from ..ops.registry import apply
-from ..random import bernoulli, dropout_mask, rand_like
+from ..random import bernoulli, dropout_mask
 from ..tensor import Tensor, wrap
 
 # Convolution, pooling, padding, interpolation, RNN and attention (another engineer's file).
@@ -509,8 +509,10 @@ def gumbel_softmax(
 
     eps is accepted for PyTorch's signature and unused, as there.
     """
-    # NOTE: g = -log(E), E ~ Exp(1) = -log(1 - U): 1 - U is in (0, 1], so no log(0)
-    gumbels = -(-(1 - rand_like(logits)).log()).log()
+    # NOTE: g = -log(E), E ~ Exp(1), as PyTorch draws it: exponential_ never gives 0 (its
+    # uniform is in (0, 1)), so g is finite; -log(-log(1 - U)) was +inf where U = 0 (2**-24
+    # of the draws), and softmax then gave NaN
+    gumbels = -logits.new_empty(logits.shape).exponential_().log()
     y_soft = ((logits + gumbels) / tau).softmax(dim)
     if not hard:
         return y_soft

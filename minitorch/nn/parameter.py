@@ -34,7 +34,7 @@ class Parameter(Tensor):
         p = object.__new__(cls)
         p._data = data._data
         p.dtype = data.dtype
-        p._version = data._version
+        p._version_counter = data._version_counter
         if requires_grad:
             p.requires_grad = True
         return p
@@ -80,7 +80,7 @@ class Buffer(Tensor):
         b = object.__new__(cls)
         b._data = data._data
         b.dtype = data.dtype
-        b._version = data._version
+        b._version_counter = data._version_counter
         b.persistent = persistent
         return b
 

@@ -34,6 +34,7 @@ from . import elementwise as E
 from . import linalg as L
 from . import movement as M
 from . import reduce as R
+from .random import FLOAT_KINDS, _filler
 from .registry import REGISTRY, Meta, Op, register
 from .rnn import _order as _rnn_order
 
@@ -1043,7 +1044,7 @@ def _rnn_weight_grad(dgh, out, h0, reverse: bool):
 # ---- random numbers: the CPU's Philox stream, drawn on the device ---------------------------
 @cuda_forward("random")
 def _random(op, meta, *arrays, kind, shape, dtype, generator, args=(), device=None):
-    if kind not in ("bernoulli", "dropout", "uniform", "normal"):
+    if kind not in ("bernoulli", "dropout", *FLOAT_KINDS):
         raise NotImplementedError(
             f"random: no CUDA kernel for {kind} draws yet; draw on the CPU and move with .cuda()"
         )
@@ -1055,7 +1056,7 @@ def _random(op, meta, *arrays, kind, shape, dtype, generator, args=(), device=No
         p = p if B.is_contiguous(p) and p.dtype.kind == "f" else Kit.astype(p, np.float64)
         K_random.fill_bernoulli(flat, K.flat(p), seed, offset)
     else:
-        getattr(K_random, f"fill_{kind}")(flat, seed, offset, *args)
+        _filler(K_random, kind)(flat, seed, offset, *args)
     return out
 
 

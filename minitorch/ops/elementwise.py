@@ -239,7 +239,7 @@ def _wrap(array, dtype):
     t = object.__new__(Tensor)
     t._data = array
     t.dtype = dtype
-    t._version = [0]
+    t._version_counter = [0]
     return t
 
 

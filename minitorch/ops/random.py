@@ -4,8 +4,11 @@ one draw as a constant."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from ..kernels.codegen.philox import FLOAT_KINDS
 from ..kernels.cpu import random as K
 from .registry import Meta, Op, register
 
@@ -30,9 +33,17 @@ class Draw(Op):
             probs = _probabilities(arrays[0])  # (checked before the generator advances)
             K.fill_bernoulli(out, probs, *generator.draw(out.size))
         else:
-            seed, offset = generator.draw(out.size)
-            getattr(K, f"fill_{kind}")(out, seed, offset, *args)
+            fill = _filler(K, kind)
+            fill(out, *generator.draw(out.size), *args)
         return out
+
+
+def _filler(kernels, kind: str):
+    """A target's (kernels/cpu or kernels/cuda random's) fill function for a draw of `kind`:
+    fill_float(kind, ...) for the float kinds, fill_<kind> for the others."""
+    if kind in FLOAT_KINDS:
+        return functools.partial(kernels.fill_float, kind)
+    return getattr(kernels, f"fill_{kind}")
 
 
 def _probabilities(p: np.ndarray) -> np.ndarray:

@@ -314,7 +314,7 @@ def _advance(state: dict[str, Any]) -> float:
         step = state["step"] = tensor(float(step), dtype=dtypes.float32)
     # NOTE: a Python add and a 0-d store round like the float32 `+= 1` (0.2 us against 1.3)
     step._data[()] = float(step._data) + 1
-    step._version[0] += 1
+    step._version_counter[0] += 1
     return float(step._data)
 
 
@@ -323,7 +323,7 @@ def _set_scalar(state: dict[str, Any], key: str, value: float) -> float:
     in-place update of the tensor rounds) and return the stored value as a Python float."""
     data = state[key]._data
     data[()] = value
-    state[key]._version[0] += 1
+    state[key]._version_counter[0] += 1
     return float(data)
 
 
@@ -374,7 +374,7 @@ def _cuda_update(rule, param, grad, buffers, coefficients, flags) -> None:
 
     arrays = [None if b is None else _flat(b._data, param._data) for b in buffers]
     cuda.fused_update(rule, param._data, grad, arrays, coefficients, flags)
-    param._version[0] += 1
+    param._version_counter[0] += 1
 
 
 _queue: dict | None = None  # rule key -> queued (param, buffers), inside batched_updates()
@@ -480,7 +480,7 @@ class _Plan:
         for data, flat in self.copies:  # a non-contiguous parameter: write back through its view
             data[...] = flat
         for param in self.params:
-            param._version[0] += 1
+            param._version_counter[0] += 1
 
 
 def _flat(buffer: np.ndarray, like: np.ndarray) -> np.ndarray:
