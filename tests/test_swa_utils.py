@@ -209,6 +209,8 @@ def _ema_training(compiled: bool) -> dict:
     for x, y in _batches(STEPS, seed=3):
         step(minitorch.tensor(x), minitorch.tensor(y, dtype=minitorch.float32))
     assert int(ema.n_averaged) == STEPS
+    if compiled:  # an eager warm-up, one trace, then replays: the update ran as a replayed call
+        assert step.stats.traces == 1 and step.stats.replays == STEPS - 2, step.stats
     return {k: np.asarray(v.numpy()).copy() for k, v in ema.state_dict().items()}
 
 
