@@ -17,6 +17,7 @@ from . import (
     backends,
     cuda,
     dtypes,
+    func,
     jit,
     linalg,
     metrics,

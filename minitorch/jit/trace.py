@@ -374,7 +374,10 @@ class Capture:
                 self._host_rng = _host_rng_states()
 
     def _check_call_arguments(self, method, owner, arguments) -> None:
-        if any(callable(v) for v in leaves(arguments)):
+        from ..nn import Module  # noqa: PLC0415  (nn imports the tracer's hooks)
+
+        # a module passed (ema.update_parameters(model)) is live state a replay reads afresh
+        if any(callable(v) and not isinstance(v, Module) for v in leaves(arguments)):
             self._fail(
                 f"minitorch.compile: {type(owner).__name__}.{method.__name__}() at "
                 f"{_user_frame()} is given a function (a closure), which a replay would call "

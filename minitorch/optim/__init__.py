@@ -8,7 +8,7 @@ Every built-in optimizer updates each parameter with one fused kernel; the updat
 in kernels/cpu/optim.py. docs/custom_optimizer.md shows how to write your own.
 """
 
-from . import lr_scheduler
+from . import lr_scheduler, swa_utils
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
@@ -35,4 +35,5 @@ __all__ = [
     "Rprop",
     "SGD",
     "lr_scheduler",
+    "swa_utils",
 ]
