@@ -1,6 +1,7 @@
-"""nn.utils: gradient clipping, parameter/vector conversion, sequence padding (utils.rnn)."""
+"""nn.utils: gradient clipping, parameter/vector conversion, sequence padding (utils.rnn),
+parametrizations (utils.parametrize, utils.parametrizations)."""
 
-from . import rnn
+from . import parametrizations, parametrize, rnn
 from .clip_grad import (
     clip_grad_norm,
     clip_grad_norm_,
