@@ -393,3 +393,48 @@ def test_compiled_step_trains_a_parametrized_model_bit_exactly(kind, optimizer):
     s = compiled.stats
     assert (s.eager_calls, s.traces, s.replays) == (1, 1, 3)
     assert not s.retraces
+
+
+# ---- the older nn.utils.weight_norm ----------------------------------------------------------
+
+
+def _old_weight_norm(lib, dim):
+    lib.manual_seed(0)
+    with pytest.warns(FutureWarning, match="deprecated"):
+        return lib.nn.utils.weight_norm(lib.nn.Linear(4, 3), dim=dim)
+
+
+@pytest.mark.parametrize("dim", [0, 1, None])
+def test_old_weight_norm_matches_torch_and_removes(dim):
+    m, t = _pair(lambda lib: _old_weight_norm(lib, dim))
+    assert _names(m) == _names(t) == ["bias", "weight_g", "weight_v"]
+    assert list(m.state_dict()) == list(t.state_dict())
+    _compare_forward_backward(m, t, X)
+    with pytest.raises(RuntimeError, match="two weight_norm hooks"), pytest.warns(FutureWarning):
+        mt.nn.utils.weight_norm(m, dim=dim)
+    mt.nn.utils.remove_weight_norm(m)
+    torch.nn.utils.remove_weight_norm(t)
+    assert _names(m) == _names(t) == ["bias", "weight"]
+    close(m.weight, t.weight, "weight")
+    assert not m._forward_pre_hooks
+    with pytest.raises(ValueError, match="not found"):
+        mt.nn.utils.remove_weight_norm(m)
+
+
+def test_compile_refuses_the_old_weight_norm_hook_and_says_why():
+    """Its pre-hook assigns module.weight a new tensor at each forward, which a replay (no
+    Python) cannot repeat: the tracer says so (parametrizations.weight_norm traces fine)."""
+    model = _old_weight_norm(mt, 0)
+    opt = mt.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = (model(x) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    compiled, x = mt.compile(step), mt.tensor(X)
+    compiled(x)  # (the first call runs eagerly; the second traces)
+    with pytest.raises(mt.jit.TraceError, match="assigns Linear.weight a new value"):
+        compiled(x)
