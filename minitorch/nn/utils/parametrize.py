@@ -344,7 +344,8 @@ def remove_parametrizations(
         original = plist.original
         if leave_parametrized:
             with no_grad():
-                _set_keeping_identity(original, getattr(module, tensor_name))
+                value = getattr(module, tensor_name)
+            _set_keeping_identity(original, value)
     elif leave_parametrized:
         t = getattr(module, tensor_name)
         original = Parameter(t.detach()) if t.requires_grad else t
