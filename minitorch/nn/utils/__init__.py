@@ -1,6 +1,7 @@
-"""nn.utils: gradient clipping, parameter/vector conversion, sequence padding (utils.rnn)."""
+"""nn.utils: gradient clipping, parameter/vector conversion, sequence padding (utils.rnn),
+parametrizations (utils.parametrize, utils.parametrizations)."""
 
-from . import rnn
+from . import parametrizations, parametrize, rnn
 from .clip_grad import (
     clip_grad_norm,
     clip_grad_norm_,
@@ -9,3 +10,4 @@ from .clip_grad import (
     get_total_norm,
 )
 from .convert_parameters import parameters_to_vector, vector_to_parameters
+from .weight_norm import remove_weight_norm, weight_norm
