@@ -47,17 +47,12 @@ def _check_decay(decay: float) -> None:
 
 
 def _lerp_(averaged: Tensor, current: Tensor, weight: float) -> None:
-    """averaged += weight * (current - averaged), in place.
-
-    NOTE: as torch.lerp, a weight >= 0.5 starts from `current` (weight 1 gives it exactly);
-    integer tensors (buffers such as num_batches_tracked) take the rounded float result.
-    """
-    if not averaged.dtype.is_floating_point:
-        averaged.copy_(averaged * (1 - weight) + current * weight)
-    elif weight < 0.5:
-        averaged.add_((current - averaged) * weight)
+    """averaged.lerp_(current, weight); integer tensors (buffers such as num_batches_tracked),
+    which lerp does not take, store the rounded float result."""
+    if averaged.dtype.is_floating_point:
+        averaged.lerp_(current, weight)
     else:
-        averaged.copy_(current - (current - averaged) * (1 - weight))
+        averaged.copy_(averaged * (1 - weight) + current * weight)
 
 
 def get_ema_multi_avg_fn(decay: float = 0.999) -> Callable:
