@@ -1293,10 +1293,12 @@ class Tensor:
         # torch.lerp's two forms: from self below weight 0.5, from end from 0.5 on (weight 1
         # gives end exactly); PyTorch's kernel also fuses the multiply-add, so the last bit
         # may still differ
-        from_end = end - (end - self) * (1 - weight)
-        if isinstance(weight, Tensor):
-            return apply(E.where, weight < 0.5, self + (end - self) * weight, from_end)
-        return self + (end - self) * weight if weight < 0.5 else from_end
+        if not isinstance(weight, Tensor):
+            if weight < 0.5:
+                return self + (end - self) * weight
+            return end - (end - self) * (1 - weight)
+        step = end - self
+        return apply(E.where, weight < 0.5, self + step * weight, end - step * (1 - weight))
 
     def addcmul(self, t1, t2, *, value=1) -> Tensor:
         return self + t1 * t2 * value
