@@ -27,6 +27,19 @@ from . import (
     utils,
     vision,
 )
+from .arranging import (
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    block_diag,
+    broadcast_shapes,
+    cartesian_prod,
+    column_stack,
+    combinations,
+    dstack,
+    tril_indices,
+    triu_indices,
+)
 from .autograd import (
     enable_grad,
     inference_mode,
@@ -93,7 +106,9 @@ from .functional import (
     zeros,
     zeros_like,
 )
+from .functional import vstack as row_stack
 from .jit import compile  # noqa: A004
+from .numeric import cumulative_trapezoid, isin, std_mean, trapezoid, var_mean
 from .printing import set_printoptions
 from .products import cdist, tensordot
 from .random import (
@@ -162,7 +177,8 @@ for _name in (
     "nanquantile kthvalue bincount unique histc diff inverse det logdet slogdet bitwise_not "
     "bitwise_and bitwise_or "
     "bitwise_xor bitwise_left_shift bitwise_right_shift ravel erfc float_power mv dist nanmean "
-    "aminmax argwhere take"
+    "aminmax argwhere take tensor_split hsplit vsplit dsplit diag_embed diagflat rot90 msort "
+    "inner cross copysign heaviside logaddexp2 cov corrcoef unique_consecutive scatter_reduce"
 ).split():
     if hasattr(Tensor, _name):
         globals()[_name] = _method(_name)

@@ -128,3 +128,88 @@ def _source_error(op, x, index, source, d):
         f"{op}(): source tensor shape must match self tensor shape, excluding the specified "
         f"dimension. Got self.shape = {list(x.shape)} source.shape = {list(source.shape)}"
     )
+
+
+_SCATTER_REDUCES = ("sum", "prod", "mean", "amax", "amin")
+
+
+def scatter_reduce(x, dim: int, index, src, reduce: str, include_self: bool = True):
+    """x with src[i][j] reduced into x[i][index[i][j]] (dim 1 shown); include_self=False
+    leaves x's own values out of the positions that index writes."""
+    if reduce not in _SCATTER_REDUCES:
+        raise RuntimeError(
+            f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}"
+        )
+    d = normalize_dim(dim, x.ndim, "scatter_reduce")
+    if reduce in ("sum", "mean"):  # compositions: they trace, and autograd comes with them
+        base = x if include_self else x.scatter(d, index, 0)
+        total = base.scatter_add(d, index, src)
+        if reduce == "sum":
+            return total
+        count = x.new_ones(x.shape) if include_self else x.new_ones(x.shape).scatter(d, index, 0)
+        count = count.scatter_add(d, index, src.new_ones(src.shape, dtype=x.dtype))
+        return (
+            total / count if x.dtype.is_floating_point else total.div(count, rounding_mode="floor")
+        )
+    return _scatter_extreme(x, d, index, src, reduce, include_self)
+
+
+def _scatter_extreme(x, d: int, index, src, reduce: str, include_self: bool):
+    """prod, amax, amin: reduced on the host (numpy's ufunc.at)."""
+    from .autograd.grad_mode import is_grad_enabled  # noqa: PLC0415
+    from .jit_guard import check_host_sync  # noqa: PLC0415
+    from .tensor import wrap  # noqa: PLC0415
+
+    check_host_sync("scatter_reduce")
+    needs_grad = is_grad_enabled() and (x.requires_grad or src.requires_grad)
+    if needs_grad and reduce == "prod":
+        raise NotImplementedError(
+            "scatter_reduce: the gradient of reduce='prod' is not supported by minitorch; use "
+            "reduce='sum' over logs, or compute it without grad (torch.no_grad())"
+        )
+    part = src[tuple(slice(0, n) for n in index.shape)]
+    value = wrap(_scatter_on_host(x, d, index, part, reduce, include_self), x.dtype)
+    value = value.to(x.device)
+    return _spread_ties(x, d, index, part, value, include_self) if needs_grad else value
+
+
+def _scatter_on_host(x, d: int, index, part, reduce: str, include_self: bool):
+    import numpy as np  # noqa: PLC0415
+
+    out = np.array(x.cpu()._data)
+    where = list(np.indices(tuple(index.shape)))
+    where[d] = np.asarray(index.cpu()._data)
+    where = tuple(where)
+    if not include_self:  # the written positions start from the reduction's identity
+        out[where] = _identity(out.dtype, reduce)
+    ufunc = {"prod": np.multiply, "amax": np.maximum, "amin": np.minimum}[reduce]
+    ufunc.at(out, where, np.asarray(part.detach().cpu()._data))
+    return out
+
+
+def _identity(dtype, reduce: str):
+    import numpy as np  # noqa: PLC0415
+
+    if reduce == "prod":
+        return 1
+    if dtype.kind == "f":
+        return -np.inf if reduce == "amax" else np.inf
+    if dtype.kind == "b":
+        return reduce == "amin"
+    return np.iinfo(dtype).min if reduce == "amax" else np.iinfo(dtype).max
+
+
+def _spread_ties(x, d: int, index, part, value, include_self: bool):
+    """value, with gradient reaching the elements equal to it, split evenly among them."""
+    # NOTE: t - t.detach() is 0 in value with gradient 1, so the sum below adds nothing to the
+    # host-computed value; infinite ties are left out (inf - inf is nan) and get no gradient.
+    tie_src = part == value.gather(d, index)
+    tie_self = x == value
+    # NOTE: as PyTorch's backward, x's ties count in the split even with include_self=False,
+    # though they then get no share
+    count = tie_self.to(x.dtype).scatter_add(d, index, tie_src.to(x.dtype)).clamp(min=1)
+    if not include_self:
+        tie_self = tie_self & (x.new_zeros(x.shape).scatter(d, index, 1) == 0)
+    gain_self = (x - x.detach()).where(tie_self & x.isfinite(), 0)
+    gain_src = (part - part.detach()).where(tie_src & part.isfinite(), 0)
+    return value + gain_self.scatter_add(d, index, gain_src) / count.detach()

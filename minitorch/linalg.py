@@ -17,6 +17,7 @@ from .ops.registry import apply
 __all__ = [
     "LinAlgError",
     "cholesky",
+    "cross",
     "det",
     "eigh",
     "eigvalsh",
@@ -107,6 +108,12 @@ def _uplo(uplo: str) -> str:
     if uplo not in ("L", "U"):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {uplo}")
     return uplo
+
+
+def cross(input, other, *, dim: int = -1):
+    from .numeric import linalg_cross  # noqa: PLC0415
+
+    return linalg_cross(input, other, dim=dim)
 
 
 def matmul(input, other):

@@ -846,6 +846,101 @@ class Tensor:
 
         return triu(self, diagonal)
 
+    # ---- defined in arranging.py, numeric.py and indexing.py -----------------------------------
+    def tensor_split(self, indices_or_sections, dim: int = 0):
+        from .arranging import tensor_split  # noqa: PLC0415
+
+        return tensor_split(self, indices_or_sections, dim)
+
+    def hsplit(self, indices_or_sections):
+        from .arranging import hsplit  # noqa: PLC0415
+
+        return hsplit(self, indices_or_sections)
+
+    def vsplit(self, indices_or_sections):
+        from .arranging import vsplit  # noqa: PLC0415
+
+        return vsplit(self, indices_or_sections)
+
+    def dsplit(self, indices_or_sections):
+        from .arranging import dsplit  # noqa: PLC0415
+
+        return dsplit(self, indices_or_sections)
+
+    def diag_embed(self, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+        from .arranging import diag_embed  # noqa: PLC0415
+
+        return diag_embed(self, offset, dim1, dim2)
+
+    def diagflat(self, offset: int = 0) -> Tensor:
+        from .arranging import diagflat  # noqa: PLC0415
+
+        return diagflat(self, offset)
+
+    def rot90(self, k: int = 1, dims=(0, 1)) -> Tensor:
+        from .arranging import rot90  # noqa: PLC0415
+
+        return rot90(self, k, dims)
+
+    def msort(self) -> Tensor:
+        return self.sort(dim=0).values
+
+    def inner(self, other: Tensor) -> Tensor:
+        from .numeric import inner  # noqa: PLC0415
+
+        return inner(self, other)
+
+    def cross(self, other: Tensor, dim=None) -> Tensor:
+        from .numeric import cross  # noqa: PLC0415
+
+        return cross(self, other, dim)
+
+    def copysign(self, other) -> Tensor:
+        from .numeric import copysign  # noqa: PLC0415
+
+        return copysign(self, other)
+
+    def heaviside(self, values: Tensor) -> Tensor:
+        from .numeric import heaviside  # noqa: PLC0415
+
+        return heaviside(self, values)
+
+    def logaddexp2(self, other) -> Tensor:
+        from .numeric import logaddexp2  # noqa: PLC0415
+
+        return logaddexp2(self, other)
+
+    def cov(self, *, correction: int = 1, fweights=None, aweights=None) -> Tensor:
+        from .numeric import cov  # noqa: PLC0415
+
+        return cov(self, correction=correction, fweights=fweights, aweights=aweights)
+
+    def corrcoef(self) -> Tensor:
+        from .numeric import corrcoef  # noqa: PLC0415
+
+        return corrcoef(self)
+
+    def unique_consecutive(self, return_inverse=False, return_counts=False, dim=None):
+        from .numeric import unique_consecutive  # noqa: PLC0415
+
+        return unique_consecutive(self, return_inverse, return_counts, dim)
+
+    def scatter_reduce(
+        self, dim: int, index: Tensor, src: Tensor, reduce: str, *, include_self=True
+    ):
+        from .indexing import scatter_reduce  # noqa: PLC0415
+
+        return scatter_reduce(self, dim, index, src, reduce, include_self)
+
+    def scatter_reduce_(
+        self, dim: int, index: Tensor, src: Tensor, reduce: str, *, include_self=True
+    ):
+        return self._inplace(
+            lambda s, i, v: s.scatter_reduce(dim, i, v, reduce, include_self=include_self),
+            index,
+            src,
+        )
+
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
 
