@@ -174,7 +174,7 @@ def block_diag(*tensors) -> Tensor:
         pads = [m.new_zeros((m.shape[0], left), dtype=dt), m.to(dt)]
         rows.append(cat([*pads, m.new_zeros((m.shape[0], right), dtype=dt)], 1))
         left += m.shape[1]
-    return cat(rows, 0) if rows else zeros(0, 0)
+    return cat(rows, 0) if rows else zeros(1, 0)  # (1, 0), as PyTorch
 
 
 def cartesian_prod(*tensors) -> Tensor:

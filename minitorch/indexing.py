@@ -161,6 +161,7 @@ def _scatter_extreme(x, d: int, index, src, reduce: str, include_self: bool):
     from .tensor import wrap  # noqa: PLC0415
 
     check_host_sync("scatter_reduce")
+    _check_scatter_reduce_index(x, d, index, src)
     needs_grad = is_grad_enabled() and (x.requires_grad or src.requires_grad)
     if needs_grad and reduce == "prod":
         raise NotImplementedError(
@@ -171,6 +172,22 @@ def _scatter_extreme(x, d: int, index, src, reduce: str, include_self: bool):
     value = wrap(_scatter_on_host(x, d, index, part, reduce, include_self), x.dtype)
     value = value.to(x.device)
     return _spread_ties(x, d, index, part, value, include_self) if needs_grad else value
+
+
+def _check_scatter_reduce_index(x, d: int, index, src) -> None:
+    """The checks the scatter op makes on the sum/mean path (PyTorch's, the same for all)."""
+    import numpy as np  # noqa: PLC0415
+
+    from .ops.movement import _check_bounds, _check_scatter_index  # noqa: PLC0415
+
+    if index.dtype not in _INTS:
+        raise RuntimeError(
+            f"scatter_reduce(): Expected dtype int32/int64 for index, got {index.dtype}; convert "
+            "it with index.long()"
+        )
+    _check_scatter_index("scatter_reduce", x, index, src, d)
+    size = x.shape[d] if x.ndim else 1
+    _check_bounds(np.asarray(index.cpu()._data), size, d, "scatter_reduce")
 
 
 def _scatter_on_host(x, d: int, index, part, reduce: str, include_self: bool):

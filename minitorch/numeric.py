@@ -1,4 +1,4 @@
-"""Numeric functions composed of registry ops: var_mean/std_mean, isin, msort, inner, cross,
+"""Numeric functions composed of registry ops: var_mean/std_mean, isin, inner, cross,
 copysign, heaviside, logaddexp2, cov, corrcoef, trapezoid, cumulative_trapezoid, and
 unique_consecutive (computed on the host, like unique).
 
@@ -33,7 +33,7 @@ def _var_args(dim, unbiased, correction):
 def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=1):
     dim, correction = _var_args(dim, unbiased, correction)
     var = input.var(dim, correction=correction, keepdim=keepdim)
-    return var, input.mean(dim=dim, keepdim=keepdim) if dim is not None else input.mean()
+    return var, input.mean(dim=dim, keepdim=keepdim)
 
 
 def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=1):
@@ -59,10 +59,6 @@ def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool =
         at = searchsorted(ordered, x.reshape(-1)).clamp(max=pool.numel() - 1)
         found = (ordered[at] == x.reshape(-1)).reshape(x.shape)
     return ~found if invert else found
-
-
-def msort(input: Tensor) -> Tensor:
-    return input.sort(dim=0).values
 
 
 def inner(input: Tensor, other: Tensor) -> Tensor:

@@ -69,6 +69,7 @@ ARRANGING = {
     "diagflat_offset": (lambda t, x: x.diagflat(-2), f32(3)),
     "block_diag": (lambda t, x, y, z: t.block_diag(x, y, z), f32(2, 3), f32(), f32(2)),
     "block_diag_dtypes": (lambda t, x, y: t.block_diag(x, y), ints(2, 2), f64(1, 3)),
+    "block_diag_none": (lambda t: t.block_diag(),),
     "block_diag_empty_block": (lambda t, x, y: t.block_diag(x, y), f32(0, 2), f32(2, 1)),
     "cartesian_prod": (lambda t, x, y, z: t.cartesian_prod(x, y, z), f32(2), f32(3), f32(2)),
     "cartesian_prod_one": (lambda t, x: t.cartesian_prod(x), f32(3)),
@@ -91,6 +92,7 @@ def test_arranging(name):
 
 NUMERIC = {
     "var_mean": (lambda t, x: t.var_mean(x), f32(3, 4)),
+    "var_mean_keepdim": (lambda t, x: t.var_mean(x, keepdim=True), f32(2, 3)),
     "var_mean_dim": (lambda t, x: t.var_mean(x, 1, keepdim=True), f32(3, 4)),
     "var_mean_correction": (lambda t, x: t.var_mean(x, (0, -1), correction=0), f32(2, 3, 4)),
     "var_mean_unbiased": (lambda t, x: t.var_mean(x, False), f32(5)),
@@ -310,6 +312,18 @@ ERRORS = {
         f32(3),
     ),
     "broadcast_shapes": (lambda t: t.broadcast_shapes((2, 3), (4,)),),
+    "scatter_reduce_out_of_bounds": (
+        lambda t, x: x.scatter_reduce(0, t.tensor([[5]]), x, "amax"),
+        f32(2, 3),
+    ),
+    "scatter_reduce_float_index": (
+        lambda t, x: x.scatter_reduce(0, t.tensor([[0.0]]), x, "amin"),
+        f32(2, 3),
+    ),
+    "scatter_reduce_index_rank": (
+        lambda t, x: x.scatter_reduce(0, t.tensor([0]), x, "prod"),
+        f32(2, 3),
+    ),
     "isin_no_tensor": (lambda t: t.isin(1, 2),),
 }
 
@@ -319,3 +333,19 @@ def test_errors_match_torch(name):
     fn, *inputs = ERRORS[name]
     err = raises_like_torch(fn, *inputs, lib=True)
     assert str(err)
+
+
+def test_compositions_trace_like_eager():
+    index = minitorch.tensor([0, 2, 0, 1])
+
+    def step(x, y):
+        a = x.scatter_reduce(0, index, y, "mean", include_self=False)
+        crossed = minitorch.linalg.cross(x[:3], y[:3], dim=0)
+        return a.sum() + minitorch.trapezoid(y) + crossed.sum() + minitorch.isin(y, x).sum()
+
+    compiled = minitorch.compile(step)
+    for _ in range(3):
+        x, y = f32(4), f32(4)
+        y[0] = x[1]  # one match for isin
+        args = (minitorch.tensor(x), minitorch.tensor(y))
+        np.testing.assert_allclose(compiled(*args).item(), step(*args).item(), rtol=1e-6)
