@@ -231,6 +231,7 @@ def _with_step_hooks(step: Callable) -> Callable:
     @functools.wraps(step)
     def hooked(*args, **kwargs):
         self = args[0]
+        self._opt_called = True  # read by LRScheduler.step: was the optimizer stepped yet?
         pre = self.__dict__.get("_optimizer_step_pre_hooks")
         post = self.__dict__.get("_optimizer_step_post_hooks")
         # no hook (the common case), or a subclass's step calling super().step(): hooks once
