@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .. import dtypes, jit_guard
-from ..autograd import enable_grad
+from ..autograd import enable_grad, no_grad
 from ..functional import tensor
 from ..kernels.cpu import optim as kernels
 from ..nn.modules.module import RemovableHandle, _HookDict
@@ -373,8 +373,15 @@ def _checked_grad(param: Tensor, dtype=None):
 def _cuda_update(rule, param, grad, buffers, coefficients, flags) -> None:
     from ..ops import cuda  # noqa: PLC0415
 
-    arrays = [None if b is None else _flat(b._data, param._data) for b in buffers]
+    # a state buffer of another dtype (see _Plan._state_array): updated as a copy of the
+    # parameter's dtype, written back rounded
+    work = [b if b is None or b.dtype == param.dtype else b.to(param.dtype) for b in buffers]
+    arrays = [None if b is None else _flat(b._data, param._data) for b in work]
     cuda.fused_update(rule, param._data, grad, arrays, coefficients, flags)
+    with no_grad():
+        for buffer, copy in zip(buffers, work):
+            if copy is not buffer:
+                buffer.copy_(copy)
     param._version_counter[0] += 1
 
 
@@ -505,9 +512,7 @@ def _flat(buffer: np.ndarray, like: np.ndarray) -> np.ndarray:
         raise RuntimeError(
             f"optimizer step: a state buffer has shape {tuple(buffer.shape)} and dtype "
             f"{buffer.dtype} but its parameter has shape {tuple(like.shape)} and dtype "
-            f"{like.dtype}; was the state_dict saved for different parameters? (A CUDA model "
-            "converted (.double()) after the optimizer's first step is not supported: convert "
-            "it before making the optimizer.)"
+            f"{like.dtype}; was the state_dict saved for different parameters?"
         )
     # NOTE: buffers come from zeros_like/full_like or _copy_state, both contiguous; a reshape of
     # a non-contiguous array would copy and the update would be lost.
