@@ -6,15 +6,14 @@ x = torch.randn(64, 784, requires_grad=True)
 
 from __future__ import annotations
 
-import functools as _functools
 import math as _math
-from types import SimpleNamespace
 
 from . import (
     _openblas,
     amp,
     autograd,
     backends,
+    cpu,
     cuda,
     dtypes,
     func,
@@ -219,16 +218,6 @@ def is_autocast_cpu_enabled() -> bool:
 
 def get_autocast_cpu_dtype() -> dtype:
     return amp.get_autocast_dtype("cpu")
-
-
-# torch.cuda.amp / torch.cpu.amp: the older spellings of the same
-cuda.amp = SimpleNamespace(
-    autocast=amp._CudaAutocast,
-    GradScaler=amp.GradScaler,
-    custom_fwd=_functools.partial(amp.custom_fwd, device_type="cuda"),
-    custom_bwd=_functools.partial(amp.custom_bwd, device_type="cuda"),
-)
-cpu = SimpleNamespace(amp=SimpleNamespace(autocast=amp._CpuAutocast, GradScaler=amp.GradScaler))
 
 
 # Settings PyTorch scripts make: kept and read back; minitorch's float32 products are always

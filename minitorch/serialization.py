@@ -14,7 +14,11 @@ of the tensor bytes is kept in the metadata, so truncated or corrupted files rai
 RuntimeError that names the file and what is wrong.
 
 Loaded tensors do not require grad (as with a saved `state_dict()`); Parameters come back as
-plain tensors; the same tensor saved twice (tied weights) comes back as one tensor.
+plain tensors; the same tensor saved twice (tied weights) comes back as one tensor, and tensors
+saved together that are views of one tensor (`{"a": t, "b": t[1:]}`) come back as views of one
+storage, as in PyTorch: the tree records the view ops that made each from its base (stored too,
+under a "t<n>" key, where it was not saved itself). Each view keeps its own values in the file
+as well, so other safetensors readers, and minitorch before view records, read it as a copy.
 
 Weights from PyTorch load without pickle, as a safetensors file or numpy's .npz / .npy:
 
@@ -42,7 +46,8 @@ import numpy as np
 from . import dtypes
 from .backend import Device
 from .functional import from_numpy
-from .tensor import Size, Tensor
+from .ops import movement as M
+from .tensor import Size, Tensor, _shares_memory, _view_result
 
 __all__ = ["save", "load"]
 
@@ -92,7 +97,9 @@ def save(
     if not isinstance(f, (str, os.PathLike)) and not hasattr(f, "write"):
         raise TypeError(f"save: f must be a path or a binary file object, got {type(f).__name__}")
     arrays: dict[str, np.ndarray] = {}
-    tree = _Encoder(arrays).encode(obj, "obj")
+    encoder = _Encoder(arrays)
+    tree = encoder.encode(obj, "obj")
+    encoder._share_views()
     meta = {
         "format": _FORMAT,
         "version": _VERSION,
@@ -117,6 +124,7 @@ class _Encoder:
         self.keys: dict[int, str] = {}  # id(tensor) -> key: a tensor saved twice is stored once
         self.keep = []  # keeps encoded objects alive so ids stay unique
         self.active: set[int] = set()
+        self.tensors: list[tuple[Tensor, dict]] = []  # every tensor node, for _share_views
 
     def encode(self, obj, where: str, path: tuple = ()):
         if obj is None or type(obj) in (bool, str, int):
@@ -125,7 +133,9 @@ class _Encoder:
             return obj if math.isfinite(obj) else {"$": "float", "v": repr(obj)}
         if isinstance(obj, Tensor):
             array = np.asarray(obj.detach().cpu())  # a cuda tensor is saved from a host copy
-            return {"$": "tensor", "key": self._store(obj, array, where, path)}
+            node = {"$": "tensor", "key": self._store(obj, array, where, path)}
+            self.tensors.append((obj, node))
+            return node
         if isinstance(obj, np.ndarray):
             return {"$": "ndarray", "key": self._store(obj, obj, where, path)}
         if isinstance(obj, np.generic) and obj.dtype.name in _DTYPES:
@@ -185,6 +195,73 @@ class _Encoder:
         # NOTE: not np.ascontiguousarray, which turns a 0-d array into a 1-d one
         self.arrays[key] = np.asarray(array, dtype=array.dtype.newbyteorder("<"), order="C")
         return key
+
+    def _share_views(self) -> None:
+        """Record how saved tensors that are views of one base were made from it, so they load
+        sharing storage as in PyTorch: node["view"] = {"of": the base's key, "chain": the view
+        ops}. Each tensor keeps its own array too, so other safetensors readers (and minitorch
+        before view records) still read every tensor's values, as copies."""
+        groups: dict[int, list] = {}
+        for t, node in self.tensors:
+            base = t._base if t._base is not None else t
+            groups.setdefault(id(base), [base]).append((t, node))
+        for base, *members in groups.values():
+            if len({id(t) for t, _ in members}) < 2 or not base._data.flags["C_CONTIGUOUS"]:
+                continue  # nothing shared to keep (or a base whose layout a load cannot copy)
+            views = [(t, node, _view_record(t, base)) for t, node in members if t is not base]
+            if not any(chain is not None for _, _, chain in views):
+                continue
+            key = self._store(base, np.asarray(base.detach().cpu()), "a saved view's base", ())
+            for _, node, chain in views:
+                if chain is not None:
+                    node["view"] = {"of": key, "chain": chain}
+
+
+# the movement ops a view's chain may hold (the ops Tensor makes views with)
+_VIEW_OPS = {op.name: op for op in (M.view, M.reshape, M.permute, M.expand, M.getitem)}
+
+
+def _view_record(t: Tensor, base: Tensor) -> list | None:
+    """[[op name, params], ...] that make t from base (JSON), or None where t cannot be
+    rebuilt as a view at load (saved as an independent copy, as before view records)."""
+    if t.dtype != base.dtype or not _shares_memory(t._data, base._data):
+        return None  # (its storage was replaced since, say by `t.data = ...`)
+    chain = []
+    for op, params in t._view_chain:
+        if _VIEW_OPS.get(op.name) is not op:
+            return None
+        try:
+            chain.append([op.name, {k: _encode_param(v) for k, v in params.items()}])
+        except ValueError:
+            return None
+    return chain
+
+
+def _encode_param(v):
+    """A view op's parameter (shape, dims, index) as JSON; ValueError for anything else."""
+    if v is None or type(v) in (bool, str):
+        return v
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (tuple, list)):
+        return {"tuple" if isinstance(v, tuple) else "list": [_encode_param(x) for x in v]}
+    if isinstance(v, slice):
+        return {"slice": [_encode_param(x) for x in (v.start, v.stop, v.step)]}
+    if v is Ellipsis:
+        return {"ellipsis": True}
+    raise ValueError(f"view parameter of type {type(v).__name__}")
+
+
+def _decode_param(v):
+    if v is None or type(v) in (bool, str, int):
+        return v
+    ((tag, items),) = v.items()  # ValueError unless one pair
+    if tag == "ellipsis":
+        return Ellipsis
+    items = [_decode_param(x) for x in items]
+    if tag == "slice":
+        return slice(*items)
+    return {"tuple": tuple, "list": list}[tag](items)
 
 
 def _crc32(arrays: dict) -> str:
@@ -344,7 +421,10 @@ def _decode(node, arrays: dict, tensors: dict):
     if tag == "tensor":
         key = node["key"]
         if key not in tensors:
-            tensors[key] = from_numpy(arrays[key])
+            view = node.get("view")  # (files before view records have none)
+            tensors[key] = (
+                from_numpy(arrays[key]) if view is None else _view(view, key, arrays, tensors)
+            )
         return tensors[key]
     if tag in ("dict", "odict"):
         pairs = [
@@ -369,6 +449,22 @@ def _decode(node, arrays: dict, tensors: dict):
     if tag == "bytes":
         return bytes.fromhex(node["hex"])
     raise ValueError(f"unknown node type {tag!r}")
+
+
+def _view(record: dict, key: str, arrays: dict, tensors: dict) -> Tensor:
+    """The saved tensor `key` rebuilt as a view of its base (see _Encoder._share_views); its
+    own stored values must be the view's, else the file is corrupted."""
+    base_key = record["of"]
+    if base_key not in tensors:
+        tensors[base_key] = from_numpy(arrays[base_key])
+    t = tensors[base_key]
+    for name, params in record["chain"]:
+        t = _view_result(_VIEW_OPS[name], t, **{k: _decode_param(v) for k, v in params.items()})
+    stored, values = arrays[key], t._data
+    # NOTE: tobytes() is of the C-order values (np.ascontiguousarray would make a 0-d array 1-d)
+    if values.shape != stored.shape or values.tobytes() != stored.tobytes():
+        raise ValueError(f"tensor {key!r} does not hold the values of its view of {base_key!r}")
+    return t
 
 
 def _checked_dtype_name(name) -> str:

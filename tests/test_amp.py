@@ -1,5 +1,7 @@
 """Mixed precision: GradScaler's dynamic loss scaling and the autocast API, against PyTorch."""
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -150,3 +152,20 @@ def test_custom_fwd_and_bwd_set_the_autocast_state_like_torchs(cast_inputs):
         return _custom_function_run(lib, cast_inputs and getattr(lib, cast_inputs))
 
     assert run(minitorch) == run(torch)
+
+
+@pytest.mark.parametrize(
+    "device, names",
+    [("cuda", ["autocast", "GradScaler", "custom_fwd", "custom_bwd"]), ("cpu", ["autocast"])],
+)
+def test_amp_submodules_import_like_torchs(device, names):
+    """`from torch.cuda.amp import autocast, GradScaler` (and torch.cpu.amp): real submodules."""
+    ours = importlib.import_module(f"minitorch.{device}.amp")
+    theirs = importlib.import_module(f"torch.{device}.amp")
+    assert ours is getattr(minitorch, device).amp
+    for name in names:
+        assert hasattr(ours, name) and hasattr(theirs, name), name
+    # (CPU-only torch turns its cuda autocast off with a warning, so the state is ours alone)
+    with ours.autocast(dtype=minitorch.bfloat16):
+        assert minitorch.is_autocast_enabled(device)
+    assert not minitorch.is_autocast_enabled(device)

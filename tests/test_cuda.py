@@ -348,6 +348,32 @@ def test_optimizer_updates_match_cpu(make):
     _close(results[1], results[0], "parameter after 3 steps")
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: mt.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
+        lambda ps: mt.optim.RMSprop(ps, lr=0.01, momentum=0.5),
+    ],
+)
+def test_optimizer_steps_after_double_match_cpu(make):
+    """model.double() after a first step: the float32 state stays float32 (PyTorch's in-place
+    updates keep it), on the GPU as on the CPU (tests/test_optim.py compares that with torch)."""
+    w, g = _array((3, 4)), _array((3, 4))
+    results = []
+    for device in ("cpu", "cuda"):
+        p = nn.Parameter(mt.tensor(w, device=device))
+        opt = make([p])
+        for step in range(3):
+            if step == 1:
+                p.data = p.data.double()
+            p.grad = mt.tensor(g, device=device, dtype=p.dtype)
+            opt.step()
+        assert p.dtype == mt.float64
+        assert all(v.dtype == mt.float32 for v in opt.state[p].values() if v.ndim)
+        results.append(p)
+    _close(results[1], results[0], "parameter after 3 steps")
+
+
 # ---- device semantics -----------------------------------------------------------------------
 def test_creation_and_moves():
     assert mt.cuda.is_available() and mt.cuda.device_count() == 1

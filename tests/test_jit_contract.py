@@ -1507,6 +1507,31 @@ def test_scheduler_stepped_inside_the_step_keeps_stepping():
     np.testing.assert_allclose(w.tolist(), [1 - 0.8 * (1 - 0.5**6) / 0.5] * 3, rtol=1e-6)
 
 
+@pytest.mark.parametrize("sched_first", [False, True])
+def test_scheduler_order_warning_is_eager_torchs_under_compile(sched_first):
+    """PyTorch warns once when scheduler.step() comes before the first optimizer.step(); a
+    compiled step warns as the eager one does (once, at its first call), and the lrs go on."""
+    w = nn.Parameter(torch.ones(3))
+    opt = torch.optim.SGD([w], lr=0.8)
+    sched = torch.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5)
+
+    def step(x):
+        opt.zero_grad()
+        (w * x).sum().backward()
+        for call in (sched.step, opt.step) if sched_first else (opt.step, sched.step):
+            call()
+
+    compiled = torch.compile(step)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(5):
+            compiled(torch.ones(3))
+    order = [w for w in caught if "before `optimizer.step()`" in str(w.message)]
+    assert len(order) == int(sched_first)
+    assert compiled.stats.replays >= 1
+    assert sched.last_epoch == 5 and opt.param_groups[0]["lr"] == 0.8 * 0.5**5
+
+
 def test_a_grad_scaler_scale_changed_outside_the_step_is_the_one_replays_multiply_by():
     """AMP's usual split: scaler.scale(loss).backward() compiled, unscale_/step/update outside.
     update() doubles the scale every growth_interval steps; the replays kept multiplying by

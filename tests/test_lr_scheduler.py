@@ -264,7 +264,8 @@ def test_scheduler_errors_match_torch():
     with pytest.raises(ValueError, match="total_steps"):
         S.OneCycleLR(opt, max_lr=0.1)
     sched = S.OneCycleLR(opt, max_lr=0.1, total_steps=2)
-    sched.step()
+    with pytest.warns(UserWarning, match=r"before `optimizer.step\(\)`"):
+        sched.step()
     with pytest.raises(ValueError, match="Tried to step 3 times"):
         sched.step()
         sched.step()
@@ -311,3 +312,26 @@ def test_a_group_added_after_the_scheduler_is_an_error_not_left_unscheduled(lib)
         warnings.simplefilter("ignore")  # PyTorch's "scheduler stepped before the optimizer"
         with pytest.raises(ValueError):
             scheduler.step()
+
+
+def _order_warnings(lib, sched_name, opt_name, kwargs, sched_first: bool) -> list[str]:
+    """The "scheduler stepped before the optimizer" warnings three steps in one order give."""
+    opt = _optimizer(lib, opt_name)
+    sched = _make(lib, sched_name, opt, kwargs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            for call in (sched.step, opt.step) if sched_first else (opt.step, sched.step):
+                call()
+    return [str(w.message) for w in caught if "before `optimizer.step()`" in str(w.message)]
+
+
+@pytest.mark.parametrize("sched_first", [True, False], ids=["sched-first", "opt-first"])
+@pytest.mark.parametrize(
+    "name, opt_name, kwargs", ALL, ids=[f"{n}-{o}-{i}" for i, (n, o, _) in enumerate(ALL)]
+)
+def test_stepping_the_scheduler_first_warns_like_torch(name, opt_name, kwargs, sched_first):
+    ours = _order_warnings(minitorch, name, opt_name, kwargs, sched_first)
+    theirs = _order_warnings(torch, name, opt_name, kwargs, sched_first)
+    assert ours == theirs
+    assert not sched_first or name in ("CosineAnnealingWarmRestarts", "ReduceLROnPlateau") or ours

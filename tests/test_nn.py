@@ -967,6 +967,49 @@ def test_batchnorm_errors():
     assert bn(mt.randn(1, 3)).shape == (1, 3)
 
 
+def _running_stat_requiring_grad(lib, stat, call, grad_enabled):
+    """Run batch/instance norm with one running statistic requiring grad: "ok" or the error."""
+    x = lib.randn(4, 3, 5)
+    stats = {"running_mean": lib.zeros(3), "running_var": lib.ones(3)}
+    stats[stat].requires_grad_()
+    F = lib.nn.functional  # noqa: N806
+    run = {
+        "batch_norm-train": lambda: F.batch_norm(x, *stats.values(), training=True),
+        "batch_norm-eval": lambda: F.batch_norm(x, *stats.values(), training=False),
+        "instance_norm": lambda: F.instance_norm(x, *stats.values()),
+    }[call]
+    try:
+        with lib.set_grad_enabled(grad_enabled):
+            run()
+    except RuntimeError as e:
+        return RuntimeError, str(e)
+    return "ok", ""
+
+
+@pytest.mark.parametrize("grad_enabled", [True, False])
+@pytest.mark.parametrize("call", ["batch_norm-train", "batch_norm-eval", "instance_norm"])
+@pytest.mark.parametrize("stat", ["running_mean", "running_var"])
+def test_running_stats_requiring_grad_are_refused_like_torch(stat, call, grad_enabled):
+    """PyTorch: "The function 'native_batch_norm' is not differentiable with respect to argument
+    'running_mean'" (grad mode on); minitorch computed a gradient for a buffer it updates."""
+    ours = _running_stat_requiring_grad(mt, stat, call, grad_enabled)
+    theirs = _running_stat_requiring_grad(torch, stat, call, grad_enabled)
+    assert ours[0] == theirs[0]
+    if grad_enabled:
+        wording = f"not differentiable with respect to argument '{stat}'"
+        assert wording in ours[1] and wording in theirs[1]
+        assert "requires_grad_(False)" in ours[1]
+
+
+def test_batchnorm_module_with_a_running_buffer_requiring_grad_is_refused_like_torch():
+    for lib in (mt, torch):
+        bn = lib.nn.BatchNorm2d(3)
+        bn.running_mean.requires_grad_()
+        for training in (True, False):
+            with pytest.raises(RuntimeError, match="argument 'running_mean'"):
+                bn.train(training)(lib.randn(2, 3, 4, 4))
+
+
 @pytest.mark.parametrize("shape,norm", [((4, 6), 6), ((2, 3, 6), (6,)), ((2, 3, 4), (3, 4))])
 @pytest.mark.parametrize("kw", [{}, {"elementwise_affine": False}, {"bias": False}, {"eps": 1e-2}])
 def test_layernorm(shape, norm, kw):

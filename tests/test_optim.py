@@ -713,3 +713,43 @@ def test_step_hooks_run_at_every_replay_of_a_compiled_step():
         runs.append((losses, [p.detach().numpy().copy() for p in model.parameters()]))
     assert runs[0][0] == runs[1][0]
     _assert_same(runs[0][1], runs[1][1], np.float32, "compiled with hooks")
+
+
+def _steps_across_double(lib, name, kwargs, steps=4):
+    """A float32 Linear stepped once, converted with .double(), then stepped `steps` more."""
+    m = lib.nn.Linear(3, 2)
+    with lib.no_grad():
+        m.weight.copy_(lib.tensor(np.arange(6.0).reshape(2, 3) / 7))
+        m.bias.copy_(lib.tensor([0.1, -0.2]))
+    opt = getattr(lib.optim, name)(m.parameters(), **kwargs)
+    x = np.linspace(-1, 1, 12).reshape(4, 3)
+    for i in range(1 + steps):
+        if i == 1:
+            m.double()
+        opt.zero_grad()
+        (m(lib.tensor(x, dtype=m.weight.dtype)) ** 2).sum().backward()
+        opt.step()
+    name = lambda dtype: str(dtype).split(".")[-1]  # noqa: E731
+    buffers = {k: name(v.dtype) for k, v in opt.state[m.weight].items() if k != "step"}
+    return [p.detach().numpy() for p in m.parameters()], name(m.weight.dtype), buffers
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("SGD", dict(lr=0.1, momentum=0.9)),
+        ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+        ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.3)),
+        ("RMSprop", dict(lr=0.01)),
+        ("RMSprop", dict(lr=0.01, momentum=0.5)),
+    ],
+)
+def test_model_double_after_a_step_keeps_training_like_torch(name, kwargs):
+    """PyTorch's in-place updates keep a float32 state buffer float32 when the parameters
+    become float64 and compute the parameter update in float64; minitorch refused the step."""
+    ours, ours_dtype, ours_buffers = _steps_across_double(minitorch, name, kwargs)
+    theirs, theirs_dtype, theirs_buffers = _steps_across_double(torch, name, kwargs)
+    assert ours_dtype == theirs_dtype == "float64"
+    assert ours_buffers == theirs_buffers  # the state keeps its float32
+    for p, q in zip(ours, theirs):
+        np.testing.assert_allclose(p, q, rtol=1e-6, atol=1e-7)

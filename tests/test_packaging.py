@@ -58,6 +58,8 @@ def test_wheel_contains_kernels(wheel):
         "minitorch/kernels/cuda/__init__.py",
         "minitorch/kernels/cuda/scalar.py",
         "minitorch/backend/cuda.py",
+        "minitorch/cuda/amp.py",
+        "minitorch/cpu/amp.py",
         "minitorch/tensor.py",
     ):
         assert required in names, f"{required} missing from {wheel.name}"

@@ -339,3 +339,72 @@ def test_saved_tensors_are_named_by_their_keys_for_other_safetensors_readers(tmp
     assert sorted(safetensors.numpy.load_file(path)) == ["model.w", "t1", "t2"]
     back = minitorch.load(path)
     assert back["again"] is back["model"]["w"] and back[""].tolist() == [1.0, 1.0, 1.0]
+
+
+# views saved together, built the same way in both libraries; each case's entries overlap
+VIEW_CASES = {
+    "tensor-and-slice": lambda t: {"a": t, "b": t[1:]},
+    "tensor-and-view": lambda t: {"a": t, "b": t.view(3, 4)},
+    "slices-of-an-unsaved-base": lambda t: {"a": t[0:2], "b": t[1:3, ::2]},
+    "transpose-expand-index": lambda t: {
+        "a": t.T,
+        "b": t[:, None, 1].expand(3, 2),
+        "c": t[..., 2],
+        "d": [t[1]],
+        "e": t[1, 2],
+    },
+    "tied-and-view": lambda t: {"a": t, "b": t, "c": t.reshape(-1)[5:]},
+}
+
+
+def _views_round_trip(lib, case, tmp_path):
+    """Save the case's views of one tensor, load, write 100 into every loaded element of the
+    first entry, and return every entry's values: shared storage shows the write elsewhere."""
+    t = lib.arange(12.0).reshape(3, 4)
+    path = tmp_path / f"{lib.__name__}.pt"
+    lib.save(VIEW_CASES[case](t), path)
+    back = lib.load(path)
+    flat = [back[k] for k in sorted(back) if not isinstance(back[k], list)]
+    flat += [x for k in sorted(back) if isinstance(back[k], list) for x in back[k]]
+    flat[0].fill_(100.0)
+    return [x.tolist() for x in flat]
+
+
+@needs_safetensors
+@pytest.mark.parametrize("case", sorted(VIEW_CASES))
+def test_views_saved_together_load_sharing_storage_like_torch(case, tmp_path):
+    torch = pytest.importorskip("torch")
+    ours = _views_round_trip(minitorch, case, tmp_path)
+    theirs = _views_round_trip(torch, case, tmp_path)
+    assert ours == theirs
+
+
+@needs_safetensors
+def test_saved_views_stay_readable_by_other_safetensors_readers_and_old_files_load(
+    tmp_path, monkeypatch
+):
+    t = minitorch.arange(6.0)
+    path = tmp_path / "views.pt"
+    minitorch.save({"a": t[:4], "b": t[2:]}, path)
+    plain = safetensors.numpy.load_file(path)  # each tensor's own values, under its name
+    assert plain["a"].tolist() == [0, 1, 2, 3] and plain["b"].tolist() == [2, 3, 4, 5]
+    # a file written without view records (minitorch before them) loads as copies
+    monkeypatch.setattr(serialization._Encoder, "_share_views", lambda self: None)
+    minitorch.save({"a": t[:4], "b": t[2:]}, path)
+    back = minitorch.load(path)
+    back["a"].fill_(9.0)
+    assert back["b"].tolist() == [2, 3, 4, 5]
+
+
+@needs_safetensors
+def test_a_view_record_that_disagrees_with_its_values_is_reported(tmp_path):
+    t = minitorch.arange(6.0)
+    path = tmp_path / "views.pt"
+    minitorch.save({"a": t[:4], "b": t[2:]}, path)
+    raw = path.read_bytes()
+    # same length, so the header's offsets still hold: b now claims to be t[1:]
+    edited = raw.replace(b'slice\\":[2,', b'slice\\":[1,', 1)
+    assert edited != raw
+    path.write_bytes(edited)
+    with pytest.raises(RuntimeError, match="corrupted structure"):
+        minitorch.load(path)

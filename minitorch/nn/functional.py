@@ -612,6 +612,7 @@ def batch_norm(
     """
     if input.ndim < 2:
         raise ValueError(f"expected 2D or more input (got {input.ndim}D input)")
+    _check_running_stats("batch_norm", running_mean, running_var)
     c = input.shape[1]
     if training:
         n = input.numel() // max(c, 1)
@@ -643,6 +644,21 @@ def batch_norm(
     return out
 
 
+def _check_running_stats(op: str, running_mean: Tensor | None, running_var: Tensor | None):
+    """Running statistics are buffers updated in place, not parameters: with grad mode on,
+    PyTorch refuses one that requires grad (RuntimeError), in training and eval alike."""
+    if not is_grad_enabled():
+        return
+    for name, stat in (("running_mean", running_mean), ("running_var", running_var)):
+        if stat is not None and stat.requires_grad:
+            raise RuntimeError(
+                f"{op}: the function is not differentiable with respect to argument '{name}' "
+                f"(a buffer of running statistics, updated in place); this input cannot have "
+                f"requires_grad=True. Call {name}.requires_grad_(False) (e.g. "
+                f"bn.{name}.requires_grad_(False)), or pass {name}.detach()."
+            )
+
+
 def instance_norm(
     input: Tensor,
     running_mean: Tensor | None = None,
@@ -654,6 +670,7 @@ def instance_norm(
     eps: float = 1e-5,
 ) -> Tensor:
     """Normalise each (sample, channel) over its spatial dims."""
+    _check_running_stats("instance_norm", running_mean, running_var)
     if not use_input_stats:
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
     dims = tuple(range(2, input.ndim))

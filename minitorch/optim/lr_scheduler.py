@@ -107,6 +107,18 @@ class LRScheduler(jit_guard.OpaqueStep):
     @jit_guard.opaque
     def step(self, epoch: int | None = None) -> None:
         """Advance one epoch (or jump to `epoch`) and write the new lrs into the optimizer."""
+        if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
+            # PyTorch's warning (its issue #20124): the first value of the schedule is skipped
+            warnings.warn(
+                "Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
+                "In PyTorch 1.1.0 and later, you should call them in the opposite order: "
+                "`optimizer.step()` before `lr_scheduler.step()`.  Failure to do this "
+                "will result in PyTorch skipping the first value of the learning rate schedule. "
+                "See more details at "
+                "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate",
+                UserWarning,
+                stacklevel=4,  # the caller's line (under jit_guard.opaque and OpaqueStep's wraps)
+            )
         self._step_count += 1
         self._update_lr(epoch)
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .. import dtypes, jit_guard
-from ..autograd import enable_grad
+from ..autograd import enable_grad, no_grad
 from ..functional import tensor
 from ..kernels.cpu import optim as kernels
 from ..nn.modules.module import RemovableHandle, _HookDict
@@ -231,6 +231,7 @@ def _with_step_hooks(step: Callable) -> Callable:
     @functools.wraps(step)
     def hooked(*args, **kwargs):
         self = args[0]
+        self._opt_called = True  # read by LRScheduler.step: was the optimizer stepped yet?
         pre = self.__dict__.get("_optimizer_step_pre_hooks")
         post = self.__dict__.get("_optimizer_step_post_hooks")
         # no hook (the common case), or a subclass's step calling super().step(): hooks once
@@ -372,8 +373,15 @@ def _checked_grad(param: Tensor, dtype=None):
 def _cuda_update(rule, param, grad, buffers, coefficients, flags) -> None:
     from ..ops import cuda  # noqa: PLC0415
 
-    arrays = [None if b is None else _flat(b._data, param._data) for b in buffers]
+    # a state buffer of another dtype (see _Plan._state_array): updated as a copy of the
+    # parameter's dtype, written back rounded
+    work = [b if b is None or b.dtype == param.dtype else b.to(param.dtype) for b in buffers]
+    arrays = [None if b is None else _flat(b._data, param._data) for b in work]
     cuda.fused_update(rule, param._data, grad, arrays, coefficients, flags)
+    with no_grad():
+        for buffer, copy in zip(buffers, work):
+            if copy is not buffer:
+                buffer.copy_(copy)
     param._version_counter[0] += 1
 
 
@@ -455,12 +463,15 @@ class _Batch:
 
 class _Plan:
     """An optimizer's update of fixed parameters and state buffers (kernels.UpdatePlan), with
-    the parameters it keeps (and copies of the non-contiguous ones, written back)."""
+    the parameters it keeps (and copies of the non-contiguous ones and of state buffers of
+    another dtype, written back)."""
 
     def __init__(self, rule: str, flags: tuple, present: tuple, updates: list, keep: list):
         self.keep = keep  # the objects whose ids key this plan
         self.params = [param for param, _ in updates]
-        self.copies = []  # (a non-contiguous parameter's array, the copy the kernel updates)
+        # (a non-contiguous parameter's or other-dtype state buffer's array, the copy the kernel
+        # updates)
+        self.copies = []
         params = []
         for p in self.params:
             flat = p._data if p._data.flags.c_contiguous else np.ascontiguousarray(p._data)
@@ -468,16 +479,29 @@ class _Plan:
                 self.copies.append((p._data, flat))
             params.append(flat.reshape(-1))
         states = [
-            [_flat(buffers[k]._data, p._data) for p, buffers in updates] if here else None
+            [self._state_array(buffers[k]._data, p._data) for p, buffers in updates]
+            if here
+            else None
             for k, here in enumerate(present)
         ]
         self.update = kernels.UpdatePlan(rule, params, states, flags)
+
+    def _state_array(self, buffer: np.ndarray, param: np.ndarray) -> np.ndarray:
+        """The flat state array the kernel updates: the buffer itself, or a copy of the
+        parameter's dtype written back (rounded) after each run where the dtypes differ."""
+        if buffer.dtype != param.dtype and buffer.shape == param.shape:
+            # NOTE: a model converted (.double()) after a first step: PyTorch's in-place state
+            # updates keep the buffer's dtype (float32) and step the parameter in its own
+            flat = np.ascontiguousarray(buffer, dtype=param.dtype)
+            self.copies.append((buffer, flat))
+            buffer = flat
+        return _flat(buffer, param)
 
     def run(self, grads: list, coefficients: tuple) -> None:
         for data, flat in self.copies:  # the parameter may have changed since the last step
             flat[...] = data
         self.update.run(grads, coefficients)
-        for data, flat in self.copies:  # a non-contiguous parameter: write back through its view
+        for data, flat in self.copies:  # write back through the view (or rounding to its dtype)
             data[...] = flat
         for param in self.params:
             param._version_counter[0] += 1
@@ -488,8 +512,7 @@ def _flat(buffer: np.ndarray, like: np.ndarray) -> np.ndarray:
         raise RuntimeError(
             f"optimizer step: a state buffer has shape {tuple(buffer.shape)} and dtype "
             f"{buffer.dtype} but its parameter has shape {tuple(like.shape)} and dtype "
-            f"{like.dtype}; was the state_dict saved for different parameters, or the model "
-            "converted (.double()) after the optimizer's first step?"
+            f"{like.dtype}; was the state_dict saved for different parameters?"
         )
     # NOTE: buffers come from zeros_like/full_like or _copy_state, both contiguous; a reshape of
     # a non-contiguous array would copy and the update would be lost.

@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from .backend import cuda as _runtime
+from ..backend import cuda as _runtime
 
 __all__ = [
     "device_count",
@@ -50,7 +50,7 @@ def synchronize(device=None) -> None:
 def manual_seed(seed: int) -> None:
     """Seed the random numbers drawn on the GPU. minitorch's counter-based generator is shared
     by both devices (a seed draws the same numbers on either), so this seeds the CPU too."""
-    from .random import manual_seed as _seed  # noqa: PLC0415
+    from ..random import manual_seed as _seed  # noqa: PLC0415
 
     _seed(seed)
 
@@ -61,14 +61,14 @@ manual_seed_all = manual_seed
 def get_rng_state(device="cuda"):
     """The state of the generator GPU draws come from: the CPU's default one (see
     manual_seed), so this is minitorch.get_rng_state()."""
-    from .random import get_rng_state as _get  # noqa: PLC0415
+    from ..random import get_rng_state as _get  # noqa: PLC0415
 
     return _get()
 
 
 def set_rng_state(new_state, device="cuda") -> None:
     """Set the generator GPU draws come from (the CPU's default one, see manual_seed)."""
-    from .random import set_rng_state as _set  # noqa: PLC0415
+    from ..random import set_rng_state as _set  # noqa: PLC0415
 
     _set(new_state)
 
@@ -96,3 +96,6 @@ def reset_peak_memory_stats(device=None) -> None:
 def empty_cache() -> None:
     """Give the cached, unused blocks back to the driver (tensors in use are unaffected)."""
     _runtime.empty_cache()
+
+
+from . import amp  # noqa: E402  (torch.cuda.amp; it imports minitorch.amp, not this module)
