@@ -24,6 +24,7 @@ from . import (
     metrics,
     nn,
     optim,
+    special,
     testing,
     utils,
     vision,
@@ -162,7 +163,8 @@ for _name in (
     "addmm addmv addbmm baddbmm kron ger cummax cummin logcumsumexp median nanmedian quantile "
     "nanquantile kthvalue bincount unique histc diff inverse det logdet slogdet bitwise_not "
     "bitwise_and bitwise_or "
-    "bitwise_xor bitwise_left_shift bitwise_right_shift ravel erfc float_power mv dist nanmean "
+    "bitwise_xor bitwise_left_shift bitwise_right_shift ravel erfc erfinv float_power mv dist "
+    "nanmean "
     "aminmax argwhere take"
 ).split():
     if hasattr(Tensor, _name):

@@ -1177,6 +1177,9 @@ class Tensor:
     def erfc(self) -> Tensor:
         return E.erfc(self)
 
+    def erfinv(self) -> Tensor:
+        return E.erfinv(self)
+
     def float_power(self, exponent) -> Tensor:
         """pow in float64 (both sides), as PyTorch's float_power."""
         exponent = exponent.double() if isinstance(exponent, Tensor) else exponent
@@ -2248,7 +2251,7 @@ def _takes_dim(function) -> bool:
 _INPLACE_TWINS = """
     absolute acos acosh arccos arccosh arcsin arcsinh arctan arctan2 arctanh asin asinh atan atan2
     atanh bitwise_and bitwise_left_shift bitwise_not bitwise_or bitwise_right_shift bitwise_xor
-    ceil clamp_max clamp_min cos cosh cumprod cumsum deg2rad divide eq erf erfc exp2 expm1
+    ceil clamp_max clamp_min cos cosh cumprod cumsum deg2rad divide eq erf erfc erfinv exp2 expm1
     floor_divide fmod frac ge greater greater_equal gt hypot le less less_equal log10 log1p log2
     logical_and logical_not logical_or logical_xor logit lt multiply nan_to_num ne negative
     not_equal rad2deg reciprocal remainder rsqrt sgn sign sin sinh square subtract tan tril triu

@@ -314,6 +314,12 @@ _erf = np.vectorize(math.erf, otypes=[np.float64])
 _erfc = np.vectorize(math.erfc, otypes=[np.float64])
 
 
+def _erfinv(x):
+    from scipy.special import erfinv  # noqa: PLC0415
+
+    return erfinv(np.asarray(x, np.float64))
+
+
 def _in_float(ref):
     """A numpy reference that sees ints and bools as float64 (np.exp(True) is float16)."""
     return lambda x: ref(x if x.dtype.kind == "f" else x.astype(np.float64))
@@ -418,6 +424,7 @@ for _name, _ref, _dom in [
     ("sigmoid", _sigmoid, SPECIAL),
     ("erf", _erf, REAL),
     ("erfc", _erfc, REAL),
+    ("erfinv", _erfinv, UNIT),
     ("asin", np.arcsin, UNIT),
     ("acos", np.arccos, UNIT),
     ("atan", np.arctan, REAL),

@@ -114,3 +114,32 @@ def relu(x):
 @inline
 def gelu_tanh(x):
     return 0.5 * x * (1 + math.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))
+
+
+@inline
+def erfinv(y):
+    """The x with erf(x) = y: Giles' single-precision approximation ("Approximating the erfinv
+    function", 2010), then two Newton steps on erf (for float64); +-inf at +-1, nan outside."""
+    if y == 1 or y == -1:
+        return y * np.inf
+    if not -1 < y < 1:
+        return y * np.nan  # (nan, in y's dtype)
+    w = -log((1 - y) * (1 + y))
+    if w < 5:
+        w = w - 2.5
+        p = 2.81022636e-08
+        for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087):
+            p = c + p * w
+        for c in (-0.00125372503, -0.00417768164, 0.246640727, 1.50140941):
+            p = c + p * w
+    else:
+        w = math.sqrt(w) - 3
+        p = -0.000200214257
+        for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773):
+            p = c + p * w
+        for c in (-0.0076224613, 0.00943887047, 1.00167406, 2.83297682):
+            p = c + p * w
+    x = p * y
+    for _ in range(2):  # (each step roughly doubles the correct digits)
+        x -= (math.erf(x) - y) / (1.1283791670955126 * exp(-x * x))
+    return x

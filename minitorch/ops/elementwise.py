@@ -451,6 +451,15 @@ erfc = _elementwise(
     save=(0,),
 )
 
+# d/dy erfinv(y) = sqrt(pi) / 2 * exp(erfinv(y)^2)
+erfinv = _elementwise(
+    "erfinv",
+    "erfinv({0})",
+    FLOAT,
+    lambda c, g: g * exp_(c.out * c.out) * (math.sqrt(math.pi) / 2),
+    save_out=True,
+)
+
 
 def _x(c):
     return c.inputs[0]
