@@ -144,6 +144,17 @@ KL_PAIRS = {
 }
 
 
+@pytest.mark.parametrize("name", ["normal", "uniform"])
+@pytest.mark.parametrize("method", ["cdf", "icdf"])
+def test_cdf_and_icdf_match_torch(name, method):
+    build, params, value = DISTS[name]
+    if method == "icdf":
+        value = np.array([0.05, 0.5, 0.9], np.float32)
+    _compare(
+        lambda lib, *p: getattr(build(lib.distributions, *p), method)(lib.tensor(value)), params
+    )
+
+
 @pytest.mark.parametrize("name", KL_PAIRS)
 def test_kl_divergence_matches_torch(name):
     build, params = KL_PAIRS[name]

@@ -62,3 +62,6 @@ class Normal(Distribution):
     def cdf(self, value: Tensor) -> Tensor:
         self._validate_sample(value)
         return 0.5 * (1 + ((value - self.loc) / (self.scale * math.sqrt(2))).erf())
+
+    def icdf(self, value: Tensor) -> Tensor:
+        return self.loc + self.scale * (2 * value - 1).erfinv() * math.sqrt(2)
