@@ -164,7 +164,7 @@ for _name in (
     "nanquantile kthvalue bincount unique histc diff inverse det logdet slogdet bitwise_not "
     "bitwise_and bitwise_or "
     "bitwise_xor bitwise_left_shift bitwise_right_shift ravel erfc erfinv float_power mv dist "
-    "nanmean "
+    "nanmean lgamma digamma "
     "aminmax argwhere take"
 ).split():
     if hasattr(Tensor, _name):
@@ -256,6 +256,12 @@ def result_type(a, b) -> dtype:
 
 def is_floating_point(t: Tensor) -> bool:
     return t.dtype.is_floating_point
+
+
+def polygamma(n: int, input: Tensor, *, out=None) -> Tensor:
+    """torch.polygamma(n, input): input.polygamma(n) (n = 0 or 1 in minitorch)."""
+    result = input.polygamma(n)
+    return result if out is None else write_out(out, result, "polygamma")
 
 
 def clamp_min(input, min):

@@ -1,8 +1,8 @@
 """minitorch.special: torch.special's names for functions minitorch has, composed of its ops
 (so they have gradients, trace and fuse like any other composite).
 
-Not here: gammaln/digamma/polygamma/i0 and the other Bessel and gamma-family functions
-(minitorch has no kernels for them yet).
+gammaln, digamma (psi), polygamma (n = 0, 1) call registry ops; not here: polygamma for
+n >= 2, multigammaln, i0 and the other Bessel functions, zeta, gammainc (no kernels yet).
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ __all__ = [
     "exp2",
     "expit",
     "expm1",
+    "gammaln",
+    "digamma",
+    "polygamma",
+    "psi",
     "log1p",
     "log_ndtr",
     "log_softmax",
@@ -58,6 +62,27 @@ def erfc(input: Tensor) -> Tensor:
 @_takes_out
 def erfinv(input: Tensor) -> Tensor:
     return input.erfinv()
+
+
+@_takes_out
+def gammaln(input: Tensor) -> Tensor:
+    """log |Gamma(x)|."""
+    return input.lgamma()
+
+
+@_takes_out
+def digamma(input: Tensor) -> Tensor:
+    """d/dx log Gamma(x): -inf at 0, nan at the negative integers (as PyTorch)."""
+    return input.digamma()
+
+
+psi = digamma
+
+
+@_takes_out
+def polygamma(n: int, input: Tensor) -> Tensor:
+    """The n-th derivative of digamma; n = 0 and 1 in minitorch."""
+    return input.polygamma(n)
 
 
 @_takes_out

@@ -143,3 +143,56 @@ def erfinv(y):
     for _ in range(2):  # (each step roughly doubles the correct digits)
         x -= (math.erf(x) - y) / (1.1283791670955126 * exp(-x * x))
     return x
+
+
+@inline
+def digamma(x):
+    """d/dx lgamma(x): reflection below 0, the recurrence up to 10, then the asymptotic
+    series (PyTorch's conventions: -inf at +0, nan at negative integers)."""
+    if x == 0:
+        return -np.inf if not math.copysign(1.0, x) < 0 else np.inf
+    reflection = 0.0
+    if x < 0:
+        if x == math.floor(x):
+            return x * np.nan
+        reflection = -math.pi / math.tan(math.pi * x)  # digamma(x) = digamma(1-x) - pi/tan(pi x)
+        x = 1 - x
+    result = 0.0
+    while x < 10:
+        result -= 1 / x
+        x += 1
+    f = 1 / (x * x)
+    tail = f * (1 / 12 - f * (1 / 120 - f * (1 / 252 - f * (1 / 240 - f * (1 / 132)))))
+    return reflection + result + log(x) - 0.5 / x - tail
+
+
+@inline
+def trigamma(x):
+    """d/dx digamma(x): reflection below 1/2, the recurrence up to 10, then the asymptotic
+    series; inf at 0 and the negative integers."""
+    reflection = 0.0
+    sign = 1.0
+    if x < 0.5:
+        if x == math.floor(x):
+            return x * 0 + np.inf
+        s = math.sin(math.pi * x)
+        reflection = math.pi * math.pi / (s * s)  # trigamma(x) = pi^2/sin^2(pi x) - trigamma(1-x)
+        sign = -1.0
+        x = 1 - x
+    result = 0.0
+    while x < 10:
+        result += 1 / (x * x)
+        x += 1
+    f = 1 / (x * x)
+    series = 1 / 30 - f * (1 / 42 - f * (1 / 30 - f * (5 / 66 - f * (691 / 2730))))
+    tail = 1 / x + f / 2 + f / x * (1 / 6 - f * series)
+    return reflection + sign * (result + tail)
+
+
+@inline
+def lgamma(x):
+    # NOTE: inf at the poles (0, -1, -2, ...), as PyTorch; math.lgamma raises there when run
+    # as Python (the CUDA simulator)
+    if x <= 0 and x == math.floor(x):
+        return np.inf
+    return math.lgamma(x)
