@@ -390,3 +390,28 @@ def test_vae_style_rsample_step_compiled_replays_like_eager():
     for (z1, l1), (z2, l2) in zip(run(False), run(True)):
         np.testing.assert_allclose(z1, z2, rtol=1e-4, atol=1e-5)
         assert l1 == pytest.approx(l2, rel=1e-4)
+
+
+def test_every_sampler_draws_anew_in_a_compiled_step():
+    """sample() of each distribution inside minitorch.compile: the same numbers as eager for
+    the same seed, and new numbers on every replay (never a draw frozen into the trace)."""
+    D = minitorch.distributions
+
+    def step(p):
+        return (
+            D.Bernoulli(probs=p).sample((4,)),
+            D.Normal(p, 1.0).sample(),
+            D.Uniform(p - 1, p).sample(),
+            D.Categorical(probs=p).sample((4,)),
+        )
+
+    p = minitorch.tensor([0.2, 0.5, 0.9])
+    runs = []
+    for fn in (step, minitorch.compile(step)):
+        minitorch.manual_seed(5)
+        runs.append([[x.numpy().copy() for x in fn(p)] for _ in range(4)])
+    for eager_call, traced_call in zip(*runs):
+        for a, b in zip(eager_call, traced_call):
+            np.testing.assert_array_equal(a, b)
+    for k in range(4):  # replays (calls 3 and 4) differ from each other
+        assert not np.array_equal(runs[1][2][k], runs[1][3][k])
