@@ -76,7 +76,7 @@ class Categorical(Distribution):
         cdf = self.probs.detach().cumsum(-1)
         u = rand(tuple(shape) + (1,), dtype=cdf.dtype) * cdf[..., -1:]
         # the number of categories whose cumulative probability is <= u: a zero-probability
-        # category is never picked; the min() guards rounding where u reaches the total
+        # category is never picked; the clamp guards rounding where u reaches the total
         picked = (cdf <= u).to(int64).sum(-1)
         return picked.clamp(max=self._num_events - 1)
 
