@@ -15,6 +15,7 @@ from . import (
     backends,
     cpu,
     cuda,
+    distributions,
     dtypes,
     func,
     jit,
@@ -22,6 +23,7 @@ from . import (
     metrics,
     nn,
     optim,
+    special,
     testing,
     utils,
     vision,
@@ -175,9 +177,10 @@ for _name in (
     "addmm addmv addbmm baddbmm kron ger cummax cummin logcumsumexp median nanmedian quantile "
     "nanquantile kthvalue bincount unique histc diff inverse det logdet slogdet bitwise_not "
     "bitwise_and bitwise_or "
-    "bitwise_xor bitwise_left_shift bitwise_right_shift ravel erfc float_power mv dist nanmean "
-    "aminmax argwhere take tensor_split hsplit vsplit dsplit diag_embed diagflat rot90 msort "
-    "inner cross copysign heaviside logaddexp2 cov corrcoef unique_consecutive scatter_reduce"
+    "bitwise_xor bitwise_left_shift bitwise_right_shift ravel erfc erfinv float_power mv dist "
+    "nanmean lgamma digamma aminmax argwhere take tensor_split hsplit vsplit dsplit diag_embed "
+    "diagflat rot90 msort inner cross copysign heaviside logaddexp2 cov corrcoef "
+    "unique_consecutive scatter_reduce"
 ).split():
     if hasattr(Tensor, _name):
         globals()[_name] = _method(_name)
@@ -258,6 +261,12 @@ def result_type(a, b) -> dtype:
 
 def is_floating_point(t: Tensor) -> bool:
     return t.dtype.is_floating_point
+
+
+def polygamma(n: int, input: Tensor, *, out=None) -> Tensor:
+    """torch.polygamma(n, input): input.polygamma(n) (n = 0 or 1 in minitorch)."""
+    result = input.polygamma(n)
+    return result if out is None else write_out(out, result, "polygamma")
 
 
 def clamp_min(input, min):

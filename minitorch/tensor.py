@@ -1272,6 +1272,27 @@ class Tensor:
     def erfc(self) -> Tensor:
         return E.erfc(self)
 
+    def erfinv(self) -> Tensor:
+        return E.erfinv(self)
+
+    def lgamma(self) -> Tensor:
+        return E.lgamma(self)
+
+    def digamma(self) -> Tensor:
+        return E.digamma(self)
+
+    def polygamma(self, n: int) -> Tensor:
+        """The n-th derivative of digamma; minitorch has n = 0 (digamma) and n = 1."""
+        if n == 0:
+            return E.digamma(self)
+        if n == 1:
+            return apply(E.trigamma, self)
+        if not isinstance(n, int) or n < 0:
+            raise RuntimeError(f"polygamma(n, x) does not support negative n; got n={n}")
+        raise NotImplementedError(
+            f"polygamma: minitorch has n = 0 (digamma) and n = 1 (trigamma) only, got n={n}"
+        )
+
     def float_power(self, exponent) -> Tensor:
         """pow in float64 (both sides), as PyTorch's float_power."""
         exponent = exponent.double() if isinstance(exponent, Tensor) else exponent
@@ -2343,7 +2364,8 @@ def _takes_dim(function) -> bool:
 _INPLACE_TWINS = """
     absolute acos acosh arccos arccosh arcsin arcsinh arctan arctan2 arctanh asin asinh atan atan2
     atanh bitwise_and bitwise_left_shift bitwise_not bitwise_or bitwise_right_shift bitwise_xor
-    ceil clamp_max clamp_min cos cosh cumprod cumsum deg2rad divide eq erf erfc exp2 expm1
+    ceil clamp_max clamp_min cos cosh cumprod cumsum deg2rad digamma divide eq erf erfc erfinv exp2
+    expm1 lgamma
     floor_divide fmod frac ge greater greater_equal gt hypot le less less_equal log10 log1p log2
     logical_and logical_not logical_or logical_xor logit lt multiply nan_to_num ne negative
     not_equal rad2deg reciprocal remainder rsqrt sgn sign sin sinh square subtract tan tril triu

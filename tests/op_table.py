@@ -314,6 +314,16 @@ _erf = np.vectorize(math.erf, otypes=[np.float64])
 _erfc = np.vectorize(math.erfc, otypes=[np.float64])
 
 
+def _scipy(name, *args):
+    """scipy.special's `name` as a float64 numpy reference (args go before x)."""
+    from scipy import special  # noqa: PLC0415
+
+    return lambda x: getattr(special, name)(*args, np.asarray(x, np.float64))
+
+
+_erfinv = _scipy("erfinv")
+
+
 def _in_float(ref):
     """A numpy reference that sees ints and bools as float64 (np.exp(True) is float16)."""
     return lambda x: ref(x if x.dtype.kind == "f" else x.astype(np.float64))
@@ -418,6 +428,7 @@ for _name, _ref, _dom in [
     ("sigmoid", _sigmoid, SPECIAL),
     ("erf", _erf, REAL),
     ("erfc", _erfc, REAL),
+    ("erfinv", _erfinv, UNIT),
     ("asin", np.arcsin, UNIT),
     ("acos", np.arccos, UNIT),
     ("atan", np.arctan, REAL),
@@ -426,6 +437,7 @@ for _name, _ref, _dom in [
     ("asinh", np.arcsinh, REAL),
     ("acosh", np.arccosh, ABOVE_ONE),
     ("atanh", np.arctanh, UNIT),
+    ("lgamma", _scipy("gammaln"), POSITIVE),
 ]:
     unary(
         _name,
@@ -438,6 +450,24 @@ for _name, _ref, _dom in [
         grad_domain=_dom.but(special=False, grid=False),
         ops=(_name,),
     )
+# NOTE: digamma has no second-order gradient (trigamma's backward, polygamma(2, x), is not
+# implemented): its first-order gradient is compared with PyTorch in test_special.py
+unary(
+    "digamma",
+    lambda l, x: x.digamma(),
+    _in_float(_scipy("digamma")),
+    out=FLOAT,
+    domain=POSITIVE,
+    ops=("digamma",),
+)
+unary(
+    "trigamma",
+    lambda l, x: x.polygamma(1),
+    _scipy("polygamma", 1),
+    out=FLOAT,
+    domain=POSITIVE,
+    ops=("trigamma",),
+)
 for _name in ("isnan", "isinf", "isfinite"):
     unary(
         _name,

@@ -61,6 +61,9 @@ UNARY = {
     "clamp": lambda x: x.clamp(-0.5, 0.7),
     "to_float64": lambda x: x.double() * 3,
     "gelu": lambda x: nn.functional.gelu(x),
+    "erfinv": lambda x: (x * 0.45).erfinv(),
+    "lgamma": lambda x: (x.abs() + 0.1).lgamma(),
+    "digamma": lambda x: (x * 0.2 - 0.5).digamma(),  # (reflected: in (-0.9, -0.1); grad: trigamma)
 }
 
 

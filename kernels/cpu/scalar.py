@@ -114,3 +114,85 @@ def relu(x):
 @inline
 def gelu_tanh(x):
     return 0.5 * x * (1 + math.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))
+
+
+@inline
+def erfinv(y):
+    """The x with erf(x) = y: Giles' single-precision approximation ("Approximating the erfinv
+    function", 2010), then two Newton steps on erf (for float64); +-inf at +-1, nan outside."""
+    if y == 1 or y == -1:
+        return y * np.inf
+    if not -1 < y < 1:
+        return y * np.nan  # (nan, in y's dtype)
+    w = -log((1 - y) * (1 + y))
+    if w < 5:
+        w = w - 2.5
+        p = 2.81022636e-08
+        for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087):
+            p = c + p * w
+        for c in (-0.00125372503, -0.00417768164, 0.246640727, 1.50140941):
+            p = c + p * w
+    else:
+        w = math.sqrt(w) - 3
+        p = -0.000200214257
+        for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773):
+            p = c + p * w
+        for c in (-0.0076224613, 0.00943887047, 1.00167406, 2.83297682):
+            p = c + p * w
+    x = p * y
+    for _ in range(2):  # (each step roughly doubles the correct digits)
+        x -= (math.erf(x) - y) / (1.1283791670955126 * exp(-x * x))
+    return x
+
+
+@inline
+def digamma(x):
+    """d/dx lgamma(x): reflection below 0, the recurrence up to 10, then the asymptotic
+    series (PyTorch's conventions: -inf at +0, nan at negative integers)."""
+    if x == 0:
+        return -np.inf if not math.copysign(1.0, x) < 0 else np.inf
+    reflection = 0.0
+    if x < 0:
+        if x == math.floor(x):
+            return x * np.nan
+        reflection = -math.pi / math.tan(math.pi * x)  # digamma(x) = digamma(1-x) - pi/tan(pi x)
+        x = 1 - x
+    result = 0.0
+    while x < 10:
+        result -= 1 / x
+        x += 1
+    f = 1 / (x * x)
+    tail = f * (1 / 12 - f * (1 / 120 - f * (1 / 252 - f * (1 / 240 - f * (1 / 132)))))
+    return reflection + result + log(x) - 0.5 / x - tail
+
+
+@inline
+def trigamma(x):
+    """d/dx digamma(x): reflection below 1/2, the recurrence up to 10, then the asymptotic
+    series; inf at 0 and the negative integers."""
+    reflection = 0.0
+    sign = 1.0
+    if x < 0.5:
+        if x == math.floor(x):
+            return x * 0 + np.inf
+        s = math.sin(math.pi * x)
+        reflection = math.pi * math.pi / (s * s)  # trigamma(x) = pi^2/sin^2(pi x) - trigamma(1-x)
+        sign = -1.0
+        x = 1 - x
+    result = 0.0
+    while x < 10:
+        result += 1 / (x * x)
+        x += 1
+    f = 1 / (x * x)
+    series = 1 / 30 - f * (1 / 42 - f * (1 / 30 - f * (5 / 66 - f * (691 / 2730))))
+    tail = 1 / x + f / 2 + f / x * (1 / 6 - f * series)
+    return reflection + sign * (result + tail)
+
+
+@inline
+def lgamma(x):
+    # NOTE: inf at the poles (0, -1, -2, ...), as PyTorch; math.lgamma raises there when run
+    # as Python (the CUDA simulator)
+    if x <= 0 and x == math.floor(x):
+        return np.inf
+    return math.lgamma(x)

@@ -451,6 +451,33 @@ erfc = _elementwise(
     save=(0,),
 )
 
+# d/dy erfinv(y) = sqrt(pi) / 2 * exp(erfinv(y)^2)
+erfinv = _elementwise(
+    "erfinv",
+    "erfinv({0})",
+    FLOAT,
+    lambda c, g: g * exp_(c.out * c.out) * (math.sqrt(math.pi) / 2),
+    save_out=True,
+)
+
+
+# the gamma family: lgamma' = digamma, digamma' = trigamma (polygamma(1, x)); trigamma's
+# gradient raises (a third derivative of lgamma is refused, not silently zero)
+def _trigamma_backward(c, g):
+    raise NotImplementedError(
+        "trigamma (polygamma(1, x)): its derivative, polygamma(2, x), is not implemented in "
+        "minitorch; differentiate lgamma at most twice"
+    )
+
+
+trigamma = _elementwise("trigamma", "trigamma({0})", FLOAT, _trigamma_backward)
+digamma = _elementwise(
+    "digamma", "digamma({0})", FLOAT, lambda c, g: g * apply(trigamma, c.inputs[0]), save=(0,)
+)
+lgamma = _elementwise(
+    "lgamma", "lgamma({0})", FLOAT, lambda c, g: g * apply(digamma, c.inputs[0]), save=(0,)
+)
+
 
 def _x(c):
     return c.inputs[0]

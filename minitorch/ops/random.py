@@ -49,7 +49,10 @@ def _filler(kernels, kind: str):
 def _probabilities(p: np.ndarray) -> np.ndarray:
     """bernoulli's probabilities as the kernel reads them (contiguous floats), checked: done
     here, in the op, so that a replay copies this call's values and raises what eager raises."""
-    p = np.ascontiguousarray(p, dtype=p.dtype if p.dtype.kind == "f" else np.float64)
+    # (reshaped: ascontiguousarray makes a 0-d array 1-d)
+    p = np.ascontiguousarray(p, dtype=p.dtype if p.dtype.kind == "f" else np.float64).reshape(
+        p.shape
+    )
     if p.size and (p.min() < 0 or p.max() > 1):
         raise RuntimeError("bernoulli: all probabilities must be in [0, 1]")
     return p
