@@ -7,4 +7,4 @@ Example:
 
 from . import functional, init, utils
 from .modules import *  # every layer file's __all__ (see modules/__init__.py)
-from .parameter import Buffer, Parameter
+from .parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import jit_guard
 from ..tensor import Tensor, _rebuild
 
-__all__ = ["Parameter", "Buffer"]
+__all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer"]
 
 
 class Parameter(Tensor):
@@ -86,3 +86,90 @@ class Buffer(Tensor):
 
     def __init__(self, data=None, *, persistent: bool = True):
         pass
+
+
+_UNINITIALIZED_HINT = (
+    "This error happens when you are using a LazyModule or explicitly manipulating "
+    "UninitializedParameter objects; call forward with a dummy batch to initialize the "
+    "parameters first."
+)
+
+
+class _UninitializedTensor(Tensor):
+    """Shared by UninitializedParameter and UninitializedBuffer: a tensor with no data yet.
+
+    Any use of its data raises ValueError (shape access RuntimeError, as in PyTorch) until
+    `materialize(shape)` gives it storage and turns it into `cls_to_become` in place, so
+    modules and optimizers that already hold this object see the materialized tensor.
+    """
+
+    cls_to_become: type
+
+    def __new__(cls, requires_grad: bool = True, device=None, dtype=None):
+        from .. import dtypes  # noqa: PLC0415
+
+        t = object.__new__(cls)
+        t.dtype = dtypes.get_default_dtype() if dtype is None else dtypes.to_dtype(dtype)
+        t._device = device
+        if requires_grad:
+            t._requires_grad = True
+        return t
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    @property
+    def _data(self):
+        raise ValueError(
+            "Attempted to use an uninitialized parameter or buffer. " + _UNINITIALIZED_HINT
+        )
+
+    @property
+    def shape(self):
+        raise RuntimeError(
+            "Can't access the shape of an uninitialized parameter or buffer. This error usually "
+            "happens in load_state_dict when trying to load an uninitialized parameter into an "
+            "initialized one. Call forward to initialize the parameters before accessing their "
+            "attributes."
+        )
+
+    def materialize(self, shape, device=None, dtype=None) -> None:
+        """Give the tensor storage of `shape` (uninitialized values) and its final class."""
+        from .modules._factory import new_empty  # noqa: PLC0415
+
+        data = new_empty(shape, device or self._device, dtype or self.dtype)
+        self.__class__ = self.cls_to_become
+        self._data = data._data
+        self.dtype = data.dtype
+        self._version_counter = data._version_counter
+        del self._device
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+    __str__ = __repr__
+
+    def __deepcopy__(self, memo):
+        out = type(self)(self.requires_grad, self._device, self.dtype)
+        memo[id(self)] = out
+        return out
+
+    def __reduce_ex__(self, protocol):
+        return (type(self), (self.requires_grad, self._device, self.dtype.name))
+
+
+class UninitializedParameter(_UninitializedTensor, Parameter):
+    """A Parameter whose shape is not known yet (lazy modules); see `materialize`."""
+
+    cls_to_become = Parameter
+
+
+class UninitializedBuffer(_UninitializedTensor, Buffer):
+    """A buffer whose shape is not known yet (lazy modules); see `materialize`."""
+
+    cls_to_become = Tensor  # as registered buffers are: plain tensors
+
+    def __new__(cls, requires_grad: bool = False, device=None, dtype=None, persistent=True):
+        b = super().__new__(cls, requires_grad, device, dtype)
+        b.persistent = persistent
+        return b

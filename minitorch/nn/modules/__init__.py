@@ -7,6 +7,7 @@ from .distance import *
 from .dropout import *
 from .flatten import *
 from .fold import *
+from .lazy import LazyModuleMixin
 from .linear import *
 from .loss import *
 from .module import Module, RemovableHandle
@@ -22,4 +23,4 @@ __all__ = sorted(
     n
     for n, v in globals().items()
     if isinstance(v, type) and issubclass(v, Module) and not n.startswith("_")
-)
+) + ["LazyModuleMixin"]

@@ -12,11 +12,19 @@ from collections.abc import Callable
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter
+from ..parameter import Parameter, UninitializedParameter
 from ._factory import new_empty
+from .lazy import LazyModuleMixin
 from .module import Module
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = [
+    "Conv1d",
+    "Conv2d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "LazyConv1d",
+    "LazyConv2d",
+]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -218,6 +226,70 @@ class Conv1d(_Conv):
 
     _spatial_dims = 1
     _functional = staticmethod(F.conv1d)
+
+
+class _LazyConv(LazyModuleMixin):
+    """LazyConv1d and LazyConv2d: in_channels comes from the first input's channel dim."""
+
+    _in_size = "in_channels"
+
+    def __init__(
+        self,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False, padding_mode)
+        self.weight = UninitializedParameter(device=device, dtype=dtype)
+        self.out_channels = out_channels
+        if bias:
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+
+    def initialize_parameters(self, input: Tensor) -> None:
+        unbatched = input.dim() == self._spatial_dims + 1
+        self.in_channels = input.shape[0 if unbatched else 1]
+        if self.in_channels % self.groups != 0:
+            raise ValueError(
+                f"{self._get_name()}: in_channels={self.in_channels} (from input of shape "
+                f"{tuple(input.shape)}) must be divisible by groups={self.groups}"
+            )
+        if self.has_uninitialized_params():
+            shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
+            self.weight.materialize(shape)
+            if self.bias is not None:
+                self.bias.materialize((self.out_channels,))
+            self.reset_parameters()
+
+
+class LazyConv1d(_LazyConv, Conv1d):
+    """A Conv1d whose in_channels is inferred from the first input (becomes a Conv1d).
+
+    Example:
+        >>> import minitorch as torch
+        >>> torch.nn.LazyConv1d(2, 3)(torch.randn(1, 4, 10)).shape
+        minitorch.Size([1, 2, 8])
+    """
+
+    cls_to_become = Conv1d
+
+
+class LazyConv2d(_LazyConv, Conv2d):
+    """A Conv2d whose in_channels is inferred from the first input (becomes a Conv2d).
+
+    Example:
+        >>> import minitorch as torch
+        >>> torch.nn.LazyConv2d(8, 3, padding=1)(torch.randn(2, 3, 16, 16)).shape
+        minitorch.Size([2, 8, 16, 16])
+    """
+
+    cls_to_become = Conv2d
 
 
 class _ConvTransposeNd(_ConvNd):

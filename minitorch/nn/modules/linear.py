@@ -7,11 +7,12 @@ import math
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter
+from ..parameter import Parameter, UninitializedParameter
 from ._factory import new_empty
+from .lazy import LazyModuleMixin
 from .module import Module
 
-__all__ = ["Identity", "Linear", "Bilinear"]
+__all__ = ["Identity", "Linear", "LazyLinear", "Bilinear"]
 
 
 class Identity(Module):
@@ -73,6 +74,38 @@ class Linear(Module):
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.bias is not None}"
         )
+
+
+class LazyLinear(LazyModuleMixin, Linear):
+    """A Linear whose in_features is inferred from the first input (input.shape[-1]).
+
+    Until then weight and bias are UninitializedParameter; the first call materializes and
+    initializes them as Linear does and turns the module into a Linear, as in PyTorch.
+
+    Example:
+        >>> import minitorch as torch
+        >>> m = torch.nn.LazyLinear(30)
+        >>> m(torch.randn(128, 20)).shape, type(m).__name__
+        (minitorch.Size([128, 30]), 'Linear')
+    """
+
+    cls_to_become = Linear
+    _in_size = "in_features"
+
+    def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None) -> None:
+        super().__init__(0, 0, False)
+        self.weight = UninitializedParameter(device=device, dtype=dtype)
+        self.out_features = out_features
+        if bias:
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+
+    def initialize_parameters(self, input: Tensor) -> None:
+        self.in_features = input.shape[-1]
+        if self.has_uninitialized_params():
+            self.weight.materialize((self.out_features, self.in_features))
+            if self.bias is not None:
+                self.bias.materialize((self.out_features,))
+            self.reset_parameters()
 
 
 class Bilinear(Module):

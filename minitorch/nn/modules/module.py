@@ -17,7 +17,7 @@ from ...autograd.function import Function
 from ...autograd.grad_mode import is_grad_enabled, no_grad
 from ...backend import to_device
 from ...tensor import Tensor
-from ..parameter import Buffer, Parameter
+from ..parameter import Buffer, Parameter, _UninitializedTensor
 
 __all__ = ["Module", "RemovableHandle"]
 
@@ -50,6 +50,12 @@ def _typename(value) -> str:
     module = type(value).__module__
     name = type(value).__qualname__
     return name if module in (None, "builtins") else f"{module}.{name}"
+
+
+def _saved(tensor: Tensor, keep_vars: bool) -> Tensor:
+    """What state_dict holds for a tensor: detached unless keep_vars (or a lazy placeholder,
+    which has no data to detach and goes in as it is, as in PyTorch)."""
+    return tensor if keep_vars or isinstance(tensor, _UninitializedTensor) else tensor.detach()
 
 
 class RemovableHandle:
@@ -304,8 +310,8 @@ class Module:
                 f"cannot assign '{_typename(tensor)}' object to buffer '{name}' "
                 "(minitorch Tensor or None required)"
             )
-        if isinstance(tensor, Buffer):
-            tensor = tensor.detach()
+        if isinstance(tensor, Buffer) and not isinstance(tensor, _UninitializedTensor):
+            tensor = tensor.detach()  # (a lazy placeholder stays: materialize fills it in place)
         jit_guard.modules_changed()
         self._buffers[name] = tensor
         if persistent:
@@ -684,10 +690,10 @@ class Module:
     def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
         for name, param in self._parameters.items():
             if param is not None:
-                destination[prefix + name] = param if keep_vars else param.detach()
+                destination[prefix + name] = _saved(param, keep_vars)
         for name, buf in self._buffers.items():
             if buf is not None and name not in self._non_persistent_buffers_set:
-                destination[prefix + name] = buf if keep_vars else buf.detach()
+                destination[prefix + name] = _saved(buf, keep_vars)
         if self._has_extra_state():
             destination[prefix + _EXTRA_STATE] = self.get_extra_state()
 

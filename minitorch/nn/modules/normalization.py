@@ -14,14 +14,17 @@ from ...functional import tensor as _tensor
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter
+from ..parameter import Parameter, UninitializedBuffer, UninitializedParameter
 from ._factory import new_empty
+from .lazy import LazyModuleMixin
 from .module import Module
 
 __all__ = [
     "BatchNorm1d",
     "BatchNorm2d",
     "BatchNorm3d",
+    "LazyBatchNorm1d",
+    "LazyBatchNorm2d",
     "InstanceNorm1d",
     "InstanceNorm2d",
     "InstanceNorm3d",
@@ -185,6 +188,53 @@ class BatchNorm3d(_BatchNorm):
     """Batch normalisation over (N, C, D, H, W) input, per channel C."""
 
     _input_dims = (5,)
+
+
+class _LazyBatchNorm(LazyModuleMixin):
+    """LazyBatchNorm1d/2d: num_features comes from the first input's dim 1."""
+
+    _in_size = "num_features"
+
+    def __init__(
+        self,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(0, eps, momentum, False, False)
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = UninitializedParameter(device=device, dtype=dtype)
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+        if track_running_stats:
+            self.running_mean = UninitializedBuffer(device=device, dtype=dtype)
+            self.running_var = UninitializedBuffer(device=device, dtype=dtype)
+            self.num_batches_tracked = _tensor(0, dtype=dtypes.int64)
+
+    def initialize_parameters(self, input: Tensor) -> None:
+        if not self.has_uninitialized_params():
+            return  # (as PyTorch: with affine=False and no running stats it stays 0)
+        self.num_features = input.shape[1]
+        for tensor in (self.weight, self.bias, self.running_mean, self.running_var):
+            if tensor is not None:
+                tensor.materialize((self.num_features,))
+        self.reset_parameters()
+
+
+class LazyBatchNorm1d(_LazyBatchNorm, BatchNorm1d):
+    """A BatchNorm1d whose num_features is inferred from the first input (becomes one)."""
+
+    cls_to_become = BatchNorm1d
+
+
+class LazyBatchNorm2d(_LazyBatchNorm, BatchNorm2d):
+    """A BatchNorm2d whose num_features is inferred from the first input (becomes one)."""
+
+    cls_to_become = BatchNorm2d
 
 
 class _InstanceNorm(_NormBase):
