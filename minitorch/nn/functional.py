@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.grad_mode import is_grad_enabled, no_grad
-from ..functional import where, write_out
+from ..functional import cat, where, write_out
 from ..jit_guard import _guard
 from ..ops import elementwise as E
 from ..ops import linear as _linear_op
@@ -486,6 +486,98 @@ def embedding(
         scale = wrap((1.0 / counts).astype(weight.dtype.np), weight.dtype)
         out.register_hook(lambda g: g * scale)
     return out
+
+
+def embedding_bag(
+    input: Tensor,
+    weight: Tensor,
+    offsets: Tensor | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2,
+    scale_grad_by_freq: bool = False,
+    mode: str = "mean",
+    sparse: bool = False,
+    per_sample_weights: Tensor | None = None,
+    include_last_offset: bool = False,
+    padding_idx: int | None = None,
+) -> Tensor:
+    """Sum, mean or max of the embedding rows in each bag: out[b] = reduce(weight[input[bag b]]).
+
+    A 2-D input (B, L) holds B bags of L ids; a 1-D input is cut into bags where `offsets`
+    says. Empty bags (and bags of only padding_idx) give zeros. per_sample_weights (mode
+    'sum') scales each row. sparse=True is accepted, but the gradient is dense (minitorch has
+    no sparse tensors).
+
+    Shape: output (B, embedding_dim).
+    """
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"embedding_bag: mode has to be one of sum, mean or max; got {mode!r}")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(
+            f"embedding_bag: per_sample_weights was not None. per_sample_weights is only "
+            f"supported for mode='sum' (got mode='{mode}'). Please open a feature request on "
+            "GitHub."
+        )
+    ids, bag, n_bags = _bags(input, offsets, include_last_offset, per_sample_weights)
+    keep = np.ones(len(ids), bool) if padding_idx is None else ids != padding_idx % len(weight)
+    ids, bag = ids[keep], bag[keep]
+    rows = embedding(wrap(ids, dtypes.int64), weight, None, max_norm, norm_type, scale_grad_by_freq)
+    if per_sample_weights is not None:
+        kept = wrap(np.flatnonzero(keep), dtypes.int64)
+        rows = rows * per_sample_weights.reshape(-1)[kept].unsqueeze(1)
+    counts = np.bincount(bag, minlength=n_bags)
+    if mode == "max":
+        return _bag_max(rows, bag, counts)
+    out = weight.new_zeros((n_bags, weight.shape[1])).index_add(0, wrap(bag, dtypes.int64), rows)
+    if mode == "mean":
+        out = out / wrap(np.maximum(counts, 1).astype(weight.dtype.np)[:, None], weight.dtype)
+    return out
+
+
+def _bags(input: Tensor, offsets, include_last_offset: bool, per_sample_weights):
+    """(flat ids, bag of each id, number of bags) as numpy arrays, checked as PyTorch does."""
+    if per_sample_weights is not None and tuple(per_sample_weights.shape) != tuple(input.shape):
+        raise ValueError(
+            f"embedding_bag: per_sample_weights (of shape {tuple(per_sample_weights.shape)}) "
+            f"must have the same shape as input (of shape {tuple(input.shape)})"
+        )
+    ids = input.detach().numpy().astype(np.int64)
+    if input.dim() == 2:
+        if offsets is not None:
+            raise ValueError(
+                "embedding_bag: if input is 2D, then offsets has to be None, as input is treated "
+                f"as a mini-batch of fixed length sequences. However, found offsets of type "
+                f"{type(offsets).__name__}"
+            )
+        return ids.reshape(-1), np.repeat(np.arange(ids.shape[0]), ids.shape[1]), ids.shape[0]
+    if input.dim() != 1:
+        raise ValueError(
+            f"embedding_bag: input has to be 1D or 2D Tensor, but got Tensor of dimension "
+            f"{input.dim()} (shape {tuple(input.shape)})"
+        )
+    if offsets is None or offsets.dim() != 1:
+        raise ValueError(
+            "embedding_bag: offsets has to be a 1D Tensor but got "
+            f"{None if offsets is None else f'shape {tuple(offsets.shape)}'}; pass the start "
+            "of each bag in input"
+        )
+    starts = offsets.detach().numpy().astype(np.int64)
+    n_bags = len(starts) - 1 if include_last_offset else len(starts)
+    bag = np.searchsorted(starts[: n_bags + 1], np.arange(len(ids)), side="right") - 1
+    inside = bag < n_bags  # (with include_last_offset, ids past the last offset belong to none)
+    return ids[inside], bag[inside], n_bags
+
+
+def _bag_max(rows: Tensor, bag: np.ndarray, counts: np.ndarray) -> Tensor:
+    """Per-bag max of rows (bag ascending): gather them into (bags, longest bag, dim), padded
+    with a row of -inf."""
+    position = np.arange(len(bag)) - (np.cumsum(counts) - counts)[bag]
+    index = np.full((len(counts), max(counts.max(initial=0), 1)), len(bag), np.int64)
+    index[bag, position] = np.arange(len(bag))
+    padded = cat([rows, rows.new_full((1, rows.shape[1]), -math.inf)])
+    out = padded[wrap(index, dtypes.int64)].amax(dim=1)
+    empty = wrap((counts == 0)[:, None], dtypes.bool_)
+    return where(empty, 0.0, out)
 
 
 def _embedding_renorm_(weight: Tensor, input: Tensor, max_norm: float, norm_type: float) -> None:
