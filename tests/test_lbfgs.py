@@ -183,3 +183,25 @@ def test_compiled_step_with_fallback_runs_eagerly_as_eager():
     np.testing.assert_allclose(losses, expected[:, -1], rtol=1e-12)
     flat = np.concatenate([p.detach().numpy().reshape(-1) for p in params])
     np.testing.assert_allclose(flat, expected[-1, :-1], rtol=1e-12)
+
+
+def test_resume_from_state_dict_is_identical():
+    kwargs = dict(max_iter=3, history_size=4, line_search_fn="strong_wolfe")
+    uninterrupted, _ = _fit(minitorch, "float64", "least_squares", 2, **kwargs)
+    params, loss_fn = _problem(minitorch, "float64", "least_squares")
+    opts = []
+
+    def closure():
+        opts[-1].zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        return loss
+
+    opts.append(minitorch.optim.LBFGS(params, **kwargs))
+    opts[-1].step(closure)
+    saved = opts[-1].state_dict()
+    opts.append(minitorch.optim.LBFGS(params, **kwargs))
+    opts[-1].load_state_dict(saved)
+    loss = opts[-1].step(closure)
+    flat = np.concatenate([p.detach().numpy().reshape(-1) for p in params])
+    np.testing.assert_array_equal(np.append(flat, float(loss.detach())), uninterrupted[-1])
