@@ -1,4 +1,5 @@
-"""minitorch.autograd: backward, grad, Function, gradcheck, grad modes, anomaly detection."""
+"""minitorch.autograd: backward, grad, Function, gradcheck, grad modes, anomaly detection,
+and `functional` (vjp, jvp, jacobian, hessian, vhp, hvp)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ __all__ = [
     "is_anomaly_enabled",
     "is_grad_enabled",
     "Node",
+    "functional",
 ]
 
 
@@ -121,3 +123,6 @@ def grad(
             g = g.detach()
         result.append(g)
     return tuple(result)
+
+
+from . import functional  # noqa: E402  (it imports Tensor, which imports this package)
