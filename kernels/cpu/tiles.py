@@ -49,20 +49,33 @@ def tile_vectors(rows: int) -> int:
     return max(1, min(4, (vector_registers() - 2) // (rows + 1)))
 
 
-def dot_shape() -> tuple[int, int]:
-    """(rows, cols) of a dot_tile: rows * cols accumulators and rows + cols loads fit in the
-    registers (24 of 32 with AVX-512, 14 of 16 with AVX2)."""
-    return (4, 4) if vector_registers() >= 32 else (2, 4)
+def dot_shapes() -> tuple[tuple[int, int], ...]:
+    """The (rows, cols) shapes of dot_tile: rows * cols accumulators and rows + cols loads fit
+    in the registers (25 or 27 of 32 with AVX-512, 14 of 16 with AVX2).
+
+    NOTE: the multiply-adds computed (empty rows and taps included) predict each shape's time
+    within ~10%: same-process A/B, 4 x 4 -> 6 x 3 tiles, median time ratio (multiply-add
+    ratio): CIFAR's conv1 (6 channels, 75 taps) 962 -> 689 us, 0.85x (0.74x); LeNet's conv1
+    (10, 25) 0.90x (0.96x); CIFAR's conv2 (16, 150) 1.17x (1.11x); LeNet's conv2 (20, 250)
+    1.16x (1.20x); 32 channels by 400 taps 1.07x (1.13x). conv.py's _wgrad_shape picks the
+    fewest."""
+    return ((4, 4), (6, 3)) if vector_registers() >= 32 else ((2, 4),)
 
 
-def shifted_tile(rows: int, vectors: int | None = None):
+def shifted_tile(rows: int | tuple[int, ...], vectors: int | None = None):
     """An intrinsic shifted_tile(out, at, pitch, limit, rows_valid, tail, buf, base, shifts, w,
     w0, taps, bias, b0, nv) for nv = ceil(limit / L) in 1..vectors (tile_vectors(rows) if None).
 
     Row r's accumulators start at bias[b0 + r] and add w[w0 + r*taps + q] * buf[base +
     shifts[q] + p] for the taps q in order; positions p < limit go to out[at + r*pitch + p] for
     the rows r < rows_valid, except a last partial vector: it goes to tail[r*L:(r+1)*L] (the
-    caller copies its first limit % L lanes), so no store leaves the output."""
+    caller copies its first limit % L lanes), so no store leaves the output.
+
+    With a tuple of row counts, a tile has the fewest of them that hold rows_valid (w and bias
+    hold that many rows; tail holds (max(rows) + 1) * L); every count takes the same vectors.
+    """
+    options = tuple(sorted(rows)) if isinstance(rows, tuple) else (rows,)
+    vectors = vectors or min(tile_vectors(r) for r in options)
     names = "out at pitch limit rows_valid tail buf base shifts w w0 taps bias b0 nv".split()
 
     @intrinsic
@@ -76,21 +89,41 @@ def shifted_tile(rows: int, vectors: int | None = None):
         def codegen(context, builder, signature, values):
             ptrs, ints = _arguments(context, builder, names, signature, values)
             vec, fma = _vector_fma(context, builder, kinds["out"].dtype)
-            nv = values[-1]
             done = builder.function.append_basic_block("tile.done")
-            switch = builder.switch(nv, done)
-            for n in range(1, (vectors or tile_vectors(rows)) + 1):
-                block = builder.function.append_basic_block(f"tile.v{n}")
-                switch.add_case(ir.Constant(nv.type, n), block)
-                builder.position_at_end(block)
-                _ShiftedTile(builder, fma, vec, rows, n).emit(ptrs, ints)
-                builder.branch(done)
+            if len(options) == 1:
+                _switch_vectors(builder, fma, vec, options[0], vectors, ptrs, ints, done)
+            else:
+                _switch_rows(builder, fma, vec, options, vectors, ptrs, ints, done)
             builder.position_at_end(done)
             return context.get_dummy_value()
 
         return types.void(*args), codegen
 
     return tile
+
+
+def _switch_rows(builder, fma, vec, options, vectors, ptrs, ints, done):
+    """Branches on rows_valid to the tiles of the fewest rows in `options` that hold it."""
+    switch = builder.switch(ints["rows_valid"], done)
+    low = 0
+    for rows in options:
+        block = builder.function.append_basic_block(f"tile.r{rows}")
+        for valid in range(low + 1, rows + 1):
+            switch.add_case(ir.Constant(ir.IntType(64), valid), block)
+        builder.position_at_end(block)
+        _switch_vectors(builder, fma, vec, rows, vectors, ptrs, ints, done)
+        low = rows
+
+
+def _switch_vectors(builder, fma, vec, rows, vectors, ptrs, ints, done):
+    """Branches on nv to the tiles of `rows` x nv accumulators, each then to `done`."""
+    switch = builder.switch(ints["nv"], done)
+    for n in range(1, vectors + 1):
+        block = builder.function.append_basic_block(f"tile.r{rows}v{n}")
+        switch.add_case(ir.Constant(ints["nv"].type, n), block)
+        builder.position_at_end(block)
+        _ShiftedTile(builder, fma, vec, rows, n).emit(ptrs, ints)
+        builder.branch(done)
 
 
 def _arguments(context, builder, names, signature, values) -> tuple[dict, dict]:
@@ -209,26 +242,35 @@ class _ShiftedTile(_Emitter):
             b.store(result, b.bitcast(ptr, self.vec.as_pointer()), align=1)
 
 
-def dot_tile(rows: int, cols: int):
-    """An intrinsic dot_tile(acc, a0, g, g0, run, x, xb, shifts, q0): for r < rows, t < cols,
+def dot_tile(shapes: tuple[tuple[int, int], ...]):
+    """An intrinsic dot_tile(acc, a0, g, g0, run, x, xb, shifts, q0, rows): for the shape
+    (rows, cols) of `shapes` with that many rows (none: no-op), for r < rows, t < cols,
 
         acc[a0 + (r*cols + t)*L : ... + L] += lanes of sum over p < run (a multiple of L) of
                                               g[g0 + r*run + p] * x[xb + shifts[q0 + t] + p]
 
     the long dot products of a stride-1 weight gradient (rows output channels by cols taps),
     kept as L partial sums per pair in registers across the run (the caller adds the lanes)."""
-    names = "acc a0 g g0 run x xb shifts q0".split()
+    names = "acc a0 g g0 run x xb shifts q0 rows".split()
 
     @intrinsic
-    def tile(typingctx, acc, a0, g, g0, run, x, xb, shifts, q0):
-        args = acc, a0, g, g0, run, x, xb, shifts, q0
+    def tile(typingctx, acc, a0, g, g0, run, x, xb, shifts, q0, rows):
+        args = acc, a0, g, g0, run, x, xb, shifts, q0, rows
         if not _same_float(acc, g, x):
             return None
 
         def codegen(context, builder, signature, values):
             ptrs, ints = _arguments(context, builder, names, signature, values)
             vec, fma = _vector_fma(context, builder, acc.dtype)
-            _DotTile(builder, fma, vec, rows, cols).emit(ptrs, ints)
+            done = builder.function.append_basic_block("dot.done")
+            switch = builder.switch(ints["rows"], done)
+            for n_rows, cols in shapes:
+                block = builder.function.append_basic_block(f"dot.r{n_rows}")
+                switch.add_case(ir.Constant(ir.IntType(64), n_rows), block)
+                builder.position_at_end(block)
+                _DotTile(builder, fma, vec, n_rows, cols).emit(ptrs, ints)
+                builder.branch(done)
+            builder.position_at_end(done)
             return context.get_dummy_value()
 
         return types.void(*args), codegen
