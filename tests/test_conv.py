@@ -524,3 +524,16 @@ def test_conv2d_weight_grad_with_inf_input_matches_torch():
         lib.nn.functional.conv2d(xt, wt).sum().backward()
         grads.append(np.asarray(wt.grad.numpy()))
     np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def test_plane_index_add_zeroes_a_reused_output():
+    from minitorch.kernels.cpu import conv as K  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    g = rng.standard_normal((300, 50)).astype(np.float32)  # large enough for the parallel kernel
+    idx = np.stack([rng.choice(200, 50, replace=False) for _ in range(300)]).astype(np.int64)
+    expected = np.zeros((300, 200), np.float32)
+    np.put_along_axis(expected, idx, g, axis=1)
+    out = np.full((300, 200), np.nan, np.float32)  # each task zeroes its own plane
+    np.testing.assert_array_equal(K.plane_index_add(g, idx, 200, out), expected)
+    np.testing.assert_array_equal(K.plane_index_add(g[:, :0], idx[:, :0], 200, out), 0 * expected)

@@ -739,6 +739,11 @@ def max_pool2d(
 
 @njit(inline="always", **_OPTS)
 def _index_add_plane(of, gf, idxf, p, size, plane):
+    """out[p] = 0, then out[p].flat[idx[p, k]] += g[p, k]. NOTE: zeroing each plane in its
+    task, in cache just before the adds, instead of filling the whole output first: 0.73-0.79x
+    the time (same-process A/B on LeNet's and CIFAR's pools; CIFAR's first 162 -> 122 us)."""
+    for i in range(p * plane, (p + 1) * plane):
+        of[uintp(i)] = 0
     for k in range(p * size, (p + 1) * size):
         of[uintp(p * plane + idxf[k])] += gf[k]
 
@@ -761,10 +766,10 @@ def plane_index_add(g: np.ndarray, idx: np.ndarray, plane_size: int, out=None) -
     g = np.ascontiguousarray(g)
     idx = np.ascontiguousarray(idx)
     if out is None:
-        out = np.zeros((g.shape[0], plane_size), dtype=g.dtype)
-    else:
+        out = np.empty((g.shape[0], plane_size), dtype=g.dtype)
+    if not g.size:
         out.fill(0)
-    if g.size:
+    elif out.size:
         kernel_fn = _index_add_parallel if parallel(g.size + out.size) else _index_add_serial
         kernel_fn(
             out.reshape(-1), g.reshape(-1), idx.reshape(-1), g.shape[0], g.shape[1], plane_size
