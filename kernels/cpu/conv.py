@@ -426,6 +426,21 @@ def _pitched(gf, gp, d, plane, oh, ow, wp, run):
             gp[uintp(d + y * wp + xo)] = gf[uintp(plane + y * ow + xo)]
 
 
+@njit(inline="always")
+def _sum_lanes(acc, n_lanes):
+    """acc[v*L] = the sum of the L lanes of vector v, added as a tree (each lane plus the one
+    half a vector up, then a quarter, ...): the same order always, and vectorized across lanes.
+    NOTE: against summing lane after lane (a chain of L - 1 dependent adds per pair, in every
+    task whatever its samples), same-process A/B: CIFAR's conv2 weight gradient 0.93x, LeNet's
+    conv2 0.88x, CIFAR's conv1 0.97x."""
+    half = n_lanes // 2
+    while half:
+        for v in range(acc.size // n_lanes):
+            for lane in range(half):
+                acc[uintp(v * n_lanes + lane)] += acc[uintp(v * n_lanes + lane + half)]
+        half //= 2
+
+
 @njit(**_OPTS)
 def _shift_weight_grad_part(pf, xf, gf, t, n_batch, geo, shifts, tile_rows, cols):
     """Task t = (chunk, block): dW of tile_rows output channels o0 + r (of one group) summed
@@ -456,14 +471,11 @@ def _shift_weight_grad_part(pf, xf, gf, t, n_batch, geo, shifts, tile_rows, cols
         xb = (n * channels + g * cg) * hp * wp
         for c in range(col_tiles):
             _dot_tile(acc, c * pair, gp, 0, run, xf, xb, shifts, c * cols, tile_rows)
+    _sum_lanes(acc, n_lanes)
     for q in range(taps):
         c, col = q // cols, q % cols
         for r in range(rows):
-            at = c * pair + (r * cols + col) * n_lanes
-            total = acc[at]
-            for lane in range(1, n_lanes):
-                total += acc[at + lane]
-            pf[((chunk * out_ch) + o0 + r) * taps + q] = total
+            pf[((chunk * out_ch) + o0 + r) * taps + q] = acc[c * pair + (r * cols + col) * n_lanes]
 
 
 @njit(parallel=True, **_OPTS)
