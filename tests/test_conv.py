@@ -489,6 +489,10 @@ def test_stride1_conv_kernels_match_im2col(x_shape, w_shape, padding, dilation, 
     for shape in K.WGRAD_SHAPES:  # each tile shape, whichever _wgrad_shape picks
         dw = K.shifted_conv2d_weight(x, g, kernel, padding, dilation, groups, shape=shape)
         np.testing.assert_allclose(dw, expected_dw, rtol=tol, atol=tol)
+        for batch in (1, 2, 3, x_shape[0]):  # samples a dot tile: the same sums in the same order
+            args = (x, g, kernel, padding, dilation, groups)
+            again = K.shifted_conv2d_weight(*args, shape=shape, batch=batch)
+            np.testing.assert_array_equal(again, dw)
 
 
 def test_direct_conv_empty_batch_and_bits():

@@ -243,19 +243,22 @@ class _ShiftedTile(_Emitter):
 
 
 def dot_tile(shapes: tuple[tuple[int, int], ...]):
-    """An intrinsic dot_tile(acc, a0, g, g0, run, x, xb, shifts, q0, rows): for the shape
-    (rows, cols) of `shapes` with that many rows (none: no-op), for r < rows, t < cols,
+    """An intrinsic dot_tile(acc, a0, g, g0, run, x, xb, shifts, q0, rows, samples, g_step,
+    x_step): for the shape (rows, cols) of `shapes` with that many rows (none: no-op), for
+    r < rows, t < cols,
 
-        acc[a0 + (r*cols + t)*L : ... + L] += lanes of sum over p < run (a multiple of L) of
-                                              g[g0 + r*run + p] * x[xb + shifts[q0 + t] + p]
+        acc[a0 + (r*cols + t)*L : ... + L] += lanes of the sum over s < samples, then
+            p < run (a multiple of L), of g[g0 + s*g_step + r*run + p]
+                                         * x[xb + s*x_step + shifts[q0 + t] + p]
 
     the long dot products of a stride-1 weight gradient (rows output channels by cols taps),
-    kept as L partial sums per pair in registers across the run (the caller adds the lanes)."""
-    names = "acc a0 g g0 run x xb shifts q0 rows".split()
+    kept as L partial sums per pair in registers across the runs of all the samples (the
+    caller adds the lanes)."""
+    names = "acc a0 g g0 run x xb shifts q0 rows samples g_step x_step".split()
 
     @intrinsic
-    def tile(typingctx, acc, a0, g, g0, run, x, xb, shifts, q0, rows):
-        args = acc, a0, g, g0, run, x, xb, shifts, q0, rows
+    def tile(typingctx, acc, a0, g, g0, run, x, xb, shifts, q0, rows, samples, g_step, x_step):
+        args = acc, a0, g, g0, run, x, xb, shifts, q0, rows, samples, g_step, x_step
         if not _same_float(acc, g, x):
             return None
 
@@ -286,42 +289,62 @@ class _DotTile(_Emitter):
         self.rows, self.cols = rows, cols
 
     def emit(self, ptrs, ints):
-        b, n_lanes = self.b, self.vec.count
+        b, n_lanes, i64 = self.b, self.vec.count, ir.IntType(64)
         pairs = [(r, t) for r in range(self.rows) for t in range(self.cols)]
         at = {rt: b.add(ints["a0"], self.const(i * n_lanes)) for i, rt in enumerate(pairs)}
         starts = {rt: self.load(ptrs["acc"], at[rt]) for rt in pairs}
-        x_at = [
-            b.add(ints["xb"], b.load(b.gep(ptrs["shifts"], [b.add(ints["q0"], self.const(t))])))
+        shifts = [
+            b.load(b.gep(ptrs["shifts"], [b.add(ints["q0"], self.const(t))]))
             for t in range(self.cols)
         ]
-        g_at = [b.add(ints["g0"], b.mul(ints["run"], self.const(r))) for r in range(self.rows)]
         entry = b.block
+        sample = b.function.append_basic_block("dot.sample")
         loop = b.function.append_basic_block("dot.loop")
+        latch = b.function.append_basic_block("dot.next_sample")
         exit_ = b.function.append_basic_block("dot.exit")
-        b.cbranch(b.icmp_signed(">", ints["run"], self.const(0)), loop, exit_)
+        work = b.and_(
+            b.icmp_signed(">", ints["run"], self.const(0)),
+            b.icmp_signed(">", ints["samples"], self.const(0)),
+        )
+        b.cbranch(work, sample, exit_)
+
+        b.position_at_end(sample)  # sample s: its runs start s * x_step and s * g_step further
+        s = b.phi(i64)
+        carried = {rt: b.phi(self.vec) for rt in pairs}
+        x_at = [b.add(b.add(ints["xb"], b.mul(s, ints["x_step"])), sh) for sh in shifts]
+        g_base = b.add(ints["g0"], b.mul(s, ints["g_step"]))
+        g_at = [b.add(g_base, b.mul(ints["run"], self.const(r))) for r in range(self.rows)]
+        b.branch(loop)
 
         b.position_at_end(loop)  # one vector of positions: rows + cols loads, rows * cols FMAs
-        p = b.phi(ir.IntType(64))
+        p = b.phi(i64)
         accs = {rt: b.phi(self.vec) for rt in pairs}
         gs = [self.load(ptrs["g"], b.add(g_at[r], p)) for r in range(self.rows)]
         xs = [self.load(ptrs["x"], b.add(x_at[t], p)) for t in range(self.cols)]
         sums = {(r, t): b.call(self.fma, [gs[r], xs[t], accs[r, t]]) for r, t in pairs}
         p_next = b.add(p, self.const(n_lanes))
-        p.add_incoming(self.const(0), entry)
+        p.add_incoming(self.const(0), sample)
         p.add_incoming(p_next, loop)
         for rt in pairs:
-            accs[rt].add_incoming(starts[rt], entry)
+            accs[rt].add_incoming(carried[rt], sample)
             accs[rt].add_incoming(sums[rt], loop)
-        b.cbranch(b.icmp_signed("<", p_next, ints["run"]), loop, exit_)
+        b.cbranch(b.icmp_signed("<", p_next, ints["run"]), loop, latch)
+
+        b.position_at_end(latch)
+        s_next = b.add(s, self.const(1))
+        s.add_incoming(self.const(0), entry)
+        s.add_incoming(s_next, latch)
+        for rt in pairs:
+            carried[rt].add_incoming(starts[rt], entry)
+            carried[rt].add_incoming(sums[rt], latch)
+        b.cbranch(b.icmp_signed("<", s_next, ints["samples"]), sample, exit_)
 
         b.position_at_end(exit_)
-        results = {}
-        for rt in pairs:
-            results[rt] = b.phi(self.vec)
-            results[rt].add_incoming(starts[rt], entry)
-            results[rt].add_incoming(sums[rt], loop)
-        for rt in pairs:
-            self.store(results[rt], ptrs["acc"], at[rt])
+        results = {rt: b.phi(self.vec) for rt in pairs}  # phis first, at the block's top
+        for rt, result in results.items():
+            result.add_incoming(starts[rt], entry)
+            result.add_incoming(sums[rt], latch)
+            self.store(result, ptrs["acc"], at[rt])
 
 
 @intrinsic
