@@ -446,6 +446,8 @@ STRIDE1 = [  # x shape, weight shape, padding (top, bottom, left, right), dilati
     ((2, 4, 12, 12), (22, 2, 5, 5), (0, 0, 0, 0), (2, 2), 2),  # 11 channels per group
     ((2, 3, 10, 20), (5, 3, 3, 4), (0, 0, 0, 0), (1, 1), 1),  # rows of 17: 2 vector copies
     ((1, 2, 36, 36), (4, 2, 5, 5), (0, 0, 0, 0), (1, 1), 1),  # 1024 positions: 16 tiles
+    ((3, 3, 9, 9), (16, 3, 3, 3), (1, 1, 1, 1), (1, 1), 1),  # blocks of 6, 6 and 4 rows
+    ((2, 4, 8, 8), (16, 2, 3, 3), (0, 0, 0, 0), (1, 1), 2),  # 8 a group: blocks of 4
 ]
 
 
@@ -475,12 +477,22 @@ def test_stride1_conv_kernels_match_im2col(x_shape, w_shape, padding, dilation, 
     out = K.direct_conv2d(x, w, b, padding, dilation, groups, out_hw)
     assert out.dtype == dtype
     np.testing.assert_allclose(out, expected + b.reshape(1, -1, 1, 1), rtol=tol, atol=tol)
+    for block in K.DIRECT_BLOCKS:  # every block size adds the taps in the same order
+        blocked = K.direct_conv2d(x, w, b, padding, dilation, groups, out_hw, block=block)
+        np.testing.assert_array_equal(blocked, out)
 
     g = rng.standard_normal(out.shape).reshape(x_shape[0], groups, -1, out_hw[0] * out_hw[1])
     expected_dw = np.einsum("ngol,gknl->gok", g, cols).reshape(w_shape)
     g = g.reshape(out.shape).astype(dtype)
     dw = K.shifted_conv2d_weight(x, g, kernel, padding, dilation, groups)
     np.testing.assert_allclose(dw, expected_dw, rtol=tol, atol=tol)
+    for shape in K.WGRAD_SHAPES:  # each tile shape, whichever _wgrad_shape picks
+        dw = K.shifted_conv2d_weight(x, g, kernel, padding, dilation, groups, shape=shape)
+        np.testing.assert_allclose(dw, expected_dw, rtol=tol, atol=tol)
+        for batch in (1, 2, 3, x_shape[0]):  # samples a dot tile: the same sums in the same order
+            args = (x, g, kernel, padding, dilation, groups)
+            again = K.shifted_conv2d_weight(*args, shape=shape, batch=batch)
+            np.testing.assert_array_equal(again, dw)
 
 
 def test_direct_conv_empty_batch_and_bits():
@@ -516,3 +528,16 @@ def test_conv2d_weight_grad_with_inf_input_matches_torch():
         lib.nn.functional.conv2d(xt, wt).sum().backward()
         grads.append(np.asarray(wt.grad.numpy()))
     np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def test_plane_index_add_zeroes_a_reused_output():
+    from minitorch.kernels.cpu import conv as K  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    g = rng.standard_normal((300, 50)).astype(np.float32)  # large enough for the parallel kernel
+    idx = np.stack([rng.choice(200, 50, replace=False) for _ in range(300)]).astype(np.int64)
+    expected = np.zeros((300, 200), np.float32)
+    np.put_along_axis(expected, idx, g, axis=1)
+    out = np.full((300, 200), np.nan, np.float32)  # each task zeroes its own plane
+    np.testing.assert_array_equal(K.plane_index_add(g, idx, 200, out), expected)
+    np.testing.assert_array_equal(K.plane_index_add(g[:, :0], idx[:, :0], 200, out), 0 * expected)

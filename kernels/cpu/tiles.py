@@ -49,20 +49,33 @@ def tile_vectors(rows: int) -> int:
     return max(1, min(4, (vector_registers() - 2) // (rows + 1)))
 
 
-def dot_shape() -> tuple[int, int]:
-    """(rows, cols) of a dot_tile: rows * cols accumulators and rows + cols loads fit in the
-    registers (24 of 32 with AVX-512, 14 of 16 with AVX2)."""
-    return (4, 4) if vector_registers() >= 32 else (2, 4)
+def dot_shapes() -> tuple[tuple[int, int], ...]:
+    """The (rows, cols) shapes of dot_tile: rows * cols accumulators and rows + cols loads fit
+    in the registers (25 or 27 of 32 with AVX-512, 14 of 16 with AVX2).
+
+    NOTE: the multiply-adds computed (empty rows and taps included) predict each shape's time
+    within ~10%: same-process A/B, 4 x 4 -> 6 x 3 tiles, median time ratio (multiply-add
+    ratio): CIFAR's conv1 (6 channels, 75 taps) 962 -> 689 us, 0.85x (0.74x); LeNet's conv1
+    (10, 25) 0.90x (0.96x); CIFAR's conv2 (16, 150) 1.17x (1.11x); LeNet's conv2 (20, 250)
+    1.16x (1.20x); 32 channels by 400 taps 1.07x (1.13x). conv.py's _wgrad_shape picks the
+    fewest."""
+    return ((4, 4), (6, 3)) if vector_registers() >= 32 else ((2, 4),)
 
 
-def shifted_tile(rows: int, vectors: int | None = None):
+def shifted_tile(rows: int | tuple[int, ...], vectors: int | None = None):
     """An intrinsic shifted_tile(out, at, pitch, limit, rows_valid, tail, buf, base, shifts, w,
     w0, taps, bias, b0, nv) for nv = ceil(limit / L) in 1..vectors (tile_vectors(rows) if None).
 
     Row r's accumulators start at bias[b0 + r] and add w[w0 + r*taps + q] * buf[base +
     shifts[q] + p] for the taps q in order; positions p < limit go to out[at + r*pitch + p] for
     the rows r < rows_valid, except a last partial vector: it goes to tail[r*L:(r+1)*L] (the
-    caller copies its first limit % L lanes), so no store leaves the output."""
+    caller copies its first limit % L lanes), so no store leaves the output.
+
+    With a tuple of row counts, a tile has the fewest of them that hold rows_valid (w and bias
+    hold that many rows; tail holds (max(rows) + 1) * L); every count takes the same vectors.
+    """
+    options = tuple(sorted(rows)) if isinstance(rows, tuple) else (rows,)
+    vectors = vectors or min(tile_vectors(r) for r in options)
     names = "out at pitch limit rows_valid tail buf base shifts w w0 taps bias b0 nv".split()
 
     @intrinsic
@@ -76,21 +89,41 @@ def shifted_tile(rows: int, vectors: int | None = None):
         def codegen(context, builder, signature, values):
             ptrs, ints = _arguments(context, builder, names, signature, values)
             vec, fma = _vector_fma(context, builder, kinds["out"].dtype)
-            nv = values[-1]
             done = builder.function.append_basic_block("tile.done")
-            switch = builder.switch(nv, done)
-            for n in range(1, (vectors or tile_vectors(rows)) + 1):
-                block = builder.function.append_basic_block(f"tile.v{n}")
-                switch.add_case(ir.Constant(nv.type, n), block)
-                builder.position_at_end(block)
-                _ShiftedTile(builder, fma, vec, rows, n).emit(ptrs, ints)
-                builder.branch(done)
+            if len(options) == 1:
+                _switch_vectors(builder, fma, vec, options[0], vectors, ptrs, ints, done)
+            else:
+                _switch_rows(builder, fma, vec, options, vectors, ptrs, ints, done)
             builder.position_at_end(done)
             return context.get_dummy_value()
 
         return types.void(*args), codegen
 
     return tile
+
+
+def _switch_rows(builder, fma, vec, options, vectors, ptrs, ints, done):
+    """Branches on rows_valid to the tiles of the fewest rows in `options` that hold it."""
+    switch = builder.switch(ints["rows_valid"], done)
+    low = 0
+    for rows in options:
+        block = builder.function.append_basic_block(f"tile.r{rows}")
+        for valid in range(low + 1, rows + 1):
+            switch.add_case(ir.Constant(ir.IntType(64), valid), block)
+        builder.position_at_end(block)
+        _switch_vectors(builder, fma, vec, rows, vectors, ptrs, ints, done)
+        low = rows
+
+
+def _switch_vectors(builder, fma, vec, rows, vectors, ptrs, ints, done):
+    """Branches on nv to the tiles of `rows` x nv accumulators, each then to `done`."""
+    switch = builder.switch(ints["nv"], done)
+    for n in range(1, vectors + 1):
+        block = builder.function.append_basic_block(f"tile.r{rows}v{n}")
+        switch.add_case(ir.Constant(ints["nv"].type, n), block)
+        builder.position_at_end(block)
+        _ShiftedTile(builder, fma, vec, rows, n).emit(ptrs, ints)
+        builder.branch(done)
 
 
 def _arguments(context, builder, names, signature, values) -> tuple[dict, dict]:
@@ -209,26 +242,38 @@ class _ShiftedTile(_Emitter):
             b.store(result, b.bitcast(ptr, self.vec.as_pointer()), align=1)
 
 
-def dot_tile(rows: int, cols: int):
-    """An intrinsic dot_tile(acc, a0, g, g0, run, x, xb, shifts, q0): for r < rows, t < cols,
+def dot_tile(shapes: tuple[tuple[int, int], ...]):
+    """An intrinsic dot_tile(acc, a0, g, g0, run, x, xb, shifts, q0, rows, samples, g_step,
+    x_step): for the shape (rows, cols) of `shapes` with that many rows (none: no-op), for
+    r < rows, t < cols,
 
-        acc[a0 + (r*cols + t)*L : ... + L] += lanes of sum over p < run (a multiple of L) of
-                                              g[g0 + r*run + p] * x[xb + shifts[q0 + t] + p]
+        acc[a0 + (r*cols + t)*L : ... + L] += lanes of the sum over s < samples, then
+            p < run (a multiple of L), of g[g0 + s*g_step + r*run + p]
+                                         * x[xb + s*x_step + shifts[q0 + t] + p]
 
     the long dot products of a stride-1 weight gradient (rows output channels by cols taps),
-    kept as L partial sums per pair in registers across the run (the caller adds the lanes)."""
-    names = "acc a0 g g0 run x xb shifts q0".split()
+    kept as L partial sums per pair in registers across the runs of all the samples (the
+    caller adds the lanes)."""
+    names = "acc a0 g g0 run x xb shifts q0 rows samples g_step x_step".split()
 
     @intrinsic
-    def tile(typingctx, acc, a0, g, g0, run, x, xb, shifts, q0):
-        args = acc, a0, g, g0, run, x, xb, shifts, q0
+    def tile(typingctx, acc, a0, g, g0, run, x, xb, shifts, q0, rows, samples, g_step, x_step):
+        args = acc, a0, g, g0, run, x, xb, shifts, q0, rows, samples, g_step, x_step
         if not _same_float(acc, g, x):
             return None
 
         def codegen(context, builder, signature, values):
             ptrs, ints = _arguments(context, builder, names, signature, values)
             vec, fma = _vector_fma(context, builder, acc.dtype)
-            _DotTile(builder, fma, vec, rows, cols).emit(ptrs, ints)
+            done = builder.function.append_basic_block("dot.done")
+            switch = builder.switch(ints["rows"], done)
+            for n_rows, cols in shapes:
+                block = builder.function.append_basic_block(f"dot.r{n_rows}")
+                switch.add_case(ir.Constant(ir.IntType(64), n_rows), block)
+                builder.position_at_end(block)
+                _DotTile(builder, fma, vec, n_rows, cols).emit(ptrs, ints)
+                builder.branch(done)
+            builder.position_at_end(done)
             return context.get_dummy_value()
 
         return types.void(*args), codegen
@@ -244,42 +289,62 @@ class _DotTile(_Emitter):
         self.rows, self.cols = rows, cols
 
     def emit(self, ptrs, ints):
-        b, n_lanes = self.b, self.vec.count
+        b, n_lanes, i64 = self.b, self.vec.count, ir.IntType(64)
         pairs = [(r, t) for r in range(self.rows) for t in range(self.cols)]
         at = {rt: b.add(ints["a0"], self.const(i * n_lanes)) for i, rt in enumerate(pairs)}
         starts = {rt: self.load(ptrs["acc"], at[rt]) for rt in pairs}
-        x_at = [
-            b.add(ints["xb"], b.load(b.gep(ptrs["shifts"], [b.add(ints["q0"], self.const(t))])))
+        shifts = [
+            b.load(b.gep(ptrs["shifts"], [b.add(ints["q0"], self.const(t))]))
             for t in range(self.cols)
         ]
-        g_at = [b.add(ints["g0"], b.mul(ints["run"], self.const(r))) for r in range(self.rows)]
         entry = b.block
+        sample = b.function.append_basic_block("dot.sample")
         loop = b.function.append_basic_block("dot.loop")
+        latch = b.function.append_basic_block("dot.next_sample")
         exit_ = b.function.append_basic_block("dot.exit")
-        b.cbranch(b.icmp_signed(">", ints["run"], self.const(0)), loop, exit_)
+        work = b.and_(
+            b.icmp_signed(">", ints["run"], self.const(0)),
+            b.icmp_signed(">", ints["samples"], self.const(0)),
+        )
+        b.cbranch(work, sample, exit_)
+
+        b.position_at_end(sample)  # sample s: its runs start s * x_step and s * g_step further
+        s = b.phi(i64)
+        carried = {rt: b.phi(self.vec) for rt in pairs}
+        x_at = [b.add(b.add(ints["xb"], b.mul(s, ints["x_step"])), sh) for sh in shifts]
+        g_base = b.add(ints["g0"], b.mul(s, ints["g_step"]))
+        g_at = [b.add(g_base, b.mul(ints["run"], self.const(r))) for r in range(self.rows)]
+        b.branch(loop)
 
         b.position_at_end(loop)  # one vector of positions: rows + cols loads, rows * cols FMAs
-        p = b.phi(ir.IntType(64))
+        p = b.phi(i64)
         accs = {rt: b.phi(self.vec) for rt in pairs}
         gs = [self.load(ptrs["g"], b.add(g_at[r], p)) for r in range(self.rows)]
         xs = [self.load(ptrs["x"], b.add(x_at[t], p)) for t in range(self.cols)]
         sums = {(r, t): b.call(self.fma, [gs[r], xs[t], accs[r, t]]) for r, t in pairs}
         p_next = b.add(p, self.const(n_lanes))
-        p.add_incoming(self.const(0), entry)
+        p.add_incoming(self.const(0), sample)
         p.add_incoming(p_next, loop)
         for rt in pairs:
-            accs[rt].add_incoming(starts[rt], entry)
+            accs[rt].add_incoming(carried[rt], sample)
             accs[rt].add_incoming(sums[rt], loop)
-        b.cbranch(b.icmp_signed("<", p_next, ints["run"]), loop, exit_)
+        b.cbranch(b.icmp_signed("<", p_next, ints["run"]), loop, latch)
+
+        b.position_at_end(latch)
+        s_next = b.add(s, self.const(1))
+        s.add_incoming(self.const(0), entry)
+        s.add_incoming(s_next, latch)
+        for rt in pairs:
+            carried[rt].add_incoming(starts[rt], entry)
+            carried[rt].add_incoming(sums[rt], latch)
+        b.cbranch(b.icmp_signed("<", s_next, ints["samples"]), sample, exit_)
 
         b.position_at_end(exit_)
-        results = {}
-        for rt in pairs:
-            results[rt] = b.phi(self.vec)
-            results[rt].add_incoming(starts[rt], entry)
-            results[rt].add_incoming(sums[rt], loop)
-        for rt in pairs:
-            self.store(results[rt], ptrs["acc"], at[rt])
+        results = {rt: b.phi(self.vec) for rt in pairs}  # phis first, at the block's top
+        for rt, result in results.items():
+            result.add_incoming(starts[rt], entry)
+            result.add_incoming(sums[rt], latch)
+            self.store(result, ptrs["acc"], at[rt])
 
 
 @intrinsic
