@@ -632,3 +632,19 @@ def test_einsum_matches_cpu(equation, shapes):
     got.backward(mt.tensor(grad, device="cuda"))
     for k, (cpu, gpu) in enumerate(pairs):
         _close(gpu.grad, cpu.grad, f"{equation}: grad of operand {k}", rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["Normal", "Uniform", "Categorical", "Bernoulli"])
+def test_distributions_sample_on_their_parameters_device(name):
+    from minitorch import distributions as D  # noqa: PLC0415
+
+    zeros, ones = mt.zeros(3, device="cuda"), mt.ones(3, device="cuda")
+    made = {
+        "Normal": lambda: D.Normal(zeros, ones),
+        "Uniform": lambda: D.Uniform(zeros, ones),
+        "Categorical": lambda: D.Categorical(logits=mt.zeros(3, 4, device="cuda")),
+        "Bernoulli": lambda: D.Bernoulli(probs=ones * 0.5),
+    }[name]()
+    sample = made.sample((2,))
+    assert sample.device.type == "cuda"
+    assert made.log_prob(sample).device.type == "cuda"

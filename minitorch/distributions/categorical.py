@@ -74,7 +74,7 @@ class Categorical(Distribution):
     def sample(self, sample_shape=()) -> Tensor:
         shape = self._extended_shape(sample_shape)
         cdf = self.probs.detach().cumsum(-1)
-        u = rand(tuple(shape) + (1,), dtype=cdf.dtype) * cdf[..., -1:]
+        u = rand(tuple(shape) + (1,), dtype=cdf.dtype, device=cdf.device) * cdf[..., -1:]
         # the number of categories whose cumulative probability is <= u: a zero-probability
         # category is never picked; the clamp guards rounding where u reaches the total
         picked = (cdf <= u).to(int64).sum(-1)
@@ -94,5 +94,6 @@ class Categorical(Distribution):
     def enumerate_support(self, expand: bool = True) -> Tensor:
         from ..functional import arange  # noqa: PLC0415
 
-        values = arange(self._num_events, dtype=int64).reshape((-1,) + (1,) * len(self.batch_shape))
+        values = arange(self._num_events, dtype=int64, device=self._param.device)
+        values = values.reshape((-1,) + (1,) * len(self.batch_shape))
         return values.expand((-1,) + tuple(self.batch_shape)) if expand else values

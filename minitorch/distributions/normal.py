@@ -48,7 +48,8 @@ class Normal(Distribution):
         return self.scale * self.scale
 
     def rsample(self, sample_shape=()) -> Tensor:
-        eps = randn(self._extended_shape(sample_shape), dtype=self.loc.dtype)
+        shape, loc = self._extended_shape(sample_shape), self.loc
+        eps = randn(shape, dtype=loc.dtype, device=loc.device)
         return self.loc + eps * self.scale
 
     def log_prob(self, value: Tensor) -> Tensor:
