@@ -740,15 +740,27 @@ def affine_grid(theta: Tensor, size, align_corners=None) -> Tensor:
             f"respectively. Got size {list(size)}."
         )
     k = len(size) - 2  # spatial dims
-    if tuple(theta.shape) != (size[0], k, k + 1):
+    if theta.ndim != 3 or tuple(theta.shape[1:]) != (k, k + 1):
         raise ValueError(
             f"Expected a batch of {k}D affine matrices of shape Nx{k}x{k + 1} for size "
             f"{list(size)}. Got {list(theta.shape)}."
         )
+    if theta.shape[0] != size[0]:  # a RuntimeError, as PyTorch's (from its bmm)
+        raise RuntimeError(
+            f"affine_grid: theta holds {theta.shape[0]} matrices but size {list(size)} asks "
+            f"for a batch of {size[0]}; pass size=(theta.shape[0], C, ...)"
+        )
     if min(size) <= 0:
         raise ValueError(f"Expected non-zero, positive output size. Got {list(size)}")
+    if align_corners and min(size[2:]) == 1:
+        warnings.warn(
+            "Since version 1.3.0, affine_grid behavior has changed for unit-size grids when "
+            "align_corners=True. This is not an intended use case of affine_grid. See the "
+            "documentation of affine_grid for details.",
+            stacklevel=2,
+        )
     axes = [_grid_axis(n, align_corners) for n in size[2:]]
-    coords = np.meshgrid(*axes, indexing="ij")[::-1]  # x (the last dim) first, as grid_sample
+    coords = list(np.meshgrid(*axes, indexing="ij"))[::-1]  # x (the last dim) first
     base = np.stack(coords + [np.ones_like(coords[0])], axis=-1).reshape(1, -1, k + 1)
     base = wrap(base.astype(theta.dtype.np), theta.dtype).to(theta.device)
     return base.matmul(theta.transpose(1, 2)).reshape(size[0], *size[2:], k)
