@@ -811,7 +811,7 @@ def grid_sample(
             f"'reflection', but got: '{padding_mode}'"
         )
     align_corners = _default_align_corners(align_corners)
-    _check_grid_sample(input, grid, mode)
+    _check_grid_sample(input, grid)
     n, c, h, w = (int(s) for s in input.shape)
     flat = input.reshape(n, c, h * w)
     x = _source_coordinate(grid[..., 0], w, padding_mode, align_corners, mode)
@@ -844,7 +844,7 @@ def _tap(coord: Tensor, size: int, mode: str, padding_mode: str, align_corners) 
     return _pad_coordinate(coord, size, padding_mode, align_corners)
 
 
-def _check_grid_sample(input: Tensor, grid: Tensor, mode: str) -> None:
+def _check_grid_sample(input: Tensor, grid: Tensor) -> None:
     """PyTorch's grid_sampler checks (its messages), and ours for what is not supported."""
     shapes = f"input with sizes {list(input.shape)} and grid with sizes {list(grid.shape)}"
     if input.ndim not in (4, 5) or grid.ndim != input.ndim:
@@ -881,7 +881,7 @@ def _check_grid_sample(input: Tensor, grid: Tensor, mode: str) -> None:
 
 def _source_coordinate(coord: Tensor, size: int, padding_mode: str, align_corners, mode):
     """Grid coordinates in [-1, 1] as pixel positions in the input, padded as asked (bicubic
-    pads its integer taps instead, see _corner)."""
+    pads its integer taps instead, see _tap)."""
     if align_corners:
         coord = (coord + 1) * ((size - 1) / 2)
     else:
@@ -934,7 +934,8 @@ def _corner(flat: Tensor, x: Tensor, y: Tensor, weight: Tensor, h: int, w: int) 
     zero where (x, y) lies outside the image: (N, C, H_out, W_out)."""
     n, c = flat.shape[:2]
     inside = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
-    index = (y * w + x).where(inside, 0.0).long().reshape(n, 1, -1).expand(n, c, -1)
+    x, y = x.where(inside, 0.0).long(), y.where(inside, 0.0).long()  # (int: exact past 2**24)
+    index = (y * w + x).reshape(n, 1, -1).expand(n, c, -1)
     values = flat.gather(2, index).reshape(n, c, *x.shape[1:])
     return (values * weight.unsqueeze(1)).where(inside.unsqueeze(1), 0.0)
 
