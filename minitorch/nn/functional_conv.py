@@ -8,6 +8,7 @@ inputs, 1-D variants) and calls one registered op from minitorch/ops/conv.py, or
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -39,6 +40,8 @@ __all__ = [
     "pad",
     "interpolate",
     "upsample",
+    "affine_grid",
+    "grid_sample",
     "scaled_dot_product_attention",
     "multi_head_attention_forward",
 ]
@@ -720,6 +723,221 @@ def _cubic_matrix(in_size, out_size, scale, align_corners) -> np.ndarray:
     weights = np.where(distance <= 1, near, far)
     taps = i0.astype(np.int64)[:, None] + np.arange(-1, 3)
     return _matrix_of(in_size, out_size, taps, weights)
+
+
+# ---- spatial transformers -----------------------------------------------------------------------
+def affine_grid(theta: Tensor, size, align_corners=None) -> Tensor:
+    """Sampling grid (N, H, W, 2) of the 2-D affine maps theta (N, 2, 3) for an output of size
+    (N, C, H, W), or (N, D, H, W, 3) of theta (N, 3, 4) for (N, C, D, H, W): the (x, y[, z], 1)
+    coordinates of each output pixel in [-1, 1], times theta^T."""
+    align_corners = _default_align_corners(align_corners)
+    size = tuple(int(s) for s in size)
+    if not theta.dtype.is_floating_point:
+        raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
+    if len(size) not in (4, 5):
+        raise NotImplementedError(
+            "affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, "
+            f"respectively. Got size {list(size)}."
+        )
+    k = len(size) - 2  # spatial dims
+    if theta.ndim != 3 or tuple(theta.shape[1:]) != (k, k + 1):
+        raise ValueError(
+            f"Expected a batch of {k}D affine matrices of shape Nx{k}x{k + 1} for size "
+            f"{list(size)}. Got {list(theta.shape)}."
+        )
+    if theta.shape[0] != size[0]:  # a RuntimeError, as PyTorch's (from its bmm)
+        raise RuntimeError(
+            f"affine_grid: theta holds {theta.shape[0]} matrices but size {list(size)} asks "
+            f"for a batch of {size[0]}; pass size=(theta.shape[0], C, ...)"
+        )
+    if min(size) <= 0:
+        raise ValueError(f"Expected non-zero, positive output size. Got {list(size)}")
+    if align_corners and min(size[2:]) == 1:
+        warnings.warn(
+            "Since version 1.3.0, affine_grid behavior has changed for unit-size grids when "
+            "align_corners=True. This is not an intended use case of affine_grid. See the "
+            "documentation of affine_grid for details.",
+            stacklevel=2,
+        )
+    axes = [_grid_axis(n, align_corners) for n in size[2:]]
+    coords = list(np.meshgrid(*axes, indexing="ij"))[::-1]  # x (the last dim) first
+    base = np.stack(coords + [np.ones_like(coords[0])], axis=-1).reshape(1, -1, k + 1)
+    base = wrap(base.astype(theta.dtype.np), theta.dtype).to(theta.device)
+    return base.matmul(theta.transpose(1, 2)).reshape(size[0], *size[2:], k)
+
+
+def _grid_axis(n: int, align_corners: bool) -> np.ndarray:
+    """The n pixel positions along one dim in [-1, 1]: their centres, or corners if aligned."""
+    if n == 1:
+        return np.zeros(1)
+    axis = np.linspace(-1.0, 1.0, n)
+    return axis if align_corners else axis * (n - 1) / n
+
+
+def _default_align_corners(align_corners) -> bool:
+    if align_corners is None:
+        warnings.warn(
+            "Default grid_sample and affine_grid behavior has changed to align_corners=False "
+            "since 1.3.0. Please specify align_corners=True if the old behavior is desired. "
+            "See the documentation of grid_sample for details.",
+            stacklevel=3,
+        )
+    return bool(align_corners)
+
+
+def grid_sample(
+    input: Tensor,
+    grid: Tensor,
+    mode: str = "bilinear",
+    padding_mode: str = "zeros",
+    align_corners=None,
+) -> Tensor:
+    """Sample (N, C, H_in, W_in) input at the (x, y) points of grid (N, H_out, W_out, 2) in
+    [-1, 1] (x along W), giving (N, C, H_out, W_out).
+
+    Composed from differentiable ops: the grid is unnormalised to pixel coordinates, padded
+    (border: clipped; reflection: reflected, then clipped), and the corners around each point
+    are gathered from the flattened image, corners outside the image reading zero. Gradients
+    reach input (through gather) and grid (through the interpolation weights), as PyTorch's.
+    """
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(
+            "nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or "
+            f"'bicubic', but got: '{mode}'"
+        )
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(
+            "nn.functional.grid_sample(): expected padding_mode to be 'zeros', 'border', or "
+            f"'reflection', but got: '{padding_mode}'"
+        )
+    align_corners = _default_align_corners(align_corners)
+    _check_grid_sample(input, grid)
+    n, c, h, w = (int(s) for s in input.shape)
+    flat = input.reshape(n, c, h * w)
+    x = _source_coordinate(grid[..., 0], w, padding_mode, align_corners, mode)
+    y = _source_coordinate(grid[..., 1], h, padding_mode, align_corners, mode)
+    if mode == "nearest":
+        # round() passes a zero gradient: weighting by 1 built from it gives grid a zero
+        # gradient (not None), as PyTorch's nearest mode does
+        x, y = x.round(), y.round()
+        return _corner(flat, x, y, x - x + 1, h, w)
+    x0, y0 = x.floor(), y.floor()
+    tx, ty = x - x0, y - y0
+    if mode == "bilinear":
+        wx, wy = [1 - tx, tx], [1 - ty, ty]
+    else:
+        wx, wy = _cubic_weights(tx), _cubic_weights(ty)
+    first = 0 if mode == "bilinear" else -1  # the taps start at x0, or x0 - 1 for bicubic
+    xs = [_tap(x0 + (first + i), w, mode, padding_mode, align_corners) for i in range(len(wx))]
+    ys = [_tap(y0 + (first + j), h, mode, padding_mode, align_corners) for j in range(len(wy))]
+    terms = [
+        _corner(flat, xi, yj, wxi * wyj, h, w) for yj, wyj in zip(ys, wy) for xi, wxi in zip(xs, wx)
+    ]
+    return sum(terms[1:], terms[0])
+
+
+def _tap(coord: Tensor, size: int, mode: str, padding_mode: str, align_corners) -> Tensor:
+    """An integer tap position: bilinear's lie around an already padded point, bicubic's are
+    padded one by one (PyTorch's get_value_bounded)."""
+    if mode == "bilinear":
+        return coord
+    return _pad_coordinate(coord, size, padding_mode, align_corners)
+
+
+def _check_grid_sample(input: Tensor, grid: Tensor) -> None:
+    """PyTorch's grid_sampler checks (its messages), and ours for what is not supported."""
+    shapes = f"input with sizes {list(input.shape)} and grid with sizes {list(grid.shape)}"
+    if input.ndim not in (4, 5) or grid.ndim != input.ndim:
+        raise RuntimeError(
+            "grid_sampler(): expected 4D or 5D input and grid with same number of "
+            f"dimensions, but got {shapes}"
+        )
+    if input.ndim == 5:
+        raise NotImplementedError(
+            f"grid_sample: 5-D (volumetric) input is not supported (got {shapes}); "
+            "sample each depth slice as a 4-D input instead"
+        )
+    if input.shape[0] != grid.shape[0]:
+        raise RuntimeError(
+            f"grid_sampler(): expected grid and input to have same batch size, but got {shapes}"
+        )
+    if grid.shape[-1] != 2:
+        raise RuntimeError(
+            "grid_sampler(): expected grid to have size 2 in last dimension, but got grid "
+            f"with sizes {list(grid.shape)}"
+        )
+    for d in (2, 3):
+        if input.shape[d] == 0:
+            raise RuntimeError(
+                "grid_sampler(): expected input to have non-empty spatial dimensions, but "
+                f"input has sizes {list(input.shape)} with dimension {d} being empty"
+            )
+    if input.dtype is not grid.dtype:
+        raise RuntimeError(
+            "grid_sampler(): expected input and grid to have same dtype, but input has "
+            f"{input.dtype} and grid has {grid.dtype}"
+        )
+
+
+def _source_coordinate(coord: Tensor, size: int, padding_mode: str, align_corners, mode):
+    """Grid coordinates in [-1, 1] as pixel positions in the input, padded as asked (bicubic
+    pads its integer taps instead, see _tap)."""
+    if align_corners:
+        coord = (coord + 1) * ((size - 1) / 2)
+    else:
+        coord = (coord + 1) * (size / 2) - 0.5
+    if mode == "bicubic":
+        return coord
+    return _pad_coordinate(coord, size, padding_mode, align_corners)
+
+
+def _pad_coordinate(coord: Tensor, size: int, padding_mode: str, align_corners) -> Tensor:
+    if padding_mode == "reflection":
+        coord = _reflect(coord, size, align_corners)
+    if padding_mode == "zeros":
+        return coord
+    # clip with strict comparisons: the clipped points (the edges too) get a zero gradient,
+    # as PyTorch's clip_coordinates_set_grad
+    return coord.where(coord > 0, 0.0).where(coord < size - 1, float(size - 1))
+
+
+def _reflect(coord: Tensor, size: int, align_corners) -> Tensor:
+    """Fold coordinates into [low, high] (the edge pixel centres, or the image borders when
+    not align_corners) by reflecting at both ends repeatedly, as PyTorch's reflect_coordinates."""
+    low, span = (0.0, size - 1.0) if align_corners else (-0.5, float(size))
+    if span <= 0:
+        return coord * 0
+    d = coord - low
+    d = d.where(d >= 0, -d)  # |d|, with gradient -1 left of low (PyTorch's choice at 0: +1)
+    flips = (d / span).floor()
+    extra = d - flips * span
+    odd = flips - ((flips / 2).floor() * 2) != 0
+    return (span - extra).where(odd, extra) + low
+
+
+def _cubic_weights(t: Tensor) -> list:
+    """Weights of the 4 taps at x0 - 1 .. x0 + 2 for a point t past x0 (PyTorch's cubic
+    convolution, a = -0.75, as interpolate's bicubic)."""
+    a = _CUBIC_A
+
+    def near(d):
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def far(d):
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+
+
+def _corner(flat: Tensor, x: Tensor, y: Tensor, weight: Tensor, h: int, w: int) -> Tensor:
+    """weight * input[n, :, y, x] for integer-valued pixel positions x, y (N, H_out, W_out),
+    zero where (x, y) lies outside the image: (N, C, H_out, W_out)."""
+    n, c = flat.shape[:2]
+    inside = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
+    x, y = x.where(inside, 0.0).long(), y.where(inside, 0.0).long()  # (int: exact past 2**24)
+    index = (y * w + x).reshape(n, 1, -1).expand(n, c, -1)
+    values = flat.gather(2, index).reshape(n, c, *x.shape[1:])
+    return (values * weight.unsqueeze(1)).where(inside.unsqueeze(1), 0.0)
 
 
 # ---- attention ----------------------------------------------------------------------------------
