@@ -134,6 +134,102 @@ from .random import (
 from .serialization import load, save
 from .tensor import Size, Tensor, _legacy_type_name
 from .threads import get_num_threads, set_flush_denormal, set_num_threads
+from .toplevel import (
+    adaptive_avg_pool1d,
+    adaptive_max_pool1d,
+    alpha_dropout,
+    alpha_dropout_,
+    avg_pool1d,
+    bartlett_window,
+    batch_norm,
+    bilinear,
+    binary_cross_entropy_with_logits,
+    blackman_window,
+    can_cast,
+    celu,
+    celu_,
+    channel_shuffle,
+    cholesky,
+    conv1d,
+    conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
+    cosine_embedding_loss,
+    cosine_similarity,
+    diagonal_scatter,
+    dropout,
+    dropout_,
+    embedding,
+    feature_alpha_dropout,
+    feature_alpha_dropout_,
+    feature_dropout,
+    feature_dropout_,
+    fill,
+    fmax,
+    fmin,
+    frexp,
+    gcd,
+    gcd_,
+    group_norm,
+    hamming_window,
+    hann_window,
+    hardshrink,
+    hinge_embedding_loss,
+    index_put,
+    instance_norm,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    is_complex,
+    is_inference,
+    is_nonzero,
+    is_same_size,
+    is_signed,
+    isneginf,
+    isposinf,
+    isreal,
+    kaiser_window,
+    kl_div,
+    layer_norm,
+    lcm,
+    lcm_,
+    ldexp,
+    ldexp_,
+    margin_ranking_loss,
+    matrix_power,
+    max_pool1d,
+    max_pool1d_with_indices,
+    max_pool2d,
+    mode,
+    nextafter,
+    pairwise_distance,
+    pdist,
+    pinverse,
+    pixel_shuffle,
+    pixel_unshuffle,
+    poisson_nll_loss,
+    positive,
+    prelu,
+    put,
+    qr,
+    rms_norm,
+    rrelu,
+    rrelu_,
+    rsub,
+    select_scatter,
+    selu,
+    selu_,
+    set_anomaly_enabled,
+    signbit,
+    slice_scatter,
+    svd,
+    threshold,
+    threshold_,
+    triplet_margin_loss,
+    typename,
+    unravel_index,
+    vander,
+    vdot,
+)
 
 float = float32  # noqa: A001
 pi, e, inf, nan = _math.pi, _math.e, _math.inf, _math.nan
@@ -180,10 +276,20 @@ for _name in (
     "bitwise_xor bitwise_left_shift bitwise_right_shift ravel erfc erfinv float_power mv dist "
     "nanmean lgamma digamma aminmax argwhere take tensor_split hsplit vsplit dsplit diag_embed "
     "diagflat rot90 msort inner cross copysign heaviside logaddexp2 cov corrcoef "
-    "unique_consecutive scatter_reduce"
+    "unique_consecutive scatter_reduce clamp_min clamp_max masked_scatter"
 ).split():
     if hasattr(Tensor, _name):
         globals()[_name] = _method(_name)
+
+# In-place functions, torch.relu_(x) and kin: exactly the Tensor method (no out=).
+for _name in (
+    "abs_ acos_ acosh_ addmv_ arccos_ arccosh_ arcsin_ arcsinh_ arctan_ arctanh_ asin_ asinh_ "
+    "atan_ atanh_ ceil_ clamp_ clamp_max_ clamp_min_ clip_ cos_ cosh_ deg2rad_ detach_ erf_ "
+    "erfc_ exp2_ exp_ expm1_ fill_ floor_ frac_ index_put_ log10_ log1p_ log2_ log_ logit_ "
+    "nan_to_num_ neg_ negative_ rad2deg_ reciprocal_ relu_ round_ rsqrt_ sigmoid_ sin_ sinh_ "
+    "sqrt_ square_ tan_ tanh_ trunc_ xlogy_ zero_"
+).split():
+    globals()[_name] = getattr(Tensor, _name)
 
 
 class _LegacyType(type):
@@ -239,7 +345,7 @@ def get_float32_matmul_precision() -> str:
     return _settings["float32_matmul_precision"]
 
 
-def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:  # noqa: F811
     _settings.update(deterministic=mode is True or mode == 1, warn_only=warn_only is True)
 
 
@@ -267,10 +373,6 @@ def polygamma(n: int, input: Tensor, *, out=None) -> Tensor:
     """torch.polygamma(n, input): input.polygamma(n) (n = 0 or 1 in minitorch)."""
     result = input.polygamma(n)
     return result if out is None else write_out(out, result, "polygamma")
-
-
-def clamp_min(input, min):
-    return input.clamp(min=min)
 
 
 def get_default_device() -> device:

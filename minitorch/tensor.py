@@ -1927,8 +1927,31 @@ class Tensor:
     def zero_(self) -> Tensor:
         return self.fill_(0)
 
-    def masked_scatter_(self, mask, source):
-        raise NotImplementedError("masked_scatter_ is not supported")
+    def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
+        """self with the positions where mask (broadcast to self) is True filled, in row-major
+        order, from source's first elements: source[cumsum(mask) - 1], picked by where."""
+        if mask.dtype is not dtypes.bool_:
+            raise RuntimeError(
+                f"masked_scatter_ only supports boolean masks, but got mask with dtype {mask.dtype}"
+            )
+        if source.dtype is not self.dtype:
+            raise RuntimeError(
+                f"masked_scatter: expected self and source to have same dtypes but got "
+                f"{self.dtype} and {source.dtype}"
+            )
+        mask = mask.expand(self.shape)
+        taken = mask.reshape(-1).to(dtypes.int64).cumsum(0)
+        if taken.numel() and taken[-1].item() > source.numel():
+            raise RuntimeError(
+                "masked_scatter: expected source to have at least as many elements as ones in mask"
+            )
+        if not source.numel():  # (then mask is all False)
+            return self.clone()
+        picked = source.reshape(-1)[(taken - 1).clamp(min=0)]
+        return apply(E.where, mask, picked.reshape(self.shape), self)
+
+    def masked_scatter_(self, mask: Tensor, source: Tensor) -> Tensor:
+        return self._inplace(lambda s, m, v: s.masked_scatter(m, v), mask, source)
 
     # the in-place samplers: numbers from the registry's draw (minitorch/random.py sample_)
     def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:

@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 
 from .. import dtypes
+from ..arranging import triu_indices
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..functional import cat, where, write_out
 from ..jit_guard import _guard
@@ -877,6 +878,15 @@ def pairwise_distance(
 ) -> Tensor:
     """||x1 - x2 + eps||_p along the last dim."""
     return (x1 - x2 + eps).norm(p, -1, keepdim=keepdim)
+
+
+def pdist(input: Tensor, p: float = 2.0) -> Tensor:
+    """p-norm distances between every pair of rows i < j of an (N, M) input, in row-major
+    order of (i, j): N * (N - 1) / 2 values."""
+    if input.ndim != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    i, j = triu_indices(input.shape[0], input.shape[0], 1, device=input.device)
+    return (input[i] - input[j]).norm(p, -1)
 
 
 # ---- losses --------------------------------------------------------------------------------
