@@ -110,6 +110,7 @@ from .functional import (
 from .functional import vstack as row_stack
 from .jit import compile  # noqa: A004
 from .numeric import cumulative_trapezoid, isin, std_mean, trapezoid, var_mean
+from .numeric import trapezoid as trapz
 from .printing import set_printoptions
 from .products import cdist, tensordot
 from .random import (
@@ -137,6 +138,8 @@ from .threads import get_num_threads, set_flush_denormal, set_num_threads
 from .toplevel import (
     adaptive_avg_pool1d,
     adaptive_max_pool1d,
+    addr,
+    adjoint,
     alpha_dropout,
     alpha_dropout_,
     avg_pool1d,
@@ -144,12 +147,15 @@ from .toplevel import (
     batch_norm,
     bilinear,
     binary_cross_entropy_with_logits,
+    binomial,
     blackman_window,
     can_cast,
     celu,
     celu_,
+    chain_matmul,
     channel_shuffle,
     cholesky,
+    constant_pad_nd,
     conv1d,
     conv2d,
     conv_transpose1d,
@@ -165,6 +171,8 @@ from .toplevel import (
     feature_dropout,
     feature_dropout_,
     fill,
+    fix,
+    fix_,
     fmax,
     fmin,
     frexp,
@@ -206,6 +214,7 @@ from .toplevel import (
     pinverse,
     pixel_shuffle,
     pixel_unshuffle,
+    poisson,
     poisson_nll_loss,
     positive,
     prelu,
@@ -220,13 +229,19 @@ from .toplevel import (
     selu_,
     set_anomaly_enabled,
     signbit,
+    sinc,
+    sinc_,
     slice_scatter,
+    split_with_sizes,
     svd,
     threshold,
     threshold_,
     triplet_margin_loss,
     typename,
     unravel_index,
+    unsafe_chunk,
+    unsafe_split,
+    unsafe_split_with_sizes,
     vander,
     vdot,
 )

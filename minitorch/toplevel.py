@@ -10,8 +10,10 @@ Each is one definition here; minitorch/__init__.py re-exports them.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -19,6 +21,7 @@ from . import dtypes, linalg
 from .autograd import grad_mode
 from .functional import arange, eye, ones_like, tensor, where, zeros
 from .nn import functional as F
+from .random import rand
 from .tensor import Tensor, _named
 
 # ---- nn.functional under torch's top-level names -------------------------------------------
@@ -642,3 +645,104 @@ def kaiser_window(
         return np.i0(beta * np.sqrt(np.clip(1 - ratio**2, 0, None))) / np.i0(beta)
 
     return _window("kaiser_window", values, window_length, periodic, dtype, device, requires_grad)
+
+
+# ---- more aliases and thin compositions ----------------------------------------------------
+
+
+def fix(input):
+    return input.trunc()
+
+
+def fix_(input):
+    return input.trunc_()
+
+
+def sinc(input):
+    """sin(pi x) / (pi x), 1 at x = 0 (gradient 0 there); integers give the default float."""
+    if not input.dtype.is_floating_point:
+        input = input.to(dtypes.get_default_dtype())
+    zero = input == 0
+    x = where(zero, 1.0, input) * math.pi  # (no 0/0 in the value or the gradient)
+    return where(zero, 1.0, x.sin() / x).to(input.dtype)
+
+
+def sinc_(input):
+    return input.copy_(sinc(input))
+
+
+def adjoint(input):
+    return input.transpose(-2, -1)  # (real tensors: the conjugate is the tensor itself)
+
+
+def chain_matmul(*matrices):
+    warnings.warn(
+        "torch.chain_matmul is deprecated and will be removed in a future PyTorch release. "
+        "Use torch.linalg.multi_dot instead, which accepts a list of two or more tensors "
+        "rather than multiple parameters.",
+        stacklevel=2,
+    )
+    return functools.reduce(lambda a, b: a @ b, matrices)
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1):
+    """beta * input + alpha * outer(vec1, vec2); beta = 0 ignores input (nan and inf too)."""
+    product = vec1.outer(vec2) if alpha == 1 else vec1.outer(vec2) * alpha
+    if beta == 0:  # (recorded: input gets a zero gradient)
+        return input.masked_fill(tensor(True), 0) + product
+    return (input if beta == 1 else input * beta) + product
+
+
+def unsafe_chunk(input, chunks, dim=0):
+    return input.chunk(chunks, dim)
+
+
+def unsafe_split(input, split_size, dim=0):
+    return input.split(split_size, dim)
+
+
+def split_with_sizes(input, split_sizes, dim=0):
+    return input.split(list(split_sizes), dim)
+
+
+unsafe_split_with_sizes = split_with_sizes
+
+
+def constant_pad_nd(input, pad, value=0):
+    return F.pad(input, pad, "constant", value)
+
+
+def poisson(input, generator=None):
+    """Poisson(rate = input) counts, as input's dtype: the number of unit-rate exponential
+    arrivals (-log U) before time `rate`, drawn for all elements at once (about rate + a few
+    sqrt(rate) rounds of uniforms)."""
+    if (input < 0).any().item():
+        raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
+    time = zeros(input.shape, dtype=dtypes.float64, device=input.device)
+    count = zeros(input.shape, dtype=dtypes.float64, device=input.device)
+    rate = input.detach().to(dtypes.float64)
+    active = rate > 0
+    while active.any().item():
+        time = time - (1 - rand(input.shape, generator=generator, device=input.device)).log()
+        active = active & (time <= rate)
+        count = count + active.to(count.dtype)
+    return count.to(input.dtype)
+
+
+def binomial(count, prob, generator=None):
+    """Binomial(count, prob) draws: the sum of count Bernoulli(prob) trials, one round of
+    uniforms per trial up to the largest count."""
+    for name, t in (("count", count), ("prob", prob)):
+        if not t.dtype.is_floating_point:
+            raise ValueError(
+                f"binomial only supports floating-point dtypes for {name}, got: "
+                f"{_scalar_name(t.dtype)}"
+            )
+    trials = count.detach().to(dtypes.float64)
+    p = prob.detach().to(dtypes.float64)
+    trials, p = trials + p * 0, p + trials * 0  # (broadcast)
+    successes = zeros(trials.shape, dtype=dtypes.float64, device=count.device)
+    for k in range(int(trials.amax().item()) if trials.numel() else 0):
+        u = rand(trials.shape, generator=generator, dtype=dtypes.float64, device=count.device)
+        successes = successes + ((u < p) & (k < trials)).to(successes.dtype)
+    return successes.to(count.dtype)
