@@ -11,8 +11,8 @@ recurrence at its own length.
 Packing and unpacking are index_select gathers, so gradients flow from padded outputs through
 `data` back to the padded input. The lengths are read into Python (they decide shapes): under
 minitorch.compile, lengths given as a Python list are part of the trace's guard key (other
-lengths trace again), while a lengths *tensor* is refused with the tracer's error (pass
-`lengths.tolist()` into the compiled step instead).
+lengths trace again), while a lengths *tensor*, or a PackedSequence passed into the step, is
+refused with the tracer's error (pass `lengths.tolist()` into the compiled step and pack there).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ... import dtypes
+from ... import dtypes, jit_guard
 from ...functional import cat, full, stack, tensor
 from ...tensor import Tensor
 
@@ -150,16 +150,24 @@ class PackedSequence(_Fields):
 
 def _make_packed(data: Tensor, sizes: list, sorted_indices: Tensor | None) -> PackedSequence:
     """A PackedSequence that also keeps its batch sizes as Python ints (`_sizes`), so that
-    unpacking and the RNN layers need not read the batch_sizes tensor (a read a trace refuses)."""
+    unpacking and the RNN layers need not read the batch_sizes tensor (a read a trace refuses).
+    """
     packed = PackedSequence(data, tensor(sizes, dtype=dtypes.int64), sorted_indices)
-    packed._sizes = tuple(sizes)
+    packed._sizes = (jit_guard.capture[0], tuple(sizes))
     return packed
 
 
 def _batch_sizes(sequence: PackedSequence) -> tuple:
-    """The batch sizes of a packed sequence as Python ints."""
-    sizes = getattr(sequence, "_sizes", None)
-    return sizes if sizes is not None else tuple(sequence.batch_sizes.tolist())
+    """The batch sizes of a packed sequence as Python ints.
+
+    The kept copy serves only where it was made: outside a trace, or in the trace that made it
+    (from lengths the trace's key holds). A PackedSequence made outside and passed into a
+    compiled step reads batch_sizes, which the trace refuses: its key holds only the shape.
+    """
+    made_in, sizes = getattr(sequence, "_sizes", (None, None))
+    if sizes is not None and made_in is jit_guard.capture[0]:
+        return sizes
+    return tuple(sequence.batch_sizes.tolist())
 
 
 def _packed_positions(sizes: Sequence[int], steps: int, batch_first: bool) -> np.ndarray:
