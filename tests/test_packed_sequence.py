@@ -173,7 +173,7 @@ def test_packed_output_keeps_the_packing():
     packed = M.pack_padded_sequence(mt.randn(4, 3, 3), [2, 4, 1], enforce_sorted=False)
     out, (h, c) = lstm(packed)
     assert isinstance(out, M.PackedSequence) and out.data.shape == (7, 5)
-    assert out.batch_sizes.tolist() == [3, 2, 1, 1]
+    assert out.batch_sizes is packed.batch_sizes and out.batch_sizes.tolist() == [3, 2, 1, 1]
     assert out.sorted_indices.tolist() == [1, 0, 2] and out.unsorted_indices.tolist() == [1, 0, 2]
     assert h.shape == c.shape == (1, 3, 5)
 

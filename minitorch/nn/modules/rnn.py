@@ -27,7 +27,7 @@ from ...tensor import Tensor
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
-from ..utils.rnn import PackedSequence, _batch_sizes, _make_packed
+from ..utils.rnn import PackedSequence, _batch_sizes, _lengths
 from ._factory import new_empty
 from .module import Module
 
@@ -227,7 +227,7 @@ class RNNBase(Module):
         ]
         if input.sorted_indices is not None:  # states come in batch order, data sorted
             states = [s.index_select(1, input.sorted_indices) for s in states]
-        lengths = (np.asarray(sizes)[None, :] > np.arange(batch)[:, None]).sum(1)
+        lengths = _lengths(sizes)
         step_start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         sources, outs, finals = [], [], []
         for start in np.flatnonzero(np.diff(lengths, prepend=-1)):  # runs of equal length
@@ -246,7 +246,7 @@ class RNNBase(Module):
         finals = [cat(list(f), 1) for f in zip(*finals)]
         if input.unsorted_indices is not None:
             finals = [f.index_select(1, input.unsorted_indices) for f in finals]
-        return _make_packed(output, list(sizes), input.sorted_indices), tuple(finals)
+        return input._with_data(output), tuple(finals)  # input's batch sizes and indices
 
     def _finish(self, output: Tensor, batched: bool, *states):
         if not batched:

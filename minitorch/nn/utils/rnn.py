@@ -170,6 +170,11 @@ def _batch_sizes(sequence: PackedSequence) -> tuple:
     return tuple(sequence.batch_sizes.tolist())
 
 
+def _lengths(sizes: Sequence[int]) -> np.ndarray:
+    """Each sequence's length (packed order) from the batch sizes."""
+    return (np.asarray(sizes)[None, :] > np.arange(sizes[0])[:, None]).sum(1)
+
+
 def _packed_positions(sizes: Sequence[int], steps: int, batch_first: bool) -> np.ndarray:
     """For each row of packed data, its flat position in a padded (steps, B) array
     ((B, steps) when batch_first), B = sizes[0]."""
@@ -275,9 +280,7 @@ def pad_packed_sequence(
     padding = full((1,) + rest, padding_value, dtype=data.dtype, device=data.device)
     padded = cat([data, padding]).index_select(0, _index(source, data))
     padded = padded.reshape(((batch, steps) if batch_first else (steps, batch)) + rest)
-    lengths = tensor(
-        (np.asarray(sizes)[None, :] > np.arange(batch)[:, None]).sum(1), dtype=dtypes.int64
-    )
+    lengths = tensor(_lengths(sizes), dtype=dtypes.int64)
     unsorted = sequence.unsorted_indices
     if unsorted is not None:
         padded = padded.index_select(0 if batch_first else 1, unsorted)
