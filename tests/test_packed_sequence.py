@@ -55,13 +55,14 @@ def test_pack_pad_roundtrip_values_and_grads(batch_first, lengths, enforce_sorte
 def test_pack_sequence_unpack_unpad():
     rng = np.random.default_rng(1)
     seqs = [rng.standard_normal((n, 2)).astype(np.float32) for n in (2, 4, 1)]
-    for enforce_sorted in (False,):
-        mp = M.pack_sequence([mt.tensor(s) for s in seqs], enforce_sorted=enforce_sorted)
-        tp = T.pack_sequence([torch.tensor(s) for s in seqs], enforce_sorted=enforce_sorted)
-        _close(mp.data, tp.data)
-        assert mp.batch_sizes.tolist() == tp.batch_sizes.tolist()
-        for a, b in zip(M.unpack_sequence(mp), seqs):
-            np.testing.assert_array_equal(_np(a), b)
+    mp = M.pack_sequence([mt.tensor(s) for s in seqs], enforce_sorted=False)
+    tp = T.pack_sequence([torch.tensor(s) for s in seqs], enforce_sorted=False)
+    _close(mp.data, tp.data)
+    assert mp.batch_sizes.tolist() == tp.batch_sizes.tolist()
+    for a, b in zip(M.unpack_sequence(mp), seqs, strict=True):
+        np.testing.assert_array_equal(_np(a), b)
+    with pytest.raises(RuntimeError, match="must be sorted in decreasing order"):
+        M.pack_sequence([mt.tensor(s) for s in seqs])
     padded = M.pad_sequence([mt.tensor(s) for s in seqs])
     for a, b in zip(M.unpad_sequence(padded, mt.tensor([2, 4, 1])), seqs):
         np.testing.assert_array_equal(_np(a), b)
