@@ -6,6 +6,10 @@ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) follow PyTorch, so state_dicts load
 Per layer and direction, the input projection of all time steps is one matmul (F.linear);
 the recurrence is one `rnn_sequence` op (minitorch/ops/rnn.py) that loops over time with one
 BLAS product and one gate kernel per step, forward and backward.
+
+A PackedSequence input runs each run of equal-length sequences (packing sorts them longest
+first) through that same path as one batch, so every sequence stops at its own length, and
+gathers the outputs back into packed order.
 """
 
 from __future__ import annotations
@@ -14,13 +18,16 @@ import math
 import numbers
 import warnings
 
-from ...functional import cat, stack, zeros
+import numpy as np
+
+from ...functional import cat, stack, tensor, zeros
 from ...ops import rnn as R
 from ...ops.registry import apply
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
+from ..utils.rnn import PackedSequence, _batch_sizes, _lengths
 from ._factory import new_empty
 from .module import Module
 
@@ -187,14 +194,59 @@ class RNNBase(Module):
             hx = tuple(h.unsqueeze(1) for h in hxs) if isinstance(hx, tuple) else hx.unsqueeze(1)
         return x, batched, hx
 
-    def _initial(self, hx, x: Tensor, which: str = "") -> Tensor:
+    def _initial(self, hx, x: Tensor, which: str = "", batch: int | None = None) -> Tensor:
+        """hx checked against (D * num_layers, batch, H), or zeros; batch defaults to x's
+        (time-major) batch size."""
         directions = 2 if self.bidirectional else 1
-        expected = (self.num_layers * directions, x.shape[1], self.hidden_size)
+        batch = x.shape[1] if batch is None else batch
+        expected = (self.num_layers * directions, batch, self.hidden_size)
         if hx is None:
             return zeros(expected, dtype=x.dtype, device=x.device)
         if tuple(hx.shape) != expected:
             raise RuntimeError(f"Expected hidden{which} size {expected}, got {list(hx.shape)}")
         return hx
+
+    def _forward_packed(self, input: PackedSequence, hx: tuple):
+        """PackedSequence input -> (PackedSequence output, tuple of final states).
+
+        hx is (h_0,) or (h_0, c_0), entries None for zeros, in the batch's original order.
+        Each run of equal-length sequences (contiguous in packed order) goes through _run as
+        one batch; the outputs are gathered back into packed order.
+        """
+        data = input.data
+        if data.ndim != 2 or data.shape[1] != self.input_size:
+            raise RuntimeError(
+                f"{type(self).__name__}: a PackedSequence's data must be (N, input_size="
+                f"{self.input_size}), got shape {list(data.shape)}"
+            )
+        sizes = _batch_sizes(input)
+        batch = sizes[0]
+        states = [
+            self._initial(h, data, f"[{i}]" if len(hx) == 2 else "", batch)
+            for i, h in enumerate(hx)
+        ]
+        if input.sorted_indices is not None:  # states come in batch order, data sorted
+            states = [s.index_select(1, input.sorted_indices) for s in states]
+        lengths = _lengths(sizes)
+        step_start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        sources, outs, finals = [], [], []
+        for start in np.flatnonzero(np.diff(lengths, prepend=-1)):  # runs of equal length
+            end, steps = start + int((lengths == lengths[start]).sum()), int(lengths[start])
+            rows = (step_start[:steps, None] + np.arange(start, end)).reshape(-1)
+            x = data.index_select(0, tensor(rows, device=data.device))
+            x = x.reshape(steps, end - start, self.input_size)
+            group = [s[:, start:end] for s in states]
+            out, *state = self._run(x, group[0], group[1] if len(group) == 2 else None)
+            sources.append(rows)
+            outs.append(out.reshape(-1, out.shape[2]))
+            finals.append(state[: len(hx)])
+        # row r of cat(outs) is packed row sources[r]
+        order = np.argsort(np.concatenate(sources))
+        output = cat(outs).index_select(0, tensor(order, device=data.device))
+        finals = [cat(list(f), 1) for f in zip(*finals)]
+        if input.unsorted_indices is not None:
+            finals = [f.index_select(1, input.unsorted_indices) for f in finals]
+        return input._with_data(output), tuple(finals)  # input's batch sizes and indices
 
     def _finish(self, output: Tensor, batched: bool, *states):
         if not batched:
@@ -273,7 +325,10 @@ class RNN(RNNBase):
         )
         self.nonlinearity = nonlinearity
 
-    def forward(self, input: Tensor, hx: Tensor | None = None):
+    def forward(self, input: Tensor | PackedSequence, hx: Tensor | None = None):
+        if isinstance(input, PackedSequence):
+            output, (h_n,) = self._forward_packed(input, (hx,))
+            return output, h_n
         x, batched, hx = self._prepare(input, hx)
         h0 = self._initial(hx, x)
         output, h_n, _ = self._run(x, h0, None)
@@ -372,10 +427,13 @@ class LSTM(RNNBase):
             dtype=dtype,
         )
 
-    def forward(self, input: Tensor, hx=None):
-        x, batched, hx = self._prepare(input, hx)
+    def forward(self, input: Tensor | PackedSequence, hx=None):
         if hx is not None and (not isinstance(hx, tuple) or len(hx) != 2):
             raise RuntimeError("LSTM: hx must be a tuple (h_0, c_0) of two tensors")
+        if isinstance(input, PackedSequence):
+            output, (h_n, c_n) = self._forward_packed(input, hx or (None, None))
+            return output, (h_n, c_n)
+        x, batched, hx = self._prepare(input, hx)
         h0 = self._initial(None if hx is None else hx[0], x, "[0]")
         c0 = self._initial(None if hx is None else hx[1], x, "[1]")
         output, h_n, c_n = self._run(x, h0, c0)
