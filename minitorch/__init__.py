@@ -162,6 +162,7 @@ from .toplevel import (
     conv_transpose2d,
     cosine_embedding_loss,
     cosine_similarity,
+    ctc_loss,
     diagonal_scatter,
     dropout,
     dropout_,

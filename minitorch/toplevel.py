@@ -196,6 +196,20 @@ def triplet_margin_loss(
     )
 
 
+def ctc_loss(
+    log_probs, targets, input_lengths, target_lengths, blank=0, reduction=1, zero_infinity=False
+):
+    return F.ctc_loss(
+        log_probs,
+        targets,
+        input_lengths,
+        target_lengths,
+        blank,
+        _REDUCTIONS[reduction],
+        zero_infinity,
+    )
+
+
 def poisson_nll_loss(input, target, log_input, full, eps, reduction):
     return F.poisson_nll_loss(
         input, target, log_input, full, eps=eps, reduction=_REDUCTIONS[reduction]

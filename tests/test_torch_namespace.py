@@ -594,7 +594,7 @@ NOT_IMPLEMENTED = sorted(
     affine_grid_generator as_strided as_strided_ as_strided_scatter autocast_decrement_nesting
     autocast_increment_nesting cholesky_inverse cholesky_solve classproperty
     clear_autocast_cache compiled_with_cxx11_abi cond conv3d conv_tbc conv_transpose3d
-    convolution ctc_loss eig embedding_bag embedding_renorm_ empty_permuted empty_strided fork
+    convolution eig embedding_bag embedding_renorm_ empty_permuted empty_strided fork
     frobenius_norm from_dlpack from_file frombuffer fused_moving_avg_obs_fake_quant geqrf
     get_autocast_gpu_dtype get_autocast_ipu_dtype get_autocast_xla_dtype
     get_deterministic_debug_mode get_device get_device_module get_file_path

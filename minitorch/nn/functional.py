@@ -19,7 +19,7 @@ import numpy as np
 from .. import dtypes
 from ..arranging import triu_indices
 from ..autograd.grad_mode import is_grad_enabled, no_grad
-from ..functional import cat, where, write_out
+from ..functional import cat, stack, where, write_out
 from ..jit_guard import _guard
 from ..ops import elementwise as E
 from ..ops import linear as _linear_op
@@ -1303,4 +1303,156 @@ def multilabel_soft_margin_loss(
     loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
     loss = _weighted(loss, weight)
     loss = loss.sum(-1) / input.shape[-1]
+    return _reduce(loss, reduction)
+
+
+def _ctc_lengths(lengths, batch: int, name: str) -> Tensor:
+    """Lengths given as a tensor, an int or a tuple/list of ints, as a 1-D int64 tensor."""
+    if isinstance(lengths, Tensor):
+        lengths = lengths.to(dtypes.int64).reshape(-1)
+    else:
+        lengths = wrap(np.asarray(lengths, dtype=np.int64).reshape(-1), dtypes.int64)
+    if lengths.shape[0] != batch:
+        raise RuntimeError(f"{name} must be of size batch_size")
+    return lengths
+
+
+def _ctc_check_values(input_lengths, target_lengths, T: int, padded_size: int | None, n: int):
+    """PyTorch's value checks (eager only: inside a compiled step the lengths may be tensors
+    whose values the trace cannot read)."""
+    for name, lengths in (("input_lengths", input_lengths), ("target_lengths", target_lengths)):
+        low = int(lengths.min()) if lengths.numel() else 0
+        if low < 0:
+            raise RuntimeError(
+                f"ctc_loss: expected {name} to have value at least 0, but got value {low}"
+            )
+    high = int(input_lengths.max()) if input_lengths.numel() else 0
+    if high > T:
+        raise RuntimeError(
+            f"ctc_loss: expected input_lengths to have value at most {T}, but got value {high}"
+        )
+    if padded_size is None:
+        total = int(target_lengths.sum())
+        if total != n:
+            raise RuntimeError(
+                f"ctc_loss: expected 1-D (concatenated) targets to have size {total} (the sum "
+                f"of target_lengths), but got size {n}"
+            )
+        return
+    longest = int(target_lengths.max()) if target_lengths.numel() else 0
+    if longest > padded_size:
+        raise RuntimeError(
+            f"ctc_loss: expected padded targets (N, S) to have S at least {longest} (the "
+            f"longest target_length), but got size {padded_size}; pad targets to it"
+        )
+
+
+def _logsumexp0(x: Tensor, nan_grad_at_inf: bool = False) -> Tensor:
+    """logsumexp over dim 0, -inf where every entry is -inf: with a zero gradient there, or
+    with nan (PyTorch's gradient of an impossible alignment's loss) if nan_grad_at_inf."""
+    m = x.amax(0)
+    m = where(m == -math.inf, 0.0, m)
+    s = (x - m).exp().sum(0)
+    if nan_grad_at_inf:
+        return m + s.log()  # (log's gradient 1/0 = inf, times exp's 0: nan)
+    # NOTE: log(where(s > 0, s, 1)): log(s) at s == 0 would send a nan gradient back
+    return where(s > 0, m + where(s > 0, s, 1.0).log(), -math.inf)
+
+
+def ctc_loss(
+    log_probs: Tensor,
+    targets: Tensor,
+    input_lengths,
+    target_lengths,
+    blank: int = 0,
+    reduction: str = "mean",
+    zero_infinity: bool = False,
+) -> Tensor:
+    """Connectionist Temporal Classification loss: -log of the summed probability of every
+    alignment of each target to its input frames (blanks between labels, repeats merged).
+
+    Shape: log_probs (T, N, C) or unbatched (T, C), log_softmax outputs; targets padded
+    (N, S) or the N targets concatenated (sum(target_lengths),); input_lengths and
+    target_lengths (N,) tensors or tuples of ints. 'mean' divides each loss by its target
+    length (at least 1), then averages over the batch. zero_infinity sets impossible
+    alignments' losses (inf) and their gradients to zero.
+
+    The forward (alpha) recursion runs in log space over the extended label sequence
+    (blank, l1, blank, l2, ..., blank), one step of tensor ops per frame; autograd gives the
+    gradient. NOTE: that is the true gradient with respect to log_probs; PyTorch's kernel
+    returns one that assumes log_probs is a log_softmax output (they agree once it flows back
+    through log_softmax to the logits).
+
+    Inside minitorch.compile, lengths given as tuples key the trace (new ones trace again);
+    given as tensors they are read by tensor ops only, so one trace serves any values, but
+    their values go unchecked there (an input length above T counts as T).
+    """
+    _loss_op.check_reduction(reduction)
+    if log_probs.ndim not in (2, 3):
+        raise RuntimeError(
+            f"ctc_loss: expected log_probs of shape (T, N, C) or (T, C), but got "
+            f"{tuple(log_probs.shape)}"
+        )
+    unbatched = log_probs.ndim == 2
+    if unbatched:
+        log_probs = log_probs.unsqueeze(1)
+        targets = targets.unsqueeze(0)
+    T, N, C = log_probs.shape
+    if not 0 <= blank < C:
+        raise RuntimeError("blank must be in label range")
+    input_lengths = _ctc_lengths(input_lengths, N, "input_lengths")
+    target_lengths = _ctc_lengths(target_lengths, N, "target_lengths")
+    targets = targets.to(dtypes.int64)
+    padded = targets.ndim == 2
+    if not padded and targets.ndim != 1:
+        raise RuntimeError(
+            f"ctc_loss: expected targets of shape (N, S) or (sum(target_lengths),), but got "
+            f"{tuple(targets.shape)}"
+        )
+    tracing = _guard[0] is not None
+    if not tracing:
+        _ctc_check_values(
+            input_lengths,
+            target_lengths,
+            T,
+            targets.shape[1] if padded else None,
+            targets.shape[0],
+        )
+    if not padded:  # gather the concatenated targets into rows (N, S)
+        if tracing:  # (the longest length is a value: bound it by the total, which is a shape)
+            S = targets.shape[0]
+        else:
+            S = int(target_lengths.max()) if N else 0
+        starts = target_lengths.cumsum(0) - target_lengths
+        idx = starts.unsqueeze(1) + _arange(S).unsqueeze(0)
+        targets = targets[idx.clamp(max=max(targets.shape[0] - 1, 0))] if S else idx
+    S = targets.shape[1]
+    L = 2 * S + 1
+    # extended labels (N, L): blank, t1, blank, t2, ..., blank
+    ext = cat([targets.unsqueeze(2), targets.new_full((N, S, 1), blank)], 2).reshape(N, 2 * S)
+    ext = cat([targets.new_full((N, 1), blank), ext], 1)
+    # the skip s-2 -> s is allowed onto a label that differs from the label two back
+    prev2 = cat([ext.new_full((N, 2), blank), ext[:, :-2]], 1)
+    skip = (ext != blank) & (ext != prev2)
+    neg_inf = log_probs.new_full((N, 1), -math.inf)
+    neg_inf2 = log_probs.new_full((N, 2), -math.inf)
+    # before frame 0 the path stands just ahead of position 0: start alpha as log [1, 0, ...]
+    alpha = cat([log_probs.new_full((N, 1), 0.0), log_probs.new_full((N, L - 1), -math.inf)], 1)
+    emit = log_probs.gather(2, ext.unsqueeze(0).expand(T, N, L))
+    for t in range(T):
+        stay = alpha
+        step = cat([neg_inf, alpha[:, :-1]], 1)
+        jump = where(skip, cat([neg_inf2, alpha[:, :-2]], 1), -math.inf)
+        new = _logsumexp0(stack([stay, step, jump])) + emit[t]
+        alpha = where((input_lengths > t).unsqueeze(1), new, alpha)
+    end = alpha.gather(1, (2 * target_lengths).unsqueeze(1)).squeeze(1)
+    before = alpha.gather(1, (2 * target_lengths - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
+    before = where(target_lengths > 0, before, -math.inf)
+    loss = -_logsumexp0(stack([end, before]), nan_grad_at_inf=not zero_infinity)
+    if zero_infinity:
+        loss = where(loss == math.inf, 0.0, loss)
+    if reduction == "mean":
+        return (loss / target_lengths.clamp(min=1).to(loss.dtype)).mean()
+    if unbatched and reduction == "none":
+        return loss.squeeze(0)
     return _reduce(loss, reduction)

@@ -30,6 +30,7 @@ __all__ = [
     "PoissonNLLLoss",
     "GaussianNLLLoss",
     "MultiLabelSoftMarginLoss",
+    "CTCLoss",
 ]
 
 
@@ -377,4 +378,31 @@ class MultiLabelSoftMarginLoss(_WeightedLoss):
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.multilabel_soft_margin_loss(
             input, target, weight=self.weight, reduction=self.reduction
+        )
+
+
+class CTCLoss(_Loss):
+    """Connectionist Temporal Classification loss (see F.ctc_loss for shapes).
+
+    Example:
+        >>> import minitorch as torch
+        >>> log_probs = torch.zeros(2, 1, 2).log_softmax(2)  # T=2 frames, N=1, C=2 classes
+        >>> torch.nn.CTCLoss()(log_probs, torch.tensor([[1]]), (2,), (1,))
+        tensor(0.2877)
+    """
+
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False):
+        super().__init__(reduction=reduction)
+        self.blank = blank
+        self.zero_infinity = zero_infinity
+
+    def forward(self, log_probs: Tensor, targets: Tensor, input_lengths, target_lengths) -> Tensor:
+        return F.ctc_loss(
+            log_probs,
+            targets,
+            input_lengths,
+            target_lengths,
+            self.blank,
+            self.reduction,
+            self.zero_infinity,
         )
