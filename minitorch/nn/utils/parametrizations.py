@@ -28,6 +28,20 @@ def _norm_except_dim(v: Tensor, dim: int) -> Tensor:
     return v.movedim(dim, 0).reshape(v.shape[dim], -1).norm(dim=1).reshape(shape)
 
 
+def _reshape_weight_to_matrix(weight: Tensor, dim: int) -> Tensor:
+    """The weight as a matrix for spectral norm: `dim` (the output dim) first, the rest flat."""
+    if dim != 0:
+        weight = weight.movedim(dim, 0)
+    return weight.flatten(1)
+
+
+def _spectral_norm_dim(module: Module, dim: int | None) -> int:
+    """spectral_norm's default dim: 1 for a ConvTranspose (out channels), else 0."""
+    if dim is not None:
+        return dim
+    return 1 if isinstance(module, _ConvTransposeNd) else 0
+
+
 def _weight_norm(v: Tensor, g: Tensor, dim: int) -> Tensor:
     """w = g * v / ||v||, the norm taken over every dim but `dim` (torch._weight_norm)."""
     return v * (g / _norm_except_dim(v, dim))
@@ -93,18 +107,13 @@ class _SpectralNorm(Module):
         self.eps = eps
         if ndim > 1:  # a vector is normalized exactly (see forward): no u, v to estimate
             self.n_power_iterations = n_power_iterations
-            weight_mat = self._reshape_weight_to_matrix(weight)
+            weight_mat = _reshape_weight_to_matrix(weight, self.dim)
             h, w = weight_mat.shape
             u = weight_mat.new_empty(h).normal_(0, 1)
             v = weight_mat.new_empty(w).normal_(0, 1)
             self.register_buffer("_u", F.normalize(u, dim=0, eps=self.eps))
             self.register_buffer("_v", F.normalize(v, dim=0, eps=self.eps))
             self._power_method(weight_mat, 15)  # start from good estimates, as PyTorch
-
-    def _reshape_weight_to_matrix(self, weight: Tensor) -> Tensor:
-        if self.dim != 0:
-            weight = weight.movedim(self.dim, 0)
-        return weight.flatten(1)
 
     def _power_method(self, weight_mat: Tensor, n_power_iterations: int) -> None:
         # NOTE: u and v are updated in place (they are the module's buffers, and a traced
@@ -118,7 +127,7 @@ class _SpectralNorm(Module):
     def forward(self, weight: Tensor) -> Tensor:
         if weight.ndim == 1:
             return F.normalize(weight, dim=0, eps=self.eps)
-        weight_mat = self._reshape_weight_to_matrix(weight)
+        weight_mat = _reshape_weight_to_matrix(weight, self.dim)
         if self.training:
             self._power_method(weight_mat, self.n_power_iterations)
         u, v = self._u.clone(), self._v.clone()
@@ -157,8 +166,7 @@ def spectral_norm(
     weight = getattr(module, name, None)
     if not isinstance(weight, Tensor):
         raise ValueError(f"Module '{module}' has no parameter or buffer with name '{name}'")
-    if dim is None:
-        dim = 1 if isinstance(module, _ConvTransposeNd) else 0
+    dim = _spectral_norm_dim(module, dim)
     parametrize.register_parametrization(
         module, name, _SpectralNorm(weight, n_power_iterations, dim, eps)
     )
