@@ -1,5 +1,6 @@
 """nn.utils: gradient clipping, parameter/vector conversion, sequence padding (utils.rnn),
-parametrizations (utils.parametrize, utils.parametrizations)."""
+parametrizations (utils.parametrize, utils.parametrizations), the older hook-based weight_norm and
+spectral_norm."""
 
 from . import parametrizations, parametrize, rnn
 from .clip_grad import (
@@ -10,4 +11,5 @@ from .clip_grad import (
     get_total_norm,
 )
 from .convert_parameters import parameters_to_vector, vector_to_parameters
+from .spectral_norm import remove_spectral_norm, spectral_norm
 from .weight_norm import remove_weight_norm, weight_norm

@@ -18,6 +18,25 @@ from .parametrizations import _norm_except_dim, _weight_norm
 __all__ = ["WeightNorm", "weight_norm", "remove_weight_norm"]
 
 
+def _hook_key(module: Module, kind: type, name: str):
+    """The key of module's forward pre-hook of class `kind` on parameter `name`, or None.
+    (Shared by the old hook-based weight_norm and spectral_norm.)"""
+    for key, hook in module._forward_pre_hooks.items():
+        if isinstance(hook, kind) and hook.name == name:
+            return key
+    return None
+
+
+def _remove_hook(module: Module, kind: type, name: str, what: str) -> Module:
+    """Undo the hook-based `what` (weight_norm, spectral_norm) of module.<name>."""
+    key = _hook_key(module, kind, name)
+    if key is None:
+        raise ValueError(f"{what} of '{name}' not found in {module}")
+    module._forward_pre_hooks.pop(key).remove(module)
+    jit_guard.hooks_changed()  # a trace that ran this hook no longer holds
+    return module
+
+
 class WeightNorm:
     """The forward pre-hook that sets module.<name> = g * v / ||v|| before each forward."""
 
@@ -38,11 +57,10 @@ class WeightNorm:
             FutureWarning,
             stacklevel=3,
         )
-        for hook in module._forward_pre_hooks.values():
-            if isinstance(hook, WeightNorm) and hook.name == name:
-                raise RuntimeError(
-                    f"Cannot register two weight_norm hooks on the same parameter {name}"
-                )
+        if _hook_key(module, WeightNorm, name) is not None:
+            raise RuntimeError(
+                f"Cannot register two weight_norm hooks on the same parameter {name}"
+            )
         fn = WeightNorm(name, dim)
         weight = getattr(module, name)
         del module._parameters[name]
@@ -82,10 +100,4 @@ def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Mo
 
 def remove_weight_norm(module: Module, name: str = "weight") -> Module:
     """Undo weight_norm: module.<name> is one parameter again, holding the current weight."""
-    for k, hook in module._forward_pre_hooks.items():
-        if isinstance(hook, WeightNorm) and hook.name == name:
-            hook.remove(module)
-            del module._forward_pre_hooks[k]
-            jit_guard.hooks_changed()  # a trace that ran this hook no longer holds
-            return module
-    raise ValueError(f"weight_norm of '{name}' not found in {module}")
+    return _remove_hook(module, WeightNorm, name, "weight_norm")
