@@ -13,14 +13,13 @@ import itertools
 import numpy as np
 
 from . import dtypes
+from .functional import _placed, cat, hstack, meshgrid, stack, zeros
 from .ops import elementwise as E
 from .ops.reduce import normalize_dim
 from .tensor import Size, Tensor
 
 
 def _indices(values: np.ndarray, dtype, device) -> Tensor:
-    from .functional import _placed  # noqa: PLC0415
-
     dt = dtypes.to_dtype(dtype)
     return _placed(values.reshape(2, -1).astype(dt.np), dt, device, False)
 
@@ -120,13 +119,11 @@ def atleast_3d(*tensors):
 
 
 def column_stack(tensors) -> Tensor:
-    from .functional import hstack  # noqa: PLC0415
 
     return hstack([t.reshape(-1, 1) if t.ndim <= 1 else t for t in tensors])
 
 
 def dstack(tensors) -> Tensor:
-    from .functional import cat  # noqa: PLC0415
 
     return cat(atleast_3d(tuple(tensors)), 2)
 
@@ -157,7 +154,6 @@ def diagflat(input: Tensor, offset: int = 0) -> Tensor:
 def block_diag(*tensors) -> Tensor:
     """The matrices (0-d and 1-d tensors as one-row matrices) along the diagonal of a larger
     one, zeros elsewhere; dtype promoted over all."""
-    from .functional import cat, zeros  # noqa: PLC0415
 
     for i, t in enumerate(tensors):
         if t.ndim > 2:
@@ -180,7 +176,6 @@ def block_diag(*tensors) -> Tensor:
 def cartesian_prod(*tensors) -> Tensor:
     """All tuples of one element from each 1-D tensor, as rows (the first tensor varies
     slowest); one tensor is returned as it is."""
-    from .functional import meshgrid, stack  # noqa: PLC0415
 
     for t in tensors:
         if t.ndim != 1:

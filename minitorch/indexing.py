@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
 from . import dtypes
-from .ops.movement import index_put
+from .autograd.grad_mode import is_grad_enabled
+from .jit_guard import check_host_sync
+from .ops.movement import _check_bounds, _check_scatter_index, index_put
 from .ops.reduce import normalize_dim
 from .ops.registry import apply
+from .tensor import Tensor, _scalar_tensor, wrap
 
 
 class _Rules(NamedTuple):
@@ -48,8 +53,6 @@ def index_copy(x, dim: int, index, source):
 
 def index_fill(x, dim: int, index, value):
     """x with every x[..., index[i], ...] set to value (a number or a 0-d tensor)."""
-    from .tensor import Tensor, _scalar_tensor  # noqa: PLC0415
-
     if isinstance(value, Tensor):
         if value.ndim:
             raise RuntimeError(
@@ -156,10 +159,6 @@ def scatter_reduce(x, dim: int, index, src, reduce: str, include_self: bool = Tr
 
 def _scatter_extreme(x, d: int, index, src, reduce: str, include_self: bool):
     """prod, amax, amin: reduced on the host (numpy's ufunc.at)."""
-    from .autograd.grad_mode import is_grad_enabled  # noqa: PLC0415
-    from .jit_guard import check_host_sync  # noqa: PLC0415
-    from .tensor import wrap  # noqa: PLC0415
-
     check_host_sync("scatter_reduce")
     _check_scatter_reduce_index(x, d, index, src)
     needs_grad = is_grad_enabled() and (x.requires_grad or src.requires_grad)
@@ -176,10 +175,6 @@ def _scatter_extreme(x, d: int, index, src, reduce: str, include_self: bool):
 
 def _check_scatter_reduce_index(x, d: int, index, src) -> None:
     """The checks the scatter op makes on the sum/mean path (PyTorch's, the same for all)."""
-    import numpy as np  # noqa: PLC0415
-
-    from .ops.movement import _check_bounds, _check_scatter_index  # noqa: PLC0415
-
     if index.dtype not in _INTS:
         raise RuntimeError(
             f"scatter_reduce(): Expected dtype int32/int64 for index, got {index.dtype}; convert "
@@ -191,8 +186,6 @@ def _check_scatter_reduce_index(x, d: int, index, src) -> None:
 
 
 def _scatter_on_host(x, d: int, index, part, reduce: str, include_self: bool):
-    import numpy as np  # noqa: PLC0415
-
     out = np.array(x.cpu()._data)
     where = list(np.indices(tuple(index.shape)))
     where[d] = np.asarray(index.cpu()._data)
@@ -205,8 +198,6 @@ def _scatter_on_host(x, d: int, index, part, reduce: str, include_self: bool):
 
 
 def _identity(dtype, reduce: str):
-    import numpy as np  # noqa: PLC0415
-
     if reduce == "prod":
         return 1
     if dtype.kind == "f":

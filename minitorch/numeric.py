@@ -13,8 +13,12 @@ import warnings
 import numpy as np
 
 from . import dtypes
+from .counting import searchsorted
+from .functional import broadcast_tensors, stack
 from .jit_guard import check_host_sync
+from .ops.elementwise import broadcast_shapes
 from .ops.reduce import normalize_dim
+from .products import tensordot
 from .tensor import Tensor, _scalar_tensor, wrap
 
 
@@ -53,8 +57,6 @@ def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool =
     if pool.numel() == 0:
         found = x.new_zeros(x.shape, dtype=dtypes.bool_)
     else:
-        from .counting import searchsorted  # noqa: PLC0415
-
         ordered = pool.sort().values
         at = searchsorted(ordered, x.reshape(-1)).clamp(max=pool.numel() - 1)
         found = (ordered[at] == x.reshape(-1)).reshape(x.shape)
@@ -70,16 +72,12 @@ def inner(input: Tensor, other: Tensor) -> Tensor:
             f"inner() the last dimension must match on both input tensors but got shapes "
             f"{list(input.shape)} and {list(other.shape)}"
         )
-    from .products import tensordot  # noqa: PLC0415
-
     return tensordot(input, other, dims=([-1], [-1]))
 
 
 def cross(input: Tensor, other: Tensor, dim=None) -> Tensor:
     """torch.cross: with dim=None, the first dim of size 3 (PyTorch warns, and so do we)."""
     if dim is None:
-        from .ops.elementwise import broadcast_shapes  # noqa: PLC0415
-
         shape = broadcast_shapes(input.shape, other.shape, op="cross")
         dim = next((d for d, n in enumerate(shape) if n == 3), None)
         warnings.warn(
@@ -104,8 +102,6 @@ def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1, name="linalg.cr
             f"{name}: inputs must have the same number of dimensions, got {input.ndim} and "
             f"{other.ndim} (shapes {list(input.shape)} and {list(other.shape)}); unsqueeze one"
         )
-    from .functional import broadcast_tensors, stack  # noqa: PLC0415
-
     a, b = broadcast_tensors(input, other)
     d = normalize_dim(dim, a.ndim, name)
     sizes = [input.shape[d], other.shape[d]]

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import dtypes, linalg
 from .autograd import grad_mode
-from .functional import arange, eye, ones_like, tensor, where, zeros
+from .functional import arange, cat, eye, ones_like, tensor, where, zeros
 from .nn import functional as F
 from .random import rand
 from .tensor import Tensor, _named
@@ -359,8 +359,6 @@ def vander(x, N=None, increasing=False):  # noqa: N803  (PyTorch's name)
     if not x.dtype.is_floating_point:
         x = x.to(dtypes.int64)
     columns = [ones_like(x).unsqueeze(1)] + [x.unsqueeze(1)] * max(n - 1, 0)
-    from .functional import cat  # noqa: PLC0415
-
     result = cat(columns, dim=1)[:, :n].cumprod(1)
     return result if increasing else result.flip(1)
 
