@@ -710,6 +710,17 @@ def _linear_matrix(in_size, out_size, scale, align_corners) -> np.ndarray:
 _CUBIC_A = -0.75  # PyTorch's (and OpenCV's) cubic convolution coefficient
 
 
+def _cubic_near(d):
+    """Keys' cubic convolution weight of a tap at distance d <= 1 (numpy arrays or tensors)."""
+    return ((_CUBIC_A + 2) * d - (_CUBIC_A + 3)) * d * d + 1
+
+
+def _cubic_far(d):
+    """The weight of a tap at distance 1 < d < 2."""
+    a = _CUBIC_A
+    return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+
+
 def _cubic_matrix(in_size, out_size, scale, align_corners) -> np.ndarray:
     """A (out, in) of 1-D cubic convolution (Keys, a = -0.75) over the 4 inputs around each
     source position, indices past an edge reading the edge (PyTorch's bicubic)."""
@@ -717,10 +728,7 @@ def _cubic_matrix(in_size, out_size, scale, align_corners) -> np.ndarray:
     i0 = np.floor(src)
     t = (src - i0)[:, None]
     distance = np.abs(t - np.arange(-1, 3))  # to the taps at i0 - 1 .. i0 + 2
-    a = _CUBIC_A
-    near = ((a + 2) * distance - (a + 3)) * distance * distance + 1
-    far = ((a * distance - 5 * a) * distance + 8 * a) * distance - 4 * a
-    weights = np.where(distance <= 1, near, far)
+    weights = np.where(distance <= 1, _cubic_near(distance), _cubic_far(distance))
     taps = i0.astype(np.int64)[:, None] + np.arange(-1, 3)
     return _matrix_of(in_size, out_size, taps, weights)
 
@@ -918,15 +926,7 @@ def _reflect(coord: Tensor, size: int, align_corners) -> Tensor:
 def _cubic_weights(t: Tensor) -> list:
     """Weights of the 4 taps at x0 - 1 .. x0 + 2 for a point t past x0 (PyTorch's cubic
     convolution, a = -0.75, as interpolate's bicubic)."""
-    a = _CUBIC_A
-
-    def near(d):
-        return ((a + 2) * d - (a + 3)) * d * d + 1
-
-    def far(d):
-        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
-
-    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+    return [_cubic_far(t + 1), _cubic_near(t), _cubic_near(1 - t), _cubic_far(2 - t)]
 
 
 def _corner(flat: Tensor, x: Tensor, y: Tensor, weight: Tensor, h: int, w: int) -> Tensor:
