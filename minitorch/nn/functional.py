@@ -20,7 +20,7 @@ from .. import dtypes
 from ..arranging import triu_indices
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..functional import cat, stack, where, write_out
-from ..jit_guard import _guard
+from ..jit_guard import tracing
 from ..ops import elementwise as E
 from ..ops import linear as _linear_op
 from ..ops import loss as _loss_op
@@ -663,7 +663,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         num_classes = int(tensor.max().item()) + 1
     if not tensor.is_cuda:  # checked in an op: a traced step's replay checks them too
         tensor = apply(_loss_op.check_classes, tensor, of="one_hot", classes=num_classes)
-    elif _guard[0] is None and tensor.numel():  # (cuda: eager only, reading them back)
+    elif not tracing() and tensor.numel():  # (cuda: eager only, reading them back)
         if int(tensor.min().item()) < 0:
             raise RuntimeError("Class values must be non-negative.")
         if int(tensor.max().item()) >= num_classes:
@@ -1062,7 +1062,7 @@ def nll_loss(
             classes=classes,
             ignore_index=ignore_index,
         )
-    elif _guard[0] is None:  # (cuda: eager only, reading them back; in a trace gather checks)
+    elif not tracing():  # (cuda: eager only, reading them back; in a trace gather checks)
         bad = (target != ignore_index) & ((target < 0) | (target >= classes))
         if bool(bad.any()):
             raise IndexError(f"Target {int(target[bad].reshape(-1)[0].item())} is out of bounds.")
@@ -1409,8 +1409,8 @@ def ctc_loss(
             f"ctc_loss: expected targets of shape (N, S) or (sum(target_lengths),), but got "
             f"{tuple(targets.shape)}"
         )
-    tracing = _guard[0] is not None
-    if not tracing:
+    in_trace = tracing()
+    if not in_trace:
         _ctc_check_values(
             input_lengths,
             target_lengths,
@@ -1419,7 +1419,7 @@ def ctc_loss(
             targets.shape[0],
         )
     if not padded:  # gather the concatenated targets into rows (N, S)
-        if tracing:  # (the longest length is a value: bound it by the total, which is a shape)
+        if in_trace:  # (the longest length is a value: bound it by the total, which is a shape)
             S = targets.shape[0]
         else:
             S = int(target_lengths.max()) if N else 0
