@@ -468,6 +468,50 @@ def test_replayed_products_call_mkl_directly_and_stay_bit_exact(dtype):
             )
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_products_finish_their_epilogues_in_their_own_kernel(dtype, monkeypatch):
+    """Products of at least mkl.EPILOGUE_MIN elements with no more columns than rows run
+    their epilogue (bias, activation, masks, numbers) in the product's kernel, each thread
+    over its own rows, with eager's results bit for bit: a transposed operand, a 3-D input,
+    operands of the product's shape and repeated rows. Wider or smaller products keep the
+    separate pass."""
+    from minitorch.kernels.cpu import mkl  # noqa: PLC0415
+
+    if mkl.library() is None:  # the dev extra installs it (CI)
+        pytest.skip("MKL is not installed: products run on numpy's BLAS")
+    made = []
+    plan = mkl.epilogue_plan
+    monkeypatch.setattr(mkl, "epilogue_plan", lambda *a: made.append(plan(*a)) or made[-1])
+    w, b = torch.randn(128, 64, dtype=dtype), torch.randn(128, dtype=dtype)
+    wide = torch.randn(512, 64, dtype=dtype)
+
+    def step(x, x3, mask):
+        h = torch.nn.functional.linear(x, w, b).relu()  # bias and ReLU: (256, 128)
+        g = ((x3 @ w.T) * mask - h.reshape(4, 64, 128)) * 0.5  # 3-D, full operands, a number
+        t = (x.mT @ h).sigmoid()  # a transposed operand: (64, 128), too small
+        return h, g, t, torch.nn.functional.linear(x, wide, None).relu()  # wide: (256, 512)
+
+    compiled = torch.compile(step)
+    for i in range(3):
+        x, x3 = torch.randn(256, 64, dtype=dtype), torch.randn(4, 64, 64, dtype=dtype)
+        mask = (torch.rand(4, 64, 128) > 0.2).to(dtype)
+        for got, want in zip(compiled(x, x3, mask), step(x, x3, mask)):
+            assert np.array_equal(got.numpy(), want.numpy()), i
+    source = compiled.replayers()[0].source
+    assert re.search(r"plan\d+\(.*# linear\+\[relu\]$", source, re.M), source
+    assert sum(p is not None for p in made) == 2, made  # h's, g's; not t's nor the wide one
+    big, made[:] = torch.randn(64, 128, dtype=dtype), []
+
+    def transposed(x):
+        return ((x.mT @ big) * 2).relu()  # (512, 64) @ (64, 128): a is a transposed view
+
+    compiled = torch.compile(transposed)
+    for _ in range(3):  # traced, planned, replayed
+        x = torch.randn(64, 512, dtype=dtype)
+        assert np.array_equal(compiled(x).numpy(), transposed(x).numpy())
+    assert len(made) == 1 and made[0] is not None
+
+
 def test_memory_plan_reuses_intermediates_and_recycles_outputs_only_once_released():
     """Intermediates are written into buffers of the driver's own, the same arrays every
     replay; returned outputs, views of them and gradients go into arrays that a later replay

@@ -136,6 +136,19 @@ def call(address, bits, ta, tb, m, n, k, a, lda, b, ldb, c, ldc):
         _cblas_gemm32(address, ta, tb, m, n, k, a, lda, b, ldb, c, ldc)
 
 
+@intrinsic
+def call_int(typingctx, address, value):
+    """The C function `int f(int)` at `address`, called with `value` (MKL's
+    mkl_set_num_threads_local: a kernel's threads run their own products on one thread)."""
+
+    def codegen(context, builder, signature, args):
+        int32 = ir.IntType(32)
+        fn = builder.inttoptr(args[0], ir.FunctionType(int32, [int32]).as_pointer())
+        return builder.sext(builder.call(fn, [builder.trunc(args[1], int32)]), ir.IntType(64))
+
+    return types.int64(address, value), codegen
+
+
 def blas_reads(x) -> bool:
     """Whether BLAS reads the 2-D x in place as a row-major matrix: its rows contiguous, and
     rows a whole number of elements apart, at least a row's length (any stride for one row).

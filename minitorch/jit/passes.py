@@ -302,36 +302,57 @@ class Epilogue:
         # instead, not in a pass of its own
         k = getattr(self.producer, "row_bias", None)
         bias = k is not None and n == k + 1 and arrays[k].ndim == 1
-        producer_plan = getattr(self.producer, "plan", None)
-        planned = producer_plan and producer_plan(meta, arrays[: k if bias else n], params, outs)
-        bias = bias and planned is not None
-        if planned is None:
-            planned = functools.partial(run_producer, meta, **params)
-            # given arrays are C-ordered: only where the producer's own outputs were too
-            c_order = all(x.flags.c_contiguous for x in (outs if several else (outs,)))
-            planned.takes_out = getattr(self.producer, "writes_out", False) and c_order
-        takes_out = getattr(planned, "takes_out", False)
+        given = k if bias else n  # the inputs the product takes
         expr, operands = self.expr, _with(arrays[n:], slot, image)
         if bias:  # {slot} + the bias, an operand after the expression's own
             added = f"np.{image.dtype.name}(({{{slot}}} + {{{len(operands)}}}))"
             places = [f"{{{k}}}" for k in range(len(operands))]
             expr = compose(expr, *places[:slot], added, *places[slot + 1 :])
             operands.append(arrays[k])
+        if not several:
+            finished = self._finished(meta, arrays[:given], params, outs, expr, operands)
+            if finished is not None:
+                return finished
+        producer_plan = getattr(self.producer, "plan", None)
+        planned = producer_plan and producer_plan(meta, arrays[:given], params, outs)
+        if planned is None:
+            if bias:  # the producer's own forward adds it
+                expr, operands, given = self.expr, operands[:-1], n
+            planned = functools.partial(run_producer, meta, **params)
+            # given arrays are C-ordered: only where the producer's own outputs were too
+            c_order = all(x.flags.c_contiguous for x in (outs if several else (outs,)))
+            planned.takes_out = getattr(self.producer, "writes_out", False) and c_order
+        takes_out = getattr(planned, "takes_out", False)
         kernel = cpu.elementwise_for((expr,), image, operands)
-        if bias:
-            cpu.compile_for(kernel, image, *operands)
-        given = k if bias else n  # the inputs the product takes
+        cpu.compile_for(kernel, image, *operands)
 
         def product_and_epilogue(*arrays, out=None):
             outs = (
                 planned(*arrays[:given], out=out) if out is not None else planned(*arrays[:given])
             )
             image = outs[0] if several else outs
-            rest = (arrays[k],) if bias else ()
-            kernel(image, *_with(arrays[n:], slot, image), *rest)
+            kernel(image, *_with(arrays[n:], slot, image), *arrays[given:n])
             return outs
 
         product_and_epilogue.takes_out = takes_out
+        return product_and_epilogue
+
+    def _finished(self, meta, inputs, params, out, expr: str, operands: list):
+        """The producer's plan running the expression in its own kernel (the product's
+        threads finish their rows while they are in cache: ops/linear.py matmul_plan), as a
+        function of the node's arrays; None where the producer has none for these."""
+        if not getattr(self.producer, "finishes", False):
+            return None
+        marks = [None if k == self.slot else x for k, x in enumerate(operands)]
+        plan = self.producer.plan(meta, inputs, params, out, epilogue=(expr, marks))
+        if plan is None:
+            return None
+        given, n = len(inputs), self.n_inputs
+
+        def product_and_epilogue(*arrays, out=None):  # the bias (given:n) is last in marks
+            return plan(*arrays[:given], *arrays[n:], *arrays[given:n], out=out)
+
+        product_and_epilogue.takes_out = True
         return product_and_epilogue
 
 

@@ -31,37 +31,77 @@ def blas_matmul(a: np.ndarray, b: np.ndarray, out=None) -> np.ndarray:
     return blas.matmul(_blasable(a), _blasable(b), out)
 
 
-def matmul_plan(a: np.ndarray, b: np.ndarray):
+def matmul_plan(a: np.ndarray, b: np.ndarray, epilogue: tuple | None = None):
     """blas_matmul for operands laid out as a and b, as a function of them that goes straight
     to MKL (mkl.product_plan), or None where MKL does not take them: a 2-D or N-d a (its rows
     merged, a copy where they are not one run, as blas_matmul does) times a 2-D b. For a
-    traced step's replay."""
+    traced step's replay.
+
+    epilogue: (expr, operands) finishing each element of the product in the same kernel
+    (mkl.epilogue_plan): operands[k] is None for the product, a number, an array of the
+    product's shape or one repeated along its rows. The function then takes the arrays among
+    the operands after b: planned(a, b, *arrays, out=None)."""
     shape = rows = None
     if a.ndim > 2 and b.ndim == 2:
         shape, rows = a.shape[:-1] + b.shape[-1:], (-1, a.shape[-1])
     elif a.ndim != 2:
         return None
     merged = a if rows is None else a.reshape(rows)
-    product = mkl.product_plan(merged, b)
+    m, n = merged.shape[0], b.shape[1]
+    if epilogue is None:
+        product, layouts = mkl.product_plan(merged, b), ()
+    else:
+        expr, operands = epilogue
+        layouts = [_rows_layout(x, m, n) for x in operands if x is not None]
+        if () in layouts:
+            return None
+        given = iter(layouts)
+        operands = [x if x is None else _reshaped(x, next(given)) for x in operands]
+        product = mkl.epilogue_plan(merged, b, expr, operands)
     if product is None:
         return None
     # rows that are not one run are merged by a copy: into an array of the plan's own
     scratch = None if np.may_share_memory(merged, a) else merged
 
-    def planned(a, b, out=None):
+    def planned(a, b, *inputs, out=None):
         dest = out if out is None or rows is None else out.reshape(-1, out.shape[-1])
         if scratch is not None:
             np.copyto(scratch.reshape(a.shape), a)
             a_rows = scratch
         else:
             a_rows = a if rows is None else a.reshape(rows)
-        c = product(a_rows, b, dest)
+        c = product(a_rows, b, *map(_reshaped, inputs, layouts), out=dest)
         if c is None:  # rows not contiguous after all: numpy's way
-            return blas_matmul(a, b)
+            return _unplanned(a, b, epilogue, inputs)
         return c if shape is None else c.reshape(shape)
 
     planned.takes_out = True  # the replay's memory plan may hand it an array to fill
     return planned
+
+
+def _rows_layout(x, m: int, n: int) -> tuple | None:
+    """The shape an epilogue operand of an (m, n) product is read as (mkl.epilogue_plan):
+    (m, n) for an array of the product's size, (n,) for one repeated along its rows, None for
+    a number; () where an array is neither (not a view of either shape)."""
+    if not isinstance(x, np.ndarray):
+        return None
+    if x.shape[-1:] != (n,) or not x.flags.c_contiguous:
+        return ()
+    return {m * n: (m, n), n: (n,)}.get(x.size, ())
+
+
+def _reshaped(x, shape: tuple | None):
+    return x if shape is None else x.reshape(shape)
+
+
+def _unplanned(a, b, epilogue, inputs) -> np.ndarray:
+    """The product and its epilogue the slow way, where BLAS could not read the operands."""
+    c = blas_matmul(a, b)
+    if epilogue is not None:
+        given = iter(inputs)
+        operands = [c if x is None else next(given) for x in epilogue[1]]
+        cpu.elementwise((epilogue[0],), [c], operands)
+    return c
 
 
 def _blasable(m: np.ndarray) -> np.ndarray:
@@ -81,6 +121,7 @@ class Linear(Op):
     name = "linear"
     save = (0, 1)
     row_bias = 2  # input 2, where given, is added to every row after the product (epilogues)
+    finishes = True  # plan() takes an epilogue
 
     def infer(self, x, weight, *bias):
         if weight.ndim != 2 or x.ndim == 0:
@@ -125,19 +166,27 @@ class Linear(Op):
             cpu.elementwise(_ADD, [out], [out, bias[0]])
         return out
 
-    def plan(self, meta, arrays, params, out):
+    def plan(self, meta, arrays, params, out, epilogue=None):
         """forward for arrays laid out as these (products on MKL), for a traced step's replay;
-        None where forward takes another way."""
+        None where forward takes another way. The bias is added in the product's own kernel,
+        as is an `epilogue` (matmul_plan's; then arrays hold no bias: the Epilogue pass of
+        jit/passes.py adds it in its expression)."""
         x, weight, *bias = arrays
-        product = None if self._tiled(x, weight, bias) else matmul_plan(x, weight.T)
+        if self._tiled(x, weight, bias):
+            return None
+        if bias and epilogue is not None:
+            return None  # (the pass adds a bias of one dim in its expression)
+        finished = bias and matmul_plan(x, weight.T, (_ADD[0], [None, bias[0]]))
+        product = finished or matmul_plan(x, weight.T, epilogue)
         if product is None:
             return None
-        add = cpu.elementwise_for(_ADD, out, [out, *bias]) if bias else None
+        add = None if finished or not bias else cpu.elementwise_for(_ADD, out, [out, *bias])
 
-        def linear(x, weight, *bias, out=None):
-            out = product(x, weight.T, out)
-            if bias:
-                add(out, out, bias[0])
+        def linear(x, weight, *inputs, out=None):
+            if add is None:  # the bias (where given) in the product's kernel
+                return product(x, weight.T, *inputs, out=out)
+            out = product(x, weight.T, out=out)
+            add(out, out, inputs[0])
             return out
 
         linear.takes_out = True

@@ -638,6 +638,7 @@ class Matmul(Op):
     name = "matmul"
     save = (0, 1)
     writes_out = True
+    finishes = True  # plan() takes an epilogue
 
     def infer(self, a, b):
         if a.shape[-1] != b.shape[-2]:
@@ -660,9 +661,10 @@ class Matmul(Op):
     def forward(self, meta, a, b, out=None):
         return blas_matmul(a, b, out)
 
-    def plan(self, meta, arrays, params, out):
-        """forward for operands laid out as these, for a traced step's replay (MKL), or None."""
-        return matmul_plan(*arrays)
+    def plan(self, meta, arrays, params, out, epilogue=None):
+        """forward for operands laid out as these, for a traced step's replay (MKL), or None;
+        `epilogue` finishes the product in its kernel (matmul_plan)."""
+        return matmul_plan(*arrays, epilogue)
 
     def backward(self, ctx, grad):
         a, b = ctx.inputs
