@@ -98,7 +98,7 @@ def product_plan(a: np.ndarray, b: np.ndarray):
 # Products of fewer elements keep MKL's own threads and a separate epilogue: below this a
 # parallel region costs more than it saves (64x128 @ 128x128: 8 us as one MKL call, 13 us
 # as two row blocks). So do wide ones (fewer rows than columns): in blocks of rows each
-# thread reads all of b (64x784 @ 784x512 with two masks: 163 us against 153).
+# thread reads all of b (64x784 @ 784x512 with two masks: 169 us against 152).
 EPILOGUE_MIN = 1 << 15
 
 
