@@ -156,19 +156,21 @@ def _rows_loop(spec: Elementwise, outs: list[str], ins: list[str], loop: str) ->
 class ProductEpilogue:
     """Kernel spec: out0 = op(a) @ op(b) by the cblas gemm at an address, then out0's elements
     finished by `expr` (an epilogue: a bias add, an activation, a dropout mask...), each
-    thread multiplying its own block of rows and finishing it while it is in its cache. The
-    inner dim k is at least 1.
+    thread multiplying its own block of rows (batched: its own matrices of the batch) and
+    finishing it while it is in its cache. The inner dim k is at least 1.
+
+    kinds[k] says what placeholder {k} of expr reads: "out" the product's element, "scalar" a
+    number, "full" an array of the product's shape ((m, n), batched (batch, m, n)), "vector"
+    an (n,) array repeated along the rows. Batched, a and b are (batch or 1, rows, cols).
 
     NOTE: the loops run over whole rows from column 0: blocks of columns (or loops from a
     start column) made LLVM leave the epilogue unvectorised, ~100 us more for a 512x512
     product with two masks.
-
-    kinds[k] says what placeholder {k} of expr reads: "out" the product's element, "scalar" a
-    number, "full" an (m, n) array, "vector" an (n,) array repeated along the rows.
     """
 
     expr: str
     kinds: tuple[str, ...]
+    batched: bool = False
 
 
 PRODUCT_ARGS = ("address", "local", "threads", "ta", "a", "tb", "b", "out0")
@@ -181,36 +183,58 @@ def product_epilogue_source(spec: ProductEpilogue) -> str:
     """Python source of `kernel(address, local, threads, ta, a, tb, b, out0, ...)` for
     `spec`: the inputs after out0 are the expr's operands but the "out" one; `local` is the
     address of mkl_set_num_threads_local (each thread's product runs on that thread alone);
-    `threads` the number of blocks (numba.get_num_threads()). It returns False (out0
+    `threads` the number of blocks of rows (numba.get_num_threads()). It returns False (out0
     untouched) where BLAS cannot read a stored matrix in place (rows not contiguous)."""
+    at = "p, i, j" if spec.batched else "i, j"
     names = [f"s{k}" if kind == "scalar" else f"a{k}" for k, kind in enumerate(spec.kinds)]
-    access = {"out": "out0[i, j]", "scalar": "{}", "full": "{}[i, j]", "vector": "{}[j]"}
+    access = {"out": f"out0[{at}]", "scalar": "{}", "full": f"{{}}[{at}]", "vector": "{}[j]"}
     element = [access[kind].format(name) for kind, name in zip(spec.kinds, names)]
     ins = [name for kind, name in zip(spec.kinds, names) if kind != "out"]
     body = render(spec.expr, element)
-    lines = [
+    head = [
         '@njit(cache=True, nogil=True, error_model="numpy", parallel=True)',
         f"def kernel({', '.join([*PRODUCT_ARGS, *ins])}):",
-        f'    """out0 = op(a) @ op(b); out0[i, j] = {body}, by blocks of rows"""',
-        "    m, n = out0.shape",
-        "    k = a.shape[0] if ta == TRANS else a.shape[1]",
-        "    if not (readable(a) and readable(b)):",
-        "        return False",
-        "    parts = max(min(threads, m), 1)",
-        "    for p in prange(parts):",
-        "        lo, hi = m * p // parts, m * (p + 1) // parts",
-        "        if hi > lo and n > 0:",
-        "            block = a[:, lo:hi] if ta == TRANS else a[lo:hi]",
-        "            saved = call_int(local, 1)",
-        "            call(address, 32, ta, tb, hi - lo, n, k, block, leading(a), b, leading(b),"
-        " out0[lo:hi], n)",
-        "            call_int(local, saved)",
-        "        for i in range(lo, hi):",
+    ]
+    finish = [
+        "        for i in range(lo, hi):" if not spec.batched else "        for i in range(m):",
         "            for j in range(n):",
-        f"                out0[i, j] = {body}",
+        f"                out0[{at}] = {body}",
         "    return True",
     ]
-    return PRODUCT_HEADER + "\n\n" + "\n".join(lines) + "\n"
+    if spec.batched:
+        loop = [
+            f'    """out0[p] = op(a[p]) @ op(b[p]); out0[{at}] = {body}, by matrices"""',
+            "    batch, m, n = out0.shape",
+            "    k = a.shape[1] if ta == TRANS else a.shape[2]",
+            "    if batch == 0 or not (readable(a[0]) and readable(b[0])):",
+            "        return batch == 0",
+            "    step_a, step_b = int(a.shape[0] > 1), int(b.shape[0] > 1)  # 0: one matrix for all",
+            "    for p in prange(batch):",
+            "        mat_a, mat_b = a[p * step_a], b[p * step_b]",
+            "        if m > 0 and n > 0:",
+            "            saved = call_int(local, 1)",
+            "            call(address, 32, ta, tb, m, n, k, mat_a, leading(mat_a), mat_b,"
+            " leading(mat_b), out0[p], n)",
+            "            call_int(local, saved)",
+        ]
+    else:
+        loop = [
+            f'    """out0 = op(a) @ op(b); out0[{at}] = {body}, by blocks of rows"""',
+            "    m, n = out0.shape",
+            "    k = a.shape[0] if ta == TRANS else a.shape[1]",
+            "    if not (readable(a) and readable(b)):",
+            "        return False",
+            "    parts = max(min(threads, m), 1)",
+            "    for p in prange(parts):",
+            "        lo, hi = m * p // parts, m * (p + 1) // parts",
+            "        if hi > lo and n > 0:",
+            "            block = a[:, lo:hi] if ta == TRANS else a[lo:hi]",
+            "            saved = call_int(local, 1)",
+            "            call(address, 32, ta, tb, hi - lo, n, k, block, leading(a), b, leading(b),"
+            " out0[lo:hi], n)",
+            "            call_int(local, saved)",
+        ]
+    return PRODUCT_HEADER + "\n\n" + "\n".join(head + loop + finish) + "\n"
 
 
 @dataclass(frozen=True)
