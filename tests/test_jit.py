@@ -512,6 +512,47 @@ def test_products_finish_their_epilogues_in_their_own_kernel(dtype, monkeypatch)
     assert len(made) == 1 and made[0] is not None
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_stacks_of_matrices_run_on_mkl_eager_and_replayed_alike(dtype, monkeypatch):
+    """Batched products of at least mkl.EPILOGUE_MIN elements (3-D, a batch of one
+    broadcast, 4-D stacks, transposed matrices) run on MKL a matrix per thread at a time,
+    eagerly and in a replay, where their epilogues (attention's scale and dropout mask) run
+    in the same kernel; results equal numpy's products to rounding and eager's bit for bit."""
+    from minitorch.kernels.cpu import mkl  # noqa: PLC0415
+
+    if mkl.library() is None:  # the dev extra installs it (CI)
+        pytest.skip("MKL is not installed: products run on numpy's BLAS")
+    made = []
+    plan = mkl.epilogue_plan
+    monkeypatch.setattr(mkl, "epilogue_plan", lambda *a: made.append(plan(*a)) or made[-1])
+
+    def attention(q, k, v, mask):
+        scores = (q @ k.mT) * 0.125  # (8, 4, 64, 64): 4-D stacks, k's matrices transposed
+        p = scores.softmax(-1) * mask
+        return p @ v, q[:1, 0] @ k[:, 0].mT  # a batch of one broadcast against eight
+
+    compiled = torch.compile(attention)
+    rtol = 1e-5 if dtype == torch.float32 else 1e-12
+    for i in range(3):
+        q, k, v = (torch.randn(8, 4, 64, 32, dtype=dtype) for _ in range(3))
+        mask = (torch.rand(8, 4, 64, 64) > 0.1).to(dtype)
+        want = attention(q, k, v, mask)
+        for got, eager in zip(compiled(q, k, v, mask), want):
+            assert np.array_equal(got.numpy(), eager.numpy()), i
+        qn, kn, vn, mn = (t.numpy() for t in (q, k, v, mask))
+        p = np.exp((qn @ kn.swapaxes(-1, -2)) * 0.125)
+        p = p / p.sum(-1, keepdims=True) * mn
+        np.testing.assert_allclose(want[0].numpy(), p @ vn, rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(want[1].numpy(), qn[:1, 0] @ kn[:, 0].swapaxes(-1, -2), rtol)
+    assert made and all(p is not None for p in made)
+    source = compiled.replayers()[0].source
+    assert re.search(r"plan\d+\(.*# matmul\+\[mul\]$", source, re.M), source
+    made.clear()
+    small = torch.randn(4, 8, 16, dtype=dtype)
+    assert np.allclose((small @ small.mT).numpy(), small.numpy() @ small.numpy().swapaxes(1, 2))
+    assert not made  # below EPILOGUE_MIN elements: numpy's loop
+
+
 def test_memory_plan_reuses_intermediates_and_recycles_outputs_only_once_released():
     """Intermediates are written into buffers of the driver's own, the same arrays every
     replay; returned outputs, views of them and gradients go into arrays that a later replay
