@@ -72,6 +72,7 @@ from .dtypes import (
 from .dtypes import (
     result_type as _result_type,
 )
+from .func import vmap
 from .functional import (
     arange,
     as_tensor,

@@ -76,10 +76,20 @@ class Generator:
 
     def draw(self, n: int) -> tuple[int, int]:
         """Reserve n counters: returns (seed, offset) for them and advances the offset."""
+        if _refuse_draws:
+            raise RuntimeError(
+                "vmap: called random operation while in randomness error mode. Please either "
+                "use the 'same' or 'different' randomness flags on vmap or perform the "
+                "randomness operation out of vmap"
+            )
         start = self.offset
         self.offset += n
         return self._seed, start
 
+
+# How many func.vmap(randomness="error") calls are open: any draw inside one is refused, as
+# PyTorch refuses random operations there (every random op draws through Generator.draw).
+_refuse_draws = 0
 
 _STATE_BYTES = 16  # get_state(): the seed and the offset, two uint64s
 

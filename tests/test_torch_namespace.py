@@ -613,7 +613,7 @@ NOT_IMPLEMENTED = sorted(
     set_autocast_xla_enabled set_default_device set_default_tensor_type
     set_deterministic_debug_mode set_num_interop_threads set_warn_always slice_inverse solve
     stft svd_lowrank symeig thread_safe_generator to_dlpack triangular_solve unify_type_list
-    vmap wait while_loop
+    wait while_loop
     """.split()
 )
 
