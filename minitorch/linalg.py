@@ -23,6 +23,7 @@ __all__ = [
     "eigvalsh",
     "inv",
     "matmul",
+    "matrix_exp",
     "matrix_norm",
     "norm",
     "qr",
@@ -47,6 +48,13 @@ def inv(A):
 
 def det(A):
     return apply(L.det, A)
+
+
+def matrix_exp(A):
+    """exp(A) = I + A + A^2/2! + ... of each square matrix in A (..., n, n), by scaling and
+    squaring over a Pade approximant; differentiable (the gradient is itself a matrix_exp, of
+    a matrix twice the size)."""
+    return apply(L.matrix_exp, A)
 
 
 def slogdet(A):

@@ -603,7 +603,7 @@ NOT_IMPLEMENTED = sorted(
     import_ir_module_from_buffer index_reduce init_num_threads is_autocast_cache_enabled
     is_autocast_ipu_enabled is_autocast_xla_enabled is_distributed is_inference_mode_enabled
     is_storage is_warn_always_enabled istft layout lobpcg lstm lstm_cell lstsq lu lu_solve
-    lu_unpack matrix_exp matrix_rank max_pool3d memory_format merge_type_from_type_comment
+    lu_unpack matrix_rank max_pool3d memory_format merge_type_from_type_comment
     mvlgamma nonzero_static norm_except_dim nuclear_norm orgqr ormqr parse_ir parse_schema
     parse_type_comment pca_lowrank prepare_multiprocessing_environment
     profiler_allow_cudagraph_cupti_lazy_reinit_cuda12 range renorm resize_as_ rnn_relu
