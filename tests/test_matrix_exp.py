@@ -82,3 +82,62 @@ def test_errors_name_the_op_as_torch():
         mt.matrix_exp(mt.ones(3))
     with pytest.raises(RuntimeError, match="linalg.matrix_exp: Expected a floating point"):
         mt.matrix_exp(mt.ones(2, 2, dtype=mt.int64))
+
+
+# ---- linalg.svd's backward ------------------------------------------------------------------
+def _k(U, S, Vh):
+    """The reduced factors (full_matrices=True gives U and Vh extra columns / rows)."""
+    k = S.shape[-1]
+    return U[..., :k], S, Vh[..., :k, :]
+
+
+def _rebuilt(U, S, Vh):
+    return (U * S.unsqueeze(-2)) @ Vh
+
+
+# losses that do not change when a singular pair (u_i, v_i) flips sign
+SVD_LOSSES = {
+    "S": lambda U, S, Vh: S,
+    "rebuilt": lambda U, S, Vh: _rebuilt(U, S, Vh) ** 2,
+    "U and Vh squared": lambda U, S, Vh: (
+        (U * U * S.unsqueeze(-2)).sum(-1, keepdim=True) + (Vh * Vh).sum(-2, keepdim=True)
+    ),
+    "U only": lambda U, S, Vh: (U**2).sum(-2) ** 2,
+    "Vh only": lambda U, S, Vh: (Vh**2).sum(-1) ** 2 * S,
+}
+
+
+@pytest.mark.parametrize("loss", list(SVD_LOSSES))
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5), (2, 4, 3)])
+@pytest.mark.parametrize("full_matrices", [False, True])
+def test_svd_gradient_matches_torch(loss, shape, full_matrices):
+    a = RNG.standard_normal(shape)
+    f = SVD_LOSSES[loss]
+    grads_agree(
+        lambda x: f(*_k(*mt.linalg.svd(x, full_matrices=full_matrices))),
+        lambda t: f(*_k(*torch.linalg.svd(t, full_matrices=full_matrices))),
+        a,
+        atol=1e-9,
+        rtol=1e-8,
+    )
+
+
+def test_old_svd_and_pinverse_gradients_match_torch():
+    a = RNG.standard_normal((2, 5, 3))
+    grads_agree(lambda x: mt.pinverse(x), lambda t: torch.pinverse(t), a, atol=1e-9, rtol=1e-8)
+    grads_agree(
+        lambda x: (lambda U, S, V: (U * S.unsqueeze(-2)) @ V.mT)(*mt.svd(x)),
+        lambda t: (lambda U, S, V: (U * S.unsqueeze(-2)) @ V.mT)(*torch.svd(t)),
+        a,
+        atol=1e-9,
+        rtol=1e-8,
+    )
+
+
+def test_svd_without_grad_is_unchanged():
+    x = mt.tensor(RNG.standard_normal((3, 4)), requires_grad=True)
+    with mt.no_grad():
+        U, S, Vh = mt.linalg.svd(x)
+    assert not (U.requires_grad or S.requires_grad or Vh.requires_grad)
+    U, S, Vh = mt.linalg.svd(x)
+    assert U.requires_grad and S.requires_grad and Vh.requires_grad
