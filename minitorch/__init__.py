@@ -205,6 +205,7 @@ from .toplevel import (
     ldexp,
     ldexp_,
     margin_ranking_loss,
+    matrix_exp,
     matrix_power,
     max_pool1d,
     max_pool1d_with_indices,

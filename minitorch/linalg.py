@@ -1,14 +1,16 @@
 """minitorch.linalg: PyTorch's torch.linalg on numpy's LAPACK.
 
-inv, det, slogdet, solve, cholesky, svdvals and eigvalsh are differentiable; qr, svd and eigh
-compute forward only (their backward raises NotImplementedError naming the op). The norms
-are compositions of differentiable ops.
+inv, det, slogdet, solve, cholesky, matrix_exp, svd, svdvals and eigvalsh are differentiable; qr
+and eigh compute forward only (their backward raises NotImplementedError naming the op). The
+norms are compositions of differentiable ops.
 """
 
 from __future__ import annotations
 
 import math
 
+from .autograd.function import Function
+from .autograd.grad_mode import state
 from .ops import linalg as L
 from .ops.linalg import LinAlgError
 from .ops.reduce import normalize_dims
@@ -23,6 +25,7 @@ __all__ = [
     "eigvalsh",
     "inv",
     "matmul",
+    "matrix_exp",
     "matrix_norm",
     "norm",
     "qr",
@@ -47,6 +50,13 @@ def inv(A):
 
 def det(A):
     return apply(L.det, A)
+
+
+def matrix_exp(A):
+    """exp(A) = I + A + A^2/2! + ... of each square matrix in A (..., n, n), by scaling and
+    squaring over a Pade approximant; differentiable (the gradient is itself a matrix_exp, of
+    a matrix twice the size)."""
+    return apply(L.matrix_exp, A)
 
 
 def slogdet(A):
@@ -84,8 +94,70 @@ def qr(A, mode: str = "reduced"):
 
 
 def svd(A, full_matrices: bool = True):
-    u, s, vh = apply(L.svd, A, full_matrices=full_matrices)
+    """A = U diag(S) Vh, S descending. Differentiable where the singular values are distinct
+    (and nonzero where U's or Vh's gradient is used on a non-square A); with full_matrices,
+    the gradients of U's and Vh's extra columns / rows are ignored, as in PyTorch."""
+    if state.enabled and A.requires_grad:
+        u, s, vh = _Svd.apply(A, full_matrices)
+    else:
+        u, s, vh = apply(L.svd, A, full_matrices=full_matrices)
     return _named("linalg_svd", ["U", "S", "Vh"])(u, s, vh)
+
+
+class _Svd(Function):
+    """linalg.svd with a gradient: an autograd.Function, as its three outputs are all
+    differentiable (a registry op's extra outputs are not)."""
+
+    @staticmethod
+    def forward(ctx, A, full_matrices):
+        u, s, vh = apply(L.svd, A, full_matrices=full_matrices)
+        ctx.save_for_backward(u, s, vh)
+        ctx.full_matrices = full_matrices
+        ctx.set_materialize_grads(False)
+        return u, s, vh
+
+    @staticmethod
+    def backward(ctx, gU, gS, gVh):  # noqa: N803
+        U, S, Vh = ctx.saved_tensors
+        if ctx.full_matrices:  # only the first k = len(S) columns of U, rows of Vh count
+            k = S.shape[-1]
+            U, Vh = U[..., :k], Vh[..., :k, :]
+            gU = None if gU is None else gU[..., :k]
+            gVh = None if gVh is None else gVh[..., :k, :]
+        return svd_backward(gU, gS, gVh, U, S, Vh), None
+
+
+def svd_backward(gU, gS, gVh, U, S, Vh):  # noqa: N803
+    """The gradient of A = U diag(S) Vh (reduced) from those of U, S and Vh (each may be None):
+    PyTorch's svd_backward (Townsend 2016; the real case of its FunctionsManual.cpp)."""
+    if gU is None and gVh is None:
+        return None if gS is None else (U * gS.unsqueeze(-2)) @ Vh
+    from .functional import eye  # noqa: PLC0415
+
+    m, n, k = U.shape[-2], Vh.shape[-1], S.shape[-1]
+    S2 = S * S
+    # E[i, j] = S_j^2 - S_i^2, with 1 on the diagonal (where it is 0): the off-diagonal parts
+    # below are divided by it (a repeated singular value makes the gradient inf, as PyTorch)
+    E = S2.unsqueeze(-2) - S2.unsqueeze(-1) + eye(k, dtype=S.dtype)
+    inner = 0
+    if gU is not None:
+        UhgU = U.mT @ gU
+        inner = (UhgU - UhgU.mT) * S.unsqueeze(-2)
+    if gVh is not None:
+        VhgV = Vh @ gVh.mT
+        inner = inner + S.unsqueeze(-1) * (VhgV - VhgV.mT)
+    gA = inner / E
+    if gS is not None:
+        gA = gA + gS.diag_embed()
+    if m > n and gU is not None:  # gA = [U gA + (I_m - U U^T) gU S^-1] Vh
+        gUSinv = gU / S.unsqueeze(-2)
+        gA = (U @ gA + gUSinv - U @ (U.mT @ gUSinv)) @ Vh
+    elif m < n and gVh is not None:  # gA = U [gA Vh + S^-1 gVh (I_n - V Vh)]
+        SinvgVh = gVh / S.unsqueeze(-1)
+        gA = U @ (gA @ Vh + SinvgVh - (SinvgVh @ Vh.mT) @ Vh)
+    else:
+        gA = U @ gA @ Vh
+    return gA
 
 
 def svdvals(A):

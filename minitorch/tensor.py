@@ -1532,6 +1532,11 @@ class Tensor:
 
         return linalg.det(self)
 
+    def matrix_exp(self) -> Tensor:
+        from . import linalg  # noqa: PLC0415
+
+        return linalg.matrix_exp(self)
+
     def slogdet(self):
         from . import linalg  # noqa: PLC0415
 

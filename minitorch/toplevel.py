@@ -247,6 +247,10 @@ def pinverse(input, rcond=1e-15):
     return (Vh.transpose(-2, -1) * inv_s.unsqueeze(-2)) @ U.transpose(-2, -1)
 
 
+def matrix_exp(input):
+    return linalg.matrix_exp(input)
+
+
 def matrix_power(input, n):
     """input @ input @ ... (n times) by repeated squaring; n = 0: identity; n < 0: of the
     inverse."""

@@ -2162,8 +2162,9 @@ LINALG_ROWS = [  # (name, fn, ref, kind, grad)
         "spd",
         True,
     ),
-    # NOTE: no second-order gradient (svd's and eigh's backward are not implemented): their
-    # first-order gradients are compared with PyTorch in test_torch_parity_extra.py
+    # NOTE: no second-order gradient (eigh's backward is not implemented; svd's is not
+    # compared here): their first-order gradients are compared with PyTorch in
+    # test_torch_parity_extra.py and test_matrix_exp.py
     (
         "linalg_svdvals",
         lambda l, a: l.linalg.svdvals(a),

@@ -198,11 +198,6 @@ class _Orthogonal(Module):
 
     def __init__(self, weight: Tensor, orthogonal_map: str, *, use_trivialization: bool) -> None:
         super().__init__()
-        if orthogonal_map == "matrix_exp":
-            raise NotImplementedError(
-                'orthogonal_map="matrix_exp" needs torch.matrix_exp, which minitorch lacks; '
-                'use "cayley" (the default for square weights is "matrix_exp") or "householder"'
-            )
         if not use_trivialization:
             raise NotImplementedError(
                 "orthogonal(use_trivialization=False) needs torch.geqrf, which minitorch lacks"
@@ -216,12 +211,16 @@ class _Orthogonal(Module):
         transposed = n < k
         if transposed:
             X, n, k = X.mT, k, n
-        if self.orthogonal_map == "cayley":  # (I - A/2)^-1 (I + A/2), A = X - X^T skew
+        if self.orthogonal_map in ("matrix_exp", "cayley"):  # of A = X - X^T, skew
             X = X.tril()
             if n != k:  # embed the n x k lower part in a square matrix
                 X = cat([X, X.new_zeros(*X.shape[:-2], n, n - k)], dim=-1)
-            A, Id = X - X.mT, eye(n, dtype=X.dtype)
-            Q = linalg.solve(Id - 0.5 * A, Id + 0.5 * A)[..., :k]
+            A = X - X.mT
+            if self.orthogonal_map == "matrix_exp":
+                Q = linalg.matrix_exp(A)[..., :k]
+            else:  # (I - A/2)^-1 (I + A/2)
+                Id = eye(n, dtype=X.dtype)
+                Q = linalg.solve(Id - 0.5 * A, Id + 0.5 * A)[..., :k]
         else:
             A = X.tril(-1)
             tau = 2.0 / (1.0 + (A * A).sum(dim=-2))
@@ -239,7 +238,7 @@ class _Orthogonal(Module):
             )
         with no_grad():
             neg_id = Q.new_zeros(*Q.shape)
-            neg_id.diagonal(dim1=-2, dim2=-1).fill_(-1.0)  # forward(-Id) is Id for both maps
+            neg_id.diagonal(dim1=-2, dim2=-1).fill_(-1.0)  # forward(-Id) is Id for every map
             n, k = Q.shape[-2], Q.shape[-1]
             if n < k:
                 Q, n, k = Q.mT, k, n
@@ -261,8 +260,9 @@ def orthogonal(
 ) -> Module:
     """Keep `module.<name>` (a matrix or batch of them) orthogonal: Q = base @ map(X), X the
     trained `parametrizations.<name>.original`, `base` a buffer reset by each assignment.
-    Maps: "cayley" and "householder" (the default for non-square weights); "matrix_exp" (the
-    default for square ones) and use_trivialization=False raise NotImplementedError.
+    Maps: "matrix_exp" (exp of a skew-symmetric matrix, the default for square weights),
+    "cayley" and "householder" (the default for non-square ones); use_trivialization=False
+    raises NotImplementedError (it needs torch.geqrf).
 
     Example:
         >>> import minitorch as torch
