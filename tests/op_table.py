@@ -2145,8 +2145,22 @@ def _eigvalsh_ref(a):
     return np.linalg.eigvalsh((a + np.swapaxes(a, -1, -2)) / 2)
 
 
+def _expm_ref(a):
+    """exp(a) as a Taylor series of a / 16 (30 terms), squared four times: an independent
+    reference for matrix_exp's Pade approximant, exact to float64 for these small matrices."""
+    a = np.asarray(a, np.float64) / 16
+    term = total = np.broadcast_to(np.eye(a.shape[-1]), a.shape).copy()
+    for k in range(1, 31):
+        term = term @ a / k
+        total = total + term
+    for _ in range(4):
+        total = total @ total
+    return total
+
+
 LINALG_ROWS = [  # (name, fn, ref, kind, grad)
     ("linalg_inv", lambda l, a: l.linalg.inv(a), np.linalg.inv, "square", True),
+    ("linalg_matrix_exp", lambda l, a: l.linalg.matrix_exp(a), _expm_ref, "square", True),
     ("linalg_det", lambda l, a: l.linalg.det(a), np.linalg.det, "square", True),
     (
         "linalg_slogdet",
@@ -2196,7 +2210,14 @@ LINALG_ROWS = [  # (name, fn, ref, kind, grad)
         False,
     ),
 ]
-_ONE_OUTPUT = ("linalg_inv", "linalg_det", "linalg_cholesky", "linalg_svdvals", "linalg_eigvalsh")
+_ONE_OUTPUT = (
+    "linalg_inv",
+    "linalg_matrix_exp",
+    "linalg_det",
+    "linalg_cholesky",
+    "linalg_svdvals",
+    "linalg_eigvalsh",
+)
 for _name, _fn, _ref, _kind, _grad in LINALG_ROWS:
     row(
         _name,
