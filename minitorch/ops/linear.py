@@ -85,6 +85,10 @@ def matmul_plan(a: np.ndarray, b: np.ndarray, epilogue: tuple | None = None):
         return None
     # rows that are not one run are merged by a copy: into an array of the plan's own
     scratch = None if np.may_share_memory(merged, a) else merged
+    # the epilogue's expression and where the product goes in it: holding this call's
+    # operands would keep the first replay's arrays alive
+    finish = epilogue and (epilogue[0], tuple(x is None for x in epilogue[1]))
+    b_stack = b_kernel.shape
 
     def planned(a, b, *inputs, out=None):
         dest = out if out is None or rows is None else out.reshape(kernel_shape)
@@ -94,10 +98,10 @@ def matmul_plan(a: np.ndarray, b: np.ndarray, epilogue: tuple | None = None):
         else:
             a_rows = a if rows is None else a.reshape(rows)
         if b.ndim > 2:
-            b = b.reshape(b_kernel.shape)
+            b = b.reshape(b_stack)
         c = product(a_rows, b, *map(_reshaped, inputs, layouts), out=dest)
         if c is None:  # rows not contiguous after all: numpy's way
-            return _unplanned(a, b, epilogue, inputs)
+            return _unplanned(a, b, finish, inputs)
         return c if shape is None else c.reshape(shape)
 
     planned.takes_out = True  # the replay's memory plan may hand it an array to fill
@@ -130,13 +134,15 @@ def _reshaped(x, shape: tuple | None):
     return x if shape is None else x.reshape(shape)
 
 
-def _unplanned(a, b, epilogue, inputs) -> np.ndarray:
-    """The product and its epilogue the slow way, where BLAS could not read the operands."""
+def _unplanned(a, b, finish, inputs) -> np.ndarray:
+    """The product and its epilogue the slow way, where BLAS could not read the operands:
+    finish is (expr, which of its operands is the product), or None."""
     c = blas_matmul(a, b)
-    if epilogue is not None:
+    if finish:
+        expr, holes = finish
         given = iter(inputs)
-        operands = [c if x is None else next(given) for x in epilogue[1]]
-        cpu.elementwise((epilogue[0],), [c], operands)
+        operands = [c if hole else next(given) for hole in holes]
+        cpu.elementwise((expr,), [c], operands)
     return c
 
 
