@@ -231,6 +231,34 @@ def test_small_products_run_on_the_calling_blas_thread(without_mkl):
         assert get_threads() == threads
 
 
+def test_small_mkl_products_run_on_the_calling_thread_and_restore_mkls_count():
+    """kernels/cpu/mkl.py: a product under ONE_THREAD_MACS multiply-adds sets MKL's count
+    for this thread to one for its call only; products of every size (and the row blocks of
+    the epilogue kernel) leave the count as it was, and equal numpy's to rounding."""
+    from minitorch.kernels.cpu import mkl  # noqa: PLC0415
+
+    if mkl.library() is None:
+        pytest.skip("MKL is not installed: products run on numpy's BLAS")
+    count = mkl.library().MKL_Get_Max_Threads
+    before = count()
+    rng = np.random.default_rng(0)
+    for m, k, n in ((64, 4, 128), (100, 5, 1), (64, 128, 128), (512, 64, 256)):
+        a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+        np.testing.assert_allclose(mkl.matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
+        assert count() == before, (m, k, n)
+        x, w = minitorch.tensor(a), minitorch.tensor(b.T.copy())
+        h = minitorch.nn.functional.linear(x, w, minitorch.zeros(n, dtype=x.dtype)).relu()
+        np.testing.assert_allclose(h.numpy(), np.maximum(a @ b, 0), rtol=1e-12, atol=1e-12)
+        assert count() == before, (m, k, n)
+    w, bias = minitorch.randn(256, 64), minitorch.randn(256)
+    step = minitorch.compile(lambda x: minitorch.nn.functional.linear(x, w, bias).relu())
+    for _ in range(3):  # traced, planned, replayed: the row blocks of the epilogue kernel
+        x = minitorch.randn(512, 64)
+        want = np.maximum(x.numpy() @ w.numpy().T + bias.numpy(), 0)
+        np.testing.assert_allclose(step(x).numpy(), want, rtol=1e-5, atol=1e-5)
+        assert count() == before
+
+
 def test_set_num_threads_bounds_numba_openblas_and_rnn_row_ranges():
     """torch.set_num_threads: minitorch's kernels use at most that many threads (Numba's
     parallel regions, OpenBLAS's large products, an RNN's row ranges); errors as PyTorch's."""

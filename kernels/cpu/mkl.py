@@ -70,7 +70,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out=None) -> np.ndarray | None:
     if not address:
         return None
     c = np.empty((a.shape[0], b.shape[1]), a.dtype) if out is None else out
-    return c if _gemm(address, *_stored(a), *_stored(b), c) else None
+    return c if _gemm(address, _local_threads(), *_stored(a), *_stored(b), c) else None
 
 
 def product_plan(a: np.ndarray, b: np.ndarray):
@@ -80,7 +80,7 @@ def product_plan(a: np.ndarray, b: np.ndarray):
 
     A traced step's replay calls it: its operands keep their layouts from replay to replay,
     and the checks and lookups were ~3 us of a ~5 us product of DQN's sizes."""
-    address, dtype = _operands_address(a, b), a.dtype
+    address, local, dtype = _operands_address(a, b), _local_threads(), a.dtype
     (ta, stored_a), (tb, stored_b) = _stored(a), _stored(b)
     # NOTE: decided here, not found out on every replay (a broadcast constant's zero-stride
     # rows made _gemm refuse each call, then numpy ran the product)
@@ -90,7 +90,7 @@ def product_plan(a: np.ndarray, b: np.ndarray):
 
     def product(a, b, out=None):
         c = np.empty((a.shape[0], b.shape[1]), dtype) if out is None else out
-        done = _gemm(address, ta, a.T if flip_a else a, tb, b.T if flip_b else b, c)
+        done = _gemm(address, local, ta, a.T if flip_a else a, tb, b.T if flip_b else b, c)
         return c if done else None
 
     return product
@@ -191,8 +191,9 @@ def _operand_kind(x, shape: tuple) -> str | None:
 
 @functools.cache
 def _local_threads() -> int:
-    """The address of MKL's mkl_set_num_threads_local."""
-    return ctypes.cast(library().MKL_Set_Num_Threads_Local, ctypes.c_void_p).value
+    """The address of MKL's mkl_set_num_threads_local (0 without MKL)."""
+    lib = library()
+    return 0 if lib is None else ctypes.cast(lib.MKL_Set_Num_Threads_Local, ctypes.c_void_p).value
 
 
 def _operands_address(a: np.ndarray, b: np.ndarray) -> int:
@@ -216,10 +217,18 @@ def _stored(x: np.ndarray) -> tuple[int, np.ndarray]:
 # NOTE: the call goes through njit code (kernels/cpu/cblas.py's intrinsic) rather than ctypes:
 # ctypes took ~9.5 us per call (three `.ctypes.data` lookups, fourteen converted arguments)
 # where numpy's own matmul takes ~1 us.
+# Products of fewer multiply-adds run on the calling thread alone. NOTE: MKL's own choice
+# woke its second thread for them; us per product, default vs one thread (a 256 KiB sum
+# between calls): 64x4x128 3.3 vs 2.1, 64x128x2 5.9 vs 3.0, 64x32x128 4.9 vs 4.3, 64x64x128
+# 7.1 vs 7.6, 64x128x128 10.8 vs 13.5 (m x k x n).
+ONE_THREAD_MACS = 300_000
+
+
 @njit(cache=True, nogil=True)
-def _gemm(address, ta, a, tb, b, c):
+def _gemm(address, local, ta, a, tb, b, c):
     """c = op(a) @ op(b) by the cblas_?gemm at `address` (op: transposed where ta / tb say);
-    False (c untouched) where a stored matrix's rows are not contiguous."""
+    False (c untouched) where a stored matrix's rows are not contiguous. `local`: the address
+    of mkl_set_num_threads_local, for the small products that run on this thread alone."""
     m, n = c.shape
     k = a.shape[0] if ta == cblas.TRANS else a.shape[1]
     if not (cblas.readable(a) and cblas.readable(b)):
@@ -227,5 +236,9 @@ def _gemm(address, ta, a, tb, b, c):
     if m and n and k == 0:
         c[:, :] = 0
     elif m and n:
+        alone = m * n * k < ONE_THREAD_MACS
+        saved = cblas.call_int(local, 1) if alone else 0
         cblas.call(address, 32, ta, tb, m, n, k, a, cblas.leading(a), b, cblas.leading(b), c, n)
+        if alone:
+            cblas.call_int(local, saved)
     return True
