@@ -39,6 +39,7 @@ def _forward_row(i, x, weight, bias, eps, out):
     """for row i: out[i, j] = (x[i, j] - mean) * rstd * weight[j] + bias[j]."""
     row = x[i]
     mean, rstd = _row_stats(row, eps)
+    mean, rstd = x.dtype.type(mean), x.dtype.type(rstd)  # the rows' own arithmetic: vectorised
     o = out[i]
     for j in range(row.shape[0]):
         o[j] = (row[j] - mean) * rstd * weight[j] + bias[j]
@@ -79,6 +80,7 @@ def _backward_row(i, x, weight, grad, eps, grad_x, xh):
     gx = grad_x[i]
     n = row.shape[0]
     mean, rstd = _row_stats(row, eps)
+    mean, rstd = x.dtype.type(mean), x.dtype.type(rstd)
     sum_gy = 0.0
     sum_gy_xhat = 0.0
     for j in range(n):
@@ -86,8 +88,8 @@ def _backward_row(i, x, weight, grad, eps, grad_x, xh):
         gy = g[j] * weight[j]
         sum_gy += gy
         sum_gy_xhat += gy * xh[j]
-    a = sum_gy / n
-    c = sum_gy_xhat / n
+    a = x.dtype.type(sum_gy / n)
+    c = x.dtype.type(sum_gy_xhat / n)
     for j in range(n):
         gx[j] = rstd * (g[j] * weight[j] - a - xh[j] * c)
 
