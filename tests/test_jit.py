@@ -553,6 +553,25 @@ def test_stacks_of_matrices_run_on_mkl_eager_and_replayed_alike(dtype, monkeypat
     assert not made  # below EPILOGUE_MIN elements: numpy's loop
 
 
+def test_product_plans_fall_back_to_numpy_for_layouts_blas_cannot_read():
+    """A plan made for BLAS-readable operands, called with ones whose matrices have strided
+    columns, computes the product and its epilogue with numpy (2-D, stacks, 4-D stacks)."""
+    from minitorch.kernels.cpu import mkl  # noqa: PLC0415
+    from minitorch.ops.linear import matmul_plan  # noqa: PLC0415
+
+    if mkl.library() is None:  # the dev extra installs it (CI)
+        pytest.skip("MKL is not installed: no plan to fall back from")
+    rng = np.random.default_rng(0)
+    for batch in ((), (8,), (4, 2)):
+        a = rng.standard_normal((*batch, 256, 32)).astype(np.float32)
+        b = rng.standard_normal((*batch, 32, 128)).astype(np.float32)
+        plan = matmul_plan(a, b, ("({0} * {1})", [None, np.float32(2)]))
+        assert plan is not None, batch
+        strided = rng.standard_normal((*batch, 256, 64)).astype(np.float32)[..., ::2]
+        for x in (a, strided):
+            np.testing.assert_allclose(plan(x, b, np.float32(2)), (x @ b) * 2, rtol=1e-5)
+
+
 def test_memory_plan_reuses_intermediates_and_recycles_outputs_only_once_released():
     """Intermediates are written into buffers of the driver's own, the same arrays every
     replay; returned outputs, views of them and gradients go into arrays that a later replay

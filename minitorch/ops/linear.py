@@ -97,9 +97,8 @@ def matmul_plan(a: np.ndarray, b: np.ndarray, epilogue: tuple | None = None):
             a_rows = scratch
         else:
             a_rows = a if rows is None else a.reshape(rows)
-        if b.ndim > 2:
-            b = b.reshape(b_stack)
-        c = product(a_rows, b, *map(_reshaped, inputs, layouts), out=dest)
+        b_rows = b.reshape(b_stack) if b.ndim > 2 else b
+        c = product(a_rows, b_rows, *map(_reshaped, inputs, layouts), out=dest)
         if c is None:  # rows not contiguous after all: numpy's way
             return _unplanned(a, b, finish, inputs)
         return c if shape is None else c.reshape(shape)
@@ -136,8 +135,9 @@ def _reshaped(x, shape: tuple | None):
 
 def _unplanned(a, b, finish, inputs) -> np.ndarray:
     """The product and its epilogue the slow way, where BLAS could not read the operands:
-    finish is (expr, which of its operands is the product), or None."""
-    c = blas_matmul(a, b)
+    finish is (expr, which of its operands is the product), or None. (numpy's matmul, not
+    blas_matmul, which would plan the same refused product again.)"""
+    c = np.matmul(a, b)
     if finish:
         expr, holes = finish
         given = iter(inputs)
