@@ -27,7 +27,7 @@ from .tensor import Tensor, _named
 # ---- nn.functional under torch's top-level names -------------------------------------------
 
 # Same signature at top level as in F: one definition, two names.
-conv1d, conv2d = F.conv1d, F.conv2d
+conv1d, conv2d, conv3d = F.conv1d, F.conv2d, F.conv3d
 conv_transpose1d, conv_transpose2d = F.conv_transpose1d, F.conv_transpose2d
 avg_pool1d, adaptive_avg_pool1d = F.avg_pool1d, F.adaptive_avg_pool1d
 rms_norm, bilinear, prelu, hardshrink = F.rms_norm, F.bilinear, F.prelu, F.hardshrink
@@ -53,6 +53,10 @@ def max_pool1d_with_indices(input, kernel_size, stride=(), padding=0, dilation=1
 
 def max_pool2d(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
     return F.max_pool2d(input, kernel_size, stride or None, padding, dilation, ceil_mode)
+
+
+def max_pool3d(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    return F.max_pool3d(input, kernel_size, stride or None, padding, dilation, ceil_mode)
 
 
 def adaptive_max_pool1d(input, output_size):

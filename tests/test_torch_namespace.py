@@ -592,7 +592,7 @@ NOT_IMPLEMENTED = sorted(
     """
     affine_grid_generator as_strided as_strided_ as_strided_scatter autocast_decrement_nesting
     autocast_increment_nesting cholesky_inverse cholesky_solve classproperty
-    clear_autocast_cache compiled_with_cxx11_abi cond conv3d conv_tbc conv_transpose3d
+    clear_autocast_cache compiled_with_cxx11_abi cond conv_tbc conv_transpose3d
     convolution eig embedding_bag embedding_renorm_ empty_permuted empty_strided fork
     frobenius_norm from_dlpack from_file frombuffer fused_moving_avg_obs_fake_quant geqrf
     get_autocast_gpu_dtype get_autocast_ipu_dtype get_autocast_xla_dtype
@@ -602,7 +602,7 @@ NOT_IMPLEMENTED = sorted(
     import_ir_module_from_buffer index_reduce init_num_threads is_autocast_cache_enabled
     is_autocast_ipu_enabled is_autocast_xla_enabled is_distributed is_inference_mode_enabled
     is_storage is_warn_always_enabled istft layout lobpcg lstm lstm_cell lstsq lu lu_solve
-    lu_unpack matrix_rank max_pool3d memory_format merge_type_from_type_comment
+    lu_unpack matrix_rank memory_format merge_type_from_type_comment
     mvlgamma nonzero_static norm_except_dim nuclear_norm orgqr ormqr parse_ir parse_schema
     parse_type_comment pca_lowrank prepare_multiprocessing_environment
     profiler_allow_cudagraph_cupti_lazy_reinit_cuda12 range renorm resize_as_ rnn_relu

@@ -32,6 +32,7 @@ from ..tensor import Tensor, wrap
 
 # Convolution, pooling, padding, interpolation, RNN and attention (another engineer's file).
 from .functional_conv import *  # noqa: F403
+from .functional_conv3d import *  # noqa: F403
 
 # ---- helpers -------------------------------------------------------------------------------
 

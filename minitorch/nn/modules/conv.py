@@ -1,4 +1,4 @@
-"""Convolution layers: Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d.
+"""Convolution layers: Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d.
 
 They hold weight and bias (PyTorch's shapes, names and initialization); the math is in
 nn.functional (functional_conv.py), one conv2d op per call.
@@ -20,6 +20,7 @@ from .module import Module
 __all__ = [
     "Conv1d",
     "Conv2d",
+    "Conv3d",
     "ConvTranspose1d",
     "ConvTranspose2d",
     "LazyConv1d",
@@ -126,11 +127,7 @@ class _ConvNd(Module):
             f"stride={self.stride}"
         )
         if self.padding != (0,) * len(self.kernel_size):
-            s += (
-                f", padding={self.padding!r}"
-                if isinstance(self.padding, str)
-                else f", padding={self.padding}"
-            )
+            s += f", padding={self.padding}"  # PyTorch's repr: padding=same, unquoted
         if self.dilation != (1,) * len(self.dilation):
             s += f", dilation={self.dilation}"
         if self.output_padding != (0,) * len(self.output_padding):
@@ -213,6 +210,29 @@ class Conv2d(_Conv):
 
     _spatial_dims = 2
     _functional = staticmethod(F.conv2d)
+
+
+class Conv3d(_Conv):
+    """3-D convolution over (N, C_in, D, H, W) (or unbatched (C_in, D, H, W)) input.
+
+    Args:
+        in_channels, out_channels: channels of input and output.
+        kernel_size, stride, dilation: int or (d, h, w).
+        padding: int, (d, h, w), 'valid' or 'same' (stride 1).
+        groups: split channels into groups convolved separately (depthwise: groups=C_in).
+        bias: learn an additive bias. padding_mode: 'zeros', 'reflect', 'replicate', 'circular'.
+
+    Shape: output (N, C_out, D_out, H_out, W_out), D_out = floor((D + 2p - d(k - 1) - 1) / s) + 1.
+
+    Example:
+        >>> import minitorch as torch
+        >>> m = torch.nn.Conv3d(2, 4, 3, padding=1)
+        >>> m(torch.randn(1, 2, 6, 6, 6)).shape
+        minitorch.Size([1, 4, 6, 6, 6])
+    """
+
+    _spatial_dims = 3
+    _functional = staticmethod(F.conv3d)
 
 
 class Conv1d(_Conv):

@@ -1,6 +1,7 @@
-"""Pooling layers: max, average and adaptive average pooling (1-D and 2-D).
+"""Pooling layers: max, average and adaptive average pooling (1-D, 2-D and 3-D).
 
-Stateless wrappers over nn.functional; each call is one pooling op with a Numba kernel.
+Stateless wrappers over nn.functional; each 1-D/2-D call is one pooling op with a Numba
+kernel, the 3-D ones compose the 2-D ops (functional_conv3d.py).
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ from .module import Module
 __all__ = [
     "MaxPool1d",
     "MaxPool2d",
+    "MaxPool3d",
     "AvgPool1d",
     "AvgPool2d",
+    "AvgPool3d",
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
+    "AdaptiveAvgPool3d",
     "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
 ]
 
 
@@ -79,6 +84,19 @@ class MaxPool2d(_MaxPoolNd):
     _functional = staticmethod(F.max_pool2d)
 
 
+class MaxPool3d(_MaxPoolNd):
+    """Max over kD x kH x kW windows of (N, C, D, H, W) input; return_indices also gives flat
+    (d * H * W + h * W + w) argmaxes.
+
+    Example:
+        >>> import minitorch as torch
+        >>> torch.nn.MaxPool3d(2)(torch.randn(1, 3, 4, 8, 8)).shape
+        minitorch.Size([1, 3, 2, 4, 4])
+    """
+
+    _functional = staticmethod(F.max_pool3d)
+
+
 class MaxPool1d(_MaxPoolNd):
     """Max over windows of length k of (N, C, L) input."""
 
@@ -125,6 +143,27 @@ class AvgPool2d(_AvgPoolNd):
 
     def forward(self, input: Tensor) -> Tensor:
         return F.avg_pool2d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
+
+
+class AvgPool3d(AvgPool2d):
+    """Mean over kD x kH x kW windows of (N, C, D, H, W) input.
+
+    Example:
+        >>> import minitorch as torch
+        >>> torch.nn.AvgPool3d(2)(torch.ones(1, 1, 4, 4, 4)).shape
+        minitorch.Size([1, 1, 2, 2, 2])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.avg_pool3d(
             input,
             self.kernel_size,
             self.stride,
@@ -217,3 +256,23 @@ class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
 
     def forward(self, input: Tensor):
         return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
+
+
+class AdaptiveAvgPool3d(AdaptiveAvgPool2d):
+    """Average pooling of (N, C, D, H, W) input to a fixed (D_out, H_out, W_out).
+
+    Example:
+        >>> import minitorch as torch
+        >>> torch.nn.AdaptiveAvgPool3d(1)(torch.randn(2, 8, 3, 7, 5)).shape
+        minitorch.Size([2, 8, 1, 1, 1])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.adaptive_avg_pool3d(input, self.output_size)
+
+
+class AdaptiveMaxPool3d(AdaptiveMaxPool2d):
+    """Max pooling of (N, C, D, H, W) input to a fixed (D_out, H_out, W_out)."""
+
+    def forward(self, input: Tensor):
+        return F.adaptive_max_pool3d(input, self.output_size, self.return_indices)
