@@ -144,7 +144,9 @@ def test_forward(row, backend):
     @given(data=st.data())
     def check(data):
         case = data.draw(row.build(draw_dtypes(data, row)), label="case")
-        record = data.draw(st.booleans(), label="via recorder")
+        # the first example always records: with a row's few examples (10 for linalg) the
+        # draw alone came out False every time about once in a few hundred runs
+        record = not seen or data.draw(st.booleans(), label="via recorder")
         check_case(row, case, backend, seen if record else None)
 
     check()
