@@ -1,8 +1,8 @@
 """minitorch.linalg: PyTorch's torch.linalg on numpy's LAPACK.
 
-inv, det, slogdet, solve, cholesky, matrix_exp, svd, svdvals and eigvalsh are differentiable; qr
-and eigh compute forward only (their backward raises NotImplementedError naming the op). The
-norms are compositions of differentiable ops.
+inv, det, slogdet, solve, cholesky, matrix_exp, svd, svdvals, qr, eigh and eigvalsh are
+differentiable (svd, qr and eigh through autograd.Functions, as all their outputs carry a
+gradient; a registry op's extra outputs do not). The norms are compositions of differentiable ops.
 """
 
 from __future__ import annotations
@@ -89,8 +89,77 @@ def qr(A, mode: str = "reduced"):
             f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), "
             "'r', or 'complete'"
         )
-    q, r = apply(L.qr, A, mode=mode)
+    if state.enabled and A.requires_grad:
+        q, r = _Qr.apply(A, mode)
+    else:
+        q, r = apply(L.qr, A, mode=mode)
     return _named("linalg_qr", ["Q", "R"])(q, r)
+
+
+class _Qr(Function):
+    """linalg.qr with a gradient for Q and R (PyTorch's linalg_qr_backward). As in PyTorch, the
+    backward raises for mode="r" (Q is not computed) and for mode="complete" with m > n."""
+
+    @staticmethod
+    def forward(ctx, A, mode):
+        q, r = apply(L.qr, A, mode=mode)
+        ctx.save_for_backward(q, r)
+        ctx.mode = mode
+        ctx.set_materialize_grads(False)
+        return q, r
+
+    @staticmethod
+    def backward(ctx, gQ, gR):  # noqa: N803
+        Q, R = ctx.saved_tensors
+        if ctx.mode == "r":
+            raise RuntimeError(
+                "The derivative of linalg.qr depends on Q, which is not computed when mode='r'. "
+                "Please use linalg.qr(A, mode='reduced') if you are going to differentiate "
+                "through linalg.qr."
+            )
+        if ctx.mode == "complete" and Q.shape[-2] > R.shape[-1]:
+            raise RuntimeError(
+                "The QR decomposition is not differentiable when mode='complete' and nrows > ncols."
+            )
+        return qr_backward(gQ, gR, Q, R), None
+
+
+def qr_backward(gQ, gR, Q, R):  # noqa: N803
+    """The gradient of A = Q R (reduced; Q m x k, R k x n, k = min(m, n)) from those of Q and R
+    (either may be None). For m >= n, PyTorch's formula gA = (gQ + Q copyltu(M)) R^-T with
+    M = R gR^T - gQ^T Q (copyltu: the lower triangle mirrored onto the upper). For m < n,
+    A = [X | Y], R = [U | V]: X = Q U is a square QR and V = Q^T Y, so gY = Q gV and X's
+    factors see gQ + Y gV^T and gU."""
+    if gQ is None and gR is None:
+        return None
+    m, n = Q.shape[-2], R.shape[-1]
+    if m >= n:
+        return _qr_backward_tall(gQ, gR, Q, R)
+    Y, U = Q @ R[..., m:], R[..., :m]  # Y: A's last n - m columns
+    gU = gV = None
+    if gR is not None:
+        gU, gV = gR[..., :m], gR[..., m:]
+        gQ = Y @ gV.mT if gQ is None else gQ + Y @ gV.mT
+    gX = _qr_backward_tall(gQ, gU, Q, U)
+    gY = Q @ gV if gV is not None else Q.new_zeros(Q.shape[:-1] + (n - m,))
+    from .functional import cat  # noqa: PLC0415
+
+    return cat([gX, gY], dim=-1)
+
+
+def _qr_backward_tall(gQ, gR, Q, R):  # noqa: N803
+    M = 0
+    if gR is not None:
+        M = R @ gR.mT
+    if gQ is not None:
+        M = M - gQ.mT @ Q
+    # copyltu(M) = tril(M) + tril(M, -1)^T; the first term of gA is gQ + Q copyltu(M)
+    low = M.tril()
+    B = Q @ (low + low.tril(-1).mT)
+    if gQ is not None:
+        B = B + gQ
+    # gA = B R^-T: solve gA R^T = B, i.e. R gA^T = B^T (R upper triangular)
+    return solve(R, B.mT).mT
 
 
 def svd(A, full_matrices: bool = True):
@@ -168,8 +237,44 @@ def svdvals(A):
 def eigh(A, UPLO: str = "L"):  # noqa: N803  (PyTorch's name)
     """Eigenvalues (ascending) and eigenvectors of symmetric matrices, read from the lower
     (UPLO="L") or upper triangle."""
-    values, vectors = apply(L.eigh, A, UPLO=_uplo(UPLO))
+    if state.enabled and A.requires_grad:
+        values, vectors = _Eigh.apply(A, _uplo(UPLO))
+    else:
+        values, vectors = apply(L.eigh, A, UPLO=_uplo(UPLO))
     return _named("linalg_eigh", ["eigenvalues", "eigenvectors"])(values, vectors)
+
+
+class _Eigh(Function):
+    """linalg.eigh with a gradient for the eigenvalues and eigenvectors (PyTorch's
+    linalg_eig_backward, Hermitian case). As in PyTorch, the gradient is the symmetric matrix
+    gA below whichever triangle UPLO read."""
+
+    @staticmethod
+    def forward(ctx, A, UPLO):  # noqa: N803
+        w, v = apply(L.eigh, A, UPLO=UPLO)
+        ctx.save_for_backward(w, v)
+        ctx.set_materialize_grads(False)
+        return w, v
+
+    @staticmethod
+    def backward(ctx, gL, gV):  # noqa: N803
+        L_, V = ctx.saved_tensors
+        return eigh_backward(gL, gV, L_, V), None
+
+
+def eigh_backward(gL, gV, L_, V):  # noqa: N803
+    """gA = V (diag(gL) + skew(V^T gV) / E) V^T with E[i, j] = L_j - L_i (skew(X) = (X - X^T)
+    / 2; a repeated eigenvalue makes the eigenvectors' gradient inf/nan, as in PyTorch)."""
+    if gV is None:
+        return None if gL is None else (V * gL.unsqueeze(-2)) @ V.mT
+    from .functional import eye  # noqa: PLC0415
+
+    VtgV = V.mT @ gV
+    E = L_.unsqueeze(-2) - L_.unsqueeze(-1) + eye(L_.shape[-1], dtype=L_.dtype)
+    inner = (VtgV - VtgV.mT) * 0.5 / E  # its diagonal is 0
+    if gL is not None:
+        inner = inner + gL.diag_embed()
+    return V @ inner @ V.mT
 
 
 def eigvalsh(A, UPLO: str = "L"):  # noqa: N803

@@ -2176,9 +2176,9 @@ LINALG_ROWS = [  # (name, fn, ref, kind, grad)
         "spd",
         True,
     ),
-    # NOTE: no second-order gradient (eigh's backward is not implemented; svd's is not
-    # compared here): their first-order gradients are compared with PyTorch in
-    # test_torch_parity_extra.py and test_matrix_exp.py
+    # NOTE: no second-order gradient (eigvalsh's backward calls eigh without a graph; svd's is
+    # not compared here): their first-order gradients are compared with PyTorch in
+    # test_torch_parity_extra.py and test_matrix_exp.py (qr's and eigh's in test_linalg_grad.py)
     (
         "linalg_svdvals",
         lambda l, a: l.linalg.svdvals(a),
@@ -2193,7 +2193,7 @@ LINALG_ROWS = [  # (name, fn, ref, kind, grad)
         lambda l, a: (lambda q, r: (q @ r, r.abs()))(*l.linalg.qr(a)),
         lambda a: (a, np.abs(np.linalg.qr(a)[1])),
         "rect",
-        False,
+        True,
     ),
     (
         "linalg_svd",
@@ -2204,10 +2204,10 @@ LINALG_ROWS = [  # (name, fn, ref, kind, grad)
     ),
     (
         "linalg_eigh",
-        lambda l, a: (lambda w, v: (w, (v * w.unsqueeze(-2)) @ v.mT))(*l.linalg.eigh(a)),
-        lambda a: (np.linalg.eigvalsh(a), a),
+        lambda l, a: (lambda w, v: (w, (v * w.unsqueeze(-2)) @ v.mT))(*l.linalg.eigh(_sym(a))),
+        lambda a: (_eigvalsh_ref(a), (a + np.swapaxes(a, -1, -2)) / 2),
         "spd",
-        False,
+        True,
     ),
 ]
 _ONE_OUTPUT = (

@@ -190,3 +190,72 @@ def test_float64_gradcheck(cls):
     h = mt.tensor(rng.standard_normal((4, 2, 4)), requires_grad=True)
     hx = lambda h: (h, h * 0.5) if cls == "LSTM" else h
     assert mt.autograd.gradcheck(lambda x, h: m(x, hx(h))[0], (x, h))
+
+
+# ---- LSTM proj_size ---------------------------------------------------------------------------
+# torch's CPU LSTM warns that oneDNN has no projections and runs its default implementation
+PROJ_WARNING = "ignore:LSTM with projections is not supported with oneDNN"
+
+
+@pytest.mark.filterwarnings(PROJ_WARNING)
+@pytest.mark.parametrize(
+    "kwargs, x, hx",
+    [
+        ({}, (6, 3, 5), None),
+        (
+            dict(num_layers=2, bidirectional=True, batch_first=True),
+            (3, 6, 5),
+            ((4, 3, 4), (4, 3, 7)),
+        ),
+        (dict(num_layers=3, bias=False), (4, 2, 5), ((3, 2, 4), (3, 2, 7))),
+        (dict(bidirectional=True), (6, 5), ((2, 4), (2, 7))),  # unbatched
+    ],
+)
+def test_lstm_proj_size_matches_torch(kwargs, x, hx):
+    m, t = mnn.LSTM(5, 7, proj_size=4, **kwargs), tnn.LSTM(5, 7, proj_size=4, **kwargs)
+    check_layer(m, t, *((x,) if hx is None else (x, hx)))
+
+
+def test_lstm_proj_size_parameters_state_dict_and_repr():
+    kw = dict(num_layers=2, bidirectional=True, proj_size=3)
+    m, t = mnn.LSTM(5, 8, **kw), tnn.LSTM(5, 8, **kw)
+    assert [(n, tuple(p.shape)) for n, p in m.named_parameters()] == [
+        (n, tuple(p.shape)) for n, p in t.named_parameters()
+    ]
+    assert list(m.state_dict()) == list(t.state_dict())
+    assert repr(m) == repr(t)
+    bound = 1 / math.sqrt(8)
+    values = np.concatenate([p.detach().numpy().ravel() for p in m.parameters()])
+    assert np.abs(values).max() <= bound
+
+
+@pytest.mark.filterwarnings(PROJ_WARNING)
+def test_lstm_proj_size_packed_sequence():
+    lengths = [5, 3, 3, 1]
+    x = np.random.default_rng(1).standard_normal((5, 4, 2)).astype(np.float32)
+    kw = dict(bidirectional=True, proj_size=2)
+    m, t = mnn.LSTM(2, 3, **kw), tnn.LSTM(2, 3, **kw)
+    load_from_torch(m, t)
+    pm = mnn.utils.rnn.pack_padded_sequence(mt.tensor(x), lengths, enforce_sorted=False)
+    pt = tnn.utils.rnn.pack_padded_sequence(torch.tensor(x), lengths, enforce_sorted=False)
+    (om, (hm, cm)), (ot, (ht, ct)) = m(pm), t(pt)
+    for a, b in ((om.data, ot.data), (hm, ht), (cm, ct)):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), atol=1e-5)
+
+
+def test_lstm_proj_size_errors_and_gradcheck():
+    with pytest.raises(ValueError, match="proj_size has to be smaller than hidden_size"):
+        mnn.LSTM(5, 7, proj_size=7)
+    with pytest.raises(ValueError, match="proj_size should be a positive integer or zero"):
+        mnn.LSTM(5, 7, proj_size=-1)
+    with pytest.raises(ValueError, match="only supported for LSTM"):
+        mnn.RNNBase("GRU", 5, 7, proj_size=3)
+    lstm = mnn.LSTM(5, 7, proj_size=3)
+    with pytest.raises(RuntimeError, match=r"Expected hidden\[0\] size \(1, 2, 3\)"):
+        lstm(mt.randn(4, 2, 5), (mt.zeros(1, 2, 7), mt.zeros(1, 2, 7)))
+    m = mnn.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2).double()
+    rng = np.random.default_rng(0)
+    x = mt.tensor(rng.standard_normal((5, 2, 3)), requires_grad=True)
+    h = mt.tensor(rng.standard_normal((4, 2, 2)), requires_grad=True)
+    c = mt.tensor(rng.standard_normal((4, 2, 4)), requires_grad=True)
+    assert mt.autograd.gradcheck(lambda x, h, c: m(x, (h, c))[0], (x, h, c))

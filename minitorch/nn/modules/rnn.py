@@ -66,6 +66,8 @@ class RNNBase(Module):
     ) -> None:
         super().__init__()
         _check_hyperparameters(input_size, hidden_size, num_layers, dropout, proj_size)
+        if proj_size and mode != "LSTM":
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         if dropout > 0 and num_layers == 1:
             warnings.warn(
                 "dropout option adds dropout after all but last recurrent layer, so non-zero "
@@ -84,17 +86,21 @@ class RNNBase(Module):
         self.proj_size = proj_size
         directions = 2 if bidirectional else 1
         gates = _gate_size(mode, hidden_size)
+        real_hidden = proj_size if proj_size > 0 else hidden_size  # h's size
         self._flat_weights_names = []
         self._all_weights = []
         for layer in range(num_layers):
             for direction in range(directions):
-                layer_in = input_size if layer == 0 else hidden_size * directions
+                layer_in = input_size if layer == 0 else real_hidden * directions
                 suffix = "_reverse" if direction == 1 else ""
-                shapes = [(gates, layer_in), (gates, hidden_size)]
+                shapes = [(gates, layer_in), (gates, real_hidden)]
                 names = [f"weight_ih_l{layer}{suffix}", f"weight_hh_l{layer}{suffix}"]
                 if bias:
                     shapes += [(gates,), (gates,)]
                     names += [f"bias_ih_l{layer}{suffix}", f"bias_hh_l{layer}{suffix}"]
+                if proj_size > 0:  # PyTorch's order: after the biases
+                    shapes.append((proj_size, hidden_size))
+                    names.append(f"weight_hr_l{layer}{suffix}")
                 for name, shape in zip(names, shapes):
                     setattr(self, name, Parameter(new_empty(shape, device, dtype)))
                 self._flat_weights_names.extend(names)
@@ -117,6 +123,8 @@ class RNNBase(Module):
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size != 0:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if self.bias is not True:
@@ -149,6 +157,15 @@ class RNNBase(Module):
                 w_ih, w_hh, b_ih, b_hh = self._layer_weights(index)
                 flat = layer_input.reshape(steps * batch, layer_input.shape[2])
                 gi = F.linear(flat, w_ih, b_ih).reshape(steps, batch, w_ih.shape[0])
+                if self.proj_size > 0:
+                    w_hr = getattr(self, self._all_weights[index][-1])
+                    hs, h_last, c_last = _lstm_projected(
+                        gi, h0[index], c0[index], w_hh, b_hh, w_hr, direction == 1
+                    )
+                    h_n.append(h_last)
+                    c_n.append(c_last)
+                    outs.append(hs)
+                    continue
                 out, _ = apply(
                     R.rnn_sequence,
                     gi,
@@ -194,12 +211,15 @@ class RNNBase(Module):
             hx = tuple(h.unsqueeze(1) for h in hxs) if isinstance(hx, tuple) else hx.unsqueeze(1)
         return x, batched, hx
 
-    def _initial(self, hx, x: Tensor, which: str = "", batch: int | None = None) -> Tensor:
-        """hx checked against (D * num_layers, batch, H), or zeros; batch defaults to x's
-        (time-major) batch size."""
+    def _initial(
+        self, hx, x: Tensor, which: str = "", batch: int | None = None, size: int | None = None
+    ) -> Tensor:
+        """hx checked against (D * num_layers, batch, size), or zeros; batch defaults to x's
+        (time-major) batch size, size to hidden_size (h_0 of an LSTM with proj_size: that)."""
         directions = 2 if self.bidirectional else 1
         batch = x.shape[1] if batch is None else batch
-        expected = (self.num_layers * directions, batch, self.hidden_size)
+        size = self.hidden_size if size is None else size
+        expected = (self.num_layers * directions, batch, size)
         if hx is None:
             return zeros(expected, dtype=x.dtype, device=x.device)
         if tuple(hx.shape) != expected:
@@ -222,7 +242,7 @@ class RNNBase(Module):
         sizes = _batch_sizes(input)
         batch = sizes[0]
         states = [
-            self._initial(h, data, f"[{i}]" if len(hx) == 2 else "", batch)
+            self._initial(h, data, f"[{i}]" if len(hx) == 2 else "", batch, self._state_size(i))
             for i, h in enumerate(hx)
         ]
         if input.sorted_indices is not None:  # states come in batch order, data sorted
@@ -248,6 +268,10 @@ class RNNBase(Module):
             finals = [f.index_select(1, input.unsorted_indices) for f in finals]
         return input._with_data(output), tuple(finals)  # input's batch sizes and indices
 
+    def _state_size(self, i: int) -> int:
+        """The size of state i (h, then c): an LSTM's h has proj_size features if set."""
+        return self.proj_size if i == 0 and self.proj_size > 0 else self.hidden_size
+
     def _finish(self, output: Tensor, batched: bool, *states):
         if not batched:
             return (output.squeeze(1),) + tuple(s.squeeze(1) for s in states)
@@ -272,8 +296,26 @@ def _check_hyperparameters(input_size, hidden_size, num_layers, dropout, proj_si
         raise ValueError("hidden_size must be greater than zero")
     if num_layers <= 0:
         raise ValueError("num_layers must be greater than zero")
-    if proj_size:
-        raise NotImplementedError("LSTM with proj_size > 0 is not supported by minitorch yet")
+    if proj_size < 0:
+        raise ValueError("proj_size should be a positive integer or zero to disable projections")
+    if proj_size >= hidden_size:
+        raise ValueError("proj_size has to be smaller than hidden_size")
+
+
+def _lstm_projected(gi, h, c, w_hh, b_hh, w_hr, reverse: bool):
+    """An LSTM layer-direction with a projection (proj_size), composed of Tensor ops step by
+    step (the fused rnn_sequence op has no projection): per step the gates from gi[t] +
+    h W_hh^T + b_hh, c' = f c + i g, h' = (o tanh(c')) W_hr^T. Returns (hs (T, N, P), h_T, c_T)
+    with hs in time order (a reverse direction runs from the last step)."""
+    steps = gi.shape[0]
+    hs = [None] * steps
+    for t in reversed(range(steps)) if reverse else range(steps):
+        gates = gi[t] + F.linear(h, w_hh, b_hh)
+        i, f, g, o = gates.chunk(4, 1)
+        c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+        h = F.linear(o.sigmoid() * c.tanh(), w_hr)
+        hs[t] = h
+    return stack(hs), h, c
 
 
 class RNN(RNNBase):
@@ -434,7 +476,7 @@ class LSTM(RNNBase):
             output, (h_n, c_n) = self._forward_packed(input, hx or (None, None))
             return output, (h_n, c_n)
         x, batched, hx = self._prepare(input, hx)
-        h0 = self._initial(None if hx is None else hx[0], x, "[0]")
+        h0 = self._initial(None if hx is None else hx[0], x, "[0]", size=self._state_size(0))
         c0 = self._initial(None if hx is None else hx[1], x, "[1]")
         output, h_n, c_n = self._run(x, h0, c0)
         output, h_n, c_n = self._finish(output, batched, h_n, c_n)
