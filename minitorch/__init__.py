@@ -390,7 +390,7 @@ def is_floating_point(t: Tensor) -> bool:
 
 
 def polygamma(n: int, input: Tensor, *, out=None) -> Tensor:
-    """torch.polygamma(n, input): input.polygamma(n) (n = 0 or 1 in minitorch)."""
+    """torch.polygamma(n, input): input.polygamma(n), any n >= 0."""
     result = input.polygamma(n)
     return result if out is None else write_out(out, result, "polygamma")
 

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import dtypes
+from .autograd.function import Function
 from .autograd.grad_mode import is_grad_enabled
 from .jit_guard import check_host_sync
 from .ops.movement import _check_bounds, _check_scatter_index, index_put
@@ -162,15 +163,54 @@ def _scatter_extreme(x, d: int, index, src, reduce: str, include_self: bool):
     check_host_sync("scatter_reduce")
     _check_scatter_reduce_index(x, d, index, src)
     needs_grad = is_grad_enabled() and (x.requires_grad or src.requires_grad)
-    if needs_grad and reduce == "prod":
-        raise NotImplementedError(
-            "scatter_reduce: the gradient of reduce='prod' is not supported by minitorch; use "
-            "reduce='sum' over logs, or compute it without grad (torch.no_grad())"
-        )
     part = src[tuple(slice(0, n) for n in index.shape)]
+    if needs_grad and reduce == "prod":
+        return _ScatterProd.apply(x, part, d, index, include_self)
     value = wrap(_scatter_on_host(x, d, index, part, reduce, include_self), x.dtype)
     value = value.to(x.device)
     return _spread_ties(x, d, index, part, value, include_self) if needs_grad else value
+
+
+class _ScatterProd(Function):
+    """scatter_reduce(reduce="prod") with PyTorch's gradient (scatter_reduce_backward): the
+    product of the other factors of an element's group, zeros included: a zero in self or a
+    single zero in src gets the product of the rest, any other element of a group with a zero
+    gets 0. Written with scatter_reduce itself, so it differentiates again."""
+
+    @staticmethod
+    def forward(ctx, x, part, d, index, include_self):
+        ctx.save_for_backward(x, part, index)
+        ctx.d, ctx.include_self = d, include_self
+        value = _scatter_on_host(x, d, index, part, "prod", include_self)
+        return wrap(value, x.dtype).to(x.device)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, part, index = ctx.saved_tensors
+        d, include_self = ctx.d, ctx.include_self
+
+        def prod(base, factors):
+            return scatter_reduce(base, d, index, factors, "prod", include_self)
+
+        grad_x = grad_part = None
+        if ctx.needs_input_grad[0]:
+            ones_for_zeros = x.masked_fill(x == 0, 1)
+            grad_x = grad * prod(ones_for_zeros, part) / ones_for_zeros
+            if not include_self:
+                grad_x = grad_x.scatter(d, index, 0)
+        if ctx.needs_input_grad[1]:
+            zero = part == 0
+            zeros_in_group = x.new_zeros(x.shape).scatter_add(d, index, zero.to(x.dtype))
+            single_zero = zero & (zeros_in_group.gather(d, index) == 1)
+            without_it = prod(x, part.masked_fill(single_zero, 1))
+            grad_part = (
+                (grad * without_it)
+                .gather(d, index)
+                .where(
+                    single_zero, (grad * prod(x, part)).gather(d, index) / part.masked_fill(zero, 1)
+                )
+            )
+        return grad_x, grad_part, None, None, None
 
 
 def _check_scatter_reduce_index(x, d: int, index, src) -> None:

@@ -1,8 +1,8 @@
 """minitorch.special: torch.special's names for functions minitorch has, composed of its ops
 (so they have gradients, trace and fuse like any other composite).
 
-gammaln, digamma (psi), polygamma (n = 0, 1) call registry ops; not here: polygamma for
-n >= 2, multigammaln, i0 and the other Bessel functions, zeta, gammainc (no kernels yet).
+gammaln, digamma (psi), polygamma (any n >= 0) call registry ops; not here: multigammaln,
+i0 and the other Bessel functions, zeta, gammainc (no kernels yet).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ psi = digamma
 
 @_takes_out
 def polygamma(n: int, input: Tensor) -> Tensor:
-    """The n-th derivative of digamma; n = 0 and 1 in minitorch."""
+    """The n-th derivative of digamma (n >= 0); its gradient is polygamma(n + 1, x)."""
     return input.polygamma(n)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import functools
 import math
+import numbers
 import warnings
 from collections import namedtuple
 
@@ -21,6 +22,7 @@ from .backend import Device, device_of, to_device
 from .ops import elementwise as E
 from .ops import movement as M
 from .ops import reduce as R
+from .ops import special as S
 from .ops.registry import apply
 
 __all__ = ["Tensor", "wrap"]
@@ -1282,16 +1284,16 @@ class Tensor:
         return E.digamma(self)
 
     def polygamma(self, n: int) -> Tensor:
-        """The n-th derivative of digamma; minitorch has n = 0 (digamma) and n = 1."""
+        """The n-th derivative of digamma (n >= 0), with gradient polygamma(n + 1, x)."""
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+            raise TypeError(f"polygamma(): argument 'n' must be int, not {type(n).__name__}")
+        if n < 0:
+            raise RuntimeError("polygamma(n, x) does not support negative n.")
         if n == 0:
             return E.digamma(self)
         if n == 1:
             return apply(E.trigamma, self)
-        if not isinstance(n, int) or n < 0:
-            raise RuntimeError(f"polygamma(n, x) does not support negative n; got n={n}")
-        raise NotImplementedError(
-            f"polygamma: minitorch has n = 0 (digamma) and n = 1 (trigamma) only, got n={n}"
-        )
+        return apply(S.polygamma, self, n=int(n))
 
     def float_power(self, exponent) -> Tensor:
         """pow in float64 (both sides), as PyTorch's float_power."""

@@ -450,8 +450,8 @@ for _name, _ref, _dom in [
         grad_domain=_dom.but(special=False, grid=False),
         ops=(_name,),
     )
-# NOTE: digamma has no second-order gradient (trigamma's backward, polygamma(2, x), is not
-# implemented): its first-order gradient is compared with PyTorch in test_special.py
+# NOTE: digamma's and trigamma's gradients (trigamma, polygamma(2, x)) are compared with PyTorch
+# and scipy in test_special.py
 unary(
     "digamma",
     lambda l, x: x.digamma(),

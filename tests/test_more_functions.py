@@ -192,19 +192,16 @@ REDUCES = ["sum", "mean", "amax", "amin", "prod"]
 @pytest.mark.parametrize("reduce", REDUCES)
 @pytest.mark.parametrize("include_self", [True, False])
 def test_scatter_reduce(reduce, include_self):
-    grad = reduce != "prod"
     x, src = f32(3, 5), f32(2, 4)
     check_row(
         lambda t, x, s: t.scatter_reduce(x, 0, t.tensor(IDX), s, reduce, include_self=include_self),
         x,
         src,
-        grad=grad,
     )
     check_row(
         lambda t, x, s: x.scatter_reduce(-1, t.tensor(IDX), s, reduce, include_self=include_self),
         f32(2, 3),
         f32(2, 4),
-        grad=grad,
     )
     # src larger than index: only its leading part is read (PyTorch's backward fails then)
     check_row(
@@ -252,10 +249,50 @@ def test_scatter_reduce_inplace():
     )
 
 
-def test_scatter_reduce_prod_gradient_is_refused():
-    x = minitorch.ones(3, requires_grad=True)
-    with pytest.raises(NotImplementedError, match="scatter_reduce.*prod"):
-        x.scatter_reduce(0, minitorch.tensor([0, 0]), minitorch.ones(2), "prod")
+# zeros: one in self, one in src, two in src of one group, a zero in self and in src together
+ZEROS_X = np.array(
+    [[0.0, 1.5, -2.0, 0.7, 3.0], [1.2, 0.0, 0.5, 2.0, -1.0], [0.0, 2.0, 1.0, 0.3, 0.9]]
+)
+ZEROS_SRC = np.array([[0.0, -1.1, 0.8, 0.0], [0.0, 1.3, 0.0, 2.2]])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_prod_gradient_with_zeros(include_self, dtype):
+    """PyTorch's prod gradient: each element gets the product of the rest of its group, a
+    single zero included; with two zeros in a group every element of it gets 0."""
+    for dim, x, src in ((0, ZEROS_X, ZEROS_SRC), (1, ZEROS_X[:2, :3], ZEROS_SRC)):
+        check_row(
+            lambda t, x, s, dim=dim: x.scatter_reduce(
+                dim, t.tensor(IDX), s, "prod", include_self=include_self
+            ),
+            x.astype(dtype),
+            src.astype(dtype),
+        )
+    # src larger than index: its leading part gets the gradient, the rest 0
+    x = minitorch.tensor(ZEROS_X[:2, :3], requires_grad=True)
+    src = minitorch.tensor(np.concatenate([ZEROS_SRC, ZEROS_SRC], 1), requires_grad=True)
+    x.scatter_reduce(
+        1, minitorch.tensor(IDX), src, "prod", include_self=include_self
+    ).sum().backward()
+    assert not src.grad.numpy()[:, 4:].any()
+
+
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_prod_second_derivative(include_self):
+    """The gradient is itself differentiable (double backward, as PyTorch's, where no group
+    holds two zeros of src)."""
+    x = ZEROS_X.copy()
+    src = np.array([[0.0, -1.1, 0.8, 1.7], [0.6, 1.3, 0.0, 2.2]])
+    grads = []
+    for lib in (minitorch, torch):
+        xt, st = lib.tensor(x, requires_grad=True), lib.tensor(src, requires_grad=True)
+        out = xt.scatter_reduce(0, lib.tensor(IDX), st, "prod", include_self=include_self)
+        gx, gs = lib.autograd.grad((out * out).sum(), (xt, st), create_graph=True)
+        ((gx * gx).sum() + (gs * gs).sum()).backward()
+        grads.append([a.detach().numpy() for a in (gx, gs, xt.grad, st.grad)])
+    for m, t in zip(*grads):
+        np.testing.assert_allclose(m, t, rtol=1e-10, atol=1e-12)
 
 
 UNIQUE = {

@@ -138,21 +138,63 @@ def test_xlogy_number_input_and_errors_match_torch():
             lib.special.erfinv(lib.tensor([0.1]), out=[1.0])
 
 
-def test_trigamma_matches_scipy_and_its_gradient_refuses():
+def test_trigamma_matches_scipy_and_its_gradient_is_polygamma_2():
     """polygamma(1, x): checked against scipy (PyTorch's own float64 trigamma is accurate to
-    about 5e-10 only); its derivative (polygamma(2, x)) is not implemented: a clear error."""
+    about 5e-10 only); its derivative is polygamma(2, x), so lgamma differentiates 3 times."""
     from scipy import special  # noqa: PLC0415
 
     x = np.concatenate([REAL.ravel(), POSITIVE.ravel(), [-2.5, 1e-3, 1e4]])
     out = minitorch.special.polygamma(1, minitorch.tensor(x)).numpy()
     np.testing.assert_allclose(out, special.polygamma(1, x), rtol=1e-12)
-    t = minitorch.tensor([0.7], dtype=minitorch.float64, requires_grad=True)
+    t = minitorch.tensor([0.7, -1.3], dtype=minitorch.float64, requires_grad=True)
     (g,) = minitorch.autograd.grad(t.digamma().sum(), t, create_graph=True)
-    np.testing.assert_allclose(g.detach().numpy(), special.polygamma(1, [0.7]), rtol=1e-12)
-    with pytest.raises(NotImplementedError, match="polygamma\\(2, x\\)"):
-        g.sum().backward()
-    with pytest.raises(NotImplementedError, match="n = 0 .* and n = 1"):
-        minitorch.polygamma(2, t)
+    np.testing.assert_allclose(g.detach().numpy(), special.polygamma(1, [0.7, -1.3]), rtol=1e-12)
+    (g2,) = minitorch.autograd.grad(g.sum(), t, create_graph=True)
+    np.testing.assert_allclose(g2.detach().numpy(), special.polygamma(2, [0.7, -1.3]), rtol=1e-12)
+    (g3,) = minitorch.autograd.grad(g2.sum(), t)
+    np.testing.assert_allclose(g3.numpy(), special.polygamma(3, [0.7, -1.3]), rtol=1e-12)
+
+
+# negative non-integers, near the poles, large and small
+POLYGAMMA_X = np.concatenate(
+    [REAL.ravel(), POSITIVE.ravel(), [-2.5, -3.7, -0.5, -1e-3, 1e-3, 1e-8, 20.0, 100.0, 1e4]]
+)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("n", [2, 3, 4, 5])
+def test_polygamma_n_at_least_2_matches_torch(n, dtype):
+    """polygamma(n, x) for n >= 2 (Hurwitz zeta, as PyTorch) and its gradient polygamma(n+1)."""
+    results = []
+    for lib in (minitorch, torch):
+        x = lib.tensor(POLYGAMMA_X.astype(dtype), requires_grad=True)
+        out = lib.special.polygamma(n, x)
+        out.sum().backward()
+        results.append((out.detach().numpy(), x.grad.numpy()))
+    (m_out, m_grad), (t_out, t_grad) = results
+    assert m_out.dtype == t_out.dtype
+    tol = dict(rtol=1e-6) if dtype == np.float32 else dict(rtol=1e-13)
+    np.testing.assert_allclose(m_out, t_out, **tol)
+    np.testing.assert_allclose(m_grad, t_grad, **tol)
+    m, t = (lib.polygamma(n, lib.tensor(POLYGAMMA_X.astype(dtype))) for lib in (minitorch, torch))
+    np.testing.assert_allclose(m.numpy(), t.numpy(), **tol)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 7])
+def test_polygamma_poles_and_edges_match_torch(n):
+    """+-inf at the poles (0, -0, -1, -2, and -inf), nan at +inf and nan (as PyTorch);
+    integer inputs give the default float dtype; a negative n is refused."""
+    x = [0.0, -0.0, -1.0, -2.0, -np.inf, np.inf, np.nan, 1.0, 1e-30]
+    for dtype in (np.float32, np.float64):
+        m = minitorch.tensor(np.array(x, dtype)).polygamma(n).numpy()
+        t = torch.tensor(np.array(x, dtype)).polygamma(n).numpy()
+        np.testing.assert_allclose(m, t, rtol=1e-6, equal_nan=True)
+    m, t = (lib.polygamma(n, lib.tensor([1, 2, 3])) for lib in (minitorch, torch))
+    assert m.numpy().dtype == t.numpy().dtype
+    np.testing.assert_allclose(m.numpy(), t.numpy(), rtol=1e-6)
+    for lib in (minitorch, torch):
+        with pytest.raises(RuntimeError, match="negative n"):
+            lib.polygamma(-1, lib.tensor([1.0]))
 
 
 def test_lgamma_digamma_functions_and_methods():

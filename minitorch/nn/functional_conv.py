@@ -7,7 +7,10 @@ inputs, 1-D variants) and calls one registered op from minitorch/ops/conv.py, or
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
+import operator
 import warnings
 
 import numpy as np
@@ -801,7 +804,9 @@ def grid_sample(
     align_corners=None,
 ) -> Tensor:
     """Sample (N, C, H_in, W_in) input at the (x, y) points of grid (N, H_out, W_out, 2) in
-    [-1, 1] (x along W), giving (N, C, H_out, W_out).
+    [-1, 1] (x along W), giving (N, C, H_out, W_out); or (N, C, D_in, H_in, W_in) input at the
+    (x, y, z) points of grid (N, D_out, H_out, W_out, 3) (z along D), giving (N, C, D_out, H_out,
+    W_out): trilinear ("bilinear") or nearest, no bicubic (as PyTorch).
 
     Composed from differentiable ops: the grid is unnormalised to pixel coordinates, padded
     (border: clipped; reflection: reflected, then clipped), and the corners around each point
@@ -819,28 +824,37 @@ def grid_sample(
             f"'reflection', but got: '{padding_mode}'"
         )
     align_corners = _default_align_corners(align_corners)
-    _check_grid_sample(input, grid)
-    n, c, h, w = (int(s) for s in input.shape)
-    flat = input.reshape(n, c, h * w)
-    x = _source_coordinate(grid[..., 0], w, padding_mode, align_corners, mode)
-    y = _source_coordinate(grid[..., 1], h, padding_mode, align_corners, mode)
+    _check_grid_sample(input, grid, mode)
+    n, c, *spatial = (int(s) for s in input.shape)
+    sizes = spatial[::-1]  # (W, H[, D]): the order of the grid's (x, y[, z])
+    flat = input.reshape(n, c, math.prod(spatial))
+    coords = [
+        _source_coordinate(grid[..., i], size, padding_mode, align_corners, mode)
+        for i, size in enumerate(sizes)
+    ]
     if mode == "nearest":
         # round() passes a zero gradient: weighting by 1 built from it gives grid a zero
         # gradient (not None), as PyTorch's nearest mode does
-        x, y = x.round(), y.round()
-        return _corner(flat, x, y, x - x + 1, h, w)
-    x0, y0 = x.floor(), y.floor()
-    tx, ty = x - x0, y - y0
+        coords = [x.round() for x in coords]
+        return _corner(flat, coords, coords[0] - coords[0] + 1, sizes)
+    floors = [x.floor() for x in coords]
+    fractions = [x - x0 for x, x0 in zip(coords, floors)]
     if mode == "bilinear":
-        wx, wy = [1 - tx, tx], [1 - ty, ty]
+        weights = [[1 - t, t] for t in fractions]
     else:
-        wx, wy = _cubic_weights(tx), _cubic_weights(ty)
+        weights = [_cubic_weights(t) for t in fractions]
     first = 0 if mode == "bilinear" else -1  # the taps start at x0, or x0 - 1 for bicubic
-    xs = [_tap(x0 + (first + i), w, mode, padding_mode, align_corners) for i in range(len(wx))]
-    ys = [_tap(y0 + (first + j), h, mode, padding_mode, align_corners) for j in range(len(wy))]
-    terms = [
-        _corner(flat, xi, yj, wxi * wyj, h, w) for yj, wyj in zip(ys, wy) for xi, wxi in zip(xs, wx)
+    taps = [
+        [_tap(x0 + (first + i), size, mode, padding_mode, align_corners) for i in range(len(w))]
+        for x0, size, w in zip(floors, sizes, weights)
     ]
+    # the corners with z outermost, then y, x innermost (PyTorch's order of the sum)
+    terms = []
+    for corner in itertools.product(*[range(len(w)) for w in weights[::-1]]):
+        corner = corner[::-1]  # (x tap, y tap[, z tap])
+        at = [axis[i] for axis, i in zip(taps, corner)]
+        weight = functools.reduce(operator.mul, [axis[i] for axis, i in zip(weights, corner)])
+        terms.append(_corner(flat, at, weight, sizes))
     return sum(terms[1:], terms[0])
 
 
@@ -852,7 +866,7 @@ def _tap(coord: Tensor, size: int, mode: str, padding_mode: str, align_corners) 
     return _pad_coordinate(coord, size, padding_mode, align_corners)
 
 
-def _check_grid_sample(input: Tensor, grid: Tensor) -> None:
+def _check_grid_sample(input: Tensor, grid: Tensor, mode: str) -> None:
     """PyTorch's grid_sampler checks (its messages), and ours for what is not supported."""
     shapes = f"input with sizes {list(input.shape)} and grid with sizes {list(grid.shape)}"
     if input.ndim not in (4, 5) or grid.ndim != input.ndim:
@@ -860,21 +874,16 @@ def _check_grid_sample(input: Tensor, grid: Tensor) -> None:
             "grid_sampler(): expected 4D or 5D input and grid with same number of "
             f"dimensions, but got {shapes}"
         )
-    if input.ndim == 5:
-        raise NotImplementedError(
-            f"grid_sample: 5-D (volumetric) input is not supported (got {shapes}); "
-            "sample each depth slice as a 4-D input instead"
-        )
     if input.shape[0] != grid.shape[0]:
         raise RuntimeError(
             f"grid_sampler(): expected grid and input to have same batch size, but got {shapes}"
         )
-    if grid.shape[-1] != 2:
+    if grid.shape[-1] != input.ndim - 2:
         raise RuntimeError(
-            "grid_sampler(): expected grid to have size 2 in last dimension, but got grid "
-            f"with sizes {list(grid.shape)}"
+            f"grid_sampler(): expected grid to have size {input.ndim - 2} in last dimension, "
+            f"but got grid with sizes {list(grid.shape)}"
         )
-    for d in (2, 3):
+    for d in range(2, input.ndim):
         if input.shape[d] == 0:
             raise RuntimeError(
                 "grid_sampler(): expected input to have non-empty spatial dimensions, but "
@@ -885,6 +894,8 @@ def _check_grid_sample(input: Tensor, grid: Tensor) -> None:
             "grid_sampler(): expected input and grid to have same dtype, but input has "
             f"{input.dtype} and grid has {grid.dtype}"
         )
+    if mode == "bicubic" and input.ndim == 5:
+        raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
 
 
 def _source_coordinate(coord: Tensor, size: int, padding_mode: str, align_corners, mode):
@@ -929,14 +940,20 @@ def _cubic_weights(t: Tensor) -> list:
     return [_cubic_far(t + 1), _cubic_near(t), _cubic_near(1 - t), _cubic_far(2 - t)]
 
 
-def _corner(flat: Tensor, x: Tensor, y: Tensor, weight: Tensor, h: int, w: int) -> Tensor:
-    """weight * input[n, :, y, x] for integer-valued pixel positions x, y (N, H_out, W_out),
-    zero where (x, y) lies outside the image: (N, C, H_out, W_out)."""
+def _corner(flat: Tensor, coords: list, weight: Tensor, sizes: list) -> Tensor:
+    """weight * input[n, :, (z,) y, x] for integer-valued pixel positions coords = [x, y(, z)]
+    (N, *out), sizes = [W, H(, D)], zero where the point lies outside the image: (N, C, *out)."""
     n, c = flat.shape[:2]
-    inside = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
-    x, y = x.where(inside, 0.0).long(), y.where(inside, 0.0).long()  # (int: exact past 2**24)
-    index = (y * w + x).reshape(n, 1, -1).expand(n, c, -1)
-    values = flat.gather(2, index).reshape(n, c, *x.shape[1:])
+    inside = functools.reduce(
+        operator.and_, [(x >= 0) & (x <= size - 1) for x, size in zip(coords, sizes)]
+    )
+    index, stride = None, 1
+    for x, size in zip(coords, sizes):
+        x = x.where(inside, 0.0).long() * stride  # (int: exact past 2**24)
+        index = x if index is None else index + x
+        stride *= size
+    index = index.reshape(n, 1, -1).expand(n, c, -1)
+    values = flat.gather(2, index).reshape(n, c, *coords[0].shape[1:])
     return (values * weight.unsqueeze(1)).where(inside.unsqueeze(1), 0.0)
 
 

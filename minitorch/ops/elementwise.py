@@ -461,16 +461,15 @@ erfinv = _elementwise(
 )
 
 
-# the gamma family: lgamma' = digamma, digamma' = trigamma (polygamma(1, x)); trigamma's
-# gradient raises (a third derivative of lgamma is refused, not silently zero)
+# the gamma family: lgamma' = digamma, digamma' = trigamma (polygamma(1, x)), trigamma' =
+# polygamma(2, x) (ops/special.py, for every n >= 2)
 def _trigamma_backward(c, g):
-    raise NotImplementedError(
-        "trigamma (polygamma(1, x)): its derivative, polygamma(2, x), is not implemented in "
-        "minitorch; differentiate lgamma at most twice"
-    )
+    from .special import polygamma  # noqa: PLC0415 (imported after this module)
+
+    return g * apply(polygamma, c.inputs[0], n=2)
 
 
-trigamma = _elementwise("trigamma", "trigamma({0})", FLOAT, _trigamma_backward)
+trigamma = _elementwise("trigamma", "trigamma({0})", FLOAT, _trigamma_backward, save=(0,))
 digamma = _elementwise(
     "digamma", "digamma({0})", FLOAT, lambda c, g: g * apply(trigamma, c.inputs[0]), save=(0,)
 )
