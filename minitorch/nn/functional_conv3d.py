@@ -161,17 +161,7 @@ def _pool3d_args(op: str, input: Tensor, kernel_size, stride, padding, dilation,
     kernel = _ntuple(kernel_size, 3, "kernel_size")
     stride = _ntuple(_stride_or_kernel(stride, kernel), 3, "stride")
     padding, dilation = _ntuple(padding, 3, "padding"), _ntuple(dilation, 3, "dilation")
-    if min(kernel) <= 0 or min(stride) <= 0 or min(dilation) <= 0:
-        raise RuntimeError(
-            f"{op}: kernel_size, stride and dilation should be greater than zero, but got "
-            f"kernel_size={kernel}, stride={stride}, dilation={dilation}"
-        )
-    for k, p, d in zip(kernel, padding, dilation):
-        if p < 0 or p > (d * (k - 1) + 1) // 2:
-            raise RuntimeError(
-                f"{op}: pad should be at most half of effective kernel size, but got "
-                f"pad={p}, kernel_size={k} and dilation={d}"
-            )
+    C.check_pool_window(op, kernel, stride, padding, dilation, verb="should")
     size = tuple(int(s) for s in x.shape[2:])
     out = tuple(
         C.pool_out_size(*args, ceil_mode) for args in zip(size, kernel, padding, stride, dilation)

@@ -482,15 +482,12 @@ def pool_out_size(size, kernel, pad, stride, dilation, ceil_mode) -> int:
     return out
 
 
-def _pool_out_hw(op, x, kernel, stride, padding, dilation, ceil_mode):
-    if x.ndim != 4:
+def check_pool_window(op, kernel, stride, padding, dilation, verb="must") -> None:
+    """PyTorch's checks of a pooling window (2-D pools say "must", 3-D ones "should"):
+    positive sizes, and padding at most half the dilated kernel."""
+    if min(stride) <= 0 or min(kernel) <= 0 or min(dilation) <= 0:
         raise RuntimeError(
-            f"{op}: Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for "
-            f"input, but got: {_list(x.shape)}"
-        )
-    if any(s <= 0 for s in stride) or any(k <= 0 for k in kernel) or any(d <= 0 for d in dilation):
-        raise RuntimeError(
-            f"{op}: kernel_size, stride and dilation must be greater than zero, but got "
+            f"{op}: kernel_size, stride and dilation {verb} be greater than zero, but got "
             f"kernel_size={kernel}, stride={stride}, dilation={dilation}"
         )
     for p, k, d in zip(padding, kernel, dilation):
@@ -499,6 +496,15 @@ def _pool_out_hw(op, x, kernel, stride, padding, dilation, ceil_mode):
                 f"{op}: pad should be at most half of effective kernel size, but got pad={p}, "
                 f"kernel_size={k} and dilation={d}"
             )
+
+
+def _pool_out_hw(op, x, kernel, stride, padding, dilation, ceil_mode):
+    if x.ndim != 4:
+        raise RuntimeError(
+            f"{op}: Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for "
+            f"input, but got: {_list(x.shape)}"
+        )
+    check_pool_window(op, kernel, stride, padding, dilation)
     out = tuple(
         pool_out_size(s, k, p, st, d, ceil_mode)
         for s, k, p, st, d in zip(x.shape[2:], kernel, padding, stride, dilation)
