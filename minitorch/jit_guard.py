@@ -44,6 +44,13 @@ def modules_changed() -> None:
     modules_version[0] += 1
 
 
+def swapping_state(module) -> None:
+    """Called by func.functional_call before it swaps tensors into `module`'s attributes and
+    back: a trace records the module's state as the step found it, not the swapped one."""
+    if capture[0] is not None:
+        capture[0].on_state_swap(module)
+
+
 def tracing() -> bool:
     """Whether minitorch.compile is capturing a step now."""
     return _guard[0] is not None

@@ -162,3 +162,29 @@ def test_functional_call_unknown_name_without_strict_is_set_then_removed():
     model = minitorch.nn.Linear(2, 2)
     minitorch.func.functional_call(model, {"extra": minitorch.ones(1)}, minitorch.ones(1, 2))
     assert not hasattr(model, "extra")
+
+
+def test_functional_call_traces_and_replays_with_the_dicts_values():
+    """Under minitorch.compile, functional_call's swap in and back out is not an assignment
+    the step leaves behind (it was refused as one): the step replays with each call's dict
+    values, its gradients through grad() equal eager's, and the module keeps its parameters."""
+    model = _model(minitorch)
+    weight = model[0].weight
+    x = minitorch.randn(6, 3)
+
+    def loss(params, x):
+        return _call(minitorch, model, params, (x,)).pow(2).sum()
+
+    def step(params, x):
+        return minitorch.func.grad_and_value(loss)(params, x)
+
+    compiled = minitorch.compile(step)
+    base = {k: v.detach().clone() for k, v in model.named_parameters()}
+    for i in range(4):
+        params = {k: v + 0.1 * i for k, v in base.items()}
+        (grads, value), (want_grads, want) = compiled(params, x), step(params, x)
+        assert value.item() == want.item(), i
+        for k in want_grads:
+            np.testing.assert_array_equal(grads[k].numpy(), want_grads[k].numpy(), err_msg=k)
+    assert compiled.stats.replays >= 2
+    assert model[0].weight is weight and isinstance(weight, minitorch.nn.Parameter)

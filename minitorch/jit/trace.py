@@ -230,6 +230,7 @@ class Capture:
         self._made_modules: list = []  # the modules made during the step
         self._alias: dict[int, tuple] = {}  # id(detach() / .data result) -> (it, its source)
         self._module_state: dict[int, tuple] = {}  # id(module) -> (it, state when first called)
+        self._contents_read: set[int] = set()  # modules whose containers _contents holds
         # containers that a called module holds, or that user code the step runs without
         # calling it itself reads by name (a module's forward and hooks, gradient hooks, custom
         # autograd.Functions), as they were before that code first ran (see container_contents)
@@ -506,13 +507,22 @@ class Capture:
             self.program.functions.append(cls)
             self._contents += container_contents(autograd_numbers([], [cls]))
 
+    def on_state_swap(self, module) -> None:
+        """functional_call swaps tensors into module (and its submodules) for one call and
+        puts the originals back: the state the step must leave is the one before the swap."""
+        for m in module.modules():
+            if id(m) not in self._module_state:
+                self._module_state[id(m)] = (m, _module_state(m))
+
     def on_module_call(self, module) -> None:
         if id(module) not in self._modes_set:  # its flag as the step found it: a guard
             self._modes_set.add(id(module))
             self.program.modules.append((module, module.training))
+        if id(module) not in self._contents_read:
+            self._contents_read.add(id(module))
+            self._contents += _module_contents(module)
         if id(module) not in self._module_state:
             self._module_state[id(module)] = (module, _module_state(module))
-            self._contents += _module_contents(module)
 
     # ---- refs ------------------------------------------------------------------------------
     def ref(self, t: Tensor, live: bool = True) -> Ref:

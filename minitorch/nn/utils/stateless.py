@@ -59,6 +59,7 @@ def functional_call(
     elif not isinstance(args, tuple):
         args = (args,)
     originals: dict[str, Any] = {}
+    jit_guard.swapping_state(module)
     try:
         for name, value in values.items():
             originals[name] = _swap(module, name, value)
