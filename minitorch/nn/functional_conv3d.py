@@ -45,10 +45,6 @@ __all__ = [
 ]
 
 
-def _shape(t) -> str:
-    return " x ".join(str(int(s)) for s in t)
-
-
 def _depth_taps(x: Tensor, kernel: int, stride: int, dilation: int, out: int) -> Tensor:
     """(N, C, kD, D_out, ...): tap i of output slice z is x[:, :, z * stride + i * dilation]
     (x already padded in depth)."""
@@ -69,24 +65,8 @@ def _check_conv3d(x: Tensor, weight: Tensor, groups: int, stride, pads, dilation
     C._check_params("conv3d", stride, pads, dilation)
     if groups < 1:
         raise RuntimeError(f"conv3d: non-positive groups is not supported (groups={groups})")
-    if weight.shape[0] % groups:
-        raise RuntimeError(
-            f"conv3d: Given groups={groups}, expected weight to be divisible by {groups} at "
-            f"dimension 0, but got weight of size {list(weight.shape)} instead"
-        )
-    if x.shape[1] != weight.shape[1] * groups:
-        raise RuntimeError(
-            f"conv3d: Given groups={groups}, weight of size {list(weight.shape)}, expected "
-            f"input{list(x.shape)} to have {weight.shape[1] * groups} channels, but got "
-            f"{x.shape[1]} channels instead"
-        )
-    padded = [x.shape[2 + i] + pads[2 * i] + pads[2 * i + 1] for i in range(3)]
-    kernel = [d * (k - 1) + 1 for k, d in zip(weight.shape[2:], dilation)]
-    if any(p < k for p, k in zip(padded, kernel)):
-        raise RuntimeError(
-            f"conv3d: Calculated padded input size per channel: ({_shape(padded)}). Kernel "
-            f"size: ({_shape(kernel)}). Kernel size can't be greater than actual input size"
-        )
+    C.check_groups("conv3d", x, weight, groups)
+    C.check_kernel_fits("conv3d", x.shape[2:], pads, weight.shape[2:], dilation)
 
 
 def conv3d(
@@ -168,8 +148,8 @@ def _pool3d_args(op: str, input: Tensor, kernel_size, stride, padding, dilation,
     )
     if min(out) < 1:
         raise RuntimeError(
-            f"{op}: Given input size: ({x.shape[1]}x{_shape(size).replace(' ', '')}). "
-            f"Calculated output size: ({x.shape[1]}x{_shape(out).replace(' ', '')}). "
+            f"{op}: Given input size: ({x.shape[1]}x{'x'.join(map(str, size))}). "
+            f"Calculated output size: ({x.shape[1]}x{'x'.join(map(str, out))}). "
             "Output size is too small"
         )
     return x, added, kernel, stride, padding, dilation, out

@@ -70,16 +70,38 @@ def _check_params(op, stride, padding, dilation):
         raise RuntimeError(f"{op}: negative padding is not supported (padding={padding})")
 
 
+def check_groups(op, x, w, groups) -> None:
+    """PyTorch's checks that `groups` divides the weight's output channels and that x has
+    the weight's input channels times groups (any number of spatial dims)."""
+    if w.shape[0] % groups:
+        raise RuntimeError(
+            f"{op}: Given groups={groups}, expected weight to be divisible by {groups} "
+            f"at dimension 0, but got weight of size {_list(w.shape)} instead"
+        )
+    if x.shape[1] != w.shape[1] * groups:
+        raise RuntimeError(
+            f"{op}: Given groups={groups}, weight of size {_list(w.shape)}, expected "
+            f"input{_list(x.shape)} to have {w.shape[1] * groups} channels, but got "
+            f"{x.shape[1]} channels instead"
+        )
+
+
+def check_kernel_fits(op, sizes, padding, kernel, dilation) -> None:
+    """PyTorch's check that each dilated kernel dim fits its padded input dim (padding: a
+    (before, after) pair per dim, flat)."""
+    padded = [n + padding[2 * i] + padding[2 * i + 1] for i, n in enumerate(sizes)]
+    eff = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    if any(p < k for p, k in zip(padded, eff)):
+        raise RuntimeError(
+            f"{op}: Calculated padded input size per channel: ({' x '.join(map(str, padded))})."
+            f" Kernel size: ({' x '.join(map(str, eff))}). Kernel size can't be greater than "
+            "actual input size"
+        )
+
+
 def _conv_out_hw(op, x_hw, kernel, stride, padding, dilation):
     pt, pb, pl, pr = padding
-    padded = (x_hw[0] + pt + pb, x_hw[1] + pl + pr)
-    eff = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
-    if padded[0] < eff[0] or padded[1] < eff[1]:
-        raise RuntimeError(
-            f"{op}: Calculated padded input size per channel: ({padded[0]} x {padded[1]}). "
-            f"Kernel size: ({eff[0]} x {eff[1]}). Kernel size can't be greater than actual input "
-            "size"
-        )
+    check_kernel_fits(op, x_hw, padding, kernel, dilation)
     return (
         conv_out_size(x_hw[0], pt + pb, kernel[0], stride[0], dilation[0]),
         conv_out_size(x_hw[1], pl + pr, kernel[1], stride[1], dilation[1]),
@@ -136,18 +158,8 @@ class Conv2d(Op):
         _check_geometry(self.name, x, w, groups)
         _check_params(self.name, stride, padding, dilation)
         _check_same_dtype(self.name, x, w, b)
-        out_ch, in_per_group = w.shape[0], w.shape[1]
-        if out_ch % groups:
-            raise RuntimeError(
-                f"{self.name}: Given groups={groups}, expected weight to be divisible by {groups} "
-                f"at dimension 0, but got weight of size {_list(w.shape)} instead"
-            )
-        if x.shape[1] != in_per_group * groups:
-            raise RuntimeError(
-                f"{self.name}: Given groups={groups}, weight of size {_list(w.shape)}, expected "
-                f"input{_list(x.shape)} to have {in_per_group * groups} channels, but got "
-                f"{x.shape[1]} channels instead"
-            )
+        out_ch = w.shape[0]
+        check_groups(self.name, x, w, groups)
         if b is not None and (b.ndim != 1 or b.shape[0] != out_ch):
             raise RuntimeError(
                 f"{self.name}: Given weight of size {_list(w.shape)}, expected bias to be "

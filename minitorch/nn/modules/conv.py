@@ -142,7 +142,7 @@ class _ConvNd(Module):
 
 
 class _Conv(_ConvNd):
-    """Conv1d and Conv2d: the subclass sets the spatial dims and the functional to call."""
+    """Conv1d, Conv2d and Conv3d: the subclass sets the spatial dims and the functional to call."""
 
     _spatial_dims: int
     _functional: Callable
