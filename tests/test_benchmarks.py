@@ -64,32 +64,14 @@ def test_new_workloads_trace_like_eager(name):
     assert traced.stats.replays == 2
 
 
-def _peak_mib(step, steps=2) -> float:
-    """tracemalloc's peak over `steps` warm steps (after three: eager, trace, first replay)."""
-    import gc  # noqa: PLC0415
-    import tracemalloc  # noqa: PLC0415
-
-    gc.collect()
-    tracemalloc.start()
-    try:
-        for _ in range(3):
-            step()
-        tracemalloc.reset_peak()
-        for _ in range(steps):
-            step()
-        return tracemalloc.get_traced_memory()[1] / 2**20
-    finally:
-        tracemalloc.stop()
-
-
 def test_traced_transformer_peaks_below_eager():
     """The replay's plans hold no arrays of the replay that made them (a product plan's
     closure once kept its epilogue's operands: the traced peak rose from 11.7 to 17.7 MiB,
     above eager's 16.9), and the memory plan reuses intermediates."""
-    minitorch.manual_seed(0)
-    eager = _peak_mib(workloads.transformer(minitorch))
-    minitorch.manual_seed(0)
-    traced = _peak_mib(minitorch.compile(workloads.transformer(minitorch)))
+    bench = suite.MinitorchBench("cpu")  # the suite's own measurement (its peak MiB columns)
+    bench._peak_mib("transformer", traced=False)  # warm: a first one counts loading kernels
+    eager = bench._peak_mib("transformer", traced=False)
+    traced = bench._peak_mib("transformer", traced=True)
     assert traced < eager, (traced, eager)
 
 
