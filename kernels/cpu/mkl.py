@@ -147,17 +147,6 @@ def epilogue_plan(a: np.ndarray, b: np.ndarray, expr: str, operands: list):
     return product
 
 
-def batched_matmul(a: np.ndarray, b: np.ndarray, out=None) -> np.ndarray | None:
-    """a @ b for 3-D a (batch or 1, m, k) and b (batch or 1, k, n) of one float dtype, each
-    matrix row- or column-contiguous, by MKL one matrix per thread at a time (into `out`,
-    C-ordered, where given); None where MKL does not take them.
-
-    NOTE: numpy's matmul of a stack runs one BLAS call per matrix on the calling thread: the
-    transformer's (32, 64, 32) @ (32, 32, 64) attention scores took ~114 us inside a step."""
-    product = epilogue_plan(a, b, "{0}", [None])
-    return None if product is None else product(a, b, out=out)
-
-
 def product_shape(a: np.ndarray, b: np.ndarray) -> tuple | None:
     """The shape of a @ b for two 2-D or two 3-D arrays whose batches are equal or 1."""
     if a.shape[-1] != b.shape[-2]:
@@ -214,9 +203,6 @@ def _stored(x: np.ndarray) -> tuple[int, np.ndarray]:
     return cblas.NO_TRANS, x
 
 
-# NOTE: the call goes through njit code (kernels/cpu/cblas.py's intrinsic) rather than ctypes:
-# ctypes took ~9.5 us per call (three `.ctypes.data` lookups, fourteen converted arguments)
-# where numpy's own matmul takes ~1 us.
 # Products of fewer multiply-adds run on the calling thread alone. NOTE: MKL's own choice
 # woke its second thread for them; us per product, default vs one thread (a 256 KiB sum
 # between calls): 64x4x128 3.3 vs 2.1, 64x128x2 5.9 vs 3.0, 64x32x128 4.9 vs 4.3, 64x64x128
@@ -224,6 +210,9 @@ def _stored(x: np.ndarray) -> tuple[int, np.ndarray]:
 ONE_THREAD_MACS = 300_000
 
 
+# NOTE: the call goes through njit code (kernels/cpu/cblas.py's intrinsic) rather than ctypes:
+# ctypes took ~9.5 us per call (three `.ctypes.data` lookups, fourteen converted arguments)
+# where numpy's own matmul takes ~1 us.
 @njit(cache=True, nogil=True)
 def _gemm(address, local, ta, a, tb, b, c):
     """c = op(a) @ op(b) by the cblas_?gemm at `address` (op: transposed where ta / tb say);

@@ -26,7 +26,9 @@ def blas_matmul(a: np.ndarray, b: np.ndarray, out=None) -> np.ndarray:
     falls back to its own slow loop for matrices with no unit stride (a permuted view); an
     (8, 64, 128) @ (128, 384) product measured 2.7 ms that way against 0.2 ms as one GEMM.
     Stacks of matrices run on MKL where it is installed, a matrix per thread at a time (the
-    same kernel a traced step's replay calls: mkl.epilogue_plan), else numpy's loop.
+    same kernel a traced step's replay calls: mkl.epilogue_plan), else numpy's loop, one BLAS
+    call per matrix on the calling thread (the transformer's (32, 64, 32) @ (32, 32, 64)
+    attention scores: ~114 us inside a step that way, ~71 us on MKL).
     """
     if b.ndim == 2 and a.ndim > 2:
         rows = None if out is None else out.reshape(-1, b.shape[-1])
