@@ -207,3 +207,23 @@ def raises_like_torch(fn, *inputs, lib: bool = False) -> BaseException:
     out = check(fn, *inputs, lib=lib)
     assert isinstance(out, BaseException), "expected both libraries to raise"
     return out
+
+
+def close(a, b, what: str, atol=1e-12, rtol=1e-10) -> None:
+    """A minitorch tensor equal to a torch tensor (shapes, then values to atol/rtol)."""
+    a, b = np.asarray(a.detach().numpy()), np.asarray(b.detach().numpy())
+    assert a.shape == b.shape, f"{what} shape mismatch: minitorch={a.shape} | torch={b.shape}"
+    np.testing.assert_allclose(a, b, atol=atol, rtol=rtol, err_msg=what)
+
+
+def grads_agree(f_mt, f_torch, a, atol=1e-10, rtol=1e-8, *, rng) -> None:
+    """f's value and its gradient (of sum(f * w), w drawn from rng, of f's dtype) in both
+    libraries, from the same numpy input `a`."""
+    w = rng.standard_normal(f_torch(torch.tensor(a)).shape)
+    x = minitorch.tensor(a, requires_grad=True)
+    t = torch.tensor(a, requires_grad=True)
+    y, yt = f_mt(x), f_torch(t)
+    close(y, yt, "value", atol=atol, rtol=rtol)
+    (g,) = minitorch.autograd.grad((y * minitorch.tensor(w, dtype=y.dtype)).sum(), x)
+    (gt,) = torch.autograd.grad((yt * torch.tensor(w, dtype=yt.dtype)).sum(), t)
+    close(g, gt, "gradient", atol=atol, rtol=rtol)

@@ -4,8 +4,12 @@ looser, batched, both UPLO triangles, and PyTorch's errors (qr's mode="r", and m
 with more rows than columns)."""
 
 # NOTE: minitorch (numba/LLVM) is imported before torch (see DESIGN.md, LLVM load order).
+import functools
+
 import numpy as np
+import parity
 import pytest
+from parity import close
 
 import minitorch as mt
 
@@ -14,22 +18,7 @@ torch = pytest.importorskip("torch")
 RNG = np.random.default_rng(0)
 
 
-def close(a, b, what, atol, rtol):
-    a, b = np.asarray(a.detach().numpy()), np.asarray(b.detach().numpy())
-    assert a.shape == b.shape, f"{what} shape mismatch: minitorch={a.shape} | torch={b.shape}"
-    np.testing.assert_allclose(a, b, atol=atol, rtol=rtol, err_msg=what)
-
-
-def grads_agree(f_mt, f_torch, a, atol=1e-10, rtol=1e-8):
-    """f's value and its gradient (of sum(f * w), w fixed random) in both libraries."""
-    w = RNG.standard_normal(f_torch(torch.tensor(a)).shape)
-    x = mt.tensor(a, requires_grad=True)
-    t = torch.tensor(a, requires_grad=True)
-    y, yt = f_mt(x), f_torch(t)
-    close(y, yt, "value", atol=atol, rtol=rtol)
-    (g,) = mt.autograd.grad((y * mt.tensor(w, dtype=y.dtype)).sum(), x)
-    (gt,) = torch.autograd.grad((yt * torch.tensor(w, dtype=yt.dtype)).sum(), t)
-    close(g, gt, "gradient", atol=atol, rtol=rtol)
+grads_agree = functools.partial(parity.grads_agree, rng=RNG)
 
 
 # ---- qr ---------------------------------------------------------------------------------------

@@ -3,8 +3,12 @@ tight, float32 looser), gradients, batches, errors; and linalg.svd's backward (p
 gradient) on losses that do not depend on the singular vectors' signs."""
 
 # NOTE: minitorch (numba/LLVM) is imported before torch (see DESIGN.md, LLVM load order).
+import functools
+
 import numpy as np
+import parity
 import pytest
+from parity import close
 
 import minitorch as mt
 
@@ -13,22 +17,7 @@ torch = pytest.importorskip("torch")
 RNG = np.random.default_rng(0)
 
 
-def close(a, b, what, atol=1e-12, rtol=1e-10):
-    a, b = np.asarray(a.detach().numpy()), np.asarray(b.detach().numpy())
-    assert a.shape == b.shape, f"{what} shape mismatch: minitorch={a.shape} | torch={b.shape}"
-    np.testing.assert_allclose(a, b, atol=atol, rtol=rtol, err_msg=what)
-
-
-def grads_agree(f_mt, f_torch, a, atol=1e-10, rtol=1e-8):
-    """f's value and its gradient (of sum(f * w), w fixed random) in both libraries."""
-    w = RNG.standard_normal(f_torch(torch.tensor(a)).shape)
-    x = mt.tensor(a, requires_grad=True)
-    t = torch.tensor(a, requires_grad=True)
-    y, yt = f_mt(x), f_torch(t)
-    close(y, yt, "value", atol=atol, rtol=rtol)
-    (g,) = mt.autograd.grad((y * mt.tensor(w)).sum(), x)
-    (gt,) = torch.autograd.grad((yt * torch.tensor(w)).sum(), t)
-    close(g, gt, "gradient", atol=atol, rtol=rtol)
+grads_agree = functools.partial(parity.grads_agree, rng=RNG)
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (4, 4), (2, 3, 5, 5)])
